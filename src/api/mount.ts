@@ -1,0 +1,38 @@
+import type { Hono, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
+import { bearerToken, isAdminToken, resolveApiToken } from "../auth";
+import { forbidden, unauthorized } from "../errors";
+import type { AnyRoute } from "./route";
+import { parseWith, readJsonBody } from "./validation";
+
+const requireAuth =
+  (mode: "admin" | "user"): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const token = bearerToken(c.req.header("authorization"));
+    if (!token) throw unauthorized();
+    if (mode === "admin") {
+      if (!isAdminToken(token, c.env.ADMIN_TOKEN)) {
+        throw forbidden("Only the admin token may do that.");
+      }
+      return next();
+    }
+    if (isAdminToken(token, c.env.ADMIN_TOKEN)) {
+      throw forbidden("The admin token only creates users; use a user's API token here.");
+    }
+    const userId = await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p));
+    if (!userId) throw unauthorized("The bearer token is not valid.");
+    c.set("userId", userId);
+    return next();
+  };
+
+/** Registers each route with its auth and validation, in the order: auth, params, query, body. */
+export function mountRoutes(app: Hono<AppEnv>, routes: readonly AnyRoute[]): void {
+  for (const route of routes) {
+    app.on(route.method.toUpperCase(), route.path, requireAuth(route.auth), async (c) => {
+      const params = route.params ? parseWith(route.params, c.req.param(), "path") : undefined;
+      const query = route.query ? parseWith(route.query, c.req.query(), "query") : undefined;
+      const body = route.body ? await readJsonBody(c, route.body) : undefined;
+      return route.handler(c, { params, query, body });
+    });
+  }
+}

@@ -1,0 +1,76 @@
+import { and, eq } from "drizzle-orm";
+import { getDb } from "../db/client";
+import { insertEvent } from "../db/events-repository";
+import { presetServers } from "../db/schema";
+import { notFound } from "../errors";
+import { invalidatePresets } from "../preset-stub";
+import { presetView, findOwnPreset } from "./presets";
+import { defineRoute } from "./route";
+import { AttachParams, AttachServerBody, Preset } from "./schemas";
+import { findOwnServer } from "./servers";
+
+const sameSelection = (a: string[] | null, b: string[] | null) =>
+  a === b || (a !== null && b !== null && a.length === b.length && a.every((t, i) => t === b[i]));
+
+export const presetServerRoutes = [
+  defineRoute({
+    method: "put",
+    path: "/presets/:slug/servers/:name",
+    tag: "Presets",
+    summary: "Attach one of your servers to a preset, or change its tool selection",
+    auth: "user",
+    params: AttachParams,
+    body: AttachServerBody,
+    responses: { 200: { description: "Selection changed", schema: Preset }, 201: { description: "Attached", schema: Preset } },
+    async handler(c, { params, body }) {
+      const { preset, handle } = await findOwnPreset(c, params.slug);
+      const server = await findOwnServer(c, params.name);
+      const db = getDb(c.env.DB);
+      const key = and(eq(presetServers.presetId, preset.id), eq(presetServers.serverId, server.id));
+      const current = await db.select().from(presetServers).where(key).get();
+      const tools = body.tools === undefined ? (current?.tools ?? null) : body.tools;
+      const enabled = body.enabled ?? current?.enabled ?? true;
+      const now = Date.now();
+      const actor = { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), target: server.name };
+      if (!current) {
+        await db.batch([
+          db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled, tools, createdAt: now, updatedAt: now }),
+          insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools } }, now),
+        ]);
+      } else {
+        const before = { tools: current.tools ?? null, enabled: current.enabled };
+        if (!sameSelection(before.tools, tools) || before.enabled !== enabled) {
+          await db.batch([
+            db.update(presetServers).set({ tools, enabled, updatedAt: now }).where(key),
+            insertEvent(db, { ...actor, type: "tools.changed", payload: { server: server.name, before, after: { tools, enabled } } }, now),
+          ]);
+        }
+      }
+      await invalidatePresets(c.env, handle, [preset.slug]);
+      return c.json(await presetView(c, params.slug), current ? 200 : 201);
+    },
+  }),
+  defineRoute({
+    method: "delete",
+    path: "/presets/:slug/servers/:name",
+    tag: "Presets",
+    summary: "Detach a server from a preset",
+    auth: "user",
+    params: AttachParams,
+    responses: { 204: { description: "Detached" }, 404: { description: "Not attached" } },
+    async handler(c, { params }) {
+      const { preset, handle } = await findOwnPreset(c, params.slug);
+      const server = await findOwnServer(c, params.name);
+      const db = getDb(c.env.DB);
+      const key = and(eq(presetServers.presetId, preset.id), eq(presetServers.serverId, server.id));
+      const current = await db.select({ presetId: presetServers.presetId }).from(presetServers).where(key).get();
+      if (!current) throw notFound(`Server '${server.name}' on preset '${preset.slug}'`);
+      await db.batch([
+        db.delete(presetServers).where(key),
+        insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "server.detached", target: server.name, payload: { server: server.name } }),
+      ]);
+      await invalidatePresets(c.env, handle, [preset.slug]);
+      return c.body(null, 204);
+    },
+  }),
+];

@@ -1,0 +1,136 @@
+import { and, eq } from "drizzle-orm";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { getDb, isUniqueViolation } from "../db/client";
+import { insertEvent } from "../db/events-repository";
+import { attachedServers, findPreset } from "../db/presets-repository";
+import { presetMembers, presets, presetServers } from "../db/schema";
+import { conflict, notFound } from "../errors";
+import { newId } from "../ids";
+import { invalidatePresets } from "../preset-stub";
+import { baseUrlOf, presetJson } from "./present";
+import { defineRoute } from "./route";
+import { CreatePresetBody, list, Preset, SlugParams, UpdatePresetBody } from "./schemas";
+
+export async function findOwnPreset(c: Context<AppEnv>, slug: string) {
+  const found = await findPreset(getDb(c.env.DB), c.get("userId"), slug);
+  if (!found) throw notFound(`Preset '${slug}'`);
+  return found;
+}
+
+/** The full JSON of a preset as GET /presets/:slug shows it. */
+export async function presetView(c: Context<AppEnv>, slug: string) {
+  const { preset, handle } = await findOwnPreset(c, slug);
+  const servers = await attachedServers(getDb(c.env.DB), preset.id);
+  return presetJson(preset, handle, baseUrlOf(c.req.raw, c.env.PUBLIC_URL), servers);
+}
+
+export const presetRoutes = [
+  defineRoute({
+    method: "post",
+    path: "/presets",
+    tag: "Presets",
+    summary: "Create a preset: a virtual MCP server at /mcp/<you>/<slug>",
+    auth: "user",
+    body: CreatePresetBody,
+    responses: { 201: { description: "Created", schema: Preset }, 409: { description: "Slug taken" } },
+    async handler(c, { body }) {
+      const db = getDb(c.env.DB);
+      const ownerId = c.get("userId");
+      if (await findPreset(db, ownerId, body.slug)) throw conflict(`You already have a preset '${body.slug}'.`);
+      const now = Date.now();
+      const row = {
+        id: newId("prs", now),
+        ownerId,
+        slug: body.slug,
+        name: body.name,
+        description: body.description ?? null,
+        visibility: body.visibility,
+        status: "active" as const,
+        createdAt: now,
+        updatedAt: now,
+      };
+      try {
+        await db.batch([
+          db.insert(presets).values(row),
+          insertEvent(db, { ownerId, presetId: row.id, actorId: ownerId, type: "preset.created", target: row.slug, payload: { visibility: row.visibility } }, now),
+        ]);
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflict(`You already have a preset '${body.slug}'.`);
+        throw e;
+      }
+      const view = await presetView(c, row.slug);
+      // A preset deleted and created again under the same slug reuses its Durable Object.
+      await invalidatePresets(c.env, view.owner, [row.slug]);
+      return c.json(view, 201);
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/presets",
+    tag: "Presets",
+    summary: "List your presets",
+    auth: "user",
+    responses: { 200: { description: "Presets", schema: list("presets", Preset) } },
+    async handler(c) {
+      const db = getDb(c.env.DB);
+      const rows = await db.select({ slug: presets.slug }).from(presets).where(eq(presets.ownerId, c.get("userId"))).orderBy(presets.slug);
+      return c.json({ presets: await Promise.all(rows.map((r) => presetView(c, r.slug))) });
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/presets/:slug",
+    tag: "Presets",
+    summary: "One of your presets with its attached servers and tool selections",
+    auth: "user",
+    params: SlugParams,
+    responses: { 200: { description: "The preset", schema: Preset }, 404: { description: "Not found" } },
+    async handler(c, { params }) {
+      return c.json(await presetView(c, params.slug));
+    },
+  }),
+  defineRoute({
+    method: "patch",
+    path: "/presets/:slug",
+    tag: "Presets",
+    summary: "Change a preset's name, description, visibility or status",
+    auth: "user",
+    params: SlugParams,
+    body: UpdatePresetBody,
+    responses: { 200: { description: "Updated", schema: Preset } },
+    async handler(c, { params, body }) {
+      const { preset, handle } = await findOwnPreset(c, params.slug);
+      const db = getDb(c.env.DB);
+      const now = Date.now();
+      const changes = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+      await db.batch([
+        db.update(presets).set({ ...changes, updatedAt: now }).where(eq(presets.id, preset.id)),
+        insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "preset.updated", target: preset.slug, payload: { changed: Object.keys(changes) } }, now),
+      ]);
+      await invalidatePresets(c.env, handle, [preset.slug]);
+      return c.json(await presetView(c, params.slug));
+    },
+  }),
+  defineRoute({
+    method: "delete",
+    path: "/presets/:slug",
+    tag: "Presets",
+    summary: "Delete a preset; its URL stops answering at once",
+    auth: "user",
+    params: SlugParams,
+    responses: { 204: { description: "Deleted" } },
+    async handler(c, { params }) {
+      const { preset, handle } = await findOwnPreset(c, params.slug);
+      const db = getDb(c.env.DB);
+      await db.batch([
+        db.delete(presetServers).where(eq(presetServers.presetId, preset.id)),
+        db.delete(presetMembers).where(eq(presetMembers.presetId, preset.id)),
+        db.delete(presets).where(and(eq(presets.id, preset.id))),
+        insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "preset.deleted", target: preset.slug }),
+      ]);
+      await invalidatePresets(c.env, handle, [preset.slug]);
+      return c.body(null, 204);
+    },
+  }),
+];

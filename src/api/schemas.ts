@@ -1,0 +1,185 @@
+import { z } from "zod";
+
+/**
+ * Every shape the management API accepts or returns. Routes validate with these and
+ * api/openapi.ts documents them, so there is one definition of each.
+ */
+const SLUG_LIKE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+
+export const Handle = z
+  .string()
+  .min(3, "must be at least 3 characters")
+  .max(39, "must be at most 39 characters")
+  .regex(SLUG_LIKE, "may contain only lowercase letters, digits and hyphens, and may not start or end with a hyphen")
+  .describe("A user's handle: 3-39 lowercase letters, digits or hyphens, no leading or trailing hyphen.");
+
+export const Slug = z
+  .string()
+  .min(3, "must be at least 3 characters")
+  .max(50, "must be at most 50 characters")
+  .regex(SLUG_LIKE, "may contain only lowercase letters, digits and hyphens, and may not start or end with a hyphen")
+  .describe("A preset's slug: 3-50 lowercase letters, digits or hyphens, no leading or trailing hyphen.");
+
+export const ServerName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "must be 1-32 characters of lowercase letters, digits, '_' or '-', starting with a letter or digit")
+  .refine((s) => !s.includes("__"), "may not contain '__', which separates server and tool names")
+  .describe("The upstream's short name, used as the prefix of its exposed tools (`<name>__<tool>`).");
+
+export const Visibility = z.enum(["public", "private", "invite_only"]);
+export const PresetStatus = z.enum(["active", "disabled", "archived"]);
+
+/** Header names a server may not set: they belong to HTTP or to the MCP transport itself. */
+const RESERVED_HEADERS = new Set([
+  "host", "content-length", "content-type", "accept", "connection", "transfer-encoding", "upgrade",
+  "te", "trailer", "keep-alive", "proxy-authorization", "mcp-session-id", "mcp-protocol-version", "last-event-id",
+]);
+
+export const UpstreamHeaders = z
+  .record(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "is not a valid header name")
+      .refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()), "is reserved by HTTP or MCP and cannot be set"),
+    z.string().max(4096, "must be at most 4096 characters").regex(/^[^\r\n\0]*$/, "may not contain line breaks"),
+  )
+  .refine((h) => Object.keys(h).length <= 20, "may have at most 20 entries")
+  .describe("Headers sent to the upstream on every request (e.g. Authorization). Stored encrypted, never returned.");
+
+export const TimeoutMs = z
+  .number()
+  .int("must be an integer")
+  .min(100, "must be at least 100")
+  .max(300_000, "must be at most 300000")
+  .describe("How long a tools/call may take before the gateway gives up, in milliseconds.");
+
+export const ToolName = z.string().min(1, "must not be empty").max(128, "must be at most 128 characters");
+
+export const ToolSelection = z
+  .array(ToolName)
+  .max(1000, "may list at most 1000 tools")
+  .refine((a) => new Set(a).size === a.length, "must not list a tool twice")
+  .nullable()
+  .describe("Upstream tool names to expose; null (or omitted) exposes every tool of the server.");
+
+// ---- request bodies
+
+export const CreateUserBody = z.strictObject({
+  handle: Handle,
+  email: z.email("must be an email address").max(254).optional(),
+});
+
+export const CreateTokenBody = z.strictObject({
+  name: z.string().trim().min(1, "must not be empty").max(64, "must be at most 64 characters"),
+});
+
+export const UrlField = z.string().max(2048, "must be at most 2048 characters").describe("The upstream's MCP endpoint (Streamable HTTP).");
+
+export const CreateServerBody = z.strictObject({
+  name: ServerName,
+  url: UrlField,
+  headers: UpstreamHeaders.optional(),
+  timeoutMs: TimeoutMs.optional(),
+});
+
+export const UpdateServerBody = z
+  .strictObject({
+    name: ServerName.optional(),
+    url: UrlField.optional(),
+    headers: UpstreamHeaders.optional().describe("Replaces all headers; {} removes them."),
+    timeoutMs: TimeoutMs.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, "must change at least one field");
+
+export const CreatePresetBody = z.strictObject({
+  slug: Slug,
+  name: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
+  description: z.string().max(2000, "must be at most 2000 characters").optional(),
+  visibility: Visibility,
+});
+
+export const UpdatePresetBody = z
+  .strictObject({
+    name: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters").optional(),
+    description: z.string().max(2000, "must be at most 2000 characters").nullable().optional(),
+    visibility: Visibility.optional(),
+    status: PresetStatus.optional().describe("`disabled` and `archived` presets answer 404 to MCP clients."),
+  })
+  .refine((b) => Object.keys(b).length > 0, "must change at least one field");
+
+export const AttachServerBody = z.strictObject({
+  enabled: z.boolean().optional().describe("Defaults to true."),
+  tools: ToolSelection.optional(),
+});
+
+export const AddMemberBody = z.strictObject({ handle: Handle });
+
+export const DemoSeedBody = z.strictObject({
+  upstreamUrl: UrlField,
+});
+
+// ---- path and query parameters
+
+export const SlugParams = z.object({ slug: Slug });
+export const ServerParams = z.object({ name: ServerName });
+export const TokenParams = z.object({ id: z.string().min(1).max(64) });
+export const AttachParams = z.object({ slug: Slug, name: ServerName });
+export const MemberParams = z.object({ slug: Slug, handle: Handle });
+
+export const EventsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1, "must be at least 1").max(200, "must be at most 200").optional(),
+  cursor: z.string().max(200).optional(),
+});
+
+// ---- responses
+
+const Timestamp = z.string().describe("ISO 8601 time.");
+
+export const User = z.object({ id: z.string(), handle: z.string(), email: z.string().nullable(), createdAt: Timestamp });
+export const CreatedUser = z.object({ user: User, token: z.string().describe("The user's first API token. Shown once.") });
+export const Token = z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: Timestamp, lastUsedAt: Timestamp.nullable() });
+export const CreatedToken = z.object({ id: z.string(), name: z.string(), token: z.string().describe("Shown once.") });
+export const Server = z.object({
+  id: z.string(),
+  name: z.string(),
+  url: z.string(),
+  headers: z.record(z.string(), z.string()).describe("Header names with masked values."),
+  timeoutMs: z.number(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export const AttachedServer = z.object({
+  name: z.string(),
+  serverId: z.string(),
+  enabled: z.boolean(),
+  tools: z.array(z.string()).nullable(),
+});
+export const Preset = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  visibility: Visibility,
+  status: PresetStatus,
+  owner: z.string(),
+  url: z.string().describe("The preset's MCP endpoint."),
+  servers: z.array(AttachedServer),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export const Member = z.object({ userId: z.string(), handle: z.string(), addedAt: Timestamp });
+export const Event = z.object({
+  id: z.string(),
+  type: z.string(),
+  actor: z.object({ id: z.string().nullable(), handle: z.string().nullable() }),
+  target: z.string().nullable(),
+  payload: z.record(z.string(), z.unknown()),
+  createdAt: Timestamp,
+});
+export const UpstreamToolList = z.object({
+  server: z.string(),
+  tools: z.array(z.record(z.string(), z.unknown())),
+});
+export const ErrorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+export const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item) });

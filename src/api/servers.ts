@@ -1,0 +1,180 @@
+import { and, eq } from "drizzle-orm";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { getDb, isUniqueViolation } from "../db/client";
+import { presets, presetServers, servers, users } from "../db/schema";
+import { ApiError, conflict, invalidField, notFound } from "../errors";
+import { newId } from "../ids";
+import { invalidatePresets } from "../preset-stub";
+import { openHeaders, sealHeaders } from "../server-secrets";
+import { fetchUpstreamTools, UpstreamFailure } from "../upstream-client";
+import { checkUpstreamUrl } from "../url-guard";
+import { serverJson } from "./present";
+import { defineRoute } from "./route";
+import { CreateServerBody, list, Server, ServerParams, UpdateServerBody, UpstreamToolList } from "./schemas";
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+function assertUpstreamUrl(c: Context<AppEnv>, url: string): string {
+  const check = checkUpstreamUrl(url, { allowInsecure: c.env.ALLOW_INSECURE_UPSTREAMS === "true" });
+  if (!check.ok) throw invalidField("url", check.reason);
+  return check.url.toString();
+}
+
+export async function findOwnServer(c: Context<AppEnv>, name: string) {
+  const row = await getDb(c.env.DB)
+    .select()
+    .from(servers)
+    .where(and(eq(servers.ownerId, c.get("userId")), eq(servers.name, name)))
+    .get();
+  if (!row) throw notFound(`Server '${name}'`);
+  return row;
+}
+
+/** Slugs of the owner's presets a server is attached to, and the owner's handle. */
+async function presetsUsing(c: Context<AppEnv>, serverId: string) {
+  const rows = await getDb(c.env.DB)
+    .select({ slug: presets.slug, handle: users.handle })
+    .from(presetServers)
+    .innerJoin(presets, eq(presets.id, presetServers.presetId))
+    .innerJoin(users, eq(users.id, presets.ownerId))
+    .where(eq(presetServers.serverId, serverId));
+  return rows;
+}
+
+export const serverRoutes = [
+  defineRoute({
+    method: "post",
+    path: "/servers",
+    tag: "Servers",
+    summary: "Register an upstream MCP server",
+    auth: "user",
+    body: CreateServerBody,
+    responses: { 201: { description: "Created", schema: Server }, 409: { description: "Name taken" } },
+    async handler(c, { body }) {
+      const url = assertUpstreamUrl(c, body.url);
+      const db = getDb(c.env.DB);
+      const ownerId = c.get("userId");
+      const taken = await db.select({ id: servers.id }).from(servers).where(and(eq(servers.ownerId, ownerId), eq(servers.name, body.name))).get();
+      if (taken) throw conflict(`You already have a server named '${body.name}'.`);
+      const now = Date.now();
+      const id = newId("srv", now);
+      const row = {
+        id,
+        ownerId,
+        name: body.name,
+        url,
+        ...(await sealHeaders(c.env, id, body.headers ?? {})),
+        timeoutMs: body.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        createdAt: now,
+        updatedAt: now,
+      };
+      try {
+        await db.insert(servers).values(row);
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflict(`You already have a server named '${body.name}'.`);
+        throw e;
+      }
+      return c.json(serverJson(row), 201);
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/servers",
+    tag: "Servers",
+    summary: "List your servers",
+    auth: "user",
+    responses: { 200: { description: "Servers", schema: list("servers", Server) } },
+    async handler(c) {
+      const rows = await getDb(c.env.DB).select().from(servers).where(eq(servers.ownerId, c.get("userId"))).orderBy(servers.name);
+      return c.json({ servers: rows.map(serverJson) });
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/servers/:name",
+    tag: "Servers",
+    summary: "One of your servers (header values masked)",
+    auth: "user",
+    params: ServerParams,
+    responses: { 200: { description: "The server", schema: Server }, 404: { description: "Not found" } },
+    async handler(c, { params }) {
+      return c.json(serverJson(await findOwnServer(c, params.name)));
+    },
+  }),
+  defineRoute({
+    method: "patch",
+    path: "/servers/:name",
+    tag: "Servers",
+    summary: "Change a server; presets using it pick up the change at once",
+    auth: "user",
+    params: ServerParams,
+    body: UpdateServerBody,
+    responses: { 200: { description: "Updated", schema: Server }, 409: { description: "Name taken" } },
+    async handler(c, { params, body }) {
+      const current = await findOwnServer(c, params.name);
+      const db = getDb(c.env.DB);
+      if (body.name && body.name !== current.name) {
+        const taken = await db.select({ id: servers.id }).from(servers).where(and(eq(servers.ownerId, current.ownerId), eq(servers.name, body.name))).get();
+        if (taken) throw conflict(`You already have a server named '${body.name}'.`);
+      }
+      const next = {
+        ...current,
+        name: body.name ?? current.name,
+        url: body.url !== undefined ? assertUpstreamUrl(c, body.url) : current.url,
+        timeoutMs: body.timeoutMs ?? current.timeoutMs,
+        ...(body.headers !== undefined ? await sealHeaders(c.env, current.id, body.headers) : {}),
+        updatedAt: Date.now(),
+      };
+      try {
+        await db.update(servers).set(next).where(eq(servers.id, current.id));
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflict(`You already have a server named '${next.name}'.`);
+        throw e;
+      }
+      const using = await presetsUsing(c, current.id);
+      if (using[0]) await invalidatePresets(c.env, using[0].handle, using.map((u) => u.slug));
+      return c.json(serverJson(next));
+    },
+  }),
+  defineRoute({
+    method: "delete",
+    path: "/servers/:name",
+    tag: "Servers",
+    summary: "Delete a server that no preset uses",
+    auth: "user",
+    params: ServerParams,
+    responses: { 204: { description: "Deleted" }, 409: { description: "Still attached to presets" } },
+    async handler(c, { params }) {
+      const row = await findOwnServer(c, params.name);
+      const using = await presetsUsing(c, row.id);
+      if (using.length > 0) {
+        throw conflict(`Server '${row.name}' is attached to presets ${using.map((u) => `'${u.slug}'`).join(", ")}; detach it first.`);
+      }
+      await getDb(c.env.DB).delete(servers).where(eq(servers.id, row.id));
+      return c.body(null, 204);
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/servers/:name/tools",
+    tag: "Servers",
+    summary: "The upstream's live tool list, fetched through the gateway's MCP client",
+    auth: "user",
+    params: ServerParams,
+    responses: { 200: { description: "Tools", schema: UpstreamToolList }, 502: { description: "Upstream failed" } },
+    async handler(c, { params }) {
+      const row = await findOwnServer(c, params.name);
+      try {
+        const tools = await fetchUpstreamTools(
+          { id: row.id, name: row.name, url: row.url, headers: await openHeaders(c.env, row), timeoutMs: row.timeoutMs },
+          { allowInsecure: c.env.ALLOW_INSECURE_UPSTREAMS === "true" },
+        );
+        return c.json({ server: row.name, tools });
+      } catch (e) {
+        if (e instanceof UpstreamFailure) throw new ApiError(e.kind === "timeout" ? 504 : 502, `upstream_${e.kind}`, e.message);
+        throw e;
+      }
+    },
+  }),
+];

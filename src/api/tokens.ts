@@ -1,0 +1,64 @@
+import { and, desc, eq } from "drizzle-orm";
+import { getDb } from "../db/client";
+import { apiTokens } from "../db/schema";
+import { notFound } from "../errors";
+import { newId } from "../ids";
+import { issueToken } from "../tokens";
+import { tokenJson } from "./present";
+import { defineRoute } from "./route";
+import { CreatedToken, CreateTokenBody, list, Token, TokenParams } from "./schemas";
+
+export const tokenRoutes = [
+  defineRoute({
+    method: "post",
+    path: "/tokens",
+    tag: "Tokens",
+    summary: "Create an API token; the secret is returned once",
+    auth: "user",
+    body: CreateTokenBody,
+    responses: { 201: { description: "Created", schema: CreatedToken } },
+    async handler(c, { body }) {
+      const now = Date.now();
+      const issued = await issueToken();
+      const id = newId("tok", now);
+      await getDb(c.env.DB)
+        .insert(apiTokens)
+        .values({ id, userId: c.get("userId"), name: body.name, tokenHash: issued.hash, prefix: issued.prefix, createdAt: now });
+      return c.json({ id, name: body.name, token: issued.token }, 201);
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/tokens",
+    tag: "Tokens",
+    summary: "List your API tokens (never their secrets)",
+    auth: "user",
+    responses: { 200: { description: "Tokens", schema: list("tokens", Token) } },
+    async handler(c) {
+      const rows = await getDb(c.env.DB)
+        .select()
+        .from(apiTokens)
+        .where(eq(apiTokens.userId, c.get("userId")))
+        .orderBy(desc(apiTokens.createdAt));
+      return c.json({ tokens: rows.map(tokenJson) });
+    },
+  }),
+  defineRoute({
+    method: "delete",
+    path: "/tokens/:id",
+    tag: "Tokens",
+    summary: "Revoke an API token; it stops working at once",
+    auth: "user",
+    params: TokenParams,
+    responses: { 204: { description: "Revoked" }, 404: { description: "No such token of yours" } },
+    async handler(c, { params }) {
+      const deleted = await getDb(c.env.DB)
+        .delete(apiTokens)
+        .where(and(eq(apiTokens.id, params.id), eq(apiTokens.userId, c.get("userId"))))
+        .returning({ id: apiTokens.id });
+      if (deleted.length === 0) throw notFound("Token");
+      return c.body(null, 204);
+    },
+  }),
+];
+

@@ -1,0 +1,74 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import { ApiError, badRequest, invalidField } from "../errors";
+
+/** Management API bodies are small; anything bigger is refused before parsing. */
+export const API_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Reads a request body as text, refusing it with 413 as soon as it exceeds `limit` bytes
+ * (whether or not Content-Length was declared, or declared honestly).
+ */
+export async function readLimitedText(request: Request, limit: number): Promise<string | null> {
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > limit) return null;
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    all.set(c, offset);
+    offset += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** "visibility: must be one of public, private, invite_only" from zod's first issue. */
+export function describeIssue(error: z.ZodError, where: string): ApiError {
+  const issue = error.issues[0];
+  if (!issue) return badRequest(`Invalid ${where}.`);
+  const path = issue.path.map(String).join(".");
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.join(", ");
+    const field = path ? `${path}.${issue.keys[0]}` : String(issue.keys[0]);
+    return new ApiError(400, "unknown_field", `Unknown field${issue.keys.length > 1 ? "s" : ""}: ${keys}.`, undefined, field);
+  }
+  if (issue.code === "invalid_type" && issue.input === undefined) message = "is required";
+  return invalidField(path || where, message);
+}
+
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw describeIssue(result.error, where);
+  return result.data;
+}
+
+/** Content-Type check, size cap, JSON parse and schema validation of a JSON body, in that order. */
+export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError(415, "unsupported_media_type", "Send the body as Content-Type: application/json.");
+  }
+  const text = await readLimitedText(c.req.raw, API_BODY_LIMIT);
+  if (text === null) throw new ApiError(413, "body_too_large", `The body exceeds ${API_BODY_LIMIT} bytes.`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw badRequest("The body is not valid JSON.", "invalid_json");
+  }
+  return parseWith(schema, json, "body");
+}

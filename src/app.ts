@@ -1,0 +1,52 @@
+import { Hono } from "hono";
+import type { AppEnv } from "./app-env";
+import { adminRoutes } from "./api/admin";
+import { eventRoutes } from "./api/events";
+import { memberRoutes } from "./api/members";
+import { mountRoutes } from "./api/mount";
+import { buildOpenApi } from "./api/openapi";
+import { baseUrlOf } from "./api/present";
+import { presetServerRoutes } from "./api/preset-servers";
+import { presetRoutes } from "./api/presets";
+import type { AnyRoute } from "./api/route";
+import { serverRoutes } from "./api/servers";
+import { tokenRoutes } from "./api/tokens";
+import { userRoutes } from "./api/users";
+import { ApiError, errorBody } from "./errors";
+import { handleMcp } from "./mcp/http";
+
+export const apiRoutes: readonly AnyRoute[] = [
+  ...userRoutes,
+  ...tokenRoutes,
+  ...serverRoutes,
+  ...presetRoutes,
+  ...presetServerRoutes,
+  ...memberRoutes,
+  ...eventRoutes,
+  ...adminRoutes,
+];
+
+function buildApi(): Hono<AppEnv> {
+  const api = new Hono<AppEnv>();
+  api.get("/openapi.json", (c) => c.json(buildOpenApi(apiRoutes, baseUrlOf(c.req.raw, c.env.PUBLIC_URL))));
+  mountRoutes(api, apiRoutes);
+  return api;
+}
+
+/** The worker's HTTP surface: the MCP endpoint, the management API, and health. */
+export function buildApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.all("/mcp/:user/:slug", handleMcp);
+  app.get("/healthz", async (c) => {
+    const ok = await c.env.DB.prepare("SELECT 1 AS ok").first<{ ok: number }>().then((r) => r?.ok === 1, () => false);
+    return c.json({ status: ok ? "ok" : "degraded", database: ok ? "ok" : "unavailable" }, ok ? 200 : 503);
+  });
+  app.route("/api/v1", buildApi());
+  app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.field), err.status);
+    console.error("unhandled error", c.req.method, c.req.path, err);
+    return c.json(errorBody("internal_error", "Internal error."), 500);
+  });
+  return app;
+}

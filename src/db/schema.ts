@@ -1,0 +1,98 @@
+import { index, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
+
+/** Drizzle view of migrations/*.sql; the SQL files are the source of truth for the database. */
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  handle: text("handle").notNull().unique(),
+  email: text("email"),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    name: text("name").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    prefix: text("prefix").notNull(),
+    createdAt: integer("created_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+  },
+  (t) => [index("api_tokens_user").on(t.userId)],
+);
+
+export const servers = sqliteTable(
+  "servers",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id").notNull(),
+    name: text("name").notNull(),
+    url: text("url").notNull(),
+    headersEnc: text("headers_enc"),
+    headerNames: text("header_names").notNull().default("[]"),
+    timeoutMs: integer("timeout_ms").notNull().default(30000),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [unique().on(t.ownerId, t.name)],
+);
+
+export type Visibility = "public" | "private" | "invite_only";
+export type PresetStatus = "active" | "disabled" | "archived";
+
+export const presets = sqliteTable(
+  "presets",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id").notNull(),
+    slug: text("slug").notNull(),
+    name: text("name").notNull(),
+    description: text("description"),
+    visibility: text("visibility").$type<Visibility>().notNull(),
+    status: text("status").$type<PresetStatus>().notNull().default("active"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [unique().on(t.ownerId, t.slug)],
+);
+
+export const presetServers = sqliteTable(
+  "preset_servers",
+  {
+    presetId: text("preset_id").notNull(),
+    serverId: text("server_id").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** JSON array of upstream tool names, or null for "every tool". */
+    tools: text("tools", { mode: "json" }).$type<string[] | null>(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.presetId, t.serverId] }), index("preset_servers_server").on(t.serverId)],
+);
+
+export const presetMembers = sqliteTable(
+  "preset_members",
+  {
+    presetId: text("preset_id").notNull(),
+    userId: text("user_id").notNull(),
+    addedBy: text("added_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.presetId, t.userId] })],
+);
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id").notNull(),
+    presetId: text("preset_id"),
+    actorId: text("actor_id"),
+    type: text("type").notNull(),
+    target: text("target"),
+    payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("events_preset_time").on(t.presetId, t.createdAt, t.id)],
+);

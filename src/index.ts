@@ -1,0 +1,5 @@
+import { buildApp } from "./app";
+
+export { PresetGateway } from "./preset-gateway";
+
+export default buildApp();

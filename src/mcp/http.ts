@@ -1,0 +1,148 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { bearerToken, resolveApiToken } from "../auth";
+import type { McpReply } from "../preset-gateway";
+import { presetStub } from "../preset-stub";
+import { readLimitedText } from "../api/validation";
+import { isRequest, readableId, RpcCode, type RpcId, type RpcMessage, rpcErrorBody, validateMessage } from "./jsonrpc";
+import { isSupportedVersion } from "./protocol";
+
+/** MCP POST bodies above this are refused with 413 before parsing. */
+export const MCP_BODY_LIMIT = 1024 * 1024;
+
+const HANDLE_OR_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$/;
+const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
+const EXPOSED_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version";
+
+function jsonRpcError(status: number, id: RpcId | null, code: number, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(rpcErrorBody(id, code, message), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+/** Browser origins allowed to call the MCP endpoint: the gateway's own, plus ALLOWED_ORIGINS. */
+function originAllowed(c: Context<AppEnv>, origin: string): boolean {
+  if (origin === new URL(c.req.url).origin) return true;
+  const list = (c.env.ALLOWED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return list.includes("*") || list.includes(origin);
+}
+
+function corsHeaders(origin: string | undefined): Record<string, string> {
+  return origin ? { "access-control-allow-origin": origin, "access-control-expose-headers": EXPOSED_HEADERS, vary: "Origin" } : {};
+}
+
+function toResponse(r: McpReply, extra: Record<string, string>): Response {
+  const headers: Record<string, string> = { ...extra };
+  if (r.body !== null) headers["content-type"] = "application/json";
+  if (r.sessionId) headers["mcp-session-id"] = r.sessionId;
+  if (r.status === 401) headers["www-authenticate"] = 'Bearer realm="mcpgate"';
+  return new Response(r.body, { status: r.status, headers });
+}
+
+/** The caller's user id (null when anonymous), or a 401 response for a bad token. */
+async function authenticate(c: Context<AppEnv>, cors: Record<string, string>): Promise<{ userId: string | null } | Response> {
+  const token = bearerToken(c.req.header("authorization"));
+  if (token === null) return { userId: null };
+  const userId = token ? await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p)) : null;
+  if (!userId) {
+    return jsonRpcError(401, null, RpcCode.Unauthorized, "The bearer token is not valid.", {
+      ...cors,
+      "www-authenticate": 'Bearer realm="mcpgate", error="invalid_token"',
+    });
+  }
+  return { userId };
+}
+
+/**
+ * The Streamable HTTP endpoint of a preset. The worker does everything that needs no state
+ * (headers, size, JSON, envelope, token), then makes one RPC into the preset's Durable Object.
+ */
+export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
+  const { user: handle, slug } = c.req.param() as { user: string; slug: string };
+  const origin = c.req.header("origin");
+  if (origin && !originAllowed(c, origin)) {
+    return jsonRpcError(403, null, RpcCode.BadRequest, `Origin ${origin} is not allowed.`);
+  }
+  const cors = corsHeaders(origin);
+  const method = c.req.method;
+  if (method === "OPTIONS") {
+    return new Response(null, {
+      status: 204,
+      headers: {
+        ...cors,
+        "access-control-allow-methods": "POST, DELETE, OPTIONS",
+        "access-control-allow-headers": "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
+        "access-control-max-age": "86400",
+      },
+    });
+  }
+  if (!HANDLE_OR_SLUG.test(handle) || !HANDLE_OR_SLUG.test(slug)) {
+    return jsonRpcError(404, null, RpcCode.PresetNotFound, "No preset at this URL.", cors);
+  }
+  if (method === "GET") {
+    return jsonRpcError(405, null, RpcCode.BadRequest, "This preset has no standalone SSE stream; use POST.", { ...cors, allow: "POST, DELETE" });
+  }
+  const sessionId = c.req.header("mcp-session-id") ?? null;
+  if (sessionId !== null && !SESSION_ID.test(sessionId)) {
+    return jsonRpcError(400, null, RpcCode.BadRequest, "Mcp-Session-Id is malformed.", cors);
+  }
+  const version = c.req.header("mcp-protocol-version");
+  if (version !== undefined && !isSupportedVersion(version)) {
+    return jsonRpcError(400, null, RpcCode.BadRequest, `Unsupported MCP-Protocol-Version: ${version.slice(0, 40)}.`, cors);
+  }
+
+  if (method === "DELETE") {
+    if (!sessionId) return jsonRpcError(400, null, RpcCode.BadRequest, "DELETE needs an Mcp-Session-Id header.", cors);
+    const auth = await authenticate(c, cors);
+    if (auth instanceof Response) return auth;
+    return toResponse(await presetStub(c.env, handle, slug).endSession({ handle, slug, userId: auth.userId, sessionId }), cors);
+  }
+  if (method !== "POST") {
+    return jsonRpcError(405, null, RpcCode.BadRequest, `${method} is not supported here.`, { ...cors, allow: "POST, DELETE" });
+  }
+
+  const contentType = c.req.header("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    return jsonRpcError(415, null, RpcCode.BadRequest, "Content-Type must be application/json.", cors);
+  }
+  const accept = c.req.header("accept") ?? "";
+  const acceptsAll = accept.includes("*/*");
+  if (!acceptsAll && !(accept.includes("application/json") && accept.includes("text/event-stream"))) {
+    return jsonRpcError(406, null, RpcCode.BadRequest, "Accept must list both application/json and text/event-stream.", cors);
+  }
+  const text = await readLimitedText(c.req.raw, MCP_BODY_LIMIT);
+  if (text === null) return jsonRpcError(413, null, RpcCode.InvalidRequest, `The body exceeds ${MCP_BODY_LIMIT} bytes.`, cors);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return jsonRpcError(400, null, RpcCode.ParseError, "Parse error: the body is not valid JSON.", cors);
+  }
+
+  const batch = Array.isArray(json);
+  const raw: unknown[] = batch ? (json as unknown[]) : [json];
+  if (raw.length === 0) return jsonRpcError(400, null, RpcCode.InvalidRequest, "An empty batch is not a JSON-RPC request.", cors);
+  const messages: RpcMessage[] = [];
+  for (const item of raw) {
+    const checked = validateMessage(item);
+    if (!checked.ok) return jsonRpcError(400, readableId(item), RpcCode.InvalidRequest, `Invalid request: ${checked.reason}.`, cors);
+    messages.push(checked.message);
+  }
+  const initialize = messages.find((m) => isRequest(m) && m.method === "initialize");
+  if (initialize && batch) {
+    return jsonRpcError(400, readableId(initialize), RpcCode.InvalidRequest, "initialize must not be part of a batch.", cors);
+  }
+  if (!initialize && !sessionId) {
+    return jsonRpcError(400, readableId(messages[0]), RpcCode.BadRequest, "Mcp-Session-Id header is required; send initialize first.", cors);
+  }
+
+  const auth = await authenticate(c, cors);
+  if (auth instanceof Response) return auth;
+  const result = await presetStub(c.env, handle, slug).mcp({
+    handle,
+    slug,
+    userId: auth.userId,
+    sessionId: initialize ? null : sessionId,
+    messages,
+    batch,
+  });
+  return toResponse(result, cors);
+}

@@ -1,0 +1,20 @@
+/** Protocol revisions a preset speaks, newest first. */
+export const SUPPORTED_PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
+export type ProtocolVersion = (typeof SUPPORTED_PROTOCOL_VERSIONS)[number];
+export const LATEST_PROTOCOL_VERSION: ProtocolVersion = "2025-11-25";
+/** What a request without an MCP-Protocol-Version header is taken to speak (spec: 2025-03-26). */
+export const DEFAULT_NEGOTIATED_VERSION: ProtocolVersion = "2025-03-26";
+
+export function isSupportedVersion(v: unknown): v is ProtocolVersion {
+  return typeof v === "string" && (SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(v);
+}
+
+/** The version the server answers initialize with: the client's if supported, else the latest. */
+export function negotiateVersion(requested: unknown): ProtocolVersion {
+  return isSupportedVersion(requested) ? requested : LATEST_PROTOCOL_VERSION;
+}
+
+/** JSON-RPC batches existed only in 2025-03-26; later revisions removed them. */
+export function allowsBatches(v: ProtocolVersion): boolean {
+  return v === "2025-03-26";
+}

@@ -1,0 +1,70 @@
+import type { Env } from "./env";
+import type { PresetStatus, Visibility } from "./db/schema";
+import { openHeaders } from "./server-secrets";
+import type { UpstreamServer } from "./upstream-client";
+
+/** An enabled server of a preset, with its tool selection and decrypted headers. */
+export interface PresetServer extends UpstreamServer {
+  selection: string[] | null;
+  /** Changes whenever the way to reach the upstream changes (URL, headers, timeout). */
+  fingerprint: string;
+}
+
+/** Everything the preset's Durable Object needs to serve it, loaded from D1 in one batch. */
+export interface PresetConfig {
+  id: string;
+  ownerId: string;
+  handle: string;
+  slug: string;
+  name: string;
+  description: string | null;
+  visibility: Visibility;
+  status: PresetStatus;
+  members: string[];
+  servers: PresetServer[];
+}
+
+const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status
+  FROM presets p JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
+const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools
+  FROM preset_servers ps JOIN servers s ON s.id = ps.server_id JOIN presets p ON p.id = ps.preset_id
+  JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2 AND ps.enabled = 1 ORDER BY s.name`;
+const MEMBERS_SQL = `SELECT m.user_id FROM preset_members m JOIN presets p ON p.id = m.preset_id
+  JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
+
+type PresetRow = { id: string; owner_id: string; name: string; description: string | null; visibility: Visibility; status: PresetStatus };
+type ServerRow = { id: string; name: string; url: string; headers_enc: string | null; timeout_ms: number; tools: string | null };
+
+/** The preset at /mcp/<handle>/<slug>, or null if there is none. One D1 round trip. */
+export async function loadPresetConfig(env: Env, handle: string, slug: string): Promise<PresetConfig | null> {
+  const [presetRes, serversRes, membersRes] = await env.DB.batch([
+    env.DB.prepare(PRESET_SQL).bind(handle, slug),
+    env.DB.prepare(SERVERS_SQL).bind(handle, slug),
+    env.DB.prepare(MEMBERS_SQL).bind(handle, slug),
+  ]);
+  const preset = presetRes?.results[0] as PresetRow | undefined;
+  if (!preset) return null;
+  const servers = await Promise.all(
+    ((serversRes?.results ?? []) as ServerRow[]).map(async (s) => ({
+      id: s.id,
+      name: s.name,
+      url: s.url,
+      timeoutMs: s.timeout_ms,
+      headers: await openHeaders(env, { id: s.id, headersEnc: s.headers_enc }),
+      selection: s.tools ? (JSON.parse(s.tools) as string[]) : null,
+      fingerprint: `${s.url}\n${s.headers_enc ?? ""}\n${s.timeout_ms}`,
+    })),
+  );
+  return {
+    id: preset.id,
+    ownerId: preset.owner_id,
+    handle,
+    slug,
+    name: preset.name,
+    description: preset.description,
+    visibility: preset.visibility,
+    status: preset.status,
+    members: ((membersRes?.results ?? []) as { user_id: string }[]).map((m) => m.user_id),
+    servers,
+  };
+}

@@ -1,0 +1,282 @@
+import { DurableObject } from "cloudflare:workers";
+import { decideAccess } from "./access";
+import { buildCatalog, type CatalogEntry, pageOf, resolveToolName } from "./catalog";
+import { decodeCursor, encodeCursor } from "./cursor";
+import type { Env } from "./env";
+import { isRequest, type RpcCode as Codes, RpcCode, type RpcMessage, type RpcRequest, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
+import { allowsBatches, negotiateVersion } from "./mcp/protocol";
+import { type Session, SessionStore } from "./mcp/session-store";
+import { loadPresetConfig, type PresetConfig } from "./preset-config";
+import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "./upstream-client";
+import { UpstreamPool } from "./upstream-pool";
+import { GATEWAY_VERSION } from "./version";
+
+export interface PresetRef {
+  handle: string;
+  slug: string;
+}
+
+/** One POST to the preset's MCP endpoint, already parsed and envelope-checked by the worker. */
+export interface McpCall extends PresetRef {
+  /** The authenticated user, or null for an anonymous caller. */
+  userId: string | null;
+  sessionId: string | null;
+  messages: RpcMessage[];
+  batch: boolean;
+}
+
+export interface McpReply {
+  status: number;
+  /** Serialized JSON-RPC response(s); null for 202/204. */
+  body: string | null;
+  /** Set on a successful initialize: the new Mcp-Session-Id. */
+  sessionId?: string;
+}
+
+/** The DO re-reads its preset from D1 this often even without an invalidation (belt and braces). */
+const CONFIG_REVALIDATE_MS = 60_000;
+/** tools/list page size; clients follow nextCursor for larger catalogs. */
+export const TOOLS_PAGE_SIZE = 500;
+
+const FAILURE_CODES: Record<FailureKind, number> = {
+  unreachable: RpcCode.UpstreamUnavailable,
+  http_error: RpcCode.UpstreamUnavailable,
+  session_lost: RpcCode.UpstreamUnavailable,
+  blocked: RpcCode.UpstreamUnavailable,
+  timeout: RpcCode.UpstreamTimeout,
+  bad_response: RpcCode.UpstreamBadResponse,
+};
+
+const isOffsetCursor = (v: unknown): v is { o: number } =>
+  !!v && typeof v === "object" && Number.isInteger((v as { o?: unknown }).o) && (v as { o: number }).o >= 0;
+
+const reply = (status: number, body: string | null): McpReply => ({ status, body });
+const errorReply = (status: number, id: RpcMessage | undefined, code: (typeof Codes)[keyof typeof Codes], message: string) =>
+  reply(status, rpcErrorBody(id && "id" in id ? id.id : null, code, message));
+
+/**
+ * One Durable Object per preset (named `<handle>/<slug>`). It sees every MCP request of its
+ * preset: it holds the preset's configuration (invalidated by the API on every change), the MCP
+ * sessions of its clients (in SQLite), one upstream MCP session per server, and the catalog.
+ */
+export class PresetGateway extends DurableObject<Env> {
+  readonly #sessions: SessionStore;
+  readonly #pool: UpstreamPool;
+  #config: PresetConfig | null | undefined;
+  #configLoadedAt = 0;
+  #configGeneration = 0;
+  #configLoad: Promise<PresetConfig | null> | undefined;
+  #catalog: CatalogEntry[] | null = null;
+  #catalogGeneration = 0;
+  /** Serialized tools/list results by cursor, valid until the catalog changes. */
+  readonly #pages = new Map<string, string>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sessions = new SessionStore(ctx.storage.sql);
+    this.#pool = new UpstreamPool(ctx.storage.sql, {
+      allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true",
+      onToolsChanged: () => this.#resetCatalog(),
+    });
+  }
+
+  /** Called by the management API after it changed this preset (or a server it uses) in D1. */
+  async invalidate(_ref: PresetRef): Promise<void> {
+    this.#configGeneration++;
+    this.#config = undefined;
+    this.#configLoad = undefined;
+    this.#resetCatalog();
+  }
+
+  async mcp(call: McpCall): Promise<McpReply> {
+    const first = call.messages[0];
+    try {
+      const gate = await this.#admit(call, first);
+      if ("status" in gate) return gate;
+      const { config } = gate;
+      if (first && isRequest(first) && first.method === "initialize") return this.#initialize(config, call, first);
+
+      const session = call.sessionId ? this.#sessions.get(call.sessionId) : null;
+      if (!session || session.principal !== principalKey(call.userId) || session.presetId !== config.id) {
+        return errorReply(404, first, RpcCode.SessionNotFound, "Session not found: initialize a new session.");
+      }
+      if (call.batch && !allowsBatches(session.protocolVersion)) {
+        return errorReply(400, undefined, RpcCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${session.protocolVersion}.`);
+      }
+      const bodies = (await Promise.all(call.messages.map((m) => this.#handle(config, session, m)))).filter((b) => b !== null);
+      if (bodies.length === 0) return reply(202, null);
+      return reply(200, call.batch ? `[${bodies.join(",")}]` : bodies[0]!);
+    } catch (e) {
+      console.error("preset gateway failed", call.handle, call.slug, e);
+      return errorReply(500, first, RpcCode.InternalError, "Internal error.");
+    }
+  }
+
+  /** DELETE of the MCP endpoint: ends the caller's session. */
+  async endSession(call: PresetRef & { userId: string | null; sessionId: string }): Promise<McpReply> {
+    const gate = await this.#admit(call, undefined);
+    if ("status" in gate) return gate;
+    const session = this.#sessions.get(call.sessionId);
+    if (!session || session.principal !== principalKey(call.userId)) {
+      return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
+    }
+    this.#sessions.delete(session.id);
+    return reply(204, null);
+  }
+
+  /** The preset exists, is active, and the caller may use it. */
+  async #admit(call: PresetRef & { userId: string | null }, first: RpcMessage | undefined): Promise<{ config: PresetConfig } | McpReply> {
+    const config = await this.#loadConfig(call);
+    if (!config || config.status !== "active") return errorReply(404, first, RpcCode.PresetNotFound, "No preset at this URL.");
+    const access = decideAccess(config, call.userId);
+    if (access === "unauthenticated") return errorReply(401, first, RpcCode.Unauthorized, "This preset needs a bearer token.");
+    if (access === "forbidden") return errorReply(403, first, RpcCode.Unauthorized, "Your token does not give access to this preset.");
+    return { config };
+  }
+
+  #initialize(config: PresetConfig, call: McpCall, req: RpcRequest): McpReply {
+    const params = req.params ?? {};
+    if (typeof params.protocolVersion !== "string") {
+      return reply(400, rpcErrorBody(req.id, RpcCode.InvalidParams, "initialize needs params.protocolVersion (a string)."));
+    }
+    const clientInfo = params.clientInfo as { name?: unknown } | undefined;
+    const capabilities = params.capabilities;
+    const protocolVersion = negotiateVersion(params.protocolVersion);
+    const session = this.#sessions.create({
+      presetId: config.id,
+      principal: principalKey(call.userId),
+      protocolVersion,
+      clientName: typeof clientInfo?.name === "string" ? clientInfo.name.slice(0, 200) : null,
+      clientCapabilities: capabilities && typeof capabilities === "object" && !Array.isArray(capabilities) ? (capabilities as Record<string, unknown>) : {},
+    });
+    for (const server of config.servers) this.#pool.warm(server);
+    const result = {
+      protocolVersion,
+      capabilities: { tools: {} },
+      serverInfo: { name: `${config.handle}/${config.slug}`, title: config.name, version: GATEWAY_VERSION },
+      ...(config.description ? { instructions: config.description } : {}),
+    };
+    return { status: 200, body: rpcResultBody(req.id, result), sessionId: session.id };
+  }
+
+  async #handle(config: PresetConfig, _session: Session, message: RpcMessage): Promise<string | null> {
+    if (!isRequest(message)) return null; // notifications and responses are accepted and need no reply
+    switch (message.method) {
+      case "ping":
+        return rpcResultBody(message.id, {});
+      case "tools/list":
+        return this.#listTools(config, message);
+      case "tools/call":
+        return this.#callTool(config, message);
+      case "initialize":
+        return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
+      default:
+        return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
+    }
+  }
+
+  async #listTools(config: PresetConfig, req: RpcRequest): Promise<string> {
+    const cursor = req.params?.cursor;
+    if (cursor !== undefined && typeof cursor !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.cursor must be a string.");
+    const offset = cursor ? decodeCursor(cursor, isOffsetCursor)?.o : 0;
+    if (offset === undefined) return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.cursor is not a cursor this server issued.");
+    const key = cursor ?? "";
+    let page = this.#pages.get(key);
+    if (page === undefined) {
+      const generation = this.#catalogGeneration;
+      const { entries, complete } = await this.#buildCatalog(config);
+      const { items, next } = pageOf(entries, offset, TOOLS_PAGE_SIZE);
+      page = JSON.stringify(next === null ? { tools: items.map((e) => e.tool) } : { tools: items.map((e) => e.tool), nextCursor: encodeCursor({ o: next }) });
+      if (complete && generation === this.#catalogGeneration) this.#pages.set(key, page);
+    }
+    return `{"jsonrpc":"2.0","id":${JSON.stringify(req.id)},"result":${page}}`;
+  }
+
+  /**
+   * The union of the enabled servers' selected tools. A server that cannot be listed right now
+   * contributes its last known tools; with none known it is left out and the catalog is not cached.
+   */
+  async #buildCatalog(config: PresetConfig): Promise<{ entries: CatalogEntry[]; complete: boolean }> {
+    if (this.#catalog) return { entries: this.#catalog, complete: true };
+    const generation = this.#catalogGeneration;
+    let complete = true;
+    const sources = await Promise.all(
+      config.servers.map(async (server) => {
+        let tools = await this.#pool.tools(server).catch(() => null);
+        if (!tools) {
+          tools = this.#pool.knownTools(server);
+          if (!tools) complete = false;
+        }
+        return { server: server.name, selection: server.selection, tools: tools ?? [] };
+      }),
+    );
+    const entries = buildCatalog(sources);
+    if (complete && generation === this.#catalogGeneration) this.#catalog = entries;
+    return { entries, complete };
+  }
+
+  async #callTool(config: PresetConfig, req: RpcRequest): Promise<string> {
+    const params = req.params ?? {};
+    if (typeof params.name !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "tools/call needs params.name (a string).");
+    const args = params.arguments;
+    if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
+      return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.");
+    }
+    const target = resolveToolName(params.name, config.servers);
+    if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`);
+    try {
+      const result = await this.#pool.request(target.server, "tools/call", { ...params, name: target.upstreamName }, target.server.timeoutMs);
+      return rpcResultBody(req.id, result);
+    } catch (e) {
+      if (e instanceof UpstreamRpcError) return rpcErrorBody(req.id, e.code, e.message, e.data);
+      if (e instanceof UpstreamFailure) return rpcErrorBody(req.id, FAILURE_CODES[e.kind], e.message, { upstream: e.upstream, reason: e.kind });
+      throw e;
+    }
+  }
+
+  async #loadConfig(ref: PresetRef): Promise<PresetConfig | null> {
+    if (this.#config !== undefined) {
+      if (Date.now() - this.#configLoadedAt > CONFIG_REVALIDATE_MS) {
+        this.#reloadConfig(ref).catch((e) => console.error("preset revalidation failed", e));
+      }
+      return this.#config;
+    }
+    return this.#reloadConfig(ref);
+  }
+
+  #reloadConfig(ref: PresetRef): Promise<PresetConfig | null> {
+    if (this.#configLoad) return this.#configLoad;
+    const generation = this.#configGeneration;
+    const load = loadPresetConfig(this.env, ref.handle, ref.slug)
+      .then((config) => {
+        // An invalidation raced this load: what we read may predate the change, so read again.
+        if (generation !== this.#configGeneration) return this.#reloadConfig(ref);
+        this.#applyConfig(config);
+        return config;
+      })
+      .finally(() => {
+        if (this.#configLoad === load) this.#configLoad = undefined;
+      });
+    this.#configLoad = load;
+    return load;
+  }
+
+  #applyConfig(config: PresetConfig | null): void {
+    const previousId = this.#config?.id;
+    this.#config = config;
+    this.#configLoadedAt = Date.now();
+    this.#pool.retain(config?.servers ?? []);
+    if (config && previousId !== config.id) this.#sessions.retainPreset(config.id);
+    this.#resetCatalog();
+  }
+
+  #resetCatalog(): void {
+    this.#catalogGeneration++;
+    this.#catalog = null;
+    this.#pages.clear();
+  }
+}
+
+function principalKey(userId: string | null): string {
+  return userId ? `user:${userId}` : "anon";
+}

@@ -1,0 +1,179 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { PresetServer } from "./preset-config";
+import {
+  classifyFailure,
+  connectUpstream,
+  listUpstreamTools,
+  PassthroughResult,
+  type Tool,
+  UpstreamFailure,
+} from "./upstream-client";
+
+/** A cached tool list older than this is refreshed in the background when served from storage. */
+const STORED_TOOLS_FRESH_MS = 60_000;
+/** After a failed tools/list, wait this long before asking that upstream again. */
+const LIST_RETRY_AFTER_MS = 5_000;
+
+interface Connection {
+  fingerprint: string;
+  client: Promise<Client>;
+}
+
+interface ToolList {
+  fingerprint: string;
+  tools: Tool[];
+  fetchedAt: number;
+}
+
+/**
+ * The preset's upstream MCP sessions and tool lists. One initialized client per upstream, reused
+ * by every request (no initialize handshake per call); tool lists are kept in memory and in the
+ * Durable Object's SQLite storage, so a restarted object serves its catalog without asking.
+ */
+export class UpstreamPool {
+  readonly #sql: SqlStorage;
+  readonly #allowInsecure: boolean;
+  readonly #onToolsChanged: (serverId: string) => void;
+  readonly #conns = new Map<string, Connection>();
+  readonly #tools = new Map<string, ToolList>();
+  readonly #toolLoads = new Map<string, Promise<Tool[]>>();
+  readonly #listFailures = new Map<string, { at: number; error: UpstreamFailure }>();
+
+  constructor(sql: SqlStorage, opts: { allowInsecure: boolean; onToolsChanged: (serverId: string) => void }) {
+    this.#sql = sql;
+    this.#allowInsecure = opts.allowInsecure;
+    this.#onToolsChanged = opts.onToolsChanged;
+    sql.exec(`CREATE TABLE IF NOT EXISTS upstream_tools (
+      server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, tools TEXT NOT NULL, fetched_at INTEGER NOT NULL)`);
+  }
+
+  /** Forgets connections and tool lists of servers that left the preset or changed how they are reached. */
+  retain(servers: readonly PresetServer[]): void {
+    const current = new Map(servers.map((s) => [s.id, s.fingerprint]));
+    for (const [id, conn] of this.#conns) if (current.get(id) !== conn.fingerprint) this.#drop(id);
+    for (const [id, list] of this.#tools) if (current.get(id) !== list.fingerprint) this.#tools.delete(id);
+    for (const id of this.#listFailures.keys()) if (!current.has(id)) this.#listFailures.delete(id);
+  }
+
+  /** Sends one request to the upstream; re-initializes once if the upstream lost our session. */
+  async request(server: PresetServer, method: string, params: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#client(server);
+      try {
+        return await client.request({ method, params } as never, PassthroughResult, { timeout: timeoutMs });
+      } catch (e) {
+        const failure = classifyFailure(server, e, timeoutMs);
+        if (failure instanceof UpstreamFailure && failure.kind !== "timeout") this.#drop(server.id);
+        if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
+        throw failure;
+      }
+    }
+  }
+
+  /** The upstream's tool list: from memory, else storage, else the upstream. */
+  async tools(server: PresetServer, now = Date.now()): Promise<Tool[]> {
+    const cached = this.#tools.get(server.id);
+    if (cached?.fingerprint === server.fingerprint) return cached.tools;
+    const stored = this.#readStored(server);
+    if (stored) {
+      this.#tools.set(server.id, stored);
+      if (now - stored.fetchedAt > STORED_TOOLS_FRESH_MS) this.#refreshInBackground(server);
+      return stored.tools;
+    }
+    return this.#loadTools(server, now);
+  }
+
+  /** The last tool list known for the server (memory or storage) without asking the upstream. */
+  knownTools(server: PresetServer): Tool[] | null {
+    const cached = this.#tools.get(server.id);
+    if (cached?.fingerprint === server.fingerprint) return cached.tools;
+    return this.#readStored(server)?.tools ?? null;
+  }
+
+  /** Opens the upstream session and loads its tools ahead of the first call; failures are only logged. */
+  warm(server: PresetServer): void {
+    this.tools(server).catch(() => {});
+  }
+
+  closeAll(): void {
+    for (const id of [...this.#conns.keys()]) this.#drop(id);
+  }
+
+  #client(server: PresetServer): Promise<Client> {
+    const existing = this.#conns.get(server.id);
+    if (existing?.fingerprint === server.fingerprint) return existing.client;
+    if (existing) this.#drop(server.id);
+    const conn: Connection = {
+      fingerprint: server.fingerprint,
+      client: connectUpstream(server, {
+        allowInsecure: this.#allowInsecure,
+        onToolsChanged: () => this.#toolsChanged(server),
+        onClose: () => {
+          if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
+        },
+      }),
+    };
+    this.#conns.set(server.id, conn);
+    conn.client.catch(() => {
+      if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
+    });
+    return conn.client;
+  }
+
+  #drop(serverId: string): void {
+    const conn = this.#conns.get(serverId);
+    this.#conns.delete(serverId);
+    conn?.client.then((c) => c.close()).catch(() => {});
+  }
+
+  #toolsChanged(server: PresetServer): void {
+    this.#tools.delete(server.id);
+    this.#sql.exec("DELETE FROM upstream_tools WHERE server_id = ?", server.id);
+    this.#listFailures.delete(server.id);
+    this.#onToolsChanged(server.id);
+    this.#refreshInBackground(server);
+  }
+
+  #refreshInBackground(server: PresetServer): void {
+    this.#loadTools(server, Date.now())
+      .then(() => this.#onToolsChanged(server.id))
+      .catch(() => {});
+  }
+
+  #loadTools(server: PresetServer, now: number): Promise<Tool[]> {
+    const inflight = this.#toolLoads.get(server.id);
+    if (inflight) return inflight;
+    const failed = this.#listFailures.get(server.id);
+    if (failed && now - failed.at < LIST_RETRY_AFTER_MS) return Promise.reject(failed.error);
+    const load = (async () => {
+      try {
+        const tools = await listUpstreamTools(server, await this.#client(server));
+        const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
+        this.#tools.set(server.id, list);
+        this.#listFailures.delete(server.id);
+        this.#sql.exec(
+          "INSERT OR REPLACE INTO upstream_tools VALUES (?, ?, ?, ?)",
+          server.id, server.fingerprint, JSON.stringify(tools), list.fetchedAt,
+        );
+        return tools;
+      } catch (e) {
+        const failure = classifyFailure(server, e, server.timeoutMs);
+        const asFailure = failure instanceof UpstreamFailure ? failure : new UpstreamFailure(server.name, "bad_response", failure.message);
+        this.#listFailures.set(server.id, { at: Date.now(), error: asFailure });
+        throw asFailure;
+      } finally {
+        this.#toolLoads.delete(server.id);
+      }
+    })();
+    this.#toolLoads.set(server.id, load);
+    return load;
+  }
+
+  #readStored(server: PresetServer): ToolList | null {
+    const row = this.#sql
+      .exec<{ fingerprint: string; tools: string; fetched_at: number }>("SELECT fingerprint, tools, fetched_at FROM upstream_tools WHERE server_id = ?", server.id)
+      .toArray()[0];
+    if (!row || row.fingerprint !== server.fingerprint) return null;
+    return { fingerprint: row.fingerprint, tools: JSON.parse(row.tools) as Tool[], fetchedAt: row.fetched_at };
+  }
+}

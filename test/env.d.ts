@@ -1,0 +1,15 @@
+import type { D1Migration } from "cloudflare:test";
+import type { Env as WorkerEnv } from "../src/env";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {
+      TEST_MIGRATIONS: D1Migration[];
+      ADMIN_TOKEN: string;
+      /** Base URL of the fixture upstreams, e.g. http://127.0.0.1:PORT (test/fixtures/upstreams.mjs). */
+      UPSTREAM_BASE: string;
+      /** An MCP URL on a port where nothing listens. */
+      DEAD_UPSTREAM: string;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Tests run inside workerd with real local D1 and Durable Objects. Upstream MCP servers are real
+ * SDK servers that test/global-setup.ts starts in Node on loopback; their URLs reach the worker
+ * as bindings.
+ */
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        main: "./src/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+            ENCRYPTION_KEY: "test-encryption-key-0123456789abcdef",
+            ALLOW_INSECURE_UPSTREAMS: "true",
+            ALLOWED_ORIGINS: "http://localhost:6274",
+            UPSTREAM_BASE: inject<string>("upstreamBase"),
+            DEAD_UPSTREAM: inject<string>("deadUpstream"),
+          },
+        },
+      })),
+    ],
+    test: {
+      globalSetup: ["./test/global-setup.ts"],
+      setupFiles: ["./test/apply-migrations.ts"],
+      testTimeout: 20_000,
+      hookTimeout: 30_000,
+    },
+  };
+});
