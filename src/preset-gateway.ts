@@ -35,6 +35,8 @@ export interface McpReply {
 
 /** The DO re-reads its preset from D1 this often even without an invalidation (belt and braces). */
 const CONFIG_REVALIDATE_MS = 60_000;
+/** Upstream sessions unused this long are closed by the alarm (they reopen on the next call). */
+export const UPSTREAM_IDLE_MS = 5 * 60_000;
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 500;
 
@@ -70,6 +72,7 @@ export class PresetGateway extends DurableObject<Env> {
   #catalogGeneration = 0;
   /** Serialized tools/list results by cursor, valid until the catalog changes. */
   readonly #pages = new Map<string, string>();
+  #sweepScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -104,12 +107,33 @@ export class PresetGateway extends DurableObject<Env> {
         return errorReply(400, undefined, RpcCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${session.protocolVersion}.`);
       }
       const bodies = (await Promise.all(call.messages.map((m) => this.#handle(config, session, m)))).filter((b) => b !== null);
+      if (this.#pool.connected) this.#scheduleSweep();
       if (bodies.length === 0) return reply(202, null);
       return reply(200, call.batch ? `[${bodies.join(",")}]` : bodies[0]!);
     } catch (e) {
       console.error("preset gateway failed", call.handle, call.slug, e);
       return errorReply(500, first, RpcCode.InternalError, "Internal error.");
     }
+  }
+
+  /** Closes idle upstream sessions; reschedules itself while any stay open. */
+  override async alarm(): Promise<void> {
+    this.#sweepScheduled = false;
+    this.sweepUpstreams();
+  }
+
+  /** Closes the upstream sessions if they were idle for UPSTREAM_IDLE_MS as of `now`. */
+  sweepUpstreams(now = Date.now()): void {
+    if (this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#scheduleSweep();
+  }
+
+  #scheduleSweep(): void {
+    if (this.#sweepScheduled) return;
+    this.#sweepScheduled = true;
+    this.ctx.storage.setAlarm(Date.now() + UPSTREAM_IDLE_MS).catch((e) => {
+      this.#sweepScheduled = false;
+      console.error("could not schedule the upstream sweep", e);
+    });
   }
 
   /** DELETE of the MCP endpoint: ends the caller's session. */
@@ -150,6 +174,7 @@ export class PresetGateway extends DurableObject<Env> {
       clientCapabilities: capabilities && typeof capabilities === "object" && !Array.isArray(capabilities) ? (capabilities as Record<string, unknown>) : {},
     });
     for (const server of config.servers) this.#pool.warm(server);
+    if (config.servers.length > 0) this.#scheduleSweep();
     const result = {
       protocolVersion,
       capabilities: { tools: {} },

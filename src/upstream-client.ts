@@ -61,12 +61,50 @@ function guardedFetch(server: UpstreamServer, allowInsecure: boolean, baseFetch:
   return (url, init) => {
     const check = checkUpstreamUrl(String(url), { allowInsecure });
     if (!check.ok) return Promise.reject(new BlockedUrl(`URL ${check.reason}`));
-    if (init?.method === "POST") {
-      const deadline = AbortSignal.timeout(Math.max(server.timeoutMs, CONNECT_TIMEOUT_MS) + 1_000);
-      init = { ...init, signal: init.signal ? AbortSignal.any([init.signal, deadline]) : deadline };
-    }
-    return baseFetch(url, init);
+    if (init?.method !== "POST") return baseFetch(url, init);
+    return fetchWithDeadline(baseFetch, url, init, Math.max(server.timeoutMs, CONNECT_TIMEOUT_MS) + 1_000);
   };
+}
+
+/**
+ * Aborts the request, body included, after `ms`. Unlike AbortSignal.timeout, the timer is
+ * cleared as soon as the body is done: a pending timer keeps a Durable Object from going idle.
+ */
+async function fetchWithDeadline(baseFetch: FetchLike, url: string | URL, init: RequestInit, ms: number): Promise<Response> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")), ms);
+  const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
+  let res: Response;
+  try {
+    res = await baseFetch(url, { ...init, signal });
+  } catch (e) {
+    clearTimeout(timer);
+    throw e;
+  }
+  if (!res.body || res.status === 202 || res.status === 204) {
+    clearTimeout(timer);
+    return res;
+  }
+  const reader = res.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          clearTimeout(timer);
+          ctrl.close();
+        } else ctrl.enqueue(value);
+      } catch (e) {
+        clearTimeout(timer);
+        ctrl.error(e);
+      }
+    },
+    cancel(reason) {
+      clearTimeout(timer);
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 export interface ConnectOptions {

@@ -38,6 +38,7 @@ export class UpstreamPool {
   readonly #tools = new Map<string, ToolList>();
   readonly #toolLoads = new Map<string, Promise<Tool[]>>();
   readonly #listFailures = new Map<string, { at: number; error: UpstreamFailure }>();
+  #lastUsed = 0;
 
   constructor(sql: SqlStorage, opts: { allowInsecure: boolean; onToolsChanged: (serverId: string) => void }) {
     this.#sql = sql;
@@ -57,6 +58,7 @@ export class UpstreamPool {
 
   /** Sends one request to the upstream; re-initializes once if the upstream lost our session. */
   async request(server: PresetServer, method: string, params: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    this.#lastUsed = Date.now();
     for (let attempt = 0; ; attempt++) {
       const client = await this.#client(server);
       try {
@@ -95,11 +97,22 @@ export class UpstreamPool {
     this.tools(server).catch(() => {});
   }
 
-  closeAll(): void {
-    for (const id of [...this.#conns.keys()]) this.#drop(id);
+  get connected(): boolean {
+    return this.#conns.size > 0;
+  }
+
+  /**
+   * Closes every upstream session if none was used for `idleMs`. An open session holds a
+   * standalone SSE stream (for list_changed), and an object with an outbound fetch in flight is
+   * never idle, so idle presets must let go of their upstreams. Returns whether any remain open.
+   */
+  closeIfIdle(now: number, idleMs: number): boolean {
+    if (now - this.#lastUsed >= idleMs) for (const id of [...this.#conns.keys()]) this.#drop(id);
+    return this.connected;
   }
 
   #client(server: PresetServer): Promise<Client> {
+    this.#lastUsed = Date.now();
     const existing = this.#conns.get(server.id);
     if (existing?.fingerprint === server.fingerprint) return existing.client;
     if (existing) this.#drop(server.id);

@@ -20,7 +20,8 @@ export function checkUpstreamUrl(raw: string, opts: { allowInsecure: boolean }):
   if (url.username || url.password) return { ok: false, reason: "must not contain credentials; use headers instead" };
   if (url.hash) return { ok: false, reason: "must not contain a fragment" };
 
-  const host = url.hostname.toLowerCase();
+  // "localhost." is "localhost" to every resolver: compare names without the root dot.
+  const host = url.hostname.toLowerCase().replace(/\.$/, "");
   const loopback = isLoopbackHost(host);
   if (loopback) {
     return opts.allowInsecure

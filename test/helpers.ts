@@ -48,9 +48,12 @@ export async function createUser(handle = unique("u")): Promise<TestUser> {
   return { id: res.body.user.id, handle, token: res.body.token };
 }
 
-/** URL of a fixture upstream started by test/global-setup.ts. */
-export function upstreamUrl(name: string): string {
-  return `${env.UPSTREAM_BASE}/${name}/mcp`;
+/**
+ * URL of a fixture upstream started by test/global-setup.ts. With a `scope`, the same server with
+ * its own sessions and counters, so a test can assert on what the upstream received.
+ */
+export function upstreamUrl(name: string, scope?: string): string {
+  return scope ? `${env.UPSTREAM_BASE}/scope/${scope}/${name}/mcp` : `${env.UPSTREAM_BASE}/${name}/mcp`;
 }
 
 /** Registers a server, failing the test on anything but 201. */
@@ -79,11 +82,12 @@ export function presetUrl(handle: string, slug: string): string {
   return `${ORIGIN}/mcp/${handle}/${slug}`;
 }
 
-/** The SDK's real MCP client, speaking Streamable HTTP to the worker. */
+/** The SDK's real MCP client, speaking Streamable HTTP to the worker (or straight to an upstream). */
 export async function connectClient(url: string, token?: string): Promise<Client> {
   const client = new Client({ name: "mcpgate-test", version: "1.0.0" });
+  const viaWorker = url.startsWith(ORIGIN);
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: (input, init) => SELF.fetch(input as string, init),
+    fetch: (input, init) => (viaWorker ? SELF.fetch(input as string, init) : fetch(input, init)),
     requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : undefined,
   });
   await client.connect(transport);
@@ -128,7 +132,15 @@ export async function rawSession(url: string, token?: string, protocolVersion = 
 }
 
 /** Counters of a fixture upstream (initializes, requests by method, last headers). */
-export async function upstreamStats(name: string): Promise<{ initializes: number; requests: Record<string, number>; lastHeaders: Record<string, string> | null }> {
-  const res = await fetch(`${env.UPSTREAM_BASE}/__stats/${name}`);
+export async function upstreamStats(
+  name: string,
+  scope?: string,
+): Promise<{ initializes: number; requests: Record<string, number>; sessions: number; notFound: number; lastHeaders: Record<string, string> | null }> {
+  const res = await fetch(`${env.UPSTREAM_BASE}/__stats/${name}${scope ? `?scope=${scope}` : ""}`);
   return res.json();
+}
+
+/** Makes the fixture upstream forget its sessions, as a restarted server would. */
+export async function expireUpstreamSessions(name: string, scope: string): Promise<void> {
+  await fetch(`${env.UPSTREAM_BASE}/__expire/${name}?scope=${scope}`, { method: "POST" });
 }

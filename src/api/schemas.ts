@@ -22,7 +22,10 @@ export const Slug = z
 
 export const ServerName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "must be 1-32 characters of lowercase letters, digits, '_' or '-', starting with a letter or digit")
+  .regex(
+    /^[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?$/,
+    "must be 1-32 characters of lowercase letters, digits, '_' or '-', starting and ending with a letter or digit",
+  )
   .refine((s) => !s.includes("__"), "may not contain '__', which separates server and tool names")
   .describe("The upstream's short name, used as the prefix of its exposed tools (`<name>__<tool>`).");
 

@@ -35,24 +35,40 @@ export async function readLimitedText(request: Request, limit: number): Promise<
   return new TextDecoder().decode(all);
 }
 
-/** "visibility: must be one of public, private, invite_only" from zod's first issue. */
-export function describeIssue(error: z.ZodError, where: string): ApiError {
+/** The value at `path` inside `input`, or undefined where the path does not exist. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+/** "visibility: is required" or "handle: must be at least 3 characters", from zod's first issue. */
+export function describeIssue(error: z.ZodError, where: string, input?: unknown): ApiError {
   const issue = error.issues[0];
   if (!issue) return badRequest(`Invalid ${where}.`);
   const path = issue.path.map(String).join(".");
-  let message = issue.message;
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys.join(", ");
     const field = path ? `${path}.${issue.keys[0]}` : String(issue.keys[0]);
     return new ApiError(400, "unknown_field", `Unknown field${issue.keys.length > 1 ? "s" : ""}: ${keys}.`, undefined, field);
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) message = "is required";
+  let message = issue.message;
+  if (issue.code === "invalid_key") {
+    // A record key failed its schema: report the key and the key schema's own message.
+    return invalidField(path || where, issue.issues[0]?.message ?? "is not an allowed key");
+  }
+  if (input !== undefined && issue.path.length > 0 && valueAt(input, issue.path) === undefined) message = "is required";
+  else if (issue.code === "invalid_type") message = `must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}`;
+  else if (issue.code === "invalid_value") message = `must be one of ${issue.values.map((v) => String(v)).join(", ")}`;
   return invalidField(path || where, message);
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw describeIssue(result.error, where);
+  if (!result.success) throw describeIssue(result.error, where, value);
   return result.data;
 }
 

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, attach, connectClient, createUser, presetUrl, unique, upstreamUrl } from "../helpers";
+import {
+  addPreset,
+  addServer,
+  attach,
+  connectClient,
+  createUser,
+  expireUpstreamSessions,
+  presetUrl,
+  unique,
+  upstreamStats,
+  upstreamUrl,
+} from "../helpers";
 
 describe("a preset as a virtual MCP server", () => {
   it("lists exactly the selected tools of two upstreams and calls each", async () => {
@@ -20,6 +31,181 @@ describe("a preset as a virtual MCP server", () => {
     expect(echo.content).toEqual([{ type: "text", text: "hello" }]);
     const reversed = await client.callTool({ name: "beta__reverse", arguments: { text: "abc" } });
     expect(reversed.content).toEqual([{ type: "text", text: "cba" }]);
+    await client.close();
+  });
+
+  it("keeps same-named tools of two upstreams apart and routes each to its own upstream", async () => {
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha"));
+    await addServer(owner, "beta", upstreamUrl("beta"));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "alpha", ["shared"]);
+    await attach(owner, slug, "beta", ["shared"]);
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(["alpha__shared", "beta__shared"]);
+    expect((await client.callTool({ name: "alpha__shared", arguments: {} })).content).toEqual([{ type: "text", text: "alpha" }]);
+    expect((await client.callTool({ name: "beta__shared", arguments: {} })).content).toEqual([{ type: "text", text: "beta" }]);
+    await client.close();
+  });
+
+  it("passes the upstream's description, schemas, title and annotations through unchanged", async () => {
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha"));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "alpha", ["add", "annotated"]);
+    const direct = await connectClient(upstreamUrl("alpha"));
+    const upstreamTools = new Map((await direct.listTools()).tools.map((t) => [t.name, t]));
+    await direct.close();
+
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    const tools = new Map((await client.listTools()).tools.map((t) => [t.name, t]));
+    expect(tools.get("alpha__add")).toEqual({ ...upstreamTools.get("add"), name: "alpha__add" });
+    expect(tools.get("alpha__annotated")).toEqual({ ...upstreamTools.get("annotated"), name: "alpha__annotated" });
+    expect(tools.get("alpha__annotated")?.annotations).toEqual({ readOnlyHint: true, openWorldHint: false });
+    expect(tools.get("alpha__add")?.outputSchema).toMatchObject({ type: "object", properties: { sum: { type: "number" } } });
+    await client.close();
+  });
+
+  it("returns structuredContent and isError results exactly as the upstream sent them", async () => {
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha"));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "alpha", ["add", "fail"]);
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    const added = await client.callTool({ name: "alpha__add", arguments: { a: 2, b: 40 } });
+    expect(added).toEqual({ content: [{ type: "text", text: "42" }], structuredContent: { sum: 42 } });
+    const failed = await client.callTool({ name: "alpha__fail", arguments: {} });
+    expect(failed).toEqual({ content: [{ type: "text", text: "alpha failed on purpose" }], isError: true });
+    await client.close();
+  });
+
+  it("refuses a tool the owner left out without ever reaching the upstream", async () => {
+    const scope = unique("excluded");
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha", scope));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "alpha", ["echo"]);
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["alpha__echo"]);
+    for (const name of ["alpha__secret", "alpha__nope", "secret", "beta__shared", "alpha__"]) {
+      await expect(client.callTool({ name, arguments: {} })).rejects.toThrow(/Unknown tool/);
+    }
+    expect((await upstreamStats("alpha", scope)).requests["tools/call"] ?? 0).toBe(0);
+    await client.close();
+  });
+
+  it("reuses one upstream session across calls and clients instead of initializing per call", async () => {
+    const scope = unique("reuse");
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha", scope));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "alpha", null);
+    for (let i = 0; i < 2; i++) {
+      const client = await connectClient(presetUrl(owner.handle, slug));
+      await client.listTools();
+      for (let j = 0; j < 3; j++) await client.callTool({ name: "alpha__echo", arguments: { text: `${i}${j}` } });
+      await client.close();
+    }
+    const stats = await upstreamStats("alpha", scope);
+    expect(stats.initializes).toBe(1);
+    expect(stats.requests["tools/call"]).toBe(6);
+    expect(stats.requests["tools/list"]).toBe(1);
+  });
+
+  it("re-initializes the upstream session when the upstream says it expired, and the call still succeeds", async () => {
+    const scope = unique("expire");
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha", scope));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "alpha", ["echo"]);
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    await client.callTool({ name: "alpha__echo", arguments: { text: "one" } });
+    await expireUpstreamSessions("alpha", scope);
+    const res = await client.callTool({ name: "alpha__echo", arguments: { text: "two" } });
+    expect(res.content).toEqual([{ type: "text", text: "two" }]);
+    const stats = await upstreamStats("alpha", scope);
+    expect(stats.initializes).toBe(2);
+    expect(stats.notFound).toBeGreaterThanOrEqual(1);
+    await client.close();
+  });
+
+  it("sends the server's secret headers upstream and never the client's token", async () => {
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha"), { headers: { Authorization: "Bearer upstream-secret", "X-Api-Key": "k-123" } });
+    const slug = unique("p");
+    await addPreset(owner, slug, "private");
+    await attach(owner, slug, "alpha", ["whoami"]);
+    const client = await connectClient(presetUrl(owner.handle, slug), owner.token);
+    const res = await client.callTool({ name: "alpha__whoami", arguments: {} });
+    const seen = JSON.parse((res.content as { text: string }[])[0]!.text);
+    expect(seen.authorization).toBe("Bearer upstream-secret");
+    expect(seen["x-api-key"]).toBe("k-123");
+    expect(JSON.stringify(seen)).not.toContain(owner.token);
+    await client.close();
+  });
+
+  it("rebuilds the catalog when an upstream announces tools/list_changed", async () => {
+    const scope = unique("grow");
+    const owner = await createUser();
+    await addServer(owner, "beta", upstreamUrl("beta", scope));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "beta", null);
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain("beta__sprout");
+    await client.callTool({ name: "beta__grow", arguments: { name: "sprout" } });
+    // The refresh runs in the Durable Object after the notification; poll briefly for it.
+    let names: string[] = [];
+    for (let i = 0; i < 50 && !names.includes("beta__sprout"); i++) {
+      names = (await client.listTools()).tools.map((t) => t.name);
+      if (!names.includes("beta__sprout")) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(names).toContain("beta__sprout");
+    expect((await client.callTool({ name: "beta__sprout", arguments: {} })).content).toEqual([{ type: "text", text: "sprout says hi" }]);
+    await client.close();
+  });
+
+  it("picks up a changed tool selection immediately", async () => {
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha"));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "alpha", ["echo"]);
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["alpha__echo"]);
+    await attach(owner, slug, "alpha", ["add"]);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["alpha__add"]);
+    await expect(client.callTool({ name: "alpha__echo", arguments: { text: "x" } })).rejects.toThrow(/Unknown tool/);
+    await attach(owner, slug, "alpha", undefined, false);
+    expect((await client.listTools()).tools).toEqual([]);
+    await client.close();
+  });
+
+  it("paginates a large catalog with cursors, following the upstream's own pagination", async () => {
+    const owner = await createUser();
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    for (const name of ["m1", "m2", "m3"]) {
+      await addServer(owner, name, upstreamUrl("many_paged"));
+      await attach(owner, slug, name, null);
+    }
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    const first = await client.listTools();
+    expect(first.tools).toHaveLength(500);
+    expect(first.nextCursor).toBeTypeOf("string");
+    const second = await client.listTools({ cursor: first.nextCursor });
+    expect(second.tools).toHaveLength(250);
+    expect(second.nextCursor).toBeUndefined();
+    const names = new Set([...first.tools, ...second.tools].map((t) => t.name));
+    expect(names.size).toBe(750);
+    expect(names.has("m3__tool_249")).toBe(true);
+    await expect(client.listTools({ cursor: "not-a-cursor!" })).rejects.toThrow(/cursor/);
     await client.close();
   });
 });

@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import { buildCatalog, exposedName, pageOf, resolveToolName, type CatalogSource } from "../../src/catalog";
+import type { Tool } from "../../src/upstream-client";
+
+const echo: Tool = {
+  name: "echo",
+  title: "Echo",
+  description: "Echoes its input",
+  inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
+  outputSchema: { type: "object", properties: { text: { type: "string" } } },
+  annotations: { readOnlyHint: true, idempotentHint: true },
+  _meta: { "example.com/owner": "alpha-team" },
+};
+const add: Tool = { name: "add", description: "Adds two numbers", inputSchema: { type: "object" } };
+const shared: Tool = { name: "shared", inputSchema: { type: "object" } };
+
+const names = (sources: CatalogSource[]) => buildCatalog(sources).map((e) => e.name);
+
+describe("buildCatalog", () => {
+  it("exposes every tool as <server>__<tool> in source order", () => {
+    expect(names([{ server: "alpha", selection: null, tools: [echo, add] }])).toEqual(["alpha__echo", "alpha__add"]);
+  });
+
+  it("keeps same-named tools of two servers apart", () => {
+    const catalog = buildCatalog([
+      { server: "alpha", selection: null, tools: [shared] },
+      { server: "beta", selection: null, tools: [shared] },
+    ]);
+    expect(catalog.map((e) => [e.name, e.server, e.upstreamName])).toEqual([
+      ["alpha__shared", "alpha", "shared"],
+      ["beta__shared", "beta", "shared"],
+    ]);
+  });
+
+  it("exposes only the selected tools of a server with a selection", () => {
+    expect(names([{ server: "alpha", selection: ["add"], tools: [echo, add, shared] }])).toEqual(["alpha__add"]);
+  });
+
+  it("exposes every tool of a server whose selection is null", () => {
+    expect(names([{ server: "alpha", selection: null, tools: [echo, add, shared] }])).toHaveLength(3);
+  });
+
+  it("exposes nothing for a server whose selection is empty", () => {
+    expect(names([{ server: "alpha", selection: [], tools: [echo, add] }])).toEqual([]);
+  });
+
+  it("ignores selected names the upstream does not offer", () => {
+    expect(names([{ server: "alpha", selection: ["echo", "gone", "never"], tools: [echo, add] }])).toEqual(["alpha__echo"]);
+  });
+
+  it("returns an empty catalog for no sources and for a server without tools", () => {
+    expect(buildCatalog([])).toEqual([]);
+    expect(buildCatalog([{ server: "alpha", selection: null, tools: [] }])).toEqual([]);
+  });
+
+  it("keeps description, schemas, annotations and _meta intact and replaces only the name", () => {
+    const [entry] = buildCatalog([{ server: "alpha", selection: null, tools: [echo] }]);
+    expect(entry).toEqual({ name: "alpha__echo", server: "alpha", upstreamName: "echo", tool: { ...echo, name: "alpha__echo" } });
+    expect(entry?.tool.description).toBe("Echoes its input");
+    expect(entry?.tool.inputSchema).toEqual(echo.inputSchema);
+    expect(entry?.tool.outputSchema).toEqual(echo.outputSchema);
+    expect(entry?.tool.annotations).toEqual({ readOnlyHint: true, idempotentHint: true });
+    expect(entry?.tool._meta).toEqual({ "example.com/owner": "alpha-team" });
+    expect(Object.keys(entry?.tool ?? {}).sort()).toEqual(Object.keys(echo).sort());
+  });
+
+  it("returns tool copies and leaves the upstream's tool objects unchanged", () => {
+    const input: Tool = structuredClone(echo);
+    const tools = [input];
+    const [entry] = buildCatalog([{ server: "alpha", selection: null, tools }]);
+    expect(entry?.tool).not.toBe(input);
+    expect(input.name).toBe("echo");
+    expect(input).toEqual(echo);
+    expect(tools).toEqual([echo]);
+  });
+});
+
+describe("resolveToolName", () => {
+  const alpha = { name: "alpha", selection: null, id: "srv_a" };
+  const beta = { name: "beta", selection: ["reverse", "a__b"], id: "srv_b" };
+  const servers = [alpha, beta];
+
+  it("routes an exposed name to its server object and upstream tool name", () => {
+    const hit = resolveToolName("alpha__echo", servers);
+    expect(hit?.server).toBe(alpha);
+    expect(hit?.upstreamName).toBe("echo");
+  });
+
+  it("routes a selected tool of a server with a selection", () => {
+    expect(resolveToolName("beta__reverse", servers)).toEqual({ server: beta, upstreamName: "reverse" });
+  });
+
+  it("returns null for a tool excluded by the server's selection", () => {
+    expect(resolveToolName("beta__grow", servers)).toBeNull();
+  });
+
+  it("returns null for a server the preset does not have", () => {
+    expect(resolveToolName("gamma__echo", servers)).toBeNull();
+  });
+
+  it("returns null for a server prefix with an empty tool name", () => {
+    expect(resolveToolName("alpha__", servers)).toBeNull();
+  });
+
+  it.each(["echo", "alphaecho", "alpha_echo", "", "__echo", "__"])("returns null for %j, which has no server before a separator", (name) => {
+    expect(resolveToolName(name, servers)).toBeNull();
+  });
+
+  it("splits at the first separator, so a tool name may itself contain __", () => {
+    expect(resolveToolName("alpha__a__b", servers)).toEqual({ server: alpha, upstreamName: "a__b" });
+    expect(resolveToolName("beta__a__b", servers)).toEqual({ server: beta, upstreamName: "a__b" });
+  });
+
+  it("keeps a leading underscore of the tool name", () => {
+    expect(resolveToolName("alpha___private", servers)).toEqual({ server: alpha, upstreamName: "_private" });
+  });
+
+  it("does not match server names case-insensitively", () => {
+    expect(resolveToolName("Alpha__echo", servers)).toBeNull();
+  });
+
+  it("resolves every name buildCatalog exposes back to the same server and tool", () => {
+    // Server names start and end with a letter or digit, so "<server>__" always ends at the first "__".
+    const sources: CatalogSource[] = [
+      { server: "alpha", selection: null, tools: [echo, { name: "a__b" }, { name: "_x" }] },
+      { server: "a_1", selection: null, tools: [add, { name: "_y" }] },
+      { server: "b-1", selection: ["shared"], tools: [shared, echo] },
+    ];
+    const routed = sources.map((s) => ({ name: s.server, selection: s.selection }));
+    for (const entry of buildCatalog(sources)) {
+      const hit = resolveToolName(entry.name, routed);
+      expect(hit, entry.name).not.toBeNull();
+      expect(hit?.server.name, entry.name).toBe(entry.server);
+      expect(hit?.upstreamName, entry.name).toBe(entry.upstreamName);
+    }
+  });
+});
+
+describe("exposedName", () => {
+  it("joins server and tool with a double underscore", () => {
+    expect(exposedName("alpha", "echo")).toBe("alpha__echo");
+  });
+});
+
+describe("pageOf", () => {
+  const items = ["a", "b", "c", "d", "e"];
+
+  it("returns the first page and the offset of the next", () => {
+    expect(pageOf(items, 0, 2)).toEqual({ items: ["a", "b"], next: 2 });
+  });
+
+  it("returns a middle page and the offset of the next", () => {
+    expect(pageOf(items, 2, 2)).toEqual({ items: ["c", "d"], next: 4 });
+  });
+
+  it("returns a short last page with no next offset", () => {
+    expect(pageOf(items, 4, 2)).toEqual({ items: ["e"], next: null });
+  });
+
+  it("returns no next offset when the page ends exactly at the end", () => {
+    expect(pageOf(items.slice(0, 4), 2, 2)).toEqual({ items: ["c", "d"], next: null });
+    expect(pageOf(items, 0, 5)).toEqual({ items, next: null });
+  });
+
+  it("returns an empty page past the end", () => {
+    expect(pageOf(items, 10, 2)).toEqual({ items: [], next: null });
+  });
+
+  it("returns an empty page for an empty list", () => {
+    expect(pageOf([], 0, 10)).toEqual({ items: [], next: null });
+  });
+
+  it("visits every item exactly once when following next offsets", () => {
+    const seen: string[] = [];
+    let offset: number | null = 0;
+    let pages = 0;
+    while (offset !== null && pages < 10) {
+      const page: { items: string[]; next: number | null } = pageOf(items, offset, 2);
+      seen.push(...page.items);
+      offset = page.next;
+      pages++;
+    }
+    expect(seen).toEqual(items);
+    expect(pages).toBe(3);
+  });
+
+  it("returns a copy, not a view of the input", () => {
+    const page = pageOf(items, 0, 2);
+    page.items.push("z");
+    expect(items).toEqual(["a", "b", "c", "d", "e"]);
+  });
+});

@@ -1,0 +1,204 @@
+import { describe, expect, it } from "vitest";
+import { checkUpstreamUrl } from "../../src/url-guard";
+
+const STRICT = { allowInsecure: false };
+const DEV = { allowInsecure: true };
+
+const PRIVATE = "must not point at a private or reserved address";
+const NOT_PUBLIC_NAME = "must be a public host name";
+const LOCALHOST = /must not point at localhost.*ALLOW_INSECURE_UPSTREAMS=true/;
+
+/** The refusal reason, failing the test if the URL was accepted. */
+function refusal(raw: string, opts = STRICT): string {
+  const result = checkUpstreamUrl(raw, opts);
+  if (result.ok) throw new Error(`expected ${raw} to be refused, but it was accepted as ${result.url.href}`);
+  return result.reason;
+}
+
+/** The parsed URL, failing the test if the URL was refused. */
+function accepted(raw: string, opts = STRICT): URL {
+  const result = checkUpstreamUrl(raw, opts);
+  if (!result.ok) throw new Error(`expected ${raw} to be accepted, but it was refused: ${result.reason}`);
+  return result.url;
+}
+
+describe("checkUpstreamUrl: public hosts", () => {
+  it("accepts an https URL on a public host name and returns the parsed URL", () => {
+    const url = accepted("https://mcp.example.com/v1/mcp?x=1");
+    expect(url).toBeInstanceOf(URL);
+    expect(url.hostname).toBe("mcp.example.com");
+    expect(url.pathname).toBe("/v1/mcp");
+    expect(url.search).toBe("?x=1");
+  });
+
+  it("accepts an https URL on a public host name in development mode too", () => {
+    expect(accepted("https://mcp.example.com/mcp", DEV).hostname).toBe("mcp.example.com");
+  });
+
+  it.each(["https://8.8.8.8/mcp", "https://172.15.255.255/", "https://172.32.0.1/", "https://100.63.255.255/", "https://100.128.0.1/", "https://11.0.0.1/"])(
+    "accepts the public IPv4 literal %s over https",
+    (raw) => {
+      expect(accepted(raw).protocol).toBe("https:");
+    },
+  );
+
+  it("accepts a public IPv6 literal over https", () => {
+    expect(accepted("https://[2606:4700:4700::1111]/mcp").hostname).toBe("[2606:4700:4700::1111]");
+  });
+
+  it("refuses plain http to a public host, saying https is required", () => {
+    expect(refusal("http://mcp.example.com/mcp")).toBe("must use https");
+  });
+
+  it("refuses plain http to a public host in development mode, saying http is for loopback only", () => {
+    expect(refusal("http://mcp.example.com/mcp", DEV)).toBe("may use plain http only on loopback");
+  });
+});
+
+describe("checkUpstreamUrl: loopback", () => {
+  const loopbacks = ["http://127.0.0.1:8080/mcp", "http://localhost", "http://localhost:3000/mcp", "http://[::1]/", "http://127.1.2.3", "https://localhost/", "http://api.localhost/", "http://[::ffff:127.0.0.1]/"];
+
+  it.each(loopbacks)("accepts %s when insecure upstreams are allowed", (raw) => {
+    expect(accepted(raw, DEV).href).toBe(new URL(raw).href);
+  });
+
+  it.each(loopbacks)("refuses %s by default, pointing at ALLOW_INSECURE_UPSTREAMS", (raw) => {
+    expect(refusal(raw)).toMatch(LOCALHOST);
+  });
+
+  it.each([
+    ["hexadecimal", "https://0x7f000001/"],
+    ["decimal", "https://2130706433/"],
+    ["octal", "https://017700000001/"],
+    ["short-form", "https://127.1/"],
+  ])("treats the %s IPv4 form %s as loopback after URL normalisation", (_form, raw) => {
+    expect(refusal(raw)).toMatch(LOCALHOST);
+    expect(accepted(raw, DEV).hostname).toBe(new URL(raw).hostname);
+    expect(new URL(raw).hostname).toMatch(/^127\./);
+  });
+});
+
+describe("checkUpstreamUrl: private and reserved IPv4", () => {
+  it.each([
+    ["10/8", "https://10.0.0.1/"],
+    ["10/8 upper edge", "https://10.255.255.255/"],
+    ["172.16/12 lower edge", "https://172.16.0.1/"],
+    ["172.16/12 upper edge", "https://172.31.255.255/"],
+    ["192.168/16", "https://192.168.1.1/"],
+    ["link-local cloud metadata", "https://169.254.169.254/latest/meta-data/"],
+    ["carrier-grade NAT", "https://100.64.0.1/"],
+    ["carrier-grade NAT upper edge", "https://100.127.255.255/"],
+    ["this-network", "https://0.0.0.0/"],
+    ["multicast", "https://224.0.0.1/"],
+    ["reserved class E", "https://240.0.0.1/"],
+    ["broadcast", "https://255.255.255.255/"],
+    ["IETF protocol assignments", "https://192.0.0.1/"],
+    ["benchmarking", "https://198.18.0.1/"],
+  ])("refuses %s (%s) even over https", (_range, raw) => {
+    expect(refusal(raw)).toBe(PRIVATE);
+  });
+
+  it.each(["https://10.0.0.1/", "https://192.168.1.1/", "https://169.254.169.254/"])(
+    "refuses %s in development mode too: allowInsecure opens loopback only",
+    (raw) => {
+      expect(refusal(raw, DEV)).toBe(PRIVATE);
+    },
+  );
+
+  it("refuses a private address over plain http before looking at the address", () => {
+    expect(refusal("http://10.0.0.1/")).toBe("must use https");
+    expect(refusal("http://10.0.0.1/", DEV)).toBe("may use plain http only on loopback");
+  });
+
+  it("refuses obfuscated private addresses once the URL parser normalises them", () => {
+    expect(new URL("https://0xa9fea9fe/").hostname).toBe("169.254.169.254");
+    expect(refusal("https://0xa9fea9fe/")).toBe(PRIVATE);
+    expect(refusal("https://167772161/")).toBe(PRIVATE); // 10.0.0.1
+  });
+});
+
+describe("checkUpstreamUrl: private and reserved IPv6", () => {
+  it.each([
+    ["unique local", "https://[fc00::1]/"],
+    ["unique local fd00::/8", "https://[fd12:3456::1]/"],
+    ["link-local", "https://[fe80::1]/"],
+    ["multicast", "https://[ff02::1]/"],
+    ["unspecified", "https://[::]/"],
+    ["IPv4-mapped private", "https://[::ffff:10.0.0.1]/"],
+    ["IPv4-mapped metadata", "https://[::ffff:169.254.169.254]/"],
+    ["NAT64 of a private address", "https://[64:ff9b::a00:1]/"],
+  ])("refuses the %s address %s", (_range, raw) => {
+    expect(refusal(raw)).toBe(PRIVATE);
+    expect(refusal(raw, DEV)).toBe(PRIVATE);
+  });
+
+  it("accepts an IPv4-mapped public address", () => {
+    expect(accepted("https://[::ffff:8.8.8.8]/").hostname).toBe("[::ffff:808:808]");
+  });
+});
+
+describe("checkUpstreamUrl: host names that are not public", () => {
+  it.each(["https://intranet/", "https://intranet:8443/mcp", "https://mcp/"])("refuses the single-label host %s", (raw) => {
+    expect(refusal(raw)).toBe(NOT_PUBLIC_NAME);
+  });
+
+  it.each([
+    "https://printer.local/",
+    "https://vault.internal/",
+    "https://metadata.google.internal/computeMetadata/v1/",
+    "https://router.lan/",
+    "https://nas.home.arpa/",
+    "https://wiki.corp/",
+    "https://MCP.Internal/",
+  ])("refuses the internal-suffix host %s", (raw) => {
+    expect(refusal(raw)).toBe(NOT_PUBLIC_NAME);
+  });
+
+  it("does not mistake a public name that merely contains an internal word for an internal suffix", () => {
+    expect(accepted("https://local.example.com/").hostname).toBe("local.example.com");
+    expect(accepted("https://internal-tools.example.com/").hostname).toBe("internal-tools.example.com");
+  });
+
+  // A trailing dot makes a name fully qualified; resolvers treat "localhost." as "localhost".
+  it.each([
+    ["https://localhost./", LOCALHOST],
+    ["https://intranet./", NOT_PUBLIC_NAME],
+    ["https://vault.internal./", NOT_PUBLIC_NAME],
+    ["https://printer.local./", NOT_PUBLIC_NAME],
+  ])("refuses %s written with a trailing dot", (raw, reason) => {
+    expect(refusal(raw)).toMatch(reason);
+  });
+});
+
+describe("checkUpstreamUrl: URL shape", () => {
+  it.each(["https://user:pass@mcp.example.com/", "https://user@mcp.example.com/", "https://:secret@mcp.example.com/"])(
+    "refuses credentials in %s and suggests headers instead",
+    (raw) => {
+      expect(refusal(raw)).toBe("must not contain credentials; use headers instead");
+      expect(refusal(raw, DEV)).toBe("must not contain credentials; use headers instead");
+    },
+  );
+
+  it("refuses credentials even on loopback in development mode", () => {
+    expect(refusal("http://user:pass@127.0.0.1:8080/mcp", DEV)).toBe("must not contain credentials; use headers instead");
+  });
+
+  it("refuses a URL with a fragment", () => {
+    expect(refusal("https://mcp.example.com/mcp#section")).toBe("must not contain a fragment");
+  });
+
+  it.each(["ftp://mcp.example.com/", "ws://mcp.example.com/", "wss://mcp.example.com/", "file:///etc/passwd", "javascript:alert(1)", "data:text/plain,hi", "gopher://127.0.0.1:6379/"])(
+    "refuses the non-http scheme %s",
+    (raw) => {
+      expect(refusal(raw)).toBe("must use https");
+      expect(refusal(raw, DEV)).toBe("must use https");
+    },
+  );
+
+  it.each(["", "not a url", "mcp.example.com/mcp", "/relative/path", "https://", "http://[::1", "https://exa mple.com/", "https://[fc00::zz]/"])(
+    "refuses the unparseable string %j",
+    (raw) => {
+      expect(refusal(raw)).toBe("is not a valid absolute URL");
+    },
+  );
+});
