@@ -1,0 +1,270 @@
+/**
+ * A tiny multi-server MCP host on `node:http`, shared by the test fixture upstreams and the dev
+ * demo upstream.
+ *
+ * Each named server is served at `/<name>/mcp` with stateful Streamable HTTP sessions, the way
+ * real-world upstreams behave: a gateway has to initialize, carry `Mcp-Session-Id`, and
+ * re-initialize after a 404. The host counts what it receives so tests can assert on what the
+ * gateway actually sent upstream (how often it initialized, which methods, which headers).
+ *
+ * Test isolation: counters are global to the process, and vitest may run several test files at
+ * once against the same host. A test that asserts on counters can use its own *scope*:
+ * `/scope/<scope>/<name>/mcp` is the same server with separate counters and sessions, read with
+ * `GET /__stats/<name>?scope=<scope>` (the same `?scope=` works on `/__expire` and `/__reset`).
+ *
+ * Control endpoints (same port):
+ *   GET  /__stats/<name>[?scope=s]   → { initializes, requests: {method: n}, sessions, notFound, lastHeaders }
+ *   POST /__reset[?scope=s]          → zero counters (open sessions stay open)
+ *   POST /__expire/<name>[?scope=s]  → drop that server's sessions: old session ids now get 404
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+
+/**
+ * @typedef {import('@modelcontextprotocol/sdk/server/mcp.js').McpServer} McpServer
+ * @typedef {{ name: string, scope: string, headers: Record<string, string | string[] | undefined> }} SessionContext
+ * @typedef {(ctx: SessionContext) => McpServer} ServerFactory
+ * @typedef {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: string) => void} RawHandler
+ * @typedef {ServerFactory | { raw: RawHandler } | { create: ServerFactory, jsonResponse?: boolean }} ServerSpec
+ *   A plain factory answers POSTs as SSE streams (the SDK default); `jsonResponse: true` answers
+ *   with plain `application/json` bodies instead, so gateways can be tested against both.
+ * @typedef {{ initializes: number, requests: Record<string, number>, sessions: number, notFound: number, lastHeaders: Record<string, string | string[] | undefined> | null }} ServerStats
+ * @typedef {{ url: string, port: number, close(): Promise<void>, stats(name: string, scope?: string): ServerStats }} McpHost
+ */
+
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Starts the host. Resolves once it listens.
+ * @param {{ host?: string, port?: number, servers: Record<string, ServerSpec> }} options
+ * @returns {Promise<McpHost>}
+ */
+export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
+  /** @type {Map<string, { initializes: number, requests: Record<string, number>, notFound: number, lastHeaders: ServerStats['lastHeaders'] }>} */
+  const counters = new Map();
+  /** @type {Map<string, { key: string, transport: StreamableHTTPServerTransport, server: McpServer }>} */
+  const sessions = new Map();
+  /** @type {Set<import('node:net').Socket>} */
+  const sockets = new Set();
+
+  const keyOf = (/** @type {string} */ name, scope = '') => (scope ? `${scope}/${name}` : name);
+  const countersFor = (/** @type {string} */ key) => {
+    let c = counters.get(key);
+    if (!c) {
+      c = { initializes: 0, requests: {}, notFound: 0, lastHeaders: null };
+      counters.set(key, c);
+    }
+    return c;
+  };
+
+  /** @param {string} key */
+  const stats = (key) => {
+    const c = countersFor(key);
+    let open = 0;
+    for (const s of sessions.values()) if (s.key === key) open++;
+    return { initializes: c.initializes, requests: { ...c.requests }, sessions: open, notFound: c.notFound, lastHeaders: c.lastHeaders };
+  };
+
+  /** Drops sessions matching `filter`; the map entry goes first so no request can reach a closing transport. */
+  const dropSessions = async (/** @type {(key: string) => boolean} */ filter) => {
+    const doomed = [];
+    for (const [id, s] of sessions) {
+      if (filter(s.key)) {
+        sessions.delete(id);
+        doomed.push(s);
+      }
+    }
+    await Promise.allSettled(doomed.map((s) => s.server.close()));
+  };
+
+  const httpServer = createServer((req, res) => {
+    route(req, res).catch((err) => {
+      console.error('[mcp-host] request failed:', err);
+      if (!res.headersSent) sendJsonRpcError(res, 500, -32603, 'Internal server error');
+      else res.destroy();
+    });
+  });
+  httpServer.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  /**
+   * @param {import('node:http').IncomingMessage} req
+   * @param {import('node:http').ServerResponse} res
+   */
+  async function route(req, res) {
+    const url = new URL(req.url ?? '/', 'http://host.invalid');
+    const scope = url.searchParams.get('scope') ?? '';
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+
+    if (parts[0] === '__stats' && parts.length === 2 && req.method === 'GET') {
+      return sendJson(res, 200, stats(keyOf(parts[1], scope)));
+    }
+    if (parts[0] === '__reset' && parts.length === 1 && req.method === 'POST') {
+      for (const [key, c] of counters) {
+        if (!scope || key.startsWith(`${scope}/`)) Object.assign(c, { initializes: 0, requests: {}, notFound: 0, lastHeaders: null });
+      }
+      return sendJson(res, 200, { ok: true });
+    }
+    if (parts[0] === '__expire' && parts.length === 2 && req.method === 'POST') {
+      const key = keyOf(parts[1], scope);
+      await dropSessions((k) => k === key);
+      return sendJson(res, 200, { ok: true });
+    }
+
+    // /<name>/mcp  or  /scope/<scope>/<name>/mcp
+    let name, pathScope = '';
+    if (parts.length === 2 && parts[1] === 'mcp') name = parts[0];
+    else if (parts.length === 4 && parts[0] === 'scope' && parts[3] === 'mcp') [, pathScope, name] = parts;
+    const spec = name !== undefined && Object.hasOwn(servers, name) ? servers[name] : undefined;
+    if (!name || !spec) return sendJson(res, 404, { error: 'no such server' });
+
+    await handleMcp(req, res, name, pathScope, spec);
+  }
+
+  /**
+   * @param {import('node:http').IncomingMessage} req
+   * @param {import('node:http').ServerResponse} res
+   * @param {string} name
+   * @param {string} scope
+   * @param {ServerSpec} spec
+   */
+  async function handleMcp(req, res, name, scope, spec) {
+    const key = keyOf(name, scope);
+    const c = countersFor(key);
+    const rawBody = req.method === 'POST' ? await readBody(req) : '';
+    // Only POSTs update lastHeaders: the GET stream opens asynchronously and DELETE comes last,
+    // either would make "what headers did the tool call carry" racy to assert on.
+    if (req.method === 'POST') c.lastHeaders = { ...req.headers };
+
+    if (typeof spec === 'object' && 'raw' in spec) {
+      countMethods(c, safeParse(rawBody), '(raw)');
+      return spec.raw(req, res, rawBody);
+    }
+
+    /** @type {unknown} */
+    let body;
+    if (req.method === 'POST') {
+      body = safeParse(rawBody);
+      if (body === undefined) return sendJsonRpcError(res, 400, -32700, 'Parse error');
+    }
+
+    const sessionId = headerValue(req.headers['mcp-session-id']);
+    const existing = sessionId ? sessions.get(sessionId) : undefined;
+    if (existing && existing.key === key) {
+      countMethods(c, body);
+      return existing.transport.handleRequest(req, res, body);
+    }
+    if (sessionId) {
+      // Unknown or expired: 404 tells a spec-following client to start a new session.
+      c.notFound++;
+      return sendJsonRpcError(res, 404, -32001, 'Session not found');
+    }
+    if (req.method !== 'POST' || !isInitializeRequest(body)) {
+      return sendJsonRpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
+    }
+
+    const create = typeof spec === 'function' ? spec : spec.create;
+    const server = create({ name, scope, headers: { ...req.headers } });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: typeof spec === 'object' && 'create' in spec && spec.jsonResponse === true,
+      // Registered before the response is written, so a fast client cannot race its own session.
+      onsessioninitialized: (id) => {
+        sessions.set(id, { key, transport, server });
+        c.initializes++;
+        countMethods(c, body);
+      },
+    });
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (id && sessions.get(id)?.transport === transport) sessions.delete(id);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+    // The SDK refused the initialize (bad Accept, bad version...): nothing will ever reach it.
+    if (!transport.sessionId) await server.close();
+  }
+
+  await new Promise((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(port, host, () => {
+      httpServer.off('error', reject);
+      resolve(undefined);
+    });
+  });
+  const address = httpServer.address();
+  if (!address || typeof address === 'string') throw new Error('mcp-host: unexpected listen address');
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closing;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    stats: (name, scope = '') => stats(keyOf(name, scope)),
+    close() {
+      closing ??= (async () => {
+        await dropSessions(() => true);
+        const closed = new Promise((resolve) => httpServer.close(() => resolve(undefined)));
+        // Open SSE streams and keep-alive sockets would otherwise hold close() forever.
+        httpServer.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
+
+/** @param {{ requests: Record<string, number> }} c @param {unknown} body @param {string} [fallback] */
+function countMethods(c, body, fallback) {
+  const messages = Array.isArray(body) ? body : [body];
+  let counted = false;
+  for (const m of messages) {
+    // Responses to server-initiated requests carry no method and are not "requests" here.
+    if (m && typeof m === 'object' && 'method' in m && typeof m.method === 'string') {
+      c.requests[m.method] = (c.requests[m.method] ?? 0) + 1;
+      counted = true;
+    }
+  }
+  if (!counted && fallback) c.requests[fallback] = (c.requests[fallback] ?? 0) + 1;
+}
+
+/** @param {string | string[] | undefined} v */
+function headerValue(v) {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** @param {string} text @returns {unknown} undefined when not JSON */
+function safeParse(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** @param {import('node:http').IncomingMessage} req @returns {Promise<string>} */
+async function readBody(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} value */
+function sendJson(res, status, value) {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+}
+
+/** @param {import('node:http').ServerResponse} res @param {number} status @param {number} code @param {string} message */
+function sendJsonRpcError(res, status, code, message) {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+}

@@ -1,0 +1,96 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { addPreset, addServer, attach, connectClient, createUser, INIT, mcpPost, presetUrl, rawSession, unique, upstreamUrl } from "../helpers";
+
+const RAW_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
+/** A preset with a healthy alpha (echo, sleep) and one broken server named `broken` at `brokenUrl`. */
+async function presetWithBroken(brokenUrl: string, alphaTimeoutMs = 30_000) {
+  const owner = await createUser();
+  await addServer(owner, "alpha", upstreamUrl("alpha"), { timeoutMs: alphaTimeoutMs });
+  await addServer(owner, "broken", brokenUrl, { timeoutMs: 500 });
+  const slug = unique("p");
+  await addPreset(owner, slug);
+  await attach(owner, slug, "alpha", ["echo", "sleep"]);
+  await attach(owner, slug, "broken", null);
+  return presetUrl(owner.handle, slug);
+}
+
+async function call(url: string, session: string, name: string, args: Record<string, unknown> = {}) {
+  return mcpPost(url, { jsonrpc: "2.0", id: 42, method: "tools/call", params: { name, arguments: args } }, { sessionId: session });
+}
+
+describe("upstreams that fail", () => {
+  it.each([
+    ["down (connection refused)", () => env.DEAD_UPSTREAM, -32010, "unreachable"],
+    ["answering HTTP 500", () => upstreamUrl("error500"), -32010, "http_error"],
+    ["answering JSON that is not JSON-RPC", () => upstreamUrl("garbage"), -32012, "bad_response"],
+    ["answering HTML", () => upstreamUrl("html"), -32012, "bad_response"],
+  ])("turns an upstream %s into a JSON-RPC error naming it, never a 5xx", async (_label, brokenUrl, code, reason) => {
+    const url = await presetWithBroken(brokenUrl());
+    const session = await rawSession(url);
+    const res = await call(url, session, "broken__anything");
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ jsonrpc: "2.0", id: 42, error: { code, data: { upstream: "broken", reason } } });
+    expect(res.json.error.message).toContain("'broken'");
+    expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/); // no stack traces
+  });
+
+  it("gives up on a slow tool after the server's timeoutMs with a timeout error", async () => {
+    const url = await presetWithBroken(env.DEAD_UPSTREAM, 300);
+    const session = await rawSession(url);
+    const started = Date.now();
+    const res = await call(url, session, "alpha__sleep", { ms: 5_000 });
+    expect(res.json).toMatchObject({ id: 42, error: { code: -32011, data: { upstream: "alpha", reason: "timeout" } } });
+    expect(Date.now() - started).toBeLessThan(4_000);
+    // The upstream session survives a timed-out call.
+    expect((await call(url, session, "alpha__echo", { text: "still here" })).json.result.content[0].text).toBe("still here");
+  });
+
+  it("gives up on an upstream that never answers initialize within the connect timeout", async () => {
+    const url = await presetWithBroken(upstreamUrl("hang"));
+    const session = await rawSession(url);
+    const res = await call(url, session, "broken__anything");
+    expect(res.json).toMatchObject({ id: 42, error: { code: -32011, data: { upstream: "broken", reason: "timeout" } } });
+  });
+
+  it("lists the healthy upstreams' tools while another is down", async () => {
+    const url = await presetWithBroken(env.DEAD_UPSTREAM);
+    const client = await connectClient(url);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(["alpha__echo", "alpha__sleep"]);
+    expect((await client.callTool({ name: "alpha__echo", arguments: { text: "ok" } })).content).toEqual([{ type: "text", text: "ok" }]);
+    await client.close();
+  });
+
+  it("forwards a JSON-RPC error the upstream itself answered, code, message and data unchanged", async () => {
+    const owner = await createUser();
+    await addServer(owner, "strict", upstreamUrl("strict"));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "strict", null);
+    const url = presetUrl(owner.handle, slug);
+    const res = await call(url, await rawSession(url), "strict__picky");
+    // What the upstream puts on the wire when called directly, byte for byte.
+    const directSession = (await fetch(upstreamUrl("strict"), { method: "POST", headers: RAW_HEADERS, body: JSON.stringify(INIT()) })).headers.get("mcp-session-id")!;
+    const direct = await fetch(upstreamUrl("strict"), {
+      method: "POST",
+      headers: { ...RAW_HEADERS, "mcp-session-id": directSession },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 42, method: "tools/call", params: { name: "picky", arguments: {} } }),
+    });
+    const sent = JSON.parse((await direct.text()).split("\n").find((l) => l.startsWith("data: "))!.slice(6));
+    expect(sent.error).toMatchObject({ code: -32602, data: { hint: "send nothing" } });
+    expect(res.json).toEqual({ ...sent, id: 42 });
+  });
+
+  it("passes an SDK upstream's isError result for a selected tool it does not have", async () => {
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha"));
+    const slug = unique("p");
+    await addPreset(owner, slug);
+    await attach(owner, slug, "alpha", ["echo", "ghost"]);
+    const url = presetUrl(owner.handle, slug);
+    const res = await call(url, await rawSession(url), "alpha__ghost");
+    expect(res.json.result).toMatchObject({ isError: true, content: [{ type: "text", text: expect.stringContaining("ghost") }] });
+  });
+});

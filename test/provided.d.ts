@@ -1,0 +1,12 @@
+/** Values `global-setup.ts` provides to every test file; read them with `inject(...)` from vitest. */
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Base URL of the fixture upstreams, e.g. `http://127.0.0.1:41234`; servers live at `/<name>/mcp`. */
+    upstreamBase: string;
+    /** A loopback MCP URL where nothing listens (connection refused). */
+    deadUpstream: string;
+  }
+}
+
+// A module, so the block above augments vitest's types instead of replacing them.
+export {};
