@@ -43,6 +43,8 @@ export async function seedDemo(d1: D1Database, upstreamUrl: string) {
       description: "A demo preset served by mcpgate: every tool of the local demo upstream, prefixed demo__.",
       visibility: "public",
       status: "active",
+      rateLimit: null,
+      toolLimits: null,
       createdAt: now,
       updatedAt: now,
     };

@@ -12,6 +12,8 @@ export interface Env {
   ALLOW_INSECURE_UPSTREAMS?: string;
   /** Comma-separated browser origins allowed on the MCP endpoint besides the gateway's own; "*" allows any. */
   ALLOWED_ORIGINS?: string;
+  /** Largest MCP POST body accepted, in bytes (default 1 MiB). */
+  MCP_MAX_BODY_BYTES?: string;
   /** Canonical public base URL (e.g. https://gateway.example.com); defaults to the request's origin. */
   PUBLIC_URL?: string;
 }

@@ -1,5 +1,6 @@
 import type { Env } from "./env";
-import type { PresetStatus, Visibility } from "./db/schema";
+import type { PresetStatus, RateLimitSetting, Visibility } from "./db/schema";
+import { DEFAULT_RATE_LIMIT } from "./preset-limits";
 import { openHeaders } from "./server-secrets";
 import type { UpstreamServer } from "./upstream-client";
 
@@ -22,9 +23,11 @@ export interface PresetConfig {
   status: PresetStatus;
   members: string[];
   servers: PresetServer[];
+  rateLimit: RateLimitSetting;
+  toolLimits: Record<string, RateLimitSetting>;
 }
 
-const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status
+const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status, p.rate_limit, p.tool_limits
   FROM presets p JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
 const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools
   FROM preset_servers ps JOIN servers s ON s.id = ps.server_id JOIN presets p ON p.id = ps.preset_id
@@ -32,7 +35,16 @@ const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps
 const MEMBERS_SQL = `SELECT m.user_id FROM preset_members m JOIN presets p ON p.id = m.preset_id
   JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
 
-type PresetRow = { id: string; owner_id: string; name: string; description: string | null; visibility: Visibility; status: PresetStatus };
+type PresetRow = {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  visibility: Visibility;
+  status: PresetStatus;
+  rate_limit: string | null;
+  tool_limits: string | null;
+};
 type ServerRow = { id: string; name: string; url: string; headers_enc: string | null; timeout_ms: number; tools: string | null };
 
 /** The preset at /mcp/<handle>/<slug>, or null if there is none. One D1 round trip. */
@@ -66,5 +78,7 @@ export async function loadPresetConfig(env: Env, handle: string, slug: string): 
     status: preset.status,
     members: ((membersRes?.results ?? []) as { user_id: string }[]).map((m) => m.user_id),
     servers,
+    rateLimit: preset.rate_limit ? (JSON.parse(preset.rate_limit) as RateLimitSetting) : DEFAULT_RATE_LIMIT,
+    toolLimits: preset.tool_limits ? (JSON.parse(preset.tool_limits) as Record<string, RateLimitSetting>) : {},
   };
 }

@@ -1,12 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
 import { decideAccess } from "./access";
+import { BreakerBoard, type UpstreamHealth } from "./breaker-board";
+import type { BreakerState } from "./breaker";
 import { buildCatalog, type CatalogEntry, pageOf, resolveToolName } from "./catalog";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { type EventType, insertEvent } from "./db/events-repository";
+import { getDb } from "./db/client";
 import type { Env } from "./env";
-import { isRequest, type RpcCode as Codes, RpcCode, type RpcMessage, type RpcRequest, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
+import { isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
 import { allowsBatches, negotiateVersion } from "./mcp/protocol";
 import { type Session, SessionStore } from "./mcp/session-store";
 import { loadPresetConfig, type PresetConfig } from "./preset-config";
+import { callerKey, PresetLimits } from "./preset-limits";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "./upstream-client";
 import { UpstreamPool } from "./upstream-pool";
 import { GATEWAY_VERSION } from "./version";
@@ -20,6 +25,8 @@ export interface PresetRef {
 export interface McpCall extends PresetRef {
   /** The authenticated user, or null for an anonymous caller. */
   userId: string | null;
+  /** CF-Connecting-IP: what anonymous callers are rate-limited by. */
+  ip: string | null;
   sessionId: string | null;
   messages: RpcMessage[];
   batch: boolean;
@@ -31,6 +38,15 @@ export interface McpReply {
   body: string | null;
   /** Set on a successful initialize: the new Mcp-Session-Id. */
   sessionId?: string;
+  /** RateLimit-*, Retry-After. */
+  headers?: Record<string, string>;
+}
+
+/** The reply to one message of a POST. */
+interface Handled {
+  body: string | null;
+  status?: number;
+  headers?: Record<string, string>;
 }
 
 /** The DO re-reads its preset from D1 this often even without an invalidation (belt and braces). */
@@ -47,23 +63,30 @@ const FAILURE_CODES: Record<FailureKind, number> = {
   blocked: RpcCode.UpstreamUnavailable,
   timeout: RpcCode.UpstreamTimeout,
   bad_response: RpcCode.UpstreamBadResponse,
+  breaker_open: RpcCode.BreakerOpen,
+  cancelled: RpcCode.RequestCancelled,
 };
+
+const BREAKER_EVENTS: Record<BreakerState, EventType> = { open: "breaker.opened", half_open: "breaker.half_open", closed: "breaker.closed" };
 
 const isOffsetCursor = (v: unknown): v is { o: number } =>
   !!v && typeof v === "object" && Number.isInteger((v as { o?: unknown }).o) && (v as { o: number }).o >= 0;
 
-const reply = (status: number, body: string | null): McpReply => ({ status, body });
-const errorReply = (status: number, id: RpcMessage | undefined, code: (typeof Codes)[keyof typeof Codes], message: string) =>
+const reply = (status: number, body: string | null, headers?: Record<string, string>): McpReply => ({ status, body, headers });
+const errorReply = (status: number, id: RpcMessage | undefined, code: number, message: string) =>
   reply(status, rpcErrorBody(id && "id" in id ? id.id : null, code, message));
 
 /**
  * One Durable Object per preset (named `<handle>/<slug>`). It sees every MCP request of its
  * preset: it holds the preset's configuration (invalidated by the API on every change), the MCP
- * sessions of its clients (in SQLite), one upstream MCP session per server, and the catalog.
+ * sessions of its clients (in SQLite), exact per-caller rate limits, a circuit breaker and one
+ * upstream MCP session per server, and the tool catalog.
  */
 export class PresetGateway extends DurableObject<Env> {
   readonly #sessions: SessionStore;
   readonly #pool: UpstreamPool;
+  readonly #limits: PresetLimits;
+  readonly #breakers: BreakerBoard;
   #config: PresetConfig | null | undefined;
   #configLoadedAt = 0;
   #configGeneration = 0;
@@ -72,12 +95,19 @@ export class PresetGateway extends DurableObject<Env> {
   #catalogGeneration = 0;
   /** Serialized tools/list results by cursor, valid until the catalog changes. */
   readonly #pages = new Map<string, string>();
+  /** Calls in flight by `<session>:<request id>`, so a client's notifications/cancelled can abort them. */
+  readonly #inflight = new Map<string, AbortController>();
   #sweepScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sessions = new SessionStore(ctx.storage.sql);
-    this.#pool = new UpstreamPool(ctx.storage.sql, {
+    const load = (prefix: string) => new Map(ctx.storage.kv.list({ prefix }));
+    this.#limits = new PresetLimits(ctx.storage, load(PresetLimits.storagePrefix));
+    this.#breakers = new BreakerBoard(ctx.storage, load(BreakerBoard.storagePrefix), (serverId, state, lastError) =>
+      this.#auditBreaker(serverId, state, lastError),
+    );
+    this.#pool = new UpstreamPool(ctx.storage.sql, this.#breakers, {
       allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true",
       onToolsChanged: () => this.#resetCatalog(),
     });
@@ -91,13 +121,24 @@ export class PresetGateway extends DurableObject<Env> {
     this.#resetCatalog();
   }
 
+  /** Health of each upstream by server id, for the management API. */
+  async health(serverIds: string[]): Promise<Record<string, UpstreamHealth>> {
+    const now = Date.now();
+    return Object.fromEntries(serverIds.map((id) => [id, this.#breakers.health(id, now)]));
+  }
+
   async mcp(call: McpCall): Promise<McpReply> {
     const first = call.messages[0];
     try {
       const gate = await this.#admit(call, first);
       if ("status" in gate) return gate;
       const { config } = gate;
-      if (first && isRequest(first) && first.method === "initialize") return this.#initialize(config, call, first);
+      const caller = callerKey(call.userId, call.ip);
+      if (first && isRequest(first) && first.method === "initialize") {
+        const limited = this.#limits.takeControl(caller, config.rateLimit, Date.now());
+        if (!limited.allowed) return this.#refuse(config, caller, first, limited);
+        return { ...this.#initialize(config, call, first), headers: limited.headers };
+      }
 
       const session = call.sessionId ? this.#sessions.get(call.sessionId) : null;
       if (!session || session.principal !== principalKey(call.userId) || session.presetId !== config.id) {
@@ -106,19 +147,35 @@ export class PresetGateway extends DurableObject<Env> {
       if (call.batch && !allowsBatches(session.protocolVersion)) {
         return errorReply(400, undefined, RpcCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${session.protocolVersion}.`);
       }
-      const bodies = (await Promise.all(call.messages.map((m) => this.#handle(config, session, m)))).filter((b) => b !== null);
+      const handled = await Promise.all(call.messages.map((m) => this.#handle(config, session, caller, m)));
       if (this.#pool.connected) this.#scheduleSweep();
-      if (bodies.length === 0) return reply(202, null);
-      return reply(200, call.batch ? `[${bodies.join(",")}]` : bodies[0]!);
+      const headers = Object.assign({}, ...handled.map((h) => h.headers ?? {}));
+      const bodies = handled.map((h) => h.body).filter((b) => b !== null);
+      if (bodies.length === 0) return reply(202, null, headers);
+      if (call.batch) return reply(200, `[${bodies.join(",")}]`, headers);
+      return reply(handled[0]?.status ?? 200, bodies[0]!, headers);
     } catch (e) {
       console.error("preset gateway failed", call.handle, call.slug, e);
       return errorReply(500, first, RpcCode.InternalError, "Internal error.");
     }
   }
 
-  /** Closes idle upstream sessions; reschedules itself while any stay open. */
+  /** DELETE of the MCP endpoint: ends the caller's session. */
+  async endSession(call: PresetRef & { userId: string | null; sessionId: string }): Promise<McpReply> {
+    const gate = await this.#admit(call, undefined);
+    if ("status" in gate) return gate;
+    const session = this.#sessions.get(call.sessionId);
+    if (!session || session.principal !== principalKey(call.userId)) {
+      return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
+    }
+    this.#sessions.delete(session.id);
+    return reply(204, null);
+  }
+
+  /** Closes idle upstream sessions and forgets idle rate-limit counters; reschedules while needed. */
   override async alarm(): Promise<void> {
     this.#sweepScheduled = false;
+    this.#limits.prune(Date.now());
     this.sweepUpstreams();
   }
 
@@ -136,18 +193,6 @@ export class PresetGateway extends DurableObject<Env> {
     });
   }
 
-  /** DELETE of the MCP endpoint: ends the caller's session. */
-  async endSession(call: PresetRef & { userId: string | null; sessionId: string }): Promise<McpReply> {
-    const gate = await this.#admit(call, undefined);
-    if ("status" in gate) return gate;
-    const session = this.#sessions.get(call.sessionId);
-    if (!session || session.principal !== principalKey(call.userId)) {
-      return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
-    }
-    this.#sessions.delete(session.id);
-    return reply(204, null);
-  }
-
   /** The preset exists, is active, and the caller may use it. */
   async #admit(call: PresetRef & { userId: string | null }, first: RpcMessage | undefined): Promise<{ config: PresetConfig } | McpReply> {
     const config = await this.#loadConfig(call);
@@ -156,6 +201,15 @@ export class PresetGateway extends DurableObject<Env> {
     if (access === "unauthenticated") return errorReply(401, first, RpcCode.Unauthorized, "This preset needs a bearer token.");
     if (access === "forbidden") return errorReply(403, first, RpcCode.Unauthorized, "Your token does not give access to this preset.");
     return { config };
+  }
+
+  #refuse(config: PresetConfig, caller: string, req: RpcRequest, limited: ReturnType<PresetLimits["takeControl"]>): McpReply & Handled {
+    if (limited.audit) this.#audit(config, "rate_limit.refused", caller, { caller, method: req.method, message: limited.message });
+    return {
+      status: 429,
+      body: rpcErrorBody(req.id, RpcCode.RateLimited, limited.message!, { retryAfterSeconds: limited.retryAfterSeconds }),
+      headers: limited.headers,
+    };
   }
 
   #initialize(config: PresetConfig, call: McpCall, req: RpcRequest): McpReply {
@@ -184,20 +238,36 @@ export class PresetGateway extends DurableObject<Env> {
     return { status: 200, body: rpcResultBody(req.id, result), sessionId: session.id };
   }
 
-  async #handle(config: PresetConfig, _session: Session, message: RpcMessage): Promise<string | null> {
-    if (!isRequest(message)) return null; // notifications and responses are accepted and need no reply
-    switch (message.method) {
-      case "ping":
-        return rpcResultBody(message.id, {});
-      case "tools/list":
-        return this.#listTools(config, message);
-      case "tools/call":
-        return this.#callTool(config, message);
-      case "initialize":
-        return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
-      default:
-        return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
+  async #handle(config: PresetConfig, session: Session, caller: string, message: RpcMessage): Promise<Handled> {
+    const now = Date.now();
+    if (!isRequest(message)) {
+      if (isNotification(message) && message.method === "notifications/cancelled") this.#cancel(session, message.params);
+      // Notifications and responses are accepted and need no reply.
+      return { body: null, headers: this.#limits.peekControl(caller, config.rateLimit, now) };
     }
+    if (message.method === "tools/call") return this.#callTool(config, session, caller, message);
+    const limited = this.#limits.takeControl(caller, config.rateLimit, now);
+    if (!limited.allowed) return this.#refuse(config, caller, message, limited);
+    const answer = async (): Promise<string> => {
+      switch (message.method) {
+        case "ping":
+          return rpcResultBody(message.id, {});
+        case "tools/list":
+          return this.#listTools(config, message);
+        case "initialize":
+          return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
+        default:
+          return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
+      }
+    };
+    return { body: await answer(), headers: limited.headers };
+  }
+
+  /** A client's notifications/cancelled: aborts its call in flight, which cancels it upstream. */
+  #cancel(session: Session, params: Record<string, unknown> | undefined): void {
+    const requestId = params?.requestId;
+    if (typeof requestId !== "string" && typeof requestId !== "number") return;
+    this.#inflight.get(`${session.id}:${JSON.stringify(requestId)}`)?.abort(new DOMException("cancelled by the client", "AbortError"));
   }
 
   async #listTools(config: PresetConfig, req: RpcRequest): Promise<string> {
@@ -219,7 +289,8 @@ export class PresetGateway extends DurableObject<Env> {
 
   /**
    * The union of the enabled servers' selected tools. A server that cannot be listed right now
-   * contributes its last known tools; with none known it is left out and the catalog is not cached.
+   * (down, breaker open) contributes its last known tools, so clients' tool lists do not flap;
+   * with none known it is left out and the catalog is not cached.
    */
   async #buildCatalog(config: PresetConfig): Promise<{ entries: CatalogEntry[]; complete: boolean }> {
     if (this.#catalog) return { entries: this.#catalog, complete: true };
@@ -240,23 +311,51 @@ export class PresetGateway extends DurableObject<Env> {
     return { entries, complete };
   }
 
-  async #callTool(config: PresetConfig, req: RpcRequest): Promise<string> {
+  async #callTool(config: PresetConfig, session: Session, caller: string, req: RpcRequest): Promise<Handled> {
     const params = req.params ?? {};
-    if (typeof params.name !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "tools/call needs params.name (a string).");
+    if (typeof params.name !== "string") return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "tools/call needs params.name (a string).") };
     const args = params.arguments;
     if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
-      return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.");
+      return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.") };
     }
     const target = resolveToolName(params.name, config.servers);
-    if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`);
+    if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
+
+    const limited = this.#limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now());
+    if (!limited.allowed) return this.#refuse(config, caller, req, limited);
+
+    const key = `${session.id}:${JSON.stringify(req.id)}`;
+    const controller = new AbortController();
+    this.#inflight.set(key, controller);
     try {
-      const result = await this.#pool.request(target.server, "tools/call", { ...params, name: target.upstreamName }, target.server.timeoutMs);
-      return rpcResultBody(req.id, result);
+      const result = await this.#pool.request(target.server, "tools/call", { ...params, name: target.upstreamName }, target.server.timeoutMs, controller.signal);
+      return { body: rpcResultBody(req.id, result), headers: limited.headers };
     } catch (e) {
-      if (e instanceof UpstreamRpcError) return rpcErrorBody(req.id, e.code, e.message, e.data);
-      if (e instanceof UpstreamFailure) return rpcErrorBody(req.id, FAILURE_CODES[e.kind], e.message, { upstream: e.upstream, reason: e.kind });
+      if (e instanceof UpstreamRpcError) return { body: rpcErrorBody(req.id, e.code, e.message, e.data), headers: limited.headers };
+      if (e instanceof UpstreamFailure) {
+        const data: Record<string, unknown> = { upstream: e.upstream, reason: e.kind };
+        if (e.kind === "breaker_open" && e.detail) data.retryAt = new Date(e.detail).toISOString();
+        return { body: rpcErrorBody(req.id, FAILURE_CODES[e.kind], e.message, data), headers: limited.headers };
+      }
       throw e;
+    } finally {
+      if (this.#inflight.get(key) === controller) this.#inflight.delete(key);
     }
+  }
+
+  /** Writes an audit event off the request path; a failure is logged, never surfaced. */
+  #audit(config: PresetConfig, type: EventType, target: string | null, payload: Record<string, unknown>): void {
+    const db = getDb(this.env.DB);
+    void insertEvent(db, { ownerId: config.ownerId, presetId: config.id, actorId: null, type, target, payload })
+      .run()
+      .catch((e: unknown) => console.error("audit event not written", type, e));
+  }
+
+  #auditBreaker(serverId: string, state: BreakerState, lastError: string | null): void {
+    const config = this.#config;
+    if (!config) return;
+    const server = config.servers.find((s) => s.id === serverId);
+    this.#audit(config, BREAKER_EVENTS[state], server?.name ?? serverId, { serverId, state, ...(lastError && state === "open" ? { lastError } : {}) });
   }
 
   async #loadConfig(ref: PresetRef): Promise<PresetConfig | null> {

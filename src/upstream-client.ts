@@ -19,7 +19,15 @@ export interface UpstreamServer {
 export const CONNECT_TIMEOUT_MS = 5_000;
 const MAX_TOOL_PAGES = 50;
 
-export type FailureKind = "unreachable" | "timeout" | "http_error" | "bad_response" | "session_lost" | "blocked";
+export type FailureKind =
+  | "unreachable"
+  | "timeout"
+  | "http_error"
+  | "bad_response"
+  | "session_lost"
+  | "blocked"
+  | "breaker_open"
+  | "cancelled";
 
 /** An upstream that could not be used; `message` is safe to show to MCP clients and API users. */
 export class UpstreamFailure extends Error {
@@ -27,8 +35,22 @@ export class UpstreamFailure extends Error {
     readonly upstream: string,
     readonly kind: FailureKind,
     message: string,
+    /** For http_error: the status; for breaker_open: when the upstream will be tried again (ms). */
+    readonly detail?: number,
   ) {
     super(message);
+  }
+
+  /** Whether this says something about the upstream's health (for its circuit breaker). */
+  get countsAgainstUpstream(): boolean {
+    if (this.kind === "cancelled" || this.kind === "breaker_open") return false;
+    if (this.kind === "http_error") return (this.detail ?? 500) >= 500;
+    return true;
+  }
+
+  /** Failures worth one more try for idempotent requests (initialize, tools/list). */
+  get transient(): boolean {
+    return this.kind === "unreachable" || this.kind === "session_lost" || (this.kind === "http_error" && (this.detail ?? 500) >= 500);
   }
 }
 
@@ -53,54 +75,127 @@ const ToolsPage = z.looseObject({
 
 class BlockedUrl extends Error {}
 
+/** Replies larger than this are cut off and answered with an error. */
+export const MAX_REPLY_BYTES = 8 * 1024 * 1024;
+/** Marks a JSON-RPC error the gateway made up for a transport failure (see shieldReply). */
+const FAILURE_MARK = "mcpgateFailure";
+
 /**
- * Fetch for one upstream: re-checks every URL (including redirect targets) against the SSRF
- * guard, and gives every POST a hard deadline so a stalled upstream's socket is really released.
+ * Fetch for one upstream connection:
+ * - re-checks every URL (including redirect targets) against the SSRF guard;
+ * - really cancels: when the SDK sends `notifications/cancelled` (on a client's cancellation or its
+ *   own timeout), the HTTP request it refers to is aborted, body included;
+ * - gives every POST a hard deadline, cleared once the body is done;
+ * - caps reply size and turns a broken, oversized or stalled reply into a JSON-RPC error for the
+ *   request, so the SDK fails the call at once instead of waiting for its timeout.
  */
 function guardedFetch(server: UpstreamServer, allowInsecure: boolean, baseFetch: FetchLike = fetch): FetchLike {
-  return (url, init) => {
+  const inflight = new Map<string | number, AbortController>();
+  return async (url, init) => {
     const check = checkUpstreamUrl(String(url), { allowInsecure });
-    if (!check.ok) return Promise.reject(new BlockedUrl(`URL ${check.reason}`));
+    if (!check.ok) throw new BlockedUrl(`URL ${check.reason}`);
     if (init?.method !== "POST") return baseFetch(url, init);
-    return fetchWithDeadline(baseFetch, url, init, Math.max(server.timeoutMs, CONNECT_TIMEOUT_MS) + 1_000);
+
+    const message = typeof init.body === "string" ? safeJson(init.body) : undefined;
+    if (message?.method === "notifications/cancelled") {
+      const target = (message.params as { requestId?: string | number } | undefined)?.requestId;
+      if (target !== undefined) inflight.get(target)?.abort(new DOMException("cancelled", "AbortError"));
+    }
+    const requestId = message && "id" in message && "method" in message ? (message.id as string | number) : undefined;
+    const controller = new AbortController();
+    if (requestId !== undefined) inflight.set(requestId, controller);
+    const deadlineMs = Math.max(server.timeoutMs, CONNECT_TIMEOUT_MS) + 1_000;
+    const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${deadlineMs} ms`, "TimeoutError")), deadlineMs);
+    const done = () => {
+      clearTimeout(timer);
+      if (requestId !== undefined && inflight.get(requestId) === controller) inflight.delete(requestId);
+    };
+    const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
+    let res: Response;
+    try {
+      res = await baseFetch(url, { ...init, signal });
+    } catch (e) {
+      done();
+      throw e;
+    }
+    if (!res.body || res.status === 202 || res.status === 204) {
+      done();
+      return res;
+    }
+    return shieldReply(res, requestId, done);
   };
 }
 
-/**
- * Aborts the request, body included, after `ms`. Unlike AbortSignal.timeout, the timer is
- * cleared as soon as the body is done: a pending timer keeps a Durable Object from going idle.
- */
-async function fetchWithDeadline(baseFetch: FetchLike, url: string | URL, init: RequestInit, ms: number): Promise<Response> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")), ms);
-  const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
-  let res: Response;
+function safeJson(text: string): Record<string, unknown> | undefined {
   try {
-    res = await baseFetch(url, { ...init, signal });
-  } catch (e) {
-    clearTimeout(timer);
-    throw e;
+    const v: unknown = JSON.parse(text);
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
-  if (!res.body || res.status === 202 || res.status === 204) {
-    clearTimeout(timer);
-    return res;
-  }
-  const reader = res.body.getReader();
+}
+
+function syntheticError(id: string | number, kind: FailureKind, message: string): string {
+  return JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32603, message, data: { [FAILURE_MARK]: kind } } });
+}
+
+function describeStreamError(e: unknown): { kind: FailureKind; message: string } {
+  if (e instanceof DOMException && e.name === "TimeoutError") return { kind: "timeout", message: "did not finish its reply in time" };
+  if (e instanceof DOMException && e.name === "AbortError") return { kind: "cancelled", message: "the call was cancelled" };
+  return { kind: "unreachable", message: "closed the connection in the middle of its reply" };
+}
+
+/**
+ * The reply body, read through a size cap. JSON replies are buffered (the SDK parses them whole
+ * anyway) so a failure can replace them entirely; SSE replies stream, and a failure ends them with
+ * a synthetic error event for the request.
+ */
+function shieldReply(res: Response, requestId: string | number | undefined, done: () => void): Response {
+  const sse = (res.headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
+  const reader = res.body!.getReader();
+  const tooLarge = `answered more than ${MAX_REPLY_BYTES / 1024 / 1024} MiB`;
+  let size = 0;
+  let finished = false;
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      done();
+    }
+  };
+  const encoder = new TextEncoder();
+  const failInto = (ctrl: ReadableStreamDefaultController<Uint8Array>, kind: FailureKind, message: string, prefix: string) => {
+    finish();
+    if (requestId === undefined) return ctrl.error(new Error(message));
+    ctrl.enqueue(encoder.encode(prefix + syntheticError(requestId, kind, message) + (sse ? "\n\n" : "")));
+    ctrl.close();
+  };
   const body = new ReadableStream<Uint8Array>({
     async pull(ctrl) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          clearTimeout(timer);
-          ctrl.close();
-        } else ctrl.enqueue(value);
-      } catch (e) {
-        clearTimeout(timer);
-        ctrl.error(e);
+      const chunks: Uint8Array[] = [];
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          const { kind, message } = describeStreamError(e);
+          return failInto(ctrl, kind, message, sse ? "\n\nevent: message\ndata: " : "");
+        }
+        if (chunk.done) {
+          for (const c of chunks) ctrl.enqueue(c);
+          finish();
+          return ctrl.close();
+        }
+        size += chunk.value.byteLength;
+        if (size > MAX_REPLY_BYTES) {
+          await reader.cancel().catch(() => {});
+          return failInto(ctrl, "bad_response", tooLarge, sse ? "\n\nevent: message\ndata: " : "");
+        }
+        if (sse) return ctrl.enqueue(chunk.value);
+        chunks.push(chunk.value);
       }
     },
     cancel(reason) {
-      clearTimeout(timer);
+      finish();
       return reader.cancel(reason);
     },
   });
@@ -175,6 +270,12 @@ export function classifyFailure(server: UpstreamServer, error: unknown, timeoutM
   const name = server.name;
   if (error instanceof UpstreamFailure || error instanceof UpstreamRpcError) return error;
   if (error instanceof McpError) {
+    const mark = (error.data as Record<string, unknown> | undefined)?.[FAILURE_MARK] as FailureKind | undefined;
+    if (mark) {
+      const what = error.message.replace(/^MCP error -?\d+: /, "");
+      if (mark === "timeout") return new UpstreamFailure(name, "timeout", `Upstream '${name}' did not answer within ${timeoutMs} ms.`);
+      return new UpstreamFailure(name, mark, `Upstream '${name}' ${what}.`);
+    }
     if (error.code === ErrorCode.RequestTimeout) return new UpstreamFailure(name, "timeout", `Upstream '${name}' did not answer within ${timeoutMs} ms.`);
     if (error.code === ErrorCode.ConnectionClosed) return new UpstreamFailure(name, "unreachable", `Upstream '${name}' closed the connection.`);
     return new UpstreamRpcError(error.code, error.message.replace(/^MCP error -?\d+: /, ""), error.data);
@@ -182,10 +283,13 @@ export function classifyFailure(server: UpstreamServer, error: unknown, timeoutM
   if (error instanceof StreamableHTTPError) {
     if (error.code === 404) return new UpstreamFailure(name, "session_lost", `Upstream '${name}' no longer knows the session.`);
     if (error.code === -1) return new UpstreamFailure(name, "bad_response", `Upstream '${name}' answered with a content type that is not MCP.`);
-    return new UpstreamFailure(name, "http_error", `Upstream '${name}' answered HTTP ${error.code}.`);
+    return new UpstreamFailure(name, "http_error", `Upstream '${name}' answered HTTP ${error.code}.`, error.code);
   }
   if (error instanceof BlockedUrl) return new UpstreamFailure(name, "blocked", `Upstream '${name}' is not allowed: ${error.message}.`);
-  if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) {
+  if (error instanceof DOMException && error.name === "AbortError") {
+    return new UpstreamFailure(name, "cancelled", `The call to upstream '${name}' was cancelled.`);
+  }
+  if (error instanceof DOMException && error.name === "TimeoutError") {
     return new UpstreamFailure(name, "timeout", `Upstream '${name}' did not answer within ${timeoutMs} ms.`);
   }
   if (error instanceof z.ZodError || error instanceof SyntaxError) {

@@ -1,6 +1,8 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { BreakerBoard } from "./breaker-board";
 import type { PresetServer } from "./preset-config";
 import {
+  CONNECT_TIMEOUT_MS,
   classifyFailure,
   connectUpstream,
   listUpstreamTools,
@@ -13,6 +15,24 @@ import {
 const STORED_TOOLS_FRESH_MS = 60_000;
 /** After a failed tools/list, wait this long before asking that upstream again. */
 const LIST_RETRY_AFTER_MS = 5_000;
+/** Idempotent requests (initialize, tools/list) are retried this many times on transient failures. */
+const IDEMPOTENT_RETRIES = 2;
+const RETRY_BASE_MS = 100;
+
+/** Exponential backoff with full jitter: 0-100 ms, then 0-200 ms. */
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * RETRY_BASE_MS * 2 ** attempt));
+
+/** Runs an idempotent upstream request, retrying transient failures with jittered backoff. */
+async function withRetries<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!(e instanceof UpstreamFailure) || !e.transient || attempt >= IDEMPOTENT_RETRIES) throw e;
+      await backoff(attempt);
+    }
+  }
+}
 
 interface Connection {
   fingerprint: string;
@@ -34,14 +54,16 @@ export class UpstreamPool {
   readonly #sql: SqlStorage;
   readonly #allowInsecure: boolean;
   readonly #onToolsChanged: (serverId: string) => void;
+  readonly #breakers: BreakerBoard;
   readonly #conns = new Map<string, Connection>();
   readonly #tools = new Map<string, ToolList>();
   readonly #toolLoads = new Map<string, Promise<Tool[]>>();
   readonly #listFailures = new Map<string, { at: number; error: UpstreamFailure }>();
   #lastUsed = 0;
 
-  constructor(sql: SqlStorage, opts: { allowInsecure: boolean; onToolsChanged: (serverId: string) => void }) {
+  constructor(sql: SqlStorage, breakers: BreakerBoard, opts: { allowInsecure: boolean; onToolsChanged: (serverId: string) => void }) {
     this.#sql = sql;
+    this.#breakers = breakers;
     this.#allowInsecure = opts.allowInsecure;
     this.#onToolsChanged = opts.onToolsChanged;
     sql.exec(`CREATE TABLE IF NOT EXISTS upstream_tools (
@@ -56,19 +78,46 @@ export class UpstreamPool {
     for (const id of this.#listFailures.keys()) if (!current.has(id)) this.#listFailures.delete(id);
   }
 
-  /** Sends one request to the upstream; re-initializes once if the upstream lost our session. */
-  async request(server: PresetServer, method: string, params: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+  /**
+   * Sends one request to the upstream through its circuit breaker; re-initializes once if the
+   * upstream lost our session. Never retried otherwise: a tools/call may not be idempotent.
+   */
+  async request(
+    server: PresetServer,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     this.#lastUsed = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      const client = await this.#client(server);
-      try {
-        return await client.request({ method, params } as never, PassthroughResult, { timeout: timeoutMs });
-      } catch (e) {
-        const failure = classifyFailure(server, e, timeoutMs);
-        if (failure instanceof UpstreamFailure && failure.kind !== "timeout") this.#drop(server.id);
-        if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
-        throw failure;
+    this.#admit(server);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const client = await this.#client(server);
+        try {
+          const result = await client.request({ method, params } as never, PassthroughResult, { timeout: timeoutMs, signal });
+          this.#breakers.record(server.id, true, Date.now());
+          return result;
+        } catch (e) {
+          const failure = signal?.aborted ? new UpstreamFailure(server.name, "cancelled", `The call to upstream '${server.name}' was cancelled.`) : classifyFailure(server, e, timeoutMs);
+          if (failure instanceof UpstreamFailure && failure.kind !== "timeout" && failure.kind !== "cancelled") this.#drop(server.id);
+          if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
+          throw failure;
+        }
       }
+    } catch (e) {
+      if (e instanceof UpstreamFailure && e.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), e.message);
+      else if (!(e instanceof UpstreamFailure)) this.#breakers.record(server.id, true, Date.now()); // the upstream answered (a JSON-RPC error)
+      throw e;
+    }
+  }
+
+  /** Throws breaker_open while the upstream's breaker refuses calls. */
+  #admit(server: PresetServer): void {
+    const admission = this.#breakers.admit(server.id, Date.now());
+    if (!admission.allowed) {
+      const at = new Date(admission.retryAt).toISOString();
+      throw new UpstreamFailure(server.name, "breaker_open", `Upstream '${server.name}' is failing; calls to it are paused until ${at}.`, admission.retryAt);
     }
   }
 
@@ -118,13 +167,15 @@ export class UpstreamPool {
     if (existing) this.#drop(server.id);
     const conn: Connection = {
       fingerprint: server.fingerprint,
-      client: connectUpstream(server, {
-        allowInsecure: this.#allowInsecure,
-        onToolsChanged: () => this.#toolsChanged(server),
-        onClose: () => {
-          if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
-        },
-      }),
+      client: withRetries(() =>
+        connectUpstream(server, {
+          allowInsecure: this.#allowInsecure,
+          onToolsChanged: () => this.#toolsChanged(server),
+          onClose: () => {
+            if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
+          },
+        }),
+      ),
     };
     this.#conns.set(server.id, conn);
     conn.client.catch(() => {
@@ -160,7 +211,9 @@ export class UpstreamPool {
     if (failed && now - failed.at < LIST_RETRY_AFTER_MS) return Promise.reject(failed.error);
     const load = (async () => {
       try {
-        const tools = await listUpstreamTools(server, await this.#client(server));
+        this.#admit(server);
+        const tools = await withRetries(async () => listUpstreamTools(server, await this.#client(server)));
+        this.#breakers.record(server.id, true, Date.now());
         const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
         this.#tools.set(server.id, list);
         this.#listFailures.delete(server.id);
@@ -170,8 +223,9 @@ export class UpstreamPool {
         );
         return tools;
       } catch (e) {
-        const failure = classifyFailure(server, e, server.timeoutMs);
+        const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
         const asFailure = failure instanceof UpstreamFailure ? failure : new UpstreamFailure(server.name, "bad_response", failure.message);
+        if (asFailure.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), asFailure.message);
         this.#listFailures.set(server.id, { at: Date.now(), error: asFailure });
         throw asFailure;
       } finally {

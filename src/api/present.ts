@@ -1,4 +1,6 @@
+import type { UpstreamHealth } from "../breaker-board";
 import type { apiTokens, presets, servers, users } from "../db/schema";
+import { DEFAULT_RATE_LIMIT } from "../preset-limits";
 
 /** Database rows to API JSON. Secrets never leave here: header values are masked. */
 export const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
@@ -31,6 +33,7 @@ export interface AttachedJson {
   serverId: string;
   enabled: boolean;
   tools: string[] | null;
+  health: UpstreamHealth;
 }
 
 export function presetJson(p: typeof presets.$inferSelect, owner: string, baseUrl: string, attached: AttachedJson[]) {
@@ -43,6 +46,8 @@ export function presetJson(p: typeof presets.$inferSelect, owner: string, baseUr
     status: p.status,
     owner,
     url: presetUrl(baseUrl, owner, p.slug),
+    rateLimit: p.rateLimit ?? DEFAULT_RATE_LIMIT,
+    toolLimits: p.toolLimits ?? {},
     servers: attached,
     createdAt: iso(p.createdAt)!,
     updatedAt: iso(p.updatedAt)!,

@@ -7,7 +7,7 @@ import { attachedServers, findPreset } from "../db/presets-repository";
 import { presetMembers, presets, presetServers } from "../db/schema";
 import { conflict, notFound } from "../errors";
 import { newId } from "../ids";
-import { invalidatePresets } from "../preset-stub";
+import { invalidatePresets, presetStub } from "../preset-stub";
 import { baseUrlOf, presetJson } from "./present";
 import { defineRoute } from "./route";
 import { CreatePresetBody, list, Preset, SlugParams, UpdatePresetBody } from "./schemas";
@@ -18,11 +18,13 @@ export async function findOwnPreset(c: Context<AppEnv>, slug: string) {
   return found;
 }
 
-/** The full JSON of a preset as GET /presets/:slug shows it. */
+/** The full JSON of a preset as GET /presets/:slug shows it, with each server's health from its Durable Object. */
 export async function presetView(c: Context<AppEnv>, slug: string) {
   const { preset, handle } = await findOwnPreset(c, slug);
   const servers = await attachedServers(getDb(c.env.DB), preset.id);
-  return presetJson(preset, handle, baseUrlOf(c.req.raw, c.env.PUBLIC_URL), servers);
+  const health = servers.length ? await presetStub(c.env, handle, preset.slug).health(servers.map((s) => s.serverId)) : {};
+  const attached = servers.map((s) => ({ ...s, health: health[s.serverId]! }));
+  return presetJson(preset, handle, baseUrlOf(c.req.raw, c.env.PUBLIC_URL), attached);
 }
 
 export const presetRoutes = [
@@ -47,6 +49,8 @@ export const presetRoutes = [
         description: body.description ?? null,
         visibility: body.visibility,
         status: "active" as const,
+        rateLimit: body.rateLimit ?? null,
+        toolLimits: body.toolLimits ?? null,
         createdAt: now,
         updatedAt: now,
       };

@@ -65,6 +65,18 @@ export const ToolSelection = z
   .nullable()
   .describe("Upstream tool names to expose; null (or omitted) exposes every tool of the server.");
 
+export const RateLimit = z
+  .strictObject({
+    requests: z.number().int("must be an integer").min(1, "must be at least 1").max(1_000_000, "must be at most 1000000"),
+    windowSeconds: z.number().int("must be an integer").min(1, "must be at least 1").max(86_400, "must be at most 86400"),
+  })
+  .describe("At most `requests` tools/call per caller in any `windowSeconds`.");
+
+export const ToolLimits = z
+  .record(z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, "is not an exposed tool name"), RateLimit)
+  .refine((t) => Object.keys(t).length <= 200, "may have at most 200 entries")
+  .describe("Per-tool limits by exposed tool name (`<server>__<tool>`), applied on top of `rateLimit`.");
+
 // ---- request bodies
 
 export const CreateUserBody = z.strictObject({
@@ -99,6 +111,8 @@ export const CreatePresetBody = z.strictObject({
   name: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
   description: z.string().max(2000, "must be at most 2000 characters").optional(),
   visibility: Visibility,
+  rateLimit: RateLimit.optional().describe("Defaults to 100 requests per 60 s."),
+  toolLimits: ToolLimits.optional(),
 });
 
 export const UpdatePresetBody = z
@@ -107,6 +121,8 @@ export const UpdatePresetBody = z
     description: z.string().max(2000, "must be at most 2000 characters").nullable().optional(),
     visibility: Visibility.optional(),
     status: PresetStatus.optional().describe("`disabled` and `archived` presets answer 404 to MCP clients."),
+    rateLimit: RateLimit.optional(),
+    toolLimits: ToolLimits.nullable().optional().describe("null removes every per-tool limit."),
   })
   .refine((b) => Object.keys(b).length > 0, "must change at least one field");
 
@@ -151,11 +167,20 @@ export const Server = z.object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
+export const ServerHealth = z.object({
+  status: z.enum(["ok", "degraded", "open"]).describe("open: the circuit breaker is open and calls fail fast."),
+  breaker: z.enum(["closed", "open", "half_open"]),
+  lastError: z.object({ message: z.string(), at: z.string() }).nullable(),
+  lastSuccessAt: z.string().nullable(),
+  breakerOpens: z.number(),
+  retryAt: z.string().nullable().describe("When an open breaker lets its next probe through."),
+});
 export const AttachedServer = z.object({
   name: z.string(),
   serverId: z.string(),
   enabled: z.boolean(),
   tools: z.array(z.string()).nullable(),
+  health: ServerHealth,
 });
 export const Preset = z.object({
   id: z.string(),
@@ -166,6 +191,8 @@ export const Preset = z.object({
   status: PresetStatus,
   owner: z.string(),
   url: z.string().describe("The preset's MCP endpoint."),
+  rateLimit: RateLimit,
+  toolLimits: ToolLimits,
   servers: z.array(AttachedServer),
   createdAt: Timestamp,
   updatedAt: Timestamp,

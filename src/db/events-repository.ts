@@ -11,7 +11,11 @@ export type EventType =
   | "server.detached"
   | "tools.changed"
   | "member.added"
-  | "member.removed";
+  | "member.removed"
+  | "breaker.opened"
+  | "breaker.half_open"
+  | "breaker.closed"
+  | "rate_limit.refused";
 
 export interface EventInput {
   ownerId: string;

@@ -39,6 +39,10 @@ export const servers = sqliteTable(
 );
 
 export type Visibility = "public" | "private" | "invite_only";
+export interface RateLimitSetting {
+  requests: number;
+  windowSeconds: number;
+}
 export type PresetStatus = "active" | "disabled" | "archived";
 
 export const presets = sqliteTable(
@@ -51,6 +55,9 @@ export const presets = sqliteTable(
     description: text("description"),
     visibility: text("visibility").$type<Visibility>().notNull(),
     status: text("status").$type<PresetStatus>().notNull().default("active"),
+    /** Null means DEFAULT_RATE_LIMIT. */
+    rateLimit: text("rate_limit", { mode: "json" }).$type<RateLimitSetting | null>(),
+    toolLimits: text("tool_limits", { mode: "json" }).$type<Record<string, RateLimitSetting> | null>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

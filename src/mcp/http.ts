@@ -7,12 +7,17 @@ import { readLimitedText } from "../api/validation";
 import { isRequest, readableId, RpcCode, type RpcId, type RpcMessage, rpcErrorBody, validateMessage } from "./jsonrpc";
 import { isSupportedVersion } from "./protocol";
 
-/** MCP POST bodies above this are refused with 413 before parsing. */
+/** MCP POST bodies above this (or MCP_MAX_BODY_BYTES) are refused with 413 before parsing. */
 export const MCP_BODY_LIMIT = 1024 * 1024;
+
+function bodyLimit(env: { MCP_MAX_BODY_BYTES?: string }): number {
+  const configured = Number(env.MCP_MAX_BODY_BYTES);
+  return Number.isInteger(configured) && configured > 0 ? configured : MCP_BODY_LIMIT;
+}
 
 const HANDLE_OR_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$/;
 const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
-const EXPOSED_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version";
+const EXPOSED_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After";
 
 function jsonRpcError(status: number, id: RpcId | null, code: number, message: string, headers: Record<string, string> = {}): Response {
   return new Response(rpcErrorBody(id, code, message), { status, headers: { "content-type": "application/json", ...headers } });
@@ -30,7 +35,7 @@ function corsHeaders(origin: string | undefined): Record<string, string> {
 }
 
 function toResponse(r: McpReply, extra: Record<string, string>): Response {
-  const headers: Record<string, string> = { ...extra };
+  const headers: Record<string, string> = { ...extra, ...r.headers };
   if (r.body !== null) headers["content-type"] = "application/json";
   if (r.sessionId) headers["mcp-session-id"] = r.sessionId;
   if (r.status === 401) headers["www-authenticate"] = 'Bearer realm="mcpgate"';
@@ -108,8 +113,9 @@ export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
   if (!acceptsAll && !(accept.includes("application/json") && accept.includes("text/event-stream"))) {
     return jsonRpcError(406, null, RpcCode.BadRequest, "Accept must list both application/json and text/event-stream.", cors);
   }
-  const text = await readLimitedText(c.req.raw, MCP_BODY_LIMIT);
-  if (text === null) return jsonRpcError(413, null, RpcCode.InvalidRequest, `The body exceeds ${MCP_BODY_LIMIT} bytes.`, cors);
+  const limit = bodyLimit(c.env);
+  const text = await readLimitedText(c.req.raw, limit);
+  if (text === null) return jsonRpcError(413, null, RpcCode.InvalidRequest, `The body exceeds ${limit} bytes.`, cors);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -140,6 +146,7 @@ export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
     handle,
     slug,
     userId: auth.userId,
+    ip: c.req.header("cf-connecting-ip") ?? null,
     sessionId: initialize ? null : sessionId,
     messages,
     batch,

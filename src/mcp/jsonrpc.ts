@@ -40,6 +40,12 @@ export const RpcCode = {
   UpstreamTimeout: -32011,
   /** The upstream answered something that is not valid MCP. */
   UpstreamBadResponse: -32012,
+  /** The upstream's circuit breaker is open: the call failed fast without reaching it. */
+  BreakerOpen: -32013,
+  /** A rate limit refused the request (HTTP 429). */
+  RateLimited: -32029,
+  /** The client cancelled the request (LSP's RequestCancelled). */
+  RequestCancelled: -32800,
 } as const;
 
 export const isRequest = (m: RpcMessage): m is RpcRequest => "method" in m && "id" in m;

@@ -1,0 +1,91 @@
+import { type BreakerSnapshot, type BreakerState, CircuitBreaker, DEFAULT_BREAKER } from "./breaker";
+
+const STORAGE_PREFIX = "br:";
+/** Successes change little worth keeping; persist them at most this often per upstream. */
+const SUCCESS_PERSIST_MS = 10_000;
+
+export interface UpstreamHealth {
+  status: "ok" | "degraded" | "open";
+  breaker: BreakerState;
+  lastError: { message: string; at: string } | null;
+  lastSuccessAt: string | null;
+  breakerOpens: number;
+  retryAt: string | null;
+}
+
+export type TransitionListener = (serverId: string, state: BreakerState, lastError: string | null) => void;
+
+interface Storage {
+  put(key: string, value: unknown, options?: { allowUnconfirmed?: boolean }): Promise<void>;
+}
+
+/**
+ * One circuit breaker per upstream of the preset, persisted in the Durable Object's storage so an
+ * open breaker stays open across restarts. `onTransition` feeds the audit trail.
+ */
+export class BreakerBoard {
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #persistedAt = new Map<string, number>();
+  readonly #storage: Storage;
+  readonly #onTransition: TransitionListener;
+
+  constructor(storage: Storage, persisted: Map<string, unknown>, onTransition: TransitionListener) {
+    this.#storage = storage;
+    this.#onTransition = onTransition;
+    for (const [key, snap] of persisted) {
+      this.#breakers.set(key.slice(STORAGE_PREFIX.length), new CircuitBreaker(DEFAULT_BREAKER, snap as BreakerSnapshot));
+    }
+  }
+
+  static storagePrefix = STORAGE_PREFIX;
+
+  /** May a request go to this upstream now? When not, the time it will be tried again. */
+  admit(serverId: string, now: number): { allowed: true } | { allowed: false; retryAt: number } {
+    const breaker = this.#get(serverId);
+    const before = breaker.state;
+    const admission = breaker.admit(now);
+    if (breaker.state !== before) this.#changed(serverId, breaker, now);
+    return admission.allowed ? { allowed: true } : admission;
+  }
+
+  record(serverId: string, ok: boolean, now: number, error?: string): void {
+    const breaker = this.#get(serverId);
+    const transition = breaker.record(ok, now, error);
+    if (transition) this.#changed(serverId, breaker, now);
+    else if (!ok || now - (this.#persistedAt.get(serverId) ?? 0) > SUCCESS_PERSIST_MS) this.#persist(serverId, breaker, now);
+  }
+
+  health(serverId: string, now: number): UpstreamHealth {
+    const breaker = this.#get(serverId);
+    const s = breaker.snapshot();
+    return {
+      status: breaker.health(now),
+      breaker: s.state,
+      lastError: s.lastError ? { message: s.lastError.message, at: new Date(s.lastError.at).toISOString() } : null,
+      lastSuccessAt: s.lastSuccessAt ? new Date(s.lastSuccessAt).toISOString() : null,
+      breakerOpens: s.opens,
+      retryAt: s.state === "open" ? new Date(s.retryAt).toISOString() : null,
+    };
+  }
+
+  #get(serverId: string): CircuitBreaker {
+    let breaker = this.#breakers.get(serverId);
+    if (!breaker) {
+      breaker = new CircuitBreaker(DEFAULT_BREAKER);
+      this.#breakers.set(serverId, breaker);
+    }
+    return breaker;
+  }
+
+  #changed(serverId: string, breaker: CircuitBreaker, now: number): void {
+    this.#persist(serverId, breaker, now);
+    this.#onTransition(serverId, breaker.state, breaker.snapshot().lastError?.message ?? null);
+  }
+
+  #persist(serverId: string, breaker: CircuitBreaker, now: number): void {
+    this.#persistedAt.set(serverId, now);
+    void this.#storage
+      .put(STORAGE_PREFIX + serverId, breaker.snapshot(), { allowUnconfirmed: true })
+      .catch((e) => console.error("breaker state not persisted", e));
+  }
+}

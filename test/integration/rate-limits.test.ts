@@ -1,0 +1,136 @@
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { PresetGateway } from "../../src/preset-gateway";
+import { UPSTREAM_IDLE_MS } from "../../src/preset-gateway";
+import { presetStub } from "../../src/preset-stub";
+import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
+
+async function limitedPreset(extra: Record<string, unknown>, visibility = "public") {
+  const owner = await createUser();
+  await addServer(owner, "alpha", upstreamUrl("alpha"));
+  const slug = unique("p");
+  await addPreset(owner, slug, visibility, extra);
+  await attach(owner, slug, "alpha", ["echo", "add"]);
+  return { owner, slug, url: presetUrl(owner.handle, slug) };
+}
+
+const echo = (id: number | string, text = "x") => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "alpha__echo", arguments: { text } } });
+
+describe("rate limits", () => {
+  it("lets exactly 20 of 50 parallel calls through a limit of 20 and refuses the rest with 429", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 20, windowSeconds: 60 } });
+    const session = await rawSession(p.url);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => mcpPost(p.url, echo(i + 1, `n${i}`), { sessionId: session })));
+    const ok = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 429);
+    expect(ok).toHaveLength(20);
+    expect(refused).toHaveLength(30);
+    for (const r of ok) expect(r.json.result.content[0].text).toMatch(/^n\d+$/);
+    for (const r of refused) {
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(Number(r.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+      expect(r.json.error.code).toBe(-32029);
+      expect(r.json.error.message).toMatch(/20 tool calls per 60 s.*Retry in \d+ s/);
+      expect(r.json.error.data.retryAfterSeconds).toBe(Number(r.headers.get("retry-after")));
+      expect(r.headers.get("ratelimit-remaining")).toBe("0");
+    }
+    // Each refusal answers its own request's id.
+    expect(new Set(refused.map((r) => r.json.id)).size).toBe(30);
+  });
+
+  it("puts RateLimit headers on every MCP response and counts calls down", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 5, windowSeconds: 30 } });
+    const init = await mcpPost(p.url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    const session = init.headers.get("mcp-session-id")!;
+    expect(init.headers.get("ratelimit-limit")).toBe("100"); // the control budget: 10 × 5, at least 100
+    const first = await mcpPost(p.url, echo(2), { sessionId: session });
+    expect(first.headers.get("ratelimit-limit")).toBe("5");
+    expect(first.headers.get("ratelimit-remaining")).toBe("4");
+    expect(Number(first.headers.get("ratelimit-reset"))).toBeGreaterThan(0);
+    const second = await mcpPost(p.url, echo(3), { sessionId: session });
+    expect(second.headers.get("ratelimit-remaining")).toBe("3");
+    const note = await mcpPost(p.url, { jsonrpc: "2.0", method: "notifications/initialized" }, { sessionId: session });
+    expect(note.status).toBe(202);
+    expect(note.headers.get("ratelimit-limit")).toBe("100");
+  });
+
+  it("keeps list and ping working when the call budget is spent (a separate budget)", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 2, windowSeconds: 60 } });
+    const session = await rawSession(p.url);
+    for (const id of [1, 2]) expect((await mcpPost(p.url, echo(id), { sessionId: session })).status).toBe(200);
+    expect((await mcpPost(p.url, echo(3), { sessionId: session })).status).toBe(429);
+    const list = await mcpPost(p.url, { jsonrpc: "2.0", id: 4, method: "tools/list" }, { sessionId: session });
+    expect(list.status).toBe(200);
+    expect(list.json.result.tools).toHaveLength(2);
+    expect((await mcpPost(p.url, { jsonrpc: "2.0", id: 5, method: "ping" }, { sessionId: session })).status).toBe(200);
+  });
+
+  it("applies a per-tool limit on top of the preset's, without spending the other tools' budget", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 10, windowSeconds: 60 }, toolLimits: { alpha__echo: { requests: 2, windowSeconds: 60 } } });
+    const session = await rawSession(p.url);
+    expect((await mcpPost(p.url, echo(1), { sessionId: session })).status).toBe(200);
+    expect((await mcpPost(p.url, echo(2), { sessionId: session })).status).toBe(200);
+    const third = await mcpPost(p.url, echo(3), { sessionId: session });
+    expect(third.status).toBe(429);
+    expect(third.json.error.message).toMatch(/2 calls of alpha__echo per 60 s/);
+    const add = await mcpPost(p.url, { jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "alpha__add", arguments: { a: 1, b: 2 } } }, { sessionId: session });
+    expect(add.status).toBe(200);
+    // The refused echo did not count against the preset-wide budget: 10 - 3 calls that passed.
+    expect(add.headers.get("ratelimit-remaining")).toBe("7");
+  });
+
+  it("counts each user, and each anonymous client address, separately", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 1, windowSeconds: 60 } });
+    const other = await createUser();
+    const callAs = async (user: TestUser | null, ip?: string) => {
+      const headers = ip ? { "cf-connecting-ip": ip } : undefined;
+      const session = (await mcpPost(p.url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } }, { token: user?.token, headers })).headers.get("mcp-session-id")!;
+      return (await mcpPost(p.url, echo(2), { sessionId: session, token: user?.token, headers })).status;
+    };
+    expect(await callAs(p.owner)).toBe(200);
+    expect(await callAs(p.owner)).toBe(429);
+    expect(await callAs(other)).toBe(200);
+    expect(await callAs(null, "203.0.113.7")).toBe(200);
+    expect(await callAs(null, "203.0.113.7")).toBe(429);
+    expect(await callAs(null, "203.0.113.8")).toBe(200);
+  });
+
+  it("keeps counting across an eviction of the preset's Durable Object", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 3, windowSeconds: 600 } });
+    const session = await rawSession(p.url);
+    for (const id of [1, 2, 3]) expect((await mcpPost(p.url, echo(id), { sessionId: session })).status).toBe(200);
+    const stub = presetStub(env, p.owner.handle, p.slug);
+    await runInDurableObject(stub, (instance) => (instance as unknown as PresetGateway).sweepUpstreams(Date.now() + UPSTREAM_IDLE_MS));
+    await evictDurableObject(stub);
+    expect((await mcpPost(p.url, echo(4), { sessionId: session })).status).toBe(429);
+  });
+
+  it("writes one audit event per caller and window however many calls it refuses", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 1, windowSeconds: 60 } });
+    const session = await rawSession(p.url);
+    for (let i = 0; i < 6; i++) await mcpPost(p.url, echo(i), { sessionId: session });
+    let refusals: unknown[] = [];
+    for (let i = 0; i < 50 && refusals.length === 0; i++) {
+      const events = await api("GET", `/presets/${p.slug}/events`, { token: p.owner.token });
+      refusals = events.body.events.filter((e: { type: string }) => e.type === "rate_limit.refused");
+      if (!refusals.length) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ target: expect.stringMatching(/^ip:/), payload: { method: "tools/call" } });
+  });
+
+  it("shows and changes the preset's limits through the API, validating them", async () => {
+    const p = await limitedPreset({});
+    const view = await api("GET", `/presets/${p.slug}`, { token: p.owner.token });
+    expect(view.body.rateLimit).toEqual({ requests: 100, windowSeconds: 60 });
+    expect(view.body.toolLimits).toEqual({});
+    const bad = await api("PATCH", `/presets/${p.slug}`, { token: p.owner.token, body: { rateLimit: { requests: 0, windowSeconds: 60 } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe("rateLimit.requests");
+    const patched = await api("PATCH", `/presets/${p.slug}`, { token: p.owner.token, body: { rateLimit: { requests: 1, windowSeconds: 5 } } });
+    expect(patched.body.rateLimit).toEqual({ requests: 1, windowSeconds: 5 });
+    const session = await rawSession(p.url);
+    expect((await mcpPost(p.url, echo(1), { sessionId: session })).status).toBe(200);
+    expect((await mcpPost(p.url, echo(2), { sessionId: session })).status).toBe(429);
+  });
+});
