@@ -1,4 +1,4 @@
-import { type BreakerSnapshot, type BreakerState, CircuitBreaker, DEFAULT_BREAKER } from "./breaker";
+import { type Admission, type BreakerSnapshot, type BreakerState, CircuitBreaker, DEFAULT_BREAKER } from "./breaker";
 
 const STORAGE_PREFIX = "br:";
 /** Successes change little worth keeping; persist them at most this often per upstream. */
@@ -40,19 +40,25 @@ export class BreakerBoard {
   static storagePrefix = STORAGE_PREFIX;
 
   /** May a request go to this upstream now? When not, the time it will be tried again. */
-  admit(serverId: string, now: number): { allowed: true } | { allowed: false; retryAt: number } {
+  admit(serverId: string, now: number): Admission {
     const breaker = this.#get(serverId);
     const before = breaker.state;
     const admission = breaker.admit(now);
     if (breaker.state !== before) this.#changed(serverId, breaker, now);
-    return admission.allowed ? { allowed: true } : admission;
+    return admission;
   }
 
-  record(serverId: string, ok: boolean, now: number, error?: string): void {
+  /** `probe`: whether the request was admitted as the half-open probe. */
+  record(serverId: string, ok: boolean, now: number, probe: boolean, error?: string): void {
     const breaker = this.#get(serverId);
-    const transition = breaker.record(ok, now, error);
+    const transition = breaker.record(ok, now, error, probe);
     if (transition) this.#changed(serverId, breaker, now);
     else if (!ok || now - (this.#persistedAt.get(serverId) ?? 0) > SUCCESS_PERSIST_MS) this.#persist(serverId, breaker, now);
+  }
+
+  /** The request ended without an outcome that says anything about the upstream. */
+  release(serverId: string, probe: boolean): void {
+    this.#breakers.get(serverId)?.release(probe);
   }
 
   health(serverId: string, now: number): UpstreamHealth {

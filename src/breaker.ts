@@ -3,8 +3,10 @@
  * `now`, and `snapshot()`/`restore()` let the Durable Object persist it.
  *
  * Opens when, within `windowMs`, at least `minimumCalls` calls saw a failure ratio of at least
- * `failureRatio`, or after `consecutiveFailures` failures in a row. Stays open for `cooldownMs`,
- * then lets one probe through: its success closes the breaker, its failure opens it again.
+ * `failureRatio`, or the last `consecutiveFailures` calls in the window all failed. Stays open for
+ * `cooldownMs`, then lets one probe through: only the probe's outcome decides (its success closes
+ * the breaker, its failure opens it again); a probe that ends without an outcome (cancelled) is
+ * released, and a probe that never reports frees its slot after `cooldownMs`.
  */
 export interface BreakerOptions {
   failureRatio: number;
@@ -28,7 +30,6 @@ export interface BreakerSnapshot {
   state: BreakerState;
   /** When an open breaker lets its probe through. */
   retryAt: number;
-  consecutive: number;
   outcomes: [at: number, ok: 0 | 1][];
   opens: number;
   lastError: { message: string; at: number } | null;
@@ -43,7 +44,8 @@ const MAX_OUTCOMES = 1_000;
 
 export class CircuitBreaker {
   #s: BreakerSnapshot;
-  #probing = false;
+  /** When the probe in flight was admitted, if one is. */
+  #probeSince: number | null = null;
 
   constructor(
     readonly options: BreakerOptions = DEFAULT_BREAKER,
@@ -51,7 +53,7 @@ export class CircuitBreaker {
   ) {
     this.#s = snapshot
       ? structuredClone(snapshot)
-      : { state: "closed", retryAt: 0, consecutive: 0, outcomes: [], opens: 0, lastError: null, lastSuccessAt: null };
+      : { state: "closed", retryAt: 0, outcomes: [], opens: 0, lastError: null, lastSuccessAt: null };
   }
 
   get state(): BreakerState {
@@ -63,46 +65,61 @@ export class CircuitBreaker {
     if (this.#s.state === "open") {
       if (now < this.#s.retryAt) return { allowed: false, retryAt: this.#s.retryAt };
       this.#s.state = "half_open";
-      this.#probing = false;
+      this.#probeSince = null;
     }
     if (this.#s.state === "half_open") {
-      if (this.#probing) return { allowed: false, retryAt: now + PROBE_WAIT_MS };
-      this.#probing = true;
+      const probeLive = this.#probeSince !== null && now - this.#probeSince < this.options.cooldownMs;
+      if (probeLive) return { allowed: false, retryAt: now + PROBE_WAIT_MS };
+      this.#probeSince = now;
       return { allowed: true, probe: true };
     }
     return { allowed: true, probe: false };
   }
 
-  /** Records a call's outcome; returns the new state when it changed. */
-  record(ok: boolean, now: number, error?: string): BreakerState | null {
+  /**
+   * Records a call's outcome; returns the new state when it changed. While half-open only the
+   * probe's outcome counts: a slow call admitted before the breaker opened says nothing new.
+   */
+  record(ok: boolean, now: number, error?: string, probe = false): BreakerState | null {
     const before = this.#s.state;
     if (ok) this.#s.lastSuccessAt = now;
     else this.#s.lastError = { message: (error ?? "failure").slice(0, 300), at: now };
 
     if (before === "half_open") {
-      this.#probing = false;
+      if (!probe) return null;
+      this.#probeSince = null;
       if (ok) this.#reset();
       else this.#open(now);
-      return this.#s.state === before ? null : this.#s.state;
+      return this.#s.state;
     }
     if (before === "open") return null; // a call admitted before the breaker opened
 
-    this.#s.consecutive = ok ? 0 : this.#s.consecutive + 1;
     this.#s.outcomes.push([now, ok ? 1 : 0]);
     this.#prune(now);
-    const calls = this.#s.outcomes.length;
-    const failures = this.#s.outcomes.reduce((n, [, o]) => n + (o ? 0 : 1), 0);
+    const outcomes = this.#s.outcomes;
+    const calls = outcomes.length;
+    const failures = outcomes.reduce((n, [, o]) => n + (o ? 0 : 1), 0);
+    let trailing = 0;
+    while (trailing < calls && outcomes[calls - 1 - trailing]![1] === 0) trailing++;
     const o = this.options;
-    if (this.#s.consecutive >= o.consecutiveFailures || (calls >= o.minimumCalls && failures / calls >= o.failureRatio)) {
+    if (trailing >= o.consecutiveFailures || (calls >= o.minimumCalls && failures / calls >= o.failureRatio)) {
       this.#open(now);
       return "open";
     }
     return null;
   }
 
-  /** ok: closed and no failure in the window; degraded: closed or half-open with recent failures; open. */
+  /** The probe ended without saying anything about the upstream (cancelled, a 4xx): let another through. */
+  release(probe: boolean): void {
+    if (probe && this.#s.state === "half_open") this.#probeSince = null;
+  }
+
+  /**
+   * ok: closed and no failure in the window; degraded: recent failures, or waiting for a probe;
+   * open: failing fast until `retryAt`.
+   */
   health(now: number): "ok" | "degraded" | "open" {
-    if (this.#s.state === "open") return "open";
+    if (this.#s.state === "open") return now < this.#s.retryAt ? "open" : "degraded";
     if (this.#s.state === "half_open") return "degraded";
     this.#prune(now);
     return this.#s.outcomes.some(([, ok]) => !ok) ? "degraded" : "ok";
@@ -117,13 +134,11 @@ export class CircuitBreaker {
     this.#s.retryAt = now + this.options.cooldownMs;
     this.#s.opens++;
     this.#s.outcomes = [];
-    this.#s.consecutive = 0;
   }
 
   #reset(): void {
     this.#s.state = "closed";
     this.#s.outcomes = [];
-    this.#s.consecutive = 0;
   }
 
   #prune(now: number): void {

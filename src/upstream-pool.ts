@@ -90,13 +90,13 @@ export class UpstreamPool {
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
     this.#lastUsed = Date.now();
-    this.#admit(server);
+    const probe = this.#admit(server);
     try {
       for (let attempt = 0; ; attempt++) {
         const client = await this.#client(server);
         try {
           const result = await client.request({ method, params } as never, PassthroughResult, { timeout: timeoutMs, signal });
-          this.#breakers.record(server.id, true, Date.now());
+          this.#breakers.record(server.id, true, Date.now(), probe);
           return result;
         } catch (e) {
           const failure = signal?.aborted ? new UpstreamFailure(server.name, "cancelled", `The call to upstream '${server.name}' was cancelled.`) : classifyFailure(server, e, timeoutMs);
@@ -106,19 +106,26 @@ export class UpstreamPool {
         }
       }
     } catch (e) {
-      if (e instanceof UpstreamFailure && e.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), e.message);
-      else if (!(e instanceof UpstreamFailure)) this.#breakers.record(server.id, true, Date.now()); // the upstream answered (a JSON-RPC error)
+      this.#settle(server, e, probe);
       throw e;
     }
   }
 
-  /** Throws breaker_open while the upstream's breaker refuses calls. */
-  #admit(server: PresetServer): void {
+  /** Throws breaker_open while the upstream's breaker refuses calls; returns whether this is its probe. */
+  #admit(server: PresetServer): boolean {
     const admission = this.#breakers.admit(server.id, Date.now());
     if (!admission.allowed) {
       const at = new Date(admission.retryAt).toISOString();
       throw new UpstreamFailure(server.name, "breaker_open", `Upstream '${server.name}' is failing; calls to it are paused until ${at}.`, admission.retryAt);
     }
+    return admission.probe;
+  }
+
+  /** Tells the breaker what a failed request says about the upstream. */
+  #settle(server: PresetServer, error: unknown, probe: boolean): void {
+    if (error instanceof UpstreamFailure && error.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), probe, error.message);
+    else if (error instanceof UpstreamFailure) this.#breakers.release(server.id, probe);
+    else this.#breakers.record(server.id, true, Date.now(), probe); // the upstream answered (a JSON-RPC error)
   }
 
   /** The upstream's tool list: from memory, else storage, else the upstream. */
@@ -210,10 +217,11 @@ export class UpstreamPool {
     const failed = this.#listFailures.get(server.id);
     if (failed && now - failed.at < LIST_RETRY_AFTER_MS) return Promise.reject(failed.error);
     const load = (async () => {
+      let probe = false;
       try {
-        this.#admit(server);
+        probe = this.#admit(server);
         const tools = await withRetries(async () => listUpstreamTools(server, await this.#client(server)));
-        this.#breakers.record(server.id, true, Date.now());
+        this.#breakers.record(server.id, true, Date.now(), probe);
         const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
         this.#tools.set(server.id, list);
         this.#listFailures.delete(server.id);
@@ -225,7 +233,7 @@ export class UpstreamPool {
       } catch (e) {
         const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
         const asFailure = failure instanceof UpstreamFailure ? failure : new UpstreamFailure(server.name, "bad_response", failure.message);
-        if (asFailure.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), asFailure.message);
+        if (asFailure.kind !== "breaker_open") this.#settle(server, asFailure, probe);
         this.#listFailures.set(server.id, { at: Date.now(), error: asFailure });
         throw asFailure;
       } finally {
