@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { createUser } from "./api/users";
-import { getDb } from "./db/client";
+import { getDb, isUniqueViolation } from "./db/client";
+import { ApiError } from "./errors";
 import { presets, presetServers, servers, users } from "./db/schema";
 import { insertEvent } from "./db/events-repository";
 import { newId } from "./ids";
@@ -14,7 +15,24 @@ export const DEMO_SERVER = "demo";
  * `demo/starter` exposing every tool of it. Idempotent: running it again only re-points the
  * server at `upstreamUrl` (its port may differ between runs). The URL must already be checked.
  */
-export async function seedDemo(d1: D1Database, upstreamUrl: string) {
+export async function seedDemo(d1: D1Database, upstreamUrl: string): Promise<SeedResult> {
+  try {
+    return await seedOnce(d1, upstreamUrl);
+  } catch (e) {
+    // Two seeds at once: the loser's insert hit a UNIQUE constraint; everything exists now.
+    if (e instanceof ApiError && e.status === 409) return seedOnce(d1, upstreamUrl);
+    if (isUniqueViolation(e)) return seedOnce(d1, upstreamUrl);
+    throw e;
+  }
+}
+
+interface SeedResult {
+  user: typeof users.$inferSelect;
+  created: boolean;
+  token?: string;
+}
+
+async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult> {
   const db = getDb(d1);
   const now = Date.now();
   let created = false;

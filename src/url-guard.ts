@@ -7,7 +7,7 @@
  */
 export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
 
-const BLOCKED_SUFFIXES = [".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet", ".corp"];
+const BLOCKED_SUFFIXES = [".localhost", ".local", ".localdomain", ".internal", ".lan", ".home.arpa", ".intranet", ".corp"];
 
 export function checkUpstreamUrl(raw: string, opts: { allowInsecure: boolean }): UrlCheck {
   let url: URL;
@@ -43,7 +43,7 @@ export function checkUpstreamUrl(raw: string, opts: { allowInsecure: boolean }):
 }
 
 function isLoopbackHost(host: string): boolean {
-  if (host === "localhost" || host.endsWith(".localhost") || host === "[::1]") return true;
+  if (host === "localhost" || host.endsWith(".localhost") || host === "localhost.localdomain" || host === "[::1]") return true;
   const v4 = parseIPv4(host);
   if (v4) return v4[0] === 127;
   const mapped = host.startsWith("[") ? mappedIPv4(host.slice(1, -1)) : null;
@@ -57,15 +57,16 @@ function parseIPv4(host: string): number[] | null {
   return parts.every((p) => p <= 255) ? parts : null;
 }
 
-function isPublicIPv4([a, b]: number[]): boolean {
+function isPublicIPv4([a, b, c]: number[]): boolean {
   if (a === undefined || b === undefined) return false;
   if (a === 0 || a === 10 || a === 127 || a >= 224) return false; // this-net, private, loopback, multicast/reserved
   if (a === 100 && b >= 64 && b <= 127) return false; // carrier-grade NAT
   if (a === 169 && b === 254) return false; // link-local, cloud metadata
   if (a === 172 && b >= 16 && b <= 31) return false;
   if (a === 192 && b === 168) return false;
-  if (a === 192 && b === 0) return false; // IETF protocol assignments, TEST-NET-1
+  if (a === 192 && b === 0 && (c === 0 || c === 2)) return false; // IETF protocol assignments, TEST-NET-1
   if (a === 198 && (b === 18 || b === 19)) return false; // benchmarking
+  if ((a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113)) return false; // TEST-NET-2, TEST-NET-3
   return true;
 }
 

@@ -27,12 +27,15 @@ export function buildOpenApi(routes: readonly AnyRoute[], serverUrl: string) {
     }
     const responses: Record<string, unknown> = {};
     for (const [status, res] of Object.entries(r.responses)) {
-      responses[status] = res.schema
-        ? { description: res.description, content: { "application/json": { schema: schemaOf(res.schema, "output") } } }
+      const schema = res.schema ?? (Number(status) >= 400 ? ErrorResponse : undefined);
+      responses[status] = schema
+        ? { description: res.description, content: { "application/json": { schema: schemaOf(schema, "output") } } }
         : { description: res.description };
     }
-    for (const [status, description] of Object.entries(ERROR_RESPONSES)) {
-      if (status === "413" || status === "415") if (!r.body) continue;
+    const errors: Record<string, string> = { ...ERROR_RESPONSES };
+    if (r.params) errors[404] = "No such resource of yours";
+    for (const [status, description] of Object.entries(errors)) {
+      if ((status === "413" || status === "415") && !r.body) continue;
       responses[status] ??= { description, content: { "application/json": { schema: schemaOf(ErrorResponse, "output") } } };
     }
     paths[path] ??= {};

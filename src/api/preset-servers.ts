@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { getDb } from "../db/client";
+import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { presetServers } from "../db/schema";
 import { notFound } from "../errors";
@@ -27,17 +27,19 @@ export const presetServerRoutes = [
       const server = await findOwnServer(c, params.name);
       const db = getDb(c.env.DB);
       const key = and(eq(presetServers.presetId, preset.id), eq(presetServers.serverId, server.id));
-      const current = await db.select().from(presetServers).where(key).get();
-      const tools = body.tools === undefined ? (current?.tools ?? null) : body.tools;
-      const enabled = body.enabled ?? current?.enabled ?? true;
-      const now = Date.now();
       const actor = { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), target: server.name };
-      if (!current) {
-        await db.batch([
-          db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled, tools, createdAt: now, updatedAt: now }),
-          insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools } }, now),
-        ]);
-      } else {
+      const change = async (): Promise<boolean> => {
+        const current = await db.select().from(presetServers).where(key).get();
+        const tools = body.tools === undefined ? (current?.tools ?? null) : body.tools;
+        const enabled = body.enabled ?? current?.enabled ?? true;
+        const now = Date.now();
+        if (!current) {
+          await db.batch([
+            db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled, tools, createdAt: now, updatedAt: now }),
+            insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools } }, now),
+          ]);
+          return true;
+        }
         const before = { tools: current.tools ?? null, enabled: current.enabled };
         if (!sameSelection(before.tools, tools) || before.enabled !== enabled) {
           await db.batch([
@@ -45,9 +47,18 @@ export const presetServerRoutes = [
             insertEvent(db, { ...actor, type: "tools.changed", payload: { server: server.name, before, after: { tools, enabled } } }, now),
           ]);
         }
+        return false;
+      };
+      let attached: boolean;
+      try {
+        attached = await change();
+      } catch (e) {
+        // A concurrent request attached it first: apply this one as a change instead.
+        if (!isUniqueViolation(e)) throw e;
+        attached = await change();
       }
       await invalidatePresets(c.env, handle, [preset.slug]);
-      return c.json(await presetView(c, params.slug), current ? 200 : 201);
+      return c.json(await presetView(c, params.slug), attached ? 201 : 200);
     },
   }),
   defineRoute({

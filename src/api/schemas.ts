@@ -210,6 +210,12 @@ export const UpstreamToolList = z.object({
   server: z.string(),
   tools: z.array(z.record(z.string(), z.unknown())),
 });
-export const ErrorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export const ErrorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional().describe("For 400s: the request field at fault."),
+  }),
+});
 
 export const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item) });

@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { z } from "zod";
 import { getDb, isUniqueViolation } from "../db/client";
 import { apiTokens, users } from "../db/schema";
 import { conflict, notFound } from "../errors";
@@ -54,7 +55,7 @@ export const userRoutes = [
     tag: "Users",
     summary: "The user the token belongs to",
     auth: "user",
-    responses: { 200: { description: "The user", schema: User } },
+    responses: { 200: { description: "The user", schema: z.object({ user: User }) } },
     async handler(c) {
       const user = await getDb(c.env.DB).select().from(users).where(eq(users.id, c.get("userId"))).get();
       if (!user) throw notFound("User");

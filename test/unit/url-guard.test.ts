@@ -94,6 +94,9 @@ describe("checkUpstreamUrl: private and reserved IPv4", () => {
     ["broadcast", "https://255.255.255.255/"],
     ["IETF protocol assignments", "https://192.0.0.1/"],
     ["benchmarking", "https://198.18.0.1/"],
+    ["TEST-NET-1", "https://192.0.2.10/"],
+    ["TEST-NET-2", "https://198.51.100.7/"],
+    ["TEST-NET-3", "https://203.0.113.9/"],
   ])("refuses %s (%s) even over https", (_range, raw) => {
     expect(refusal(raw)).toBe(PRIVATE);
   });
@@ -104,6 +107,15 @@ describe("checkUpstreamUrl: private and reserved IPv4", () => {
       expect(refusal(raw, DEV)).toBe(PRIVATE);
     },
   );
+
+  it.each(["https://192.0.3.1/", "https://198.51.101.1/", "https://203.0.114.1/"])("accepts %s, a public neighbour of a reserved /24", (raw) => {
+    expect(checkUpstreamUrl(raw, { allowInsecure: false }).ok).toBe(true);
+  });
+
+  it("refuses localhost.localdomain, a loopback alias, without allowInsecure", () => {
+    expect(checkUpstreamUrl("https://localhost.localdomain/", { allowInsecure: false }).ok).toBe(false);
+    expect(checkUpstreamUrl("https://printer.localdomain/", { allowInsecure: false }).ok).toBe(false);
+  });
 
   it("refuses a private address over plain http before looking at the address", () => {
     expect(refusal("http://10.0.0.1/")).toBe("must use https");
