@@ -16,13 +16,15 @@ export const DEMO_SERVER = "demo";
  * server at `upstreamUrl` (its port may differ between runs). The URL must already be checked.
  */
 export async function seedDemo(d1: D1Database, upstreamUrl: string): Promise<SeedResult> {
-  try {
-    return await seedOnce(d1, upstreamUrl);
-  } catch (e) {
-    // Two seeds at once: the loser's insert hit a UNIQUE constraint; everything exists now.
-    if (e instanceof ApiError && e.status === 409) return seedOnce(d1, upstreamUrl);
-    if (isUniqueViolation(e)) return seedOnce(d1, upstreamUrl);
-    throw e;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await seedOnce(d1, upstreamUrl);
+    } catch (e) {
+      // Seeds running at once: the loser's insert hit a UNIQUE constraint (on the user, the
+      // server or the preset); what it wanted now exists, so look again.
+      const raced = (e instanceof ApiError && e.status === 409) || isUniqueViolation(e);
+      if (!raced || attempt >= 5) throw e;
+    }
   }
 }
 

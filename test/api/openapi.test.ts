@@ -67,6 +67,10 @@ const ROUTES: [string, string][] = [
   ["delete", "/api/v1/presets/{slug}/members/{handle}"],
   ["get", "/api/v1/presets/{slug}/events"],
   ["post", "/api/v1/admin/demo"],
+  ["get", "/api/v1/grants"],
+  ["delete", "/api/v1/grants/{id}"],
+  ["get", "/api/v1/presets/{slug}/grants"],
+  ["delete", "/api/v1/presets/{slug}/grants/{id}"],
 ];
 
 describe("GET /api/v1/openapi.json", () => {
