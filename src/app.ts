@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
 import { adminRoutes } from "./api/admin";
 import { eventRoutes } from "./api/events";
+import { grantRoutes } from "./api/grants";
 import { memberRoutes } from "./api/members";
 import { mountRoutes } from "./api/mount";
 import { buildOpenApi } from "./api/openapi";
@@ -14,6 +15,7 @@ import { tokenRoutes } from "./api/tokens";
 import { userRoutes } from "./api/users";
 import { ApiError, errorBody } from "./errors";
 import { handleMcp } from "./mcp/http";
+import { buildOAuth } from "./oauth/routes";
 
 export const apiRoutes: readonly AnyRoute[] = [
   ...userRoutes,
@@ -23,6 +25,7 @@ export const apiRoutes: readonly AnyRoute[] = [
   ...presetServerRoutes,
   ...memberRoutes,
   ...eventRoutes,
+  ...grantRoutes,
   ...adminRoutes,
 ];
 
@@ -42,6 +45,7 @@ export function buildApp(): Hono<AppEnv> {
     return c.json({ status: ok ? "ok" : "degraded", database: ok ? "ok" : "unavailable" }, ok ? 200 : 503);
   });
   app.route("/api/v1", buildApi());
+  app.route("/", buildOAuth());
   app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.field), err.status);

@@ -14,6 +14,20 @@ export interface Env {
   ALLOWED_ORIGINS?: string;
   /** Largest MCP POST body accepted, in bytes (default 1 MiB). */
   MCP_MAX_BODY_BYTES?: string;
+  /** Secret the OAuth signing key (Ed25519) is derived from; defaults to ENCRYPTION_KEY. */
+  OAUTH_SIGNING_KEY?: string;
+  /** The previous signing secret during a key rotation: still verifies, still in the JWKS. */
+  OAUTH_SIGNING_KEY_PREVIOUS?: string;
+  /** External OpenID Connect provider for signing in to approve OAuth clients (optional). */
+  OIDC_ISSUER?: string;
+  OIDC_CLIENT_ID?: string;
+  OIDC_CLIENT_SECRET?: string;
+  /** The ID token claim that identifies the user (default "email"). */
+  OIDC_USER_CLAIM?: string;
+  /** Which user field that claim is matched against: "email" (default) or "handle". */
+  OIDC_USER_FIELD?: string;
+  /** Label of the sign-in button (default "your identity provider"). */
+  OIDC_NAME?: string;
   /** Canonical public base URL (e.g. https://gateway.example.com); defaults to the request's origin. */
   PUBLIC_URL?: string;
 }

@@ -25,6 +25,8 @@ export interface PresetRef {
 export interface McpCall extends PresetRef {
   /** The authenticated user, or null for an anonymous caller. */
   userId: string | null;
+  /** The OAuth grant of the caller's access token, when it used one (checked against revocations). */
+  grantId?: string | null;
   /** CF-Connecting-IP: what anonymous callers are rate-limited by. */
   ip: string | null;
   sessionId: string | null;
@@ -67,6 +69,8 @@ const FAILURE_CODES: Record<FailureKind, number> = {
   cancelled: RpcCode.RequestCancelled,
 };
 
+const REVOKED_GRANT_PREFIX = "rg:";
+
 const BREAKER_EVENTS: Record<BreakerState, EventType> = { open: "breaker.opened", half_open: "breaker.half_open", closed: "breaker.closed" };
 
 const isOffsetCursor = (v: unknown): v is { o: number } =>
@@ -98,11 +102,14 @@ export class PresetGateway extends DurableObject<Env> {
   /** Calls in flight by `<session>:<request id>`, so a client's notifications/cancelled can abort them. */
   readonly #inflight = new Map<string, AbortController>();
   #sweepScheduled = false;
+  /** Revoked OAuth grants, until their access tokens would have expired anyway. */
+  readonly #revokedGrants = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sessions = new SessionStore(ctx.storage.sql);
     const load = (prefix: string) => new Map(ctx.storage.kv.list({ prefix }));
+    for (const [key, until] of load(REVOKED_GRANT_PREFIX)) this.#revokedGrants.set(key.slice(REVOKED_GRANT_PREFIX.length), Number(until));
     this.#limits = new PresetLimits(ctx.storage, load(PresetLimits.storagePrefix));
     this.#breakers = new BreakerBoard(ctx.storage, load(BreakerBoard.storagePrefix), (serverId, state, lastError) =>
       this.#auditBreaker(serverId, state, lastError),
@@ -119,6 +126,17 @@ export class PresetGateway extends DurableObject<Env> {
     this.#config = undefined;
     this.#configLoad = undefined;
     this.#resetCatalog();
+  }
+
+  /**
+   * Refuses access tokens of these grants from now on. Tokens are verified at the edge without a
+   * storage read, so revocation reaches them here, in the object that sees every request.
+   */
+  async revokeGrants(grantIds: string[], until: number): Promise<void> {
+    for (const id of grantIds) {
+      this.#revokedGrants.set(id, until);
+      this.ctx.storage.kv.put(REVOKED_GRANT_PREFIX + id, until);
+    }
   }
 
   /** Health of each upstream by server id, for the management API. */
@@ -161,7 +179,7 @@ export class PresetGateway extends DurableObject<Env> {
   }
 
   /** DELETE of the MCP endpoint: ends the caller's session. */
-  async endSession(call: PresetRef & { userId: string | null; sessionId: string }): Promise<McpReply> {
+  async endSession(call: PresetRef & { userId: string | null; grantId?: string | null; sessionId: string }): Promise<McpReply> {
     const gate = await this.#admit(call, undefined);
     if ("status" in gate) return gate;
     const session = this.#sessions.get(call.sessionId);
@@ -184,6 +202,15 @@ export class PresetGateway extends DurableObject<Env> {
     if (this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#scheduleSweep();
   }
 
+  #grantRevoked(grantId: string): boolean {
+    const until = this.#revokedGrants.get(grantId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#revokedGrants.delete(grantId);
+    this.ctx.storage.kv.delete(REVOKED_GRANT_PREFIX + grantId);
+    return false;
+  }
+
   #scheduleSweep(): void {
     if (this.#sweepScheduled) return;
     this.#sweepScheduled = true;
@@ -194,7 +221,8 @@ export class PresetGateway extends DurableObject<Env> {
   }
 
   /** The preset exists, is active, and the caller may use it. */
-  async #admit(call: PresetRef & { userId: string | null }, first: RpcMessage | undefined): Promise<{ config: PresetConfig } | McpReply> {
+  async #admit(call: PresetRef & { userId: string | null; grantId?: string | null }, first: RpcMessage | undefined): Promise<{ config: PresetConfig } | McpReply> {
+    if (call.grantId && this.#grantRevoked(call.grantId)) return errorReply(401, first, RpcCode.Unauthorized, "The access token's grant was revoked.");
     const config = await this.#loadConfig(call);
     if (!config || config.status !== "active") return errorReply(404, first, RpcCode.PresetNotFound, "No preset at this URL.");
     const access = decideAccess(config, call.userId);

@@ -15,7 +15,9 @@ export type EventType =
   | "breaker.opened"
   | "breaker.half_open"
   | "breaker.closed"
-  | "rate_limit.refused";
+  | "rate_limit.refused"
+  | "grant.issued"
+  | "grant.revoked";
 
 export interface EventInput {
   ownerId: string;

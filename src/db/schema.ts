@@ -103,3 +103,58 @@ export const events = sqliteTable(
   },
   (t) => [index("events_preset_time").on(t.presetId, t.createdAt, t.id)],
 );
+
+// ---- OAuth (migrations/0004_oauth.sql)
+
+export const oauthClients = sqliteTable("oauth_clients", {
+  id: text("id").primaryKey(),
+  kind: text("kind").$type<"registered" | "metadata_document">().notNull(),
+  name: text("name"),
+  redirectUris: text("redirect_uris").notNull(),
+  tokenEndpointAuthMethod: text("token_endpoint_auth_method").$type<"none" | "client_secret_post" | "client_secret_basic">().notNull(),
+  secretHash: text("secret_hash"),
+  metadata: text("metadata").notNull(),
+  createdAt: integer("created_at").notNull(),
+  fetchedAt: integer("fetched_at"),
+});
+
+export const oauthGrants = sqliteTable("oauth_grants", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull(),
+  clientId: text("client_id").notNull(),
+  presetId: text("preset_id").notNull(),
+  resource: text("resource").notNull(),
+  scope: text("scope").notNull(),
+  createdAt: integer("created_at").notNull(),
+  revokedAt: integer("revoked_at"),
+  revokedReason: text("revoked_reason"),
+});
+
+export const oauthCodes = sqliteTable("oauth_codes", {
+  codeHash: text("code_hash").primaryKey(),
+  grantId: text("grant_id").notNull(),
+  redirectUri: text("redirect_uri").notNull(),
+  codeChallenge: text("code_challenge").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  usedAt: integer("used_at"),
+});
+
+export const oauthRefreshTokens = sqliteTable("oauth_refresh_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  grantId: text("grant_id").notNull(),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  usedAt: integer("used_at"),
+});
+
+export const oauthConsents = sqliteTable(
+  "oauth_consents",
+  {
+    userId: text("user_id").notNull(),
+    clientId: text("client_id").notNull(),
+    presetId: text("preset_id").notNull(),
+    scope: text("scope").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.clientId, t.presetId] })],
+);

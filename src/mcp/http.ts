@@ -1,6 +1,10 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { bearerToken, resolveApiToken } from "../auth";
+import { issuerOf } from "../oauth/authorize";
+import { ACCESS_TOKEN_TYP } from "../oauth/grants";
+import { verifyJwt } from "../oauth/keys";
+import { bearerChallenge, presetResource } from "../oauth/metadata";
 import type { McpReply } from "../preset-gateway";
 import { presetStub } from "../preset-stub";
 import { readLimitedText } from "../api/validation";
@@ -34,26 +38,46 @@ function corsHeaders(origin: string | undefined): Record<string, string> {
   return origin ? { "access-control-allow-origin": origin, "access-control-expose-headers": EXPOSED_HEADERS, vary: "Origin" } : {};
 }
 
-function toResponse(r: McpReply, extra: Record<string, string>): Response {
+function toResponse(r: McpReply, extra: Record<string, string>, challenge: () => string): Response {
   const headers: Record<string, string> = { ...extra, ...r.headers };
   if (r.body !== null) headers["content-type"] = "application/json";
   if (r.sessionId) headers["mcp-session-id"] = r.sessionId;
-  if (r.status === 401) headers["www-authenticate"] = 'Bearer realm="mcpgate"';
+  if (r.status === 401) headers["www-authenticate"] = challenge();
   return new Response(r.body, { status: r.status, headers });
 }
 
-/** The caller's user id (null when anonymous), or a 401 response for a bad token. */
-async function authenticate(c: Context<AppEnv>, cors: Record<string, string>): Promise<{ userId: string | null } | Response> {
+interface Caller {
+  userId: string | null;
+  /** Set when the caller used an OAuth access token. */
+  grantId: string | null;
+}
+
+/**
+ * The caller: anonymous, an API token's user (one D1 read, so revocation is immediate), or an
+ * OAuth access token's subject (verified here, no storage read: signature with the pinned
+ * algorithm, issuer, audience = exactly this preset, expiry). A bad token is a 401, never a
+ * silent downgrade to anonymous.
+ */
+async function authenticate(c: Context<AppEnv>, handle: string, slug: string, cors: Record<string, string>): Promise<Caller | Response> {
   const token = bearerToken(c.req.header("authorization"));
-  if (token === null) return { userId: null };
-  const userId = token ? await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p)) : null;
-  if (!userId) {
-    return jsonRpcError(401, null, RpcCode.Unauthorized, "The bearer token is not valid.", {
-      ...cors,
-      "www-authenticate": 'Bearer realm="mcpgate", error="invalid_token"',
-    });
+  if (token === null) return { userId: null, grantId: null };
+  const issuer = issuerOf(c);
+  if (token.split(".").length === 3) {
+    const claims = await verifyJwt(c.env, token, { typ: ACCESS_TOKEN_TYP, issuer, audience: presetResource(issuer, handle, slug) });
+    if (claims?.sub && typeof claims.gid === "string") return { userId: claims.sub, grantId: claims.gid };
+  } else if (token) {
+    const userId = await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p));
+    if (userId) return { userId, grantId: null };
   }
-  return { userId };
+  return jsonRpcError(401, null, RpcCode.Unauthorized, "The bearer token is not valid for this preset.", {
+    ...cors,
+    "www-authenticate": bearerChallenge(issuer, handle, slug, "invalid_token"),
+  });
+}
+
+/** The 401 challenge: where to discover how to get a token; invalid_token when one was sent. */
+function challengeFor(c: Context<AppEnv>, handle: string, slug: string, auth: Caller): string {
+  return bearerChallenge(issuerOf(c), handle, slug, auth.userId ? "invalid_token" : undefined);
 }
 
 /**
@@ -96,9 +120,10 @@ export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
 
   if (method === "DELETE") {
     if (!sessionId) return jsonRpcError(400, null, RpcCode.BadRequest, "DELETE needs an Mcp-Session-Id header.", cors);
-    const auth = await authenticate(c, cors);
+    const auth = await authenticate(c, handle, slug, cors);
     if (auth instanceof Response) return auth;
-    return toResponse(await presetStub(c.env, handle, slug).endSession({ handle, slug, userId: auth.userId, sessionId }), cors);
+    const ended = await presetStub(c.env, handle, slug).endSession({ handle, slug, userId: auth.userId, grantId: auth.grantId, sessionId });
+    return toResponse(ended, cors, () => challengeFor(c, handle, slug, auth));
   }
   if (method !== "POST") {
     return jsonRpcError(405, null, RpcCode.BadRequest, `${method} is not supported here.`, { ...cors, allow: "POST, DELETE" });
@@ -140,16 +165,17 @@ export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
     return jsonRpcError(400, readableId(messages[0]), RpcCode.BadRequest, "Mcp-Session-Id header is required; send initialize first.", cors);
   }
 
-  const auth = await authenticate(c, cors);
+  const auth = await authenticate(c, handle, slug, cors);
   if (auth instanceof Response) return auth;
   const result = await presetStub(c.env, handle, slug).mcp({
     handle,
     slug,
     userId: auth.userId,
+    grantId: auth.grantId,
     ip: c.req.header("cf-connecting-ip") ?? null,
     sessionId: initialize ? null : sessionId,
     messages,
     batch,
   });
-  return toResponse(result, cors);
+  return toResponse(result, cors, () => challengeFor(c, handle, slug, auth));
 }

@@ -1,0 +1,218 @@
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import { getDb } from "../db/client";
+import { oauthClients } from "../db/schema";
+import type { Env } from "../env";
+import { randomToken, sha256Hex, timingSafeEqual } from "../ids";
+import { checkUpstreamUrl } from "../url-guard";
+import { OAuthError } from "./errors";
+
+/**
+ * OAuth clients: registered dynamically (RFC 7591) or identified by the URL of their Client ID
+ * Metadata Document, which is fetched (SSRF-guarded, size-capped, with a timeout), checked and
+ * cached for an hour.
+ */
+export interface OAuthClient {
+  id: string;
+  kind: "registered" | "metadata_document";
+  name: string;
+  redirectUris: string[];
+  authMethod: "none" | "client_secret_post" | "client_secret_basic";
+  secretHash: string | null;
+}
+
+const CIMD_TTL_MS = 60 * 60 * 1000;
+const CIMD_MAX_BYTES = 16 * 1024;
+const CIMD_TIMEOUT_MS = 5_000;
+
+/** https, or http on a loopback host (native apps, RFC 8252 §7.3); never a fragment. */
+export function redirectUriProblem(raw: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "is not an absolute URL";
+  }
+  if (url.hash) return "must not contain a fragment";
+  if (url.protocol === "https:") return null;
+  const loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  if (url.protocol === "http:" && loopback) return null;
+  return "must use https, or http on a loopback address";
+}
+
+const RedirectUris = z
+  .array(z.string().max(2000))
+  .min(1, "needs at least one redirect URI")
+  .max(10, "may list at most 10 redirect URIs")
+  .superRefine((uris, ctx) => {
+    for (const uri of uris) {
+      const problem = redirectUriProblem(uri);
+      if (problem) ctx.addIssue({ code: "custom", message: `${uri} ${problem}` });
+    }
+  });
+
+export const ClientMetadata = z.looseObject({
+  redirect_uris: RedirectUris,
+  client_name: z.string().max(200).optional(),
+  client_uri: z.string().max(2000).optional(),
+  logo_uri: z.string().max(2000).optional(),
+  scope: z.string().max(500).optional(),
+  token_endpoint_auth_method: z.enum(["none", "client_secret_post", "client_secret_basic"]).default("none"),
+  grant_types: z.array(z.string()).default(["authorization_code", "refresh_token"]).refine(
+    (g) => g.every((t) => t === "authorization_code" || t === "refresh_token"),
+    "only authorization_code and refresh_token are supported",
+  ),
+  response_types: z.array(z.string()).default(["code"]).refine((r) => r.every((t) => t === "code"), "only the code response type is supported"),
+});
+
+function toClient(row: typeof oauthClients.$inferSelect): OAuthClient {
+  return {
+    id: row.id,
+    kind: row.kind,
+    name: row.name ?? row.id,
+    redirectUris: JSON.parse(row.redirectUris) as string[],
+    authMethod: row.tokenEndpointAuthMethod,
+    secretHash: row.secretHash,
+  };
+}
+
+/** RFC 7591 dynamic registration. Confidential clients get a secret, shown once and stored hashed. */
+export async function registerClient(env: Env, body: unknown) {
+  const parsed = ClientMetadata.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join(".") || "body";
+    const code = field.startsWith("redirect_uris") ? "invalid_redirect_uri" : "invalid_client_metadata";
+    throw new OAuthError(code, `${field}: ${issue.message}`);
+  }
+  const meta = parsed.data;
+  const now = Date.now();
+  const id = `mcpc_${randomToken(24)}`;
+  const secret = meta.token_endpoint_auth_method === "none" ? null : `mcps_${randomToken(40)}`;
+  await getDb(env.DB)
+    .insert(oauthClients)
+    .values({
+      id,
+      kind: "registered",
+      name: meta.client_name ?? null,
+      redirectUris: JSON.stringify(meta.redirect_uris),
+      tokenEndpointAuthMethod: meta.token_endpoint_auth_method,
+      secretHash: secret ? await sha256Hex(secret) : null,
+      metadata: JSON.stringify(meta),
+      createdAt: now,
+    });
+  return {
+    ...meta,
+    client_id: id,
+    client_id_issued_at: Math.floor(now / 1000),
+    ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+  };
+}
+
+/** A client id that is a URL names a Client ID Metadata Document. */
+export function isMetadataDocumentId(clientId: string): boolean {
+  return /^https?:\/\//.test(clientId);
+}
+
+/** The client with this id, fetching (or refreshing) its metadata document when it is a URL. */
+export async function findClient(env: Env, clientId: string, fetcher: typeof fetch = fetch): Promise<OAuthClient | null> {
+  if (!clientId || clientId.length > 2000) return null;
+  const db = getDb(env.DB);
+  const row = await db.select().from(oauthClients).where(eq(oauthClients.id, clientId)).get();
+  if (!isMetadataDocumentId(clientId)) return row ? toClient(row) : null;
+  if (row && row.fetchedAt && Date.now() - row.fetchedAt < CIMD_TTL_MS) return toClient(row);
+  const meta = await fetchMetadataDocument(env, clientId, fetcher);
+  const now = Date.now();
+  const values = {
+    id: clientId,
+    kind: "metadata_document" as const,
+    name: meta.client_name ?? null,
+    redirectUris: JSON.stringify(meta.redirect_uris),
+    tokenEndpointAuthMethod: "none" as const,
+    secretHash: null,
+    metadata: JSON.stringify(meta),
+    createdAt: row?.createdAt ?? now,
+    fetchedAt: now,
+  };
+  await db.insert(oauthClients).values(values).onConflictDoUpdate({ target: oauthClients.id, set: values });
+  return toClient(values);
+}
+
+async function fetchMetadataDocument(env: Env, url: string, fetcher: typeof fetch) {
+  const check = checkUpstreamUrl(url, { allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true" });
+  if (!check.ok) throw new OAuthError("invalid_client", `client_id ${check.reason}`);
+  if (check.url.pathname === "/") throw new OAuthError("invalid_client", "client_id must be a URL with a path");
+  let res: Response;
+  try {
+    res = await fetcher(check.url.toString(), { headers: { accept: "application/json" }, redirect: "error", signal: AbortSignal.timeout(CIMD_TIMEOUT_MS) });
+  } catch {
+    throw new OAuthError("invalid_client", "The client's metadata document could not be fetched.");
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new OAuthError("invalid_client", `The client's metadata document answered HTTP ${res.status}.`);
+  }
+  const text = await readCapped(res, CIMD_MAX_BYTES);
+  if (text === null) throw new OAuthError("invalid_client", `The client's metadata document is larger than ${CIMD_MAX_BYTES} bytes.`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new OAuthError("invalid_client", "The client's metadata document is not JSON.");
+  }
+  const parsed = ClientMetadata.extend({ client_id: z.string() }).safeParse(json);
+  if (!parsed.success) throw new OAuthError("invalid_client", `The client's metadata document is invalid: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`);
+  if (parsed.data.client_id !== url) throw new OAuthError("invalid_client", "The metadata document's client_id does not equal its URL.");
+  if (parsed.data.token_endpoint_auth_method !== "none") {
+    throw new OAuthError("invalid_client", "A metadata-document client must use token_endpoint_auth_method none.");
+  }
+  return parsed.data;
+}
+
+async function readCapped(res: Response, limit: number): Promise<string | null> {
+  const reader = res.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Uint8Array.from(chunks.flatMap((c) => [...c])));
+}
+
+/**
+ * Authenticates the client at the token and revocation endpoints: public clients name
+ * themselves with client_id; confidential ones prove their secret (basic or post).
+ */
+export async function authenticateClient(env: Env, form: URLSearchParams, authorization: string | undefined): Promise<OAuthClient> {
+  let clientId = form.get("client_id") ?? "";
+  let secret: string | null = form.get("client_secret");
+  let method: OAuthClient["authMethod"] = secret ? "client_secret_post" : "none";
+  if (authorization?.startsWith("Basic ")) {
+    let decoded = "";
+    try {
+      decoded = atob(authorization.slice(6).trim());
+    } catch {
+      throw new OAuthError("invalid_client", "Malformed Basic credentials.", 401);
+    }
+    const at = decoded.indexOf(":");
+    clientId = decodeURIComponent(decoded.slice(0, at));
+    secret = decodeURIComponent(decoded.slice(at + 1));
+    method = "client_secret_basic";
+  }
+  const client = clientId ? await findClient(env, clientId) : null;
+  if (!client) throw new OAuthError("invalid_client", "Unknown client.", 401);
+  if (client.authMethod === "none") return client;
+  if (!secret || !client.secretHash || !timingSafeEqual(await sha256Hex(secret), client.secretHash)) {
+    throw new OAuthError("invalid_client", "Client authentication failed.", 401);
+  }
+  if (method === "none") throw new OAuthError("invalid_client", "Client authentication failed.", 401);
+  return client;
+}

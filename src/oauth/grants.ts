@@ -1,0 +1,137 @@
+import { and, eq, isNull } from "drizzle-orm";
+import { getDb } from "../db/client";
+import { insertEvent } from "../db/events-repository";
+import { oauthCodes, oauthGrants, oauthRefreshTokens, presets, users } from "../db/schema";
+import type { Env } from "../env";
+import { newId, randomToken, sha256Hex } from "../ids";
+import { presetStub } from "../preset-stub";
+import { signJwt } from "./keys";
+
+/** Lifetimes: codes are exchanged at once by clients; access tokens are short; refresh tokens rotate. */
+export const CODE_TTL_MS = 120_000;
+export const ACCESS_TOKEN_TTL_S = 3600;
+export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
+export const ACCESS_TOKEN_TYP = "at+jwt";
+
+export type Grant = typeof oauthGrants.$inferSelect;
+
+/** Records the user's approval: a grant (and its audit event, in the same batch). */
+export async function createGrant(env: Env, g: { userId: string; clientId: string; presetId: string; ownerId: string; resource: string; scope: string }): Promise<Grant> {
+  const db = getDb(env.DB);
+  const now = Date.now();
+  const grant: Grant = { id: newId("grt", now), ...g, createdAt: now, revokedAt: null, revokedReason: null };
+  delete (grant as Record<string, unknown>).ownerId;
+  await db.batch([
+    db.insert(oauthGrants).values(grant),
+    insertEvent(db, { ownerId: g.ownerId, presetId: g.presetId, actorId: g.userId, type: "grant.issued", target: g.clientId, payload: { grantId: grant.id, clientId: g.clientId, scope: g.scope } }, now),
+  ]);
+  return grant;
+}
+
+export async function issueCode(env: Env, grantId: string, redirectUri: string, codeChallenge: string): Promise<string> {
+  const code = `mcpa_${randomToken(40)}`;
+  await getDb(env.DB)
+    .insert(oauthCodes)
+    .values({ codeHash: await sha256Hex(code), grantId, redirectUri, codeChallenge, expiresAt: Date.now() + CODE_TTL_MS });
+  return code;
+}
+
+/**
+ * Marks a code used and returns it with its grant. A code presented twice revokes its grant
+ * (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3): whoever holds it, the tokens it gave are not trusted.
+ */
+export async function redeemCode(env: Env, code: string): Promise<{ row: typeof oauthCodes.$inferSelect; grant: Grant } | { problem: string }> {
+  const db = getDb(env.DB);
+  const hash = await sha256Hex(code);
+  const row = await db.select().from(oauthCodes).where(eq(oauthCodes.codeHash, hash)).get();
+  if (!row) return { problem: "The authorization code is not valid." };
+  const grant = await db.select().from(oauthGrants).where(eq(oauthGrants.id, row.grantId)).get();
+  if (!grant) return { problem: "The authorization code is not valid." };
+  const now = Date.now();
+  const claimed = await db
+    .update(oauthCodes)
+    .set({ usedAt: now })
+    .where(and(eq(oauthCodes.codeHash, hash), isNull(oauthCodes.usedAt)))
+    .returning({ codeHash: oauthCodes.codeHash });
+  if (claimed.length === 0) {
+    await revokeGrant(env, grant, "code_reused", null);
+    return { problem: "The authorization code was already used; its grant is revoked." };
+  }
+  if (row.expiresAt < now) return { problem: "The authorization code expired." };
+  if (grant.revokedAt) return { problem: "The grant was revoked." };
+  return { row, grant };
+}
+
+/** A fresh access token (JWT, ≤ 1 h) and a rotating refresh token for a grant. */
+export async function issueTokens(env: Env, issuer: string, grant: Grant) {
+  const refresh = `mcpr_${randomToken(48)}`;
+  const now = Date.now();
+  await getDb(env.DB)
+    .insert(oauthRefreshTokens)
+    .values({ tokenHash: await sha256Hex(refresh), grantId: grant.id, createdAt: now, expiresAt: now + REFRESH_TOKEN_TTL_MS });
+  const accessToken = await signJwt(
+    env,
+    { scope: grant.scope, client_id: grant.clientId, gid: grant.id },
+    { typ: ACCESS_TOKEN_TYP, expiresInSeconds: ACCESS_TOKEN_TTL_S, audience: grant.resource, issuer, subject: grant.userId },
+  );
+  return { access_token: accessToken, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_S, refresh_token: refresh, scope: grant.scope };
+}
+
+/**
+ * Uses a refresh token once. Presenting a token that was already used means it leaked (or a
+ * client misbehaves): the whole grant is revoked.
+ */
+export async function rotateRefreshToken(env: Env, token: string): Promise<{ grant: Grant } | { problem: string }> {
+  const db = getDb(env.DB);
+  const hash = await sha256Hex(token);
+  const row = await db.select().from(oauthRefreshTokens).where(eq(oauthRefreshTokens.tokenHash, hash)).get();
+  if (!row) return { problem: "The refresh token is not valid." };
+  const grant = await db.select().from(oauthGrants).where(eq(oauthGrants.id, row.grantId)).get();
+  if (!grant || grant.revokedAt) return { problem: "The grant was revoked." };
+  const now = Date.now();
+  const claimed = await db
+    .update(oauthRefreshTokens)
+    .set({ usedAt: now })
+    .where(and(eq(oauthRefreshTokens.tokenHash, hash), isNull(oauthRefreshTokens.usedAt)))
+    .returning({ tokenHash: oauthRefreshTokens.tokenHash });
+  if (claimed.length === 0) {
+    await revokeGrant(env, grant, "refresh_token_reused", null);
+    return { problem: "The refresh token was already used; its grant is revoked." };
+  }
+  if (row.expiresAt < now) return { problem: "The refresh token expired." };
+  return { grant };
+}
+
+/** The grant a refresh token belongs to, without using it (for revocation). */
+export async function grantOfRefreshToken(env: Env, token: string): Promise<Grant | null> {
+  const db = getDb(env.DB);
+  const row = await db.select().from(oauthRefreshTokens).where(eq(oauthRefreshTokens.tokenHash, await sha256Hex(token))).get();
+  if (!row) return null;
+  return (await db.select().from(oauthGrants).where(eq(oauthGrants.id, row.grantId)).get()) ?? null;
+}
+
+/**
+ * Revokes a grant: its refresh tokens stop working at once, and the preset's Durable Object is
+ * told so that access tokens already issued for it are refused too (they carry the grant id).
+ */
+export async function revokeGrant(env: Env, grant: Grant, reason: string, actorId: string | null): Promise<void> {
+  if (grant.revokedAt) return;
+  const db = getDb(env.DB);
+  const now = Date.now();
+  const preset = await db
+    .select({ ownerId: presets.ownerId, slug: presets.slug, handle: users.handle })
+    .from(presets)
+    .innerJoin(users, eq(users.id, presets.ownerId))
+    .where(eq(presets.id, grant.presetId))
+    .get();
+  await db.batch([
+    db.update(oauthGrants).set({ revokedAt: now, revokedReason: reason }).where(and(eq(oauthGrants.id, grant.id), isNull(oauthGrants.revokedAt))),
+    insertEvent(db, { ownerId: preset?.ownerId ?? grant.userId, presetId: grant.presetId, actorId, type: "grant.revoked", target: grant.clientId, payload: { grantId: grant.id, reason } }, now),
+  ]);
+  grant.revokedAt = now;
+  if (preset) {
+    await presetStub(env, preset.handle, preset.slug)
+      .revokeGrants([grant.id], now + ACCESS_TOKEN_TTL_S * 1000 + 60_000)
+      .catch((e: unknown) => console.error("grant revocation not delivered to the preset", e));
+  }
+}

@@ -1,0 +1,162 @@
+import { eq } from "drizzle-orm";
+import type { Context } from "hono";
+import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
+import { z } from "zod";
+import type { AppEnv } from "../app-env";
+import { getDb } from "../db/client";
+import { users } from "../db/schema";
+import type { Env } from "../env";
+import { checkUpstreamUrl } from "../url-guard";
+import { completeSignIn, issuerOf } from "./authorize";
+import { signJwt, verifyJwt } from "./keys";
+import { errorPage, PAGE_HEADERS } from "./pages";
+import { openRequest } from "./session";
+
+/**
+ * Sign-in through an external OpenID Connect provider (authorization code + PKCE, client secret
+ * at its token endpoint). The ID token is verified with jose against the provider's JWKS: issuer,
+ * audience, nonce, expiry, and an asymmetric algorithm the provider advertises. The user is the
+ * one whose email (or handle) equals the configured claim.
+ */
+const OIDC_COOKIE = "__Host-mcpgate_oidc";
+const FLOW_TTL_S = 600;
+const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+export function oidcEnabled(env: Env): boolean {
+  return !!(env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET);
+}
+
+const Discovery = z.looseObject({
+  issuer: z.string(),
+  authorization_endpoint: z.string(),
+  token_endpoint: z.string(),
+  jwks_uri: z.string(),
+  id_token_signing_alg_values_supported: z.array(z.string()).optional(),
+});
+
+async function fetchJson(env: Env, url: string, init?: RequestInit): Promise<unknown> {
+  const check = checkUpstreamUrl(url, { allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true" });
+  if (!check.ok) throw new Error(`identity provider URL ${check.reason}`);
+  const res = await fetch(check.url.toString(), { ...init, redirect: "error", signal: AbortSignal.timeout(5_000) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`identity provider answered HTTP ${res.status}`);
+  if (text.length > 256 * 1024) throw new Error("identity provider reply too large");
+  return JSON.parse(text);
+}
+
+async function discover(env: Env) {
+  const issuer = env.OIDC_ISSUER!.replace(/\/+$/, "");
+  const doc = Discovery.parse(await fetchJson(env, `${issuer}/.well-known/openid-configuration`));
+  if (doc.issuer.replace(/\/+$/, "") !== issuer) throw new Error("the provider's discovery document names another issuer");
+  return doc;
+}
+
+function page(title: string, message: string, status: number): Response {
+  return new Response(errorPage(title, message), { status, headers: PAGE_HEADERS });
+}
+
+function b64url(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** GET /oauth/oidc/start?request=…: off to the provider, with state, nonce and PKCE kept in a signed cookie. */
+export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
+  if (!oidcEnabled(c.env)) return page("Not available", "No identity provider is configured.", 404);
+  const issuer = issuerOf(c);
+  const sealed = c.req.query("request") ?? "";
+  if (!(await openRequest(c.env, issuer, sealed))) return page("Request expired", "Start again from your application.", 400);
+  let doc: z.output<typeof Discovery>;
+  try {
+    doc = await discover(c.env);
+  } catch (e) {
+    console.error("OIDC discovery failed", e);
+    return page("Sign-in unavailable", "The identity provider could not be reached.", 502);
+  }
+  const state = crypto.randomUUID();
+  const nonce = crypto.randomUUID();
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const challenge = b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
+  const flow = await signJwt(c.env, { state, nonce, verifier, request: sealed }, { typ: "mcpgate-oidc+jwt", expiresInSeconds: FLOW_TTL_S, audience: `${issuer}/oauth#oidc`, issuer });
+  const target = new URL(doc.authorization_endpoint);
+  target.search = new URLSearchParams({
+    response_type: "code",
+    client_id: c.env.OIDC_CLIENT_ID!,
+    redirect_uri: `${issuer}/oauth/oidc/callback`,
+    scope: "openid email profile",
+    state,
+    nonce,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  }).toString();
+  return new Response(null, {
+    status: 302,
+    headers: {
+      location: target.toString(),
+      "set-cookie": `${OIDC_COOKIE}=${flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_S}`,
+      "cache-control": "no-store",
+    },
+  });
+}
+
+/** GET /oauth/oidc/callback: code → ID token → user → session, then back to the authorization request. */
+export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
+  if (!oidcEnabled(c.env)) return page("Not available", "No identity provider is configured.", 404);
+  const issuer = issuerOf(c);
+  const cookie = c.req
+    .header("cookie")
+    ?.split(";")
+    .map((s) => s.trim())
+    .find((s) => s.startsWith(`${OIDC_COOKIE}=`))
+    ?.slice(OIDC_COOKIE.length + 1);
+  const flow = cookie ? await verifyJwt(c.env, cookie, { typ: "mcpgate-oidc+jwt", audience: `${issuer}/oauth#oidc`, issuer }) : null;
+  if (!flow || flow.state !== c.req.query("state")) return page("Sign-in refused", "The sign-in state does not match; start again from your application.", 400);
+  if (c.req.query("error")) return page("Sign-in failed", `The identity provider said: ${c.req.query("error")}.`, 400);
+  const code = c.req.query("code");
+  if (!code) return page("Sign-in failed", "The identity provider sent no code.", 400);
+
+  let claims: Record<string, unknown>;
+  try {
+    const doc = await discover(c.env);
+    const tokens = z.looseObject({ id_token: z.string() }).parse(
+      await fetchJson(c.env, doc.token_endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body: new URLSearchParams({
+          grant_type: "authorization_code",
+          code,
+          redirect_uri: `${issuer}/oauth/oidc/callback`,
+          client_id: c.env.OIDC_CLIENT_ID!,
+          client_secret: c.env.OIDC_CLIENT_SECRET!,
+          code_verifier: String(flow.verifier),
+        }),
+      }),
+    );
+    const keys = (await fetchJson(c.env, doc.jwks_uri)) as JSONWebKeySet;
+    const algorithms = (doc.id_token_signing_alg_values_supported ?? ["RS256"]).filter((a) => ASYMMETRIC.includes(a));
+    const { payload } = await jwtVerify(tokens.id_token, createLocalJWKSet(keys), {
+      issuer: doc.issuer,
+      audience: c.env.OIDC_CLIENT_ID!,
+      algorithms,
+      clockTolerance: 30,
+    });
+    if (payload.nonce !== flow.nonce) throw new Error("nonce mismatch");
+    claims = payload as Record<string, unknown>;
+  } catch (e) {
+    console.error("OIDC sign-in failed", e);
+    return page("Sign-in failed", "The identity provider's answer could not be verified.", 400);
+  }
+
+  const claimName = c.env.OIDC_USER_CLAIM || "email";
+  const value = claims[claimName];
+  if (typeof value !== "string" || !value) return page("Sign-in failed", `The ID token has no ${claimName} claim.`, 403);
+  if (claimName === "email" && claims.email_verified === false) return page("Sign-in failed", "Your email address is not verified.", 403);
+  const db = getDb(c.env.DB);
+  const field = c.env.OIDC_USER_FIELD === "handle" ? users.handle : users.email;
+  const user = await db.select({ id: users.id }).from(users).where(eq(field, field === users.email ? value.toLowerCase() : value)).get();
+  if (!user) return page("No account", `There is no mcpgate user for ${value}.`, 403);
+  const response = await completeSignIn(c, issuer, user.id, String(flow.request));
+  response.headers.append("set-cookie", `${OIDC_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`);
+  return response;
+}

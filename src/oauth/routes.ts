@@ -1,0 +1,66 @@
+import { type Context, Hono } from "hono";
+import { cors } from "hono/cors";
+import type { AppEnv } from "../app-env";
+import { loadPresetConfig } from "../preset-config";
+import { authorizeGet, consentPost, issuerOf, loginPost } from "./authorize";
+import { registerClient } from "./clients";
+import { OAuthError } from "./errors";
+import { jwks } from "./keys";
+import { authorizationServerMetadata, protectedResourceMetadata } from "./metadata";
+import { oidcCallback, oidcStart } from "./oidc";
+import { revokePost, tokenPost } from "./token";
+
+/**
+ * The OAuth 2.1 authorization server of the gateway and the discovery documents of its presets.
+ * Metadata, registration, token and revocation answer any origin (browser-based MCP clients call
+ * them directly; they carry no cookies); the browser pages do not.
+ */
+export function buildOAuth(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], allowHeaders: ["Authorization", "Content-Type", "MCP-Protocol-Version"], maxAge: 86400 });
+
+  const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(issuerOf(c)), 200, { "cache-control": "public, max-age=3600" });
+  app.use("/.well-known/*", open);
+  // RFC 8414 at the root (where 2025-03-26 clients look, having dropped the MCP URL's path), and
+  // as OpenID discovery for clients that try that first.
+  app.get("/.well-known/oauth-authorization-server", asMetadata);
+  app.get("/.well-known/openid-configuration", asMetadata);
+
+  app.get("/.well-known/oauth-protected-resource/mcp/:user/:slug", async (c) => {
+    const { user, slug } = c.req.param();
+    const preset = /^[a-z0-9-]{1,50}$/.test(user) && /^[a-z0-9-]{1,50}$/.test(slug) ? await loadPresetConfig(c.env, user, slug) : null;
+    if (!preset || preset.status !== "active") return c.json({ error: "not_found", error_description: "No preset at this URL." }, 404);
+    return c.json(protectedResourceMetadata(issuerOf(c), user, slug), 200, { "cache-control": "public, max-age=300" });
+  });
+
+  app.use("/oauth/jwks.json", open);
+  app.get("/oauth/jwks.json", async (c) => c.json(await jwks(c.env), 200, { "cache-control": "public, max-age=300" }));
+
+  app.use("/oauth/register", open);
+  app.post("/oauth/register", async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return new OAuthError("invalid_client_metadata", "The body must be a JSON object.").toResponse();
+    }
+    try {
+      return c.json(await registerClient(c.env, body), 201, { "cache-control": "no-store" });
+    } catch (e) {
+      if (e instanceof OAuthError) return e.toResponse();
+      throw e;
+    }
+  });
+
+  app.get("/oauth/authorize", authorizeGet);
+  app.post("/oauth/login", loginPost);
+  app.post("/oauth/consent", consentPost);
+  app.get("/oauth/oidc/start", oidcStart);
+  app.get("/oauth/oidc/callback", oidcCallback);
+
+  app.use("/oauth/token", open);
+  app.post("/oauth/token", tokenPost);
+  app.use("/oauth/revoke", open);
+  app.post("/oauth/revoke", revokePost);
+  return app;
+}

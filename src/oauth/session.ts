@@ -1,0 +1,64 @@
+import type { Env } from "../env";
+import { sha256Hex } from "../ids";
+import { signJwt, verifyJwt } from "./keys";
+
+/**
+ * Browser-side state of the authorization flow, all as short signed JWTs (no storage):
+ * - the sign-in session cookie (`__Host-`, Secure, HttpOnly, SameSite=Lax);
+ * - the pending authorization request, carried through sign-in and consent forms;
+ * - the consent form's CSRF token, bound to the session and to the request.
+ * Each kind has its own `typ` and audience, so one can never be replayed as another.
+ */
+export const SESSION_COOKIE = "__Host-mcpgate_session";
+const SESSION_TTL_S = 12 * 3600;
+const REQUEST_TTL_S = 15 * 60;
+
+const aud = (issuer: string, what: string) => `${issuer}/oauth#${what}`;
+
+export interface PendingRequest {
+  clientId: string;
+  redirectUri: string;
+  state: string | null;
+  codeChallenge: string;
+  scope: string;
+  resource: string;
+}
+
+export async function sealRequest(env: Env, issuer: string, r: PendingRequest): Promise<string> {
+  return signJwt(env, { req: r }, { typ: "mcpgate-authz+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "request"), issuer });
+}
+
+export async function openRequest(env: Env, issuer: string, token: string): Promise<PendingRequest | null> {
+  const payload = await verifyJwt(env, token, { typ: "mcpgate-authz+jwt", audience: aud(issuer, "request"), issuer });
+  return (payload?.req as PendingRequest | undefined) ?? null;
+}
+
+export interface BrowserSession {
+  userId: string;
+  sid: string;
+}
+
+export async function sessionCookie(env: Env, issuer: string, userId: string): Promise<string> {
+  const token = await signJwt(env, { sid: crypto.randomUUID() }, { typ: "mcpgate-session+jwt", expiresInSeconds: SESSION_TTL_S, audience: aud(issuer, "session"), issuer, subject: userId });
+  return `${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_S}`;
+}
+
+export async function readSession(env: Env, issuer: string, cookieHeader: string | undefined): Promise<BrowserSession | null> {
+  const token = cookieHeader
+    ?.split(";")
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`))
+    ?.slice(SESSION_COOKIE.length + 1);
+  if (!token) return null;
+  const payload = await verifyJwt(env, token, { typ: "mcpgate-session+jwt", audience: aud(issuer, "session"), issuer });
+  return payload?.sub && typeof payload.sid === "string" ? { userId: payload.sub, sid: payload.sid } : null;
+}
+
+export async function csrfToken(env: Env, issuer: string, session: BrowserSession, request: string): Promise<string> {
+  return signJwt(env, { sid: session.sid, rh: await sha256Hex(request) }, { typ: "mcpgate-csrf+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "csrf"), issuer, subject: session.userId });
+}
+
+export async function checkCsrf(env: Env, issuer: string, session: BrowserSession, request: string, token: string): Promise<boolean> {
+  const payload = await verifyJwt(env, token, { typ: "mcpgate-csrf+jwt", audience: aud(issuer, "csrf"), issuer });
+  return !!payload && payload.sub === session.userId && payload.sid === session.sid && payload.rh === (await sha256Hex(request));
+}
