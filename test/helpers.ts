@@ -140,6 +140,11 @@ export async function upstreamStats(
   return res.json();
 }
 
+/** Takes a scoped fixture upstream down (503 to everything) or brings it back. */
+export async function setUpstreamDown(name: string, scope: string, down: boolean): Promise<void> {
+  await fetch(`${env.UPSTREAM_BASE}/${down ? "__down" : "__up"}/${name}?scope=${scope}`, { method: "POST" });
+}
+
 /** Makes the fixture upstream forget its sessions, as a restarted server would. */
 export async function expireUpstreamSessions(name: string, scope: string): Promise<void> {
   await fetch(`${env.UPSTREAM_BASE}/__expire/${name}?scope=${scope}`, { method: "POST" });

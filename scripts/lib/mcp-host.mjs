@@ -16,6 +16,7 @@
  *   GET  /__stats/<name>[?scope=s]   → { initializes, requests: {method: n}, sessions, notFound, lastHeaders }
  *   POST /__reset[?scope=s]          → zero counters (open sessions stay open)
  *   POST /__expire/<name>[?scope=s]  → drop that server's sessions: old session ids now get 404
+ *   POST /__down/<name>[?scope=s]    → answer 503 to everything (an outage) until POST /__up/<name>
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -44,6 +45,8 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
   /** @type {Map<string, { initializes: number, requests: Record<string, number>, notFound: number, lastHeaders: ServerStats['lastHeaders'] }>} */
   const counters = new Map();
+  /** Servers (by scope/name key) currently answering 503, see /__down. */
+  const down = new Set();
   /** @type {Map<string, { key: string, transport: StreamableHTTPServerTransport, server: McpServer }>} */
   const sessions = new Map();
   /** @type {Set<import('node:net').Socket>} */
@@ -109,6 +112,17 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
       }
       return sendJson(res, 200, { ok: true });
     }
+    if (parts[0] === '__down' && parts.length === 2 && req.method === 'POST') {
+      // The server answers 503 to everything until __up: an outage, without changing its URL.
+      const key = keyOf(parts[1], scope);
+      down.add(key);
+      await dropSessions((k) => k === key);
+      return sendJson(res, 200, { ok: true });
+    }
+    if (parts[0] === '__up' && parts.length === 2 && req.method === 'POST') {
+      down.delete(keyOf(parts[1], scope));
+      return sendJson(res, 200, { ok: true });
+    }
     if (parts[0] === '__expire' && parts.length === 2 && req.method === 'POST') {
       const key = keyOf(parts[1], scope);
       await dropSessions((k) => k === key);
@@ -121,6 +135,7 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
     else if (parts.length === 4 && parts[0] === 'scope' && parts[3] === 'mcp') [, pathScope, name] = parts;
     const spec = name !== undefined && Object.hasOwn(servers, name) ? servers[name] : undefined;
     if (!name || !spec) return sendJson(res, 404, { error: 'no such server' });
+    if (down.has(keyOf(name, pathScope))) return sendJson(res, 503, { error: 'down for a test' });
 
     await handleMcp(req, res, name, pathScope, spec);
   }

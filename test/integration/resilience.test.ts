@@ -1,5 +1,8 @@
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { type PresetGateway, UPSTREAM_IDLE_MS } from "../../src/preset-gateway";
+import { presetStub } from "../../src/preset-stub";
+import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, setUpstreamDown, unique, upstreamStats, upstreamUrl } from "../helpers";
 
 /** A preset with a healthy alpha and a second server `other` at `otherUrl`. */
 async function twoUpstreams(otherUrl: string, otherTools: string[] | null = null, otherTimeoutMs = 1_000) {
@@ -57,6 +60,25 @@ describe("circuit breakers", () => {
       (r) => r.body.events.some((e: { type: string }) => e.type === "breaker.opened"),
     );
     expect(events.body.events.find((e: { type: string }) => e.type === "breaker.opened")).toMatchObject({ target: "other", payload: { state: "open" } });
+  });
+
+  it("keeps listing a broken upstream's last known tools, from storage, after a restart", async () => {
+    const scope = unique("lastknown");
+    const p = await twoUpstreams(upstreamUrl("beta", scope));
+    const list = () => mcpPost(p.url, { jsonrpc: "2.0", id: nextId++, method: "tools/list" }, { sessionId: p.session });
+    const before = (await list()).json.result.tools.map((t: { name: string }) => t.name);
+    expect(before).toEqual(expect.arrayContaining(["other__reverse", "other__shared"]));
+    await setUpstreamDown("beta", scope, true);
+    const stub = presetStub(env, p.owner.handle, p.slug);
+    await runInDurableObject(stub, (instance) => (instance as unknown as PresetGateway).sweepUpstreams(Date.now() + UPSTREAM_IDLE_MS));
+    await evictDurableObject(stub);
+    const after = await list();
+    expect(after.status).toBe(200);
+    expect(after.json.result.tools.map((t: { name: string }) => t.name)).toEqual(before);
+    const call = await mcpPost(p.url, { jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name: "other__reverse", arguments: { text: "ab" } } }, { sessionId: p.session });
+    expect(call.json.error).toMatchObject({ code: -32010, data: { upstream: "other" } });
+    await setUpstreamDown("beta", scope, false);
+    expect((await mcpPost(p.url, { jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name: "other__reverse", arguments: { text: "ab" } } }, { sessionId: p.session })).json.result.content[0].text).toBe("ba");
   });
 
   it("counts isError results as successful calls", async () => {
