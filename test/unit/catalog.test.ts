@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildCatalog, exposedName, pageOf, resolveToolName, type CatalogSource } from "../../src/catalog";
+import { buildCatalog, exposedName, findCollisions, pageOf, resolveToolName, type CatalogSource } from "../../src/catalog";
 import type { Tool } from "../../src/upstream-client";
 
 const echo: Tool = {
@@ -188,5 +188,39 @@ describe("pageOf", () => {
     const page = pageOf(items, 0, 2);
     page.items.push("z");
     expect(items).toEqual(["a", "b", "c", "d", "e"]);
+  });
+});
+
+describe("naming options", () => {
+  const alpha = { server: "alpha", selection: null, tools: [{ name: "echo", description: "Echo" }, { name: "add" }] };
+  const beta = { server: "beta", selection: null, tools: [{ name: "echo", description: "Beta echo" }, { name: "reverse" }] };
+
+  it("keeps upstream names with plain naming", () => {
+    expect(buildCatalog([{ ...alpha, naming: "plain" }]).map((e) => e.name)).toEqual(["echo", "add"]);
+  });
+
+  it("applies name and description overrides in either naming mode", () => {
+    const entries = buildCatalog([{ ...alpha, overrides: { echo: { name: "say", description: "Says it back" } } }]);
+    expect(entries.map((e) => e.name)).toEqual(["say", "alpha__add"]);
+    expect(entries[0]).toMatchObject({ upstreamName: "echo", tool: { name: "say", description: "Says it back" } });
+    expect(buildCatalog([{ ...alpha, overrides: { add: { description: "Sum" } } }])[1]!.tool).toEqual({ name: "alpha__add", description: "Sum" });
+  });
+
+  it("finds the names two servers would both expose with plain naming, and none with prefixes", () => {
+    expect(findCollisions([{ ...alpha, naming: "plain" }, { ...beta, naming: "plain" }])).toEqual([{ name: "echo", servers: ["alpha", "beta"] }]);
+    expect(findCollisions([alpha, beta])).toEqual([]);
+    expect(findCollisions([{ ...alpha, naming: "plain", selection: ["add"] }, { ...beta, naming: "plain" }])).toEqual([]);
+    expect(findCollisions([{ ...alpha, naming: "plain" }, { ...beta, naming: "plain", overrides: { echo: { name: "beta_echo" } } }])).toEqual([]);
+  });
+
+  it("lets the first server keep a name two would expose", () => {
+    const entries = buildCatalog([{ ...alpha, naming: "plain" }, { ...beta, naming: "plain" }]);
+    expect(entries.filter((e) => e.name === "echo")).toEqual([expect.objectContaining({ server: "alpha" })]);
+  });
+
+  it("does not route plain or renamed names by prefix (the catalog routes them)", () => {
+    expect(resolveToolName("alpha__echo", [{ name: "alpha", selection: null, naming: "plain" as const }])).toBeNull();
+    expect(resolveToolName("alpha__echo", [{ name: "alpha", selection: null, overrides: { echo: { name: "say" } } }])).toBeNull();
+    expect(resolveToolName("alpha__add", [{ name: "alpha", selection: null, overrides: { echo: { name: "say" } } }])).toMatchObject({ upstreamName: "add" });
   });
 });
