@@ -23,6 +23,12 @@ export default defineConfig(async () => {
             ALLOWED_ORIGINS: "http://localhost:6274",
             UPSTREAM_BASE: inject<string>("upstreamBase"),
             DEAD_UPSTREAM: inject<string>("deadUpstream"),
+            // Sign-in through the fake OpenID Connect provider of test/fixtures/idp.mjs.
+            OIDC_ISSUER: inject<string>("idpBase"),
+            OIDC_CLIENT_ID: "mcpgate-test",
+            OIDC_CLIENT_SECRET: "idp-test-secret",
+            OIDC_NAME: "Test IdP",
+            IDP_BASE: inject<string>("idpBase"),
           },
         },
       })),

@@ -10,6 +10,8 @@ declare global {
       UPSTREAM_BASE: string;
       /** An MCP URL on a port where nothing listens. */
       DEAD_UPSTREAM: string;
+      /** Base URL of the fake OpenID Connect provider (test/fixtures/idp.mjs); also OIDC_ISSUER. */
+      IDP_BASE: string;
     }
   }
 }

@@ -5,6 +5,8 @@ declare module 'vitest' {
     upstreamBase: string;
     /** A loopback MCP URL where nothing listens (connection refused). */
     deadUpstream: string;
+    /** Base URL (and issuer) of the fake OpenID Connect provider, `fixtures/idp.mjs`. */
+    idpBase: string;
   }
 }
 

@@ -144,7 +144,7 @@ async function fetchMetadataDocument(env: Env, url: string, fetcher: typeof fetc
   if (check.url.pathname === "/") throw new OAuthError("invalid_client", "client_id must be a URL with a path");
   let res: Response;
   try {
-    res = await fetcher(check.url.toString(), { headers: { accept: "application/json" }, redirect: "error", signal: AbortSignal.timeout(CIMD_TIMEOUT_MS) });
+    res = await fetcher(check.url.toString(), { headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(CIMD_TIMEOUT_MS) });
   } catch {
     throw new OAuthError("invalid_client", "The client's metadata document could not be fetched.");
   }

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { z } from "zod";
@@ -37,7 +37,7 @@ const Discovery = z.looseObject({
 async function fetchJson(env: Env, url: string, init?: RequestInit): Promise<unknown> {
   const check = checkUpstreamUrl(url, { allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true" });
   if (!check.ok) throw new Error(`identity provider URL ${check.reason}`);
-  const res = await fetch(check.url.toString(), { ...init, redirect: "error", signal: AbortSignal.timeout(5_000) });
+  const res = await fetch(check.url.toString(), { ...init, redirect: "manual", signal: AbortSignal.timeout(5_000) });
   const text = await res.text();
   if (!res.ok) throw new Error(`identity provider answered HTTP ${res.status}`);
   if (text.length > 256 * 1024) throw new Error("identity provider reply too large");
@@ -153,8 +153,12 @@ export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
   if (typeof value !== "string" || !value) return page("Sign-in failed", `The ID token has no ${claimName} claim.`, 403);
   if (claimName === "email" && claims.email_verified === false) return page("Sign-in failed", "Your email address is not verified.", 403);
   const db = getDb(c.env.DB);
-  const field = c.env.OIDC_USER_FIELD === "handle" ? users.handle : users.email;
-  const user = await db.select({ id: users.id }).from(users).where(eq(field, field === users.email ? value.toLowerCase() : value)).get();
+  const byHandle = c.env.OIDC_USER_FIELD === "handle";
+  const user = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(byHandle ? eq(users.handle, value) : sql`lower(${users.email}) = ${value.toLowerCase()}`)
+    .get();
   if (!user) return page("No account", `There is no mcpgate user for ${value}.`, 403);
   const response = await completeSignIn(c, issuer, user.id, String(flow.request));
   response.headers.append("set-cookie", `${OIDC_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`);

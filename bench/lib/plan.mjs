@@ -1,0 +1,72 @@
+/**
+ * What a run measures: the modes (sizes), the workloads, and the targets with how each one is
+ * addressed for a given workload. Pure data and functions, no I/O.
+ */
+export const CATALOG_SIZES = [10, 100, 1000];
+
+/** Repetitions, timed window per cell, warm-up per cell, samples of the server-time probe. */
+export const MODES = {
+  full: { reps: 3, cellMs: 2_500, warmupMs: 600, probeSamples: 300, wranglerDev: true, deadlineMs: 9.5 * 60_000 },
+  quick: { reps: 3, cellMs: 350, warmupMs: 150, probeSamples: 100, wranglerDev: false, deadlineMs: 118_000 },
+};
+
+/**
+ * @typedef {import('./driver.mjs').Operation} Operation
+ * @typedef {{ id: string, label: string, server: string, preset: string, concurrency: number, op: Operation, extras: boolean }} Workload
+ */
+
+const ECHO = { tool: 'echo', args: { text: 'hello' } };
+
+/** @type {Workload[]} */
+export const WORKLOADS = [
+  ...[1, 8, 32].map((c) => ({ id: `echo-c${c}`, label: `tools/call echo, c=${c}`, server: 'bench', preset: 'echo', concurrency: c, op: { kind: /** @type {const} */ ('call'), ...ECHO }, extras: true })),
+  { id: 'sleep20-c1', label: 'tools/call sleep 20 ms, c=1', server: 'bench', preset: 'echo', concurrency: 1, op: { kind: 'call', tool: 'sleep', args: { ms: 20 } }, extras: false },
+  ...CATALOG_SIZES.map((n) => ({ id: `list-${n}`, label: `tools/list, ${n} tools, c=1`, server: `tools${n}`, preset: `list${n}`, concurrency: 1, op: { kind: /** @type {const} */ ('list'), expectTools: n }, extras: false })),
+  { id: 'churn-c1', label: 'new session: initialize → list → call, c=1', server: 'bench', preset: 'echo', concurrency: 1, op: { kind: 'churn', ...ECHO }, extras: false },
+];
+
+/**
+ * @typedef {{ upstream: string, gateway: string, floor: string, naive: string, peer: Record<string, string>, dev?: string, handle: string, token: string }} Endpoints
+ * @typedef {{ origin: string, path: string, headers?: Record<string, string>, toolPrefix: string }} Address
+ * @typedef {{ id: string, label: string, extra: boolean, address: (w: Workload, e: Endpoints) => Address }} Target
+ */
+
+/** @param {string} url @returns {{ origin: string, path: string }} */
+const split = (url) => {
+  const u = new URL(url);
+  return { origin: u.origin, path: u.pathname };
+};
+
+/** @type {Target[]} */
+export const TARGETS = [
+  { id: 'direct', label: 'direct (client → upstream)', extra: false, address: (w, e) => ({ origin: e.upstream, path: `/${w.server}/mcp`, toolPrefix: '' }) },
+  { id: 'gateway', label: 'gateway (public preset)', extra: false, address: (w, e) => ({ origin: e.gateway, path: `/mcp/${e.handle}/${w.preset}`, toolPrefix: `${w.server}__` }) },
+  { id: 'floor', label: 'floor (bare forwarding worker)', extra: false, address: (w, e) => ({ origin: e.floor, path: `/${w.server}/mcp`, toolPrefix: '' }) },
+  { id: 'naive', label: 'naive proxy (SDK client per request)', extra: false, address: (w, e) => ({ origin: e.naive, path: `/${w.server}/mcp`, toolPrefix: '' }) },
+  { id: 'peer', label: 'peer (@civic/passthrough-mcp-server)', extra: false, address: (w, e) => ({ ...split(e.peer[w.server]), toolPrefix: '' }) },
+  {
+    id: 'gateway-token',
+    label: 'gateway, private preset + API token',
+    extra: true,
+    address: (w, e) => ({ origin: e.gateway, path: `/mcp/${e.handle}/${w.preset}-private`, headers: { authorization: `Bearer ${e.token}` }, toolPrefix: `${w.server}__` }),
+  },
+  { id: 'wrangler-dev', label: 'gateway under `wrangler dev`', extra: true, address: (w, e) => ({ origin: /** @type {string} */ (e.dev), path: `/mcp/${e.handle}/${w.preset}`, toolPrefix: `${w.server}__` }) },
+];
+
+/**
+ * The operation as a target sees it: gateways expose `<server>__<tool>`.
+ * @param {Operation} op @param {string} prefix @returns {Operation}
+ */
+export function opFor(op, prefix) {
+  return op.kind === 'list' ? op : { ...op, tool: `${prefix}${op.tool}` };
+}
+
+/**
+ * Targets in the order of repetition `rep`: rotated by one each time, so no target always runs
+ * first (cold caches, turbo) or right after the heaviest one.
+ * @template T @param {T[]} list @param {number} rep
+ */
+export function rotate(list, rep) {
+  const k = rep % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
