@@ -46,6 +46,14 @@ export class CircuitBreaker {
   #s: BreakerSnapshot;
   /** When the probe in flight was admitted, if one is. */
   #probeSince: number | null = null;
+  /**
+   * Live outcomes are `#s.outcomes[#head..]`; with the failure count and the trailing failures
+   * kept alongside, recording is O(1) amortised, not a scan of the window per call.
+   */
+  #head = 0;
+  #failures = 0;
+  /** Times of the trailing run of failures (at most `consecutiveFailures` of them). */
+  #streak: number[] = [];
 
   constructor(
     readonly options: BreakerOptions = DEFAULT_BREAKER,
@@ -54,6 +62,7 @@ export class CircuitBreaker {
     this.#s = snapshot
       ? structuredClone(snapshot)
       : { state: "closed", retryAt: 0, outcomes: [], opens: 0, lastError: null, lastSuccessAt: null };
+    this.#recount();
   }
 
   get state(): BreakerState {
@@ -95,14 +104,16 @@ export class CircuitBreaker {
     if (before === "open") return null; // a call admitted before the breaker opened
 
     this.#s.outcomes.push([now, ok ? 1 : 0]);
+    if (ok) this.#streak = [];
+    else {
+      this.#failures++;
+      this.#streak.push(now);
+      if (this.#streak.length > this.options.consecutiveFailures) this.#streak.shift();
+    }
     this.#prune(now);
-    const outcomes = this.#s.outcomes;
-    const calls = outcomes.length;
-    const failures = outcomes.reduce((n, [, o]) => n + (o ? 0 : 1), 0);
-    let trailing = 0;
-    while (trailing < calls && outcomes[calls - 1 - trailing]![1] === 0) trailing++;
+    const calls = this.#s.outcomes.length - this.#head;
     const o = this.options;
-    if (trailing >= o.consecutiveFailures || (calls >= o.minimumCalls && failures / calls >= o.failureRatio)) {
+    if (this.#streak.length >= o.consecutiveFailures || (calls >= o.minimumCalls && this.#failures / calls >= o.failureRatio)) {
       this.#open(now);
       return "open";
     }
@@ -122,30 +133,53 @@ export class CircuitBreaker {
     if (this.#s.state === "open") return now < this.#s.retryAt ? "open" : "degraded";
     if (this.#s.state === "half_open") return "degraded";
     this.#prune(now);
-    return this.#s.outcomes.some(([, ok]) => !ok) ? "degraded" : "ok";
+    return this.#failures > 0 ? "degraded" : "ok";
   }
 
   snapshot(): BreakerSnapshot {
-    return structuredClone(this.#s);
+    return structuredClone({ ...this.#s, outcomes: this.#s.outcomes.slice(this.#head) });
   }
 
   #open(now: number): void {
     this.#s.state = "open";
     this.#s.retryAt = now + this.options.cooldownMs;
     this.#s.opens++;
-    this.#s.outcomes = [];
+    this.#clearOutcomes();
   }
 
   #reset(): void {
     this.#s.state = "closed";
-    this.#s.outcomes = [];
+    this.#clearOutcomes();
   }
 
+  #clearOutcomes(): void {
+    this.#s.outcomes = [];
+    this.#recount();
+  }
+
+  /** Rebuilds the derived counts from the outcomes (after a restore or a reset). */
+  #recount(): void {
+    const outcomes = this.#s.outcomes;
+    this.#head = 0;
+    this.#failures = outcomes.reduce((n, [, ok]) => n + (ok ? 0 : 1), 0);
+    this.#streak = [];
+    for (let i = outcomes.length - 1; i >= 0 && outcomes[i]![1] === 0 && this.#streak.length < this.options.consecutiveFailures; i--) {
+      this.#streak.unshift(outcomes[i]![0]);
+    }
+  }
+
+  /** Forgets outcomes older than the window, or beyond the last MAX_OUTCOMES. */
   #prune(now: number): void {
     const from = now - this.options.windowMs;
     const outcomes = this.#s.outcomes;
-    let drop = 0;
-    while (drop < outcomes.length && outcomes[drop]![0] <= from) drop++;
-    if (drop || outcomes.length > MAX_OUTCOMES) this.#s.outcomes = outcomes.slice(Math.max(drop, outcomes.length - MAX_OUTCOMES));
+    while (this.#head < outcomes.length && (outcomes[this.#head]![0] <= from || outcomes.length - this.#head > MAX_OUTCOMES)) {
+      if (outcomes[this.#head]![1] === 0) this.#failures--;
+      this.#head++;
+    }
+    while (this.#streak.length && this.#streak[0]! <= from) this.#streak.shift();
+    if (this.#head > 256 && this.#head * 2 > outcomes.length) {
+      this.#s.outcomes = outcomes.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }

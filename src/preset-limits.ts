@@ -29,13 +29,20 @@ interface Storage {
 }
 
 /**
- * The preset's rate limits, counted exactly in its Durable Object. Each counted hit is persisted
- * (without holding the response for the write), so limits survive the object being restarted.
+ * The preset's rate limits, counted exactly in its Durable Object (in memory, where every call of
+ * the preset passes). Counters that changed are written to storage at most once a second, without
+ * holding any response for the write, so limits survive the object being evicted and restarted;
+ * writing each hit would cost O(limit) per call.
  */
+const FLUSH_AFTER_MS = 1_000;
+
 export class PresetLimits {
   readonly #limiter = new SlidingWindowLimiter();
   readonly #storage: Storage;
   readonly #lastAudit = new Map<string, number>();
+  /** Keys changed since the last flush, with the window to export them with. */
+  readonly #dirty = new Map<string, number>();
+  #flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Refusals since the object started, by scope; read by metrics. */
   readonly refusals = new Map<string, number>();
 
@@ -67,6 +74,18 @@ export class PresetLimits {
     return headersOf(this.#limiter.peek({ key: `control|${caller}`, limit: toMs(limit) }, now));
   }
 
+  /** Writes the counters that changed since the last flush. */
+  flush(now = Date.now()): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    for (const [key, windowMs] of this.#dirty) {
+      void this.#storage
+        .put(STORAGE_PREFIX + key, this.#limiter.export(key, windowMs, now), { allowUnconfirmed: true })
+        .catch((e) => console.error("rate limit state not persisted", e));
+    }
+    this.#dirty.clear();
+  }
+
   /** Drops counters idle for longer than any window, in memory and storage. */
   prune(now: number): void {
     for (const key of this.#limiter.prune(86_400_000, now)) void this.#storage.delete(STORAGE_PREFIX + key).catch(() => {});
@@ -76,11 +95,8 @@ export class PresetLimits {
   #take(checks: LimitCheck[], now: number, describe: (i: number) => string): LimitOutcome {
     const { allowed, decisions } = this.#limiter.take(checks, now);
     if (allowed) {
-      for (const c of checks) {
-        void this.#storage
-          .put(STORAGE_PREFIX + c.key, this.#limiter.export(c.key, c.limit.windowMs, now), { allowUnconfirmed: true })
-          .catch((e) => console.error("rate limit state not persisted", e));
-      }
+      for (const c of checks) this.#dirty.set(c.key, c.limit.windowMs);
+      this.#flushTimer ??= setTimeout(() => this.flush(), FLUSH_AFTER_MS);
       return { allowed, headers: headersOf(tightest(decisions)) };
     }
     const i = decisions.findIndex((d) => !d.allowed);

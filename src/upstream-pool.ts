@@ -1,12 +1,12 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { BreakerBoard } from "./breaker-board";
 import type { PresetServer } from "./preset-config";
+import { callUpstream } from "./upstream-call";
 import {
   CONNECT_TIMEOUT_MS,
   classifyFailure,
   connectUpstream,
   listUpstreamTools,
-  PassthroughResult,
   type Tool,
   UpstreamFailure,
 } from "./upstream-client";
@@ -60,6 +60,7 @@ export class UpstreamPool {
   readonly #toolLoads = new Map<string, Promise<Tool[]>>();
   readonly #listFailures = new Map<string, { at: number; error: UpstreamFailure }>();
   #lastUsed = 0;
+  #requestSeq = 0;
 
   constructor(sql: SqlStorage, breakers: BreakerBoard, opts: { allowInsecure: boolean; onToolsChanged: (serverId: string) => void }) {
     this.#sql = sql;
@@ -94,13 +95,18 @@ export class UpstreamPool {
     try {
       for (let attempt = 0; ; attempt++) {
         const client = await this.#client(server);
+        const id = `mcpgate-${++this.#requestSeq}`;
         try {
-          const result = await client.request({ method, params } as never, PassthroughResult, { timeout: timeoutMs, signal });
+          const result = await callUpstream(server, client, { id, method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) });
           this.#breakers.record(server.id, true, Date.now(), probe);
           return result;
         } catch (e) {
-          const failure = signal?.aborted ? new UpstreamFailure(server.name, "cancelled", `The call to upstream '${server.name}' was cancelled.`) : classifyFailure(server, e, timeoutMs);
-          if (failure instanceof UpstreamFailure && failure.kind !== "timeout" && failure.kind !== "cancelled") this.#drop(server.id);
+          const failure = classifyFailure(server, e, timeoutMs);
+          if (failure instanceof UpstreamFailure && (failure.kind === "timeout" || failure.kind === "cancelled")) {
+            // Tell the upstream to stop working on it (the HTTP request is already aborted).
+            const reason = failure.kind === "timeout" ? `no answer within ${timeoutMs} ms` : "cancelled by the client";
+            client.notification({ method: "notifications/cancelled", params: { requestId: id, reason } }).catch(() => {});
+          } else if (failure instanceof UpstreamFailure) this.#drop(server.id);
           if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
           throw failure;
         }

@@ -13,6 +13,9 @@ export async function readLimitedText(request: Request, limit: number): Promise<
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) return null;
   if (!request.body) return "";
+  // A declared length is enforced by the runtime's HTTP framing, so the native read is safe (and
+  // several times cheaper than reading chunk by chunk).
+  if (Number.isFinite(declared)) return request.text();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
