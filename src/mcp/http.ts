@@ -27,11 +27,24 @@ function jsonRpcError(status: number, id: RpcId | null, code: number, message: s
   return new Response(rpcErrorBody(id, code, message), { status, headers: { "content-type": "application/json", ...headers } });
 }
 
-/** Browser origins allowed to call the MCP endpoint: the gateway's own, plus ALLOWED_ORIGINS. */
+const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+/**
+ * Browser origins allowed to call the MCP endpoint: ALLOWED_ORIGINS, plus the gateway's own.
+ * "Our own" is PUBLIC_URL's origin, or a loopback origin; never just whatever the Host header
+ * says, or a DNS-rebinding page (Host and Origin both evil.example) would pass.
+ */
 function originAllowed(c: Context<AppEnv>, origin: string): boolean {
-  if (origin === new URL(c.req.url).origin) return true;
   const list = (c.env.ALLOWED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  return list.includes("*") || list.includes(origin);
+  if (list.includes("*") || list.includes(origin)) return true;
+  if (c.env.PUBLIC_URL) return origin === new URL(c.env.PUBLIC_URL).origin;
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return false;
+  }
+  return parsed.origin === new URL(c.req.url).origin && LOOPBACK_HOST.test(parsed.hostname);
 }
 
 function corsHeaders(origin: string | undefined): Record<string, string> {

@@ -81,6 +81,24 @@ describe("HTTP-level checks", () => {
     expect(preflight.headers.get("access-control-allow-headers")).toContain("Mcp-Session-Id");
   });
 
+  it("refuses a DNS-rebinding request whose Origin matches its own Host header with 403", async () => {
+    const rebound = url.replace("http://gateway.test", "http://evil.example");
+    const res = await SELF.fetch(rebound, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", origin: "http://evil.example" },
+      body: JSON.stringify(INIT()),
+    });
+    expect(res.status).toBe(403);
+    await res.body?.cancel();
+    const local = await SELF.fetch(url.replace("http://gateway.test", "http://localhost:8787"), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", origin: "http://localhost:8787" },
+      body: JSON.stringify(INIT()),
+    });
+    expect(local.status).toBe(200);
+    await local.body?.cancel();
+  });
+
   it("answers GET with 405 (no standalone stream yet) and an Allow header", async () => {
     const res = await SELF.fetch(url, { method: "GET", headers: { accept: "text/event-stream" } });
     expect(res.status).toBe(405);
