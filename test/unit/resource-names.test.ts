@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "../../src/resource-names";
+
+describe("resource names", () => {
+  it("keeps URIs with plain naming and wraps them with their server otherwise, reversibly", () => {
+    expect(exposeUri("docs", "plain", "file:///a.md")).toBe("file:///a.md");
+    const exposed = exposeUri("docs", "prefixed", "file:///a.md");
+    expect(exposed).toBe("mcpgate://docs/file:///a.md");
+    expect(() => new URL(exposed)).not.toThrow();
+    expect(parsePrefixedUri(exposed)).toEqual({ server: "docs", uri: "file:///a.md" });
+    expect(parsePrefixedUri("file:///a.md")).toBeNull();
+    expect(parsePrefixedUri("mcpgate://nouri")).toBeNull();
+  });
+
+  it("matches URIs against RFC 6570 templates by their operators", () => {
+    expect(matchesTemplate("test://template/{id}/data", "test://template/42/data")).toBe(true);
+    expect(matchesTemplate("test://template/{id}/data", "test://template/4/2/data")).toBe(false);
+    expect(matchesTemplate("test://template/{id}/data", "test://other/42/data")).toBe(false);
+    expect(matchesTemplate("file:///{+path}", "file:///a/b/c.md")).toBe(true);
+    expect(matchesTemplate("users{/id}", "users/7")).toBe(true);
+    expect(matchesTemplate("search{?q,limit}", "search?q=x&limit=3")).toBe(true);
+    expect(matchesTemplate("a.b/{x}", "aXb/1")).toBe(false); // literals are literal
+  });
+
+  it("rewrites every uri field in a nested result, and nothing else", () => {
+    const result = { contents: [{ uri: "file:///a", text: "uri" }], nested: { resource: { uri: "x://y", mimeType: "text/plain" } }, uris: ["keep"] };
+    expect(rewriteUris(result, (u) => `P:${u}`)).toEqual({
+      contents: [{ uri: "P:file:///a", text: "uri" }],
+      nested: { resource: { uri: "P:x://y", mimeType: "text/plain" } },
+      uris: ["keep"],
+    });
+  });
+});
