@@ -1,7 +1,13 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { ErrorCode, McpError, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ErrorCode,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { GATEWAY_NAME, GATEWAY_VERSION } from "./version";
 import { checkUpstreamUrl } from "./url-guard";
@@ -207,6 +213,8 @@ export interface ConnectOptions {
   fetch?: FetchLike;
   /** Called when the upstream says its tool list changed. */
   onToolsChanged?: () => void;
+  /** Called when the upstream says its prompt or resource list changed. */
+  onItemsChanged?: (kind: ItemKind) => void;
   /** Called when the connection ends (closed by us, or the transport failed). */
   onClose?: () => void;
 }
@@ -222,6 +230,14 @@ export async function connectUpstream(server: UpstreamServer, opts: ConnectOptio
   if (opts.onToolsChanged) {
     const notify = opts.onToolsChanged;
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => notify());
+  }
+  if (opts.onItemsChanged) {
+    const notify = opts.onItemsChanged;
+    client.setNotificationHandler(PromptListChangedNotificationSchema, async () => notify("prompts"));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, async () => {
+      notify("resources");
+      notify("resourceTemplates");
+    });
   }
   client.onclose = () => opts.onClose?.();
   client.onerror = () => {}; // failures surface through the request that hit them
@@ -250,6 +266,36 @@ export async function listUpstreamTools(server: UpstreamServer, client: Client):
     if (!cursor) break;
   }
   return tools;
+}
+
+/** Prompts, resources and resource templates: listed like tools, by these methods and keys. */
+export type ItemKind = "prompts" | "resources" | "resourceTemplates";
+export const ITEM_LISTS: Record<ItemKind, { method: string; key: string; capability: "prompts" | "resources" }> = {
+  prompts: { method: "prompts/list", key: "prompts", capability: "prompts" },
+  resources: { method: "resources/list", key: "resources", capability: "resources" },
+  resourceTemplates: { method: "resources/templates/list", key: "resourceTemplates", capability: "resources" },
+};
+export type Item = Record<string, unknown>;
+
+/** Every item of one kind, following pagination; none when the upstream lacks the capability. */
+export async function listUpstreamItems(server: UpstreamServer, client: Client, kind: ItemKind): Promise<Item[]> {
+  const { method, key, capability } = ITEM_LISTS[kind];
+  if (!client.getServerCapabilities()?.[capability]) return [];
+  const Page = z.looseObject({ [key]: z.array(z.looseObject({})), nextCursor: z.string().optional() });
+  const items: Item[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_TOOL_PAGES; page++) {
+    let result: Record<string, unknown>;
+    try {
+      result = await client.request({ method, params: cursor ? { cursor } : {} } as never, Page, { timeout: CONNECT_TIMEOUT_MS });
+    } catch (e) {
+      throw classifyFailure(server, e, CONNECT_TIMEOUT_MS);
+    }
+    items.push(...((result[key] as Item[]) ?? []));
+    cursor = result.nextCursor as string | undefined;
+    if (!cursor) break;
+  }
+  return items;
 }
 
 /** Connects, lists every tool, and closes: the live tool list of the management API. */
@@ -300,4 +346,34 @@ export function classifyFailure(server: UpstreamServer, error: unknown, timeoutM
   }
   console.error("unclassified upstream error", name, error);
   return new UpstreamFailure(name, "bad_response", `Upstream '${name}' failed.`);
+}
+
+/** How an upstream answered a health check: timings, or why it failed. */
+export interface PingResult {
+  ok: boolean;
+  /** Time to open an initialized session (null if that failed). */
+  connectMs: number | null;
+  /** Round trip of one MCP `ping` (null if it failed). */
+  latencyMs: number | null;
+  failure: UpstreamFailure | UpstreamRpcError | null;
+}
+
+/** Connects, sends one MCP `ping`, and closes: the health check of the management API. */
+export async function pingUpstream(server: UpstreamServer, opts: ConnectOptions, now: () => number = Date.now): Promise<PingResult> {
+  const started = now();
+  let client: Client;
+  try {
+    client = await connectUpstream(server, opts);
+  } catch (e) {
+    return { ok: false, connectMs: null, latencyMs: null, failure: classifyFailure(server, e, CONNECT_TIMEOUT_MS) };
+  }
+  const connected = now();
+  try {
+    await client.ping({ timeout: CONNECT_TIMEOUT_MS });
+    return { ok: true, connectMs: connected - started, latencyMs: now() - connected, failure: null };
+  } catch (e) {
+    return { ok: false, connectMs: connected - started, latencyMs: null, failure: classifyFailure(server, e, CONNECT_TIMEOUT_MS) };
+  } finally {
+    await client.close().catch(() => {});
+  }
 }

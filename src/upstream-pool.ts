@@ -6,6 +6,9 @@ import {
   CONNECT_TIMEOUT_MS,
   classifyFailure,
   connectUpstream,
+  type Item,
+  type ItemKind,
+  listUpstreamItems,
   listUpstreamTools,
   type Tool,
   UpstreamFailure,
@@ -34,6 +37,13 @@ async function withRetries<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What an upstream said about itself at initialize. */
+export interface UpstreamProfile {
+  fingerprint: string;
+  capabilities: Record<string, unknown>;
+  instructions: string | null;
+}
+
 interface Connection {
   fingerprint: string;
   client: Promise<Client>;
@@ -57,6 +67,9 @@ export class UpstreamPool {
   readonly #breakers: BreakerBoard;
   readonly #conns = new Map<string, Connection>();
   readonly #tools = new Map<string, ToolList>();
+  readonly #items = new Map<string, { fingerprint: string; items: Item[] }>();
+  readonly #itemLoads = new Map<string, Promise<Item[]>>();
+  readonly #profiles = new Map<string, UpstreamProfile>();
   readonly #toolLoads = new Map<string, Promise<Tool[]>>();
   readonly #listFailures = new Map<string, { at: number; error: UpstreamFailure }>();
   #lastUsed = 0;
@@ -67,6 +80,8 @@ export class UpstreamPool {
     this.#breakers = breakers;
     this.#allowInsecure = opts.allowInsecure;
     this.#onToolsChanged = opts.onToolsChanged;
+    sql.exec(`CREATE TABLE IF NOT EXISTS upstream_profiles (
+      server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, profile TEXT NOT NULL)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS upstream_tools (
       server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, tools TEXT NOT NULL, fetched_at INTEGER NOT NULL)`);
   }
@@ -76,6 +91,7 @@ export class UpstreamPool {
     const current = new Map(servers.map((s) => [s.id, s.fingerprint]));
     for (const [id, conn] of this.#conns) if (current.get(id) !== conn.fingerprint) this.#drop(id);
     for (const [id, list] of this.#tools) if (current.get(id) !== list.fingerprint) this.#tools.delete(id);
+    for (const [key, list] of this.#items) if (current.get(key.split("|")[0]!) !== list.fingerprint) this.#items.delete(key);
     for (const id of this.#listFailures.keys()) if (!current.has(id)) this.#listFailures.delete(id);
   }
 
@@ -154,6 +170,78 @@ export class UpstreamPool {
     return this.#readStored(server)?.tools ?? null;
   }
 
+  /** The upstream's prompts, resources or resource templates (in memory; refreshed on list_changed). */
+  async items(server: PresetServer, kind: ItemKind): Promise<Item[]> {
+    const key = `${server.id}|${kind}`;
+    const cached = this.#items.get(key);
+    if (cached?.fingerprint === server.fingerprint) return cached.items;
+    const inflight = this.#itemLoads.get(key);
+    if (inflight) return inflight;
+    const load = (async () => {
+      let probe = false;
+      try {
+        probe = this.#admit(server);
+        const items = await withRetries(async () => listUpstreamItems(server, await this.#client(server), kind));
+        this.#breakers.record(server.id, true, Date.now(), probe);
+        this.#items.set(key, { fingerprint: server.fingerprint, items });
+        return items;
+      } catch (e) {
+        const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
+        if (failure instanceof UpstreamFailure && failure.kind !== "breaker_open") this.#settle(server, failure, probe);
+        throw failure;
+      } finally {
+        this.#itemLoads.delete(key);
+      }
+    })();
+    this.#itemLoads.set(key, load);
+    return load;
+  }
+
+  /**
+   * What the upstream declared at initialize: its capabilities and instructions. Known from the
+   * last session (memory, then storage) or learned by connecting; null if it cannot be reached.
+   */
+  async profile(server: PresetServer): Promise<UpstreamProfile | null> {
+    const known = this.knownProfile(server);
+    if (known) return known;
+    try {
+      await this.#client(server);
+    } catch {
+      return null;
+    }
+    return this.knownProfile(server);
+  }
+
+  knownProfile(server: PresetServer): UpstreamProfile | null {
+    const cached = this.#profiles.get(server.id);
+    if (cached?.fingerprint === server.fingerprint) return cached;
+    const row = this.#sql
+      .exec<{ fingerprint: string; profile: string }>("SELECT fingerprint, profile FROM upstream_profiles WHERE server_id = ?", server.id)
+      .toArray()[0];
+    if (!row || row.fingerprint !== server.fingerprint) return null;
+    const profile = { fingerprint: row.fingerprint, ...(JSON.parse(row.profile) as Omit<UpstreamProfile, "fingerprint">) };
+    this.#profiles.set(server.id, profile);
+    return profile;
+  }
+
+  #rememberProfile(server: PresetServer, client: Client): void {
+    const profile: UpstreamProfile = {
+      fingerprint: server.fingerprint,
+      capabilities: (client.getServerCapabilities() ?? {}) as Record<string, unknown>,
+      instructions: client.getInstructions() ?? null,
+    };
+    const before = this.#profiles.get(server.id);
+    this.#profiles.set(server.id, profile);
+    if (JSON.stringify(before) !== JSON.stringify(profile)) {
+      this.#sql.exec(
+        "INSERT OR REPLACE INTO upstream_profiles VALUES (?, ?, ?)",
+        server.id,
+        server.fingerprint,
+        JSON.stringify({ capabilities: profile.capabilities, instructions: profile.instructions }),
+      );
+    }
+  }
+
   /** Opens the upstream session and loads its tools ahead of the first call; failures are only logged. */
   warm(server: PresetServer): void {
     this.tools(server).catch(() => {});
@@ -184,6 +272,10 @@ export class UpstreamPool {
         connectUpstream(server, {
           allowInsecure: this.#allowInsecure,
           onToolsChanged: () => this.#toolsChanged(server),
+          onItemsChanged: (kind) => {
+            this.#items.delete(`${server.id}|${kind}`);
+            this.#onToolsChanged(server.id);
+          },
           onClose: () => {
             if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
           },
@@ -191,6 +283,7 @@ export class UpstreamPool {
       ),
     };
     this.#conns.set(server.id, conn);
+    conn.client.then((c) => this.#rememberProfile(server, c)).catch(() => {});
     conn.client.catch(() => {
       if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
     });
