@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
 import { adminRoutes } from "./api/admin";
+import { callRoutes } from "./api/calls";
 import { eventRoutes } from "./api/events";
 import { grantRoutes } from "./api/grants";
 import { memberRoutes } from "./api/members";
@@ -10,7 +11,9 @@ import { baseUrlOf } from "./api/present";
 import { presetServerRoutes } from "./api/preset-servers";
 import { presetRoutes } from "./api/presets";
 import type { AnyRoute } from "./api/route";
+import { serverHealthRoutes } from "./api/server-health";
 import { serverRoutes } from "./api/servers";
+import { statsRoutes } from "./api/stats";
 import { tokenRoutes } from "./api/tokens";
 import { userRoutes } from "./api/users";
 import { ApiError, errorBody } from "./errors";
@@ -21,10 +24,13 @@ export const apiRoutes: readonly AnyRoute[] = [
   ...userRoutes,
   ...tokenRoutes,
   ...serverRoutes,
+  ...serverHealthRoutes,
   ...presetRoutes,
   ...presetServerRoutes,
   ...memberRoutes,
   ...eventRoutes,
+  ...callRoutes,
+  ...statsRoutes,
   ...grantRoutes,
   ...adminRoutes,
 ];

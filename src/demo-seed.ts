@@ -65,6 +65,9 @@ async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult
       status: "active",
       rateLimit: null,
       toolLimits: null,
+      toolNaming: "prefixed",
+      auditCalls: false,
+      auditArguments: false,
       createdAt: now,
       updatedAt: now,
     };

@@ -30,4 +30,8 @@ export interface Env {
   OIDC_NAME?: string;
   /** Canonical public base URL (e.g. https://gateway.example.com); defaults to the request's origin. */
   PUBLIC_URL?: string;
+  /** Workers Analytics Engine dataset: one data point per tools/call. Optional: stats work without it. */
+  METRICS?: AnalyticsEngineDataset;
+  /** Days events, call-log rows and usage rollups are kept (default 90); see src/retention.ts. */
+  RETENTION_DAYS?: string;
 }

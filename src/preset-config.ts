@@ -1,3 +1,4 @@
+import type { ItemOverride, ToolNaming } from "./catalog";
 import type { Env } from "./env";
 import type { PresetStatus, RateLimitSetting, Visibility } from "./db/schema";
 import { DEFAULT_RATE_LIMIT } from "./preset-limits";
@@ -7,6 +8,9 @@ import type { UpstreamServer } from "./upstream-client";
 /** An enabled server of a preset, with its tool selection and decrypted headers. */
 export interface PresetServer extends UpstreamServer {
   selection: string[] | null;
+  /** The preset's tool naming, carried per server so catalog routing needs only the server. */
+  naming: ToolNaming;
+  overrides: Record<string, ItemOverride> | null;
   /** Changes whenever the way to reach the upstream changes (URL, headers, timeout). */
   fingerprint: string;
 }
@@ -25,11 +29,15 @@ export interface PresetConfig {
   servers: PresetServer[];
   rateLimit: RateLimitSetting;
   toolLimits: Record<string, RateLimitSetting>;
+  /** Log every tools/call (presets.audit_calls), with its arguments when auditArguments is also set. */
+  auditCalls: boolean;
+  auditArguments: boolean;
 }
 
-const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status, p.rate_limit, p.tool_limits
+const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status, p.rate_limit, p.tool_limits,
+  p.audit_calls, p.audit_arguments, p.tool_naming
   FROM presets p JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
-const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools
+const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools, ps.overrides
   FROM preset_servers ps JOIN servers s ON s.id = ps.server_id JOIN presets p ON p.id = ps.preset_id
   JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2 AND ps.enabled = 1 ORDER BY s.name`;
 const MEMBERS_SQL = `SELECT m.user_id FROM preset_members m JOIN presets p ON p.id = m.preset_id
@@ -44,8 +52,11 @@ type PresetRow = {
   status: PresetStatus;
   rate_limit: string | null;
   tool_limits: string | null;
+  audit_calls: number;
+  audit_arguments: number;
+  tool_naming: ToolNaming;
 };
-type ServerRow = { id: string; name: string; url: string; headers_enc: string | null; timeout_ms: number; tools: string | null };
+type ServerRow = { id: string; name: string; url: string; headers_enc: string | null; timeout_ms: number; tools: string | null; overrides: string | null };
 
 /** The preset at /mcp/<handle>/<slug>, or null if there is none. One D1 round trip. */
 export async function loadPresetConfig(env: Env, handle: string, slug: string): Promise<PresetConfig | null> {
@@ -64,6 +75,8 @@ export async function loadPresetConfig(env: Env, handle: string, slug: string): 
       timeoutMs: s.timeout_ms,
       headers: await openHeaders(env, { id: s.id, headersEnc: s.headers_enc }),
       selection: s.tools ? (JSON.parse(s.tools) as string[]) : null,
+      naming: preset.tool_naming,
+      overrides: s.overrides ? (JSON.parse(s.overrides) as Record<string, ItemOverride>) : null,
       fingerprint: `${s.url}\n${s.headers_enc ?? ""}\n${s.timeout_ms}`,
     })),
   );
@@ -80,5 +93,7 @@ export async function loadPresetConfig(env: Env, handle: string, slug: string): 
     servers,
     rateLimit: preset.rate_limit ? (JSON.parse(preset.rate_limit) as RateLimitSetting) : DEFAULT_RATE_LIMIT,
     toolLimits: preset.tool_limits ? (JSON.parse(preset.tool_limits) as Record<string, RateLimitSetting>) : {},
+    auditCalls: preset.audit_calls === 1,
+    auditArguments: preset.audit_calls === 1 && preset.audit_arguments === 1,
   };
 }

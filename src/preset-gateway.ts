@@ -1,12 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { decideAccess } from "./access";
+import { AuditThrottle } from "./audit-throttle";
 import { BreakerBoard, type UpstreamHealth } from "./breaker-board";
 import type { BreakerState } from "./breaker";
+import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, toolCallRecord, UNRESOLVED_TOOL } from "./call-record";
 import { buildCatalog, type CatalogEntry, pageOf, resolveToolName } from "./catalog";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { type EventType, insertEvent } from "./db/events-repository";
 import { getDb } from "./db/client";
 import type { Env } from "./env";
+import type { MetricsWriter } from "./metrics";
 import { isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
 import { allowsBatches, negotiateVersion } from "./mcp/protocol";
 import { type Session, SessionStore } from "./mcp/session-store";
@@ -14,6 +17,7 @@ import { loadPresetConfig, type PresetConfig } from "./preset-config";
 import { callerKey, PresetLimits } from "./preset-limits";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "./upstream-client";
 import { UpstreamPool } from "./upstream-pool";
+import { UsageRecorder } from "./usage-recorder";
 import { GATEWAY_VERSION } from "./version";
 
 export interface PresetRef {
@@ -56,7 +60,7 @@ const CONFIG_REVALIDATE_MS = 60_000;
 /** Upstream sessions unused this long are closed by the alarm (they reopen on the next call). */
 export const UPSTREAM_IDLE_MS = 5 * 60_000;
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
-export const TOOLS_PAGE_SIZE = 500;
+export const TOOLS_PAGE_SIZE = 1000;
 
 const FAILURE_CODES: Record<FailureKind, number> = {
   unreachable: RpcCode.UpstreamUnavailable,
@@ -101,7 +105,11 @@ export class PresetGateway extends DurableObject<Env> {
   readonly #pages = new Map<string, string>();
   /** Calls in flight by `<session>:<request id>`, so a client's notifications/cancelled can abort them. */
   readonly #inflight = new Map<string, AbortController>();
-  #sweepScheduled = false;
+  readonly #usage: UsageRecorder;
+  /** At most one auth.failed event per caller per minute. */
+  readonly #authFailures = new AuditThrottle(60_000);
+  /** When the alarm is set to run (it does every due job: upstream sweep, usage flush). */
+  #alarmAt: number | null = null;
   /** Revoked OAuth grants, until their access tokens would have expired anyway. */
   readonly #revokedGrants = new Map<string, number>();
 
@@ -117,6 +125,11 @@ export class PresetGateway extends DurableObject<Env> {
     this.#pool = new UpstreamPool(ctx.storage.sql, this.#breakers, {
       allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true",
       onToolsChanged: () => this.#resetCatalog(),
+    });
+    this.#usage = new UsageRecorder(ctx.storage.sql, {
+      db: () => this.env.DB,
+      metrics: () => this.env.METRICS,
+      scheduleAlarm: (at) => this.#scheduleAlarm(at),
     });
   }
 
@@ -145,13 +158,33 @@ export class PresetGateway extends DurableObject<Env> {
     return Object.fromEntries(serverIds.map((id) => [id, this.#breakers.health(id, now)]));
   }
 
+  /**
+   * Audits a credential the worker refused before this object saw the request (a bad or expired
+   * token), with the same cap as the object's own refusals: one auth.failed per caller per minute.
+   * Call it off the response path (waitUntil); it never throws.
+   */
+  async recordAuthFailure(failure: PresetRef & { userId: string | null; ip: string | null; status: number; method: string | null; message: string }): Promise<void> {
+    try {
+      const config = await this.#loadConfig(failure);
+      if (config) this.#auditAuthFailure(config, callerKey(failure.userId, failure.ip), failure.status, failure.method, failure.message.slice(0, 200));
+    } catch (e) {
+      console.error("auth failure not recorded", e);
+    }
+  }
+
+  /** Sends this preset's pending usage rollups to D1 now, so stats read right after see every call. */
+  async flushUsage(): Promise<void> {
+    await this.#usage.flush();
+  }
+
   async mcp(call: McpCall): Promise<McpReply> {
     const first = call.messages[0];
+    const metrics = this.#usage.metricsWriter();
     try {
       const gate = await this.#admit(call, first);
-      if ("status" in gate) return gate;
-      const { config } = gate;
       const caller = callerKey(call.userId, call.ip);
+      if ("status" in gate) return this.#turnedAway(call, caller, gate, metrics);
+      const { config } = gate;
       if (first && isRequest(first) && first.method === "initialize") {
         const limited = this.#limits.takeControl(caller, config.rateLimit, Date.now());
         if (!limited.allowed) return this.#refuse(config, caller, first, limited);
@@ -165,7 +198,7 @@ export class PresetGateway extends DurableObject<Env> {
       if (call.batch && !allowsBatches(session.protocolVersion)) {
         return errorReply(400, undefined, RpcCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${session.protocolVersion}.`);
       }
-      const handled = await Promise.all(call.messages.map((m) => this.#handle(config, session, caller, m)));
+      const handled = await Promise.all(call.messages.map((m) => this.#handle(config, session, caller, m, metrics)));
       if (this.#pool.connected) this.#scheduleSweep();
       const headers = Object.assign({}, ...handled.map((h) => h.headers ?? {}));
       const bodies = handled.map((h) => h.body).filter((b) => b !== null);
@@ -190,11 +223,17 @@ export class PresetGateway extends DurableObject<Env> {
     return reply(204, null);
   }
 
-  /** Closes idle upstream sessions and forgets idle rate-limit counters; reschedules while needed. */
+  /**
+   * Closes idle upstream sessions, forgets idle rate-limit counters and audit throttles, and
+   * flushes usage rollups to D1; each job reschedules the alarm while it has work left.
+   */
   override async alarm(): Promise<void> {
-    this.#sweepScheduled = false;
-    this.#limits.prune(Date.now());
+    this.#alarmAt = null;
+    const now = Date.now();
+    this.#limits.prune(now);
+    this.#authFailures.prune(now);
     this.sweepUpstreams();
+    await this.#usage.flush();
   }
 
   /** Closes the upstream sessions if they were idle for UPSTREAM_IDLE_MS as of `now`. */
@@ -212,11 +251,16 @@ export class PresetGateway extends DurableObject<Env> {
   }
 
   #scheduleSweep(): void {
-    if (this.#sweepScheduled) return;
-    this.#sweepScheduled = true;
-    this.ctx.storage.setAlarm(Date.now() + UPSTREAM_IDLE_MS).catch((e) => {
-      this.#sweepScheduled = false;
-      console.error("could not schedule the upstream sweep", e);
+    this.#scheduleAlarm(Date.now() + UPSTREAM_IDLE_MS);
+  }
+
+  /** One alarm serves every job: it is set for the earliest time any of them asked for. */
+  #scheduleAlarm(at: number): void {
+    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+    this.#alarmAt = at;
+    this.ctx.storage.setAlarm(at).catch((e) => {
+      if (this.#alarmAt === at) this.#alarmAt = null;
+      console.error("could not schedule the alarm", e);
     });
   }
 
@@ -266,14 +310,14 @@ export class PresetGateway extends DurableObject<Env> {
     return { status: 200, body: rpcResultBody(req.id, result), sessionId: session.id };
   }
 
-  async #handle(config: PresetConfig, session: Session, caller: string, message: RpcMessage): Promise<Handled> {
+  async #handle(config: PresetConfig, session: Session, caller: string, message: RpcMessage, metrics: MetricsWriter): Promise<Handled> {
     const now = Date.now();
     if (!isRequest(message)) {
       if (isNotification(message) && message.method === "notifications/cancelled") this.#cancel(session, message.params);
       // Notifications and responses are accepted and need no reply.
       return { body: null, headers: this.#limits.peekControl(caller, config.rateLimit, now) };
     }
-    if (message.method === "tools/call") return this.#callTool(config, session, caller, message);
+    if (message.method === "tools/call") return this.#callTool(config, session, caller, message, metrics);
     const limited = this.#limits.takeControl(caller, config.rateLimit, now);
     if (!limited.allowed) return this.#refuse(config, caller, message, limited);
     const answer = async (): Promise<string> => {
@@ -331,7 +375,7 @@ export class PresetGateway extends DurableObject<Env> {
           tools = this.#pool.knownTools(server);
           if (!tools) complete = false;
         }
-        return { server: server.name, selection: server.selection, tools: tools ?? [] };
+        return { server: server.name, selection: server.selection, tools: tools ?? [], naming: server.naming, overrides: server.overrides };
       }),
     );
     const entries = buildCatalog(sources);
@@ -339,28 +383,54 @@ export class PresetGateway extends DurableObject<Env> {
     return { entries, complete };
   }
 
-  async #callTool(config: PresetConfig, session: Session, caller: string, req: RpcRequest): Promise<Handled> {
+  /** tools/call: runs it, then records it (metrics, rollup, call log) however it ended. */
+  async #callTool(config: PresetConfig, session: Session, caller: string, req: RpcRequest, metrics: MetricsWriter): Promise<Handled> {
+    const at = Date.now();
+    const facts: ToolCallFacts = { tool: UNRESOLVED_TOOL, upstream: null, outcome: "upstream_error" };
+    let handled: Handled | undefined;
+    try {
+      handled = await this.#runTool(config, session, caller, req, facts);
+      return handled;
+    } finally {
+      this.#record(config, caller, req, facts, handled?.body ?? null, at, metrics);
+    }
+  }
+
+  /** Runs a tools/call, noting in `facts` which tool and upstream it reached and how it ended. */
+  async #runTool(config: PresetConfig, session: Session, caller: string, req: RpcRequest, facts: ToolCallFacts): Promise<Handled> {
     const params = req.params ?? {};
+    facts.outcome = "denied";
     if (typeof params.name !== "string") return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "tools/call needs params.name (a string).") };
     const args = params.arguments;
     if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.") };
     }
-    const target = resolveToolName(params.name, config.servers);
+    const target = resolveToolName(params.name, config.servers) ?? (await this.#routeByCatalog(config, params.name));
     if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
+    facts.tool = params.name;
+    facts.upstream = target.server.name;
 
     const limited = this.#limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now());
-    if (!limited.allowed) return this.#refuse(config, caller, req, limited);
+    if (!limited.allowed) {
+      facts.outcome = "rate_limited";
+      return this.#refuse(config, caller, req, limited);
+    }
 
     const key = `${session.id}:${JSON.stringify(req.id)}`;
     const controller = new AbortController();
     this.#inflight.set(key, controller);
+    facts.outcome = "upstream_error";
     try {
       const result = await this.#pool.request(target.server, "tools/call", { ...params, name: target.upstreamName }, target.server.timeoutMs, controller.signal);
+      facts.outcome = outcomeOfResult(result);
       return { body: rpcResultBody(req.id, result), headers: limited.headers };
     } catch (e) {
-      if (e instanceof UpstreamRpcError) return { body: rpcErrorBody(req.id, e.code, e.message, e.data), headers: limited.headers };
+      if (e instanceof UpstreamRpcError) {
+        facts.outcome = "tool_error";
+        return { body: rpcErrorBody(req.id, e.code, e.message, e.data), headers: limited.headers };
+      }
       if (e instanceof UpstreamFailure) {
+        facts.outcome = outcomeOfFailure(e.kind);
         const data: Record<string, unknown> = { upstream: e.upstream, reason: e.kind };
         if (e.kind === "breaker_open" && e.detail) data.retryAt = new Date(e.detail).toISOString();
         return { body: rpcErrorBody(req.id, FAILURE_CODES[e.kind], e.message, data), headers: limited.headers };
@@ -369,6 +439,52 @@ export class PresetGateway extends DurableObject<Env> {
     } finally {
       if (this.#inflight.get(key) === controller) this.#inflight.delete(key);
     }
+  }
+
+  /** Records one tools/call for metrics, rollups and the call log. Never throws. */
+  #record(config: PresetConfig, caller: string, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number, metrics: MetricsWriter): void {
+    try {
+      const record = toolCallRecord(config, caller, req, facts, body, at, Date.now());
+      this.#usage.record(record, metrics, { calls: config.auditCalls, arguments: config.auditArguments });
+    } catch (e) {
+      console.error("tool call not recorded", e);
+    }
+  }
+
+  /**
+   * A request refused at the door. Refused credentials (401, 403) are audited as `auth.failed`,
+   * at most once per caller per minute, and refused tool calls are counted as `denied`.
+   */
+  #turnedAway(call: McpCall, caller: string, refusal: McpReply, metrics: MetricsWriter): McpReply {
+    const config = this.#config;
+    if (!config || (refusal.status !== 401 && refusal.status !== 403)) return refusal;
+    const first = call.messages[0];
+    this.#auditAuthFailure(config, caller, refusal.status, first && "method" in first ? first.method : null, errorMessageOf(refusal.body));
+    for (const m of call.messages) {
+      if (!isRequest(m) || m.method !== "tools/call") continue;
+      const name = m.params?.name;
+      const target = typeof name === "string" ? resolveToolName(name, config.servers) : null;
+      const facts: ToolCallFacts = { tool: target ? (name as string) : UNRESOLVED_TOOL, upstream: target?.server.name ?? null, outcome: "denied" };
+      this.#record(config, caller, m, facts, refusal.body, Date.now(), metrics);
+    }
+    return refusal;
+  }
+
+  /** Writes `auth.failed` unless this caller already got one in the last minute. */
+  #auditAuthFailure(config: PresetConfig, caller: string, status: number, method: string | null, message: string | null): void {
+    if (!this.#authFailures.take(caller, Date.now())) return;
+    this.#audit(config, "auth.failed", caller, { status, method, message });
+  }
+
+  /**
+   * A tool whose exposed name is not `<server>__<tool>` (plain naming, or renamed by an override)
+   * is found through the catalog, built once per catalog generation.
+   */
+  async #routeByCatalog(config: PresetConfig, name: string): Promise<{ server: PresetConfig["servers"][number]; upstreamName: string } | null> {
+    const { entries } = await this.#buildCatalog(config);
+    const entry = entries.find((e) => e.name === name);
+    const server = entry && config.servers.find((s) => s.name === entry.server);
+    return entry && server ? { server, upstreamName: entry.upstreamName } : null;
   }
 
   /** Writes an audit event off the request path; a failure is logged, never surfaced. */
@@ -426,6 +542,16 @@ export class PresetGateway extends DurableObject<Env> {
     this.#catalogGeneration++;
     this.#catalog = null;
     this.#pages.clear();
+  }
+}
+
+/** The message of a serialized JSON-RPC error, for audit payloads. */
+function errorMessageOf(body: string | null): string | null {
+  try {
+    const message = body ? (JSON.parse(body) as { error?: { message?: unknown } }).error?.message : null;
+    return typeof message === "string" ? message : null;
+  } catch {
+    return null;
   }
 }
 

@@ -1,44 +1,65 @@
+import type { Context } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../app-env";
 import { getDb } from "../db/client";
-import { type EventCursor, listPresetEvents } from "../db/events-repository";
-import { decodeCursor, encodeCursor } from "../cursor";
-import { invalidField } from "../errors";
+import { type EventFilter, listEvents } from "../db/events-repository";
 import { findOwnPreset } from "./presets";
+import { listParams, type ListQuery, listReply, readList } from "./list-output";
 import { iso } from "./present";
 import { defineRoute } from "./route";
 import { EventsQuery, Event, SlugParams } from "./schemas";
-import { z } from "zod";
 
-const isEventCursor = (v: unknown): v is EventCursor =>
-  !!v && typeof v === "object" && typeof (v as EventCursor).createdAt === "number" && typeof (v as EventCursor).id === "string";
+const EventPage = z.object({ events: z.array(Event), nextCursor: z.string().nullable() });
+const NDJSON_NOTE = "; with format=ndjson, one event per line (application/x-ndjson) and the next cursor in X-Next-Cursor";
+
+/** The events matching `scope` and the query's filters, as JSON or NDJSON. */
+async function eventList(c: Context<AppEnv>, scope: EventFilter, query: ListQuery & { type?: string }): Promise<Response> {
+  const p = listParams(query);
+  const filter: EventFilter = { ...scope, types: query.type?.split(","), since: p.since, until: p.until };
+  const db = getDb(c.env.DB);
+  const { rows, next } = await readList(
+    p.limit,
+    p.after,
+    (n, after) => listEvents(db, filter, n, after),
+    (r) => ({ createdAt: r.event.createdAt, id: r.event.id }),
+  );
+  const events = rows.map(({ event: e, actorHandle }) => ({
+    id: e.id,
+    presetId: e.presetId,
+    type: e.type,
+    actor: { id: e.actorId, handle: actorHandle },
+    target: e.target,
+    payload: e.payload,
+    createdAt: iso(e.createdAt)!,
+  }));
+  return listReply(c, "events", events, next, p.ndjson);
+}
 
 export const eventRoutes = [
   defineRoute({
     method: "get",
     path: "/presets/:slug/events",
     tag: "Events",
-    summary: "The preset's audit trail, newest first",
+    summary: "The preset's audit trail, newest first, filtered by type and time; NDJSON export with format=ndjson",
     auth: "user",
     params: SlugParams,
     query: EventsQuery,
-    responses: { 200: { description: "Events", schema: z.object({ events: z.array(Event), nextCursor: z.string().nullable() }) } },
+    responses: { 200: { description: `Events${NDJSON_NOTE}`, schema: EventPage } },
     async handler(c, { params, query }) {
       const { preset } = await findOwnPreset(c, params.slug);
-      const limit = query.limit ?? 50;
-      const after = query.cursor ? decodeCursor(query.cursor, isEventCursor) : undefined;
-      if (after === null) throw invalidField("cursor", "is not a cursor this API issued");
-      const rows = await listPresetEvents(getDb(c.env.DB), preset.id, limit, after);
-      const last = rows.at(-1);
-      return c.json({
-        events: rows.map(({ event: e, actorHandle }) => ({
-          id: e.id,
-          type: e.type,
-          actor: { id: e.actorId, handle: actorHandle },
-          target: e.target,
-          payload: e.payload,
-          createdAt: iso(e.createdAt)!,
-        })),
-        nextCursor: rows.length === limit && last ? encodeCursor({ createdAt: last.event.createdAt, id: last.event.id }) : null,
-      });
+      return eventList(c, { presetId: preset.id }, query);
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/events",
+    tag: "Events",
+    summary: "Your account's audit trail: token and OAuth grant events (presetId null) and every event of your presets",
+    auth: "user",
+    query: EventsQuery,
+    responses: { 200: { description: `Events${NDJSON_NOTE}`, schema: EventPage } },
+    async handler(c, { query }) {
+      return eventList(c, { ownerId: c.get("userId") }, query);
     },
   }),
 ];

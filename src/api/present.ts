@@ -33,6 +33,7 @@ export interface AttachedJson {
   serverId: string;
   enabled: boolean;
   tools: string[] | null;
+  overrides: Record<string, { name?: string; description?: string }>;
   health: UpstreamHealth;
 }
 
@@ -48,6 +49,9 @@ export function presetJson(p: typeof presets.$inferSelect, owner: string, baseUr
     url: presetUrl(baseUrl, owner, p.slug),
     rateLimit: p.rateLimit ?? DEFAULT_RATE_LIMIT,
     toolLimits: p.toolLimits ?? {},
+    auditCalls: p.auditCalls,
+    toolNaming: p.toolNaming,
+    auditArguments: p.auditArguments,
     servers: attached,
     createdAt: iso(p.createdAt)!,
     updatedAt: iso(p.updatedAt)!,

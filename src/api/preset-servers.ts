@@ -7,6 +7,7 @@ import { invalidatePresets } from "../preset-stub";
 import { presetView, findOwnPreset } from "./presets";
 import { defineRoute } from "./route";
 import { AttachParams, AttachServerBody, Preset } from "./schemas";
+import { assertNoNameClash } from "./naming-check";
 import { findOwnServer } from "./servers";
 
 const sameSelection = (a: string[] | null, b: string[] | null) =>
@@ -32,19 +33,22 @@ export const presetServerRoutes = [
         const current = await db.select().from(presetServers).where(key).get();
         const tools = body.tools === undefined ? (current?.tools ?? null) : body.tools;
         const enabled = body.enabled ?? current?.enabled ?? true;
+        const overrides = body.overrides === undefined ? (current?.overrides ?? null) : body.overrides;
+        await assertNoNameClash(c, preset.id, preset.toolNaming, { serverId: server.id, enabled, tools, overrides });
         const now = Date.now();
         if (!current) {
           await db.batch([
-            db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled, tools, createdAt: now, updatedAt: now }),
+            db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled, tools, overrides, createdAt: now, updatedAt: now }),
             insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools } }, now),
           ]);
           return true;
         }
-        const before = { tools: current.tools ?? null, enabled: current.enabled };
-        if (!sameSelection(before.tools, tools) || before.enabled !== enabled) {
+        const before = { tools: current.tools ?? null, enabled: current.enabled, overrides: current.overrides ?? null };
+        const after = { tools, enabled, overrides };
+        if (!sameSelection(before.tools, tools) || before.enabled !== enabled || JSON.stringify(before.overrides) !== JSON.stringify(overrides)) {
           await db.batch([
-            db.update(presetServers).set({ tools, enabled, updatedAt: now }).where(key),
-            insertEvent(db, { ...actor, type: "tools.changed", payload: { server: server.name, before, after: { tools, enabled } } }, now),
+            db.update(presetServers).set({ tools, enabled, overrides, updatedAt: now }).where(key),
+            insertEvent(db, { ...actor, type: "tools.changed", payload: { server: server.name, before, after } }, now),
           ]);
         }
         return false;

@@ -5,6 +5,7 @@ import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { attachedServers, findPreset } from "../db/presets-repository";
 import { presetMembers, presets, presetServers } from "../db/schema";
+import { assertNoNameClash } from "./naming-check";
 import { conflict, notFound } from "../errors";
 import { newId } from "../ids";
 import { invalidatePresets, presetStub } from "../preset-stub";
@@ -51,6 +52,9 @@ export const presetRoutes = [
         status: "active" as const,
         rateLimit: body.rateLimit ?? null,
         toolLimits: body.toolLimits ?? null,
+        auditCalls: body.auditCalls ?? false,
+        toolNaming: body.toolNaming ?? "prefixed",
+        auditArguments: body.auditArguments ?? false,
         createdAt: now,
         updatedAt: now,
       };
@@ -98,7 +102,7 @@ export const presetRoutes = [
     method: "patch",
     path: "/presets/:slug",
     tag: "Presets",
-    summary: "Change a preset's name, description, visibility or status",
+    summary: "Change a preset's name, description, visibility, status, limits, audit or naming options",
     auth: "user",
     params: SlugParams,
     body: UpdatePresetBody,
@@ -108,6 +112,7 @@ export const presetRoutes = [
       const db = getDb(c.env.DB);
       const now = Date.now();
       const changes = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+      if (body.toolNaming && body.toolNaming !== preset.toolNaming) await assertNoNameClash(c, preset.id, body.toolNaming);
       await db.batch([
         db.update(presets).set({ ...changes, updatedAt: now }).where(eq(presets.id, preset.id)),
         insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "preset.updated", target: preset.slug, payload: { changed: Object.keys(changes) } }, now),

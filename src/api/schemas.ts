@@ -81,7 +81,12 @@ export const ToolLimits = z
 
 export const CreateUserBody = z.strictObject({
   handle: Handle,
-  email: z.email("must be an email address").max(254).optional(),
+  email: z
+    .email("must be an email address")
+    .max(254)
+    .transform((e) => e.toLowerCase())
+    .optional()
+    .describe("Stored lower-cased; matched case-insensitively (e.g. for sign-in through an identity provider)."),
 });
 
 export const CreateTokenBody = z.strictObject({
@@ -106,6 +111,28 @@ export const UpdateServerBody = z
   })
   .refine((b) => Object.keys(b).length > 0, "must change at least one field");
 
+export const AuditCalls = z
+  .boolean()
+  .describe("Log every tools/call: who called which tool, when, the outcome, the latency and the arguments' SHA-256 (GET /presets/{slug}/calls). Default false.");
+export const AuditArguments = z
+  .boolean()
+  .describe("Also log the calls' arguments, cut to 8192 characters; only with auditCalls. Arguments may contain secrets. Default false.");
+
+export const ToolNaming = z
+  .enum(["prefixed", "plain"])
+  .describe("prefixed (default): tools are exposed as <server>__<tool>; plain: upstream names as they are (clashes are refused).");
+
+export const ToolOverrides = z
+  .record(
+    ToolName,
+    z.strictObject({
+      name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 characters of letters, digits, '_', '.' or '-'").optional(),
+      description: z.string().max(4000, "must be at most 4000 characters").optional(),
+    }),
+  )
+  .refine((o) => Object.keys(o).length <= 1000, "may have at most 1000 entries")
+  .describe("By upstream tool name: expose it under another name and/or with another description.");
+
 export const CreatePresetBody = z.strictObject({
   slug: Slug,
   name: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
@@ -113,6 +140,9 @@ export const CreatePresetBody = z.strictObject({
   visibility: Visibility,
   rateLimit: RateLimit.optional().describe("Defaults to 100 requests per 60 s."),
   toolLimits: ToolLimits.optional(),
+  auditCalls: AuditCalls.optional(),
+  auditArguments: AuditArguments.optional(),
+  toolNaming: ToolNaming.optional(),
 });
 
 export const UpdatePresetBody = z
@@ -123,12 +153,16 @@ export const UpdatePresetBody = z
     status: PresetStatus.optional().describe("`disabled` and `archived` presets answer 404 to MCP clients."),
     rateLimit: RateLimit.optional(),
     toolLimits: ToolLimits.nullable().optional().describe("null removes every per-tool limit."),
+    auditCalls: AuditCalls.optional(),
+    auditArguments: AuditArguments.optional(),
+    toolNaming: ToolNaming.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, "must change at least one field");
 
 export const AttachServerBody = z.strictObject({
   enabled: z.boolean().optional().describe("Defaults to true."),
   tools: ToolSelection.optional(),
+  overrides: ToolOverrides.nullable().optional(),
 });
 
 export const AddMemberBody = z.strictObject({ handle: Handle });
@@ -145,9 +179,37 @@ export const TokenParams = z.object({ id: z.string().min(1).max(64) });
 export const AttachParams = z.object({ slug: Slug, name: ServerName });
 export const MemberParams = z.object({ slug: Slug, handle: Handle });
 
-export const EventsQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1, "must be at least 1").max(200, "must be at most 200").optional(),
-  cursor: z.string().max(200).optional(),
+/** Pages of JSON hold at most this many items; NDJSON exports up to NDJSON_MAX_LIMIT. */
+export const JSON_MAX_LIMIT = 200;
+export const NDJSON_MAX_LIMIT = 10_000;
+
+/** limit, cursor, time bounds and format, shared by the event and call-log lists. */
+export function listQuery<S extends z.ZodRawShape>(filters: S) {
+  return z
+    .strictObject({
+      limit: z.coerce.number().int().min(1, "must be at least 1").max(NDJSON_MAX_LIMIT, `must be at most ${NDJSON_MAX_LIMIT}`).optional()
+        .describe(`Items per page: default 50, at most ${JSON_MAX_LIMIT}; with format=ndjson default 1000, at most ${NDJSON_MAX_LIMIT}.`),
+      cursor: z.string().max(200).optional().describe("nextCursor (or the X-Next-Cursor header) of the previous page."),
+      since: z.iso.datetime({ offset: true, error: "must be an ISO 8601 time such as 2026-05-01T00:00:00Z" }).optional().describe("Only items at or after this time."),
+      until: z.iso.datetime({ offset: true, error: "must be an ISO 8601 time such as 2026-05-01T00:00:00Z" }).optional().describe("Only items at or before this time."),
+      format: z.enum(["json", "ndjson"]).optional().describe("ndjson: application/x-ndjson, one JSON object per line, newest first, for SIEM tools; the next page's cursor is in the X-Next-Cursor header."),
+      ...filters,
+    })
+    .superRefine((value, ctx) => {
+      const q = value as { format?: string; limit?: number };
+      if (q.format !== "ndjson" && q.limit !== undefined && q.limit > JSON_MAX_LIMIT) {
+        ctx.addIssue({ code: "custom", path: ["limit"], message: `must be at most ${JSON_MAX_LIMIT} (${NDJSON_MAX_LIMIT} with format=ndjson)` });
+      }
+    });
+}
+
+export const EventsQuery = listQuery({
+  type: z
+    .string()
+    .max(1000)
+    .regex(/^[a-z_]+\.(?:[a-z_]+|\*)(?:,[a-z_]+\.(?:[a-z_]+|\*))*$/, "must be a comma-separated list of event types (breaker.opened) or prefixes (breaker.*)")
+    .optional()
+    .describe("Only these event types, comma-separated; `prefix.*` matches a family (e.g. breaker.*)."),
 });
 
 // ---- responses
@@ -180,6 +242,7 @@ export const AttachedServer = z.object({
   serverId: z.string(),
   enabled: z.boolean(),
   tools: z.array(z.string()).nullable(),
+  overrides: z.record(z.string(), z.object({ name: z.string().optional(), description: z.string().optional() })),
   health: ServerHealth,
 });
 export const Preset = z.object({
@@ -193,6 +256,9 @@ export const Preset = z.object({
   url: z.string().describe("The preset's MCP endpoint."),
   rateLimit: RateLimit,
   toolLimits: ToolLimits,
+  auditCalls: AuditCalls,
+  auditArguments: AuditArguments,
+  toolNaming: ToolNaming,
   servers: z.array(AttachedServer),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -200,6 +266,7 @@ export const Preset = z.object({
 export const Member = z.object({ userId: z.string(), handle: z.string(), addedAt: Timestamp });
 export const Event = z.object({
   id: z.string(),
+  presetId: z.string().nullable().describe("null for account-level events (tokens, OAuth grants)."),
   type: z.string(),
   actor: z.object({ id: z.string().nullable(), handle: z.string().nullable() }),
   target: z.string().nullable(),

@@ -1,5 +1,6 @@
-import { and, desc, eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import { getDb } from "../db/client";
+import { insertEvent, revokeTokenWithEvent } from "../db/events-repository";
 import { apiTokens } from "../db/schema";
 import { notFound } from "../errors";
 import { newId } from "../ids";
@@ -21,9 +22,12 @@ export const tokenRoutes = [
       const now = Date.now();
       const issued = await issueToken();
       const id = newId("tok", now);
-      await getDb(c.env.DB)
-        .insert(apiTokens)
-        .values({ id, userId: c.get("userId"), name: body.name, tokenHash: issued.hash, prefix: issued.prefix, createdAt: now });
+      const userId = c.get("userId");
+      const db = getDb(c.env.DB);
+      await db.batch([
+        db.insert(apiTokens).values({ id, userId, name: body.name, tokenHash: issued.hash, prefix: issued.prefix, createdAt: now }),
+        insertEvent(db, { ownerId: userId, presetId: null, actorId: userId, type: "token.created", target: body.name, payload: { tokenId: id, name: body.name } }, now),
+      ]);
       return c.json({ id, name: body.name, token: issued.token }, 201);
     },
   }),
@@ -52,11 +56,7 @@ export const tokenRoutes = [
     params: TokenParams,
     responses: { 204: { description: "Revoked" }, 404: { description: "No such token of yours" } },
     async handler(c, { params }) {
-      const deleted = await getDb(c.env.DB)
-        .delete(apiTokens)
-        .where(and(eq(apiTokens.id, params.id), eq(apiTokens.userId, c.get("userId"))))
-        .returning({ id: apiTokens.id });
-      if (deleted.length === 0) throw notFound("Token");
+      if (!(await revokeTokenWithEvent(c.env.DB, params.id, c.get("userId")))) throw notFound("Token");
       return c.body(null, 204);
     },
   }),

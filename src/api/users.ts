@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, isUniqueViolation } from "../db/client";
+import { insertEvent } from "../db/events-repository";
 import { apiTokens, users } from "../db/schema";
 import { conflict, notFound } from "../errors";
 import { newId } from "../ids";
@@ -16,17 +17,19 @@ export async function createUser(d1: D1Database, handle: string, email: string |
   if (existing) throw conflict(`The handle '${handle}' is taken.`);
   const user = { id: newId("usr", now), handle, email, createdAt: now };
   const issued = await issueToken();
+  const tokenId = newId("tok", now);
   try {
     await db.batch([
       db.insert(users).values(user),
       db.insert(apiTokens).values({
-        id: newId("tok", now),
+        id: tokenId,
         userId: user.id,
         name: "default",
         tokenHash: issued.hash,
         prefix: issued.prefix,
         createdAt: now,
       }),
+      insertEvent(db, { ownerId: user.id, presetId: null, actorId: null, type: "token.created", target: "default", payload: { tokenId, name: "default" } }, now),
     ]);
   } catch (e) {
     if (isUniqueViolation(e)) throw conflict(`The handle '${handle}' is taken.`);

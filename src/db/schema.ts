@@ -57,7 +57,12 @@ export const presets = sqliteTable(
     status: text("status").$type<PresetStatus>().notNull().default("active"),
     /** Null means DEFAULT_RATE_LIMIT. */
     rateLimit: text("rate_limit", { mode: "json" }).$type<RateLimitSetting | null>(),
+    toolNaming: text("tool_naming").$type<"prefixed" | "plain">().notNull().default("prefixed"),
     toolLimits: text("tool_limits", { mode: "json" }).$type<Record<string, RateLimitSetting> | null>(),
+    /** Log every tools/call of this preset (migrations/0003_usage.sql). */
+    auditCalls: integer("audit_calls", { mode: "boolean" }).notNull().default(false),
+    /** Also log the calls' arguments (only with auditCalls). */
+    auditArguments: integer("audit_arguments", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -72,6 +77,7 @@ export const presetServers = sqliteTable(
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     /** JSON array of upstream tool names, or null for "every tool". */
     tools: text("tools", { mode: "json" }).$type<string[] | null>(),
+    overrides: text("overrides", { mode: "json" }).$type<Record<string, { name?: string; description?: string }> | null>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -102,6 +108,32 @@ export const events = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [index("events_preset_time").on(t.presetId, t.createdAt, t.id)],
+);
+
+/**
+ * The optional per-preset call log (migrations/0003_usage.sql). Usage rollups (`usage_rollups`,
+ * `usage_flushes`) are read and written with plain SQL in db/usage-repository.ts and
+ * usage-recorder.ts, because their histogram columns are generated from one list.
+ */
+export const callLog = sqliteTable(
+  "call_log",
+  {
+    id: text("id").primaryKey(),
+    presetId: text("preset_id").notNull(),
+    userId: text("user_id"),
+    clientIp: text("client_ip"),
+    tool: text("tool").notNull(),
+    upstream: text("upstream"),
+    outcome: text("outcome").notNull(),
+    latencyMs: integer("latency_ms").notNull(),
+    requestBytes: integer("request_bytes").notNull(),
+    responseBytes: integer("response_bytes").notNull(),
+    argumentsSha256: text("arguments_sha256").notNull(),
+    arguments: text("arguments"),
+    argumentsTruncated: integer("arguments_truncated", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("call_log_preset_time").on(t.presetId, t.createdAt, t.id)],
 );
 
 // ---- OAuth (migrations/0004_oauth.sql)

@@ -66,6 +66,10 @@ const ROUTES: [string, string][] = [
   ["get", "/api/v1/presets/{slug}/members"],
   ["delete", "/api/v1/presets/{slug}/members/{handle}"],
   ["get", "/api/v1/presets/{slug}/events"],
+  ["get", "/api/v1/presets/{slug}/calls"],
+  ["get", "/api/v1/presets/{slug}/stats"],
+  ["get", "/api/v1/events"],
+  ["get", "/api/v1/servers/{name}/health"],
   ["post", "/api/v1/admin/demo"],
   ["get", "/api/v1/grants"],
   ["delete", "/api/v1/grants/{id}"],
@@ -165,6 +169,10 @@ describe("real responses match the document", () => {
     ["/api/v1/presets/{slug}", "/presets/documented"],
     ["/api/v1/presets/{slug}/members", "/presets/documented/members"],
     ["/api/v1/presets/{slug}/events", "/presets/documented/events?limit=2"],
+    ["/api/v1/presets/{slug}/calls", "/presets/documented/calls"],
+    ["/api/v1/presets/{slug}/stats", "/presets/documented/stats?window=1h"],
+    ["/api/v1/events", "/events?type=token.*"],
+    ["/api/v1/servers/{name}/health", "/servers/alpha/health"],
   ];
   for (const [documented, path] of reads) {
     it(`matches GET ${documented} 200`, async () => {

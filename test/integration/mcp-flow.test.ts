@@ -191,20 +191,20 @@ describe("a preset as a virtual MCP server", () => {
     const owner = await createUser();
     const slug = unique("p");
     await addPreset(owner, slug);
-    for (const name of ["m1", "m2", "m3"]) {
+    for (const name of ["m1", "m2", "m3", "m4", "m5"]) {
       await addServer(owner, name, upstreamUrl("many_paged"));
       await attach(owner, slug, name, null);
     }
     const client = await connectClient(presetUrl(owner.handle, slug));
     const first = await client.listTools();
-    expect(first.tools).toHaveLength(500);
+    expect(first.tools).toHaveLength(1000);
     expect(first.nextCursor).toBeTypeOf("string");
     const second = await client.listTools({ cursor: first.nextCursor });
     expect(second.tools).toHaveLength(250);
     expect(second.nextCursor).toBeUndefined();
     const names = new Set([...first.tools, ...second.tools].map((t) => t.name));
-    expect(names.size).toBe(750);
-    expect(names.has("m3__tool_249")).toBe(true);
+    expect(names.size).toBe(1250);
+    expect(names.has("m5__tool_249")).toBe(true);
     await expect(client.listTools({ cursor: "not-a-cursor!" })).rejects.toThrow(/cursor/);
     await client.close();
   });

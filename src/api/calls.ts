@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { callJson, listCalls } from "../call-log";
+import { getDb } from "../db/client";
+import { listParams, listReply, readList } from "./list-output";
+import { findOwnPreset } from "./presets";
+import { defineRoute } from "./route";
+import { SlugParams } from "./schemas";
+import { CallLogEntry, CallsQuery } from "./usage-schemas";
+
+export const callRoutes = [
+  defineRoute({
+    method: "get",
+    path: "/presets/:slug/calls",
+    tag: "Events",
+    summary: "The preset's call log (when auditCalls is on), newest first, filtered by tool, outcome and time; NDJSON with format=ndjson",
+    auth: "user",
+    params: SlugParams,
+    query: CallsQuery,
+    responses: {
+      200: {
+        description: "Calls; with format=ndjson, one call per line (application/x-ndjson) and the next cursor in X-Next-Cursor",
+        schema: z.object({ calls: z.array(CallLogEntry), nextCursor: z.string().nullable() }),
+      },
+    },
+    async handler(c, { params, query }) {
+      const { preset } = await findOwnPreset(c, params.slug);
+      const p = listParams(query);
+      const db = getDb(c.env.DB);
+      const filter = { presetId: preset.id, tool: query.tool, outcomes: query.outcome?.split(","), since: p.since, until: p.until };
+      const { rows, next } = await readList(
+        p.limit,
+        p.after,
+        (n, after) => listCalls(db, filter, n, after),
+        (r) => ({ createdAt: r.call.createdAt, id: r.call.id }),
+      );
+      return listReply(c, "calls", rows.map((r) => callJson(r.call, r.handle)), next, p.ndjson);
+    },
+  }),
+];

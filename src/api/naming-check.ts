@@ -1,0 +1,59 @@
+import { eq } from "drizzle-orm";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { type CatalogSource, findCollisions, type ItemOverride, type ToolNaming } from "../catalog";
+import { getDb } from "../db/client";
+import { presetServers, servers } from "../db/schema";
+import { conflict } from "../errors";
+import { openHeaders } from "../server-secrets";
+import { fetchUpstreamTools } from "../upstream-client";
+
+export interface AttachmentPlan {
+  serverId: string;
+  enabled: boolean;
+  tools: string[] | null;
+  overrides: Record<string, ItemOverride> | null;
+}
+
+/**
+ * Refuses a change that would make two tools of a preset share an exposed name (plain naming or
+ * overrides), naming the clash. The upstreams' live tool lists are fetched through the gateway's
+ * client; an upstream that cannot be listed right now is left out of the check (its tools join
+ * the catalog later, where the first server keeps a contested name).
+ */
+export async function assertNoNameClash(c: Context<AppEnv>, presetId: string, naming: ToolNaming, change?: AttachmentPlan): Promise<void> {
+  const db = getDb(c.env.DB);
+  const rows = await db
+    .select({ server: servers, enabled: presetServers.enabled, tools: presetServers.tools, overrides: presetServers.overrides })
+    .from(presetServers)
+    .innerJoin(servers, eq(servers.id, presetServers.serverId))
+    .where(eq(presetServers.presetId, presetId))
+    .orderBy(servers.name);
+  const plans = rows.map((r) => ({ server: r.server, enabled: r.enabled, tools: r.tools ?? null, overrides: r.overrides ?? null }));
+  if (change) {
+    const at = plans.findIndex((p) => p.server.id === change.serverId);
+    const server = at >= 0 ? plans[at]!.server : await db.select().from(servers).where(eq(servers.id, change.serverId)).get();
+    if (!server) return;
+    const plan = { server, enabled: change.enabled, tools: change.tools, overrides: change.overrides };
+    if (at >= 0) plans[at] = plan;
+    else plans.push(plan);
+  }
+  const active = plans.filter((p) => p.enabled);
+  const needsCheck = naming === "plain" || active.some((p) => p.overrides && Object.values(p.overrides).some((o) => o.name));
+  if (!needsCheck || active.length === 0) return;
+  const allowInsecure = c.env.ALLOW_INSECURE_UPSTREAMS === "true";
+  const sources: CatalogSource[] = await Promise.all(
+    active.map(async (p) => {
+      const tools = await fetchUpstreamTools(
+        { id: p.server.id, name: p.server.name, url: p.server.url, headers: await openHeaders(c.env, p.server), timeoutMs: p.server.timeoutMs },
+        { allowInsecure },
+      ).catch(() => []);
+      return { server: p.server.name, selection: p.tools, tools, naming, overrides: p.overrides };
+    }),
+  );
+  const clashes = findCollisions(sources);
+  if (clashes.length > 0) {
+    const list = clashes.slice(0, 5).map((x) => `'${x.name}' (${x.servers.join(", ")})`).join("; ");
+    throw conflict(`Tool name clash: ${list}. Use prefixed naming, narrow the tool selection, or rename with overrides.`);
+  }
+}

@@ -1,0 +1,49 @@
+import { eq } from "drizzle-orm";
+import { getDb } from "../db/client";
+import { presets, presetServers, users } from "../db/schema";
+import { presetStub } from "../preset-stub";
+import { openHeaders } from "../server-secrets";
+import { pingUpstream, UpstreamFailure } from "../upstream-client";
+import { defineRoute } from "./route";
+import { ServerParams } from "./schemas";
+import { findOwnServer } from "./servers";
+import { UpstreamHealthReport } from "./usage-schemas";
+
+export const serverHealthRoutes = [
+  defineRoute({
+    method: "get",
+    path: "/servers/:name/health",
+    tag: "Servers",
+    summary: "Pings the upstream through the gateway's MCP client; reports latency and its circuit breaker in each preset using it",
+    auth: "user",
+    params: ServerParams,
+    responses: { 200: { description: "Health report (also when the upstream is failing)", schema: UpstreamHealthReport } },
+    async handler(c, { params }) {
+      const row = await findOwnServer(c, params.name);
+      const server = { id: row.id, name: row.name, url: row.url, headers: await openHeaders(c.env, row), timeoutMs: row.timeoutMs };
+      const [ping, using] = await Promise.all([
+        pingUpstream(server, { allowInsecure: c.env.ALLOW_INSECURE_UPSTREAMS === "true" }),
+        getDb(c.env.DB)
+          .select({ slug: presets.slug, handle: users.handle })
+          .from(presetServers)
+          .innerJoin(presets, eq(presets.id, presetServers.presetId))
+          .innerJoin(users, eq(users.id, presets.ownerId))
+          .where(eq(presetServers.serverId, row.id))
+          .orderBy(presets.slug),
+      ]);
+      const breakers = await Promise.all(
+        using.map(async (u) => ({ preset: u.slug, ...(await presetStub(c.env, u.handle, u.slug).health([row.id]))[row.id]! })),
+      );
+      const failure = ping.failure;
+      return c.json({
+        server: row.name,
+        status: ping.ok ? ("ok" as const) : ("failing" as const),
+        latencyMs: ping.latencyMs,
+        connectMs: ping.connectMs,
+        error: failure ? { code: failure instanceof UpstreamFailure ? `upstream_${failure.kind}` : "upstream_rpc_error", message: failure.message } : null,
+        checkedAt: new Date().toISOString(),
+        breakers,
+      });
+    },
+  }),
+];

@@ -1,0 +1,30 @@
+import { readStats } from "../db/usage-repository";
+import { presetStub } from "../preset-stub";
+import { buildStats, statsRange } from "../usage-stats";
+import { findOwnPreset } from "./presets";
+import { defineRoute } from "./route";
+import { SlugParams } from "./schemas";
+import { PresetStats, StatsQuery } from "./usage-schemas";
+
+export const statsRoutes = [
+  defineRoute({
+    method: "get",
+    path: "/presets/:slug/stats",
+    tag: "Stats",
+    summary: "Tool-call stats of your preset: totals, per tool, upstream and caller, and a time series",
+    auth: "user",
+    params: SlugParams,
+    query: StatsQuery,
+    responses: { 200: { description: "Exact counts; latency percentiles estimated from histogram buckets", schema: PresetStats } },
+    async handler(c, { params, query }) {
+      const { preset, handle } = await findOwnPreset(c, params.slug);
+      // The preset's object holds up to a minute of calls not yet in D1: flush them so the counts are exact.
+      await presetStub(c.env, handle, preset.slug)
+        .flushUsage()
+        .catch((e: unknown) => console.error("usage flush before stats failed", e));
+      const window = query.window ?? "24h";
+      const range = statsRange(window, Date.now());
+      return c.json(buildStats(`${handle}/${preset.slug}`, window, range, await readStats(c.env.DB, preset.id, range)));
+    },
+  }),
+];
