@@ -82,6 +82,12 @@ async function authenticate(c: Context<AppEnv>, handle: string, slug: string, co
     const userId = await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p));
     if (userId) return { userId, grantId: null };
   }
+  // The preset's object keeps the audit trail of auth failures (capped per caller and minute).
+  c.executionCtx.waitUntil(
+    presetStub(c.env, handle, slug)
+      .recordAuthFailure({ handle, slug, userId: null, ip: c.req.header("cf-connecting-ip") ?? null, status: 401, method: c.req.method, message: "invalid bearer token" })
+      .catch((e: unknown) => console.error("auth failure not recorded", e)),
+  );
   return jsonRpcError(401, null, RpcCode.Unauthorized, "The bearer token is not valid for this preset.", {
     ...cors,
     "www-authenticate": bearerChallenge(issuer, handle, slug, "invalid_token"),

@@ -228,6 +228,24 @@ describe("audit events", () => {
 });
 
 describe("auth failures the worker refused", () => {
+  it("records a bad bearer token at the MCP endpoint, once per caller per minute", async () => {
+    const owner = await createUser();
+    await addPreset(owner, "badtoken", "public");
+    const url = presetUrl(owner.handle, "badtoken");
+    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
+    for (let i = 0; i < 3; i++) {
+      const res = await mcpPost(url, init, { token: "mcpg_" + "z".repeat(40), headers: { "cf-connecting-ip": "203.0.113.50" } });
+      expect(res.status).toBe(401);
+    }
+    const events = await eventually(
+      () => api("GET", "/presets/badtoken/events?type=auth.failed", { token: owner.token }),
+      (r) => r.body.events?.length >= 1,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await api("GET", "/presets/badtoken/events?type=auth.failed", { token: owner.token })).body.events).toHaveLength(1);
+    expect(events.body.events[0]).toMatchObject({ target: "ip:203.0.113.50", payload: { status: 401, message: "invalid bearer token" } });
+  });
+
   it("are recorded through the preset's object with the same cap of one per caller per minute", async () => {
     const owner = await createUser();
     await addPreset(owner, "guarded", "private");
