@@ -17,6 +17,7 @@ import { loadPresetConfig, type PresetConfig } from "./preset-config";
 import { callerKey, PresetLimits } from "./preset-limits";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "./upstream-client";
 import { UpstreamPool } from "./upstream-pool";
+import { ITEM_METHODS, PresetItems } from "./preset-items";
 import { UsageRecorder } from "./usage-recorder";
 import { GATEWAY_VERSION } from "./version";
 
@@ -93,6 +94,7 @@ const errorReply = (status: number, id: RpcMessage | undefined, code: number, me
 export class PresetGateway extends DurableObject<Env> {
   readonly #sessions: SessionStore;
   readonly #pool: UpstreamPool;
+  readonly #items: PresetItems;
   readonly #limits: PresetLimits;
   readonly #breakers: BreakerBoard;
   #config: PresetConfig | null | undefined;
@@ -126,6 +128,7 @@ export class PresetGateway extends DurableObject<Env> {
       allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true",
       onToolsChanged: () => this.#resetCatalog(),
     });
+    this.#items = new PresetItems(this.#pool);
     this.#usage = new UsageRecorder(ctx.storage.sql, {
       db: () => this.env.DB,
       metrics: () => this.env.METRICS,
@@ -188,7 +191,7 @@ export class PresetGateway extends DurableObject<Env> {
       if (first && isRequest(first) && first.method === "initialize") {
         const limited = this.#limits.takeControl(caller, config.rateLimit, Date.now());
         if (!limited.allowed) return this.#refuse(config, caller, first, limited);
-        return { ...this.#initialize(config, call, first), headers: limited.headers };
+        return { ...(await this.#initialize(config, call, first)), headers: limited.headers };
       }
 
       const session = call.sessionId ? this.#sessions.get(call.sessionId) : null;
@@ -284,7 +287,7 @@ export class PresetGateway extends DurableObject<Env> {
     };
   }
 
-  #initialize(config: PresetConfig, call: McpCall, req: RpcRequest): McpReply {
+  async #initialize(config: PresetConfig, call: McpCall, req: RpcRequest): Promise<McpReply> {
     const params = req.params ?? {};
     if (typeof params.protocolVersion !== "string") {
       return reply(400, rpcErrorBody(req.id, RpcCode.InvalidParams, "initialize needs params.protocolVersion (a string)."));
@@ -301,11 +304,13 @@ export class PresetGateway extends DurableObject<Env> {
     });
     for (const server of config.servers) this.#pool.warm(server);
     if (config.servers.length > 0) this.#scheduleSweep();
+    // Capabilities follow the upstreams': known from earlier sessions, else learned by connecting.
+    const { capabilities: declared, instructions } = await this.#items.describe(config);
     const result = {
       protocolVersion,
-      capabilities: { tools: {} },
+      capabilities: declared,
       serverInfo: { name: `${config.handle}/${config.slug}`, title: config.name, version: GATEWAY_VERSION },
-      ...(config.description ? { instructions: config.description } : {}),
+      ...(instructions ? { instructions } : {}),
     };
     return { status: 200, body: rpcResultBody(req.id, result), sessionId: session.id };
   }
@@ -318,7 +323,11 @@ export class PresetGateway extends DurableObject<Env> {
       return { body: null, headers: this.#limits.peekControl(caller, config.rateLimit, now) };
     }
     if (message.method === "tools/call") return this.#callTool(config, session, caller, message, metrics);
-    const limited = this.#limits.takeControl(caller, config.rateLimit, now);
+    // Reading a resource or getting a prompt is a call, like tools/call; the rest is control traffic.
+    const counted = message.method === "resources/read" || message.method === "prompts/get";
+    const limited = counted
+      ? this.#limits.takeCall(caller, message.method, config.rateLimit, undefined, now)
+      : this.#limits.takeControl(caller, config.rateLimit, now);
     if (!limited.allowed) return this.#refuse(config, caller, message, limited);
     const answer = async (): Promise<string> => {
       switch (message.method) {
@@ -329,6 +338,7 @@ export class PresetGateway extends DurableObject<Env> {
         case "initialize":
           return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
         default:
+          if (ITEM_METHODS.has(message.method)) return this.#items.answer(config, message);
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
       }
     };

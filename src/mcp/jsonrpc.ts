@@ -40,6 +40,8 @@ export const RpcCode = {
   UpstreamTimeout: -32011,
   /** The upstream answered something that is not valid MCP. */
   UpstreamBadResponse: -32012,
+  /** resources/read of a URI no upstream of the preset has (MCP's code). */
+  ResourceNotFound: -32002,
   /** The upstream's circuit breaker is open: the call failed fast without reaching it. */
   BreakerOpen: -32013,
   /** A rate limit refused the request (HTTP 429). */

@@ -91,7 +91,8 @@ async function snapshot(ownerId: string): Promise<string> {
     env.DB.prepare("SELECT * FROM presets WHERE owner_id = ? ORDER BY id").bind(ownerId),
     env.DB.prepare("SELECT ps.* FROM preset_servers ps JOIN presets p ON p.id = ps.preset_id WHERE p.owner_id = ? ORDER BY ps.server_id").bind(ownerId),
     env.DB.prepare("SELECT m.* FROM preset_members m JOIN presets p ON p.id = m.preset_id WHERE p.owner_id = ?").bind(ownerId),
-    env.DB.prepare("SELECT id, type FROM events WHERE owner_id = ? ORDER BY id").bind(ownerId),
+    // Refused credentials are audited on purpose (auth.failed); nothing else may be written.
+    env.DB.prepare("SELECT id, type FROM events WHERE owner_id = ? AND type != 'auth.failed' ORDER BY id").bind(ownerId),
     env.DB.prepare("SELECT count(*) AS n FROM users WHERE handle LIKE 'fz%'"),
   ]);
   return JSON.stringify(rows.map((r) => r.results));
