@@ -32,6 +32,13 @@ const LIST_KEYS: Record<string, { kind: ItemKind; key: string }> = {
 
 type Target = { server: PresetServer; value: string };
 
+/** The owner of a `mcpgate://<server>/<uri>` URI or template (prefixed naming), or null. */
+function byPrefix(config: PresetConfig, exposed: string): Target | null {
+  const prefixed = parsePrefixedUri(exposed);
+  const server = prefixed && config.servers.find((s) => s.naming !== "plain" && s.name === prefixed.server);
+  return server && prefixed ? { server, value: prefixed.uri } : null;
+}
+
 /** How long initialize waits to learn an upstream's capabilities it has never seen (once per upstream). */
 const DESCRIBE_BUDGET_MS = 1_500;
 
@@ -161,11 +168,7 @@ export class PresetItems {
 
   /** The owner of a resource URI: by its prefix, else an exact listed URI, else a template match. */
   async #routeUri(config: PresetConfig, uri: string): Promise<Target | null> {
-    const prefixed = parsePrefixedUri(uri);
-    if (prefixed) {
-      const server = config.servers.find((s) => s.naming !== "plain" && s.name === prefixed.server);
-      return server ? { server, value: prefixed.uri } : null;
-    }
+    if (parsePrefixedUri(uri)) return byPrefix(config, uri);
     const plain = config.servers.filter((s) => s.naming === "plain");
     for (const server of plain) {
       const resources = await this.#pool.items(server, "resources").catch(() => [] as Item[]);
@@ -180,11 +183,7 @@ export class PresetItems {
 
   /** The owner of a resource template named by its (exposed) template string. */
   async #routeTemplate(config: PresetConfig, uriTemplate: string): Promise<Target | null> {
-    const prefixed = parsePrefixedUri(uriTemplate);
-    if (prefixed) {
-      const server = config.servers.find((s) => s.naming !== "plain" && s.name === prefixed.server);
-      return server ? { server, value: prefixed.uri } : null;
-    }
+    if (parsePrefixedUri(uriTemplate)) return byPrefix(config, uriTemplate);
     for (const server of config.servers.filter((s) => s.naming === "plain")) {
       const templates = await this.#pool.items(server, "resourceTemplates").catch(() => [] as Item[]);
       if (templates.some((t) => t.uriTemplate === uriTemplate)) return { server, value: uriTemplate };

@@ -1,6 +1,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createParser } from "eventsource-parser";
+import { readLimitedText } from "./read-limited";
 import { MAX_REPLY_BYTES, UpstreamFailure, UpstreamRpcError, type UpstreamServer } from "./upstream-client";
 
 /**
@@ -90,40 +91,15 @@ const tooLarge = (name: string) => new UpstreamFailure(name, "bad_response", `Up
 const cutOff = (name: string) => new UpstreamFailure(name, "unreachable", `Upstream '${name}' closed the connection in the middle of its reply.`);
 
 async function readCapped(name: string, res: Response): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > MAX_REPLY_BYTES) {
-    await res.body?.cancel();
-    throw tooLarge(name);
+  let text: string | null;
+  try {
+    text = await readLimitedText(res, MAX_REPLY_BYTES);
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    throw cutOff(name);
   }
-  // A declared length within the cap is enforced by HTTP framing: read natively (much cheaper).
-  if (Number.isFinite(declared)) {
-    try {
-      return await res.text();
-    } catch (e) {
-      if (e instanceof DOMException && e.name === "AbortError") throw e;
-      throw cutOff(name);
-    }
-  }
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  let size = 0;
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (e) {
-      if (e instanceof DOMException && e.name === "AbortError") throw e;
-      throw cutOff(name);
-    }
-    if (chunk.done) return text + decoder.decode();
-    size += chunk.value.byteLength;
-    if (size > MAX_REPLY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(name);
-    }
-    text += decoder.decode(chunk.value, { stream: true });
-  }
+  if (text === null) throw tooLarge(name);
+  return text;
 }
 
 /** Reads an SSE reply until the response to our request; notifications on the way are noted. */

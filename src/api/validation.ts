@@ -1,42 +1,11 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiError, badRequest, invalidField } from "../errors";
+import { readLimitedText } from "../read-limited";
 
 /** Management API bodies are small; anything bigger is refused before parsing. */
 export const API_BODY_LIMIT = 64 * 1024;
 
-/**
- * Reads a request body as text, refusing it with 413 as soon as it exceeds `limit` bytes
- * (whether or not Content-Length was declared, or declared honestly).
- */
-export async function readLimitedText(request: Request, limit: number): Promise<string | null> {
-  const declared = Number(request.headers.get("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > limit) return null;
-  if (!request.body) return "";
-  // A declared length is enforced by the runtime's HTTP framing, so the native read is safe (and
-  // several times cheaper than reading chunk by chunk).
-  if (Number.isFinite(declared)) return request.text();
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    all.set(c, offset);
-    offset += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
-}
 
 /** The value at `path` inside `input`, or undefined where the path does not exist. */
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

@@ -7,7 +7,7 @@ import { verifyJwt } from "../oauth/keys";
 import { bearerChallenge, presetResource } from "../oauth/metadata";
 import type { McpReply } from "../preset-gateway";
 import { presetStub } from "../preset-stub";
-import { readLimitedText } from "../api/validation";
+import { readLimitedText } from "../read-limited";
 import { isRequest, readableId, RpcCode, type RpcId, type RpcMessage, rpcErrorBody, validateMessage } from "./jsonrpc";
 import { isSupportedVersion } from "./protocol";
 

@@ -4,6 +4,7 @@ import { getDb } from "../db/client";
 import { oauthClients } from "../db/schema";
 import type { Env } from "../env";
 import { randomToken, sha256Hex, timingSafeEqual } from "../ids";
+import { readLimitedText } from "../read-limited";
 import { checkUpstreamUrl } from "../url-guard";
 import { OAuthError } from "./errors";
 
@@ -152,7 +153,7 @@ async function fetchMetadataDocument(env: Env, url: string, fetcher: typeof fetc
     await res.body?.cancel();
     throw new OAuthError("invalid_client", `The client's metadata document answered HTTP ${res.status}.`);
   }
-  const text = await readCapped(res, CIMD_MAX_BYTES);
+  const text = await readLimitedText(res, CIMD_MAX_BYTES);
   if (text === null) throw new OAuthError("invalid_client", `The client's metadata document is larger than ${CIMD_MAX_BYTES} bytes.`);
   let json: unknown;
   try {
@@ -169,23 +170,6 @@ async function fetchMetadataDocument(env: Env, url: string, fetcher: typeof fetc
   return parsed.data;
 }
 
-async function readCapped(res: Response, limit: number): Promise<string | null> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(Uint8Array.from(chunks.flatMap((c) => [...c])));
-}
 
 /**
  * Authenticates the client at the token and revocation endpoints: public clients name
