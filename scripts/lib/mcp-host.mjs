@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { headerValue, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
 
 /**
  * @typedef {import('@modelcontextprotocol/sdk/server/mcp.js').McpServer} McpServer
@@ -150,7 +151,7 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
   async function handleMcp(req, res, name, scope, spec) {
     const key = keyOf(name, scope);
     const c = countersFor(key);
-    const rawBody = req.method === 'POST' ? await readBody(req) : '';
+    const rawBody = req.method === 'POST' ? (await readBody(req, MAX_BODY_BYTES)).toString('utf8') : '';
     // Only POSTs update lastHeaders: the GET stream opens asynchronously and DELETE comes last,
     // either would make "what headers did the tool call carry" racy to assert on.
     if (req.method === 'POST') c.lastHeaders = { ...req.headers };
@@ -248,38 +249,3 @@ function countMethods(c, body, fallback) {
   if (!counted && fallback) c.requests[fallback] = (c.requests[fallback] ?? 0) + 1;
 }
 
-/** @param {string | string[] | undefined} v */
-function headerValue(v) {
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** @param {string} text @returns {unknown} undefined when not JSON */
-function safeParse(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** @param {import('node:http').IncomingMessage} req @returns {Promise<string>} */
-async function readBody(req) {
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} value */
-function sendJson(res, status, value) {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-}
-
-/** @param {import('node:http').ServerResponse} res @param {number} status @param {number} code @param {string} message */
-function sendJsonRpcError(res, status, code, message) {
-  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
-}

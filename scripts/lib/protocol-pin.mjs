@@ -19,6 +19,7 @@
  */
 import { createServer, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { readBody, safeParse } from './http-util.mjs';
 
 /**
  * @typedef {{ initializesPinned: number, requestedVersions: Record<string, number>, headerVersions: Record<string, number> }} PinStats
@@ -59,7 +60,7 @@ export async function startProtocolPin({ target, version }) {
     const headers = { ...req.headers };
     if (!headers.host || headers.host === ownAuthority) headers.host = targetUrl.host;
     if (headers.origin === `http://${ownAuthority}`) headers.origin = targetUrl.origin;
-    let body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req) : undefined;
+    let body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req, MAX_BODY_BYTES) : undefined;
 
     const message = body === undefined ? undefined : safeParse(body.toString('utf8'));
     if (isInitialize(message)) {
@@ -128,23 +129,3 @@ function isInitialize(m) {
   return !!m && typeof m === 'object' && !Array.isArray(m) && /** @type {{ method?: unknown }} */ (m).method === 'initialize';
 }
 
-/** @param {string} text @returns {any} */
-function safeParse(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** @param {import('node:http').IncomingMessage} req @returns {Promise<Buffer>} */
-async function readBody(req) {
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
