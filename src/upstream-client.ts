@@ -71,8 +71,6 @@ export class UpstreamRpcError extends Error {
   }
 }
 
-/** Results pass through as the upstream sent them: validate only that they are objects. */
-export const PassthroughResult = z.looseObject({});
 export type Tool = Record<string, unknown> & { name: string };
 const ToolsPage = z.looseObject({
   tools: z.array(z.looseObject({ name: z.string() })),
