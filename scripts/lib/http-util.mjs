@@ -41,3 +41,23 @@ export function sendJson(res, status, value) {
 export function sendJsonRpcError(res, status, code, message) {
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
 }
+
+/**
+ * Starts listening and resolves with the bound port and the server's origin (`http://host:port`,
+ * IPv6 in brackets); rejects if the port cannot be bound.
+ * @param {import('node:http').Server} server @param {number} port @param {string} host
+ * @returns {Promise<{ port: number, origin: string }>}
+ */
+export async function listen(server, port, host) {
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(undefined);
+    });
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('unexpected listen address');
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { port: address.port, origin: `http://${urlHost}:${address.port}` };
+}

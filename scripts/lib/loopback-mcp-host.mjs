@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { headerValue, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
+import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
 
 /**
  * @typedef {import('@modelcontextprotocol/sdk/server/mcp.js').McpServer} McpServer
@@ -119,23 +119,14 @@ export async function startLoopbackMcpHost({ create, host = '127.0.0.1', port = 
     if (!transport.sessionId) await server.close();
   }
 
-  await new Promise((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(port, host, () => {
-      httpServer.off('error', reject);
-      resolve(undefined);
-    });
-  });
-  const address = httpServer.address();
-  if (!address || typeof address === 'string') throw new Error(`${name}: unexpected listen address`);
-  listenPort = address.port;
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const bound = await listen(httpServer, port, host);
+  listenPort = bound.port;
 
   /** @type {Promise<void> | undefined} */
   let closing;
   return {
-    url: `http://${urlHost}:${address.port}${path}`,
-    port: address.port,
+    url: `${bound.origin}${path}`,
+    port: bound.port,
     sessions: () => sessions.size,
     close() {
       closing ??= (async () => {

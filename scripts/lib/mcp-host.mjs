@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { headerValue, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
+import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
 
 /**
  * @typedef {import('@modelcontextprotocol/sdk/server/mcp.js').McpServer} McpServer
@@ -205,21 +205,12 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
     if (!transport.sessionId) await server.close();
   }
 
-  await new Promise((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(port, host, () => {
-      httpServer.off('error', reject);
-      resolve(undefined);
-    });
-  });
-  const address = httpServer.address();
-  if (!address || typeof address === 'string') throw new Error('mcp-host: unexpected listen address');
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const bound = await listen(httpServer, port, host);
 
   let closing;
   return {
-    url: `http://${urlHost}:${address.port}`,
-    port: address.port,
+    url: bound.origin,
+    port: bound.port,
     stats: (name, scope = '') => stats(keyOf(name, scope)),
     close() {
       closing ??= (async () => {
