@@ -5,9 +5,14 @@ import { DEFAULT_RATE_LIMIT } from "./preset-limits";
 import { openHeaders } from "./server-secrets";
 import type { UpstreamServer } from "./upstream-client";
 
-/** An enabled server of a preset, with its tool selection and decrypted headers. */
+/** An enabled server of a preset, with its selections and decrypted headers. */
 export interface PresetServer extends UpstreamServer {
+  /** Upstream tool names to expose, or null for all. */
   selection: string[] | null;
+  /** Upstream prompt names to expose, or null for all. */
+  promptSelection: string[] | null;
+  /** Upstream resource URIs and URI templates to expose, or null for all (see item-selection.ts). */
+  resourceSelection: string[] | null;
   /** The preset's tool naming, carried per server so catalog routing needs only the server. */
   naming: ToolNaming;
   overrides: Record<string, ItemOverride> | null;
@@ -37,7 +42,7 @@ export interface PresetConfig {
 const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status, p.rate_limit, p.tool_limits,
   p.audit_calls, p.audit_arguments, p.tool_naming
   FROM presets p JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
-const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools, ps.overrides
+const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools, ps.prompts, ps.resources, ps.overrides
   FROM preset_servers ps JOIN servers s ON s.id = ps.server_id JOIN presets p ON p.id = ps.preset_id
   JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2 AND ps.enabled = 1 ORDER BY s.name`;
 const MEMBERS_SQL = `SELECT m.user_id FROM preset_members m JOIN presets p ON p.id = m.preset_id
@@ -56,7 +61,17 @@ type PresetRow = {
   audit_arguments: number;
   tool_naming: ToolNaming;
 };
-type ServerRow = { id: string; name: string; url: string; headers_enc: string | null; timeout_ms: number; tools: string | null; overrides: string | null };
+type ServerRow = {
+  id: string;
+  name: string;
+  url: string;
+  headers_enc: string | null;
+  timeout_ms: number;
+  tools: string | null;
+  prompts: string | null;
+  resources: string | null;
+  overrides: string | null;
+};
 
 /** The preset at /mcp/<handle>/<slug>, or null if there is none. One D1 round trip. */
 export async function loadPresetConfig(env: Env, handle: string, slug: string): Promise<PresetConfig | null> {
@@ -75,6 +90,8 @@ export async function loadPresetConfig(env: Env, handle: string, slug: string): 
       timeoutMs: s.timeout_ms,
       headers: await openHeaders(env, { id: s.id, headersEnc: s.headers_enc }),
       selection: s.tools ? (JSON.parse(s.tools) as string[]) : null,
+      promptSelection: s.prompts ? (JSON.parse(s.prompts) as string[]) : null,
+      resourceSelection: s.resources ? (JSON.parse(s.resources) as string[]) : null,
       naming: preset.tool_naming,
       overrides: s.overrides ? (JSON.parse(s.overrides) as Record<string, ItemOverride>) : null,
       fingerprint: `${s.url}\n${s.headers_enc ?? ""}\n${s.timeout_ms}`,

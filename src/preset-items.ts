@@ -1,4 +1,5 @@
 import { exposedNameIn, NAME_SEPARATOR } from "./catalog";
+import { selectItems, selectsPrompt, selectsUri } from "./item-selection";
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "./preset-config";
 import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "./resource-names";
@@ -9,8 +10,9 @@ import type { UpstreamPool } from "./upstream-pool";
  * Prompts, resources, resource templates, completions and log levels of a preset: aggregated
  * from its enabled servers with the preset's naming (prompt names like tool names; resource URIs
  * kept with plain naming, wrapped as `mcpgate://<server>/<uri>` with prefixed naming), and routed
- * back to the owning upstream. The capabilities and instructions a preset declares are derived
- * from what its upstreams declared.
+ * back to the owning upstream. Each server exposes only its selected prompts and resources (see
+ * item-selection.ts); an unselected one is refused exactly like an unknown one. The capabilities
+ * and instructions a preset declares are derived from what its upstreams declared.
  */
 export const ITEM_METHODS = new Set([
   "prompts/list",
@@ -32,12 +34,16 @@ const LIST_KEYS: Record<string, { kind: ItemKind; key: string }> = {
 
 type Target = { server: PresetServer; value: string };
 
-/** The owner of a `mcpgate://<server>/<uri>` URI or template (prefixed naming), or null. */
+/** The owner of a `mcpgate://<server>/<uri>` URI or template (prefixed naming) if it selects it, or null. */
 function byPrefix(config: PresetConfig, exposed: string): Target | null {
   const prefixed = parsePrefixedUri(exposed);
   const server = prefixed && config.servers.find((s) => s.naming !== "plain" && s.name === prefixed.server);
-  return server && prefixed ? { server, value: prefixed.uri } : null;
+  return server && prefixed && selectsUri(server.resourceSelection, prefixed.uri) ? { server, value: prefixed.uri } : null;
 }
+
+/** The plain-naming servers whose resource selection admits a URI (or template string). */
+const plainSelecting = (config: PresetConfig, uri: string) =>
+  config.servers.filter((s) => s.naming === "plain" && selectsUri(s.resourceSelection, uri));
 
 /** How long initialize waits to learn an upstream's capabilities it has never seen (once per upstream). */
 const DESCRIBE_BUDGET_MS = 1_500;
@@ -136,12 +142,13 @@ export class PresetItems {
     return rpcResultBody(req.id, out);
   }
 
-  /** Every enabled server's items of one kind, exposed; an upstream that cannot be listed is left out. */
+  /** Every enabled server's selected items of one kind, exposed; an upstream that cannot be listed is left out. */
   async #list(config: PresetConfig, kind: ItemKind): Promise<Item[]> {
     const lists = await Promise.all(
       config.servers.map(async (server) => {
         const items = await this.#pool.items(server, kind).catch(() => [] as Item[]);
-        return items.map((item) => this.#expose(server, kind, item));
+        const selection = kind === "prompts" ? server.promptSelection : server.resourceSelection;
+        return selectItems(kind, selection, items).map((item) => this.#expose(server, kind, item));
       }),
     );
     return lists.flat();
@@ -157,19 +164,20 @@ export class PresetItems {
     const at = name.indexOf(NAME_SEPARATOR);
     if (at > 0) {
       const server = config.servers.find((s) => s.naming !== "plain" && s.name === name.slice(0, at));
-      if (server) return { server, value: name.slice(at + NAME_SEPARATOR.length) };
+      const value = name.slice(at + NAME_SEPARATOR.length);
+      if (server) return selectsPrompt(server.promptSelection, value) ? { server, value } : null;
     }
-    for (const server of config.servers.filter((s) => s.naming === "plain")) {
+    for (const server of config.servers.filter((s) => s.naming === "plain" && selectsPrompt(s.promptSelection, name))) {
       const prompts = await this.#pool.items(server, "prompts").catch(() => [] as Item[]);
       if (prompts.some((p) => p.name === name)) return { server, value: name };
     }
     return null;
   }
 
-  /** The owner of a resource URI: by its prefix, else an exact listed URI, else a template match. */
+  /** The owner of a selected resource URI: by its prefix, else an exact listed URI, else a template match. */
   async #routeUri(config: PresetConfig, uri: string): Promise<Target | null> {
     if (parsePrefixedUri(uri)) return byPrefix(config, uri);
-    const plain = config.servers.filter((s) => s.naming === "plain");
+    const plain = plainSelecting(config, uri);
     for (const server of plain) {
       const resources = await this.#pool.items(server, "resources").catch(() => [] as Item[]);
       if (resources.some((r) => r.uri === uri)) return { server, value: uri };
@@ -181,10 +189,10 @@ export class PresetItems {
     return null;
   }
 
-  /** The owner of a resource template named by its (exposed) template string. */
+  /** The owner of a selected resource template named by its (exposed) template string. */
   async #routeTemplate(config: PresetConfig, uriTemplate: string): Promise<Target | null> {
     if (parsePrefixedUri(uriTemplate)) return byPrefix(config, uriTemplate);
-    for (const server of config.servers.filter((s) => s.naming === "plain")) {
+    for (const server of plainSelecting(config, uriTemplate)) {
       const templates = await this.#pool.items(server, "resourceTemplates").catch(() => [] as Item[]);
       if (templates.some((t) => t.uriTemplate === uriTemplate)) return { server, value: uriTemplate };
     }

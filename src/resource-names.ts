@@ -27,6 +27,11 @@ export function parsePrefixedUri(uri: string): { server: string; uri: string } |
  * `{&…}` their operator's form. Enough to route resources/read to the template's owner.
  */
 export function matchesTemplate(template: string, uri: string): boolean {
+  return templatePattern(template).test(uri);
+}
+
+/** The regular expression matchesTemplate tests with, to compile a template once for many URIs. */
+export function templatePattern(template: string): RegExp {
   let pattern = "^";
   let last = 0;
   for (const m of template.matchAll(/\{([+#./;?&]?)([^}]*)\}/g)) {
@@ -40,7 +45,7 @@ export function matchesTemplate(template: string, uri: string): boolean {
     last = (m.index ?? 0) + m[0].length;
   }
   pattern += `${escape(template.slice(last))}$`;
-  return new RegExp(pattern).test(uri);
+  return new RegExp(pattern);
 }
 
 function escape(s: string): string {

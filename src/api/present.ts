@@ -33,6 +33,8 @@ export interface AttachedJson {
   serverId: string;
   enabled: boolean;
   tools: string[] | null;
+  prompts: string[] | null;
+  resources: string[] | null;
   overrides: Record<string, { name?: string; description?: string }>;
   health: UpstreamHealth;
 }

@@ -18,7 +18,7 @@ export const presetServerRoutes = [
     method: "put",
     path: "/presets/:slug/servers/:name",
     tag: "Presets",
-    summary: "Attach one of your servers to a preset, or change its tool selection",
+    summary: "Attach one of your servers to a preset, or change its selection of tools, prompts and resources",
     auth: "user",
     params: AttachParams,
     body: AttachServerBody,
@@ -32,22 +32,36 @@ export const presetServerRoutes = [
       const change = async (): Promise<boolean> => {
         const current = await db.select().from(presetServers).where(key).get();
         const tools = body.tools === undefined ? (current?.tools ?? null) : body.tools;
+        const prompts = body.prompts === undefined ? (current?.prompts ?? null) : body.prompts;
+        const resources = body.resources === undefined ? (current?.resources ?? null) : body.resources;
         const enabled = body.enabled ?? current?.enabled ?? true;
         const overrides = body.overrides === undefined ? (current?.overrides ?? null) : body.overrides;
         await assertNoNameClash(c, preset.id, preset.toolNaming, { serverId: server.id, enabled, tools, overrides });
         const now = Date.now();
         if (!current) {
           await db.batch([
-            db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled, tools, overrides, createdAt: now, updatedAt: now }),
-            insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools } }, now),
+            db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled, tools, prompts, resources, overrides, createdAt: now, updatedAt: now }),
+            insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools, prompts, resources } }, now),
           ]);
           return true;
         }
-        const before = { tools: current.tools ?? null, enabled: current.enabled, overrides: current.overrides ?? null };
-        const after = { tools, enabled, overrides };
-        if (!sameSelection(before.tools, tools) || before.enabled !== enabled || JSON.stringify(before.overrides) !== JSON.stringify(overrides)) {
+        const before = {
+          tools: current.tools ?? null,
+          prompts: current.prompts ?? null,
+          resources: current.resources ?? null,
+          enabled: current.enabled,
+          overrides: current.overrides ?? null,
+        };
+        const after = { tools, prompts, resources, enabled, overrides };
+        const changed =
+          !sameSelection(before.tools, tools) ||
+          !sameSelection(before.prompts, prompts) ||
+          !sameSelection(before.resources, resources) ||
+          before.enabled !== enabled ||
+          JSON.stringify(before.overrides) !== JSON.stringify(overrides);
+        if (changed) {
           await db.batch([
-            db.update(presetServers).set({ tools, enabled, overrides, updatedAt: now }).where(key),
+            db.update(presetServers).set({ tools, prompts, resources, enabled, overrides, updatedAt: now }).where(key),
             insertEvent(db, { ...actor, type: "tools.changed", payload: { server: server.name, before, after } }, now),
           ]);
         }

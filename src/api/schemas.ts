@@ -58,12 +58,26 @@ export const TimeoutMs = z
 
 export const ToolName = z.string().min(1, "must not be empty").max(128, "must be at most 128 characters");
 
-export const ToolSelection = z
-  .array(ToolName)
-  .max(1000, "may list at most 1000 tools")
-  .refine((a) => new Set(a).size === a.length, "must not list a tool twice")
-  .nullable()
-  .describe("Upstream tool names to expose; null (or omitted) exposes every tool of the server.");
+/** A list of upstream item names to expose, or null for all: at most 1000, none twice. */
+const selectionOf = (item: z.ZodString, noun: string) =>
+  z
+    .array(item)
+    .max(1000, `may list at most 1000 ${noun}s`)
+    .refine((a) => new Set(a).size === a.length, `must not list a ${noun} twice`)
+    .nullable();
+
+export const ToolSelection = selectionOf(ToolName, "tool").describe(
+  "Upstream tool names to expose; null (or omitted) exposes every tool of the server.",
+);
+
+export const PromptSelection = selectionOf(z.string().min(1, "must not be empty").max(128, "must be at most 128 characters"), "prompt").describe(
+  "Upstream prompt names to expose; null (or omitted) exposes every prompt of the server.",
+);
+
+export const ResourceSelection = selectionOf(z.string().min(1, "must not be empty").max(2048, "must be at most 2048 characters"), "resource").describe(
+  "Upstream resource URIs and resource templates (the `uriTemplate` as the upstream lists it) to expose; a selected template " +
+    "also exposes every URI that expands it. null (or omitted) exposes every resource and template of the server.",
+);
 
 export const RateLimit = z
   .strictObject({
@@ -162,6 +176,8 @@ export const UpdatePresetBody = z
 export const AttachServerBody = z.strictObject({
   enabled: z.boolean().optional().describe("Defaults to true."),
   tools: ToolSelection.optional(),
+  prompts: PromptSelection.optional(),
+  resources: ResourceSelection.optional(),
   overrides: ToolOverrides.nullable().optional(),
 });
 
@@ -242,6 +258,8 @@ export const AttachedServer = z.object({
   serverId: z.string(),
   enabled: z.boolean(),
   tools: z.array(z.string()).nullable(),
+  prompts: z.array(z.string()).nullable().describe("Selected upstream prompt names; null: every prompt."),
+  resources: z.array(z.string()).nullable().describe("Selected upstream resource URIs and templates; null: every resource."),
   overrides: z.record(z.string(), z.object({ name: z.string().optional(), description: z.string().optional() })),
   health: ServerHealth,
 });

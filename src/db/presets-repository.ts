@@ -15,12 +15,20 @@ export async function findPreset(db: Db, ownerId: string, slug: string) {
 /** The servers attached to a preset, by server name. */
 export async function attachedServers(db: Db, presetId: string) {
   const rows = await db
-    .select({ name: servers.name, serverId: servers.id, enabled: presetServers.enabled, tools: presetServers.tools, overrides: presetServers.overrides })
+    .select({
+      name: servers.name,
+      serverId: servers.id,
+      enabled: presetServers.enabled,
+      tools: presetServers.tools,
+      prompts: presetServers.prompts,
+      resources: presetServers.resources,
+      overrides: presetServers.overrides,
+    })
     .from(presetServers)
     .innerJoin(servers, eq(servers.id, presetServers.serverId))
     .where(eq(presetServers.presetId, presetId))
     .orderBy(servers.name);
-  return rows.map((r) => ({ ...r, tools: r.tools ?? null, overrides: r.overrides ?? {} }));
+  return rows.map((r) => ({ ...r, tools: r.tools ?? null, prompts: r.prompts ?? null, resources: r.resources ?? null, overrides: r.overrides ?? {} }));
 }
 
 export async function listMembers(db: Db, presetId: string) {

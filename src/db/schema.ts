@@ -77,6 +77,10 @@ export const presetServers = sqliteTable(
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     /** JSON array of upstream tool names, or null for "every tool". */
     tools: text("tools", { mode: "json" }).$type<string[] | null>(),
+    /** JSON array of upstream prompt names, or null for "every prompt" (migrations/0006_item_selection.sql). */
+    prompts: text("prompts", { mode: "json" }).$type<string[] | null>(),
+    /** JSON array of upstream resource URIs and URI templates, or null for "every resource". */
+    resources: text("resources", { mode: "json" }).$type<string[] | null>(),
     overrides: text("overrides", { mode: "json" }).$type<Record<string, { name?: string; description?: string }> | null>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),

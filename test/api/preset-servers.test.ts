@@ -113,3 +113,88 @@ describe("attaching servers to presets", () => {
     expect(await selections(user)).toEqual([]);
   });
 });
+
+describe("selecting prompts and resources of an attached server", () => {
+  const itemsOf = (body: { servers: { name: string; prompts: string[] | null; resources: string[] | null }[] }) =>
+    body.servers.map(({ name, prompts, resources }) => ({ name, prompts, resources }));
+  const items = async (user: TestUser) => itemsOf((await api("GET", "/presets/kit", { token: user.token })).body);
+  const events = async (user: TestUser) => (await api("GET", "/presets/kit/events", { token: user.token })).body.events as { type: string; payload: any }[];
+  /** Event types, sorted: events of one millisecond have no set order. */
+  const eventTypes = async (user: TestUser) => (await events(user)).map((e) => e.type).sort();
+
+  it("exposes every prompt and resource by default (null), and shows a selection in the preset", async () => {
+    const { user } = await ownerWithPreset();
+    const res = await put(user, "alpha", {});
+    expect(res.status).toBe(201);
+    expect(itemsOf(res.body)).toEqual([{ name: "alpha", prompts: null, resources: null }]);
+    const changed = await put(user, "alpha", { prompts: ["greet"], resources: ["file:///a.md", "db://users/{id}"] });
+    expect(changed.status).toBe(200);
+    expect(itemsOf(changed.body)).toEqual([{ name: "alpha", prompts: ["greet"], resources: ["file:///a.md", "db://users/{id}"] }]);
+    expect(await items(user)).toEqual([{ name: "alpha", prompts: ["greet"], resources: ["file:///a.md", "db://users/{id}"] }]);
+  });
+
+  it("keeps prompts and resources a PUT leaves out, and resets each to all with null", async () => {
+    const { user, alpha } = await ownerWithPreset();
+    await put(user, "alpha", { tools: ["echo"], prompts: ["greet"], resources: ["file:///a.md"] });
+    expect((await put(user, "alpha", { enabled: false, tools: null })).status).toBe(200);
+    expect(await items(user)).toEqual([{ name: "alpha", prompts: ["greet"], resources: ["file:///a.md"] }]);
+    expect(await selections(user)).toEqual([{ name: "alpha", serverId: alpha.id, enabled: false, tools: null }]);
+    await put(user, "alpha", { prompts: null });
+    expect(await items(user)).toEqual([{ name: "alpha", prompts: null, resources: ["file:///a.md"] }]);
+    await put(user, "alpha", { resources: null, prompts: [] });
+    expect(await items(user)).toEqual([{ name: "alpha", prompts: [], resources: null }]);
+  });
+
+  it("records prompts and resources in server.attached and, before and after, in tools.changed", async () => {
+    const { user } = await ownerWithPreset();
+    await put(user, "alpha", { prompts: ["greet"] });
+    await put(user, "alpha", { resources: ["db://users/{id}"] });
+    const all = await events(user);
+    const attached = all.find((e) => e.type === "server.attached");
+    const changed = all.find((e) => e.type === "tools.changed");
+    expect(attached).toMatchObject({ type: "server.attached", payload: { server: "alpha", tools: null, prompts: ["greet"], resources: null } });
+    expect(changed).toMatchObject({
+      type: "tools.changed",
+      payload: {
+        server: "alpha",
+        before: { tools: null, prompts: ["greet"], resources: null, enabled: true },
+        after: { tools: null, prompts: ["greet"], resources: ["db://users/{id}"], enabled: true },
+      },
+    });
+  });
+
+  it("records no tools.changed event for a PUT that repeats the current prompt and resource selection", async () => {
+    const { user } = await ownerWithPreset();
+    await put(user, "alpha", { prompts: ["greet"], resources: ["file:///a.md"] });
+    expect((await put(user, "alpha", { prompts: ["greet"], resources: ["file:///a.md"] })).status).toBe(200);
+    expect(await eventTypes(user)).toEqual(["preset.created", "server.attached"]);
+  });
+
+  const badBodies: [string, Record<string, unknown>, string][] = [
+    ["prompts that is not an array", { prompts: "greet" }, "prompts"],
+    ["a prompt listed twice", { prompts: ["greet", "greet"] }, "prompts"],
+    ["an empty prompt name", { prompts: ["greet", ""] }, "prompts.1"],
+    ["a prompt name that is not a string", { prompts: [7] }, "prompts.0"],
+    ["more than 1000 prompts", { prompts: Array.from({ length: 1001 }, (_, i) => `p${i}`) }, "prompts"],
+    ["resources that is not an array", { resources: { uri: "file:///a.md" } }, "resources"],
+    ["a resource listed twice", { resources: ["db://users/{id}", "db://users/{id}"] }, "resources"],
+    ["an empty resource", { resources: [""] }, "resources.0"],
+    ["a resource over 2048 characters", { resources: [`file:///${"a".repeat(2048)}`] }, "resources.0"],
+  ];
+  for (const [what, body, field] of badBodies) {
+    it(`rejects ${what} with 400 naming ${field} and attaches nothing`, async () => {
+      const { user } = await ownerWithPreset();
+      expectInvalid(await put(user, "alpha", body), field);
+      expect(await items(user)).toEqual([]);
+    });
+  }
+
+  it("rejects a bad prompt or resource selection on an existing attachment and keeps the old one, recording nothing", async () => {
+    const { user } = await ownerWithPreset();
+    await put(user, "alpha", { prompts: ["greet"], resources: ["file:///a.md"] });
+    expectInvalid(await put(user, "alpha", { prompts: ["x", "x"], resources: null }), "prompts");
+    expectInvalid(await put(user, "alpha", { prompts: null, resources: [""] }), "resources.0");
+    expect(await items(user)).toEqual([{ name: "alpha", prompts: ["greet"], resources: ["file:///a.md"] }]);
+    expect(await eventTypes(user)).toEqual(["preset.created", "server.attached"]);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, attach, connectClient, createUser, mcpPost, presetUrl, rawSession, unique, upstreamUrl } from "../helpers";
+import { addPreset, addServer, api, attach, connectClient, createUser, mcpPost, presetUrl, rawSession, unique, upstreamStats, upstreamUrl } from "../helpers";
 
 async function preset(toolNaming: "prefixed" | "plain", description?: string) {
   const owner = await createUser();
@@ -77,5 +77,120 @@ describe("prompts, resources and completions through a preset", () => {
     expect((await ask("resources/read", { uri: "test://nothing-here" })).json.error).toMatchObject({ code: -32002, data: { uri: "test://nothing-here" } });
     expect((await ask("resources/read", {})).json.error.code).toBe(-32602);
     expect((await ask("completion/complete", { ref: { type: "ref/other" } })).json.error.code).toBe(-32602);
+  });
+});
+
+describe("prompt and resource selection through a preset", () => {
+  /** A preset of one conformance upstream `lib` (own counters in `scope`) with this prompt/resource selection. */
+  async function selected(toolNaming: "prefixed" | "plain", selection: { prompts?: string[] | null; resources?: string[] | null }) {
+    const owner = await createUser();
+    const scope = unique("sel");
+    await addServer(owner, "lib", upstreamUrl("conformance", scope));
+    const slug = unique("p");
+    await addPreset(owner, slug, "public", { toolNaming });
+    const res = await api("PUT", `/presets/${slug}/servers/lib`, { token: owner.token, body: selection });
+    expect(res.status).toBe(201);
+    return { owner, slug, scope, url: presetUrl(owner.handle, slug) };
+  }
+  const refused = (code: number, text: string) => expect.objectContaining({ code, message: expect.stringContaining(text) });
+
+  it("lists only the selected prompts and resources, and no template when none is selected (plain naming)", async () => {
+    const p = await selected("plain", { prompts: ["test_simple_prompt"], resources: ["test://static-text", "test://not-listed"] });
+    const client = await connectClient(p.url);
+    expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(["test_simple_prompt"]);
+    expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(["test://static-text"]);
+    expect((await client.listResourceTemplates()).resourceTemplates).toEqual([]);
+    expect((await client.getPrompt({ name: "test_simple_prompt" })).messages[0]!.content).toEqual({ type: "text", text: "This is a simple prompt for testing." });
+    expect((await client.readResource({ uri: "test://static-text" })).contents[0]).toMatchObject({ text: "This is the content of the static text resource." });
+    await client.close();
+  });
+
+  it("refuses unselected prompts and resources like unknown ones, without asking the upstream", async () => {
+    const p = await selected("plain", { prompts: ["test_simple_prompt"], resources: ["test://static-text"] });
+    const client = await connectClient(p.url);
+    const before = (await upstreamStats("conformance", p.scope)).requests;
+    await expect(client.getPrompt({ name: "test_prompt_with_arguments", arguments: { arg1: "a", arg2: "b" } })).rejects.toEqual(
+      refused(-32602, "Unknown prompt: test_prompt_with_arguments"),
+    );
+    await expect(client.readResource({ uri: "test://static-binary" })).rejects.toEqual(refused(-32002, "Resource not found: test://static-binary"));
+    await expect(client.readResource({ uri: "test://template/42/data" })).rejects.toEqual(refused(-32002, "Resource not found: test://template/42/data"));
+    await expect(client.subscribeResource({ uri: "test://watched-resource" })).rejects.toEqual(refused(-32002, "Resource not found"));
+    await expect(client.unsubscribeResource({ uri: "test://watched-resource" })).rejects.toEqual(refused(-32002, "Resource not found"));
+    await expect(client.complete({ ref: { type: "ref/prompt", name: "test_prompt_with_arguments" }, argument: { name: "arg1", value: "pa" } })).rejects.toEqual(
+      refused(-32602, "Unknown completion reference."),
+    );
+    await expect(client.complete({ ref: { type: "ref/resource", uri: "test://template/{id}/data" }, argument: { name: "id", value: "4" } })).rejects.toEqual(
+      refused(-32602, "Unknown completion reference."),
+    );
+    const after = (await upstreamStats("conformance", p.scope)).requests;
+    for (const method of ["prompts/get", "resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete"]) {
+      expect(after[method] ?? 0, method).toBe(before[method] ?? 0);
+    }
+    await client.close();
+  });
+
+  it("admits reads of URIs matching a selected template, and lists the template and its completions", async () => {
+    const p = await selected("plain", { resources: ["test://template/{id}/data"] });
+    const client = await connectClient(p.url);
+    expect((await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(["test://template/{id}/data"]);
+    expect((await client.listResources()).resources).toEqual([]);
+    const read = await client.readResource({ uri: "test://template/42/data" });
+    expect(JSON.parse((read.contents[0] as { text: string }).text)).toMatchObject({ id: "42", templateTest: true });
+    await expect(client.readResource({ uri: "test://static-text" })).rejects.toEqual(refused(-32002, "Resource not found: test://static-text"));
+    const completion = await client.complete({ ref: { type: "ref/resource", uri: "test://template/{id}/data" }, argument: { name: "id", value: "4" } });
+    expect(completion.completion.values).toEqual([]);
+    // The PUT left prompts out, so every prompt stays exposed.
+    expect((await client.listPrompts()).prompts.length).toBeGreaterThan(0);
+    await client.close();
+  });
+
+  it("filters and routes by upstream names and URIs with prefixed naming", async () => {
+    const p = await selected("prefixed", { prompts: ["test_prompt_with_arguments"], resources: ["test://template/{id}/data", "test://watched-resource"] });
+    const client = await connectClient(p.url);
+    expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(["lib__test_prompt_with_arguments"]);
+    expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(["mcpgate://lib/test://watched-resource"]);
+    expect((await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(["mcpgate://lib/test://template/{id}/data"]);
+    const read = await client.readResource({ uri: "mcpgate://lib/test://template/7/data" });
+    expect(read.contents[0]!.uri).toBe("mcpgate://lib/test://template/7/data");
+    expect(await client.subscribeResource({ uri: "mcpgate://lib/test://watched-resource" })).toEqual({});
+    const completion = await client.complete({ ref: { type: "ref/prompt", name: "lib__test_prompt_with_arguments" }, argument: { name: "arg1", value: "pa" } });
+    expect(completion.completion.values).toEqual(["paris", "park", "party"]);
+    await expect(client.getPrompt({ name: "lib__test_simple_prompt" })).rejects.toEqual(refused(-32602, "Unknown prompt: lib__test_simple_prompt"));
+    await expect(client.readResource({ uri: "mcpgate://lib/test://static-text" })).rejects.toEqual(refused(-32002, "Resource not found: mcpgate://lib/test://static-text"));
+    await expect(client.readResource({ uri: "mcpgate://lib/test://template/7/data/more" })).rejects.toEqual(refused(-32002, "Resource not found"));
+    await client.close();
+  });
+
+  it("applies a changed selection at once: null exposes everything again, [] hides every prompt", async () => {
+    const p = await selected("prefixed", { prompts: ["test_simple_prompt"], resources: ["test://static-text"] });
+    const first = await connectClient(p.url);
+    expect((await first.listPrompts()).prompts).toHaveLength(1);
+    await first.close();
+    const res = await api("PUT", `/presets/${p.slug}/servers/lib`, { token: p.owner.token, body: { prompts: [], resources: null } });
+    expect(res.status).toBe(200);
+    const client = await connectClient(p.url);
+    expect((await client.listPrompts()).prompts).toEqual([]);
+    await expect(client.getPrompt({ name: "lib__test_simple_prompt" })).rejects.toEqual(refused(-32602, "Unknown prompt: lib__test_simple_prompt"));
+    const uris = (await client.listResources()).resources.map((r) => r.uri);
+    expect(uris).toEqual(expect.arrayContaining(["mcpgate://lib/test://static-text", "mcpgate://lib/test://static-binary", "mcpgate://lib/test://watched-resource"]));
+    expect((await client.readResource({ uri: "mcpgate://lib/test://static-binary" })).contents[0]).toMatchObject({ mimeType: "image/png" });
+    await client.close();
+  });
+
+  it("routes a plain prompt name to the server that selects it when another server has it unselected", async () => {
+    const owner = await createUser();
+    const [hidden, shown] = [unique("hid"), unique("shw")];
+    await addServer(owner, "a", upstreamUrl("conformance", hidden));
+    await addServer(owner, "b", upstreamUrl("conformance", shown));
+    const slug = unique("p");
+    await addPreset(owner, slug, "public", { toolNaming: "plain" });
+    expect((await api("PUT", `/presets/${slug}/servers/a`, { token: owner.token, body: { prompts: ["test_prompt_with_image"] } })).status).toBe(201);
+    expect((await api("PUT", `/presets/${slug}/servers/b`, { token: owner.token, body: { tools: [], prompts: ["test_simple_prompt"] } })).status).toBe(201);
+    const client = await connectClient(presetUrl(owner.handle, slug));
+    expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(["test_prompt_with_image", "test_simple_prompt"]);
+    expect((await client.getPrompt({ name: "test_simple_prompt" })).messages).toHaveLength(1);
+    expect((await upstreamStats("conformance", hidden)).requests["prompts/get"] ?? 0).toBe(0);
+    expect((await upstreamStats("conformance", shown)).requests["prompts/get"]).toBe(1);
+    await client.close();
   });
 });
