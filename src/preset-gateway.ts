@@ -2,15 +2,17 @@ import { DurableObject } from "cloudflare:workers";
 import { decideAccess } from "./access";
 import { AuditThrottle } from "./audit-throttle";
 import { BreakerBoard, type UpstreamHealth } from "./breaker-board";
+import { CallRelay, type RelayHost } from "./call-relay";
 import type { BreakerState } from "./breaker";
 import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, toolCallRecord, UNRESOLVED_TOOL } from "./call-record";
 import { buildCatalog, type CatalogEntry, pageOf, resolveToolName } from "./catalog";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { type EventType, insertEvent } from "./db/events-repository";
 import { getDb } from "./db/client";
+import { Deadline } from "./deadline";
 import type { Env } from "./env";
 import type { MetricsWriter } from "./metrics";
-import { isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
+import { isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
 import { allowsBatches, negotiateVersion } from "./mcp/protocol";
 import { type Session, SessionStore } from "./mcp/session-store";
 import { loadPresetConfig, type PresetConfig } from "./preset-config";
@@ -18,6 +20,8 @@ import { callerKey, PresetLimits } from "./preset-limits";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "./upstream-client";
 import { UpstreamPool } from "./upstream-pool";
 import { ITEM_METHODS, PresetItems } from "./preset-items";
+import { PresetStreams } from "./preset-streams";
+import { exposeUri } from "./resource-names";
 import { UsageRecorder } from "./usage-recorder";
 import { GATEWAY_VERSION } from "./version";
 
@@ -41,8 +45,8 @@ export interface McpCall extends PresetRef {
 
 export interface McpReply {
   status: number;
-  /** Serialized JSON-RPC response(s); null for 202/204. */
-  body: string | null;
+  /** Serialized JSON-RPC response(s); an SSE stream (text/event-stream); null for 202/204. */
+  body: string | ReadableStream<Uint8Array> | null;
   /** Set on a successful initialize: the new Mcp-Session-Id. */
   sessionId?: string;
   /** RateLimit-*, Retry-After. */
@@ -62,6 +66,8 @@ const CONFIG_REVALIDATE_MS = 60_000;
 export const UPSTREAM_IDLE_MS = 5 * 60_000;
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 1000;
+/** However much progress an upstream reports, a tools/call ends after this long. */
+export const MAX_CALL_MS = 15 * 60_000;
 
 const FAILURE_CODES: Record<FailureKind, number> = {
   unreachable: RpcCode.UpstreamUnavailable,
@@ -81,7 +87,7 @@ const BREAKER_EVENTS: Record<BreakerState, EventType> = { open: "breaker.opened"
 const isOffsetCursor = (v: unknown): v is { o: number } =>
   !!v && typeof v === "object" && Number.isInteger((v as { o?: unknown }).o) && (v as { o: number }).o >= 0;
 
-const reply = (status: number, body: string | null, headers?: Record<string, string>): McpReply => ({ status, body, headers });
+const reply = (status: number, body: McpReply["body"], headers?: Record<string, string>): McpReply => ({ status, body, headers });
 const errorReply = (status: number, id: RpcMessage | undefined, code: number, message: string) =>
   reply(status, rpcErrorBody(id && "id" in id ? id.id : null, code, message));
 
@@ -95,6 +101,14 @@ export class PresetGateway extends DurableObject<Env> {
   readonly #sessions: SessionStore;
   readonly #pool: UpstreamPool;
   readonly #items: PresetItems;
+  readonly #streams: PresetStreams;
+  /** What clients last heard the tool, prompt and resource lists were (see #notifyListChanges). */
+  readonly #listSignatures = new Map<string, string>();
+  #listCheck: Promise<void> | null = null;
+  #listDirty = false;
+  /** The preset this object serves, once known (list-change checks reload its config by it). */
+  #lastRef: PresetRef | null = null;
+  #progressSeq = 0;
   readonly #limits: PresetLimits;
   readonly #breakers: BreakerBoard;
   #config: PresetConfig | null | undefined;
@@ -124,9 +138,11 @@ export class PresetGateway extends DurableObject<Env> {
     this.#breakers = new BreakerBoard(ctx.storage, load(BreakerBoard.storagePrefix), (serverId, state, lastError) =>
       this.#auditBreaker(serverId, state, lastError),
     );
+    this.#streams = new PresetStreams(ctx.storage.sql);
     this.#pool = new UpstreamPool(ctx.storage.sql, this.#breakers, {
       allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true",
       onToolsChanged: () => this.#resetCatalog(),
+      onResourceUpdated: (server, uri) => this.#resourceUpdated(server, uri),
     });
     this.#items = new PresetItems(this.#pool);
     this.#usage = new UsageRecorder(ctx.storage.sql, {
@@ -201,6 +217,15 @@ export class PresetGateway extends DurableObject<Env> {
       if (call.batch && !allowsBatches(session.protocolVersion)) {
         return errorReply(400, undefined, RpcCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${session.protocolVersion}.`);
       }
+      if (!call.batch && first && isRequest(first) && first.method === "tools/call") {
+        // The reply is JSON unless the call needs to relay something first; then it is an SSE stream.
+        let streamed!: (r: McpReply) => void;
+        const opened = new Promise<McpReply>((resolve) => (streamed = resolve));
+        const work = this.#handle(config, session, caller, first, metrics, streamed).then((h) => reply(h.status ?? 200, h.body, h.headers));
+        const answer = await Promise.race([work, opened]);
+        if (this.#pool.connected) this.#scheduleSweep();
+        return answer;
+      }
       const handled = await Promise.all(call.messages.map((m) => this.#handle(config, session, caller, m, metrics)));
       if (this.#pool.connected) this.#scheduleSweep();
       const headers = Object.assign({}, ...handled.map((h) => h.headers ?? {}));
@@ -223,7 +248,28 @@ export class PresetGateway extends DurableObject<Env> {
       return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
     }
     this.#sessions.delete(session.id);
+    for (const uri of this.#streams.subscriptionsOf(session.id)) await this.#unsubscribe(gate.config, session, uri);
+    this.#streams.endSession(session.id);
     return reply(204, null);
+  }
+
+  /**
+   * GET of the MCP endpoint: the session's standalone SSE stream (list_changed, resources/updated),
+   * or, with Last-Event-ID, any of its streams resumed after that event.
+   */
+  async listen(call: PresetRef & { userId: string | null; grantId?: string | null; sessionId: string; lastEventId: string | null }): Promise<McpReply> {
+    const gate = await this.#admit(call, undefined);
+    if ("status" in gate) return gate;
+    const session = this.#sessions.get(call.sessionId);
+    if (!session || session.principal !== principalKey(call.userId) || session.presetId !== gate.config.id) {
+      return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found: initialize a new session.");
+    }
+    const fresh = !this.#streams.hasListeners;
+    const result = this.#streams.listen(session, call.lastEventId);
+    // The first listener: note what the lists are now, so a change can be told apart from no change.
+    if (fresh && result.status === 200) this.#notifyListChanges(true);
+    if (this.#pool.connected) this.#scheduleSweep();
+    return reply(result.status, result.body);
   }
 
   /**
@@ -239,9 +285,12 @@ export class PresetGateway extends DurableObject<Env> {
     await this.#usage.flush();
   }
 
-  /** Closes the upstream sessions if they were idle for UPSTREAM_IDLE_MS as of `now`. */
+  /**
+   * Closes the upstream sessions if they were idle for UPSTREAM_IDLE_MS as of `now`. Not while a
+   * client listens on a standalone stream: the upstream sessions carry the notifications it waits for.
+   */
   sweepUpstreams(now = Date.now()): void {
-    if (this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#scheduleSweep();
+    if (this.#streams.listening || this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#scheduleSweep();
   }
 
   #grantRevoked(grantId: string): boolean {
@@ -315,14 +364,22 @@ export class PresetGateway extends DurableObject<Env> {
     return { status: 200, body: rpcResultBody(req.id, result), sessionId: session.id };
   }
 
-  async #handle(config: PresetConfig, session: Session, caller: string, message: RpcMessage, metrics: MetricsWriter): Promise<Handled> {
+  async #handle(
+    config: PresetConfig,
+    session: Session,
+    caller: string,
+    message: RpcMessage,
+    metrics: MetricsWriter,
+    stream?: (reply: McpReply) => void,
+  ): Promise<Handled> {
     const now = Date.now();
     if (!isRequest(message)) {
       if (isNotification(message) && message.method === "notifications/cancelled") this.#cancel(session, message.params);
+      else if (!isNotification(message)) this.#streams.answer(session, message as RpcResponse);
       // Notifications and responses are accepted and need no reply.
       return { body: null, headers: this.#limits.peekControl(caller, config.rateLimit, now) };
     }
-    if (message.method === "tools/call") return this.#callTool(config, session, caller, message, metrics);
+    if (message.method === "tools/call") return this.#callTool(config, session, caller, message, metrics, stream);
     // Reading a resource or getting a prompt is a call, like tools/call; the rest is control traffic.
     const counted = message.method === "resources/read" || message.method === "prompts/get";
     const limited = counted
@@ -337,6 +394,12 @@ export class PresetGateway extends DurableObject<Env> {
           return this.#listTools(config, message);
         case "initialize":
           return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
+        case "logging/setLevel":
+          if (typeof message.params?.level === "string") this.#streams.setLogLevel(session.id, message.params.level);
+          return this.#items.answer(config, message);
+        case "resources/subscribe":
+        case "resources/unsubscribe":
+          return this.#subscription(config, session, message);
         default:
           if (ITEM_METHODS.has(message.method)) return this.#items.answer(config, message);
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
@@ -394,20 +457,38 @@ export class PresetGateway extends DurableObject<Env> {
   }
 
   /** tools/call: runs it, then records it (metrics, rollup, call log) however it ended. */
-  async #callTool(config: PresetConfig, session: Session, caller: string, req: RpcRequest, metrics: MetricsWriter): Promise<Handled> {
+  async #callTool(
+    config: PresetConfig,
+    session: Session,
+    caller: string,
+    req: RpcRequest,
+    metrics: MetricsWriter,
+    stream?: (reply: McpReply) => void,
+  ): Promise<Handled> {
     const at = Date.now();
     const facts: ToolCallFacts = { tool: UNRESOLVED_TOOL, upstream: null, outcome: "upstream_error" };
     let handled: Handled | undefined;
     try {
-      handled = await this.#runTool(config, session, caller, req, facts);
+      handled = await this.#runTool(config, session, caller, req, facts, stream);
       return handled;
     } finally {
       this.#record(config, caller, req, facts, handled?.body ?? null, at, metrics);
     }
   }
 
-  /** Runs a tools/call, noting in `facts` which tool and upstream it reached and how it ended. */
-  async #runTool(config: PresetConfig, session: Session, caller: string, req: RpcRequest, facts: ToolCallFacts): Promise<Handled> {
+  /**
+   * Runs a tools/call, noting in `facts` which tool and upstream it reached and how it ended. With
+   * `stream`, what the upstream sends before its answer is relayed (see CallRelay): the reply turns
+   * into an SSE stream, handed to `stream` as soon as it opens, and the answer ends it.
+   */
+  async #runTool(
+    config: PresetConfig,
+    session: Session,
+    caller: string,
+    req: RpcRequest,
+    facts: ToolCallFacts,
+    stream?: (reply: McpReply) => void,
+  ): Promise<Handled> {
     const params = req.params ?? {};
     facts.outcome = "denied";
     if (typeof params.name !== "string") return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "tools/call needs params.name (a string).") };
@@ -430,24 +511,76 @@ export class PresetGateway extends DurableObject<Env> {
     const controller = new AbortController();
     this.#inflight.set(key, controller);
     facts.outcome = "upstream_error";
+    const server = target.server;
+    const upstreamParams: Record<string, unknown> = { ...params, name: target.upstreamName };
+    const { progressToken: clientToken, ...meta } = (params._meta ?? {}) as Record<string, unknown>;
+    const progressToken =
+      stream && (typeof clientToken === "string" || typeof clientToken === "number")
+        ? { client: clientToken, upstream: `mcpgate-p${++this.#progressSeq}` }
+        : undefined;
+    if (params._meta !== undefined) upstreamParams._meta = progressToken ? { ...meta, progressToken: progressToken.upstream } : meta;
+    const deadline = new Deadline(server.timeoutMs, MAX_CALL_MS);
+    let callStream: ReturnType<PresetStreams["openCallStream"]> | null = null;
+    const host: RelayHost = {
+      openStream: () => (callStream = this.#streams.openCallStream(session, req.id)),
+      registerRequest: (relay) => this.#streams.registerRequest(session.id, relay),
+      forgetRequest: (id) => this.#streams.forgetRequest(id),
+      respondUpstream: (message) => {
+        this.#pool.respond(server, message as Parameters<UpstreamPool["respond"]>[1]).catch(() => {});
+      },
+      wantsLog: (level) => !!stream && this.#streams.wantsLog(session.id, level),
+      onOtherNotification: (m) => this.#upstreamNotification(server, m),
+    };
+    const relay = new CallRelay(host, {
+      capabilities: stream ? session.clientCapabilities : {},
+      progressToken,
+      deadline,
+      polling: !!stream && session.protocolVersion >= "2025-11-25",
+    });
+    if (stream) void relay.opened.then((body) => stream({ status: 200, body, headers: limited.headers }));
+    let handled: Handled | undefined;
     try {
-      const result = await this.#pool.request(target.server, "tools/call", { ...params, name: target.upstreamName }, target.server.timeoutMs, controller.signal);
+      handled = await this.#upstreamTool(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers);
+      return handled;
+    } finally {
+      deadline.clear();
+      if (this.#inflight.get(key) === controller) this.#inflight.delete(key);
+      relay.finish(handled?.body ?? rpcErrorBody(req.id, RpcCode.InternalError, "Internal error."));
+      if (callStream) this.#streams.closeCallStream(callStream);
+    }
+  }
+
+  /** The upstream part of a tools/call: its answer, or the error that stands for its failure. */
+  async #upstreamTool(
+    server: PresetConfig["servers"][number],
+    req: RpcRequest,
+    params: Record<string, unknown>,
+    facts: ToolCallFacts,
+    signal: AbortSignal,
+    relay: CallRelay,
+    deadline: Deadline,
+    headers: Record<string, string> | undefined,
+  ): Promise<Handled & { body: string }> {
+    try {
+      const result = await this.#pool.request(server, "tools/call", params, server.timeoutMs, signal, {
+        deadline,
+        onMessage: (m) => relay.onMessage(m),
+        onPause: () => relay.onPause(),
+      });
       facts.outcome = outcomeOfResult(result);
-      return { body: rpcResultBody(req.id, result), headers: limited.headers };
+      return { body: rpcResultBody(req.id, result), headers };
     } catch (e) {
       if (e instanceof UpstreamRpcError) {
         facts.outcome = "tool_error";
-        return { body: rpcErrorBody(req.id, e.code, e.message, e.data), headers: limited.headers };
+        return { body: rpcErrorBody(req.id, e.code, e.message, e.data), headers };
       }
       if (e instanceof UpstreamFailure) {
         facts.outcome = outcomeOfFailure(e.kind);
         const data: Record<string, unknown> = { upstream: e.upstream, reason: e.kind };
         if (e.kind === "breaker_open" && e.detail) data.retryAt = new Date(e.detail).toISOString();
-        return { body: rpcErrorBody(req.id, FAILURE_CODES[e.kind], e.message, data), headers: limited.headers };
+        return { body: rpcErrorBody(req.id, FAILURE_CODES[e.kind], e.message, data), headers };
       }
       throw e;
-    } finally {
-      if (this.#inflight.get(key) === controller) this.#inflight.delete(key);
     }
   }
 
@@ -469,13 +602,14 @@ export class PresetGateway extends DurableObject<Env> {
     const config = this.#config;
     if (!config || (refusal.status !== 401 && refusal.status !== 403)) return refusal;
     const first = call.messages[0];
-    this.#auditAuthFailure(config, caller, refusal.status, first && "method" in first ? first.method : null, errorMessageOf(refusal.body));
+    const body = typeof refusal.body === "string" ? refusal.body : null;
+    this.#auditAuthFailure(config, caller, refusal.status, first && "method" in first ? first.method : null, errorMessageOf(body));
     for (const m of call.messages) {
       if (!isRequest(m) || m.method !== "tools/call") continue;
       const name = m.params?.name;
       const target = typeof name === "string" ? resolveToolName(name, config.servers) : null;
       const facts: ToolCallFacts = { tool: target ? (name as string) : UNRESOLVED_TOOL, upstream: target?.server.name ?? null, outcome: "denied" };
-      this.#record(config, caller, m, facts, refusal.body, Date.now(), metrics);
+      this.#record(config, caller, m, facts, body, Date.now(), metrics);
     }
     return refusal;
   }
@@ -523,6 +657,7 @@ export class PresetGateway extends DurableObject<Env> {
   }
 
   #reloadConfig(ref: PresetRef): Promise<PresetConfig | null> {
+    this.#lastRef = { handle: ref.handle, slug: ref.slug };
     if (this.#configLoad) return this.#configLoad;
     const generation = this.#configGeneration;
     const load = loadPresetConfig(this.env, ref.handle, ref.slug)
@@ -552,6 +687,85 @@ export class PresetGateway extends DurableObject<Env> {
     this.#catalogGeneration++;
     this.#catalog = null;
     this.#pages.clear();
+    this.#notifyListChanges();
+  }
+
+  /**
+   * Tells clients listening on a standalone stream which of the preset's lists changed, whatever
+   * changed them (an upstream's list_changed, the owner editing the preset): it compares what
+   * tools/list, prompts/list and resources/list (with templates) answer now with what they
+   * answered last time. Coalesced: one check at a time, rerun once if more changes came meanwhile.
+   */
+  #notifyListChanges(baselineOnly = false): void {
+    if (!this.#streams.hasListeners || !this.#lastRef) return;
+    if (this.#listCheck) {
+      this.#listDirty = true;
+      return;
+    }
+    const ref = this.#lastRef;
+    const list = (method: string) => (config: PresetConfig) => this.#items.answer(config, { jsonrpc: "2.0", id: 0, method });
+    const lists: Record<string, (config: PresetConfig) => Promise<string>> = {
+      tools: async (config) => JSON.stringify((await this.#buildCatalog(config)).entries.map((e) => e.tool)),
+      prompts: list("prompts/list"),
+      resources: async (config) => (await list("resources/list")(config)) + (await list("resources/templates/list")(config)),
+    };
+    this.#listCheck = (async () => {
+      do {
+        this.#listDirty = false;
+        const config = await this.#loadConfig(ref);
+        if (!config) return;
+        for (const [kind, read] of Object.entries(lists)) {
+          const signature = await read(config);
+          const before = this.#listSignatures.get(kind);
+          this.#listSignatures.set(kind, signature);
+          if (!baselineOnly && before !== undefined && before !== signature) {
+            this.#streams.broadcast({ jsonrpc: "2.0", method: `notifications/${kind}/list_changed` });
+          }
+        }
+        baselineOnly = false;
+      } while (this.#listDirty);
+    })()
+      .catch((e) => console.error("list change check failed", e))
+      .finally(() => {
+        this.#listCheck = null;
+      });
+  }
+
+  /** An upstream's resource changed: tell the sessions subscribed to it (by its exposed URI). */
+  #resourceUpdated(server: PresetConfig["servers"][number], uri: string): void {
+    const exposed = exposeUri(server.name, server.naming, uri);
+    const sessions = this.#streams.subscribers(exposed);
+    if (sessions.length > 0) this.#streams.broadcast({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: exposed } }, sessions);
+  }
+
+  /** A notification on a call's stream that is about the upstream, not the call. */
+  #upstreamNotification(server: PresetConfig["servers"][number], m: Record<string, unknown>): void {
+    const params = (m.params ?? {}) as Record<string, unknown>;
+    if (m.method === "notifications/resources/updated" && typeof params.uri === "string") this.#resourceUpdated(server, params.uri);
+    else if (m.method === "notifications/prompts/list_changed") this.#pool.itemsChanged(server, "prompts");
+    else if (m.method === "notifications/resources/list_changed") this.#pool.itemsChanged(server, "resources");
+  }
+
+  /**
+   * resources/subscribe and unsubscribe, counted per session: the upstream is subscribed once for
+   * every client that asked, and unsubscribed when the last one lets go.
+   */
+  async #subscription(config: PresetConfig, session: Session, req: RpcRequest): Promise<string> {
+    const uri = req.params?.uri;
+    if (typeof uri !== "string") return this.#items.answer(config, req);
+    if (req.method === "resources/unsubscribe") {
+      if (this.#streams.unsubscribe(session.id, uri)) return rpcResultBody(req.id, {});
+      return this.#items.answer(config, req);
+    }
+    const body = await this.#items.answer(config, req);
+    if (errorMessageOf(body) === null) this.#streams.subscribe(session.id, uri);
+    return body;
+  }
+
+  /** Drops a session's subscription (it ended), unsubscribing upstream if it was the last. */
+  async #unsubscribe(config: PresetConfig, session: Session, uri: string): Promise<void> {
+    if (this.#streams.unsubscribe(session.id, uri)) return;
+    await this.#items.answer(config, { jsonrpc: "2.0", id: 0, method: "resources/unsubscribe", params: { uri } }).catch(() => {});
   }
 }
 

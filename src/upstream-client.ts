@@ -6,6 +6,7 @@ import {
   McpError,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
@@ -213,13 +214,22 @@ export interface ConnectOptions {
   onToolsChanged?: () => void;
   /** Called when the upstream says its prompt or resource list changed. */
   onItemsChanged?: (kind: ItemKind) => void;
+  /** Called when the upstream says a resource the gateway subscribed to changed. */
+  onResourceUpdated?: (uri: string) => void;
   /** Called when the connection ends (closed by us, or the transport failed). */
   onClose?: () => void;
 }
 
+/**
+ * What the gateway declares to upstreams. The upstream session is shared by every client of the
+ * preset, so it offers everything a client might: a request the calling client did not declare
+ * (sampling, elicitation, roots) is answered with an error by the gateway instead of relayed.
+ */
+export const UPSTREAM_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
+
 /** Opens an initialized MCP client session with the upstream (one initialize handshake). */
 export async function connectUpstream(server: UpstreamServer, opts: ConnectOptions): Promise<Client> {
-  const client = new Client({ name: GATEWAY_NAME, version: GATEWAY_VERSION }, { capabilities: {} });
+  const client = new Client({ name: GATEWAY_NAME, version: GATEWAY_VERSION }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES });
   const transport = new StreamableHTTPClientTransport(new URL(server.url), {
     fetch: guardedFetch(server, opts.allowInsecure, opts.fetch),
     requestInit: { headers: server.headers },
@@ -236,6 +246,10 @@ export async function connectUpstream(server: UpstreamServer, opts: ConnectOptio
       notify("resources");
       notify("resourceTemplates");
     });
+  }
+  if (opts.onResourceUpdated) {
+    const notify = opts.onResourceUpdated;
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => notify(n.params.uri));
   }
   client.onclose = () => opts.onClose?.();
   client.onerror = () => {}; // failures surface through the request that hit them

@@ -1,7 +1,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { BreakerBoard } from "./breaker-board";
 import type { PresetServer } from "./preset-config";
-import { callUpstream } from "./upstream-call";
+import { callUpstream, type UpstreamCall } from "./upstream-call";
 import {
   CONNECT_TIMEOUT_MS,
   classifyFailure,
@@ -64,6 +64,7 @@ export class UpstreamPool {
   readonly #sql: SqlStorage;
   readonly #allowInsecure: boolean;
   readonly #onToolsChanged: (serverId: string) => void;
+  readonly #onResourceUpdated: (server: PresetServer, uri: string) => void;
   readonly #breakers: BreakerBoard;
   readonly #conns = new Map<string, Connection>();
   readonly #tools = new Map<string, ToolList>();
@@ -75,11 +76,22 @@ export class UpstreamPool {
   #lastUsed = 0;
   #requestSeq = 0;
 
-  constructor(sql: SqlStorage, breakers: BreakerBoard, opts: { allowInsecure: boolean; onToolsChanged: (serverId: string) => void }) {
+  constructor(
+    sql: SqlStorage,
+    breakers: BreakerBoard,
+    opts: {
+      allowInsecure: boolean;
+      /** An upstream's tools, prompts or resources changed. */
+      onToolsChanged: (serverId: string) => void;
+      /** An upstream says a resource the gateway subscribed to changed. */
+      onResourceUpdated?: (server: PresetServer, uri: string) => void;
+    },
+  ) {
     this.#sql = sql;
     this.#breakers = breakers;
     this.#allowInsecure = opts.allowInsecure;
     this.#onToolsChanged = opts.onToolsChanged;
+    this.#onResourceUpdated = opts.onResourceUpdated ?? (() => {});
     sql.exec(`CREATE TABLE IF NOT EXISTS upstream_profiles (
       server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, profile TEXT NOT NULL)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS upstream_tools (
@@ -105,6 +117,7 @@ export class UpstreamPool {
     params: Record<string, unknown>,
     timeoutMs: number,
     signal?: AbortSignal,
+    relay?: Pick<UpstreamCall, "deadline" | "onMessage" | "onPause">,
   ): Promise<Record<string, unknown>> {
     this.#lastUsed = Date.now();
     const probe = this.#admit(server);
@@ -113,7 +126,7 @@ export class UpstreamPool {
         const client = await this.#client(server);
         const id = `mcpgate-${++this.#requestSeq}`;
         try {
-          const result = await callUpstream(server, client, { id, method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) });
+          const result = await callUpstream(server, client, { ...relay, id, method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) });
           this.#breakers.record(server.id, true, Date.now(), probe);
           return result;
         } catch (e) {
@@ -130,6 +143,22 @@ export class UpstreamPool {
     } catch (e) {
       this.#settle(server, e, probe);
       throw e;
+    }
+  }
+
+  /**
+   * Sends a client's answer to a request the upstream made during a call (sampling, elicitation,
+   * roots) on the upstream session that made it. False if that session is gone.
+   */
+  async respond(server: PresetServer, message: { jsonrpc: "2.0"; id: string | number; result?: unknown; error?: unknown }): Promise<boolean> {
+    const conn = this.#conns.get(server.id);
+    if (!conn || conn.fingerprint !== server.fingerprint) return false;
+    try {
+      const client = await conn.client;
+      await client.transport?.send(message as Parameters<NonNullable<Client["transport"]>["send"]>[0]);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -242,6 +271,13 @@ export class UpstreamPool {
     }
   }
 
+  /** The upstream's prompts or resources (with templates) changed: list them again when next asked. */
+  itemsChanged(server: PresetServer, kind: "prompts" | "resources"): void {
+    this.#items.delete(`${server.id}|${kind}`);
+    if (kind === "resources") this.#items.delete(`${server.id}|resourceTemplates`);
+    this.#onToolsChanged(server.id);
+  }
+
   /** Opens the upstream session and loads its tools ahead of the first call; failures are only logged. */
   warm(server: PresetServer): void {
     this.tools(server).catch(() => {});
@@ -272,10 +308,8 @@ export class UpstreamPool {
         connectUpstream(server, {
           allowInsecure: this.#allowInsecure,
           onToolsChanged: () => this.#toolsChanged(server),
-          onItemsChanged: (kind) => {
-            this.#items.delete(`${server.id}|${kind}`);
-            this.#onToolsChanged(server.id);
-          },
+          onItemsChanged: (kind) => this.itemsChanged(server, kind === "resourceTemplates" ? "resources" : kind),
+          onResourceUpdated: (uri) => this.#onResourceUpdated(server, uri),
           onClose: () => {
             if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
           },

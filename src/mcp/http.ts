@@ -20,7 +20,8 @@ function bodyLimit(env: { MCP_MAX_BODY_BYTES?: string }): number {
 }
 
 const HANDLE_OR_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$/;
-const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
+/** Mcp-Session-Id and Last-Event-ID values: visible ASCII, bounded. */
+const HEADER_TOKEN = /^[\x21-\x7e]{1,128}$/;
 const EXPOSED_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After";
 
 function jsonRpcError(status: number, id: RpcId | null, code: number, message: string, headers: Record<string, string> = {}): Response {
@@ -53,7 +54,11 @@ function corsHeaders(origin: string | undefined): Record<string, string> {
 
 function toResponse(r: McpReply, extra: Record<string, string>, challenge: () => string): Response {
   const headers: Record<string, string> = { ...extra, ...r.headers };
-  if (r.body !== null) headers["content-type"] = "application/json";
+  if (typeof r.body === "string") headers["content-type"] = "application/json";
+  else if (r.body !== null) {
+    headers["content-type"] = "text/event-stream";
+    headers["cache-control"] = "no-cache";
+  }
   if (r.sessionId) headers["mcp-session-id"] = r.sessionId;
   if (r.status === 401) headers["www-authenticate"] = challenge();
   return new Response(r.body, { status: r.status, headers });
@@ -116,7 +121,7 @@ export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
       status: 204,
       headers: {
         ...cors,
-        "access-control-allow-methods": "POST, DELETE, OPTIONS",
+        "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
         "access-control-allow-headers": "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
         "access-control-max-age": "86400",
       },
@@ -125,11 +130,8 @@ export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
   if (!HANDLE_OR_SLUG.test(handle) || !HANDLE_OR_SLUG.test(slug)) {
     return jsonRpcError(404, null, RpcCode.PresetNotFound, "No preset at this URL.", cors);
   }
-  if (method === "GET") {
-    return jsonRpcError(405, null, RpcCode.BadRequest, "This preset has no standalone SSE stream; use POST.", { ...cors, allow: "POST, DELETE" });
-  }
   const sessionId = c.req.header("mcp-session-id") ?? null;
-  if (sessionId !== null && !SESSION_ID.test(sessionId)) {
+  if (sessionId !== null && !HEADER_TOKEN.test(sessionId)) {
     return jsonRpcError(400, null, RpcCode.BadRequest, "Mcp-Session-Id is malformed.", cors);
   }
   const version = c.req.header("mcp-protocol-version");
@@ -137,6 +139,20 @@ export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
     return jsonRpcError(400, null, RpcCode.BadRequest, `Unsupported MCP-Protocol-Version: ${version.slice(0, 40)}.`, cors);
   }
 
+  if (method === "GET") {
+    if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
+      return jsonRpcError(406, null, RpcCode.BadRequest, "Accept must list text/event-stream.", cors);
+    }
+    if (!sessionId) return jsonRpcError(400, null, RpcCode.BadRequest, "GET needs an Mcp-Session-Id header; send initialize first.", cors);
+    const lastEventId = c.req.header("last-event-id") ?? null;
+    if (lastEventId !== null && !HEADER_TOKEN.test(lastEventId)) {
+      return jsonRpcError(400, null, RpcCode.BadRequest, "Last-Event-ID is malformed.", cors);
+    }
+    const auth = await authenticate(c, handle, slug, cors);
+    if (auth instanceof Response) return auth;
+    const listening = await presetStub(c.env, handle, slug).listen({ handle, slug, userId: auth.userId, grantId: auth.grantId, sessionId, lastEventId });
+    return toResponse(listening, cors, () => challengeFor(c, handle, slug, auth));
+  }
   if (method === "DELETE") {
     if (!sessionId) return jsonRpcError(400, null, RpcCode.BadRequest, "DELETE needs an Mcp-Session-Id header.", cors);
     const auth = await authenticate(c, handle, slug, cors);
@@ -145,7 +161,7 @@ export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
     return toResponse(ended, cors, () => challengeFor(c, handle, slug, auth));
   }
   if (method !== "POST") {
-    return jsonRpcError(405, null, RpcCode.BadRequest, `${method} is not supported here.`, { ...cors, allow: "POST, DELETE" });
+    return jsonRpcError(405, null, RpcCode.BadRequest, `${method} is not supported here.`, { ...cors, allow: "GET, POST, DELETE" });
   }
 
   const contentType = c.req.header("content-type") ?? "";

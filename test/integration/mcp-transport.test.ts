@@ -99,10 +99,20 @@ describe("HTTP-level checks", () => {
     await local.body?.cancel();
   });
 
-  it("answers GET with 405 (no standalone stream yet) and an Allow header", async () => {
+  it("answers GET without a session with 400, and GET without Accept: text/event-stream with 406", async () => {
     const res = await SELF.fetch(url, { method: "GET", headers: { accept: "text/event-stream" } });
+    expect(res.status).toBe(400);
+    expect((await res.json<any>()).error.message).toContain("Mcp-Session-Id");
+    const session = await rawSession(url);
+    const wrongAccept = await SELF.fetch(url, { method: "GET", headers: { accept: "application/json", "mcp-session-id": session } });
+    expect(wrongAccept.status).toBe(406);
+    await wrongAccept.body?.cancel();
+  });
+
+  it("answers PUT with 405 and an Allow header listing GET, POST and DELETE", async () => {
+    const res = await SELF.fetch(url, { method: "PUT", headers: { accept: "text/event-stream" } });
     expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toContain("POST");
+    expect(res.headers.get("allow")).toBe("GET, POST, DELETE");
     await res.body?.cancel();
   });
 
