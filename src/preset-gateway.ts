@@ -5,14 +5,13 @@ import { BreakerBoard, type UpstreamHealth } from "./breaker-board";
 import { CallRelay, type RelayHost } from "./call-relay";
 import type { BreakerState } from "./breaker";
 import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, toolCallRecord, UNRESOLVED_TOOL } from "./call-record";
-import { buildCatalog, type CatalogEntry, pageOf, resolveToolName } from "./catalog";
-import { decodeCursor, encodeCursor } from "./cursor";
+import { resolveToolName } from "./catalog";
 import { type EventType, insertEvent } from "./db/events-repository";
 import { getDb } from "./db/client";
 import { Deadline } from "./deadline";
 import type { Env } from "./env";
 import type { MetricsWriter } from "./metrics";
-import { isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
+import { errorMessageOf, isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
 import { allowsBatches, negotiateVersion } from "./mcp/protocol";
 import { type Session, SessionStore } from "./mcp/session-store";
 import { loadPresetConfig, type PresetConfig } from "./preset-config";
@@ -20,8 +19,9 @@ import { callerKey, PresetLimits } from "./preset-limits";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "./upstream-client";
 import { UpstreamPool } from "./upstream-pool";
 import { ITEM_METHODS, PresetItems } from "./preset-items";
+import { PresetCatalog } from "./preset-catalog";
+import { PresetNotifications } from "./preset-notifications";
 import { PresetStreams } from "./preset-streams";
-import { exposeUri } from "./resource-names";
 import { UsageRecorder } from "./usage-recorder";
 import { GATEWAY_VERSION } from "./version";
 
@@ -64,8 +64,6 @@ interface Handled {
 const CONFIG_REVALIDATE_MS = 60_000;
 /** Upstream sessions unused this long are closed by the alarm (they reopen on the next call). */
 export const UPSTREAM_IDLE_MS = 5 * 60_000;
-/** tools/list page size; clients follow nextCursor for larger catalogs. */
-export const TOOLS_PAGE_SIZE = 1000;
 /** However much progress an upstream reports, a tools/call ends after this long. */
 export const MAX_CALL_MS = 15 * 60_000;
 
@@ -84,9 +82,6 @@ const REVOKED_GRANT_PREFIX = "rg:";
 
 const BREAKER_EVENTS: Record<BreakerState, EventType> = { open: "breaker.opened", half_open: "breaker.half_open", closed: "breaker.closed" };
 
-const isOffsetCursor = (v: unknown): v is { o: number } =>
-  !!v && typeof v === "object" && Number.isInteger((v as { o?: unknown }).o) && (v as { o: number }).o >= 0;
-
 const reply = (status: number, body: McpReply["body"], headers?: Record<string, string>): McpReply => ({ status, body, headers });
 const errorReply = (status: number, id: RpcMessage | undefined, code: number, message: string) =>
   reply(status, rpcErrorBody(id && "id" in id ? id.id : null, code, message));
@@ -102,10 +97,7 @@ export class PresetGateway extends DurableObject<Env> {
   readonly #pool: UpstreamPool;
   readonly #items: PresetItems;
   readonly #streams: PresetStreams;
-  /** What clients last heard the tool, prompt and resource lists were (see #notifyListChanges). */
-  readonly #listSignatures = new Map<string, string>();
-  #listCheck: Promise<void> | null = null;
-  #listDirty = false;
+  readonly #notifications: PresetNotifications;
   /** The preset this object serves, once known (list-change checks reload its config by it). */
   #lastRef: PresetRef | null = null;
   #progressSeq = 0;
@@ -115,10 +107,7 @@ export class PresetGateway extends DurableObject<Env> {
   #configLoadedAt = 0;
   #configGeneration = 0;
   #configLoad: Promise<PresetConfig | null> | undefined;
-  #catalog: CatalogEntry[] | null = null;
-  #catalogGeneration = 0;
-  /** Serialized tools/list results by cursor, valid until the catalog changes. */
-  readonly #pages = new Map<string, string>();
+  readonly #catalog: PresetCatalog;
   /** Calls in flight by `<session>:<request id>`, so a client's notifications/cancelled can abort them. */
   readonly #inflight = new Map<string, AbortController>();
   readonly #usage: UsageRecorder;
@@ -142,9 +131,17 @@ export class PresetGateway extends DurableObject<Env> {
     this.#pool = new UpstreamPool(ctx.storage.sql, this.#breakers, {
       allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true",
       onToolsChanged: () => this.#resetCatalog(),
-      onResourceUpdated: (server, uri) => this.#resourceUpdated(server, uri),
+      onResourceUpdated: (server, uri) => this.#notifications.resourceUpdated(server, uri),
     });
     this.#items = new PresetItems(this.#pool);
+    this.#catalog = new PresetCatalog(this.#pool);
+    this.#notifications = new PresetNotifications({
+      streams: this.#streams,
+      items: this.#items,
+      pool: this.#pool,
+      catalog: this.#catalog,
+      config: () => (this.#lastRef ? this.#loadConfig(this.#lastRef) : Promise.resolve(null)),
+    });
     this.#usage = new UsageRecorder(ctx.storage.sql, {
       db: () => this.env.DB,
       metrics: () => this.env.METRICS,
@@ -248,7 +245,7 @@ export class PresetGateway extends DurableObject<Env> {
       return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
     }
     this.#sessions.delete(session.id);
-    for (const uri of this.#streams.subscriptionsOf(session.id)) await this.#unsubscribe(gate.config, session, uri);
+    await this.#notifications.dropSubscriptions(gate.config, session);
     this.#streams.endSession(session.id);
     return reply(204, null);
   }
@@ -267,7 +264,7 @@ export class PresetGateway extends DurableObject<Env> {
     const fresh = !this.#streams.hasListeners;
     const result = this.#streams.listen(session, call.lastEventId);
     // The first listener: note what the lists are now, so a change can be told apart from no change.
-    if (fresh && result.status === 200) this.#notifyListChanges(true);
+    if (fresh && result.status === 200) this.#notifications.listsMayHaveChanged(true);
     if (this.#pool.connected) this.#scheduleSweep();
     return reply(result.status, result.body);
   }
@@ -391,7 +388,7 @@ export class PresetGateway extends DurableObject<Env> {
         case "ping":
           return rpcResultBody(message.id, {});
         case "tools/list":
-          return this.#listTools(config, message);
+          return this.#catalog.list(config, message);
         case "initialize":
           return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
         case "logging/setLevel":
@@ -399,7 +396,7 @@ export class PresetGateway extends DurableObject<Env> {
           return this.#items.answer(config, message);
         case "resources/subscribe":
         case "resources/unsubscribe":
-          return this.#subscription(config, session, message);
+          return this.#notifications.subscription(config, session, message);
         default:
           if (ITEM_METHODS.has(message.method)) return this.#items.answer(config, message);
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
@@ -413,47 +410,6 @@ export class PresetGateway extends DurableObject<Env> {
     const requestId = params?.requestId;
     if (typeof requestId !== "string" && typeof requestId !== "number") return;
     this.#inflight.get(`${session.id}:${JSON.stringify(requestId)}`)?.abort(new DOMException("cancelled by the client", "AbortError"));
-  }
-
-  async #listTools(config: PresetConfig, req: RpcRequest): Promise<string> {
-    const cursor = req.params?.cursor;
-    if (cursor !== undefined && typeof cursor !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.cursor must be a string.");
-    const offset = cursor ? decodeCursor(cursor, isOffsetCursor)?.o : 0;
-    if (offset === undefined) return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.cursor is not a cursor this server issued.");
-    const key = cursor ?? "";
-    let page = this.#pages.get(key);
-    if (page === undefined) {
-      const generation = this.#catalogGeneration;
-      const { entries, complete } = await this.#buildCatalog(config);
-      const { items, next } = pageOf(entries, offset, TOOLS_PAGE_SIZE);
-      page = JSON.stringify(next === null ? { tools: items.map((e) => e.tool) } : { tools: items.map((e) => e.tool), nextCursor: encodeCursor({ o: next }) });
-      if (complete && generation === this.#catalogGeneration) this.#pages.set(key, page);
-    }
-    return `{"jsonrpc":"2.0","id":${JSON.stringify(req.id)},"result":${page}}`;
-  }
-
-  /**
-   * The union of the enabled servers' selected tools. A server that cannot be listed right now
-   * (down, breaker open) contributes its last known tools, so clients' tool lists do not flap;
-   * with none known it is left out and the catalog is not cached.
-   */
-  async #buildCatalog(config: PresetConfig): Promise<{ entries: CatalogEntry[]; complete: boolean }> {
-    if (this.#catalog) return { entries: this.#catalog, complete: true };
-    const generation = this.#catalogGeneration;
-    let complete = true;
-    const sources = await Promise.all(
-      config.servers.map(async (server) => {
-        let tools = await this.#pool.tools(server).catch(() => null);
-        if (!tools) {
-          tools = this.#pool.knownTools(server);
-          if (!tools) complete = false;
-        }
-        return { server: server.name, selection: server.selection, tools: tools ?? [], naming: server.naming, overrides: server.overrides };
-      }),
-    );
-    const entries = buildCatalog(sources);
-    if (complete && generation === this.#catalogGeneration) this.#catalog = entries;
-    return { entries, complete };
   }
 
   /** tools/call: runs it, then records it (metrics, rollup, call log) however it ended. */
@@ -496,7 +452,7 @@ export class PresetGateway extends DurableObject<Env> {
     if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.") };
     }
-    const target = resolveToolName(params.name, config.servers) ?? (await this.#routeByCatalog(config, params.name));
+    const target = resolveToolName(params.name, config.servers) ?? (await this.#catalog.route(config, params.name));
     if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
     facts.tool = params.name;
     facts.upstream = target.server.name;
@@ -529,7 +485,7 @@ export class PresetGateway extends DurableObject<Env> {
         this.#pool.respond(server, message as Parameters<UpstreamPool["respond"]>[1]).catch(() => {});
       },
       wantsLog: (level) => !!stream && this.#streams.wantsLog(session.id, level),
-      onOtherNotification: (m) => this.#upstreamNotification(server, m),
+      onOtherNotification: (m) => this.#notifications.upstreamNotification(server, m),
     };
     const relay = new CallRelay(host, {
       capabilities: stream ? session.clientCapabilities : {},
@@ -620,17 +576,6 @@ export class PresetGateway extends DurableObject<Env> {
     this.#audit(config, "auth.failed", caller, { status, method, message });
   }
 
-  /**
-   * A tool whose exposed name is not `<server>__<tool>` (plain naming, or renamed by an override)
-   * is found through the catalog, built once per catalog generation.
-   */
-  async #routeByCatalog(config: PresetConfig, name: string): Promise<{ server: PresetConfig["servers"][number]; upstreamName: string } | null> {
-    const { entries } = await this.#buildCatalog(config);
-    const entry = entries.find((e) => e.name === name);
-    const server = entry && config.servers.find((s) => s.name === entry.server);
-    return entry && server ? { server, upstreamName: entry.upstreamName } : null;
-  }
-
   /** Writes an audit event off the request path; a failure is logged, never surfaced. */
   #audit(config: PresetConfig, type: EventType, target: string | null, payload: Record<string, unknown>): void {
     const db = getDb(this.env.DB);
@@ -684,98 +629,8 @@ export class PresetGateway extends DurableObject<Env> {
   }
 
   #resetCatalog(): void {
-    this.#catalogGeneration++;
-    this.#catalog = null;
-    this.#pages.clear();
-    this.#notifyListChanges();
-  }
-
-  /**
-   * Tells clients listening on a standalone stream which of the preset's lists changed, whatever
-   * changed them (an upstream's list_changed, the owner editing the preset): it compares what
-   * tools/list, prompts/list and resources/list (with templates) answer now with what they
-   * answered last time. Coalesced: one check at a time, rerun once if more changes came meanwhile.
-   */
-  #notifyListChanges(baselineOnly = false): void {
-    if (!this.#streams.hasListeners || !this.#lastRef) return;
-    if (this.#listCheck) {
-      this.#listDirty = true;
-      return;
-    }
-    const ref = this.#lastRef;
-    const list = (method: string) => (config: PresetConfig) => this.#items.answer(config, { jsonrpc: "2.0", id: 0, method });
-    const lists: Record<string, (config: PresetConfig) => Promise<string>> = {
-      tools: async (config) => JSON.stringify((await this.#buildCatalog(config)).entries.map((e) => e.tool)),
-      prompts: list("prompts/list"),
-      resources: async (config) => (await list("resources/list")(config)) + (await list("resources/templates/list")(config)),
-    };
-    this.#listCheck = (async () => {
-      do {
-        this.#listDirty = false;
-        const config = await this.#loadConfig(ref);
-        if (!config) return;
-        for (const [kind, read] of Object.entries(lists)) {
-          const signature = await read(config);
-          const before = this.#listSignatures.get(kind);
-          this.#listSignatures.set(kind, signature);
-          if (!baselineOnly && before !== undefined && before !== signature) {
-            this.#streams.broadcast({ jsonrpc: "2.0", method: `notifications/${kind}/list_changed` });
-          }
-        }
-        baselineOnly = false;
-      } while (this.#listDirty);
-    })()
-      .catch((e) => console.error("list change check failed", e))
-      .finally(() => {
-        this.#listCheck = null;
-      });
-  }
-
-  /** An upstream's resource changed: tell the sessions subscribed to it (by its exposed URI). */
-  #resourceUpdated(server: PresetConfig["servers"][number], uri: string): void {
-    const exposed = exposeUri(server.name, server.naming, uri);
-    const sessions = this.#streams.subscribers(exposed);
-    if (sessions.length > 0) this.#streams.broadcast({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: exposed } }, sessions);
-  }
-
-  /** A notification on a call's stream that is about the upstream, not the call. */
-  #upstreamNotification(server: PresetConfig["servers"][number], m: Record<string, unknown>): void {
-    const params = (m.params ?? {}) as Record<string, unknown>;
-    if (m.method === "notifications/resources/updated" && typeof params.uri === "string") this.#resourceUpdated(server, params.uri);
-    else if (m.method === "notifications/prompts/list_changed") this.#pool.itemsChanged(server, "prompts");
-    else if (m.method === "notifications/resources/list_changed") this.#pool.itemsChanged(server, "resources");
-  }
-
-  /**
-   * resources/subscribe and unsubscribe, counted per session: the upstream is subscribed once for
-   * every client that asked, and unsubscribed when the last one lets go.
-   */
-  async #subscription(config: PresetConfig, session: Session, req: RpcRequest): Promise<string> {
-    const uri = req.params?.uri;
-    if (typeof uri !== "string") return this.#items.answer(config, req);
-    if (req.method === "resources/unsubscribe") {
-      if (this.#streams.unsubscribe(session.id, uri)) return rpcResultBody(req.id, {});
-      return this.#items.answer(config, req);
-    }
-    const body = await this.#items.answer(config, req);
-    if (errorMessageOf(body) === null) this.#streams.subscribe(session.id, uri);
-    return body;
-  }
-
-  /** Drops a session's subscription (it ended), unsubscribing upstream if it was the last. */
-  async #unsubscribe(config: PresetConfig, session: Session, uri: string): Promise<void> {
-    if (this.#streams.unsubscribe(session.id, uri)) return;
-    await this.#items.answer(config, { jsonrpc: "2.0", id: 0, method: "resources/unsubscribe", params: { uri } }).catch(() => {});
-  }
-}
-
-/** The message of a serialized JSON-RPC error, for audit payloads. */
-function errorMessageOf(body: string | null): string | null {
-  try {
-    const message = body ? (JSON.parse(body) as { error?: { message?: unknown } }).error?.message : null;
-    return typeof message === "string" ? message : null;
-  } catch {
-    return null;
+    this.#catalog.reset();
+    this.#notifications.listsMayHaveChanged();
   }
 }
 

@@ -94,3 +94,13 @@ export function validateMessage(value: unknown): { ok: true; message: RpcMessage
   if ("id" in m && ("result" in m || "error" in m)) return { ok: true, message: m as unknown as RpcMessage };
   return { ok: false, reason: "not a JSON-RPC request, notification or response" };
 }
+
+/** The message of a serialized JSON-RPC error response; null when it is not one. */
+export function errorMessageOf(body: string | null): string | null {
+  try {
+    const message = body ? (JSON.parse(body) as { error?: { message?: unknown } }).error?.message : null;
+    return typeof message === "string" ? message : null;
+  } catch {
+    return null;
+  }
+}
