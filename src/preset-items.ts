@@ -74,11 +74,13 @@ export class PresetItems {
       config.servers.map(async (s) => ({ server: s, profile: this.#pool.knownProfile(s) ?? (await withinBudget(this.#pool.profile(s))) })),
     );
     const has = (cap: string) => profiles.some((p) => p.profile?.capabilities[cap]);
-    const capabilities: Record<string, unknown> = { tools: {} };
-    if (has("prompts")) capabilities.prompts = {};
+    // listChanged: the gateway tells listening clients whenever what a list answers changes,
+    // whether the upstream said so or the owner changed the preset (PresetNotifications).
+    const capabilities: Record<string, unknown> = { tools: { listChanged: true } };
+    if (has("prompts")) capabilities.prompts = { listChanged: true };
     if (has("resources")) {
       const subscribe = profiles.some((p) => (p.profile?.capabilities.resources as { subscribe?: boolean } | undefined)?.subscribe);
-      capabilities.resources = subscribe ? { subscribe: true } : {};
+      capabilities.resources = subscribe ? { subscribe: true, listChanged: true } : { listChanged: true };
     }
     if (has("logging")) capabilities.logging = {};
     if (has("completions")) capabilities.completions = {};

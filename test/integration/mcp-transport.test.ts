@@ -18,7 +18,7 @@ describe("protocol version negotiation", () => {
     const res = await mcpPost(url, INIT(1, version));
     expect(res.status).toBe(200);
     expect(res.json.result.protocolVersion).toBe(version);
-    expect(res.json.result.capabilities).toEqual({ tools: {} });
+    expect(res.json.result.capabilities).toEqual({ tools: { listChanged: true } });
     expect(res.json.result.serverInfo).toMatchObject({ name: expect.stringMatching(/\//), version: expect.any(String) });
     expect(res.json.result.instructions).toBe("Tools for testing.");
   });

@@ -15,7 +15,13 @@ describe("prompts, resources and completions through a preset", () => {
   it("declares the capabilities its upstreams have and merges their instructions after the preset's description", async () => {
     const p = await preset("plain", "Research tools for the team.");
     const client = await connectClient(p.url);
-    expect(client.getServerCapabilities()).toMatchObject({ tools: {}, prompts: {}, resources: { subscribe: true }, logging: {}, completions: {} });
+    expect(client.getServerCapabilities()).toEqual({
+      tools: { listChanged: true },
+      prompts: { listChanged: true },
+      resources: { subscribe: true, listChanged: true },
+      logging: {},
+      completions: {},
+    });
     const instructions = client.getInstructions()!;
     expect(instructions.startsWith("Research tools for the team.")).toBe(true);
     expect(instructions).toContain("## lib\nImplements what the MCP conformance suite expects");
@@ -29,7 +35,7 @@ describe("prompts, resources and completions through a preset", () => {
     await addPreset(owner, slug);
     await attach(owner, slug, "alpha", ["echo"]);
     const client = await connectClient(presetUrl(owner.handle, slug));
-    expect(client.getServerCapabilities()).toEqual({ tools: {} });
+    expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true } });
     await client.close();
   });
 
