@@ -28,7 +28,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startConformanceUpstream } from '../test/fixtures/conformance-upstream.mjs';
-import { failureNotes, featureNotes, resultTable } from './lib/conformance-report.mjs';
+import { differenceNotes, failureNotes, featureNotes, resultTable } from './lib/conformance-report.mjs';
 import { ensureSuite, NODE_VERSION, runSuite, SUITE_PACKAGE, SUITE_VERSION } from './lib/conformance-suite.mjs';
 import { ensureDevVars, readDevVars } from './lib/dev-vars.mjs';
 import { startProtocolPin } from './lib/protocol-pin.mjs';
@@ -175,14 +175,16 @@ async function main() {
   const table = resultTable(columns);
   const notes = failureNotes(columns);
   const needs = featureNotes(columns);
+  const differences = differenceNotes(columns);
   console.log(`\n${table}\n`);
   console.log(`What the scenarios failing through the preset exercise:\n${needs}`);
+  console.log(`Fewer checks passed through the preset than directly:\n${differences}`);
   console.log(`wall time ${wallSeconds} s\n`);
   if (seed.naming !== 'plain') console.log(`NOTE: ${seed.namingNote}\n`);
   if (opts.scenario) log('--scenario run: docs/conformance.md left as it is');
   else if (!opts['no-docs']) {
     mkdirSync(dirname(DOC_PATH), { recursive: true });
-    writeFileSync(DOC_PATH, renderDoc({ table, notes, needs, pinNotes, seed, wallSeconds }));
+    writeFileSync(DOC_PATH, renderDoc({ table, notes, needs, differences, pinNotes, seed, wallSeconds }));
     log(`wrote ${DOC_PATH.slice(ROOT.length)}`);
   }
 }
@@ -190,7 +192,7 @@ async function main() {
 /**
  * @param {{ table: string, notes: string, needs: string, pinNotes: string[], seed: Seed, wallSeconds: number }} r
  */
-function renderDoc({ table, notes, needs, pinNotes, seed, wallSeconds }) {
+function renderDoc({ table, notes, needs, differences, pinNotes, seed, wallSeconds }) {
   const commit = git(['rev-parse', '--short', 'HEAD']) || 'unknown';
   const dirty = git(['status', '--porcelain']) ? ' with uncommitted changes' : '';
   const command = `npm run conformance${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
@@ -224,6 +226,9 @@ ${table}
 ## What the scenarios failing through the preset exercise
 
 ${needs}
+## Fewer checks through the preset than directly
+
+${differences}
 ## Failing checks
 
 The suite's own message for every failing or warning check.

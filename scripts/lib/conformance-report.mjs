@@ -162,3 +162,34 @@ export function featureNotes(columns) {
   if (failing.size === 0) return 'Every scenario passes through the preset.\n';
   return `${[...failing].map(([name, vs]) => `- **${name}** (${vs.join(', ')}): ${EXERCISES[name] ?? 'see the suite\'s scenario description'}`).join('\n')}\n`;
 }
+
+/**
+ * Why a scenario may score fewer checks through the preset than directly without failing any:
+ * the suite scores some checks only for one of the answers the spec allows.
+ * @type {Record<string, string>}
+ */
+const SCORING_DIFFERENCES = {
+  'server-sse-multiple-streams':
+    'the preset answers `tools/list` with plain JSON (the spec lets the server choose JSON or SSE per POST; JSON is the faster path and needs no stream), and the suite scores `server-sse-streams-functional` only for SSE replies: for JSON ones it logs information instead. Nothing fails.',
+};
+
+/**
+ * Scenarios where the preset passes fewer checks than the upstream does directly at the same
+ * revision, with the reason where it is known.
+ * @param {Column[]} columns
+ * @returns {string}
+ */
+export function differenceNotes(columns) {
+  const out = [];
+  for (const preset of columns.filter((c) => c.target === 'via preset')) {
+    const direct = columns.find((c) => c.target === 'direct' && c.version === preset.version);
+    if (!direct) continue;
+    for (const s of preset.run.scenarios) {
+      const d = direct.run.scenarios.find((x) => x.scenario === s.scenario);
+      if (!d || s.passed >= d.passed) continue;
+      const why = s.failed === 0 ? SCORING_DIFFERENCES[s.scenario] ?? 'no check failed; fewer were scored' : 'checks fail (see below)';
+      out.push(`- **${s.scenario}** (${preset.version}): ${s.passed}/${s.passed + s.failed} via the preset, ${d.passed}/${d.passed + d.failed} direct: ${why}`);
+    }
+  }
+  return out.length ? `${out.join('\n')}\n` : 'None: the preset passes as many checks as the upstream in every scenario.\n';
+}
