@@ -215,11 +215,7 @@ export class PresetGateway extends DurableObject<Env> {
         return errorReply(400, undefined, RpcCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${session.protocolVersion}.`);
       }
       if (!call.batch && first && isRequest(first) && first.method === "tools/call") {
-        // The reply is JSON unless the call needs to relay something first; then it is an SSE stream.
-        let streamed!: (r: McpReply) => void;
-        const opened = new Promise<McpReply>((resolve) => (streamed = resolve));
-        const work = this.#handle(config, session, caller, first, metrics, streamed).then((h) => reply(h.status ?? 200, h.body, h.headers));
-        const answer = await Promise.race([work, opened]);
+        const answer = await this.#streamableCall(config, session, caller, first, metrics, call);
         if (this.#pool.connected) this.#scheduleSweep();
         return answer;
       }
@@ -234,6 +230,27 @@ export class PresetGateway extends DurableObject<Env> {
       console.error("preset gateway failed", call.handle, call.slug, e);
       return errorReply(500, first, RpcCode.InternalError, "Internal error.");
     }
+  }
+
+  /**
+   * A tools/call alone in its POST: answered with JSON, unless it needs to relay something before
+   * its answer; then with an SSE stream as soon as that opens (the call goes on behind it).
+   */
+  async #streamableCall(config: PresetConfig, session: Session, caller: string, req: RpcRequest, metrics: MetricsWriter, ref: PresetRef): Promise<McpReply> {
+    let streamed!: (r: McpReply) => void;
+    let streaming = false;
+    const opened = new Promise<McpReply>((resolve) => {
+      streamed = (r) => {
+        streaming = true;
+        resolve(r);
+      };
+    });
+    const work = this.#handle(config, session, caller, req, metrics, streamed).then((h) => reply(h.status ?? 200, h.body, h.headers));
+    // Once the stream is out, a failure ends it (CallRelay.finish) and must not surface here.
+    work.catch((e: unknown) => {
+      if (streaming) console.error("streamed tool call failed", ref.handle, ref.slug, e);
+    });
+    return Promise.race([work, opened]);
   }
 
   /** DELETE of the MCP endpoint: ends the caller's session. */
