@@ -68,18 +68,31 @@ export class PresetItems {
     this.#pool = pool;
   }
 
-  /** What the preset declares at initialize: tools always, the rest when an upstream has it. */
+  /**
+   * What the preset declares at initialize: tools always; prompts and resources when an upstream
+   * has them and the preset selects any of them; completions when such an upstream offers them for
+   * what the preset exposes; logging when an upstream logs.
+   */
   async describe(config: PresetConfig): Promise<{ capabilities: Record<string, unknown>; instructions: string | null }> {
     const profiles = await Promise.all(
       config.servers.map(async (s) => ({ server: s, profile: this.#pool.knownProfile(s) ?? (await withinBudget(this.#pool.profile(s))) })),
     );
-    const has = (cap: string) => profiles.some((p) => p.profile?.capabilities[cap]);
+    type Profiled = (typeof profiles)[number];
+    // An empty selection (`[]`) exposes none of that kind; null exposes all.
+    const exposes = (p: Profiled, cap: string): boolean => {
+      if (!p.profile?.capabilities[cap]) return false;
+      if (cap === "prompts") return p.server.promptSelection?.length !== 0;
+      if (cap === "resources") return p.server.resourceSelection?.length !== 0;
+      if (cap === "completions") return exposes(p, "prompts") || exposes(p, "resources");
+      return true;
+    };
+    const has = (cap: string) => profiles.some((p) => exposes(p, cap));
     // listChanged: the gateway tells listening clients whenever what a list answers changes,
     // whether the upstream said so or the owner changed the preset (PresetNotifications).
     const capabilities: Record<string, unknown> = { tools: { listChanged: true } };
     if (has("prompts")) capabilities.prompts = { listChanged: true };
     if (has("resources")) {
-      const subscribe = profiles.some((p) => (p.profile?.capabilities.resources as { subscribe?: boolean } | undefined)?.subscribe);
+      const subscribe = profiles.some((p) => exposes(p, "resources") && (p.profile?.capabilities.resources as { subscribe?: boolean } | undefined)?.subscribe);
       capabilities.resources = subscribe ? { subscribe: true, listChanged: true } : { listChanged: true };
     }
     if (has("logging")) capabilities.logging = {};

@@ -100,6 +100,17 @@ describe("prompt and resource selection through a preset", () => {
   }
   const refused = (code: number, text: string) => expect.objectContaining({ code, message: expect.stringContaining(text) });
 
+  it("declares neither prompts, resources nor completions when the preset selects none of them", async () => {
+    const p = await selected("plain", { prompts: [], resources: [] });
+    const client = await connectClient(p.url);
+    expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true }, logging: {} });
+    await client.close();
+    const onlyPrompts = await selected("plain", { resources: [] });
+    const second = await connectClient(onlyPrompts.url);
+    expect(second.getServerCapabilities()).toEqual({ tools: { listChanged: true }, prompts: { listChanged: true }, logging: {}, completions: {} });
+    await second.close();
+  });
+
   it("lists only the selected prompts and resources, and no template when none is selected (plain naming)", async () => {
     const p = await selected("plain", { prompts: ["test_simple_prompt"], resources: ["test://static-text", "test://not-listed"] });
     const client = await connectClient(p.url);
