@@ -132,6 +132,7 @@ export class PresetGateway extends DurableObject<Env> {
       allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true",
       onToolsChanged: () => this.#resetCatalog(),
       onResourceUpdated: (server, uri) => this.#notifications.resourceUpdated(server, uri),
+      onConnected: (server) => this.#notifications.resubscribe(server),
     });
     this.#items = new PresetItems(this.#pool);
     this.#catalog = new PresetCatalog(this.#pool);

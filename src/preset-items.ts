@@ -175,6 +175,11 @@ export class PresetItems {
     return { ...item, uriTemplate: exposeUri(server.name, server.naming, String(item.uriTemplate)) };
   }
 
+  /** The server that owns an exposed resource URI, or null. */
+  async ownerOf(config: PresetConfig, uri: string): Promise<PresetServer | null> {
+    return (await this.#routeUri(config, uri))?.server ?? null;
+  }
+
   async #routePrompt(config: PresetConfig, name: string): Promise<Target | null> {
     const at = name.indexOf(NAME_SEPARATOR);
     if (at > 0) {

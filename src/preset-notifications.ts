@@ -118,6 +118,26 @@ export class PresetNotifications {
     return body;
   }
 
+  /**
+   * A new upstream session does not know the subscriptions the last one had (it was lost, or closed
+   * while idle): subscribe it again to what clients still subscribe to on that server.
+   */
+  resubscribe(server: PresetServer): void {
+    const uris = this.#deps.streams.subscribedUris();
+    if (uris.length === 0) return;
+    void this.#deps
+      .config()
+      .then(async (config) => {
+        if (!config) return;
+        for (const uri of uris) {
+          const owner = await this.#deps.items.ownerOf(config, uri);
+          if (owner?.id !== server.id) continue;
+          await this.#deps.items.answer(config, { jsonrpc: "2.0", id: 0, method: "resources/subscribe", params: { uri } });
+        }
+      })
+      .catch((e) => console.error("resubscribe failed", server.name, e));
+  }
+
   /** The session ended: drops its subscriptions, unsubscribing upstream where it was the last. */
   async dropSubscriptions(config: PresetConfig, session: Session): Promise<void> {
     const { streams, items } = this.#deps;

@@ -160,6 +160,11 @@ export class PresetStreams {
     return this.subscribers(uri).length > 0;
   }
 
+  /** Every URI some session subscribes to. */
+  subscribedUris(): string[] {
+    return [...new Set([...this.#subscriptions.values()].flatMap((uris) => [...uris]))];
+  }
+
   subscriptionsOf(sessionId: string): string[] {
     return [...(this.#subscriptions.get(sessionId) ?? [])];
   }

@@ -65,6 +65,7 @@ export class UpstreamPool {
   readonly #allowInsecure: boolean;
   readonly #onToolsChanged: (serverId: string) => void;
   readonly #onResourceUpdated: (server: PresetServer, uri: string) => void;
+  readonly #onConnected: (server: PresetServer) => void;
   readonly #breakers: BreakerBoard;
   readonly #conns = new Map<string, Connection>();
   readonly #tools = new Map<string, ToolList>();
@@ -85,6 +86,8 @@ export class UpstreamPool {
       onToolsChanged: (serverId: string) => void;
       /** An upstream says a resource the gateway subscribed to changed. */
       onResourceUpdated?: (server: PresetServer, uri: string) => void;
+      /** A new upstream session was opened (the first, or after the last one was lost or closed). */
+      onConnected?: (server: PresetServer) => void;
     },
   ) {
     this.#sql = sql;
@@ -92,6 +95,7 @@ export class UpstreamPool {
     this.#allowInsecure = opts.allowInsecure;
     this.#onToolsChanged = opts.onToolsChanged;
     this.#onResourceUpdated = opts.onResourceUpdated ?? (() => {});
+    this.#onConnected = opts.onConnected ?? (() => {});
     sql.exec(`CREATE TABLE IF NOT EXISTS upstream_profiles (
       server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, profile TEXT NOT NULL)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS upstream_tools (
@@ -317,7 +321,12 @@ export class UpstreamPool {
       ),
     };
     this.#conns.set(server.id, conn);
-    conn.client.then((c) => this.#rememberProfile(server, c)).catch(() => {});
+    conn.client
+      .then((c) => {
+        this.#rememberProfile(server, c);
+        this.#onConnected(server);
+      })
+      .catch(() => {});
     conn.client.catch(() => {
       if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
     });

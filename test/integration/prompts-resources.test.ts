@@ -1,5 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, api, attach, connectClient, createUser, mcpPost, presetUrl, rawSession, unique, upstreamStats, upstreamUrl } from "../helpers";
+import {
+  addPreset,
+  addServer,
+  api,
+  attach,
+  connectClient,
+  createUser,
+  expireUpstreamSessions,
+  mcpPost,
+  presetUrl,
+  rawSession,
+  unique,
+  upstreamStats,
+  upstreamUrl,
+} from "../helpers";
 
 async function preset(toolNaming: "prefixed" | "plain", description?: string) {
   const owner = await createUser();
@@ -99,6 +113,23 @@ describe("prompt and resource selection through a preset", () => {
     return { owner, slug, scope, url: presetUrl(owner.handle, slug) };
   }
   const refused = (code: number, text: string) => expect.objectContaining({ code, message: expect.stringContaining(text) });
+
+  it("subscribes a new upstream session again to what clients still subscribe to after the old one was lost", async () => {
+    const p = await selected("plain", {});
+    const client = await connectClient(p.url);
+    await client.subscribeResource({ uri: "test://watched-resource" });
+    expect((await upstreamStats("conformance", p.scope)).requests["resources/subscribe"]).toBe(1);
+    await expireUpstreamSessions("conformance", p.scope);
+    // The next request finds the session gone (404), opens a new one, and the gateway subscribes it again.
+    await client.callTool({ name: "test_simple_text", arguments: {} });
+    let subscribes = 0;
+    for (let i = 0; i < 50 && subscribes < 2; i++) {
+      subscribes = (await upstreamStats("conformance", p.scope)).requests["resources/subscribe"] ?? 0;
+      if (subscribes < 2) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(subscribes).toBe(2);
+    await client.close();
+  });
 
   it("declares neither prompts, resources nor completions when the preset selects none of them", async () => {
     const p = await selected("plain", { prompts: [], resources: [] });
