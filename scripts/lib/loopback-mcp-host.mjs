@@ -4,19 +4,20 @@
  *
  * - stateful Streamable HTTP sessions (SDK transport): an `Mcp-Session-Id` per initialize, 404 for
  *   an unknown or ended session, DELETE ends one, idle sessions are dropped after a while;
- * - resumable SSE: an in-memory event store, so every POST stream starts with a priming event
- *   (id, empty data, `retry`), a handler may close its stream mid-call (`extra.closeSSEStream`),
- *   and the client resumes with GET + Last-Event-ID;
+ * - resumable SSE: an in-memory event store (event-store.mjs), so every POST stream starts with a
+ *   priming event (id, empty data, `retry`), a handler may close its stream mid-call
+ *   (`extra.closeSSEStream`), and the client resumes with GET + Last-Event-ID;
  * - DNS rebinding protection: a Host, or an Origin when present, that is not this loopback
  *   server (127.0.0.1, localhost or [::1] at its port) gets 403.
  *
  * scripts/lib/mcp-host.mjs is the many-servers host with request counters the gateway's tests
- * use; this one trades those for resumability and the Host/Origin check.
+ * use (resumable per server, on request); this one trades those for the Host/Origin check.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { createEventStore } from './event-store.mjs';
 import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
 
 /**
@@ -137,39 +138,6 @@ export async function startLoopbackMcpHost({ create, host = '127.0.0.1', port = 
         await closed;
       })();
       return closing;
-    },
-  };
-}
-
-/**
- * Events of every SSE stream, kept so a client can resume one with Last-Event-ID (the SDK sends a
- * priming event with an id on each POST stream when a store is configured).
- * @returns {import('@modelcontextprotocol/sdk/server/streamableHttp.js').EventStore}
- */
-function createEventStore() {
-  /** @type {Map<string, { streamId: string, message: unknown }>} */
-  const events = new Map();
-  let seq = 0;
-  return {
-    async storeEvent(streamId, message) {
-      const id = `${streamId}_${String(++seq).padStart(8, '0')}`;
-      events.set(id, { streamId, message });
-      return id;
-    },
-    async getStreamIdForEventId(eventId) {
-      return events.get(eventId)?.streamId;
-    },
-    async replayEventsAfter(lastEventId, { send }) {
-      const last = events.get(lastEventId);
-      if (!last) return '';
-      let after = false;
-      for (const [id, { streamId, message }] of events) {
-        if (id === lastEventId) after = true;
-        else if (after && streamId === last.streamId && message && typeof message === 'object' && Object.keys(message).length > 0) {
-          await send(id, /** @type {any} */ (message));
-        }
-      }
-      return last.streamId;
     },
   };
 }

@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { createEventStore } from './event-store.mjs';
 import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
 
 /**
@@ -29,14 +30,19 @@ import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } 
  * @typedef {{ name: string, scope: string, headers: Record<string, string | string[] | undefined> }} SessionContext
  * @typedef {(ctx: SessionContext) => McpServer} ServerFactory
  * @typedef {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: string) => void} RawHandler
- * @typedef {ServerFactory | { raw: RawHandler } | { create: ServerFactory, jsonResponse?: boolean }} ServerSpec
+ * @typedef {ServerFactory | { raw: RawHandler } | { create: ServerFactory, jsonResponse?: boolean, resumable?: boolean | { retryMs?: number } }} ServerSpec
  *   A plain factory answers POSTs as SSE streams (the SDK default); `jsonResponse: true` answers
  *   with plain `application/json` bodies instead, so gateways can be tested against both.
+ *   `resumable` gives each session an event store (event-store.mjs): POST streams start with a
+ *   priming event carrying `retry` (RESUMABLE_RETRY_MS unless `retryMs` says otherwise), a tool
+ *   may close its stream mid-call (`extra.closeSSEStream`), and GET + Last-Event-ID resumes it.
  * @typedef {{ initializes: number, requests: Record<string, number>, sessions: number, notFound: number, lastHeaders: Record<string, string | string[] | undefined> | null }} ServerStats
  * @typedef {{ url: string, port: number, close(): Promise<void>, stats(name: string, scope?: string): ServerStats }} McpHost
  */
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** The `retry` a resumable server's priming events ask for: short, so tests that resume stay fast. */
+export const RESUMABLE_RETRY_MS = 50;
 
 /**
  * Starts the host. Resolves once it listens.
@@ -184,10 +190,14 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
     }
 
     const create = typeof spec === 'function' ? spec : spec.create;
+    const options = typeof spec === 'function' ? {} : spec;
     const server = create({ name, scope, headers: { ...req.headers } });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      enableJsonResponse: typeof spec === 'object' && 'create' in spec && spec.jsonResponse === true,
+      enableJsonResponse: options.jsonResponse === true,
+      ...(options.resumable
+        ? { eventStore: createEventStore(), retryInterval: (options.resumable === true ? undefined : options.resumable.retryMs) ?? RESUMABLE_RETRY_MS }
+        : {}),
       // Registered before the response is written, so a fast client cannot race its own session.
       onsessioninitialized: (id) => {
         sessions.set(id, { key, transport, server });
