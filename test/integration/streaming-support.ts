@@ -15,12 +15,15 @@ export interface ConformancePreset {
   url: string;
 }
 
-/** A public preset (plain tool names) on the conformance fixture, or its resumable twin. */
-export async function conformancePreset(upstream: "conformance" | "conformance_resumable" = "conformance"): Promise<ConformancePreset> {
+/** A public preset (plain names unless told) with server `lib` on the conformance fixture, or its resumable twin. */
+export async function conformancePreset(
+  upstream: "conformance" | "conformance_resumable" = "conformance",
+  toolNaming: "plain" | "prefixed" = "plain",
+): Promise<ConformancePreset> {
   const owner = await createUser();
   await addServer(owner, "lib", upstreamUrl(upstream));
   const slug = unique("p");
-  await addPreset(owner, slug, "public", { toolNaming: "plain" });
+  await addPreset(owner, slug, "public", { toolNaming });
   await attach(owner, slug, "lib", null);
   return { owner, slug, url: presetUrl(owner.handle, slug) };
 }
