@@ -10,7 +10,7 @@ const ANSWER = "Answered after the stream was closed mid-call.";
 
 describe("SSE polling through a preset on a resumable upstream", () => {
   it("closes a 2025-11-25 client's stream after the priming event; GET with Last-Event-ID brings the answer, live and again after the call ended", async () => {
-    const { url } = await conformancePreset("conformance_resumable");
+    const { url } = await conformancePreset({ upstream: "conformance_resumable" });
     const session = await openSession(url, "2025-11-25");
     const res = await post(session, toolCall(1, "test_reconnection"));
     expect(res.headers.get("content-type")).toBe("text/event-stream");
@@ -32,7 +32,7 @@ describe("SSE polling through a preset on a resumable upstream", () => {
   });
 
   it("gets the SDK client (which resumes by itself) the result of test_reconnection", async () => {
-    const { url } = await conformancePreset("conformance_resumable");
+    const { url } = await conformancePreset({ upstream: "conformance_resumable" });
     const client = await connect(url);
     const result = await client.callTool({ name: "test_reconnection", arguments: {} });
     expect(result.content).toEqual([{ type: "text", text: ANSWER }]);
@@ -40,7 +40,7 @@ describe("SSE polling through a preset on a resumable upstream", () => {
   });
 
   it("answers a 2025-06-18 session on the request it made, without asking it to reconnect", async () => {
-    const { url } = await conformancePreset("conformance_resumable");
+    const { url } = await conformancePreset({ upstream: "conformance_resumable" });
     const session = await openSession(url, "2025-06-18");
     const res = await post(session, toolCall(3, "test_reconnection"));
     expect(res.status).toBe(200);
@@ -50,7 +50,7 @@ describe("SSE polling through a preset on a resumable upstream", () => {
   });
 
   it("relays progress the upstream sent before, during and after its pause to an SDK client, in order", async () => {
-    const { url } = await conformancePreset("conformance_resumable");
+    const { url } = await conformancePreset({ upstream: "conformance_resumable" });
     const client = await connect(url);
     const seen: number[] = [];
     const result = await client.callTool({ name: "test_progress_across_pause", arguments: {} }, undefined, { onprogress: (p) => seen.push(p.progress) });
@@ -60,7 +60,7 @@ describe("SSE polling through a preset on a resumable upstream", () => {
   });
 
   it("relays progress across the upstream's pause on the open stream of a 2025-06-18 session", async () => {
-    const { url } = await conformancePreset("conformance_resumable");
+    const { url } = await conformancePreset({ upstream: "conformance_resumable" });
     const session = await openSession(url, "2025-06-18");
     const reader = new SseReader(await post(session, toolCall(4, "test_progress_across_pause", {}, { progressToken: 9 })));
     await reader.end();

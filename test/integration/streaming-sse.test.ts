@@ -103,7 +103,7 @@ describe("resuming a stream with GET and Last-Event-ID", () => {
     const { url } = await conformancePreset();
     const res = await listen(await openSession(url), lastEventId);
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe(-32000);
+    expect((await res.json<any>()).error.code).toBe(-32000);
   });
 
   it("refuses with 400 a malformed Last-Event-ID header", async () => {
@@ -119,7 +119,7 @@ describe("GET of the MCP endpoint", () => {
     const { url } = await conformancePreset();
     const res = await SELF.fetch(url, { headers: { accept: "text/event-stream" } });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.message).toContain("Mcp-Session-Id");
+    expect((await res.json<any>()).error.message).toContain("Mcp-Session-Id");
   });
 
   it("refuses with 406 a GET whose Accept does not list text/event-stream", async () => {

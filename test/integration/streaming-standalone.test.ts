@@ -26,7 +26,7 @@ const toolNames = async (session: RawSession) => (await rpc(session, 104, "tools
 /** Calls a tool with a raw POST and returns its result (JSON or streamed reply). */
 async function callTool(session: RawSession, name: string, args: Record<string, unknown> = {}): Promise<any> {
   const res = await post(session, toolCall(900, name, args));
-  if (res.headers.get("content-type") === "application/json") return (await res.json()).result;
+  if (res.headers.get("content-type") === "application/json") return (await res.json<any>()).result;
   const reader = new SseReader(res);
   await reader.end();
   return reader.messages.find((m) => m.id === 900).result;
@@ -139,7 +139,7 @@ describe("the standalone GET stream", () => {
 describe("resources/updated on the standalone stream", () => {
   /** A preset, a subscribed session and an unsubscribed one, both listening. */
   async function twoListeners(naming: "plain" | "prefixed" = "plain") {
-    const p = await conformancePreset("conformance", naming);
+    const p = await conformancePreset({ naming });
     const subscribed = await openSession(p.url);
     const other = await openSession(p.url);
     const uri = (await rpc(subscribed, 1, "resources/list")).result.resources.map((r: { uri: string }) => r.uri).find((u: string) => u.endsWith("watched-resource"));

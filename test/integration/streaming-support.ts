@@ -15,15 +15,19 @@ export interface ConformancePreset {
   url: string;
 }
 
-/** A public preset (plain names unless told) with server `lib` on the conformance fixture, or its resumable twin. */
-export async function conformancePreset(
-  upstream: "conformance" | "conformance_resumable" = "conformance",
-  toolNaming: "plain" | "prefixed" = "plain",
-): Promise<ConformancePreset> {
+export interface PresetOptions {
+  upstream?: "conformance" | "conformance_resumable" | "hostile";
+  naming?: "plain" | "prefixed";
+  /** The server's timeoutMs: how long a call may go without a sign of life. */
+  timeoutMs?: number;
+}
+
+/** A public preset with server `lib` on the conformance fixture (plain names unless told). */
+export async function conformancePreset({ upstream = "conformance", naming = "plain", timeoutMs }: PresetOptions = {}): Promise<ConformancePreset> {
   const owner = await createUser();
-  await addServer(owner, "lib", upstreamUrl(upstream));
+  await addServer(owner, "lib", upstreamUrl(upstream), timeoutMs === undefined ? {} : { timeoutMs });
   const slug = unique("p");
-  await addPreset(owner, slug, "public", { toolNaming });
+  await addPreset(owner, slug, "public", { toolNaming: naming });
   await attach(owner, slug, "lib", null);
   return { owner, slug, url: presetUrl(owner.handle, slug) };
 }
@@ -107,7 +111,8 @@ export class SseReader {
 
   constructor(res: Response) {
     if (!res.body) throw new Error(`no body (status ${res.status})`);
-    this.#reader = res.body.getReader();
+    const reader = res.body.getReader();
+    this.#reader = reader;
     let retry: number | undefined;
     const parser = createParser({
       onRetry: (ms) => {
@@ -123,7 +128,7 @@ export class SseReader {
     void (async () => {
       try {
         for (;;) {
-          const { value, done } = await this.#reader.read();
+          const { value, done } = await reader.read();
           if (done) break;
           parser.feed(decoder.decode(value, { stream: true }));
         }

@@ -1,35 +1,22 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  LoggingMessageNotificationSchema,
-  type LoggingMessageNotification,
-  type Progress,
-} from "@modelcontextprotocol/sdk/types.js";
-import { SELF } from "cloudflare:test";
+import { LoggingMessageNotificationSchema, type LoggingMessageNotification, type Progress } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, attach, createUser, presetUrl, unique, upstreamUrl } from "../helpers";
+import { conformancePreset, connect, isResponseTo, openSession, post, type RawSession, rpc, SseReader, toolCall } from "./streaming-support";
 
-async function conformancePreset() {
-  const owner = await createUser();
-  await addServer(owner, "lib", upstreamUrl("conformance"));
-  const slug = unique("p");
-  await addPreset(owner, slug, "public", { toolNaming: "plain" });
-  await attach(owner, slug, "lib", null);
-  return presetUrl(owner.handle, slug);
+/** A raw tools/call; its reply read to the end, whichever form it took. */
+async function rawCall(session: RawSession, id: string | number, name: string, meta?: Record<string, unknown>) {
+  const res = await post(session, toolCall(id, name, {}, meta));
+  const type = res.headers.get("content-type");
+  if (type === "application/json") return { type, messages: [await res.json()] };
+  const reader = new SseReader(res);
+  await reader.end();
+  return { type, messages: reader.messages };
 }
 
-async function connect(url: string, capabilities: Record<string, unknown> = {}): Promise<Client> {
-  const client = new Client({ name: "streaming-test", version: "1.0.0" }, { capabilities });
-  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: (input, init) => SELF.fetch(input as string, init) });
-  await client.connect(transport);
-  return client;
-}
+const logLines = (messages: any[]) => messages.filter((m) => m.method === "notifications/message").map((m) => m.params);
 
-describe("streaming through a preset", () => {
+describe("progress through a preset", () => {
   it("relays progress notifications to the client's progress callback, with its own token", async () => {
-    const client = await connect(await conformancePreset());
+    const client = await connect((await conformancePreset()).url);
     const seen: Progress[] = [];
     const result = await client.callTool({ name: "test_tool_with_progress", arguments: {} }, undefined, { onprogress: (p) => seen.push(p) });
     expect(result.isError).toBeFalsy();
@@ -38,36 +25,94 @@ describe("streaming through a preset", () => {
     await client.close();
   });
 
-  it("relays a sampling request to the client that declared sampling, and its answer back upstream", async () => {
-    const client = await connect(await conformancePreset(), { sampling: {} });
-    const asked: unknown[] = [];
-    client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
-      asked.push(req.params);
-      return { role: "assistant", content: { type: "text", text: "sampled answer" }, model: "test-model" };
-    });
-    const result = await client.callTool({ name: "test_sampling", arguments: { prompt: "hello there" } });
-    expect(asked).toHaveLength(1);
-    expect(JSON.stringify(result.content)).toContain("sampled answer");
-    await client.close();
+  it("sends the upstream a token of its own, so two sessions calling with the same token at once each get only their own progress", async () => {
+    const { url } = await conformancePreset();
+    const [a, b] = await Promise.all([openSession(url), openSession(url)]);
+    const [ra, rb] = await Promise.all([rawCall(a, 1, "test_progress_token", { progressToken: "same" }), rawCall(b, 1, "test_progress_token", { progressToken: "same" })]);
+    const upstreamTokens = [ra, rb].map((r) => JSON.parse(r.messages.find(isResponseTo(1)).result.content[0].text).progressToken);
+    expect(upstreamTokens[0]).toMatch(/^mcpgate-p\d+$/);
+    expect(upstreamTokens[1]).toMatch(/^mcpgate-p\d+$/);
+    expect(upstreamTokens[0]).not.toBe(upstreamTokens[1]);
+    for (const r of [ra, rb]) {
+      expect(r.type).toBe("text/event-stream");
+      // Progress 2 was for another token: it stays upstream.
+      expect(r.messages.filter((m) => m.method === "notifications/progress")).toEqual([
+        { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "same", progress: 1 } },
+      ]);
+    }
   });
 
-  it("relays elicitation and its answer", async () => {
-    const client = await connect(await conformancePreset(), { elicitation: {} });
-    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { username: "ada", email: "ada@example.com" } }));
-    const result = await client.callTool({ name: "test_elicitation", arguments: { message: "who are you?" } });
-    expect(JSON.stringify(result.content)).toContain("ada");
-    await client.close();
+  it("keeps a numeric progress token numeric", async () => {
+    const { url } = await conformancePreset();
+    const r = await rawCall(await openSession(url), 2, "test_tool_with_progress", { progressToken: 17 });
+    expect(r.messages.filter((m) => m.method === "notifications/progress").map((m) => m.params.progressToken)).toEqual([17, 17, 17]);
   });
 
-  it("relays log messages of a call", async () => {
-    const client = await connect(await conformancePreset());
+  it("answers a call without a progress token with plain JSON, and gives the upstream no token", async () => {
+    const { url } = await conformancePreset();
+    const r = await rawCall(await openSession(url), 3, "test_progress_token");
+    expect(r.type).toBe("application/json");
+    expect(JSON.parse(r.messages[0].result.content[0].text)).toEqual({ progressToken: null });
+  });
+});
+
+describe("log lines through a preset", () => {
+  it("relays the log lines of a call to a client that set a level", async () => {
+    const client = await connect((await conformancePreset()).url);
     const logs: LoggingMessageNotification["params"][] = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => {
       logs.push(n.params);
     });
     await client.setLoggingLevel("debug");
     await client.callTool({ name: "test_tool_with_logging", arguments: {} });
-    expect(logs.length).toBeGreaterThan(0);
+    expect(logs.map((l) => l.data)).toEqual(["Tool execution started", "Tool processing data", "Tool execution completed"]);
     await client.close();
+  });
+
+  it("sends no log lines to a session that never called logging/setLevel, and answers it with plain JSON", async () => {
+    const { url } = await conformancePreset();
+    const r = await rawCall(await openSession(url), 1, "test_log_levels");
+    expect(r.type).toBe("application/json");
+    expect(r.messages).toHaveLength(1);
+    expect(r.messages[0].result.content[0].text).toBe("Sent debug, info, warning and error lines.");
+  });
+
+  it("relays only lines at or above the session's level", async () => {
+    const { url } = await conformancePreset();
+    const session = await openSession(url);
+    await rpc(session, 1, "logging/setLevel", { level: "warning" });
+    const r = await rawCall(session, 2, "test_log_levels");
+    expect(logLines(r.messages).map((l) => l.level)).toEqual(["warning", "error"]);
+    expect(r.messages.at(-1)).toMatchObject({ id: 2, result: {} });
+  });
+
+  it("filters out the info lines of a session at level error, whose reply then stays JSON", async () => {
+    const { url } = await conformancePreset();
+    const session = await openSession(url);
+    await rpc(session, 1, "logging/setLevel", { level: "error" });
+    const r = await rawCall(session, 2, "test_tool_with_logging");
+    expect(r.type).toBe("application/json");
+    expect(logLines(r.messages)).toEqual([]);
+  });
+
+  it("keeps each session's level its own, though they share one upstream session", async () => {
+    const { url } = await conformancePreset();
+    const verbose = await openSession(url);
+    const quiet = await openSession(url);
+    await rpc(verbose, 1, "logging/setLevel", { level: "debug" });
+    await rpc(quiet, 1, "logging/setLevel", { level: "error" });
+    const r = await rawCall(verbose, 2, "test_tool_with_logging");
+    expect(logLines(r.messages).map((l) => l.data)).toEqual(["Tool execution started", "Tool processing data", "Tool execution completed"]);
+    const q = await rawCall(quiet, 2, "test_log_levels");
+    expect(logLines(q.messages).map((l) => l.level)).toEqual(["error"]);
+  });
+});
+
+describe("requests from the upstream the gateway answers itself", () => {
+  it("answers an upstream ping without involving the client, and the reply stays JSON", async () => {
+    const { url } = await conformancePreset();
+    const r = await rawCall(await openSession(url), 1, "test_ping_client");
+    expect(r.type).toBe("application/json");
+    expect(r.messages[0].result.content).toEqual([{ type: "text", text: "The client answered the ping." }]);
   });
 });
