@@ -1,5 +1,6 @@
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
+import { SELF } from "cloudflare:test";
 import { conformancePreset, connect, isMethod, isResponseTo, openSession, post, SseReader, toolCall } from "./streaming-support";
 
 /**
@@ -110,6 +111,36 @@ describe("elicitation through a preset", () => {
     const answer = await reader.message(isResponseTo(1));
     expect(answer.result.isError).toBe(true);
     expect(answer.result.content[0].text).toContain("user went away");
+  });
+});
+
+describe("a call waiting on its client that ends early", () => {
+  it("cancels the pending request for the client when the client cancels the call", async () => {
+    const { url } = await conformancePreset();
+    const session = await openSession(url, "2025-11-25", { elicitation: {} });
+    const reader = new SseReader(await post(session, toolCall(1, "test_elicitation", { message: "name?" })));
+    const request = await reader.message(isMethod("elicitation/create"));
+    const cancel = await post(session, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, reason: "changed my mind" } });
+    expect(cancel.status).toBe(202);
+    await reader.end();
+    const cancelled = reader.messages.find(isMethod("notifications/cancelled"));
+    expect(cancelled.params.requestId).toBe(request.id);
+    expect(reader.messages.at(-1)).toMatchObject({ id: 1, error: { code: -32800 } });
+  });
+
+  it("ends the calls of a session deleted while they wait on its client", async () => {
+    const { url } = await conformancePreset();
+    const session = await openSession(url, "2025-11-25", { elicitation: {} });
+    const reader = new SseReader(await post(session, toolCall(1, "test_elicitation", { message: "name?" })));
+    await reader.message(isMethod("elicitation/create"));
+    const res = await SELF.fetch(url, { method: "DELETE", headers: { "mcp-session-id": session.id } });
+    expect(res.status).toBe(204);
+    // Nobody can answer the elicitation any more: the call must not wait for the 15-minute cap.
+    try {
+      await reader.end(1_500);
+    } finally {
+      reader.cancel();
+    }
   });
 });
 

@@ -106,6 +106,12 @@ describe("log lines through a preset", () => {
     const q = await rawCall(quiet, 2, "test_log_levels");
     expect(logLines(q.messages).map((l) => l.level)).toEqual(["error"]);
   });
+  it("refuses logging/setLevel with a level that is not one of the eight syslog levels (-32602)", async () => {
+    const { url } = await conformancePreset();
+    const session = await openSession(url);
+    const answer = await rpc(session, 1, "logging/setLevel", { level: "verbose" });
+    expect(answer.error).toMatchObject({ code: -32602 });
+  });
 });
 
 describe("requests from the upstream the gateway answers itself", () => {
