@@ -136,6 +136,16 @@ describe("GET of the MCP endpoint", () => {
     await res.body?.cancel();
   });
 
+  it("does not let another caller listen with a session it did not open", async () => {
+    const p = await conformancePreset();
+    const session = await openSession(p.url);
+    const res = await SELF.fetch(p.url, {
+      headers: { accept: "text/event-stream", "mcp-session-id": session.id, authorization: `Bearer ${p.owner.token}` },
+    });
+    expect(res.status).toBe(404);
+    await res.body?.cancel();
+  });
+
   it("does not let a session of one preset listen on another", async () => {
     const a = await conformancePreset();
     const b = await conformancePreset();

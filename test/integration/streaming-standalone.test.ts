@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { attach } from "../helpers";
+import { attach, expireUpstreamSessions, unique } from "../helpers";
 import { conformancePreset, isMethod, listen, openSession, post, type RawSession, rpc, SseReader, staysQuiet, toolCall } from "./streaming-support";
 
 /** Opens the session's standalone stream and waits until the gateway has set it up. */
@@ -138,8 +138,8 @@ describe("the standalone GET stream", () => {
 
 describe("resources/updated on the standalone stream", () => {
   /** A preset, a subscribed session and an unsubscribed one, both listening. */
-  async function twoListeners(naming: "plain" | "prefixed" = "plain") {
-    const p = await conformancePreset({ naming });
+  async function twoListeners(naming: "plain" | "prefixed" = "plain", scope?: string) {
+    const p = await conformancePreset({ naming, scope });
     const subscribed = await openSession(p.url);
     const other = await openSession(p.url);
     const uri = (await rpc(subscribed, 1, "resources/list")).result.resources.map((r: { uri: string }) => r.uri).find((u: string) => u.endsWith("watched-resource"));
@@ -180,6 +180,22 @@ describe("resources/updated on the standalone stream", () => {
 
     expect((await rpc(t.other, 5, "resources/unsubscribe", { uri: t.uri })).result).toEqual({});
     expect(textOf(await callTool(t.other, "test_update_resource"))).toBe("Not subscribed to test://watched-resource: nothing sent.");
+    t.subscribedReader.cancel();
+    t.otherReader.cancel();
+  });
+
+  it("subscribes a new upstream session again after the old one was lost", async () => {
+    const scope = unique("resub");
+    const t = await twoListeners("plain", scope);
+    await expireUpstreamSessions("conformance", scope);
+    // The first call after the loss reconnects; the subscription follows the new session shortly.
+    let said = "";
+    for (let attempt = 0; attempt < 20 && !said.startsWith("Sent"); attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      said = textOf(await callTool(t.other, "test_update_resource"));
+    }
+    expect(said).toBe("Sent resources/updated for test://watched-resource.");
+    await t.subscribedReader.message(isMethod("notifications/resources/updated"));
     t.subscribedReader.cancel();
     t.otherReader.cancel();
   });

@@ -20,12 +20,14 @@ export interface PresetOptions {
   naming?: "plain" | "prefixed";
   /** The server's timeoutMs: how long a call may go without a sign of life. */
   timeoutMs?: number;
+  /** The upstream's own sessions and counters (see upstreamUrl). */
+  scope?: string;
 }
 
 /** A public preset with server `lib` on the conformance fixture (plain names unless told). */
-export async function conformancePreset({ upstream = "conformance", naming = "plain", timeoutMs }: PresetOptions = {}): Promise<ConformancePreset> {
+export async function conformancePreset({ upstream = "conformance", naming = "plain", timeoutMs, scope }: PresetOptions = {}): Promise<ConformancePreset> {
   const owner = await createUser();
-  await addServer(owner, "lib", upstreamUrl(upstream), timeoutMs === undefined ? {} : { timeoutMs });
+  await addServer(owner, "lib", upstreamUrl(upstream, scope), timeoutMs === undefined ? {} : { timeoutMs });
   const slug = unique("p");
   await addPreset(owner, slug, "public", { toolNaming: naming });
   await attach(owner, slug, "lib", null);
