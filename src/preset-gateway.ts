@@ -21,7 +21,7 @@ import { UpstreamPool } from "./upstream-pool";
 import { ITEM_METHODS, PresetItems } from "./preset-items";
 import { PresetCatalog } from "./preset-catalog";
 import { PresetNotifications } from "./preset-notifications";
-import { PresetStreams } from "./preset-streams";
+import { isLogLevel, LOG_LEVELS, PresetStreams } from "./preset-streams";
 import { UsageRecorder } from "./usage-recorder";
 import { GATEWAY_VERSION } from "./version";
 
@@ -133,6 +133,7 @@ export class PresetGateway extends DurableObject<Env> {
       onToolsChanged: () => this.#resetCatalog(),
       onResourceUpdated: (server, uri) => this.#notifications.resourceUpdated(server, uri),
       onConnected: (server) => this.#notifications.resubscribe(server),
+      onLog: (server, params) => this.#streams.broadcastLog(server.name, params),
     });
     this.#items = new PresetItems(this.#pool);
     this.#catalog = new PresetCatalog(this.#pool);
@@ -263,6 +264,10 @@ export class PresetGateway extends DurableObject<Env> {
       return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
     }
     this.#sessions.delete(session.id);
+    // Its calls in flight end (cancelled upstream): nobody can answer what they wait for any more.
+    for (const [key, controller] of this.#inflight) {
+      if (key.startsWith(`${session.id}:`)) controller.abort(new DOMException("the session ended", "AbortError"));
+    }
     await this.#notifications.dropSubscriptions(gate.config, session);
     this.#streams.endSession(session.id);
     return reply(204, null);
@@ -409,9 +414,12 @@ export class PresetGateway extends DurableObject<Env> {
           return this.#catalog.list(config, message);
         case "initialize":
           return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
-        case "logging/setLevel":
-          if (typeof message.params?.level === "string") this.#streams.setLogLevel(session.id, message.params.level);
-          return this.#items.answer(config, message);
+        case "logging/setLevel": {
+          const level = message.params?.level;
+          if (!isLogLevel(level)) return rpcErrorBody(message.id, RpcCode.InvalidParams, `params.level must be one of ${LOG_LEVELS.join(", ")}.`);
+          const upstreamLevel = this.#streams.setLogLevel(session.id, level);
+          return this.#items.answer(config, { ...message, params: { ...message.params, level: upstreamLevel } });
+        }
         case "resources/subscribe":
         case "resources/unsubscribe":
           return this.#notifications.subscription(config, session, message);

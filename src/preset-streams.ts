@@ -7,7 +7,10 @@ import { EVENT_TTL_MS, parseEventId, SseEventLog } from "./sse-event-log";
 /** The gateway closes a standalone GET stream after this long; the client resumes it (nothing is lost). */
 export const STANDALONE_MAX_MS = 10 * 60_000;
 
-const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+/** MCP's log levels (syslog's), least severe first. */
+export const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const isLogLevel = (v: unknown): v is LogLevel => typeof v === "string" && (LOG_LEVELS as readonly string[]).includes(v);
 
 /** What a GET of the MCP endpoint gets: an SSE body, or an error. */
 export type ListenResult = { status: 200; body: ReadableStream<Uint8Array> } | { status: number; body: string };
@@ -101,6 +104,17 @@ export class PresetStreams {
     }
   }
 
+  /**
+   * A log line an upstream sent outside any call: to every listening session that asked for logs
+   * at that level, with `logger` naming the server when the upstream gave none.
+   */
+  broadcastLog(serverName: string, params: Record<string, unknown>): void {
+    const sessions = [...this.#standalone.keys()].filter((id) => this.wantsLog(id, params.level));
+    if (sessions.length === 0) return;
+    const logger = typeof params.logger === "string" ? params.logger : serverName;
+    this.broadcast({ jsonrpc: "2.0", method: "notifications/message", params: { ...params, logger } }, sessions);
+  }
+
   /** True while some session has a standalone stream (connected, or to be resumed). */
   get hasListeners(): boolean {
     return this.#standalone.size > 0;
@@ -132,9 +146,14 @@ export class PresetStreams {
     return true;
   }
 
-  setLogLevel(sessionId: string, level: string): void {
-    const rank = LOG_LEVELS.indexOf(level);
-    if (rank >= 0) this.#levels.set(sessionId, rank);
+  /**
+   * Records the session's level and returns the level to ask of the upstreams: the least severe
+   * any session wants, since every session shares each upstream's one session and the gateway
+   * filters per session.
+   */
+  setLogLevel(sessionId: string, level: LogLevel): LogLevel {
+    this.#levels.set(sessionId, LOG_LEVELS.indexOf(level));
+    return LOG_LEVELS[Math.min(...this.#levels.values())]!;
   }
 
   /**
@@ -144,7 +163,7 @@ export class PresetStreams {
   wantsLog(sessionId: string, level: unknown): boolean {
     const min = this.#levels.get(sessionId);
     if (min === undefined) return false;
-    const rank = typeof level === "string" ? LOG_LEVELS.indexOf(level) : -1;
+    const rank = isLogLevel(level) ? LOG_LEVELS.indexOf(level) : -1;
     return rank < 0 || rank >= min;
   }
 
@@ -173,11 +192,15 @@ export class PresetStreams {
     return [...this.#subscriptions].filter(([, uris]) => uris.has(uri)).map(([id]) => id);
   }
 
-  /** The session ended: its streams, log, level and subscriptions go. */
+  /**
+   * The session ended: its streams, log, level and subscriptions go. (Its calls in flight are
+   * aborted by the object, which ends their streams and cancels what they wait for.)
+   */
   endSession(sessionId: string): void {
     this.#standalone.get(sessionId)?.disconnect();
     this.#standalone.delete(sessionId);
     for (const [id, stream] of this.#calls) if (stream.sessionId === sessionId) this.#calls.delete(id);
+    for (const [id, pending] of this.#requests) if (pending.sessionId === sessionId) this.#requests.delete(id);
     this.#levels.delete(sessionId);
     this.#subscriptions.delete(sessionId);
     this.#log.dropSession(sessionId);

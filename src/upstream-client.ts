@@ -3,6 +3,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontex
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   ErrorCode,
+  LoggingMessageNotificationSchema,
   McpError,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
@@ -216,6 +217,8 @@ export interface ConnectOptions {
   onItemsChanged?: (kind: ItemKind) => void;
   /** Called when the upstream says a resource the gateway subscribed to changed. */
   onResourceUpdated?: (uri: string) => void;
+  /** Called for a log line the upstream sends outside any request (on its standalone stream). */
+  onLog?: (params: Record<string, unknown>) => void;
   /** Called when the connection ends (closed by us, or the transport failed). */
   onClose?: () => void;
 }
@@ -250,6 +253,10 @@ export async function connectUpstream(server: UpstreamServer, opts: ConnectOptio
   if (opts.onResourceUpdated) {
     const notify = opts.onResourceUpdated;
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => notify(n.params.uri));
+  }
+  if (opts.onLog) {
+    const log = opts.onLog;
+    client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => log(n.params as Record<string, unknown>));
   }
   client.onclose = () => opts.onClose?.();
   client.onerror = () => {}; // failures surface through the request that hit them

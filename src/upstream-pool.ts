@@ -66,6 +66,7 @@ export class UpstreamPool {
   readonly #onToolsChanged: (serverId: string) => void;
   readonly #onResourceUpdated: (server: PresetServer, uri: string) => void;
   readonly #onConnected: (server: PresetServer) => void;
+  readonly #onLog: (server: PresetServer, params: Record<string, unknown>) => void;
   readonly #breakers: BreakerBoard;
   readonly #conns = new Map<string, Connection>();
   readonly #tools = new Map<string, ToolList>();
@@ -88,6 +89,8 @@ export class UpstreamPool {
       onResourceUpdated?: (server: PresetServer, uri: string) => void;
       /** A new upstream session was opened (the first, or after the last one was lost or closed). */
       onConnected?: (server: PresetServer) => void;
+      /** A log line the upstream sent outside any call. */
+      onLog?: (server: PresetServer, params: Record<string, unknown>) => void;
     },
   ) {
     this.#sql = sql;
@@ -96,6 +99,7 @@ export class UpstreamPool {
     this.#onToolsChanged = opts.onToolsChanged;
     this.#onResourceUpdated = opts.onResourceUpdated ?? (() => {});
     this.#onConnected = opts.onConnected ?? (() => {});
+    this.#onLog = opts.onLog ?? (() => {});
     sql.exec(`CREATE TABLE IF NOT EXISTS upstream_profiles (
       server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, profile TEXT NOT NULL)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS upstream_tools (
@@ -314,6 +318,7 @@ export class UpstreamPool {
           onToolsChanged: () => this.#toolsChanged(server),
           onItemsChanged: (kind) => this.itemsChanged(server, kind === "resourceTemplates" ? "resources" : kind),
           onResourceUpdated: (uri) => this.#onResourceUpdated(server, uri),
+          onLog: (params) => this.#onLog(server, params),
           onClose: () => {
             if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
           },

@@ -160,6 +160,25 @@ describe("resources/updated on the standalone stream", () => {
     t.otherReader.cancel();
   });
 
+  it("relays log lines an upstream sends outside any call to the sessions that set a level, filtered by it", async () => {
+    const p = await conformancePreset();
+    const warned = await openSession(p.url);
+    const quiet = await openSession(p.url);
+    expect((await rpc(warned, 1, "logging/setLevel", { level: "warning" })).result).toEqual({});
+    const warnedReader = await standalone(warned);
+    const quietReader = await standalone(quiet);
+    expect(textOf(await callTool(quiet, "test_log_levels", { via: "session" }))).toMatch(/^Sent/);
+    await warnedReader.until((r) => r.messages.filter(isMethod("notifications/message")).length >= 2, 3_000, "two log lines");
+    const lines = warnedReader.messages.filter(isMethod("notifications/message")).map((m) => m.params);
+    expect(lines).toEqual([
+      { level: "warning", logger: "conformance-upstream", data: "warning line" },
+      { level: "error", logger: "conformance-upstream", data: "error line" },
+    ]);
+    expect(await staysQuiet(quietReader, isMethod("notifications/message"), 200)).toBe(true);
+    warnedReader.cancel();
+    quietReader.cancel();
+  });
+
   it("names the resource by its exposed URI on a preset with prefixed names", async () => {
     const t = await twoListeners("prefixed");
     expect(t.uri).toBe("mcpgate://lib/test://watched-resource");
