@@ -1,4 +1,5 @@
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { describe, expect, it } from "vitest";
 import { SELF } from "cloudflare:test";
 import { conformancePreset, connect, isMethod, isResponseTo, openSession, post, SseReader, toolCall } from "./streaming-support";
@@ -8,6 +9,20 @@ import { conformancePreset, connect, isMethod, isResponseTo, openSession, post, 
  * roots), relayed to the client that made the call when it declared the capability.
  */
 const textOf = (result: Record<string, unknown>) => (result.content as { text: string }[])[0]!.text;
+
+/** The client answers elicitations only when told to stop (notifications/cancelled); notes why. */
+function elicitationsWaitForAbort(client: Client): { reason: unknown } {
+  const seen: { reason: unknown } = { reason: undefined };
+  client.setRequestHandler(ElicitRequestSchema, (_req, extra) =>
+    new Promise((resolve) => {
+      extra.signal.addEventListener("abort", () => {
+        seen.reason = extra.signal.reason;
+        resolve({ action: "cancel" });
+      });
+    }),
+  );
+  return seen;
+}
 
 describe("sampling through a preset", () => {
   it("relays a sampling request to the client that declared sampling, and its answer back upstream", async () => {
@@ -58,30 +73,18 @@ describe("elicitation through a preset", () => {
 
   it("tells the client to stop when the upstream cancels its elicitation (its own timeout)", async () => {
     const client = await connect((await conformancePreset()).url, { elicitation: {} });
-    let reason: unknown;
-    client.setRequestHandler(ElicitRequestSchema, (_req, extra) => new Promise((resolve) => {
-      extra.signal.addEventListener("abort", () => {
-        reason = extra.signal.reason;
-        resolve({ action: "cancel" });
-      });
-    }));
+    const abort = elicitationsWaitForAbort(client);
     const result = await client.callTool({ name: "test_elicitation_abandoned", arguments: { timeoutMs: 150 } });
     expect(textOf(result)).toMatch(/^Elicitation abandoned: .*timed out/i);
-    expect(String(reason)).toMatch(/timed out/i);
+    expect(String(abort.reason)).toMatch(/timed out/i);
   });
 
   it("tells the client to stop working on a request the call no longer waits for when the call ends", async () => {
     const client = await connect((await conformancePreset()).url, { elicitation: {} });
-    let reason: unknown;
-    client.setRequestHandler(ElicitRequestSchema, (_req, extra) => new Promise((resolve) => {
-      extra.signal.addEventListener("abort", () => {
-        reason = extra.signal.reason;
-        resolve({ action: "cancel" });
-      });
-    }));
+    const abort = elicitationsWaitForAbort(client);
     const result = await client.callTool({ name: "test_elicitation_abandoned", arguments: { answerFirst: true, timeoutMs: 5_000 } });
     expect(textOf(result)).toBe("Answered while the elicitation was still pending.");
-    await expect.poll(() => reason, { timeout: 2_000 }).toBe("The tool call ended.");
+    await expect.poll(() => abort.reason, { timeout: 2_000 }).toBe("The tool call ended.");
   });
 
   it("routes an answer only from the session it was asked of: another session cannot answer for it", async () => {
