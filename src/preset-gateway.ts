@@ -12,7 +12,7 @@ import { Deadline } from "./deadline";
 import type { Env } from "./env";
 import type { MetricsWriter } from "./metrics";
 import { errorMessageOf, isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "./mcp/jsonrpc";
-import { allowsBatches, negotiateVersion } from "./mcp/protocol";
+import { allowsBatches, negotiateVersion, supportsSsePolling } from "./mcp/protocol";
 import { type Session, SessionStore } from "./mcp/session-store";
 import { loadPresetConfig, type PresetConfig } from "./preset-config";
 import { callerKey, PresetLimits } from "./preset-limits";
@@ -209,8 +209,8 @@ export class PresetGateway extends DurableObject<Env> {
         return { ...(await this.#initialize(config, call, first)), headers: limited.headers };
       }
 
-      const session = call.sessionId ? this.#sessions.get(call.sessionId) : null;
-      if (!session || session.principal !== principalKey(call.userId) || session.presetId !== config.id) {
+      const session = call.sessionId ? this.#ownSession(call.sessionId, call.userId, config) : null;
+      if (!session) {
         return errorReply(404, first, RpcCode.SessionNotFound, "Session not found: initialize a new session.");
       }
       if (call.batch && !allowsBatches(session.protocolVersion)) {
@@ -259,8 +259,8 @@ export class PresetGateway extends DurableObject<Env> {
   async endSession(call: PresetRef & { userId: string | null; grantId?: string | null; sessionId: string }): Promise<McpReply> {
     const gate = await this.#admit(call, undefined);
     if ("status" in gate) return gate;
-    const session = this.#sessions.get(call.sessionId);
-    if (!session || session.principal !== principalKey(call.userId)) {
+    const session = this.#ownSession(call.sessionId, call.userId, gate.config);
+    if (!session) {
       return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
     }
     this.#sessions.delete(session.id);
@@ -280,8 +280,8 @@ export class PresetGateway extends DurableObject<Env> {
   async listen(call: PresetRef & { userId: string | null; grantId?: string | null; sessionId: string; lastEventId: string | null }): Promise<McpReply> {
     const gate = await this.#admit(call, undefined);
     if ("status" in gate) return gate;
-    const session = this.#sessions.get(call.sessionId);
-    if (!session || session.principal !== principalKey(call.userId) || session.presetId !== gate.config.id) {
+    const session = this.#ownSession(call.sessionId, call.userId, gate.config);
+    if (!session) {
       return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found: initialize a new session.");
     }
     const fresh = !this.#streams.hasListeners;
@@ -311,6 +311,12 @@ export class PresetGateway extends DurableObject<Env> {
    */
   sweepUpstreams(now = Date.now()): void {
     if (this.#streams.listening || this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#scheduleSweep();
+  }
+
+  /** The session, if it is live, of this preset, and opened by this caller. */
+  #ownSession(sessionId: string, userId: string | null, config: PresetConfig): Session | null {
+    const session = this.#sessions.get(sessionId);
+    return session && session.principal === principalKey(userId) && session.presetId === config.id ? session : null;
   }
 
   #grantRevoked(grantId: string): boolean {
@@ -517,7 +523,7 @@ export class PresetGateway extends DurableObject<Env> {
       capabilities: stream ? session.clientCapabilities : {},
       progressToken,
       deadline,
-      polling: !!stream && session.protocolVersion >= "2025-11-25",
+      polling: !!stream && supportsSsePolling(session.protocolVersion),
     });
     if (stream) void relay.opened.then((body) => stream({ status: 200, body, headers: limited.headers }));
     let handled: Handled | undefined;

@@ -1,6 +1,7 @@
 import type { CallRelay } from "./call-relay";
 import { ClientStream } from "./client-stream";
 import { RpcCode, type RpcId, rpcErrorBody } from "./mcp/jsonrpc";
+import { supportsSsePolling } from "./mcp/protocol";
 import type { Session } from "./mcp/session-store";
 import { EVENT_TTL_MS, parseEventId, SseEventLog } from "./sse-event-log";
 
@@ -15,7 +16,7 @@ export const isLogLevel = (v: unknown): v is LogLevel => typeof v === "string" &
 /** What a GET of the MCP endpoint gets: an SSE body, or an error. */
 export type ListenResult = { status: 200; body: ReadableStream<Uint8Array> } | { status: number; body: string };
 
-const supportsPolling = (s: Session) => s.protocolVersion >= "2025-11-25";
+const supportsPolling = (s: Session) => supportsSsePolling(s.protocolVersion);
 
 /**
  * The SSE side of a preset's sessions: call reply streams that became SSE, each session's

@@ -18,3 +18,8 @@ export function negotiateVersion(requested: unknown): ProtocolVersion {
 export function allowsBatches(v: ProtocolVersion): boolean {
   return v === "2025-03-26";
 }
+
+/** SSE polling (SEP-1699, 2025-11-25): priming events, and streams the server may close for the client to resume. */
+export function supportsSsePolling(v: ProtocolVersion): boolean {
+  return v >= "2025-11-25";
+}
