@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { AppEnv } from "./app-env";
+import type { AppEnv } from "./edge/app-env";
 import { adminRoutes } from "./api/admin";
 import { callRoutes } from "./api/calls";
 import { eventRoutes } from "./api/events";
@@ -7,7 +7,7 @@ import { grantRoutes } from "./api/grants";
 import { memberRoutes } from "./api/members";
 import { mountRoutes } from "./api/mount";
 import { buildOpenApi } from "./api/openapi";
-import { baseUrlOf } from "./api/present";
+import { baseUrlOf } from "./api/json-views";
 import { presetServerRoutes } from "./api/preset-servers";
 import { presetRoutes } from "./api/presets";
 import type { AnyRoute } from "./api/route";
@@ -16,8 +16,8 @@ import { serverRoutes } from "./api/servers";
 import { statsRoutes } from "./api/stats";
 import { tokenRoutes } from "./api/tokens";
 import { userRoutes } from "./api/users";
-import { ApiError, errorBody } from "./errors";
-import { handleMcp } from "./mcp/http";
+import { ApiError, errorBody } from "./shared/errors";
+import { handleMcp } from "./edge/mcp-endpoint";
 import { buildOAuth } from "./oauth/routes";
 
 export const apiRoutes: readonly AnyRoute[] = [

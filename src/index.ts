@@ -1,8 +1,8 @@
 import { buildApp } from "./app";
-import type { Env } from "./env";
-import { scheduled } from "./scheduled";
+import type { Env } from "./shared/bindings";
+import { scheduled } from "./jobs/scheduled";
 
-export { PresetGateway } from "./preset-gateway";
+export { PresetGateway } from "./preset/gateway";
 
 const app = buildApp();
 

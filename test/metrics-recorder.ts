@@ -1,5 +1,5 @@
 import { env } from "cloudflare:test";
-import { checkDataPoint } from "../src/metrics";
+import { checkDataPoint } from "../src/usage/metrics";
 
 /**
  * Miniflare's Analytics Engine binding is a no-op that keeps nothing, so tests swap `METRICS` for

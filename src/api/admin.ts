@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { DEMO_HANDLE, DEMO_SLUG, seedDemo } from "../demo-seed";
-import { invalidField } from "../errors";
-import { invalidatePresets } from "../preset-stub";
-import { checkUpstreamUrl } from "../url-guard";
-import { baseUrlOf, presetUrl, userJson } from "./present";
+import { DEMO_HANDLE, DEMO_SLUG, seedDemo } from "../accounts/demo-seed";
+import { invalidField } from "../shared/errors";
+import { invalidatePresets } from "../edge/preset-stub";
+import { checkUpstreamUrl } from "../shared/url-guard";
+import { baseUrlOf, presetUrl, userJson } from "./json-views";
 import { defineRoute } from "./route";
 import { DemoSeedBody, User } from "./schemas";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { callJson, listCalls } from "../call-log";
+import { callJson, listCalls } from "../usage/call-log";
 import { getDb } from "../db/client";
 import { listParams, listReply, readList } from "./list-output";
 import { findOwnPreset } from "./presets";

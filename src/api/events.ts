@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../app-env";
+import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
 import { type EventFilter, listEvents } from "../db/events-repository";
 import { findOwnPreset } from "./presets";
 import { listParams, type ListQuery, listReply, readList } from "./list-output";
-import { iso } from "./present";
+import { iso } from "./json-views";
 import { defineRoute } from "./route";
 import { EventsQuery, Event, SlugParams } from "./schemas";
 

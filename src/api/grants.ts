@@ -1,13 +1,13 @@
 import { and, desc, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../app-env";
+import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
 import { oauthClients, oauthGrants, users } from "../db/schema";
-import { notFound } from "../errors";
+import { notFound } from "../shared/errors";
 import { revokeGrant } from "../oauth/grants";
 import { findOwnPreset } from "./presets";
-import { iso } from "./present";
+import { iso } from "./json-views";
 import { defineRoute } from "./route";
 import { list, Slug } from "./schemas";
 

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../app-env";
-import { decodeCursor, encodeCursor } from "../cursor";
+import type { AppEnv } from "../edge/app-env";
+import { decodeCursor, encodeCursor } from "../shared/cursor";
 import type { EventCursor } from "../db/events-repository";
-import { invalidField } from "../errors";
-import { NDJSON_TYPE, toNdjson } from "../ndjson";
+import { invalidField } from "../shared/errors";
+import { NDJSON_TYPE, toNdjson } from "../shared/ndjson";
 
 /** Query fields common to the event and call-log lists (see listQuery in schemas.ts). */
 export interface ListQuery {

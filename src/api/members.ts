@@ -3,10 +3,10 @@ import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { listMembers } from "../db/presets-repository";
 import { presetMembers, users } from "../db/schema";
-import { conflict, invalidField, notFound } from "../errors";
-import { invalidatePresets } from "../preset-stub";
+import { conflict, invalidField, notFound } from "../shared/errors";
+import { invalidatePresets } from "../edge/preset-stub";
 import { findOwnPreset } from "./presets";
-import { iso } from "./present";
+import { iso } from "./json-views";
 import { defineRoute } from "./route";
 import { AddMemberBody, list, Member, MemberParams, SlugParams } from "./schemas";
 

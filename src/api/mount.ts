@@ -1,7 +1,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app-env";
-import { bearerToken, isAdminToken, resolveApiToken } from "../auth";
-import { forbidden, unauthorized } from "../errors";
+import type { AppEnv } from "../edge/app-env";
+import { bearerToken, isAdminToken, resolveApiToken } from "../accounts/credentials";
+import { forbidden, unauthorized } from "../shared/errors";
 import type { AnyRoute } from "./route";
 import { parseWith, readJsonBody } from "./validation";
 

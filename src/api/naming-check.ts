@@ -1,12 +1,12 @@
 import { eq } from "drizzle-orm";
 import type { Context } from "hono";
-import type { AppEnv } from "../app-env";
-import { type CatalogSource, findCollisions, type ItemOverride, type ToolNaming } from "../catalog";
+import type { AppEnv } from "../edge/app-env";
+import { type CatalogSource, findCollisions, type ItemOverride, type ToolNaming } from "../tools/catalog";
 import { getDb } from "../db/client";
 import { presetServers, servers } from "../db/schema";
-import { conflict } from "../errors";
-import { openHeaders } from "../server-secrets";
-import { fetchUpstreamTools } from "../upstream-client";
+import { conflict } from "../shared/errors";
+import { openHeaders } from "../upstream/header-secrets";
+import { fetchUpstreamTools } from "../upstream/client";
 
 export interface AttachmentPlan {
   serverId: string;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GATEWAY_VERSION } from "../version";
+import { GATEWAY_VERSION } from "../shared/version";
 import type { AnyRoute } from "./route";
 import { ErrorResponse } from "./schemas";
 

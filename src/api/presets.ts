@@ -1,15 +1,15 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import type { AppEnv } from "../app-env";
+import type { AppEnv } from "../edge/app-env";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { attachedServers, findPreset } from "../db/presets-repository";
 import { presetMembers, presets, presetServers } from "../db/schema";
 import { assertNoNameClash } from "./naming-check";
-import { conflict, notFound } from "../errors";
-import { newId } from "../ids";
-import { invalidatePresets, presetStub } from "../preset-stub";
-import { baseUrlOf, presetJson } from "./present";
+import { conflict, notFound } from "../shared/errors";
+import { newId } from "../shared/ids";
+import { invalidatePresets, presetStub } from "../edge/preset-stub";
+import { baseUrlOf, presetJson } from "./json-views";
 import { defineRoute } from "./route";
 import { CreatePresetBody, list, Preset, SlugParams, UpdatePresetBody } from "./schemas";
 

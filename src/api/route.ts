@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { z } from "zod";
-import type { AppEnv } from "../app-env";
+import type { AppEnv } from "../edge/app-env";
 
 /**
  * One declaration per API route: the same zod schemas validate requests in `mountRoutes` and

@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { presets, presetServers, users } from "../db/schema";
-import { presetStub } from "../preset-stub";
-import { openHeaders } from "../server-secrets";
-import { pingUpstream, UpstreamFailure } from "../upstream-client";
+import { presetStub } from "../edge/preset-stub";
+import { openHeaders } from "../upstream/header-secrets";
+import { pingUpstream, UpstreamFailure } from "../upstream/client";
 import { defineRoute } from "./route";
 import { ServerParams } from "./schemas";
 import { findOwnServer } from "./servers";

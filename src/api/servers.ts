@@ -1,15 +1,15 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import type { AppEnv } from "../app-env";
+import type { AppEnv } from "../edge/app-env";
 import { getDb, isUniqueViolation } from "../db/client";
 import { presets, presetServers, servers, users } from "../db/schema";
-import { ApiError, conflict, invalidField, notFound } from "../errors";
-import { newId } from "../ids";
-import { invalidatePresets } from "../preset-stub";
-import { openHeaders, sealHeaders } from "../server-secrets";
-import { fetchUpstreamTools, UpstreamFailure } from "../upstream-client";
-import { checkUpstreamUrl } from "../url-guard";
-import { serverJson } from "./present";
+import { ApiError, conflict, invalidField, notFound } from "../shared/errors";
+import { newId } from "../shared/ids";
+import { invalidatePresets } from "../edge/preset-stub";
+import { openHeaders, sealHeaders } from "../upstream/header-secrets";
+import { fetchUpstreamTools, UpstreamFailure } from "../upstream/client";
+import { checkUpstreamUrl } from "../shared/url-guard";
+import { serverJson } from "./json-views";
 import { defineRoute } from "./route";
 import { CreateServerBody, list, Server, ServerParams, UpdateServerBody, UpstreamToolList } from "./schemas";
 

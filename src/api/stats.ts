@@ -1,6 +1,6 @@
-import { readStats } from "../db/usage-repository";
-import { presetStub } from "../preset-stub";
-import { buildStats, statsRange } from "../usage-stats";
+import { readStats } from "../usage/stats-query";
+import { presetStub } from "../edge/preset-stub";
+import { buildStats, statsRange } from "../usage/stats";
 import { findOwnPreset } from "./presets";
 import { defineRoute } from "./route";
 import { SlugParams } from "./schemas";

@@ -2,10 +2,10 @@ import { desc, eq } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { insertEvent, revokeTokenWithEvent } from "../db/events-repository";
 import { apiTokens } from "../db/schema";
-import { notFound } from "../errors";
-import { newId } from "../ids";
-import { issueToken } from "../tokens";
-import { tokenJson } from "./present";
+import { notFound } from "../shared/errors";
+import { newId } from "../shared/ids";
+import { issueToken } from "../accounts/api-tokens";
+import { tokenJson } from "./json-views";
 import { defineRoute } from "./route";
 import { CreatedToken, CreateTokenBody, list, Token, TokenParams } from "./schemas";
 

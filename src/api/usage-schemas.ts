@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { OUTCOMES } from "../call-record";
-import { STATS_WINDOWS } from "../usage-stats";
+import { OUTCOMES } from "../usage/call-record";
+import { STATS_WINDOWS } from "../usage/stats";
 import { listQuery, ServerHealth, ToolName } from "./schemas";
 
 /** Shapes of the usage, call-log and server-health endpoints (the rest are in schemas.ts). */

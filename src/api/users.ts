@@ -3,10 +3,10 @@ import { z } from "zod";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { apiTokens, users } from "../db/schema";
-import { conflict, notFound } from "../errors";
-import { newId } from "../ids";
-import { issueToken } from "../tokens";
-import { userJson } from "./present";
+import { conflict, notFound } from "../shared/errors";
+import { newId } from "../shared/ids";
+import { issueToken } from "../accounts/api-tokens";
+import { userJson } from "./json-views";
 import { defineRoute } from "./route";
 import { CreatedUser, CreateUserBody, User } from "./schemas";
 

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
-import { ApiError, badRequest, invalidField } from "../errors";
-import { readLimitedText } from "../read-limited";
+import { ApiError, badRequest, invalidField } from "../shared/errors";
+import { readLimitedText } from "../shared/read-limited";
 
 /** Management API bodies are small; anything bigger is refused before parsing. */
 export const API_BODY_LIMIT = 64 * 1024;

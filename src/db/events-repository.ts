@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
-import { newId } from "../ids";
+import { newId } from "../shared/ids";
 import type { Db } from "./client";
 import { events, users } from "./schema";
 

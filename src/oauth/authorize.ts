@@ -1,11 +1,11 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { decideAccess } from "../access";
-import type { AppEnv } from "../app-env";
-import { resolveApiToken } from "../auth";
+import { decideAccess } from "../policy/access";
+import type { AppEnv } from "../edge/app-env";
+import { resolveApiToken } from "../accounts/credentials";
 import { getDb } from "../db/client";
 import { oauthConsents, users } from "../db/schema";
-import { loadPresetConfig, type PresetConfig } from "../preset-config";
+import { loadPresetConfig, type PresetConfig } from "../preset/config";
 import { findClient, type OAuthClient } from "./clients";
 import { OAuthError } from "./errors";
 import { createGrant, issueCode } from "./grants";

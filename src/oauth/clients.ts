@@ -2,10 +2,10 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "../db/client";
 import { oauthClients } from "../db/schema";
-import type { Env } from "../env";
-import { randomToken, sha256Hex, timingSafeEqual } from "../ids";
-import { readLimitedText } from "../read-limited";
-import { checkUpstreamUrl } from "../url-guard";
+import type { Env } from "../shared/bindings";
+import { randomToken, sha256Hex, timingSafeEqual } from "../shared/ids";
+import { readLimitedText } from "../shared/read-limited";
+import { checkUpstreamUrl } from "../shared/url-guard";
 import { OAuthError } from "./errors";
 
 /**

@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, type JWK, jwtVerify, SignJWT, type JWTPayload } from "jose";
-import type { Env } from "../env";
+import type { Env } from "../shared/bindings";
 
 /**
  * Signing keys of the authorization server: Ed25519, derived with HKDF from a secret, so any

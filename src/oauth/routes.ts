@@ -1,14 +1,14 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
-import type { AppEnv } from "../app-env";
-import { loadPresetConfig } from "../preset-config";
+import type { AppEnv } from "../edge/app-env";
+import { loadPresetConfig } from "../preset/config";
 import { authorizeGet, consentPost, issuerOf, loginPost } from "./authorize";
 import { registerClient } from "./clients";
 import { OAuthError } from "./errors";
 import { jwks } from "./keys";
 import { authorizationServerMetadata, protectedResourceMetadata } from "./metadata";
 import { oidcCallback, oidcStart } from "./oidc";
-import { revokePost, tokenPost } from "./token";
+import { revokePost, tokenPost } from "./token-endpoint";
 
 /**
  * The OAuth 2.1 authorization server of the gateway and the discovery documents of its presets.

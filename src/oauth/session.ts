@@ -1,5 +1,5 @@
-import type { Env } from "../env";
-import { sha256Hex } from "../ids";
+import type { Env } from "../shared/bindings";
+import { sha256Hex } from "../shared/ids";
 import { signJwt, verifyJwt } from "./keys";
 
 /**

@@ -1,8 +1,8 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { PresetGateway } from "../../src/preset-gateway";
-import { UPSTREAM_IDLE_MS } from "../../src/preset-gateway";
-import { presetStub } from "../../src/preset-stub";
+import type { PresetGateway } from "../../src/preset/gateway";
+import { UPSTREAM_IDLE_MS } from "../../src/preset/gateway";
+import { presetStub } from "../../src/edge/preset-stub";
 import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
 
 async function limitedPreset(extra: Record<string, unknown>, visibility = "public") {

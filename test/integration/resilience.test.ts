@@ -1,7 +1,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type PresetGateway, UPSTREAM_IDLE_MS } from "../../src/preset-gateway";
-import { presetStub } from "../../src/preset-stub";
+import { type PresetGateway, UPSTREAM_IDLE_MS } from "../../src/preset/gateway";
+import { presetStub } from "../../src/edge/preset-stub";
 import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, setUpstreamDown, unique, upstreamStats, upstreamUrl } from "../helpers";
 
 /** A preset with a healthy alpha and a second server `other` at `otherUrl`. */

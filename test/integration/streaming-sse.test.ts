@@ -1,7 +1,7 @@
 import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type PresetGateway, UPSTREAM_IDLE_MS } from "../../src/preset-gateway";
-import { presetStub } from "../../src/preset-stub";
+import { type PresetGateway, UPSTREAM_IDLE_MS } from "../../src/preset/gateway";
+import { presetStub } from "../../src/edge/preset-stub";
 import { conformancePreset, isResponseTo, listen, openSession, post, type RawSession, SseReader, toolCall } from "./streaming-support";
 
 /** Makes a call whose reply streams (it relays progress) and reads it to the end. */

@@ -1,8 +1,8 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/ids";
-import { presetStub } from "../../src/preset-stub";
-import { parseNdjson } from "../../src/ndjson";
+import { sha256Hex } from "../../src/shared/ids";
+import { presetStub } from "../../src/edge/preset-stub";
+import { parseNdjson } from "../../src/shared/ndjson";
 import { addPreset, addServer, api, attach, createUser, mcpPost, ORIGIN, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
 
 async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, tries = 100): Promise<T> {

@@ -1,8 +1,8 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { retentionJobs, runBounded } from "../../src/retention";
-import { HIST_COLUMNS, HOUR_MS, MINUTE_MS } from "../../src/usage-rollup";
+import { retentionJobs, runBounded } from "../../src/jobs/retention";
+import { HIST_COLUMNS, HOUR_MS, MINUTE_MS } from "../../src/usage/rollup";
 import { unique } from "../helpers";
 
 const DAY = 86_400_000;

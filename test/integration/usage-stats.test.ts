@@ -1,8 +1,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { OUTCOMES, type CallOutcome, type CallRecord } from "../../src/call-record";
-import { presetStub } from "../../src/preset-stub";
-import { UsageRecorder } from "../../src/usage-recorder";
+import { OUTCOMES, type CallOutcome, type CallRecord } from "../../src/usage/call-record";
+import { presetStub } from "../../src/edge/preset-stub";
+import { UsageRecorder } from "../../src/usage/recorder";
 import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
 import { type MetricsRecorder, recordMetrics } from "../metrics-recorder";
 

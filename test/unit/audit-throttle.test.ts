@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AuditThrottle } from "../../src/audit-throttle";
+import { AuditThrottle } from "../../src/policy/audit-throttle";
 
 describe("audit throttle", () => {
   it("lets one event per key through per interval", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type BreakerOptions, type BreakerSnapshot, CircuitBreaker, DEFAULT_BREAKER } from "../../src/breaker";
+import { type BreakerOptions, type BreakerSnapshot, CircuitBreaker, DEFAULT_BREAKER } from "../../src/policy/breaker";
 
 const T0 = 1_700_000_000_000;
 const COOLDOWN = 30_000;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CallRelay, type RelayHost, type RelayOptions } from "../../src/call-relay";
-import type { ClientStream } from "../../src/client-stream";
-import type { Deadline } from "../../src/deadline";
+import { CallRelay, type RelayHost, type RelayOptions } from "../../src/tools/call-relay";
+import type { ClientStream } from "../../src/streaming/client-stream";
+import type { Deadline } from "../../src/upstream/deadline";
 
 /** What the relay did to the client's stream, in order. */
 type StreamOp = { op: "connect" } | { op: "send"; message: any } | { op: "end"; body: string } | { op: "disconnect" };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildCatalog, exposedName, findCollisions, pageOf, resolveToolName, type CatalogSource } from "../../src/catalog";
-import type { Tool } from "../../src/upstream-client";
+import { buildCatalog, exposedName, findCollisions, pageOf, resolveToolName, type CatalogSource } from "../../src/tools/catalog";
+import type { Tool } from "../../src/upstream/client";
 
 const echo: Tool = {
   name: "echo",

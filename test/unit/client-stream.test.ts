@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ClientStream, SSE_RETRY_MS } from "../../src/client-stream";
-import { SseEventLog } from "../../src/sse-event-log";
+import { ClientStream, SSE_RETRY_MS } from "../../src/streaming/client-stream";
+import { SseEventLog } from "../../src/streaming/sse-event-log";
 
 /** Runs `fn` with an event log on the SQLite storage of a fresh Durable Object. */
 async function withLog<T>(fn: (log: SseEventLog) => Promise<T>): Promise<T> {

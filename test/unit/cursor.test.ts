@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor } from "../../src/cursor";
+import { decodeCursor, encodeCursor } from "../../src/shared/cursor";
 
 interface Offset {
   o: number;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Deadline } from "../../src/deadline";
+import { Deadline } from "../../src/upstream/deadline";
 
 const IDLE = 1_000;
 const MAX = 10_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { selectItems, selectsPrompt, selectsTemplate, selectsUri, uriSelector } from "../../src/item-selection";
+import { selectItems, selectsPrompt, selectsTemplate, selectsUri, uriSelector } from "../../src/items/item-selection";
 
 const prompts = [{ name: "greet" }, { name: "summarize" }, { name: "translate" }];
 const resources = [{ uri: "file:///a.md" }, { uri: "file:///docs/b.md" }, { uri: "db://users/7" }, { name: "no uri" }];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { estimatePercentile, LATENCY_BOUNDS_MS, LATENCY_BUCKETS, latencyBucket } from "../../src/latency-histogram";
+import { estimatePercentile, LATENCY_BOUNDS_MS, LATENCY_BUCKETS, latencyBucket } from "../../src/usage/latency-histogram";
 
 /** A histogram of the given latencies. */
 const histogramOf = (latencies: number[]) => {

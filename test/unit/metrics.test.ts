@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import type { CallRecord } from "../../src/call-record";
-import { AE_LIMITS, callDataPoint, checkDataPoint, MetricsWriter } from "../../src/metrics";
+import type { CallRecord } from "../../src/usage/call-record";
+import { AE_LIMITS, callDataPoint, checkDataPoint, MetricsWriter } from "../../src/usage/metrics";
 
 const call = (over: Partial<CallRecord> = {}): CallRecord => ({
   presetId: "prs_0abc",

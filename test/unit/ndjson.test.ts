@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseNdjson, toNdjson } from "../../src/ndjson";
+import { parseNdjson, toNdjson } from "../../src/shared/ndjson";
 
 describe("NDJSON", () => {
   it("writes one JSON text per line, each ending in a newline", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SlidingWindowLimiter, type Limit, type LimitCheck } from "../../src/rate-limiter";
+import { SlidingWindowLimiter, type Limit, type LimitCheck } from "../../src/policy/rate-limiter";
 
 const T0 = 1_700_000_000_000;
 const MINUTE = 60_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "../../src/resource-names";
+import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "../../src/items/resource-names";
 
 describe("resource names", () => {
   it("keeps URIs with plain naming and wraps them with their server otherwise, reversibly", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { type BoundedJob, DEFAULT_RETENTION_DAYS, retentionDays, runBounded } from "../../src/retention";
+import { type BoundedJob, DEFAULT_RETENTION_DAYS, retentionDays, runBounded } from "../../src/jobs/retention";
 
 /** A job over `rows` rows that handles up to `batch` per round, like a DELETE … LIMIT. */
 const job = (name: string, rows: number, batch = 500, statements = 1) => {

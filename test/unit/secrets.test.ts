@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decryptSecret, encryptSecret } from "../../src/secrets";
+import { decryptSecret, encryptSecret } from "../../src/shared/crypto";
 
 const KEY = "unit-test-encryption-key-0123456789abcdef";
 const OTHER_KEY = "another-encryption-key-0123456789abcdef";

@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { EVENT_TTL_MS, eventId, MAX_EVENTS_PER_STREAM, parseEventId, SseEventLog } from "../../src/sse-event-log";
+import { EVENT_TTL_MS, eventId, MAX_EVENTS_PER_STREAM, parseEventId, SseEventLog } from "../../src/streaming/sse-event-log";
 
 /** Runs `fn` with an event log on the SQLite storage of a fresh Durable Object. */
 async function withLog<T>(fn: (log: SseEventLog, sql: SqlStorage) => T): Promise<T> {

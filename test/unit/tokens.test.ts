@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { newId, randomToken, sha256Hex, timingSafeEqual } from "../../src/ids";
-import { hashToken, issueToken, looksLikeApiToken, TOKEN_PREFIX } from "../../src/tokens";
+import { newId, randomToken, sha256Hex, timingSafeEqual } from "../../src/shared/ids";
+import { hashToken, issueToken, looksLikeApiToken, TOKEN_PREFIX } from "../../src/accounts/api-tokens";
 
 const ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkUpstreamUrl } from "../../src/url-guard";
+import { checkUpstreamUrl } from "../../src/shared/url-guard";
 
 const STRICT = { allowInsecure: false };
 const DEV = { allowInsecure: true };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { CallOutcome, CallRecord } from "../../src/call-record";
-import { latencyBucket } from "../../src/latency-histogram";
-import { COUNT_COLUMNS, HIST_COLUMNS, MINUTE_MS, mergeCounts, rollupOf } from "../../src/usage-rollup";
-import { buildStats, statsRange, usageOf } from "../../src/usage-stats";
+import type { CallOutcome, CallRecord } from "../../src/usage/call-record";
+import { latencyBucket } from "../../src/usage/latency-histogram";
+import { COUNT_COLUMNS, HIST_COLUMNS, MINUTE_MS, mergeCounts, rollupOf } from "../../src/usage/rollup";
+import { buildStats, statsRange, usageOf } from "../../src/usage/stats";
 
 const T = Date.UTC(2026, 4, 1, 10, 30, 20, 500);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ApiError } from "../../../src/errors";
+import { ApiError } from "../../../src/shared/errors";
 import {
   AttachServerBody,
   CreatePresetBody,

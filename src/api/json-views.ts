@@ -1,0 +1,70 @@
+import type { UpstreamHealth } from "../policy/breaker-board";
+import type { apiTokens, presets, servers, users } from "../db/schema";
+import { DEFAULT_RATE_LIMIT } from "../policy/rate-limits";
+
+/** Database rows to API JSON. Secrets never leave here: header values are masked. */
+export const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
+
+export function userJson(u: typeof users.$inferSelect) {
+  return { id: u.id, handle: u.handle, email: u.email ?? null, createdAt: iso(u.createdAt)! };
+}
+
+export function tokenJson(t: typeof apiTokens.$inferSelect) {
+  return { id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, lastUsedAt: iso(t.lastUsedAt) };
+}
+
+export const MASK = "********";
+
+export function serverJson(s: typeof servers.$inferSelect) {
+  const names = JSON.parse(s.headerNames) as string[];
+  return {
+    id: s.id,
+    name: s.name,
+    url: s.url,
+    headers: Object.fromEntries(names.map((n) => [n, MASK])),
+    timeoutMs: s.timeoutMs,
+    createdAt: iso(s.createdAt)!,
+    updatedAt: iso(s.updatedAt)!,
+  };
+}
+
+export interface AttachedJson {
+  name: string;
+  serverId: string;
+  enabled: boolean;
+  tools: string[] | null;
+  prompts: string[] | null;
+  resources: string[] | null;
+  overrides: Record<string, { name?: string; description?: string }>;
+  health: UpstreamHealth;
+}
+
+export function presetJson(p: typeof presets.$inferSelect, owner: string, baseUrl: string, attached: AttachedJson[]) {
+  return {
+    id: p.id,
+    slug: p.slug,
+    name: p.name,
+    description: p.description ?? null,
+    visibility: p.visibility,
+    status: p.status,
+    owner,
+    url: presetUrl(baseUrl, owner, p.slug),
+    rateLimit: p.rateLimit ?? DEFAULT_RATE_LIMIT,
+    toolLimits: p.toolLimits ?? {},
+    auditCalls: p.auditCalls,
+    toolNaming: p.toolNaming,
+    auditArguments: p.auditArguments,
+    servers: attached,
+    createdAt: iso(p.createdAt)!,
+    updatedAt: iso(p.updatedAt)!,
+  };
+}
+
+export function presetUrl(baseUrl: string, handle: string, slug: string): string {
+  return `${baseUrl}/mcp/${handle}/${slug}`;
+}
+
+/** The gateway's public origin: PUBLIC_URL when configured, else the request's. */
+export function baseUrlOf(request: Request, publicUrl: string | undefined): string {
+  return (publicUrl || new URL(request.url).origin).replace(/\/+$/, "");
+}

@@ -1,0 +1,10 @@
+import type { Env } from "../shared/bindings";
+
+/** Hono's environment: the worker bindings plus what middleware puts on the context. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    /** Set by the user-auth middleware of the management API. */
+    userId: string;
+  };
+}

@@ -1,0 +1,41 @@
+import { templatePattern } from "./resource-names";
+import type { Item, ItemKind } from "../upstream/client";
+
+/**
+ * Which prompts, resources and resource templates of an attached server a preset exposes (pure).
+ * Like the tool selection, a selection names items as the upstream lists them — prompt names, or
+ * resource URIs and URI templates (`uriTemplate` verbatim) — and null selects everything. A
+ * selected template selects itself (templates/list, completions) and every URI that expands it
+ * (resources/list, read, subscribe), so a client can read exactly the resources it may see listed.
+ */
+export type ItemSelection = readonly string[] | null;
+
+export function selectsPrompt(selection: ItemSelection, name: string): boolean {
+  return selection === null || selection.includes(name);
+}
+
+/** Whether a resource template is selected, by its exact template string. */
+export function selectsTemplate(selection: ItemSelection, uriTemplate: string): boolean {
+  return selection === null || selection.includes(uriTemplate);
+}
+
+/** A test for URIs: selected as such, or an expansion of a selected template (compiled once). */
+export function uriSelector(selection: ItemSelection): (uri: string) => boolean {
+  if (selection === null) return () => true;
+  const exact = new Set(selection);
+  const templates = selection.filter((s) => s.includes("{")).map(templatePattern);
+  return (uri) => exact.has(uri) || templates.some((t) => t.test(uri));
+}
+
+export function selectsUri(selection: ItemSelection, uri: string): boolean {
+  return uriSelector(selection)(uri);
+}
+
+/** The upstream items of one kind the selection keeps, in the upstream's order. */
+export function selectItems(kind: ItemKind, selection: ItemSelection, items: readonly Item[]): Item[] {
+  if (selection === null) return [...items];
+  if (kind === "prompts") return items.filter((p) => typeof p.name === "string" && selectsPrompt(selection, p.name));
+  if (kind === "resourceTemplates") return items.filter((t) => typeof t.uriTemplate === "string" && selectsTemplate(selection, t.uriTemplate));
+  const selects = uriSelector(selection);
+  return items.filter((r) => typeof r.uri === "string" && selects(r.uri));
+}

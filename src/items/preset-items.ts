@@ -1,0 +1,221 @@
+import { exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
+import { selectItems, selectsPrompt, selectsUri } from "./item-selection";
+import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
+import type { PresetConfig, PresetServer } from "../preset/config";
+import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "./resource-names";
+import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
+import type { UpstreamPool } from "../upstream/pool";
+
+/**
+ * Prompts, resources, resource templates, completions and log levels of a preset: aggregated
+ * from its enabled servers with the preset's naming (prompt names like tool names; resource URIs
+ * kept with plain naming, wrapped as `mcpgate://<server>/<uri>` with prefixed naming), and routed
+ * back to the owning upstream. Each server exposes only its selected prompts and resources (see
+ * item-selection.ts); an unselected one is refused exactly like an unknown one. The capabilities
+ * and instructions a preset declares are derived from what its upstreams declared.
+ */
+export const ITEM_METHODS = new Set([
+  "prompts/list",
+  "prompts/get",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  "completion/complete",
+  "logging/setLevel",
+]);
+
+const LIST_KEYS: Record<string, { kind: ItemKind; key: string }> = {
+  "prompts/list": { kind: "prompts", key: "prompts" },
+  "resources/list": { kind: "resources", key: "resources" },
+  "resources/templates/list": { kind: "resourceTemplates", key: "resourceTemplates" },
+};
+
+type Target = { server: PresetServer; value: string };
+
+/** The owner of a `mcpgate://<server>/<uri>` URI or template (prefixed naming) if it selects it, or null. */
+function byPrefix(config: PresetConfig, exposed: string): Target | null {
+  const prefixed = parsePrefixedUri(exposed);
+  const server = prefixed && config.servers.find((s) => s.naming !== "plain" && s.name === prefixed.server);
+  return server && prefixed && selectsUri(server.resourceSelection, prefixed.uri) ? { server, value: prefixed.uri } : null;
+}
+
+/** The plain-naming servers whose resource selection admits a URI (or template string). */
+const plainSelecting = (config: PresetConfig, uri: string) =>
+  config.servers.filter((s) => s.naming === "plain" && selectsUri(s.resourceSelection, uri));
+
+/** How long initialize waits to learn an upstream's capabilities it has never seen (once per upstream). */
+const DESCRIBE_BUDGET_MS = 1_500;
+
+/** The value, or null if it takes longer than the budget (the work goes on in the background). */
+async function withinBudget<T>(work: Promise<T | null>): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), DESCRIBE_BUDGET_MS);
+  });
+  try {
+    return await Promise.race([work.catch(() => null), late]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+export class PresetItems {
+  readonly #pool: UpstreamPool;
+
+  constructor(pool: UpstreamPool) {
+    this.#pool = pool;
+  }
+
+  /**
+   * What the preset declares at initialize: tools always; prompts and resources when an upstream
+   * has them and the preset selects any of them; completions when such an upstream offers them for
+   * what the preset exposes; logging when an upstream logs.
+   */
+  async describe(config: PresetConfig): Promise<{ capabilities: Record<string, unknown>; instructions: string | null }> {
+    const profiles = await Promise.all(
+      config.servers.map(async (s) => ({ server: s, profile: this.#pool.knownProfile(s) ?? (await withinBudget(this.#pool.profile(s))) })),
+    );
+    type Profiled = (typeof profiles)[number];
+    // An empty selection (`[]`) exposes none of that kind; null exposes all.
+    const exposes = (p: Profiled, cap: string): boolean => {
+      if (!p.profile?.capabilities[cap]) return false;
+      if (cap === "prompts") return p.server.promptSelection?.length !== 0;
+      if (cap === "resources") return p.server.resourceSelection?.length !== 0;
+      if (cap === "completions") return exposes(p, "prompts") || exposes(p, "resources");
+      return true;
+    };
+    const has = (cap: string) => profiles.some((p) => exposes(p, cap));
+    // listChanged: the gateway tells listening clients whenever what a list answers changes,
+    // whether the upstream said so or the owner changed the preset (PresetNotifications).
+    const capabilities: Record<string, unknown> = { tools: { listChanged: true } };
+    if (has("prompts")) capabilities.prompts = { listChanged: true };
+    if (has("resources")) {
+      const subscribe = profiles.some((p) => exposes(p, "resources") && (p.profile?.capabilities.resources as { subscribe?: boolean } | undefined)?.subscribe);
+      capabilities.resources = subscribe ? { subscribe: true, listChanged: true } : { listChanged: true };
+    }
+    if (has("logging")) capabilities.logging = {};
+    if (has("completions")) capabilities.completions = {};
+    const parts = [config.description, ...profiles.filter((p) => p.profile?.instructions).map((p) => `## ${p.server.name}\n${p.profile!.instructions}`)];
+    const instructions = parts.filter(Boolean).join("\n\n");
+    return { capabilities, instructions: instructions || null };
+  }
+
+  async answer(config: PresetConfig, req: RpcRequest): Promise<string> {
+    try {
+      const list = LIST_KEYS[req.method];
+      if (list) return rpcResultBody(req.id, { [list.key]: await this.#list(config, list.kind) });
+      const params = req.params ?? {};
+      switch (req.method) {
+        case "prompts/get": {
+          if (typeof params.name !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "prompts/get needs params.name (a string).");
+          const target = await this.#routePrompt(config, params.name);
+          if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown prompt: ${params.name}`);
+          return this.#forward(req, target, { ...params, name: target.value });
+        }
+        case "resources/read":
+        case "resources/subscribe":
+        case "resources/unsubscribe": {
+          if (typeof params.uri !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, `${req.method} needs params.uri (a string).`);
+          const target = await this.#routeUri(config, params.uri);
+          if (!target) return rpcErrorBody(req.id, RpcCode.ResourceNotFound, `Resource not found: ${params.uri}`, { uri: params.uri });
+          return this.#forward(req, target, { ...params, uri: target.value });
+        }
+        case "completion/complete": {
+          const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
+          let target: Target | null = null;
+          if (ref?.type === "ref/prompt" && typeof ref.name === "string") target = await this.#routePrompt(config, ref.name);
+          else if (ref?.type === "ref/resource" && typeof ref.uri === "string") target = await this.#routeTemplate(config, ref.uri);
+          else return rpcErrorBody(req.id, RpcCode.InvalidParams, "completion/complete needs params.ref (ref/prompt with a name or ref/resource with a uri).");
+          if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, "Unknown completion reference.");
+          const upstreamRef = ref.type === "ref/prompt" ? { ...ref, name: target.value } : { ...ref, uri: target.value };
+          return this.#forward(req, target, { ...params, ref: upstreamRef });
+        }
+        case "logging/setLevel": {
+          if (typeof params.level !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "logging/setLevel needs params.level (a string).");
+          await Promise.all(
+            config.servers.map(async (s) => {
+              if (!this.#pool.knownProfile(s)?.capabilities.logging) return;
+              await this.#pool.request(s, "logging/setLevel", params, s.timeoutMs).catch(() => {});
+            }),
+          );
+          return rpcResultBody(req.id, {});
+        }
+      }
+      return rpcErrorBody(req.id, RpcCode.MethodNotFound, `Method not found: ${req.method}`);
+    } catch (e) {
+      if (e instanceof UpstreamRpcError) return rpcErrorBody(req.id, e.code, e.message, e.data);
+      if (e instanceof UpstreamFailure) return rpcErrorBody(req.id, RpcCode.UpstreamUnavailable, e.message, { upstream: e.upstream, reason: e.kind });
+      throw e;
+    }
+  }
+
+  async #forward(req: RpcRequest, target: Target, params: Record<string, unknown>): Promise<string> {
+    const result = await this.#pool.request(target.server, req.method, params, target.server.timeoutMs);
+    const out = target.server.naming === "plain" ? result : rewriteUris(result, (u) => exposeUri(target.server.name, "prefixed", u));
+    return rpcResultBody(req.id, out);
+  }
+
+  /** Every enabled server's selected items of one kind, exposed; an upstream that cannot be listed is left out. */
+  async #list(config: PresetConfig, kind: ItemKind): Promise<Item[]> {
+    const lists = await Promise.all(
+      config.servers.map(async (server) => {
+        const items = await this.#pool.items(server, kind).catch(() => [] as Item[]);
+        const selection = kind === "prompts" ? server.promptSelection : server.resourceSelection;
+        return selectItems(kind, selection, items).map((item) => this.#expose(server, kind, item));
+      }),
+    );
+    return lists.flat();
+  }
+
+  #expose(server: PresetServer, kind: ItemKind, item: Item): Item {
+    if (kind === "prompts") return { ...item, name: exposedNameIn({ server: server.name, naming: server.naming }, String(item.name)) };
+    if (kind === "resources") return { ...item, uri: exposeUri(server.name, server.naming, String(item.uri)) };
+    return { ...item, uriTemplate: exposeUri(server.name, server.naming, String(item.uriTemplate)) };
+  }
+
+  /** The server that owns an exposed resource URI, or null. */
+  async ownerOf(config: PresetConfig, uri: string): Promise<PresetServer | null> {
+    return (await this.#routeUri(config, uri))?.server ?? null;
+  }
+
+  async #routePrompt(config: PresetConfig, name: string): Promise<Target | null> {
+    const at = name.indexOf(NAME_SEPARATOR);
+    if (at > 0) {
+      const server = config.servers.find((s) => s.naming !== "plain" && s.name === name.slice(0, at));
+      const value = name.slice(at + NAME_SEPARATOR.length);
+      if (server) return selectsPrompt(server.promptSelection, value) ? { server, value } : null;
+    }
+    for (const server of config.servers.filter((s) => s.naming === "plain" && selectsPrompt(s.promptSelection, name))) {
+      const prompts = await this.#pool.items(server, "prompts").catch(() => [] as Item[]);
+      if (prompts.some((p) => p.name === name)) return { server, value: name };
+    }
+    return null;
+  }
+
+  /** The owner of a selected resource URI: by its prefix, else an exact listed URI, else a template match. */
+  async #routeUri(config: PresetConfig, uri: string): Promise<Target | null> {
+    if (parsePrefixedUri(uri)) return byPrefix(config, uri);
+    const plain = plainSelecting(config, uri);
+    for (const server of plain) {
+      const resources = await this.#pool.items(server, "resources").catch(() => [] as Item[]);
+      if (resources.some((r) => r.uri === uri)) return { server, value: uri };
+    }
+    for (const server of plain) {
+      const templates = await this.#pool.items(server, "resourceTemplates").catch(() => [] as Item[]);
+      if (templates.some((t) => typeof t.uriTemplate === "string" && matchesTemplate(t.uriTemplate, uri))) return { server, value: uri };
+    }
+    return null;
+  }
+
+  /** The owner of a selected resource template named by its (exposed) template string. */
+  async #routeTemplate(config: PresetConfig, uriTemplate: string): Promise<Target | null> {
+    if (parsePrefixedUri(uriTemplate)) return byPrefix(config, uriTemplate);
+    for (const server of plainSelecting(config, uriTemplate)) {
+      const templates = await this.#pool.items(server, "resourceTemplates").catch(() => [] as Item[]);
+      if (templates.some((t) => t.uriTemplate === uriTemplate)) return { server, value: uriTemplate };
+    }
+    return this.#routeUri(config, uriTemplate);
+  }
+}

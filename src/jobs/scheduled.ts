@@ -1,0 +1,15 @@
+import type { Env } from "../shared/bindings";
+import { retentionDays, retentionJobs, runBounded, STATEMENTS_PER_RUN } from "./retention";
+import { compactionJob } from "./rollup-compaction";
+
+/**
+ * The cron trigger (wrangler.toml `[triggers] crons`): deletes what is past retention, then
+ * compacts old minute rollups into hours, within one bounded budget of D1 statements. Its clock
+ * is the controller's scheduledTime.
+ */
+export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+  const now = controller.scheduledTime;
+  const jobs = [...retentionJobs(env.DB, now, retentionDays(env.RETENTION_DAYS)), compactionJob(env.DB, now)];
+  const report = await runBounded(jobs, STATEMENTS_PER_RUN);
+  console.log("maintenance", JSON.stringify(report));
+}

@@ -1,0 +1,139 @@
+import type { RateLimitSetting } from "../db/schema";
+import { type Decision, type LimitCheck, SlidingWindowLimiter } from "./rate-limiter";
+
+export const DEFAULT_RATE_LIMIT: RateLimitSetting = { requests: 100, windowSeconds: 60 };
+/** initialize, ping and list calls get this many times the call budget, so a client can always connect. */
+export const CONTROL_MULTIPLIER = 10;
+const CONTROL_MINIMUM = 100;
+const STORAGE_PREFIX = "rl:";
+
+/** What the caller is counted as: the authenticated user, else the client address. */
+export function callerKey(userId: string | null, ip: string | null): string {
+  return userId ? `user:${userId}` : `ip:${ip ?? "unknown"}`;
+}
+
+export interface LimitOutcome {
+  allowed: boolean;
+  /** RateLimit-* (and Retry-After when refused) headers for the response. */
+  headers: Record<string, string>;
+  /** When refused: a message saying which limit and when to retry. */
+  message?: string;
+  retryAfterSeconds?: number;
+  /** When refused: whether this refusal should be written to the audit trail (once per caller per window). */
+  audit?: boolean;
+}
+
+interface Storage {
+  put(key: string, value: unknown, options?: { allowUnconfirmed?: boolean }): Promise<void>;
+  delete(key: string): Promise<boolean>;
+}
+
+/**
+ * The preset's rate limits, counted exactly in its Durable Object (in memory, where every call of
+ * the preset passes). Counters that changed are written to storage at most once a second, without
+ * holding any response for the write, so limits survive the object being evicted and restarted;
+ * writing each hit would cost O(limit) per call.
+ */
+const FLUSH_AFTER_MS = 1_000;
+
+export class PresetLimits {
+  readonly #limiter = new SlidingWindowLimiter();
+  readonly #storage: Storage;
+  readonly #lastAudit = new Map<string, number>();
+  /** Keys changed since the last flush, with the window to export them with. */
+  readonly #dirty = new Map<string, number>();
+  #flushTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Refusals since the object started, by scope; read by metrics. */
+  readonly refusals = new Map<string, number>();
+
+  constructor(storage: Storage, persisted: Map<string, unknown>) {
+    this.#storage = storage;
+    for (const [key, hits] of persisted) {
+      if (Array.isArray(hits)) this.#limiter.import(key.slice(STORAGE_PREFIX.length), hits as number[]);
+    }
+  }
+
+  static storagePrefix = STORAGE_PREFIX;
+
+  /** Counts a tools/call against the preset-wide limit and the tool's own limit, if it has one. */
+  takeCall(caller: string, tool: string, rateLimit: RateLimitSetting, toolLimit: RateLimitSetting | undefined, now: number): LimitOutcome {
+    const checks: LimitCheck[] = [{ key: `calls|${caller}`, limit: toMs(rateLimit) }];
+    if (toolLimit) checks.push({ key: `tool:${tool}|${caller}`, limit: toMs(toolLimit) });
+    return this.#take(checks, now, (i) => (i === 0 ? `${rateLimit.requests} tool calls per ${rateLimit.windowSeconds} s on this preset` : `${toolLimit!.requests} calls of ${tool} per ${toolLimit!.windowSeconds} s`));
+  }
+
+  /** Counts an initialize, ping, list or other non-call request against the generous control budget. */
+  takeControl(caller: string, rateLimit: RateLimitSetting, now: number): LimitOutcome {
+    const limit = controlLimit(rateLimit);
+    return this.#take([{ key: `control|${caller}`, limit: toMs(limit) }], now, () => `${limit.requests} requests per ${limit.windowSeconds} s`);
+  }
+
+  /** Headers of the control budget without counting (for notifications). */
+  peekControl(caller: string, rateLimit: RateLimitSetting, now: number): Record<string, string> {
+    const limit = controlLimit(rateLimit);
+    return headersOf(this.#limiter.peek({ key: `control|${caller}`, limit: toMs(limit) }, now));
+  }
+
+  /** Writes the counters that changed since the last flush. */
+  flush(now = Date.now()): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    for (const [key, windowMs] of this.#dirty) {
+      void this.#storage
+        .put(STORAGE_PREFIX + key, this.#limiter.export(key, windowMs, now), { allowUnconfirmed: true })
+        .catch((e) => console.error("rate limit state not persisted", e));
+    }
+    this.#dirty.clear();
+  }
+
+  /** Drops counters idle for longer than any window, in memory and storage. */
+  prune(now: number): void {
+    for (const key of this.#limiter.prune(86_400_000, now)) void this.#storage.delete(STORAGE_PREFIX + key).catch(() => {});
+    for (const [key, at] of this.#lastAudit) if (now - at > 86_400_000) this.#lastAudit.delete(key);
+  }
+
+  #take(checks: LimitCheck[], now: number, describe: (i: number) => string): LimitOutcome {
+    const { allowed, decisions } = this.#limiter.take(checks, now);
+    if (allowed) {
+      for (const c of checks) this.#dirty.set(c.key, c.limit.windowMs);
+      this.#flushTimer ??= setTimeout(() => this.flush(), FLUSH_AFTER_MS);
+      return { allowed, headers: headersOf(tightest(decisions)) };
+    }
+    const i = decisions.findIndex((d) => !d.allowed);
+    const refused = decisions[i]!;
+    const retryAfterSeconds = Math.ceil(refused.retryAfterMs / 1000);
+    const scope = checks[i]!.key.split("|")[0]!;
+    this.refusals.set(scope, (this.refusals.get(scope) ?? 0) + 1);
+    const auditKey = checks[i]!.key;
+    const last = this.#lastAudit.get(auditKey);
+    const audit = last === undefined || now - last >= checks[i]!.limit.windowMs;
+    if (audit) this.#lastAudit.set(auditKey, now);
+    return {
+      allowed,
+      headers: { ...headersOf(refused), "retry-after": String(retryAfterSeconds) },
+      message: `Rate limit exceeded: ${describe(i)}. Retry in ${retryAfterSeconds} s.`,
+      retryAfterSeconds,
+      audit,
+    };
+  }
+}
+
+export function controlLimit(rateLimit: RateLimitSetting): RateLimitSetting {
+  return { requests: Math.max(CONTROL_MINIMUM, rateLimit.requests * CONTROL_MULTIPLIER), windowSeconds: rateLimit.windowSeconds };
+}
+
+const toMs = (l: RateLimitSetting) => ({ requests: l.requests, windowMs: l.windowSeconds * 1000 });
+
+/** The decision with the fewest hits left: the limit a client should pace itself by. */
+function tightest(decisions: Decision[]): Decision {
+  return decisions.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+}
+
+/** IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers), reset in seconds. */
+function headersOf(d: Decision): Record<string, string> {
+  return {
+    "ratelimit-limit": String(d.limit),
+    "ratelimit-remaining": String(Math.max(0, d.remaining)),
+    "ratelimit-reset": String(Math.ceil(d.resetMs / 1000)),
+  };
+}

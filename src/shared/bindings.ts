@@ -1,0 +1,37 @@
+import type { PresetGateway } from "../preset/gateway";
+
+/** Bindings and settings of the worker (see wrangler.toml and .dev.vars.example). */
+export interface Env {
+  DB: D1Database;
+  PRESETS: DurableObjectNamespace<PresetGateway>;
+  /** Bootstrap credential: the only one that may create users. A secret. */
+  ADMIN_TOKEN?: string;
+  /** Key material for encrypting upstream header secrets at rest. A secret. */
+  ENCRYPTION_KEY?: string;
+  /** "true" lets upstream URLs be plain http on loopback (local development only). */
+  ALLOW_INSECURE_UPSTREAMS?: string;
+  /** Comma-separated browser origins allowed on the MCP endpoint besides the gateway's own; "*" allows any. */
+  ALLOWED_ORIGINS?: string;
+  /** Largest MCP POST body accepted, in bytes (default 1 MiB). */
+  MCP_MAX_BODY_BYTES?: string;
+  /** Secret the OAuth signing key (Ed25519) is derived from; defaults to ENCRYPTION_KEY. */
+  OAUTH_SIGNING_KEY?: string;
+  /** The previous signing secret during a key rotation: still verifies, still in the JWKS. */
+  OAUTH_SIGNING_KEY_PREVIOUS?: string;
+  /** External OpenID Connect provider for signing in to approve OAuth clients (optional). */
+  OIDC_ISSUER?: string;
+  OIDC_CLIENT_ID?: string;
+  OIDC_CLIENT_SECRET?: string;
+  /** The ID token claim that identifies the user (default "email"). */
+  OIDC_USER_CLAIM?: string;
+  /** Which user field that claim is matched against: "email" (default) or "handle". */
+  OIDC_USER_FIELD?: string;
+  /** Label of the sign-in button (default "your identity provider"). */
+  OIDC_NAME?: string;
+  /** Canonical public base URL (e.g. https://gateway.example.com); defaults to the request's origin. */
+  PUBLIC_URL?: string;
+  /** Workers Analytics Engine dataset: one data point per tools/call. Optional: stats work without it. */
+  METRICS?: AnalyticsEngineDataset;
+  /** Days events, call-log rows and usage rollups are kept (default 90); see src/retention.ts. */
+  RETENTION_DAYS?: string;
+}

@@ -1,0 +1,219 @@
+import type { CallRelay } from "../tools/call-relay";
+import { ClientStream } from "./client-stream";
+import { RpcCode, type RpcId, rpcErrorBody } from "../mcp/jsonrpc";
+import { supportsSsePolling } from "../mcp/protocol";
+import type { Session } from "../preset/session-store";
+import { EVENT_TTL_MS, parseEventId, SseEventLog } from "./sse-event-log";
+
+/** The gateway closes a standalone GET stream after this long; the client resumes it (nothing is lost). */
+export const STANDALONE_MAX_MS = 10 * 60_000;
+
+/** MCP's log levels (syslog's), least severe first. */
+export const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const isLogLevel = (v: unknown): v is LogLevel => typeof v === "string" && (LOG_LEVELS as readonly string[]).includes(v);
+
+/** What a GET of the MCP endpoint gets: an SSE body, or an error. */
+export type ListenResult = { status: 200; body: ReadableStream<Uint8Array> } | { status: number; body: string };
+
+const supportsPolling = (s: Session) => supportsSsePolling(s.protocolVersion);
+
+/**
+ * The SSE side of a preset's sessions: call reply streams that became SSE, each session's
+ * standalone GET stream (list_changed, resources/updated), resumption with Last-Event-ID from the
+ * event log, requests relayed to clients and waiting for their answer, log levels and resource
+ * subscriptions per session. Lives in the preset's Durable Object.
+ */
+export class PresetStreams {
+  readonly #log: SseEventLog;
+  /** Reply streams of calls in flight, by stream id. */
+  readonly #calls = new Map<string, ClientStream>();
+  /** Each session's standalone stream, connected or waiting for the client to resume it. */
+  readonly #standalone = new Map<string, ClientStream>();
+  /** Requests relayed to a client, by the id the client sees. */
+  readonly #requests = new Map<string, { sessionId: string; relay: CallRelay }>();
+  readonly #levels = new Map<string, number>();
+  /** Exposed resource URIs each session subscribed to. */
+  readonly #subscriptions = new Map<string, Set<string>>();
+  #requestSeq = 0;
+
+  constructor(sql: SqlStorage) {
+    this.#log = new SseEventLog(sql);
+  }
+
+  /** Starts the SSE reply stream of a call (on the first message that needs relaying). */
+  openCallStream(session: Session, requestId: RpcId): ClientStream {
+    const id = this.#log.open(session.id, "call", requestId);
+    const stream = new ClientStream(this.#log, id, session.id, supportsPolling(session));
+    this.#calls.set(id, stream);
+    return stream;
+  }
+
+  /** The call is over; its stream stays in the log for a late resumption. */
+  closeCallStream(stream: ClientStream): void {
+    this.#calls.delete(stream.id);
+  }
+
+  /**
+   * GET of the MCP endpoint. Without Last-Event-ID: the session's standalone stream (a new one
+   * replaces the old). With it: that stream of the session, resumed after the event it names.
+   */
+  listen(session: Session, lastEventId: string | null): ListenResult {
+    if (lastEventId === null) {
+      const id = this.#log.open(session.id, "standalone", null);
+      const stream = new ClientStream(this.#log, id, session.id, supportsPolling(session));
+      this.#standalone.get(session.id)?.disconnect();
+      this.#standalone.set(session.id, stream);
+      return { status: 200, body: this.#connectStandalone(stream, null) };
+    }
+    const position = parseEventId(lastEventId);
+    const info = position && this.#log.stream(position.streamId);
+    if (!position || !info || info.sessionId !== session.id) {
+      return { status: 400, body: rpcErrorBody(null, RpcCode.BadRequest, "Last-Event-ID does not name a stream of this session (it may have expired).") };
+    }
+    if (info.kind === "standalone") {
+      let stream = this.#standalone.get(session.id);
+      if (stream?.id !== info.id) {
+        stream?.disconnect();
+        stream = new ClientStream(this.#log, info.id, session.id, supportsPolling(session));
+        this.#standalone.set(session.id, stream);
+      }
+      return { status: 200, body: this.#connectStandalone(stream, position.seq) };
+    }
+    const live = this.#calls.get(info.id);
+    if (live) return { status: 200, body: live.connect(position.seq) };
+    const stream = new ClientStream(this.#log, info.id, session.id, false);
+    if (info.done) return { status: 200, body: stream.connect(position.seq, true) };
+    // The call was in flight when the object restarted: its answer will never come.
+    const body = stream.connect(position.seq);
+    stream.end(rpcErrorBody(info.requestId, RpcCode.InternalError, "The gateway restarted during this call; its outcome is unknown."));
+    return { status: 200, body };
+  }
+
+  /** Sends a notification to every session with a standalone stream (or only to `sessionIds`). */
+  broadcast(message: Record<string, unknown>, sessionIds?: Iterable<string>): void {
+    const data = JSON.stringify(message);
+    const now = Date.now();
+    const targets = sessionIds ? [...sessionIds].map((id) => this.#standalone.get(id)).filter((s) => s !== undefined) : [...this.#standalone.values()];
+    for (const stream of targets) {
+      // Gone for longer than its events are kept: the client is not coming back for them.
+      if (stream.detachedAt !== null && now - stream.detachedAt > EVENT_TTL_MS) {
+        this.#standalone.delete(stream.sessionId);
+        continue;
+      }
+      stream.send(data);
+    }
+  }
+
+  /**
+   * A log line an upstream sent outside any call: to every listening session that asked for logs
+   * at that level, with `logger` naming the server when the upstream gave none.
+   */
+  broadcastLog(serverName: string, params: Record<string, unknown>): void {
+    const sessions = [...this.#standalone.keys()].filter((id) => this.wantsLog(id, params.level));
+    if (sessions.length === 0) return;
+    const logger = typeof params.logger === "string" ? params.logger : serverName;
+    this.broadcast({ jsonrpc: "2.0", method: "notifications/message", params: { ...params, logger } }, sessions);
+  }
+
+  /** True while some session has a standalone stream (connected, or to be resumed). */
+  get hasListeners(): boolean {
+    return this.#standalone.size > 0;
+  }
+
+  /** True while some client holds a standalone stream open (it waits for notifications). */
+  get listening(): boolean {
+    for (const s of this.#standalone.values()) if (s.connected) return true;
+    return false;
+  }
+
+  /** A new id for a request relayed to a client. */
+  registerRequest(sessionId: string, relay: CallRelay): string {
+    const id = `mcpgate-s${++this.#requestSeq}`;
+    this.#requests.set(id, { sessionId, relay });
+    return id;
+  }
+
+  forgetRequest(id: string): void {
+    this.#requests.delete(id);
+  }
+
+  /** A client's response: routed to the call that relayed the request. False if none waits for it. */
+  answer(session: Session, response: { id: RpcId; result?: unknown; error?: unknown }): boolean {
+    const id = String(response.id);
+    const pending = this.#requests.get(id);
+    if (!pending || pending.sessionId !== session.id) return false;
+    pending.relay.answer(id, response);
+    return true;
+  }
+
+  /**
+   * Records the session's level and returns the level to ask of the upstreams: the least severe
+   * any session wants, since every session shares each upstream's one session and the gateway
+   * filters per session.
+   */
+  setLogLevel(sessionId: string, level: LogLevel): LogLevel {
+    this.#levels.set(sessionId, LOG_LEVELS.indexOf(level));
+    return LOG_LEVELS[Math.min(...this.#levels.values())]!;
+  }
+
+  /**
+   * Log lines reach a session that asked for them with logging/setLevel, at or above its level.
+   * A session that never did gets none, and its calls' replies stay plain JSON.
+   */
+  wantsLog(sessionId: string, level: unknown): boolean {
+    const min = this.#levels.get(sessionId);
+    if (min === undefined) return false;
+    const rank = isLogLevel(level) ? LOG_LEVELS.indexOf(level) : -1;
+    return rank < 0 || rank >= min;
+  }
+
+  subscribe(sessionId: string, uri: string): void {
+    let set = this.#subscriptions.get(sessionId);
+    if (!set) this.#subscriptions.set(sessionId, (set = new Set()));
+    set.add(uri);
+  }
+
+  /** Drops the session's subscription; returns whether any other session still subscribes to the URI. */
+  unsubscribe(sessionId: string, uri: string): boolean {
+    this.#subscriptions.get(sessionId)?.delete(uri);
+    return this.subscribers(uri).length > 0;
+  }
+
+  /** Every URI some session subscribes to. */
+  subscribedUris(): string[] {
+    return [...new Set([...this.#subscriptions.values()].flatMap((uris) => [...uris]))];
+  }
+
+  subscriptionsOf(sessionId: string): string[] {
+    return [...(this.#subscriptions.get(sessionId) ?? [])];
+  }
+
+  subscribers(uri: string): string[] {
+    return [...this.#subscriptions].filter(([, uris]) => uris.has(uri)).map(([id]) => id);
+  }
+
+  /**
+   * The session ended: its streams, log, level and subscriptions go. (Its calls in flight are
+   * aborted by the object, which ends their streams and cancels what they wait for.)
+   */
+  endSession(sessionId: string): void {
+    this.#standalone.get(sessionId)?.disconnect();
+    this.#standalone.delete(sessionId);
+    for (const [id, stream] of this.#calls) if (stream.sessionId === sessionId) this.#calls.delete(id);
+    for (const [id, pending] of this.#requests) if (pending.sessionId === sessionId) this.#requests.delete(id);
+    this.#levels.delete(sessionId);
+    this.#subscriptions.delete(sessionId);
+    this.#log.dropSession(sessionId);
+  }
+
+  #connectStandalone(stream: ClientStream, afterSeq: number | null): ReadableStream<Uint8Array> {
+    const body = stream.connect(afterSeq);
+    const connection = stream.connection;
+    // Bounded connections: the client comes back with Last-Event-ID (SSE polling) and loses nothing.
+    setTimeout(() => {
+      if (stream.connection === connection) stream.disconnect();
+    }, STANDALONE_MAX_MS);
+    return body;
+  }
+}

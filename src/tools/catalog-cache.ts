@@ -1,0 +1,87 @@
+import { buildCatalog, type CatalogEntry, pageOf } from "./catalog";
+import { decodeCursor, encodeCursor } from "../shared/cursor";
+import { RpcCode, type RpcRequest, rpcErrorBody } from "../mcp/jsonrpc";
+import type { PresetConfig, PresetServer } from "../preset/config";
+import type { UpstreamPool } from "../upstream/pool";
+
+/** tools/list page size; clients follow nextCursor for larger catalogs. */
+export const TOOLS_PAGE_SIZE = 1000;
+
+const isOffsetCursor = (v: unknown): v is { o: number } =>
+  !!v && typeof v === "object" && Number.isInteger((v as { o?: unknown }).o) && (v as { o: number }).o >= 0;
+
+/**
+ * The preset's tool catalog: the union of its enabled servers' selected tools, exposed with the
+ * preset's naming, built once per generation and served as ready-made tools/list pages. Any change
+ * (the preset's configuration, an upstream's tool list) starts a new generation.
+ */
+export class PresetCatalog {
+  readonly #pool: UpstreamPool;
+  #entries: CatalogEntry[] | null = null;
+  #generation = 0;
+  /** Serialized tools/list results by cursor, valid until the catalog changes. */
+  readonly #pages = new Map<string, string>();
+
+  constructor(pool: UpstreamPool) {
+    this.#pool = pool;
+  }
+
+  reset(): void {
+    this.#generation++;
+    this.#entries = null;
+    this.#pages.clear();
+  }
+
+  /** The serialized tools/list response to `req`. */
+  async list(config: PresetConfig, req: RpcRequest): Promise<string> {
+    const cursor = req.params?.cursor;
+    if (cursor !== undefined && typeof cursor !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.cursor must be a string.");
+    const offset = cursor ? decodeCursor(cursor, isOffsetCursor)?.o : 0;
+    if (offset === undefined) return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.cursor is not a cursor this server issued.");
+    const key = cursor ?? "";
+    let page = this.#pages.get(key);
+    if (page === undefined) {
+      const generation = this.#generation;
+      const { entries, complete } = await this.entries(config);
+      const { items, next } = pageOf(entries, offset, TOOLS_PAGE_SIZE);
+      page = JSON.stringify(next === null ? { tools: items.map((e) => e.tool) } : { tools: items.map((e) => e.tool), nextCursor: encodeCursor({ o: next }) });
+      if (complete && generation === this.#generation) this.#pages.set(key, page);
+    }
+    return `{"jsonrpc":"2.0","id":${JSON.stringify(req.id)},"result":${page}}`;
+  }
+
+  /**
+   * Every exposed tool. A server that cannot be listed right now (down, breaker open) contributes
+   * its last known tools, so clients' tool lists do not flap; with none known it is left out and
+   * the catalog is not kept.
+   */
+  async entries(config: PresetConfig): Promise<{ entries: CatalogEntry[]; complete: boolean }> {
+    if (this.#entries) return { entries: this.#entries, complete: true };
+    const generation = this.#generation;
+    let complete = true;
+    const sources = await Promise.all(
+      config.servers.map(async (server) => {
+        let tools = await this.#pool.tools(server).catch(() => null);
+        if (!tools) {
+          tools = this.#pool.knownTools(server);
+          if (!tools) complete = false;
+        }
+        return { server: server.name, selection: server.selection, tools: tools ?? [], naming: server.naming, overrides: server.overrides };
+      }),
+    );
+    const entries = buildCatalog(sources);
+    if (complete && generation === this.#generation) this.#entries = entries;
+    return { entries, complete };
+  }
+
+  /**
+   * The upstream tool behind an exposed name that is not `<server>__<tool>` (plain naming, or
+   * renamed by an override), found through the catalog.
+   */
+  async route(config: PresetConfig, name: string): Promise<{ server: PresetServer; upstreamName: string } | null> {
+    const { entries } = await this.entries(config);
+    const entry = entries.find((e) => e.name === name);
+    const server = entry && config.servers.find((s) => s.name === entry.server);
+    return entry && server ? { server, upstreamName: entry.upstreamName } : null;
+  }
+}

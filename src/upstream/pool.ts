@@ -1,0 +1,401 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { BreakerBoard } from "../policy/breaker-board";
+import type { PresetServer } from "../preset/config";
+import { callUpstream, type UpstreamCall } from "./call";
+import {
+  CONNECT_TIMEOUT_MS,
+  classifyFailure,
+  connectUpstream,
+  type Item,
+  type ItemKind,
+  listUpstreamItems,
+  listUpstreamTools,
+  type Tool,
+  UpstreamFailure,
+} from "./client";
+
+/** A cached tool list older than this is refreshed in the background when served from storage. */
+const STORED_TOOLS_FRESH_MS = 60_000;
+/** After a failed tools/list, wait this long before asking that upstream again. */
+const LIST_RETRY_AFTER_MS = 5_000;
+/** Idempotent requests (initialize, tools/list) are retried this many times on transient failures. */
+const IDEMPOTENT_RETRIES = 2;
+const RETRY_BASE_MS = 100;
+
+/** Exponential backoff with full jitter: 0-100 ms, then 0-200 ms. */
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * RETRY_BASE_MS * 2 ** attempt));
+
+/** Runs an idempotent upstream request, retrying transient failures with jittered backoff. */
+async function withRetries<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!(e instanceof UpstreamFailure) || !e.transient || attempt >= IDEMPOTENT_RETRIES) throw e;
+      await backoff(attempt);
+    }
+  }
+}
+
+/** What an upstream said about itself at initialize. */
+export interface UpstreamProfile {
+  fingerprint: string;
+  capabilities: Record<string, unknown>;
+  instructions: string | null;
+}
+
+interface Connection {
+  fingerprint: string;
+  client: Promise<Client>;
+}
+
+interface ToolList {
+  fingerprint: string;
+  tools: Tool[];
+  fetchedAt: number;
+}
+
+/**
+ * The preset's upstream MCP sessions and tool lists. One initialized client per upstream, reused
+ * by every request (no initialize handshake per call); tool lists are kept in memory and in the
+ * Durable Object's SQLite storage, so a restarted object serves its catalog without asking.
+ */
+export class UpstreamPool {
+  readonly #sql: SqlStorage;
+  readonly #allowInsecure: boolean;
+  readonly #onToolsChanged: (serverId: string) => void;
+  readonly #onResourceUpdated: (server: PresetServer, uri: string) => void;
+  readonly #onConnected: (server: PresetServer) => void;
+  readonly #onLog: (server: PresetServer, params: Record<string, unknown>) => void;
+  readonly #breakers: BreakerBoard;
+  readonly #conns = new Map<string, Connection>();
+  readonly #tools = new Map<string, ToolList>();
+  readonly #items = new Map<string, { fingerprint: string; items: Item[] }>();
+  readonly #itemLoads = new Map<string, Promise<Item[]>>();
+  readonly #profiles = new Map<string, UpstreamProfile>();
+  readonly #toolLoads = new Map<string, Promise<Tool[]>>();
+  readonly #listFailures = new Map<string, { at: number; error: UpstreamFailure }>();
+  #lastUsed = 0;
+  #requestSeq = 0;
+
+  constructor(
+    sql: SqlStorage,
+    breakers: BreakerBoard,
+    opts: {
+      allowInsecure: boolean;
+      /** An upstream's tools, prompts or resources changed. */
+      onToolsChanged: (serverId: string) => void;
+      /** An upstream says a resource the gateway subscribed to changed. */
+      onResourceUpdated?: (server: PresetServer, uri: string) => void;
+      /** A new upstream session was opened (the first, or after the last one was lost or closed). */
+      onConnected?: (server: PresetServer) => void;
+      /** A log line the upstream sent outside any call. */
+      onLog?: (server: PresetServer, params: Record<string, unknown>) => void;
+    },
+  ) {
+    this.#sql = sql;
+    this.#breakers = breakers;
+    this.#allowInsecure = opts.allowInsecure;
+    this.#onToolsChanged = opts.onToolsChanged;
+    this.#onResourceUpdated = opts.onResourceUpdated ?? (() => {});
+    this.#onConnected = opts.onConnected ?? (() => {});
+    this.#onLog = opts.onLog ?? (() => {});
+    sql.exec(`CREATE TABLE IF NOT EXISTS upstream_profiles (
+      server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, profile TEXT NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS upstream_tools (
+      server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, tools TEXT NOT NULL, fetched_at INTEGER NOT NULL)`);
+  }
+
+  /** Forgets connections and tool lists of servers that left the preset or changed how they are reached. */
+  retain(servers: readonly PresetServer[]): void {
+    const current = new Map(servers.map((s) => [s.id, s.fingerprint]));
+    for (const [id, conn] of this.#conns) if (current.get(id) !== conn.fingerprint) this.#drop(id);
+    for (const [id, list] of this.#tools) if (current.get(id) !== list.fingerprint) this.#tools.delete(id);
+    for (const [key, list] of this.#items) if (current.get(key.split("|")[0]!) !== list.fingerprint) this.#items.delete(key);
+    for (const id of this.#listFailures.keys()) if (!current.has(id)) this.#listFailures.delete(id);
+  }
+
+  /**
+   * Sends one request to the upstream through its circuit breaker; re-initializes once if the
+   * upstream lost our session. Never retried otherwise: a tools/call may not be idempotent.
+   */
+  async request(
+    server: PresetServer,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    relay?: Pick<UpstreamCall, "deadline" | "onMessage" | "onPause">,
+  ): Promise<Record<string, unknown>> {
+    this.#lastUsed = Date.now();
+    const probe = this.#admit(server);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const client = await this.#client(server);
+        const id = `mcpgate-${++this.#requestSeq}`;
+        try {
+          const result = await callUpstream(server, client, { ...relay, id, method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) });
+          this.#breakers.record(server.id, true, Date.now(), probe);
+          return result;
+        } catch (e) {
+          const failure = classifyFailure(server, e, timeoutMs);
+          if (failure instanceof UpstreamFailure && (failure.kind === "timeout" || failure.kind === "cancelled")) {
+            // Tell the upstream to stop working on it (the HTTP request is already aborted).
+            const reason = failure.kind === "timeout" ? `no answer within ${timeoutMs} ms` : "cancelled by the client";
+            client.notification({ method: "notifications/cancelled", params: { requestId: id, reason } }).catch(() => {});
+          } else if (failure instanceof UpstreamFailure) this.#drop(server.id);
+          if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
+          throw failure;
+        }
+      }
+    } catch (e) {
+      this.#settle(server, e, probe);
+      throw e;
+    }
+  }
+
+  /**
+   * Sends a client's answer to a request the upstream made during a call (sampling, elicitation,
+   * roots) on the upstream session that made it. False if that session is gone.
+   */
+  async respond(server: PresetServer, message: { jsonrpc: "2.0"; id: string | number; result?: unknown; error?: unknown }): Promise<boolean> {
+    const conn = this.#conns.get(server.id);
+    if (!conn || conn.fingerprint !== server.fingerprint) return false;
+    try {
+      const client = await conn.client;
+      await client.transport?.send(message as Parameters<NonNullable<Client["transport"]>["send"]>[0]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Throws breaker_open while the upstream's breaker refuses calls; returns whether this is its probe. */
+  #admit(server: PresetServer): boolean {
+    const admission = this.#breakers.admit(server.id, Date.now());
+    if (!admission.allowed) {
+      const at = new Date(admission.retryAt).toISOString();
+      throw new UpstreamFailure(server.name, "breaker_open", `Upstream '${server.name}' is failing; calls to it are paused until ${at}.`, admission.retryAt);
+    }
+    return admission.probe;
+  }
+
+  /** Tells the breaker what a failed request says about the upstream. */
+  #settle(server: PresetServer, error: unknown, probe: boolean): void {
+    if (error instanceof UpstreamFailure && error.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), probe, error.message);
+    else if (error instanceof UpstreamFailure) this.#breakers.release(server.id, probe);
+    else this.#breakers.record(server.id, true, Date.now(), probe); // the upstream answered (a JSON-RPC error)
+  }
+
+  /** The upstream's tool list: from memory, else storage, else the upstream. */
+  async tools(server: PresetServer, now = Date.now()): Promise<Tool[]> {
+    const cached = this.#tools.get(server.id);
+    if (cached?.fingerprint === server.fingerprint) return cached.tools;
+    const stored = this.#readStored(server);
+    if (stored) {
+      this.#tools.set(server.id, stored);
+      if (now - stored.fetchedAt > STORED_TOOLS_FRESH_MS) this.#refreshInBackground(server);
+      return stored.tools;
+    }
+    return this.#loadTools(server, now);
+  }
+
+  /** The last tool list known for the server (memory or storage) without asking the upstream. */
+  knownTools(server: PresetServer): Tool[] | null {
+    const cached = this.#tools.get(server.id);
+    if (cached?.fingerprint === server.fingerprint) return cached.tools;
+    return this.#readStored(server)?.tools ?? null;
+  }
+
+  /** The upstream's prompts, resources or resource templates (in memory; refreshed on list_changed). */
+  async items(server: PresetServer, kind: ItemKind): Promise<Item[]> {
+    const key = `${server.id}|${kind}`;
+    const cached = this.#items.get(key);
+    if (cached?.fingerprint === server.fingerprint) return cached.items;
+    const inflight = this.#itemLoads.get(key);
+    if (inflight) return inflight;
+    const load = (async () => {
+      let probe = false;
+      try {
+        probe = this.#admit(server);
+        const items = await withRetries(async () => listUpstreamItems(server, await this.#client(server), kind));
+        this.#breakers.record(server.id, true, Date.now(), probe);
+        this.#items.set(key, { fingerprint: server.fingerprint, items });
+        return items;
+      } catch (e) {
+        const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
+        if (failure instanceof UpstreamFailure && failure.kind !== "breaker_open") this.#settle(server, failure, probe);
+        throw failure;
+      } finally {
+        this.#itemLoads.delete(key);
+      }
+    })();
+    this.#itemLoads.set(key, load);
+    return load;
+  }
+
+  /**
+   * What the upstream declared at initialize: its capabilities and instructions. Known from the
+   * last session (memory, then storage) or learned by connecting; null if it cannot be reached.
+   */
+  async profile(server: PresetServer): Promise<UpstreamProfile | null> {
+    const known = this.knownProfile(server);
+    if (known) return known;
+    try {
+      await this.#client(server);
+    } catch {
+      return null;
+    }
+    return this.knownProfile(server);
+  }
+
+  knownProfile(server: PresetServer): UpstreamProfile | null {
+    const cached = this.#profiles.get(server.id);
+    if (cached?.fingerprint === server.fingerprint) return cached;
+    const row = this.#sql
+      .exec<{ fingerprint: string; profile: string }>("SELECT fingerprint, profile FROM upstream_profiles WHERE server_id = ?", server.id)
+      .toArray()[0];
+    if (!row || row.fingerprint !== server.fingerprint) return null;
+    const profile = { fingerprint: row.fingerprint, ...(JSON.parse(row.profile) as Omit<UpstreamProfile, "fingerprint">) };
+    this.#profiles.set(server.id, profile);
+    return profile;
+  }
+
+  #rememberProfile(server: PresetServer, client: Client): void {
+    const profile: UpstreamProfile = {
+      fingerprint: server.fingerprint,
+      capabilities: (client.getServerCapabilities() ?? {}) as Record<string, unknown>,
+      instructions: client.getInstructions() ?? null,
+    };
+    const before = this.#profiles.get(server.id);
+    this.#profiles.set(server.id, profile);
+    if (JSON.stringify(before) !== JSON.stringify(profile)) {
+      this.#sql.exec(
+        "INSERT OR REPLACE INTO upstream_profiles VALUES (?, ?, ?)",
+        server.id,
+        server.fingerprint,
+        JSON.stringify({ capabilities: profile.capabilities, instructions: profile.instructions }),
+      );
+    }
+  }
+
+  /** The upstream's prompts or resources (with templates) changed: list them again when next asked. */
+  itemsChanged(server: PresetServer, kind: "prompts" | "resources"): void {
+    this.#items.delete(`${server.id}|${kind}`);
+    if (kind === "resources") this.#items.delete(`${server.id}|resourceTemplates`);
+    this.#onToolsChanged(server.id);
+  }
+
+  /** Opens the upstream session and loads its tools ahead of the first call; failures are only logged. */
+  warm(server: PresetServer): void {
+    this.tools(server).catch(() => {});
+  }
+
+  get connected(): boolean {
+    return this.#conns.size > 0;
+  }
+
+  /**
+   * Closes every upstream session if none was used for `idleMs`. An open session holds a
+   * standalone SSE stream (for list_changed), and an object with an outbound fetch in flight is
+   * never idle, so idle presets must let go of their upstreams. Returns whether any remain open.
+   */
+  closeIfIdle(now: number, idleMs: number): boolean {
+    if (now - this.#lastUsed >= idleMs) for (const id of [...this.#conns.keys()]) this.#drop(id);
+    return this.connected;
+  }
+
+  #client(server: PresetServer): Promise<Client> {
+    this.#lastUsed = Date.now();
+    const existing = this.#conns.get(server.id);
+    if (existing?.fingerprint === server.fingerprint) return existing.client;
+    if (existing) this.#drop(server.id);
+    const conn: Connection = {
+      fingerprint: server.fingerprint,
+      client: withRetries(() =>
+        connectUpstream(server, {
+          allowInsecure: this.#allowInsecure,
+          onToolsChanged: () => this.#toolsChanged(server),
+          onItemsChanged: (kind) => this.itemsChanged(server, kind === "resourceTemplates" ? "resources" : kind),
+          onResourceUpdated: (uri) => this.#onResourceUpdated(server, uri),
+          onLog: (params) => this.#onLog(server, params),
+          onClose: () => {
+            if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
+          },
+        }),
+      ),
+    };
+    this.#conns.set(server.id, conn);
+    conn.client
+      .then((c) => {
+        this.#rememberProfile(server, c);
+        this.#onConnected(server);
+      })
+      .catch(() => {});
+    conn.client.catch(() => {
+      if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
+    });
+    return conn.client;
+  }
+
+  #drop(serverId: string): void {
+    const conn = this.#conns.get(serverId);
+    this.#conns.delete(serverId);
+    conn?.client.then((c) => c.close()).catch(() => {});
+  }
+
+  #toolsChanged(server: PresetServer): void {
+    this.#tools.delete(server.id);
+    this.#sql.exec("DELETE FROM upstream_tools WHERE server_id = ?", server.id);
+    this.#listFailures.delete(server.id);
+    this.#onToolsChanged(server.id);
+    this.#refreshInBackground(server);
+  }
+
+  #refreshInBackground(server: PresetServer): void {
+    this.#loadTools(server, Date.now())
+      .then(() => this.#onToolsChanged(server.id))
+      .catch(() => {});
+  }
+
+  #loadTools(server: PresetServer, now: number): Promise<Tool[]> {
+    const inflight = this.#toolLoads.get(server.id);
+    if (inflight) return inflight;
+    const failed = this.#listFailures.get(server.id);
+    if (failed && now - failed.at < LIST_RETRY_AFTER_MS) return Promise.reject(failed.error);
+    const load = (async () => {
+      let probe = false;
+      try {
+        probe = this.#admit(server);
+        const tools = await withRetries(async () => listUpstreamTools(server, await this.#client(server)));
+        this.#breakers.record(server.id, true, Date.now(), probe);
+        const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
+        this.#tools.set(server.id, list);
+        this.#listFailures.delete(server.id);
+        this.#sql.exec(
+          "INSERT OR REPLACE INTO upstream_tools VALUES (?, ?, ?, ?)",
+          server.id, server.fingerprint, JSON.stringify(tools), list.fetchedAt,
+        );
+        return tools;
+      } catch (e) {
+        const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
+        const asFailure = failure instanceof UpstreamFailure ? failure : new UpstreamFailure(server.name, "bad_response", failure.message);
+        if (asFailure.kind !== "breaker_open") this.#settle(server, asFailure, probe);
+        this.#listFailures.set(server.id, { at: Date.now(), error: asFailure });
+        throw asFailure;
+      } finally {
+        this.#toolLoads.delete(server.id);
+      }
+    })();
+    this.#toolLoads.set(server.id, load);
+    return load;
+  }
+
+  #readStored(server: PresetServer): ToolList | null {
+    const row = this.#sql
+      .exec<{ fingerprint: string; tools: string; fetched_at: number }>("SELECT fingerprint, tools, fetched_at FROM upstream_tools WHERE server_id = ?", server.id)
+      .toArray()[0];
+    if (!row || row.fingerprint !== server.fingerprint) return null;
+    return { fingerprint: row.fingerprint, tools: JSON.parse(row.tools) as Tool[], fetchedAt: row.fetched_at };
+  }
+}
