@@ -1,5 +1,5 @@
 import { buildApp } from "./app";
-import type { Env } from "./shared/bindings";
+import type { Env } from "./edge/preset-stub";
 import { scheduled } from "./jobs/scheduled";
 
 export { PresetGateway } from "./preset/gateway";

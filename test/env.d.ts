@@ -1,5 +1,5 @@
 import type { D1Migration } from "cloudflare:test";
-import type { Env as WorkerEnv } from "../src/shared/bindings";
+import type { Env as WorkerEnv } from "../src/edge/preset-stub";
 
 declare global {
   namespace Cloudflare {

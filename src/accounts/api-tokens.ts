@@ -1,4 +1,10 @@
-import { randomToken, sha256Hex } from "../shared/ids";
+import { randomToken } from "../shared/ids";
+import { sha256Hex } from "../shared/crypto";
+
+/**
+ * @module Users' API tokens: issued once, stored only as a hash, resolved to their user on every
+ * authenticated request (the management API, the MCP endpoint, the OAuth sign-in form).
+ */
 
 /** Every API token starts with this, so leaked tokens are easy to recognise and scan for. */
 export const TOKEN_PREFIX = "mcpg_";
@@ -28,4 +34,35 @@ export function hashToken(token: string): Promise<string> {
 
 export function looksLikeApiToken(value: string): boolean {
   return value.startsWith(TOKEN_PREFIX) && value.length === TOKEN_PREFIX.length + 40;
+}
+
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+/**
+ * Resolves an API token to its user with one indexed D1 read. `last_used_at` is refreshed at
+ * most once a minute, off the response path.
+ */
+export async function resolveApiToken(
+  db: D1Database,
+  token: string,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<string | null> {
+  if (!looksLikeApiToken(token)) return null;
+  const hash = await hashToken(token);
+  const row = await db
+    .prepare("SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = ?")
+    .bind(hash)
+    .first<{ id: string; user_id: string; last_used_at: number | null }>();
+  if (!row) return null;
+  const now = Date.now();
+  if (!row.last_used_at || now - row.last_used_at > LAST_USED_GRANULARITY_MS) {
+    waitUntil(
+      db
+        .prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+        .bind(now, row.id)
+        .run()
+        .catch((e) => console.warn("last_used_at update failed", e)),
+    );
+  }
+  return row.user_id;
 }

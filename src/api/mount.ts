@@ -1,6 +1,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../edge/app-env";
-import { bearerToken, isAdminToken, resolveApiToken } from "../accounts/credentials";
+import { resolveApiToken } from "../accounts/api-tokens";
+import { bearerToken, isAdminToken } from "../accounts/credentials";
 import { forbidden, unauthorized } from "../shared/errors";
 import type { AnyRoute } from "./route";
 import { parseWith, readJsonBody } from "./validation";

@@ -1,4 +1,4 @@
-import type { Env } from "../shared/bindings";
+import type { Env } from "./preset-stub";
 
 /** Hono's environment: the worker bindings plus what middleware puts on the context. */
 export interface AppEnv {

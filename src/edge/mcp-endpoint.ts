@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
-import { bearerToken, resolveApiToken } from "../accounts/credentials";
+import { resolveApiToken } from "../accounts/api-tokens";
+import { bearerToken } from "../accounts/credentials";
 import { issuerOf } from "../oauth/authorize";
 import { ACCESS_TOKEN_TYP } from "../oauth/grants";
 import { verifyJwt } from "../oauth/keys";

@@ -1,4 +1,15 @@
-import type { Env } from "../shared/bindings";
+import type { PresetGateway } from "../preset/gateway";
+import type { Bindings } from "../shared/bindings";
+
+/**
+ * @module How the worker reaches a preset's Durable Object: by name, over typed RPC. This and the
+ * entry are the only modules that see the object's class; everything else takes `Bindings`.
+ */
+
+/** The worker's whole environment: the bindings plus the preset objects' namespace. */
+export interface Env extends Bindings {
+  PRESETS: DurableObjectNamespace<PresetGateway>;
+}
 
 /** Durable Object name of a preset: its URL path, so the MCP route needs no lookup to find it. */
 export function presetObjectName(handle: string, slug: string): string {

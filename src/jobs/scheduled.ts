@@ -1,4 +1,4 @@
-import type { Env } from "../shared/bindings";
+import type { Bindings } from "../shared/bindings";
 import { retentionDays, retentionJobs, runBounded, STATEMENTS_PER_RUN } from "./retention";
 import { compactionJob } from "./rollup-compaction";
 
@@ -7,7 +7,7 @@ import { compactionJob } from "./rollup-compaction";
  * compacts old minute rollups into hours, within one bounded budget of D1 statements. Its clock
  * is the controller's scheduledTime.
  */
-export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+export async function scheduled(controller: ScheduledController, env: Bindings, _ctx: ExecutionContext): Promise<void> {
   const now = controller.scheduledTime;
   const jobs = [...retentionJobs(env.DB, now, retentionDays(env.RETENTION_DAYS)), compactionJob(env.DB, now)];
   const report = await runBounded(jobs, STATEMENTS_PER_RUN);

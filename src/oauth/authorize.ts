@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { decideAccess } from "../policy/access";
 import type { AppEnv } from "../edge/app-env";
-import { resolveApiToken } from "../accounts/credentials";
+import { resolveApiToken } from "../accounts/api-tokens";
 import { getDb } from "../db/client";
 import { oauthConsents, users } from "../db/schema";
 import { loadPresetConfig, type PresetConfig } from "../preset/config";

@@ -2,8 +2,9 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "../db/client";
 import { oauthClients } from "../db/schema";
-import type { Env } from "../shared/bindings";
-import { randomToken, sha256Hex, timingSafeEqual } from "../shared/ids";
+import type { Bindings } from "../shared/bindings";
+import { sha256Hex, timingSafeEqual } from "../shared/crypto";
+import { randomToken } from "../shared/ids";
 import { readLimitedText } from "../shared/read-limited";
 import { checkUpstreamUrl } from "../shared/url-guard";
 import { OAuthError } from "./errors";
@@ -78,7 +79,7 @@ function toClient(row: typeof oauthClients.$inferSelect): OAuthClient {
 }
 
 /** RFC 7591 dynamic registration. Confidential clients get a secret, shown once and stored hashed. */
-export async function registerClient(env: Env, body: unknown) {
+export async function registerClient(env: Bindings, body: unknown) {
   const parsed = ClientMetadata.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -116,7 +117,7 @@ export function isMetadataDocumentId(clientId: string): boolean {
 }
 
 /** The client with this id, fetching (or refreshing) its metadata document when it is a URL. */
-export async function findClient(env: Env, clientId: string, fetcher: typeof fetch = fetch): Promise<OAuthClient | null> {
+export async function findClient(env: Bindings, clientId: string, fetcher: typeof fetch = fetch): Promise<OAuthClient | null> {
   if (!clientId || clientId.length > 2000) return null;
   const db = getDb(env.DB);
   const row = await db.select().from(oauthClients).where(eq(oauthClients.id, clientId)).get();
@@ -139,7 +140,7 @@ export async function findClient(env: Env, clientId: string, fetcher: typeof fet
   return toClient(values);
 }
 
-async function fetchMetadataDocument(env: Env, url: string, fetcher: typeof fetch) {
+async function fetchMetadataDocument(env: Bindings, url: string, fetcher: typeof fetch) {
   const check = checkUpstreamUrl(url, { allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true" });
   if (!check.ok) throw new OAuthError("invalid_client", `client_id ${check.reason}`);
   if (check.url.pathname === "/") throw new OAuthError("invalid_client", "client_id must be a URL with a path");
@@ -175,7 +176,7 @@ async function fetchMetadataDocument(env: Env, url: string, fetcher: typeof fetc
  * Authenticates the client at the token and revocation endpoints: public clients name
  * themselves with client_id; confidential ones prove their secret (basic or post).
  */
-export async function authenticateClient(env: Env, form: URLSearchParams, authorization: string | undefined): Promise<OAuthClient> {
+export async function authenticateClient(env: Bindings, form: URLSearchParams, authorization: string | undefined): Promise<OAuthClient> {
   let clientId = form.get("client_id") ?? "";
   let secret: string | null = form.get("client_secret");
   let method: OAuthClient["authMethod"] = secret ? "client_secret_post" : "none";

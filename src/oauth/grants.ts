@@ -2,9 +2,9 @@ import { and, eq, isNull } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { oauthCodes, oauthGrants, oauthRefreshTokens, presets, users } from "../db/schema";
-import type { Env } from "../shared/bindings";
-import { newId, randomToken, sha256Hex } from "../shared/ids";
-import { presetStub } from "../edge/preset-stub";
+import { sha256Hex } from "../shared/crypto";
+import { newId, randomToken } from "../shared/ids";
+import { type Env, presetStub } from "../edge/preset-stub";
 import { signJwt } from "./keys";
 
 /** Lifetimes: codes are exchanged at once by clients; access tokens are short; refresh tokens rotate. */

@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, type JWK, jwtVerify, SignJWT, type JWTPayload } from "jose";
-import type { Env } from "../shared/bindings";
+import type { Bindings } from "../shared/bindings";
 
 /**
  * Signing keys of the authorization server: Ed25519, derived with HKDF from a secret, so any
@@ -54,28 +54,28 @@ function keyFor(secret: string): Promise<SigningKey> {
   return key;
 }
 
-function currentSecret(env: Env): string {
+function currentSecret(env: Bindings): string {
   const secret = env.OAUTH_SIGNING_KEY || env.ENCRYPTION_KEY;
   if (!secret || secret.length < 16) throw new Error("OAUTH_SIGNING_KEY (or ENCRYPTION_KEY) must be set to at least 16 characters");
   return secret;
 }
 
-export function signingKey(env: Env): Promise<SigningKey> {
+export function signingKey(env: Bindings): Promise<SigningKey> {
   return keyFor(currentSecret(env));
 }
 
 /** Keys that verify tokens: the current one, then the previous one during a rotation. */
-export async function verificationKeys(env: Env): Promise<SigningKey[]> {
+export async function verificationKeys(env: Bindings): Promise<SigningKey[]> {
   const keys = [await signingKey(env)];
   if (env.OAUTH_SIGNING_KEY_PREVIOUS && env.OAUTH_SIGNING_KEY_PREVIOUS.length >= 16) keys.push(await keyFor(env.OAUTH_SIGNING_KEY_PREVIOUS));
   return keys;
 }
 
-export async function jwks(env: Env): Promise<{ keys: JWK[] }> {
+export async function jwks(env: Bindings): Promise<{ keys: JWK[] }> {
   return { keys: (await verificationKeys(env)).map((k) => k.publicJwk) };
 }
 
-export async function signJwt(env: Env, payload: JWTPayload, opts: { typ: string; expiresInSeconds: number; audience: string; issuer: string; subject?: string }): Promise<string> {
+export async function signJwt(env: Bindings, payload: JWTPayload, opts: { typ: string; expiresInSeconds: number; audience: string; issuer: string; subject?: string }): Promise<string> {
   const key = await signingKey(env);
   const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: ALG, kid: key.kid, typ: opts.typ })
@@ -93,7 +93,7 @@ export async function signJwt(env: Env, payload: JWTPayload, opts: { typ: string
  * Verifies a JWT the gateway issued: the algorithm is pinned to EdDSA (no `none`, no HS/RS
  * confusion), the key is chosen by `kid` among ours, and issuer, audience and typ must match.
  */
-export async function verifyJwt(env: Env, token: string, opts: { typ: string; audience: string; issuer: string }): Promise<JWTPayload | null> {
+export async function verifyJwt(env: Bindings, token: string, opts: { typ: string; audience: string; issuer: string }): Promise<JWTPayload | null> {
   const keys = await verificationKeys(env);
   try {
     const { payload } = await jwtVerify(

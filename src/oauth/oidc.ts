@@ -1,11 +1,12 @@
 import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
-import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
+import { base64url, createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { z } from "zod";
 import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
 import { users } from "../db/schema";
-import type { Env } from "../shared/bindings";
+import type { Bindings } from "../shared/bindings";
+import { sha256Base64url } from "../shared/crypto";
 import { checkUpstreamUrl } from "../shared/url-guard";
 import { completeSignIn, issuerOf } from "./authorize";
 import { signJwt, verifyJwt } from "./keys";
@@ -22,7 +23,7 @@ const OIDC_COOKIE = "__Host-mcpgate_oidc";
 const FLOW_TTL_S = 600;
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
-export function oidcEnabled(env: Env): boolean {
+export function oidcEnabled(env: Bindings): boolean {
   return !!(env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET);
 }
 
@@ -34,7 +35,7 @@ const Discovery = z.looseObject({
   id_token_signing_alg_values_supported: z.array(z.string()).optional(),
 });
 
-async function fetchJson(env: Env, url: string, init?: RequestInit): Promise<unknown> {
+async function fetchJson(env: Bindings, url: string, init?: RequestInit): Promise<unknown> {
   const check = checkUpstreamUrl(url, { allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true" });
   if (!check.ok) throw new Error(`identity provider URL ${check.reason}`);
   const res = await fetch(check.url.toString(), { ...init, redirect: "manual", signal: AbortSignal.timeout(5_000) });
@@ -44,7 +45,7 @@ async function fetchJson(env: Env, url: string, init?: RequestInit): Promise<unk
   return JSON.parse(text);
 }
 
-async function discover(env: Env) {
+async function discover(env: Bindings) {
   const issuer = env.OIDC_ISSUER!.replace(/\/+$/, "");
   const doc = Discovery.parse(await fetchJson(env, `${issuer}/.well-known/openid-configuration`));
   if (doc.issuer.replace(/\/+$/, "") !== issuer) throw new Error("the provider's discovery document names another issuer");
@@ -53,12 +54,6 @@ async function discover(env: Env) {
 
 function page(title: string, message: string, status: number): Response {
   return new Response(errorPage(title, message), { status, headers: PAGE_HEADERS });
-}
-
-function b64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** GET /oauth/oidc/start?request=…: off to the provider, with state, nonce and PKCE kept in a signed cookie. */
@@ -76,8 +71,8 @@ export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
   }
   const state = crypto.randomUUID();
   const nonce = crypto.randomUUID();
-  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
-  const challenge = b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
+  const verifier = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
+  const challenge = await sha256Base64url(verifier);
   const flow = await signJwt(c.env, { state, nonce, verifier, request: sealed }, { typ: "mcpgate-oidc+jwt", expiresInSeconds: FLOW_TTL_S, audience: `${issuer}/oauth#oidc`, issuer });
   const target = new URL(doc.authorization_endpoint);
   target.search = new URLSearchParams({

@@ -1,5 +1,5 @@
-import type { Env } from "../shared/bindings";
-import { sha256Hex } from "../shared/ids";
+import type { Bindings } from "../shared/bindings";
+import { sha256Hex } from "../shared/crypto";
 import { signJwt, verifyJwt } from "./keys";
 
 /**
@@ -24,11 +24,11 @@ export interface PendingRequest {
   resource: string;
 }
 
-export async function sealRequest(env: Env, issuer: string, r: PendingRequest): Promise<string> {
+export async function sealRequest(env: Bindings, issuer: string, r: PendingRequest): Promise<string> {
   return signJwt(env, { req: r }, { typ: "mcpgate-authz+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "request"), issuer });
 }
 
-export async function openRequest(env: Env, issuer: string, token: string): Promise<PendingRequest | null> {
+export async function openRequest(env: Bindings, issuer: string, token: string): Promise<PendingRequest | null> {
   const payload = await verifyJwt(env, token, { typ: "mcpgate-authz+jwt", audience: aud(issuer, "request"), issuer });
   return (payload?.req as PendingRequest | undefined) ?? null;
 }
@@ -38,12 +38,12 @@ export interface BrowserSession {
   sid: string;
 }
 
-export async function sessionCookie(env: Env, issuer: string, userId: string): Promise<string> {
+export async function sessionCookie(env: Bindings, issuer: string, userId: string): Promise<string> {
   const token = await signJwt(env, { sid: crypto.randomUUID() }, { typ: "mcpgate-session+jwt", expiresInSeconds: SESSION_TTL_S, audience: aud(issuer, "session"), issuer, subject: userId });
   return `${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_S}`;
 }
 
-export async function readSession(env: Env, issuer: string, cookieHeader: string | undefined): Promise<BrowserSession | null> {
+export async function readSession(env: Bindings, issuer: string, cookieHeader: string | undefined): Promise<BrowserSession | null> {
   const token = cookieHeader
     ?.split(";")
     .map((c) => c.trim())
@@ -54,11 +54,11 @@ export async function readSession(env: Env, issuer: string, cookieHeader: string
   return payload?.sub && typeof payload.sid === "string" ? { userId: payload.sub, sid: payload.sid } : null;
 }
 
-export async function csrfToken(env: Env, issuer: string, session: BrowserSession, request: string): Promise<string> {
+export async function csrfToken(env: Bindings, issuer: string, session: BrowserSession, request: string): Promise<string> {
   return signJwt(env, { sid: session.sid, rh: await sha256Hex(request) }, { typ: "mcpgate-csrf+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "csrf"), issuer, subject: session.userId });
 }
 
-export async function checkCsrf(env: Env, issuer: string, session: BrowserSession, request: string, token: string): Promise<boolean> {
+export async function checkCsrf(env: Bindings, issuer: string, session: BrowserSession, request: string, token: string): Promise<boolean> {
   const payload = await verifyJwt(env, token, { typ: "mcpgate-csrf+jwt", audience: aud(issuer, "csrf"), issuer });
   return !!payload && payload.sub === session.userId && payload.sid === session.sid && payload.rh === (await sha256Hex(request));
 }

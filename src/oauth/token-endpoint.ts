@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { decideAccess } from "../policy/access";
 import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
+import { sha256Base64url } from "../shared/crypto";
 import { oauthGrants, presets, users } from "../db/schema";
 import { loadPresetConfig } from "../preset/config";
 import { issuerOf } from "./authorize";
@@ -22,13 +23,6 @@ async function readForm(c: Context<AppEnv>): Promise<URLSearchParams> {
 
 function json(body: unknown): Response {
   return new Response(JSON.stringify(body), { headers: { "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache" } });
-}
-
-async function s256(verifier: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  let s = "";
-  for (const b of digest) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** Whether the grant's user may still use its preset (membership can be revoked after consent). */
@@ -61,7 +55,7 @@ export async function tokenPost(c: Context<AppEnv>): Promise<Response> {
       const { row, grant } = redeemed;
       if (grant.clientId !== client.id) throw new OAuthError("invalid_grant", "The code was issued to another client.");
       if (form.get("redirect_uri") !== row.redirectUri) throw new OAuthError("invalid_grant", "redirect_uri does not match the authorization request.");
-      if ((await s256(verifier)) !== row.codeChallenge) throw new OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.");
+      if ((await sha256Base64url(verifier)) !== row.codeChallenge) throw new OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.");
       const resource = form.get("resource");
       if (resource !== null && resource.replace(/\/$/, "") !== grant.resource) throw new OAuthError("invalid_target", "resource does not match the authorization request.");
       return json(await issueTokens(c.env, issuer, grant));

@@ -1,5 +1,5 @@
 import type { ItemOverride, ToolNaming } from "../tools/catalog";
-import type { Env } from "../shared/bindings";
+import type { Bindings } from "../shared/bindings";
 import type { PresetStatus, RateLimitSetting, Visibility } from "../db/schema";
 import { DEFAULT_RATE_LIMIT } from "../policy/rate-limits";
 import { openHeaders } from "../upstream/header-secrets";
@@ -74,7 +74,7 @@ type ServerRow = {
 };
 
 /** The preset at /mcp/<handle>/<slug>, or null if there is none. One D1 round trip. */
-export async function loadPresetConfig(env: Env, handle: string, slug: string): Promise<PresetConfig | null> {
+export async function loadPresetConfig(env: Bindings, handle: string, slug: string): Promise<PresetConfig | null> {
   const [presetRes, serversRes, membersRes] = await env.DB.batch([
     env.DB.prepare(PRESET_SQL).bind(handle, slug),
     env.DB.prepare(SERVERS_SQL).bind(handle, slug),

@@ -9,7 +9,7 @@ import { resolveToolName } from "../tools/catalog";
 import { type EventType, insertEvent } from "../db/events-repository";
 import { getDb } from "../db/client";
 import { Deadline } from "../upstream/deadline";
-import type { Env } from "../shared/bindings";
+import type { Bindings } from "../shared/bindings";
 import type { MetricsWriter } from "../usage/metrics";
 import { errorMessageOf, isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { allowsBatches, negotiateVersion, supportsSsePolling } from "../mcp/protocol";
@@ -92,7 +92,7 @@ const errorReply = (status: number, id: RpcMessage | undefined, code: number, me
  * sessions of its clients (in SQLite), exact per-caller rate limits, a circuit breaker and one
  * upstream MCP session per server, and the tool catalog.
  */
-export class PresetGateway extends DurableObject<Env> {
+export class PresetGateway extends DurableObject<Bindings> {
   readonly #sessions: SessionStore;
   readonly #pool: UpstreamPool;
   readonly #items: PresetItems;
@@ -118,7 +118,7 @@ export class PresetGateway extends DurableObject<Env> {
   /** Revoked OAuth grants, until their access tokens would have expired anyway. */
   readonly #revokedGrants = new Map<string, number>();
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.#sessions = new SessionStore(ctx.storage.sql);
     const load = (prefix: string) => new Map(ctx.storage.kv.list({ prefix }));

@@ -1,9 +1,10 @@
-import type { PresetGateway } from "../preset/gateway";
-
-/** Bindings and settings of the worker (see wrangler.toml and .dev.vars.example). */
-export interface Env {
+/**
+ * @module The worker's bindings and settings (see wrangler.toml and .dev.vars.example), as every
+ * library module sees them. The Durable Object namespace is not here: only the entry and the preset
+ * stub (edge/preset-stub.ts, whose `Env` adds it) reach the preset's object.
+ */
+export interface Bindings {
   DB: D1Database;
-  PRESETS: DurableObjectNamespace<PresetGateway>;
   /** Bootstrap credential: the only one that may create users. A secret. */
   ADMIN_TOKEN?: string;
   /** Key material for encrypting upstream header secrets at rest. A secret. */
@@ -32,6 +33,6 @@ export interface Env {
   PUBLIC_URL?: string;
   /** Workers Analytics Engine dataset: one data point per tools/call. Optional: stats work without it. */
   METRICS?: AnalyticsEngineDataset;
-  /** Days events, call-log rows and usage rollups are kept (default 90); see src/retention.ts. */
+  /** Days events, call-log rows and usage rollups are kept (default 90); see src/jobs/retention.ts. */
   RETENTION_DAYS?: string;
 }

@@ -1,10 +1,35 @@
+import { base64url } from "jose";
+
 /**
- * Upstream header values (API keys, bearer tokens) are encrypted at rest with AES-256-GCM.
- * The key is derived with HKDF from the ENCRYPTION_KEY secret, and the server id is bound as
- * additional data so a ciphertext copied onto another row does not decrypt.
+ * @module Small crypto helpers on WebCrypto: hashing, constant-time comparison, and sealing a
+ * secret to the row it belongs to.
+ *
+ * Sealed secrets (upstream header values: API keys, bearer tokens) use AES-256-GCM. The key is
+ * derived with HKDF from a secret (ENCRYPTION_KEY), and `boundTo` (the server id) is bound as
+ * additional data, so a ciphertext copied onto another row does not decrypt.
  * Format: `v1.<iv base64url>.<ciphertext base64url>`.
  */
 const VERSION = "v1";
+
+/** Lower-case hex SHA-256 of a string. */
+export async function sha256Hex(input: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Unpadded base64url SHA-256 of a string (PKCE's S256). */
+export async function sha256Base64url(input: string): Promise<string> {
+  return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input))));
+}
+
+/** Compares two strings in time independent of where they differ. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const ea = new TextEncoder().encode(a);
+  const eb = new TextEncoder().encode(b);
+  let diff = ea.length ^ eb.length;
+  for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
+  return diff === 0;
+}
 
 async function deriveKey(secret: string): Promise<CryptoKey> {
   const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"]);
@@ -17,17 +42,6 @@ async function deriveKey(secret: string): Promise<CryptoKey> {
   );
 }
 
-function toB64u(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromB64u(s: string): Uint8Array {
-  const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
-
 export async function encryptSecret(secret: string, plaintext: string, boundTo: string): Promise<string> {
   const key = await deriveKey(secret);
   const iv = crypto.getRandomValues(new Uint8Array(12));
@@ -36,7 +50,7 @@ export async function encryptSecret(secret: string, plaintext: string, boundTo: 
     key,
     new TextEncoder().encode(plaintext),
   );
-  return `${VERSION}.${toB64u(iv)}.${toB64u(new Uint8Array(ct))}`;
+  return `${VERSION}.${base64url.encode(iv)}.${base64url.encode(new Uint8Array(ct))}`;
 }
 
 /** Throws if the ciphertext was tampered with, bound to another row, or the key changed. */
@@ -45,9 +59,9 @@ export async function decryptSecret(secret: string, sealed: string, boundTo: str
   if (version !== VERSION || !iv || !ct) throw new Error("unrecognised ciphertext format");
   const key = await deriveKey(secret);
   const pt = await crypto.subtle.decrypt(
-    { name: "AES-GCM", iv: fromB64u(iv), additionalData: new TextEncoder().encode(boundTo) },
+    { name: "AES-GCM", iv: base64url.decode(iv), additionalData: new TextEncoder().encode(boundTo) },
     key,
-    fromB64u(ct),
+    base64url.decode(ct),
   );
   return new TextDecoder().decode(pt);
 }

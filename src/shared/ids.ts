@@ -1,3 +1,4 @@
+/** @module Random identifiers: opaque ids, session ids, token secrets. */
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 /** Random string of `length` characters from [0-9a-z], from the platform CSPRNG. */
@@ -14,19 +15,4 @@ export function randomToken(length: number): string {
  */
 export function newId(prefix: string, now = Date.now()): string {
   return `${prefix}_${now.toString(36).padStart(9, "0")}${randomToken(12)}`;
-}
-
-/** Lower-case hex SHA-256 of a string. */
-export async function sha256Hex(input: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Compares two strings in time independent of where they differ. */
-export function timingSafeEqual(a: string, b: string): boolean {
-  const ea = new TextEncoder().encode(a);
-  const eb = new TextEncoder().encode(b);
-  let diff = ea.length ^ eb.length;
-  for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
-  return diff === 0;
 }

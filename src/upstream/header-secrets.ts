@@ -1,9 +1,9 @@
 import type { servers } from "../db/schema";
-import type { Env } from "../shared/bindings";
+import type { Bindings } from "../shared/bindings";
 import { ApiError } from "../shared/errors";
 import { decryptSecret, encryptSecret } from "../shared/crypto";
 
-function requireKey(env: Env): string {
+function requireKey(env: Bindings): string {
   if (!env.ENCRYPTION_KEY || env.ENCRYPTION_KEY.length < 16) {
     throw new ApiError(500, "server_misconfigured", "The gateway has no ENCRYPTION_KEY secret configured, so it cannot store upstream headers.");
   }
@@ -11,13 +11,13 @@ function requireKey(env: Env): string {
 }
 
 /** Seals a server's headers for the `headers_enc` column, bound to the server's id. */
-export async function sealHeaders(env: Env, serverId: string, headers: Record<string, string>) {
+export async function sealHeaders(env: Bindings, serverId: string, headers: Record<string, string>) {
   const names = Object.keys(headers);
   if (names.length === 0) return { headersEnc: null, headerNames: "[]" };
   return { headersEnc: await encryptSecret(requireKey(env), JSON.stringify(headers), serverId), headerNames: JSON.stringify(names) };
 }
 
-export async function openHeaders(env: Env, row: Pick<typeof servers.$inferSelect, "id" | "headersEnc">): Promise<Record<string, string>> {
+export async function openHeaders(env: Bindings, row: Pick<typeof servers.$inferSelect, "id" | "headersEnc">): Promise<Record<string, string>> {
   if (!row.headersEnc) return {};
   const parsed: unknown = JSON.parse(await decryptSecret(requireKey(env), row.headersEnc, row.id));
   if (!parsed || typeof parsed !== "object") throw new Error("decrypted headers are not an object");

@@ -3,7 +3,8 @@ import type { CallRecord } from "./call-record";
 import { getDb, type Db } from "../db/client";
 import type { EventCursor } from "../db/events-repository";
 import { callLog, users } from "../db/schema";
-import { newId, sha256Hex } from "../shared/ids";
+import { sha256Hex } from "../shared/crypto";
+import { newId } from "../shared/ids";
 
 /**
  * The optional per-preset call log: who called which tool, when, how it ended, how long it took,

@@ -1,6 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/shared/ids";
+import { sha256Hex } from "../../src/shared/crypto";
 import { presetStub } from "../../src/edge/preset-stub";
 import { parseNdjson } from "../../src/shared/ndjson";
 import { addPreset, addServer, api, attach, createUser, mcpPost, ORIGIN, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { newId, randomToken, sha256Hex, timingSafeEqual } from "../../src/shared/ids";
+import { sha256Hex, timingSafeEqual } from "../../src/shared/crypto";
+import { newId, randomToken } from "../../src/shared/ids";
 import { hashToken, issueToken, looksLikeApiToken, TOKEN_PREFIX } from "../../src/accounts/api-tokens";
 
 const ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
