@@ -7,7 +7,6 @@ import { grantRoutes } from "./api/grants";
 import { memberRoutes } from "./api/members";
 import { mountRoutes } from "./api/mount";
 import { buildOpenApi } from "./api/openapi";
-import { baseUrlOf } from "./api/json-views";
 import { presetServerRoutes } from "./api/preset-servers";
 import { presetRoutes } from "./api/presets";
 import type { AnyRoute } from "./api/route";
@@ -19,6 +18,7 @@ import { userRoutes } from "./api/users";
 import { ApiError, errorBody } from "./shared/errors";
 import { handleMcp } from "./edge/mcp-endpoint";
 import { buildOAuth } from "./oauth/routes";
+import { publicUrl } from "./shared/public-url";
 
 export const apiRoutes: readonly AnyRoute[] = [
   ...userRoutes,
@@ -37,7 +37,7 @@ export const apiRoutes: readonly AnyRoute[] = [
 
 function buildApi(): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
-  api.get("/openapi.json", (c) => c.json(buildOpenApi(apiRoutes, baseUrlOf(c.req.raw, c.env.PUBLIC_URL))));
+  api.get("/openapi.json", (c) => c.json(buildOpenApi(apiRoutes, publicUrl(c))));
   mountRoutes(api, apiRoutes);
   return api;
 }

@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { createUser } from "../api/users";
+import { createUser } from "./users";
 import { getDb, isUniqueViolation } from "../db/client";
 import { ApiError } from "../shared/errors";
 import { presets, presetServers, servers, users } from "../db/schema";

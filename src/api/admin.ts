@@ -3,7 +3,8 @@ import { DEMO_HANDLE, DEMO_SLUG, seedDemo } from "../accounts/demo-seed";
 import { invalidField } from "../shared/errors";
 import { invalidatePresets } from "../edge/preset-stub";
 import { checkUpstreamUrl } from "../shared/url-guard";
-import { baseUrlOf, presetUrl, userJson } from "./json-views";
+import { publicUrl } from "../shared/public-url";
+import { presetUrl, userJson } from "./json-views";
 import { defineRoute } from "./route";
 import { DemoSeedBody, User } from "./schemas";
 
@@ -31,7 +32,7 @@ export const adminRoutes = [
       if (!check.ok) throw invalidField("upstreamUrl", check.reason);
       const { user, created, token } = await seedDemo(c.env.DB, check.url.toString());
       await invalidatePresets(c.env, DEMO_HANDLE, [DEMO_SLUG]);
-      const url = presetUrl(baseUrlOf(c.req.raw, c.env.PUBLIC_URL), DEMO_HANDLE, DEMO_SLUG);
+      const url = presetUrl(publicUrl(c), DEMO_HANDLE, DEMO_SLUG);
       return c.json({ user: userJson(user), preset: { url }, created, ...(token ? { token } : {}) });
     },
   }),

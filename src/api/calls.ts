@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { callJson, listCalls } from "../usage/call-log";
+import { listCalls } from "../db/call-log-repository";
 import { getDb } from "../db/client";
+import { callJson } from "./json-views";
 import { listParams, listReply, readList } from "./list-output";
 import { findOwnPreset } from "./presets";
 import { defineRoute } from "./route";

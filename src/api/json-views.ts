@@ -1,6 +1,5 @@
 import type { UpstreamHealth } from "../policy/breaker-board";
-import type { apiTokens, presets, servers, users } from "../db/schema";
-import { DEFAULT_RATE_LIMIT } from "../policy/rate-limits";
+import { type apiTokens, type callLog, DEFAULT_RATE_LIMIT, type presets, type servers, type users } from "../db/schema";
 
 /** Database rows to API JSON. Secrets never leave here: header values are masked. */
 export const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
@@ -64,7 +63,28 @@ export function presetUrl(baseUrl: string, handle: string, slug: string): string
   return `${baseUrl}/mcp/${handle}/${slug}`;
 }
 
-/** The gateway's public origin: PUBLIC_URL when configured, else the request's. */
-export function baseUrlOf(request: Request, publicUrl: string | undefined): string {
-  return (publicUrl || new URL(request.url).origin).replace(/\/+$/, "");
+/** A call-log row as the API shows it; truncated arguments are shown as the text that was kept. */
+export function callJson(row: typeof callLog.$inferSelect, handle: string | null) {
+  let args: unknown = null;
+  if (row.arguments !== null) {
+    try {
+      args = row.argumentsTruncated ? row.arguments : JSON.parse(row.arguments);
+    } catch {
+      args = row.arguments;
+    }
+  }
+  return {
+    id: row.id,
+    tool: row.tool,
+    upstream: row.upstream,
+    caller: { userId: row.userId, handle, ip: row.clientIp },
+    outcome: row.outcome,
+    latencyMs: row.latencyMs,
+    requestBytes: row.requestBytes,
+    responseBytes: row.responseBytes,
+    argumentsSha256: row.argumentsSha256,
+    arguments: args,
+    argumentsTruncated: row.argumentsTruncated,
+    createdAt: new Date(row.createdAt).toISOString(),
+  };
 }

@@ -9,7 +9,8 @@ import { assertNoNameClash } from "./naming-check";
 import { conflict, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { invalidatePresets, presetStub } from "../edge/preset-stub";
-import { baseUrlOf, presetJson } from "./json-views";
+import { publicUrl } from "../shared/public-url";
+import { presetJson } from "./json-views";
 import { defineRoute } from "./route";
 import { CreatePresetBody, list, Preset, SlugParams, UpdatePresetBody } from "./schemas";
 
@@ -25,7 +26,7 @@ export async function presetView(c: Context<AppEnv>, slug: string) {
   const servers = await attachedServers(getDb(c.env.DB), preset.id);
   const health = servers.length ? await presetStub(c.env, handle, preset.slug).health(servers.map((s) => s.serverId)) : {};
   const attached = servers.map((s) => ({ ...s, health: health[s.serverId]! }));
-  return presetJson(preset, handle, baseUrlOf(c.req.raw, c.env.PUBLIC_URL), attached);
+  return presetJson(preset, handle, publicUrl(c), attached);
 }
 
 export const presetRoutes = [

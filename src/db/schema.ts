@@ -43,6 +43,8 @@ export interface RateLimitSetting {
   requests: number;
   windowSeconds: number;
 }
+/** A preset's rate limit when it sets none (`presets.rate_limit` is null). */
+export const DEFAULT_RATE_LIMIT: RateLimitSetting = { requests: 100, windowSeconds: 60 };
 export type PresetStatus = "active" | "disabled" | "archived";
 
 export const presets = sqliteTable(

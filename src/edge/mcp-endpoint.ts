@@ -2,12 +2,12 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
 import { resolveApiToken } from "../accounts/api-tokens";
 import { bearerToken } from "../accounts/credentials";
-import { issuerOf } from "../oauth/authorize";
 import { ACCESS_TOKEN_TYP } from "../oauth/grants";
 import { verifyJwt } from "../oauth/keys";
 import { bearerChallenge, presetResource } from "../oauth/metadata";
-import type { McpReply } from "../preset/gateway";
+import type { McpReply } from "../mcp/contract";
 import { presetStub } from "./preset-stub";
+import { publicUrl } from "../shared/public-url";
 import { readLimitedText } from "../shared/read-limited";
 import { isRequest, readableId, RpcCode, type RpcId, type RpcMessage, rpcErrorBody, validateMessage } from "../mcp/jsonrpc";
 import { isSupportedVersion } from "../mcp/protocol";
@@ -80,7 +80,7 @@ interface Caller {
 async function authenticate(c: Context<AppEnv>, handle: string, slug: string, cors: Record<string, string>): Promise<Caller | Response> {
   const token = bearerToken(c.req.header("authorization"));
   if (token === null) return { userId: null, grantId: null };
-  const issuer = issuerOf(c);
+  const issuer = publicUrl(c);
   if (token.split(".").length === 3) {
     const claims = await verifyJwt(c.env, token, { typ: ACCESS_TOKEN_TYP, issuer, audience: presetResource(issuer, handle, slug) });
     if (claims?.sub && typeof claims.gid === "string") return { userId: claims.sub, grantId: claims.gid };
@@ -102,7 +102,7 @@ async function authenticate(c: Context<AppEnv>, handle: string, slug: string, co
 
 /** The 401 challenge: where to discover how to get a token; invalid_token when one was sent. */
 function challengeFor(c: Context<AppEnv>, handle: string, slug: string, auth: Caller): string {
-  return bearerChallenge(issuerOf(c), handle, slug, auth.userId ? "invalid_token" : undefined);
+  return bearerChallenge(publicUrl(c), handle, slug, auth.userId ? "invalid_token" : undefined);
 }
 
 /**

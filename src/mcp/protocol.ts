@@ -23,3 +23,8 @@ export function allowsBatches(v: ProtocolVersion): boolean {
 export function supportsSsePolling(v: ProtocolVersion): boolean {
   return v >= "2025-11-25";
 }
+
+/** MCP's log levels (syslog's), least severe first. */
+export const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const isLogLevel = (v: unknown): v is LogLevel => typeof v === "string" && (LOG_LEVELS as readonly string[]).includes(v);

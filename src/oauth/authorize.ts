@@ -6,27 +6,20 @@ import { resolveApiToken } from "../accounts/api-tokens";
 import { getDb } from "../db/client";
 import { oauthConsents, users } from "../db/schema";
 import { loadPresetConfig, type PresetConfig } from "../preset/config";
+import { publicUrl } from "../shared/public-url";
 import { findClient, type OAuthClient } from "./clients";
 import { OAuthError } from "./errors";
 import { createGrant, issueCode } from "./grants";
 import { DEFAULT_SCOPE, parseResource, SCOPES } from "./metadata";
 import { oidcEnabled } from "./oidc";
-import { consentPage, errorPage, PAGE_HEADERS, signInPage } from "./pages";
-import { checkCsrf, csrfToken, openRequest, type PendingRequest, readSession, sealRequest, sessionCookie } from "./session";
+import { consentPage, errorPage, pageResponse, signInPage } from "./pages";
+import { checkCsrf, completeSignIn, csrfToken, openRequest, type PendingRequest, readSession, sealRequest } from "./session";
 
 /**
  * The authorization endpoint (authorization code + PKCE S256, RFC 8707 resource naming one
  * preset), the sign-in form, and the consent form. Until the client and its redirect URI are
  * known to be valid, errors are shown as a page; after that they go back to the client.
  */
-export function issuerOf(c: Context<AppEnv>): string {
-  return (c.env.PUBLIC_URL || new URL(c.req.url).origin).replace(/\/+$/, "");
-}
-
-function html(body: string, status = 200, extra: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { ...PAGE_HEADERS, ...extra } });
-}
-
 function redirectWith(target: string, params: Record<string, string | null | undefined>): Response {
   const url = new URL(target);
   for (const [k, v] of Object.entries(params)) if (v != null) url.searchParams.set(k, v);
@@ -50,14 +43,14 @@ async function validate(c: Context<AppEnv>, q: URLSearchParams, issuer: string):
   try {
     client = await findClient(c.env, clientId);
   } catch (e) {
-    if (e instanceof OAuthError) return html(errorPage("Unknown application", e.description), 400);
+    if (e instanceof OAuthError) return pageResponse(errorPage("Unknown application", e.description), 400);
     throw e;
   }
-  if (!client) return html(errorPage("Unknown application", "The client_id is not registered with this gateway."), 400);
+  if (!client) return pageResponse(errorPage("Unknown application", "The client_id is not registered with this gateway."), 400);
   const requested = q.get("redirect_uri");
   const redirectUri = requested ?? (client.redirectUris.length === 1 ? client.redirectUris[0]! : null);
   if (!redirectUri || !client.redirectUris.includes(redirectUri)) {
-    return html(errorPage("Invalid redirect", "The redirect_uri does not exactly match one the application registered."), 400);
+    return pageResponse(errorPage("Invalid redirect", "The redirect_uri does not exactly match one the application registered."), 400);
   }
   const state = q.get("state");
   const back = { redirectUri, state };
@@ -87,7 +80,7 @@ async function proceed(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, s
   const presetLabel = `${r.preset.handle}/${r.preset.slug}`;
   if (!session) {
     const oidc = oidcEnabled(c.env) ? { name: c.env.OIDC_NAME || "your identity provider", url: `/oauth/oidc/start?request=${encodeURIComponent(sealed)}` } : undefined;
-    return html(signInPage({ request: sealed, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
+    return pageResponse(signInPage({ request: sealed, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
   }
   if (decideAccess(r.preset, session.userId) !== "allow") {
     return errorRedirect(r.pending, issuer, "access_denied", `Your account has no access to the preset ${presetLabel}.`);
@@ -102,7 +95,7 @@ async function proceed(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, s
     return approve(c, issuer, r, session.userId);
   }
   const user = await db.select({ handle: users.handle }).from(users).where(eq(users.id, session.userId)).get();
-  return html(
+  return pageResponse(
     consentPage({
       request: sealed,
       csrf: await csrfToken(c.env, issuer, session, sealed),
@@ -135,7 +128,7 @@ async function approve(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, u
 /** Rebuilds and re-validates a pending request (the client or preset may have changed since). */
 async function resume(c: Context<AppEnv>, issuer: string, sealed: string): Promise<ResolvedRequest | Response> {
   const pending = await openRequest(c.env, issuer, sealed);
-  if (!pending) return html(errorPage("Request expired", "This sign-in took too long or was tampered with. Start again from your application."), 400);
+  if (!pending) return pageResponse(errorPage("Request expired", "This sign-in took too long or was tampered with. Start again from your application."), 400);
   const q = new URLSearchParams({
     client_id: pending.clientId,
     redirect_uri: pending.redirectUri,
@@ -150,7 +143,7 @@ async function resume(c: Context<AppEnv>, issuer: string, sealed: string): Promi
 }
 
 export async function authorizeGet(c: Context<AppEnv>): Promise<Response> {
-  const issuer = issuerOf(c);
+  const issuer = publicUrl(c);
   const r = await validate(c, new URL(c.req.url).searchParams, issuer);
   if (r instanceof Response) return r;
   return proceed(c, issuer, r, await sealRequest(c.env, issuer, r.pending));
@@ -158,7 +151,7 @@ export async function authorizeGet(c: Context<AppEnv>): Promise<Response> {
 
 /** Sign-in with an API token (for self-hosters without an identity provider). */
 export async function loginPost(c: Context<AppEnv>): Promise<Response> {
-  const issuer = issuerOf(c);
+  const issuer = publicUrl(c);
   const form = await c.req.formData().catch(() => null);
   const sealed = String(form?.get("request") ?? "");
   const r = await resume(c, issuer, sealed);
@@ -166,37 +159,19 @@ export async function loginPost(c: Context<AppEnv>): Promise<Response> {
   const token = String(form?.get("token") ?? "").trim();
   const userId = token ? await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p)) : null;
   if (!userId) {
-    return html(signInPage({ request: sealed, clientName: r.client.name, presetLabel: `${r.preset.handle}/${r.preset.slug}`, error: "That API token is not valid." }), 401);
+    return pageResponse(signInPage({ request: sealed, clientName: r.client.name, presetLabel: `${r.preset.handle}/${r.preset.slug}`, error: "That API token is not valid." }), 401);
   }
   return completeSignIn(c, issuer, userId, sealed);
 }
 
-/** After any sign-in method: set the session cookie and continue with the same request. */
-export async function completeSignIn(c: Context<AppEnv>, issuer: string, userId: string, sealed: string): Promise<Response> {
-  const cookie = await sessionCookie(c.env, issuer, userId);
-  const pending = await openRequest(c.env, issuer, sealed);
-  if (!pending) return html(errorPage("Request expired", "Start again from your application."), 400);
-  const q = new URLSearchParams({
-    response_type: "code",
-    client_id: pending.clientId,
-    redirect_uri: pending.redirectUri,
-    code_challenge: pending.codeChallenge,
-    code_challenge_method: "S256",
-    scope: pending.scope,
-    resource: pending.resource,
-  });
-  if (pending.state !== null) q.set("state", pending.state);
-  return new Response(null, { status: 303, headers: { location: `/oauth/authorize?${q}`, "set-cookie": cookie, "cache-control": "no-store" } });
-}
-
 /** The consent form's answer. */
 export async function consentPost(c: Context<AppEnv>): Promise<Response> {
-  const issuer = issuerOf(c);
+  const issuer = publicUrl(c);
   const form = await c.req.formData().catch(() => null);
   const sealed = String(form?.get("request") ?? "");
   const session = await readSession(c.env, issuer, c.req.header("cookie"));
   if (!session || !(await checkCsrf(c.env, issuer, session, sealed, String(form?.get("csrf") ?? "")))) {
-    return html(errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."), 403);
+    return pageResponse(errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."), 403);
   }
   const r = await resume(c, issuer, sealed);
   if (r instanceof Response) return r;

@@ -7,11 +7,11 @@ import { getDb } from "../db/client";
 import { users } from "../db/schema";
 import type { Bindings } from "../shared/bindings";
 import { sha256Base64url } from "../shared/crypto";
+import { publicUrl } from "../shared/public-url";
 import { checkUpstreamUrl } from "../shared/url-guard";
-import { completeSignIn, issuerOf } from "./authorize";
 import { signJwt, verifyJwt } from "./keys";
 import { errorPage, PAGE_HEADERS } from "./pages";
-import { openRequest } from "./session";
+import { completeSignIn, openRequest } from "./session";
 
 /**
  * Sign-in through an external OpenID Connect provider (authorization code + PKCE, client secret
@@ -59,7 +59,7 @@ function page(title: string, message: string, status: number): Response {
 /** GET /oauth/oidc/start?request=…: off to the provider, with state, nonce and PKCE kept in a signed cookie. */
 export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
   if (!oidcEnabled(c.env)) return page("Not available", "No identity provider is configured.", 404);
-  const issuer = issuerOf(c);
+  const issuer = publicUrl(c);
   const sealed = c.req.query("request") ?? "";
   if (!(await openRequest(c.env, issuer, sealed))) return page("Request expired", "Start again from your application.", 400);
   let doc: z.output<typeof Discovery>;
@@ -98,7 +98,7 @@ export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
 /** GET /oauth/oidc/callback: code → ID token → user → session, then back to the authorization request. */
 export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
   if (!oidcEnabled(c.env)) return page("Not available", "No identity provider is configured.", 404);
-  const issuer = issuerOf(c);
+  const issuer = publicUrl(c);
   const cookie = c.req
     .header("cookie")
     ?.split(";")

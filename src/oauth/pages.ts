@@ -14,6 +14,11 @@ export const PAGE_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
 };
 
+/** An HTML page as a response, with the page headers. */
+export function pageResponse(body: string, status = 200, extra: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { ...PAGE_HEADERS, ...extra } });
+}
+
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}
 h1{font-size:1.4rem}code{background:#f2f2f2;padding:.1rem .3rem;border-radius:3px;word-break:break-all}
 .card{border:1px solid #ddd;border-radius:8px;padding:1rem 1.25rem;margin:1rem 0}

@@ -2,7 +2,8 @@ import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { AppEnv } from "../edge/app-env";
 import { loadPresetConfig } from "../preset/config";
-import { authorizeGet, consentPost, issuerOf, loginPost } from "./authorize";
+import { publicUrl } from "../shared/public-url";
+import { authorizeGet, consentPost, loginPost } from "./authorize";
 import { registerClient } from "./clients";
 import { OAuthError } from "./errors";
 import { jwks } from "./keys";
@@ -19,7 +20,7 @@ export function buildOAuth(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], allowHeaders: ["Authorization", "Content-Type", "MCP-Protocol-Version"], maxAge: 86400 });
 
-  const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(issuerOf(c)), 200, { "cache-control": "public, max-age=3600" });
+  const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(publicUrl(c)), 200, { "cache-control": "public, max-age=3600" });
   app.use("/.well-known/*", open);
   // RFC 8414 at the root (where 2025-03-26 clients look, having dropped the MCP URL's path), and
   // as OpenID discovery for clients that try that first.
@@ -30,7 +31,7 @@ export function buildOAuth(): Hono<AppEnv> {
     const { user, slug } = c.req.param();
     const preset = /^[a-z0-9-]{1,50}$/.test(user) && /^[a-z0-9-]{1,50}$/.test(slug) ? await loadPresetConfig(c.env, user, slug) : null;
     if (!preset || preset.status !== "active") return c.json({ error: "not_found", error_description: "No preset at this URL." }, 404);
-    return c.json(protectedResourceMetadata(issuerOf(c), user, slug), 200, { "cache-control": "public, max-age=300" });
+    return c.json(protectedResourceMetadata(publicUrl(c), user, slug), 200, { "cache-control": "public, max-age=300" });
   });
 
   app.use("/oauth/jwks.json", open);

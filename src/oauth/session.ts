@@ -1,6 +1,9 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../edge/app-env";
 import type { Bindings } from "../shared/bindings";
 import { sha256Hex } from "../shared/crypto";
 import { signJwt, verifyJwt } from "./keys";
+import { errorPage, pageResponse } from "./pages";
 
 /**
  * Browser-side state of the authorization flow, all as short signed JWTs (no storage):
@@ -61,4 +64,22 @@ export async function csrfToken(env: Bindings, issuer: string, session: BrowserS
 export async function checkCsrf(env: Bindings, issuer: string, session: BrowserSession, request: string, token: string): Promise<boolean> {
   const payload = await verifyJwt(env, token, { typ: "mcpgate-csrf+jwt", audience: aud(issuer, "csrf"), issuer });
   return !!payload && payload.sub === session.userId && payload.sid === session.sid && payload.rh === (await sha256Hex(request));
+}
+
+/** After any sign-in method: set the session cookie and continue with the same request. */
+export async function completeSignIn(c: Context<AppEnv>, issuer: string, userId: string, sealed: string): Promise<Response> {
+  const cookie = await sessionCookie(c.env, issuer, userId);
+  const pending = await openRequest(c.env, issuer, sealed);
+  if (!pending) return pageResponse(errorPage("Request expired", "Start again from your application."), 400);
+  const q = new URLSearchParams({
+    response_type: "code",
+    client_id: pending.clientId,
+    redirect_uri: pending.redirectUri,
+    code_challenge: pending.codeChallenge,
+    code_challenge_method: "S256",
+    scope: pending.scope,
+    resource: pending.resource,
+  });
+  if (pending.state !== null) q.set("state", pending.state);
+  return new Response(null, { status: 303, headers: { location: `/oauth/authorize?${q}`, "set-cookie": cookie, "cache-control": "no-store" } });
 }

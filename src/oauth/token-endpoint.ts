@@ -4,9 +4,9 @@ import { decideAccess } from "../policy/access";
 import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
 import { sha256Base64url } from "../shared/crypto";
+import { publicUrl } from "../shared/public-url";
 import { oauthGrants, presets, users } from "../db/schema";
 import { loadPresetConfig } from "../preset/config";
-import { issuerOf } from "./authorize";
 import { authenticateClient } from "./clients";
 import { OAuthError } from "./errors";
 import { ACCESS_TOKEN_TYP, grantOfRefreshToken, issueTokens, redeemCode, revokeGrant, rotateRefreshToken, type Grant } from "./grants";
@@ -43,7 +43,7 @@ export async function tokenPost(c: Context<AppEnv>): Promise<Response> {
   try {
     const form = await readForm(c);
     const client = await authenticateClient(c.env, form, c.req.header("authorization"));
-    const issuer = issuerOf(c);
+    const issuer = publicUrl(c);
     const grantType = form.get("grant_type");
     if (grantType === "authorization_code") {
       const code = form.get("code");
@@ -93,7 +93,7 @@ export async function revokePost(c: Context<AppEnv>): Promise<Response> {
     if (!token) throw new OAuthError("invalid_request", "token is required.");
     let grant = token.startsWith("mcpr_") ? await grantOfRefreshToken(c.env, token) : null;
     if (!grant && token.split(".").length === 3) {
-      const claims = await verifyJwt(c.env, token, { typ: ACCESS_TOKEN_TYP, issuer: issuerOf(c), audience: decodeAudience(token) });
+      const claims = await verifyJwt(c.env, token, { typ: ACCESS_TOKEN_TYP, issuer: publicUrl(c), audience: decodeAudience(token) });
       const gid = typeof claims?.gid === "string" ? claims.gid : null;
       grant = gid ? ((await getDb(c.env.DB).select().from(oauthGrants).where(eq(oauthGrants.id, gid)).get()) ?? null) : null;
     }

@@ -1,16 +1,10 @@
 import type { RateLimitSetting } from "../db/schema";
 import { type Decision, type LimitCheck, SlidingWindowLimiter } from "./rate-limiter";
 
-export const DEFAULT_RATE_LIMIT: RateLimitSetting = { requests: 100, windowSeconds: 60 };
 /** initialize, ping and list calls get this many times the call budget, so a client can always connect. */
 export const CONTROL_MULTIPLIER = 10;
 const CONTROL_MINIMUM = 100;
 const STORAGE_PREFIX = "rl:";
-
-/** What the caller is counted as: the authenticated user, else the client address. */
-export function callerKey(userId: string | null, ip: string | null): string {
-  return userId ? `user:${userId}` : `ip:${ip ?? "unknown"}`;
-}
 
 export interface LimitOutcome {
   allowed: boolean;

@@ -1,7 +1,6 @@
 import type { ItemOverride, ToolNaming } from "../tools/catalog";
 import type { Bindings } from "../shared/bindings";
-import type { PresetStatus, RateLimitSetting, Visibility } from "../db/schema";
-import { DEFAULT_RATE_LIMIT } from "../policy/rate-limits";
+import { DEFAULT_RATE_LIMIT, type PresetStatus, type RateLimitSetting, type Visibility } from "../db/schema";
 import { openHeaders } from "../upstream/header-secrets";
 import type { UpstreamServer } from "../upstream/client";
 

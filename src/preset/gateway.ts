@@ -12,46 +12,20 @@ import { Deadline } from "../upstream/deadline";
 import type { Bindings } from "../shared/bindings";
 import type { MetricsWriter } from "../usage/metrics";
 import { errorMessageOf, isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
-import { allowsBatches, negotiateVersion, supportsSsePolling } from "../mcp/protocol";
-import { type Session, SessionStore } from "./session-store";
+import type { McpCall, McpReply, PresetRef } from "../mcp/contract";
+import { allowsBatches, isLogLevel, LOG_LEVELS, negotiateVersion, supportsSsePolling } from "../mcp/protocol";
+import { type Session, SessionStore, sessionOwner } from "./session-store";
 import { loadPresetConfig, type PresetConfig } from "./config";
-import { callerKey, PresetLimits } from "../policy/rate-limits";
+import { callerKey } from "../policy/caller-key";
+import { PresetLimits } from "../policy/rate-limits";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import { UpstreamPool } from "../upstream/pool";
 import { ITEM_METHODS, PresetItems } from "../items/preset-items";
 import { PresetCatalog } from "../tools/catalog-cache";
 import { PresetNotifications } from "../items/notifications";
-import { isLogLevel, LOG_LEVELS, PresetStreams } from "../streaming/session-streams";
+import { PresetStreams } from "../streaming/session-streams";
 import { UsageRecorder } from "../usage/recorder";
 import { GATEWAY_VERSION } from "../shared/version";
-
-export interface PresetRef {
-  handle: string;
-  slug: string;
-}
-
-/** One POST to the preset's MCP endpoint, already parsed and envelope-checked by the worker. */
-export interface McpCall extends PresetRef {
-  /** The authenticated user, or null for an anonymous caller. */
-  userId: string | null;
-  /** The OAuth grant of the caller's access token, when it used one (checked against revocations). */
-  grantId?: string | null;
-  /** CF-Connecting-IP: what anonymous callers are rate-limited by. */
-  ip: string | null;
-  sessionId: string | null;
-  messages: RpcMessage[];
-  batch: boolean;
-}
-
-export interface McpReply {
-  status: number;
-  /** Serialized JSON-RPC response(s); an SSE stream (text/event-stream); null for 202/204. */
-  body: string | ReadableStream<Uint8Array> | null;
-  /** Set on a successful initialize: the new Mcp-Session-Id. */
-  sessionId?: string;
-  /** RateLimit-*, Retry-After. */
-  headers?: Record<string, string>;
-}
 
 /** The reply to one message of a POST. */
 interface Handled {
@@ -316,7 +290,7 @@ export class PresetGateway extends DurableObject<Bindings> {
   /** The session, if it is live, of this preset, and opened by this caller. */
   #ownSession(sessionId: string, userId: string | null, config: PresetConfig): Session | null {
     const session = this.#sessions.get(sessionId);
-    return session && session.principal === principalKey(userId) && session.presetId === config.id ? session : null;
+    return session && session.principal === sessionOwner(userId) && session.presetId === config.id ? session : null;
   }
 
   #grantRevoked(grantId: string): boolean {
@@ -372,7 +346,7 @@ export class PresetGateway extends DurableObject<Bindings> {
     const protocolVersion = negotiateVersion(params.protocolVersion);
     const session = this.#sessions.create({
       presetId: config.id,
-      principal: principalKey(call.userId),
+      principal: sessionOwner(call.userId),
       protocolVersion,
       clientName: typeof clientInfo?.name === "string" ? clientInfo.name.slice(0, 200) : null,
       clientCapabilities: capabilities && typeof capabilities === "object" && !Array.isArray(capabilities) ? (capabilities as Record<string, unknown>) : {},
@@ -666,6 +640,3 @@ export class PresetGateway extends DurableObject<Bindings> {
   }
 }
 
-function principalKey(userId: string | null): string {
-  return userId ? `user:${userId}` : "anon";
-}

@@ -9,13 +9,18 @@ import type { ProtocolVersion } from "../mcp/protocol";
 export interface Session {
   id: string;
   presetId: string;
-  /** `user:<id>` or `anon`. */
+  /** Who opened it: `sessionOwner(userId)`. */
   principal: string;
   protocolVersion: ProtocolVersion;
   clientName: string | null;
   clientCapabilities: Record<string, unknown>;
   createdAt: number;
   lastSeen: number;
+}
+
+/** The owner a session is bound to: the user, or `anon` for every anonymous caller. */
+export function sessionOwner(userId: string | null): string {
+  return userId ? `user:${userId}` : "anon";
 }
 
 /** Sessions idle longer than this are forgotten. */

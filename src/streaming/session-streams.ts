@@ -1,17 +1,16 @@
-import type { CallRelay } from "../tools/call-relay";
 import { ClientStream } from "./client-stream";
 import { RpcCode, type RpcId, rpcErrorBody } from "../mcp/jsonrpc";
-import { supportsSsePolling } from "../mcp/protocol";
+import { isLogLevel, LOG_LEVELS, type LogLevel, supportsSsePolling } from "../mcp/protocol";
 import type { Session } from "../preset/session-store";
 import { EVENT_TTL_MS, parseEventId, SseEventLog } from "./sse-event-log";
 
+/** What waits for a client's answer to a request relayed to it (a tool call's relay). */
+export interface AwaitsAnswer {
+  answer(gatewayId: string, response: { result?: unknown; error?: unknown }): void;
+}
+
 /** The gateway closes a standalone GET stream after this long; the client resumes it (nothing is lost). */
 export const STANDALONE_MAX_MS = 10 * 60_000;
-
-/** MCP's log levels (syslog's), least severe first. */
-export const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const isLogLevel = (v: unknown): v is LogLevel => typeof v === "string" && (LOG_LEVELS as readonly string[]).includes(v);
 
 /** What a GET of the MCP endpoint gets: an SSE body, or an error. */
 export type ListenResult = { status: 200; body: ReadableStream<Uint8Array> } | { status: number; body: string };
@@ -31,7 +30,7 @@ export class PresetStreams {
   /** Each session's standalone stream, connected or waiting for the client to resume it. */
   readonly #standalone = new Map<string, ClientStream>();
   /** Requests relayed to a client, by the id the client sees. */
-  readonly #requests = new Map<string, { sessionId: string; relay: CallRelay }>();
+  readonly #requests = new Map<string, { sessionId: string; relay: AwaitsAnswer }>();
   readonly #levels = new Map<string, number>();
   /** Exposed resource URIs each session subscribed to. */
   readonly #subscriptions = new Map<string, Set<string>>();
@@ -128,7 +127,7 @@ export class PresetStreams {
   }
 
   /** A new id for a request relayed to a client. */
-  registerRequest(sessionId: string, relay: CallRelay): string {
+  registerRequest(sessionId: string, relay: AwaitsAnswer): string {
     const id = `mcpgate-s${++this.#requestSeq}`;
     this.#requests.set(id, { sessionId, relay });
     return id;

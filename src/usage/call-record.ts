@@ -1,3 +1,4 @@
+import { fromCallerKey } from "../policy/caller-key";
 import type { FailureKind } from "../upstream/client";
 
 /**
@@ -78,12 +79,6 @@ export function utf8Length(s: string): number {
     } else n += 3;
   }
   return n;
-}
-
-/** The user id and client address behind a rate-limit caller key (`user:<id>` or `ip:<addr>`). */
-export function fromCallerKey(key: string): { userId: string | null; ip: string | null } {
-  if (key.startsWith("user:")) return { userId: key.slice(5), ip: null };
-  return { userId: null, ip: key.startsWith("ip:") ? key.slice(3) : null };
 }
 
 /** What a tools/call reached and how it ended, filled in by the preset's object as it runs. */

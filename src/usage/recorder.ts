@@ -1,5 +1,5 @@
 import type { CallRecord } from "./call-record";
-import { insertCallLog } from "./call-log";
+import { writeCallLog } from "./call-log";
 import { isUniqueViolation } from "../db/client";
 import { newId } from "../shared/ids";
 import { callDataPoint, MetricsWriter } from "./metrics";
@@ -99,7 +99,7 @@ export class UsageRecorder {
       console.error("usage rollup not recorded", e);
     }
     if (log.calls) {
-      insertCallLog(this.#deps.db(), r, log.arguments).catch((e: unknown) => console.error("call log row not written", e));
+      writeCallLog(this.#deps.db(), r, log.arguments).catch((e: unknown) => console.error("call log row not written", e));
     }
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fromCallerKey, outcomeOfFailure, outcomeOfResult, toolCallRecord, utf8Length } from "../../src/usage/call-record";
+import { fromCallerKey } from "../../src/policy/caller-key";
+import { outcomeOfFailure, outcomeOfResult, toolCallRecord, utf8Length } from "../../src/usage/call-record";
 
 describe("call records", () => {
   it("maps upstream failures and results to outcomes", () => {

@@ -1,0 +1,35 @@
+import type { RpcMessage } from "./jsonrpc";
+
+/**
+ * @module The contract between the worker and a preset's Durable Object: what one RPC carries in
+ * (a request already checked at the edge: headers, size, JSON, envelope, credential) and what
+ * comes back (status, body, headers). Types only.
+ */
+
+export interface PresetRef {
+  handle: string;
+  slug: string;
+}
+
+/** One POST to the preset's MCP endpoint, already parsed and envelope-checked by the worker. */
+export interface McpCall extends PresetRef {
+  /** The authenticated user, or null for an anonymous caller. */
+  userId: string | null;
+  /** The OAuth grant of the caller's access token, when it used one (checked against revocations). */
+  grantId?: string | null;
+  /** CF-Connecting-IP: what anonymous callers are rate-limited by. */
+  ip: string | null;
+  sessionId: string | null;
+  messages: RpcMessage[];
+  batch: boolean;
+}
+
+export interface McpReply {
+  status: number;
+  /** Serialized JSON-RPC response(s); an SSE stream (text/event-stream); null for 202/204. */
+  body: string | ReadableStream<Uint8Array> | null;
+  /** Set on a successful initialize: the new Mcp-Session-Id. */
+  sessionId?: string;
+  /** RateLimit-*, Retry-After. */
+  headers?: Record<string, string>;
+}
