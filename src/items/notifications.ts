@@ -1,20 +1,20 @@
 import { errorMessageOf, type RpcRequest, rpcResultBody } from "../mcp/jsonrpc";
 import type { Session } from "../preset/session-store";
-import type { PresetCatalog } from "../tools/catalog-cache";
+import type { CatalogCache } from "../tools/catalog-cache";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { selectsUri } from "./item-selection";
 import type { PresetItems } from "./preset-items";
-import type { PresetStreams } from "../streaming/session-streams";
+import type { SessionStreams } from "../streaming/session-streams";
 import { exposeUri } from "./resource-names";
 import type { UpstreamPool } from "../upstream/pool";
 
 type ListKind = "tools" | "prompts" | "resources";
 
 export interface NotificationDeps {
-  streams: PresetStreams;
+  streams: SessionStreams;
   items: PresetItems;
   pool: UpstreamPool;
-  catalog: PresetCatalog;
+  catalog: CatalogCache;
   /** The preset's current configuration (null when unknown or gone). */
   config: () => Promise<PresetConfig | null>;
 }

@@ -33,3 +33,21 @@ export interface McpReply {
   /** RateLimit-*, Retry-After. */
   headers?: Record<string, string>;
 }
+
+/** The reply to one message of a POST (a batch joins several). */
+export interface MessageReply {
+  /** A serialized JSON-RPC response; null for a notification or a response. */
+  body: string | null;
+  status?: number;
+  headers?: Record<string, string>;
+}
+
+/** The caller, as the worker authenticated it. */
+export interface Caller {
+  /** The authenticated user, or null for an anonymous caller. */
+  userId: string | null;
+  /** The OAuth grant of the caller's access token, when it used one (checked against revocations). */
+  grantId: string | null;
+  /** CF-Connecting-IP: what anonymous callers are rate-limited by. */
+  ip: string | null;
+}

@@ -1,6 +1,5 @@
 import { type Admission, type BreakerSnapshot, type BreakerState, CircuitBreaker, DEFAULT_BREAKER } from "./breaker";
 
-const STORAGE_PREFIX = "br:";
 /** Successes change little worth keeping; persist them at most this often per upstream. */
 const SUCCESS_PERSIST_MS = 10_000;
 
@@ -15,8 +14,10 @@ export interface UpstreamHealth {
 
 export type TransitionListener = (serverId: string, state: BreakerState, lastError: string | null) => void;
 
-interface Storage {
-  put(key: string, value: unknown, options?: { allowUnconfirmed?: boolean }): Promise<void>;
+/** Where snapshots are kept: a KV slice of the object's storage (preset/storage.ts). */
+interface SnapshotStorage {
+  readonly stored: ReadonlyMap<string, unknown>;
+  put(key: string, value: unknown): Promise<void>;
 }
 
 /**
@@ -26,18 +27,16 @@ interface Storage {
 export class BreakerBoard {
   readonly #breakers = new Map<string, CircuitBreaker>();
   readonly #persistedAt = new Map<string, number>();
-  readonly #storage: Storage;
+  readonly #storage: SnapshotStorage;
   readonly #onTransition: TransitionListener;
 
-  constructor(storage: Storage, persisted: Map<string, unknown>, onTransition: TransitionListener) {
+  constructor(storage: SnapshotStorage, onTransition: TransitionListener) {
     this.#storage = storage;
     this.#onTransition = onTransition;
-    for (const [key, snap] of persisted) {
-      this.#breakers.set(key.slice(STORAGE_PREFIX.length), new CircuitBreaker(DEFAULT_BREAKER, snap as BreakerSnapshot));
+    for (const [serverId, snap] of storage.stored) {
+      this.#breakers.set(serverId, new CircuitBreaker(DEFAULT_BREAKER, snap as BreakerSnapshot));
     }
   }
-
-  static storagePrefix = STORAGE_PREFIX;
 
   /** May a request go to this upstream now? When not, the time it will be tried again. */
   admit(serverId: string, now: number): Admission {
@@ -91,7 +90,7 @@ export class BreakerBoard {
   #persist(serverId: string, breaker: CircuitBreaker, now: number): void {
     this.#persistedAt.set(serverId, now);
     void this.#storage
-      .put(STORAGE_PREFIX + serverId, breaker.snapshot(), { allowUnconfirmed: true })
+      .put(serverId, breaker.snapshot())
       .catch((e) => console.error("breaker state not persisted", e));
   }
 }

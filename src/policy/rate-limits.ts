@@ -4,7 +4,6 @@ import { type Decision, type LimitCheck, SlidingWindowLimiter } from "./rate-lim
 /** initialize, ping and list calls get this many times the call budget, so a client can always connect. */
 export const CONTROL_MULTIPLIER = 10;
 const CONTROL_MINIMUM = 100;
-const STORAGE_PREFIX = "rl:";
 
 export interface LimitOutcome {
   allowed: boolean;
@@ -17,10 +16,15 @@ export interface LimitOutcome {
   audit?: boolean;
 }
 
-interface Storage {
-  put(key: string, value: unknown, options?: { allowUnconfirmed?: boolean }): Promise<void>;
+/** Where counters are kept: a KV slice of the object's storage (preset/storage.ts). */
+interface CounterStorage {
+  readonly stored: ReadonlyMap<string, unknown>;
+  put(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<boolean>;
 }
+
+/** Changed counters reach storage this long after the first change. */
+const FLUSH_AFTER_MS = 1_000;
 
 /**
  * The preset's rate limits, counted exactly in its Durable Object (in memory, where every call of
@@ -28,26 +32,20 @@ interface Storage {
  * holding any response for the write, so limits survive the object being evicted and restarted;
  * writing each hit would cost O(limit) per call.
  */
-const FLUSH_AFTER_MS = 1_000;
-
-export class PresetLimits {
+export class RateLimits {
   readonly #limiter = new SlidingWindowLimiter();
-  readonly #storage: Storage;
+  readonly #storage: CounterStorage;
   readonly #lastAudit = new Map<string, number>();
   /** Keys changed since the last flush, with the window to export them with. */
   readonly #dirty = new Map<string, number>();
   #flushTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Refusals since the object started, by scope; read by metrics. */
-  readonly refusals = new Map<string, number>();
 
-  constructor(storage: Storage, persisted: Map<string, unknown>) {
+  constructor(storage: CounterStorage) {
     this.#storage = storage;
-    for (const [key, hits] of persisted) {
-      if (Array.isArray(hits)) this.#limiter.import(key.slice(STORAGE_PREFIX.length), hits as number[]);
+    for (const [key, hits] of storage.stored) {
+      if (Array.isArray(hits)) this.#limiter.import(key, hits as number[]);
     }
   }
-
-  static storagePrefix = STORAGE_PREFIX;
 
   /** Counts a tools/call against the preset-wide limit and the tool's own limit, if it has one. */
   takeCall(caller: string, tool: string, rateLimit: RateLimitSetting, toolLimit: RateLimitSetting | undefined, now: number): LimitOutcome {
@@ -74,7 +72,7 @@ export class PresetLimits {
     this.#flushTimer = null;
     for (const [key, windowMs] of this.#dirty) {
       void this.#storage
-        .put(STORAGE_PREFIX + key, this.#limiter.export(key, windowMs, now), { allowUnconfirmed: true })
+        .put(key, this.#limiter.export(key, windowMs, now))
         .catch((e) => console.error("rate limit state not persisted", e));
     }
     this.#dirty.clear();
@@ -82,7 +80,7 @@ export class PresetLimits {
 
   /** Drops counters idle for longer than any window, in memory and storage. */
   prune(now: number): void {
-    for (const key of this.#limiter.prune(86_400_000, now)) void this.#storage.delete(STORAGE_PREFIX + key).catch(() => {});
+    for (const key of this.#limiter.prune(86_400_000, now)) void this.#storage.delete(key).catch(() => {});
     for (const [key, at] of this.#lastAudit) if (now - at > 86_400_000) this.#lastAudit.delete(key);
   }
 
@@ -96,8 +94,6 @@ export class PresetLimits {
     const i = decisions.findIndex((d) => !d.allowed);
     const refused = decisions[i]!;
     const retryAfterSeconds = Math.ceil(refused.retryAfterMs / 1000);
-    const scope = checks[i]!.key.split("|")[0]!;
-    this.refusals.set(scope, (this.refusals.get(scope) ?? 0) + 1);
     const auditKey = checks[i]!.key;
     const last = this.#lastAudit.get(auditKey);
     const audit = last === undefined || now - last >= checks[i]!.limit.windowMs;

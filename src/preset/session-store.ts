@@ -46,10 +46,6 @@ export class SessionStore {
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
-    sql.exec(`CREATE TABLE IF NOT EXISTS sessions (
-      id TEXT PRIMARY KEY, preset_id TEXT NOT NULL, principal TEXT NOT NULL, protocol_version TEXT NOT NULL,
-      client_name TEXT, capabilities TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL)`);
-    sql.exec("CREATE INDEX IF NOT EXISTS sessions_last_seen ON sessions(last_seen)");
   }
 
   create(s: Omit<Session, "id" | "createdAt" | "lastSeen">, now = Date.now()): Session {

@@ -23,7 +23,7 @@ const supportsPolling = (s: Session) => supportsSsePolling(s.protocolVersion);
  * event log, requests relayed to clients and waiting for their answer, log levels and resource
  * subscriptions per session. Lives in the preset's Durable Object.
  */
-export class PresetStreams {
+export class SessionStreams {
   readonly #log: SseEventLog;
   /** Reply streams of calls in flight, by stream id. */
   readonly #calls = new Map<string, ClientStream>();

@@ -38,13 +38,6 @@ export class SseEventLog {
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
-    sql.exec(`CREATE TABLE IF NOT EXISTS sse_streams (
-      id TEXT PRIMARY KEY, session_id TEXT NOT NULL, kind TEXT NOT NULL, request_id TEXT,
-      done INTEGER NOT NULL DEFAULT 0, touched_at INTEGER NOT NULL)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS sse_events (
-      stream_id TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL,
-      PRIMARY KEY (stream_id, seq))`);
-    sql.exec("CREATE INDEX IF NOT EXISTS sse_events_at ON sse_events(at)");
   }
 
   /** Starts a stream; seq 0 is its priming event (no data), so real events start at 1. */

@@ -10,7 +10,7 @@ import { RpcCode, type RpcId } from "../mcp/jsonrpc";
  * - `notifications/message` log lines, at or above the level the client set;
  * - requests to the client (`sampling/createMessage`, `elicitation/create`, `roots/list`) if the
  *   client declared the capability, under an id the gateway made up; the client's answer is routed
- *   back by `PresetStreams.answer`. Without the capability the upstream gets an error at once;
+ *   back by `SessionStreams.answer`. Without the capability the upstream gets an error at once;
  * - `notifications/cancelled` for such a request, with the gateway's id.
  *
  * The reply to the client stays plain JSON until the first message needs relaying; then it becomes

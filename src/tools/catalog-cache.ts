@@ -15,7 +15,7 @@ const isOffsetCursor = (v: unknown): v is { o: number } =>
  * preset's naming, built once per generation and served as ready-made tools/list pages. Any change
  * (the preset's configuration, an upstream's tool list) starts a new generation.
  */
-export class PresetCatalog {
+export class CatalogCache {
   readonly #pool: UpstreamPool;
   #entries: CatalogEntry[] | null = null;
   #generation = 0;

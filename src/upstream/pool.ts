@@ -100,10 +100,6 @@ export class UpstreamPool {
     this.#onResourceUpdated = opts.onResourceUpdated ?? (() => {});
     this.#onConnected = opts.onConnected ?? (() => {});
     this.#onLog = opts.onLog ?? (() => {});
-    sql.exec(`CREATE TABLE IF NOT EXISTS upstream_profiles (
-      server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, profile TEXT NOT NULL)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS upstream_tools (
-      server_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, tools TEXT NOT NULL, fetched_at INTEGER NOT NULL)`);
   }
 
   /** Forgets connections and tool lists of servers that left the preset or changed how they are reached. */

@@ -24,8 +24,8 @@ const FLUSH_CHUNK = 500;
 const MAX_CHUNKS = 10;
 /** flush_id of rows not yet claimed by a flush. */
 const OPEN = "";
-/** Bump the suffix when the row layout changes (COUNT_COLUMNS): a new table instead of a migration. */
-const PENDING = "usage_pending_v1";
+/** Its layout is preset/storage.ts's: a new count column needs a storage migration there. */
+const PENDING = "usage_pending";
 const PENDING_KEYS = ["flush_id", "preset_id", "bucket_start", "tool", "upstream", "caller"];
 /** Adds a JSON array of pending rows (`[preset_id, bucket_start, tool, upstream, caller, ...counts]`) into D1's minute rollups. */
 const D1_UPSERT = `INSERT INTO usage_rollups (preset_id, bucket_start, bucket_size, tool, upstream, caller, ${COUNT_COLUMNS.join(", ")})
@@ -72,10 +72,6 @@ export class UsageRecorder {
   constructor(sql: SqlStorage, deps: UsageDeps) {
     this.#sql = sql;
     this.#deps = deps;
-    sql.exec(`CREATE TABLE IF NOT EXISTS ${PENDING} (
-      flush_id TEXT NOT NULL, preset_id TEXT NOT NULL, bucket_start INTEGER NOT NULL, tool TEXT NOT NULL,
-      upstream TEXT NOT NULL, caller TEXT NOT NULL, ${COUNT_COLUMNS.map((c) => `${c} INTEGER NOT NULL DEFAULT 0`).join(", ")},
-      PRIMARY KEY (${PENDING_KEYS.join(", ")}))`);
     this.#upsertPending = mergeUpsertSql(PENDING, PENDING_KEYS);
   }
 

@@ -1,0 +1,71 @@
+import { RpcCode, type RpcMessage, rpcErrorBody } from "../mcp/jsonrpc";
+import type { McpReply, PresetRef } from "../mcp/contract";
+import { decideAccess } from "../policy/access";
+import type { PresetConfig } from "./config";
+import type { ConfigCache } from "./config-cache";
+import { type Session, type SessionStore, sessionOwner } from "./session-store";
+import type { KvSlice } from "./storage";
+
+/**
+ * @module Who gets in: the preset exists and is active, the caller may use it (its visibility,
+ * members, and OAuth grants revoked since their access tokens were issued), and a session named
+ * in a request is the caller's own live session of this preset.
+ */
+
+/** The identity a request into the object carries. */
+export type Entrant = PresetRef & { userId: string | null; grantId?: string | null };
+
+export const errorReply = (status: number, message: RpcMessage | undefined, code: number, text: string): McpReply => ({
+  status,
+  body: rpcErrorBody(message && "id" in message ? message.id : null, code, text),
+});
+
+export class Admission {
+  readonly #config: ConfigCache;
+  readonly #sessions: SessionStore;
+  readonly #revokedStore: KvSlice;
+  /** Revoked OAuth grants, until their access tokens would have expired anyway. */
+  readonly #revoked = new Map<string, number>();
+
+  constructor(config: ConfigCache, sessions: SessionStore, revoked: KvSlice) {
+    this.#config = config;
+    this.#sessions = sessions;
+    this.#revokedStore = revoked;
+    for (const [grantId, until] of revoked.stored) this.#revoked.set(grantId, Number(until));
+  }
+
+  /**
+   * Refuses access tokens of these grants from now on. Tokens are verified at the edge without a
+   * storage read, so revocation reaches them here, in the object that sees every request.
+   */
+  async revokeGrants(grantIds: string[], until: number): Promise<void> {
+    for (const id of grantIds) this.#revoked.set(id, until);
+    await Promise.all(grantIds.map((id) => this.#revokedStore.put(id, until)));
+  }
+
+  /** The preset's configuration if it is active and the caller may use it; else the refusal. */
+  async admit(entrant: Entrant, first: RpcMessage | undefined): Promise<{ config: PresetConfig } | McpReply> {
+    if (entrant.grantId && this.#grantRevoked(entrant.grantId)) return errorReply(401, first, RpcCode.Unauthorized, "The access token's grant was revoked.");
+    const config = await this.#config.get(entrant);
+    if (!config || config.status !== "active") return errorReply(404, first, RpcCode.PresetNotFound, "No preset at this URL.");
+    const access = decideAccess(config, entrant.userId);
+    if (access === "unauthenticated") return errorReply(401, first, RpcCode.Unauthorized, "This preset needs a bearer token.");
+    if (access === "forbidden") return errorReply(403, first, RpcCode.Unauthorized, "Your token does not give access to this preset.");
+    return { config };
+  }
+
+  /** The session, if it is live, of this preset, and opened by this caller. */
+  ownSession(sessionId: string, userId: string | null, config: PresetConfig): Session | null {
+    const session = this.#sessions.get(sessionId);
+    return session && session.principal === sessionOwner(userId) && session.presetId === config.id ? session : null;
+  }
+
+  #grantRevoked(grantId: string): boolean {
+    const until = this.#revoked.get(grantId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#revoked.delete(grantId);
+    void this.#revokedStore.delete(grantId).catch(() => {});
+    return false;
+  }
+}

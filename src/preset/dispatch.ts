@@ -1,0 +1,268 @@
+import type { McpCall, McpReply, MessageReply, PresetRef } from "../mcp/contract";
+import { errorMessageOf, isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
+import { allowsBatches, isLogLevel, LOG_LEVELS, negotiateVersion } from "../mcp/protocol";
+import type { PresetNotifications } from "../items/notifications";
+import { ITEM_METHODS, type PresetItems } from "../items/preset-items";
+import { callerKey } from "../policy/caller-key";
+import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
+import type { SessionStreams } from "../streaming/session-streams";
+import { resolveToolName } from "../tools/catalog";
+import type { CatalogCache } from "../tools/catalog-cache";
+import { type CallContext, type StreamOpened, ToolCalls } from "../tools/tool-call";
+import type { UpstreamPool } from "../upstream/pool";
+import { type ToolCallFacts, toolCallRecord, UNRESOLVED_TOOL } from "../usage/call-record";
+import type { MetricsWriter } from "../usage/metrics";
+import type { UsageRecorder } from "../usage/recorder";
+import { GATEWAY_VERSION } from "../shared/version";
+import { type Admission, type Entrant, errorReply } from "./admission";
+import type { Alarms } from "./alarms";
+import type { PresetAudit } from "./audit";
+import type { PresetConfig } from "./config";
+import type { ConfigCache } from "./config-cache";
+import { type SessionStore, sessionOwner } from "./session-store";
+
+/**
+ * @module What a preset's Durable Object does with one request of its MCP endpoint, after the
+ * worker checked it: admission (preset, access, grant, session), then each JSON-RPC message to
+ * its handler: initialize, ping, tools/list (the catalog), tools/call (ToolCalls), prompts,
+ * resources, completions and log levels (PresetItems), subscriptions (PresetNotifications);
+ * notifications and responses from the client (cancellation, answers to relayed requests). Every
+ * request is counted against the caller's rate limits first. Also the session's DELETE and GET.
+ */
+
+export interface DispatchDeps {
+  admission: Admission;
+  config: ConfigCache;
+  sessions: SessionStore;
+  limits: RateLimits;
+  pool: UpstreamPool;
+  catalog: CatalogCache;
+  items: PresetItems;
+  notifications: PresetNotifications;
+  streams: SessionStreams;
+  usage: UsageRecorder;
+  audit: PresetAudit;
+  alarms: Alarms;
+}
+
+const reply = (status: number, body: McpReply["body"], headers?: Record<string, string>): McpReply => ({ status, body, headers });
+
+export class McpDispatch {
+  readonly #deps: DispatchDeps;
+  readonly #tools: ToolCalls;
+
+  constructor(deps: DispatchDeps) {
+    this.#deps = deps;
+    this.#tools = new ToolCalls({
+      pool: deps.pool,
+      catalog: deps.catalog,
+      streams: deps.streams,
+      limits: deps.limits,
+      upstreamNotification: (server, m) => deps.notifications.upstreamNotification(server, m),
+      refuse: (ctx, req, limited) => this.#refuse(ctx.config, ctx.caller, req, limited),
+      record: (ctx, req, facts, body, at) => this.#record(ctx.config, ctx.caller, req, facts, body, at, ctx.metrics),
+    });
+  }
+
+  /** A POST: one message, or a batch of them. */
+  async mcp(call: McpCall): Promise<McpReply> {
+    const { admission, limits, pool, alarms } = this.#deps;
+    const first = call.messages[0];
+    const metrics = this.#deps.usage.metricsWriter();
+    try {
+      const gate = await admission.admit(call, first);
+      const caller = callerKey(call.userId, call.ip);
+      if ("status" in gate) return this.#turnedAway(call, caller, gate, metrics);
+      const { config } = gate;
+      if (first && isRequest(first) && first.method === "initialize") {
+        const limited = limits.takeControl(caller, config.rateLimit, Date.now());
+        if (!limited.allowed) return this.#refuse(config, caller, first, limited);
+        return { ...(await this.#initialize(config, call, first)), headers: limited.headers };
+      }
+
+      const session = call.sessionId ? admission.ownSession(call.sessionId, call.userId, config) : null;
+      if (!session) return errorReply(404, first, RpcCode.SessionNotFound, "Session not found: initialize a new session.");
+      if (call.batch && !allowsBatches(session.protocolVersion)) {
+        return errorReply(400, undefined, RpcCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${session.protocolVersion}.`);
+      }
+      const ctx: CallContext = { config, session, caller, metrics };
+      if (!call.batch && first && isRequest(first) && first.method === "tools/call") {
+        const answer = await this.#streamableCall(ctx, first, call);
+        if (pool.connected) alarms.scheduleSweep();
+        return answer;
+      }
+      const handled = await Promise.all(call.messages.map((m) => this.#handle(ctx, m)));
+      if (pool.connected) alarms.scheduleSweep();
+      const headers = Object.assign({}, ...handled.map((h) => h.headers ?? {}));
+      const bodies = handled.map((h) => h.body).filter((b) => b !== null);
+      if (bodies.length === 0) return reply(202, null, headers);
+      if (call.batch) return reply(200, `[${bodies.join(",")}]`, headers);
+      return reply(handled[0]?.status ?? 200, bodies[0]!, headers);
+    } catch (e) {
+      console.error("preset gateway failed", call.handle, call.slug, e);
+      return errorReply(500, first, RpcCode.InternalError, "Internal error.");
+    }
+  }
+
+  /** DELETE of the MCP endpoint: ends the caller's session, its calls in flight and its streams. */
+  async endSession(call: Entrant & { sessionId: string }): Promise<McpReply> {
+    const { admission, sessions, notifications, streams } = this.#deps;
+    const gate = await admission.admit(call, undefined);
+    if ("status" in gate) return gate;
+    const session = admission.ownSession(call.sessionId, call.userId, gate.config);
+    if (!session) return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
+    sessions.delete(session.id);
+    this.#tools.endSession(session.id);
+    await notifications.dropSubscriptions(gate.config, session);
+    streams.endSession(session.id);
+    return reply(204, null);
+  }
+
+  /**
+   * GET of the MCP endpoint: the session's standalone SSE stream (list_changed, resources/updated),
+   * or, with Last-Event-ID, any of its streams resumed after that event.
+   */
+  async listen(call: Entrant & { sessionId: string; lastEventId: string | null }): Promise<McpReply> {
+    const { admission, streams, notifications, pool, alarms } = this.#deps;
+    const gate = await admission.admit(call, undefined);
+    if ("status" in gate) return gate;
+    const session = admission.ownSession(call.sessionId, call.userId, gate.config);
+    if (!session) return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found: initialize a new session.");
+    const fresh = !streams.hasListeners;
+    const result = streams.listen(session, call.lastEventId);
+    // The first listener: note what the lists are now, so a change can be told apart from no change.
+    if (fresh && result.status === 200) notifications.listsMayHaveChanged(true);
+    if (pool.connected) alarms.scheduleSweep();
+    return reply(result.status, result.body);
+  }
+
+  /**
+   * A tools/call alone in its POST: answered with JSON, unless it needs to relay something before
+   * its answer; then with an SSE stream as soon as that opens (the call goes on behind it).
+   */
+  async #streamableCall(ctx: CallContext, req: RpcRequest, ref: PresetRef): Promise<McpReply> {
+    let streamed!: StreamOpened;
+    let streaming = false;
+    const opened = new Promise<McpReply>((resolve) => {
+      streamed = (r) => {
+        streaming = true;
+        resolve(r);
+      };
+    });
+    const work = this.#tools.run(ctx, req, streamed).then((h) => reply(h.status ?? 200, h.body, h.headers));
+    // Once the stream is out, a failure ends it (CallRelay.finish) and must not surface here.
+    work.catch((e: unknown) => {
+      if (streaming) console.error("streamed tool call failed", ref.handle, ref.slug, e);
+    });
+    return Promise.race([work, opened]);
+  }
+
+  async #initialize(config: PresetConfig, call: McpCall, req: RpcRequest): Promise<McpReply> {
+    const { sessions, pool, items, alarms } = this.#deps;
+    const params = req.params ?? {};
+    if (typeof params.protocolVersion !== "string") {
+      return reply(400, rpcErrorBody(req.id, RpcCode.InvalidParams, "initialize needs params.protocolVersion (a string)."));
+    }
+    const clientInfo = params.clientInfo as { name?: unknown } | undefined;
+    const capabilities = params.capabilities;
+    const protocolVersion = negotiateVersion(params.protocolVersion);
+    const session = sessions.create({
+      presetId: config.id,
+      principal: sessionOwner(call.userId),
+      protocolVersion,
+      clientName: typeof clientInfo?.name === "string" ? clientInfo.name.slice(0, 200) : null,
+      clientCapabilities: capabilities && typeof capabilities === "object" && !Array.isArray(capabilities) ? (capabilities as Record<string, unknown>) : {},
+    });
+    for (const server of config.servers) pool.warm(server);
+    if (config.servers.length > 0) alarms.scheduleSweep();
+    // Capabilities follow the upstreams': known from earlier sessions, else learned by connecting.
+    const { capabilities: declared, instructions } = await items.describe(config);
+    const result = {
+      protocolVersion,
+      capabilities: declared,
+      serverInfo: { name: `${config.handle}/${config.slug}`, title: config.name, version: GATEWAY_VERSION },
+      ...(instructions ? { instructions } : {}),
+    };
+    return { status: 200, body: rpcResultBody(req.id, result), sessionId: session.id };
+  }
+
+  async #handle(ctx: CallContext, message: RpcMessage): Promise<MessageReply> {
+    const { config, session, caller } = ctx;
+    const { limits, streams, catalog, items, notifications } = this.#deps;
+    const now = Date.now();
+    if (!isRequest(message)) {
+      if (isNotification(message) && message.method === "notifications/cancelled") this.#tools.cancel(session.id, message.params);
+      else if (!isNotification(message)) streams.answer(session, message as RpcResponse);
+      // Notifications and responses are accepted and need no reply.
+      return { body: null, headers: limits.peekControl(caller, config.rateLimit, now) };
+    }
+    if (message.method === "tools/call") return this.#tools.run(ctx, message);
+    // Reading a resource or getting a prompt is a call, like tools/call; the rest is control traffic.
+    const counted = message.method === "resources/read" || message.method === "prompts/get";
+    const limited = counted ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now) : limits.takeControl(caller, config.rateLimit, now);
+    if (!limited.allowed) return this.#refuse(config, caller, message, limited);
+    const answer = async (): Promise<string> => {
+      switch (message.method) {
+        case "ping":
+          return rpcResultBody(message.id, {});
+        case "tools/list":
+          return catalog.list(config, message);
+        case "initialize":
+          return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
+        case "logging/setLevel": {
+          const level = message.params?.level;
+          if (!isLogLevel(level)) return rpcErrorBody(message.id, RpcCode.InvalidParams, `params.level must be one of ${LOG_LEVELS.join(", ")}.`);
+          const upstreamLevel = streams.setLogLevel(session.id, level);
+          return items.answer(config, { ...message, params: { ...message.params, level: upstreamLevel } });
+        }
+        case "resources/subscribe":
+        case "resources/unsubscribe":
+          return notifications.subscription(config, session, message);
+        default:
+          if (ITEM_METHODS.has(message.method)) return items.answer(config, message);
+          return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
+      }
+    };
+    return { body: await answer(), headers: limited.headers };
+  }
+
+  /** A request a rate limit refused: 429 with Retry-After, audited once per caller and window. */
+  #refuse(config: PresetConfig, caller: string, req: RpcRequest, limited: LimitOutcome): McpReply & MessageReply & { status: number } {
+    if (limited.audit) this.#deps.audit.write(config, "rate_limit.refused", caller, { caller, method: req.method, message: limited.message });
+    return {
+      status: 429,
+      body: rpcErrorBody(req.id, RpcCode.RateLimited, limited.message!, { retryAfterSeconds: limited.retryAfterSeconds }),
+      headers: limited.headers,
+    };
+  }
+
+  /** Records one tools/call for metrics, rollups and the call log. Never throws. */
+  #record(config: PresetConfig, caller: string, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number, metrics: MetricsWriter): void {
+    try {
+      const record = toolCallRecord(config, caller, req, facts, body, at, Date.now());
+      this.#deps.usage.record(record, metrics, { calls: config.auditCalls, arguments: config.auditArguments });
+    } catch (e) {
+      console.error("tool call not recorded", e);
+    }
+  }
+
+  /**
+   * A request refused at the door. Refused credentials (401, 403) are audited as `auth.failed`,
+   * at most once per caller per minute, and refused tool calls are counted as `denied`.
+   */
+  #turnedAway(call: McpCall, caller: string, refusal: McpReply, metrics: MetricsWriter): McpReply {
+    const config = this.#deps.config.current;
+    if (!config || (refusal.status !== 401 && refusal.status !== 403)) return refusal;
+    const first = call.messages[0];
+    const body = typeof refusal.body === "string" ? refusal.body : null;
+    this.#deps.audit.authFailed(config, caller, refusal.status, first && "method" in first ? first.method : null, errorMessageOf(body));
+    for (const m of call.messages) {
+      if (!isRequest(m) || m.method !== "tools/call") continue;
+      const name = m.params?.name;
+      const target = typeof name === "string" ? resolveToolName(name, config.servers) : null;
+      const facts: ToolCallFacts = { tool: target ? (name as string) : UNRESOLVED_TOOL, upstream: target?.server.name ?? null, outcome: "denied" };
+      this.#record(config, caller, m, facts, body, Date.now(), metrics);
+    }
+    return refusal;
+  }
+}

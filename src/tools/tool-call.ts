@@ -1,0 +1,215 @@
+import type { MessageReply } from "../mcp/contract";
+import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
+import { supportsSsePolling } from "../mcp/protocol";
+import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
+import type { PresetConfig, PresetServer } from "../preset/config";
+import type { Session } from "../preset/session-store";
+import type { SessionStreams } from "../streaming/session-streams";
+import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
+import { Deadline } from "../upstream/deadline";
+import type { UpstreamPool } from "../upstream/pool";
+import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, UNRESOLVED_TOOL } from "../usage/call-record";
+import type { MetricsWriter } from "../usage/metrics";
+import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
+import { resolveToolName } from "./catalog";
+import type { CatalogCache } from "./catalog-cache";
+
+/**
+ * @module Where a tools/call goes once it is admitted: the exposed name is resolved to a server
+ * and upstream tool, the tool's rate limit is taken, and the call is sent on that server's
+ * upstream session with the server's timeout (restarted by progress, paused while the call waits
+ * on its client, 15 minutes at most). What the upstream sends before its answer is relayed to the
+ * client (CallRelay), which turns the reply into an SSE stream. However it ends, the call is
+ * recorded once. Calls in flight are kept by session and request id, so a client's
+ * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
+ */
+
+/** However much progress an upstream reports, a tools/call ends after this long. */
+export const MAX_CALL_MS = 15 * 60_000;
+
+const FAILURE_CODES: Record<FailureKind, number> = {
+  unreachable: RpcCode.UpstreamUnavailable,
+  http_error: RpcCode.UpstreamUnavailable,
+  session_lost: RpcCode.UpstreamUnavailable,
+  blocked: RpcCode.UpstreamUnavailable,
+  timeout: RpcCode.UpstreamTimeout,
+  bad_response: RpcCode.UpstreamBadResponse,
+  breaker_open: RpcCode.BreakerOpen,
+  cancelled: RpcCode.RequestCancelled,
+};
+
+/** One request being served: the preset, the caller's session, who the caller counts as, and the invocation's metrics. */
+export interface CallContext {
+  config: PresetConfig;
+  session: Session;
+  /** The caller key (policy/caller-key.ts): what limits and records count. */
+  caller: string;
+  metrics: MetricsWriter;
+}
+
+/** Receives the reply as an SSE stream as soon as the call has something to relay before its answer. */
+export type StreamOpened = (reply: { status: number; body: ReadableStream<Uint8Array>; headers?: Record<string, string> }) => void;
+
+export interface ToolCallDeps {
+  pool: UpstreamPool;
+  catalog: CatalogCache;
+  streams: SessionStreams;
+  limits: RateLimits;
+  /** A notification on a call's stream that is about the upstream, not the call (list_changed, resources/updated). */
+  upstreamNotification: (server: PresetServer, message: Record<string, unknown>) => void;
+  /** The reply to a request a rate limit refused (and its audit event). */
+  refuse: (ctx: CallContext, req: RpcRequest, limited: LimitOutcome) => MessageReply & { status: number };
+  /** Records one call (metrics, rollups, call log); never throws. */
+  record: (ctx: CallContext, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number) => void;
+}
+
+export class ToolCalls {
+  readonly #deps: ToolCallDeps;
+  /** Calls in flight by `<session>:<request id>`. */
+  readonly #inflight = new Map<string, AbortController>();
+  #progressSeq = 0;
+
+  constructor(deps: ToolCallDeps) {
+    this.#deps = deps;
+  }
+
+  /** Runs a tools/call, then records it however it ended. With `stream`, the reply may turn into SSE. */
+  async run(ctx: CallContext, req: RpcRequest, stream?: StreamOpened): Promise<MessageReply> {
+    const at = Date.now();
+    const facts: ToolCallFacts = { tool: UNRESOLVED_TOOL, upstream: null, outcome: "upstream_error" };
+    let reply: MessageReply | undefined;
+    try {
+      reply = await this.#run(ctx, req, facts, stream);
+      return reply;
+    } finally {
+      this.#deps.record(ctx, req, facts, reply?.body ?? null, at);
+    }
+  }
+
+  /** A client's notifications/cancelled: aborts its call in flight, which cancels it upstream. */
+  cancel(sessionId: string, params: Record<string, unknown> | undefined): void {
+    const requestId = params?.requestId;
+    if (typeof requestId !== "string" && typeof requestId !== "number") return;
+    this.#inflight.get(inflightKey(sessionId, requestId))?.abort(new DOMException("cancelled by the client", "AbortError"));
+  }
+
+  /** The session ended: its calls in flight end (cancelled upstream), since nobody can answer what they wait for. */
+  endSession(sessionId: string): void {
+    for (const [key, controller] of this.#inflight) {
+      if (key.startsWith(`${sessionId}:`)) controller.abort(new DOMException("the session ended", "AbortError"));
+    }
+  }
+
+  /** Noting in `facts` which tool and upstream the call reached and how it ended. */
+  async #run(ctx: CallContext, req: RpcRequest, facts: ToolCallFacts, stream?: StreamOpened): Promise<MessageReply> {
+    const { config, session, caller } = ctx;
+    const params = req.params ?? {};
+    facts.outcome = "denied";
+    if (typeof params.name !== "string") return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "tools/call needs params.name (a string).") };
+    const args = params.arguments;
+    if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
+      return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.") };
+    }
+    const target = resolveToolName(params.name, config.servers) ?? (await this.#deps.catalog.route(config, params.name));
+    if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
+    facts.tool = params.name;
+    facts.upstream = target.server.name;
+
+    const limited = this.#deps.limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now());
+    if (!limited.allowed) {
+      facts.outcome = "rate_limited";
+      return this.#deps.refuse(ctx, req, limited);
+    }
+
+    const key = inflightKey(session.id, req.id);
+    const controller = new AbortController();
+    this.#inflight.set(key, controller);
+    facts.outcome = "upstream_error";
+    const server = target.server;
+    const upstreamParams: Record<string, unknown> = { ...params, name: target.upstreamName };
+    const { progressToken: clientToken, ...meta } = (params._meta ?? {}) as Record<string, unknown>;
+    const progressToken =
+      stream && (typeof clientToken === "string" || typeof clientToken === "number")
+        ? { client: clientToken, upstream: `mcpgate-p${++this.#progressSeq}` }
+        : undefined;
+    if (params._meta !== undefined) upstreamParams._meta = progressToken ? { ...meta, progressToken: progressToken.upstream } : meta;
+    const deadline = new Deadline(server.timeoutMs, MAX_CALL_MS);
+    const { relay, closeStream } = this.#relay(session, req, server, { deadline, progressToken, streaming: !!stream });
+    if (stream) void relay.opened.then((body) => stream({ status: 200, body, headers: limited.headers }));
+    let reply: MessageReply | undefined;
+    try {
+      reply = await this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers);
+      return reply;
+    } finally {
+      deadline.clear();
+      if (this.#inflight.get(key) === controller) this.#inflight.delete(key);
+      relay.finish(reply?.body ?? rpcErrorBody(req.id, RpcCode.InternalError, "Internal error."));
+      closeStream();
+    }
+  }
+
+  /** The relay of one call: what the upstream sends before its answer, to the calling session. */
+  #relay(session: Session, req: RpcRequest, server: PresetServer, opts: { deadline: Deadline; progressToken: RelayOptions["progressToken"]; streaming: boolean }) {
+    const { deadline, progressToken, streaming } = opts;
+    const { streams, pool } = this.#deps;
+    let callStream: ReturnType<SessionStreams["openCallStream"]> | null = null;
+    const host: RelayHost = {
+      openStream: () => (callStream = streams.openCallStream(session, req.id)),
+      registerRequest: (relay) => streams.registerRequest(session.id, relay),
+      forgetRequest: (id) => streams.forgetRequest(id),
+      respondUpstream: (message) => {
+        pool.respond(server, message as Parameters<UpstreamPool["respond"]>[1]).catch(() => {});
+      },
+      wantsLog: (level) => streaming && streams.wantsLog(session.id, level),
+      onOtherNotification: (m) => this.#deps.upstreamNotification(server, m),
+    };
+    const relay = new CallRelay(host, {
+      capabilities: streaming ? session.clientCapabilities : {},
+      progressToken,
+      deadline,
+      polling: streaming && supportsSsePolling(session.protocolVersion),
+    });
+    return {
+      relay,
+      closeStream: () => {
+        if (callStream) streams.closeCallStream(callStream);
+      },
+    };
+  }
+
+  /** The upstream part of a tools/call: its answer, or the error that stands for its failure. */
+  async #upstream(
+    server: PresetServer,
+    req: RpcRequest,
+    params: Record<string, unknown>,
+    facts: ToolCallFacts,
+    signal: AbortSignal,
+    relay: CallRelay,
+    deadline: Deadline,
+    headers: Record<string, string> | undefined,
+  ): Promise<MessageReply & { body: string }> {
+    try {
+      const result = await this.#deps.pool.request(server, "tools/call", params, server.timeoutMs, signal, {
+        deadline,
+        onMessage: (m) => relay.onMessage(m),
+        onPause: () => relay.onPause(),
+      });
+      facts.outcome = outcomeOfResult(result);
+      return { body: rpcResultBody(req.id, result), headers };
+    } catch (e) {
+      if (e instanceof UpstreamRpcError) {
+        facts.outcome = "tool_error";
+        return { body: rpcErrorBody(req.id, e.code, e.message, e.data), headers };
+      }
+      if (e instanceof UpstreamFailure) {
+        facts.outcome = outcomeOfFailure(e.kind);
+        const data: Record<string, unknown> = { upstream: e.upstream, reason: e.kind };
+        if (e.kind === "breaker_open" && e.detail) data.retryAt = new Date(e.detail).toISOString();
+        return { body: rpcErrorBody(req.id, FAILURE_CODES[e.kind], e.message, data), headers };
+      }
+      throw e;
+    }
+  }
+}
+
+const inflightKey = (sessionId: string, requestId: string | number) => `${sessionId}:${JSON.stringify(requestId)}`;
