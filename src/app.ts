@@ -1,3 +1,7 @@
+/**
+ * @module The worker's HTTP surface: the MCP endpoint, the management API under /api/v1, OAuth,
+ * and health.
+ */
 import { Hono } from "hono";
 import type { AppEnv } from "./edge/app-env";
 import { adminRoutes } from "./api/admin";

@@ -1,10 +1,9 @@
-import { randomToken } from "../shared/ids";
-import { sha256Hex } from "../shared/crypto";
-
 /**
  * @module Users' API tokens: issued once, stored only as a hash, resolved to their user on every
  * authenticated request (the management API, the MCP endpoint, the OAuth sign-in form).
  */
+import { randomToken } from "../shared/ids";
+import { sha256Hex } from "../shared/crypto";
 
 /** Every API token starts with this, so leaked tokens are easy to recognise and scan for. */
 export const TOKEN_PREFIX = "mcpg_";

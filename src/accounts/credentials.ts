@@ -1,6 +1,5 @@
-import { timingSafeEqual } from "../shared/crypto";
-
 /** @module What a request presents as a credential: a bearer token, which may be the bootstrap admin token. */
+import { timingSafeEqual } from "../shared/crypto";
 
 /** The bearer credential of an Authorization header, or null when there is none ("" when malformed). */
 export function bearerToken(header: string | null | undefined): string | null {

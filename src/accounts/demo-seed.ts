@@ -1,3 +1,4 @@
+/** @module The demo that `npm run dev` seeds: user `demo` and the public preset `demo/starter`. */
 import { and, eq } from "drizzle-orm";
 import { createUser } from "./users";
 import { getDb, isUniqueViolation } from "../db/client";

@@ -1,3 +1,4 @@
+/** @module Users: created by the admin token (the API) or by the demo seed. */
 import { eq } from "drizzle-orm";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
@@ -5,8 +6,6 @@ import { apiTokens, users } from "../db/schema";
 import { conflict } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { issueToken } from "./api-tokens";
-
-/** @module Users: created by the admin token (the API) or by the demo seed. */
 
 /** Creates a user and their first API token in one batch; the token is returned once. */
 export async function createUser(d1: D1Database, handle: string, email: string | null, now = Date.now()) {

@@ -1,3 +1,4 @@
+/** @module Admin-only routes of the management API: seeding the demo. */
 import { z } from "zod";
 import { DEMO_HANDLE, DEMO_SLUG, seedDemo } from "../accounts/demo-seed";
 import { invalidField } from "../shared/errors";

@@ -1,3 +1,4 @@
+/** @module GET /presets/:slug/calls: the call log of a preset with auditCalls on. */
 import { z } from "zod";
 import { listCalls } from "../db/call-log-repository";
 import { getDb } from "../db/client";

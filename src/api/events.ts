@@ -1,3 +1,4 @@
+/** @module The audit trail routes: a preset's events and an account's events, as JSON or NDJSON. */
 import type { Context } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../edge/app-env";

@@ -1,3 +1,7 @@
+/**
+ * @module OAuth grants routes: the grants a user gave to MCP clients, and the grants on an owner's
+ * preset.
+ */
 import { and, desc, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";

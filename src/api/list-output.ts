@@ -1,3 +1,4 @@
+/** @module Paginated lists of the API (events, call log): cursors, limits, JSON or NDJSON output. */
 import type { Context } from "hono";
 import type { AppEnv } from "../edge/app-env";
 import { decodeCursor, encodeCursor } from "../shared/cursor";

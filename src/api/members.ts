@@ -1,3 +1,4 @@
+/** @module Members of an invite-only preset: invite by handle, list, remove. */
 import { and, eq } from "drizzle-orm";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";

@@ -1,3 +1,7 @@
+/**
+ * @module Mounts the route table on Hono: authentication (admin or user token), then params, query
+ * and body validation.
+ */
 import type { Hono, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../edge/app-env";
 import { resolveApiToken } from "../accounts/api-tokens";

@@ -1,3 +1,9 @@
+/**
+ * @module Refuses a change that would make two tools of a preset share an exposed name (plain naming or
+ * overrides), naming the clash. The upstreams' live tool lists are fetched through the gateway's
+ * client; an upstream that cannot be listed right now is left out of the check (its tools join
+ * the catalog later, where the first server keeps a contested name).
+ */
 import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import type { AppEnv } from "../edge/app-env";
@@ -15,12 +21,6 @@ export interface AttachmentPlan {
   overrides: Record<string, ItemOverride> | null;
 }
 
-/**
- * Refuses a change that would make two tools of a preset share an exposed name (plain naming or
- * overrides), naming the clash. The upstreams' live tool lists are fetched through the gateway's
- * client; an upstream that cannot be listed right now is left out of the check (its tools join
- * the catalog later, where the first server keeps a contested name).
- */
 export async function assertNoNameClash(c: Context<AppEnv>, presetId: string, naming: ToolNaming, change?: AttachmentPlan): Promise<void> {
   const db = getDb(c.env.DB);
   const rows = await db

@@ -1,3 +1,4 @@
+/** @module The OpenAPI 3 document, generated from the route table and its zod schemas. */
 import { z } from "zod";
 import { GATEWAY_VERSION } from "../shared/version";
 import type { AnyRoute } from "./route";

@@ -1,3 +1,4 @@
+/** @module Attaching servers to a preset and selecting their tools, prompts and resources. */
 import { and, eq } from "drizzle-orm";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";

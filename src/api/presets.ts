@@ -1,3 +1,4 @@
+/** @module Presets routes: create, list, read (with each server's health), change, delete. */
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import type { AppEnv } from "../edge/app-env";

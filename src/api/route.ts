@@ -1,11 +1,11 @@
+/**
+ * @module One declaration per API route: the same zod schemas validate requests in `mountRoutes` and
+ * describe them in the OpenAPI document (api/openapi.ts), so the two cannot drift apart.
+ */
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { AppEnv } from "../edge/app-env";
 
-/**
- * One declaration per API route: the same zod schemas validate requests in `mountRoutes` and
- * describe them in the OpenAPI document (api/openapi.ts), so the two cannot drift apart.
- */
 export type Method = "get" | "post" | "put" | "patch" | "delete";
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;

@@ -1,9 +1,9 @@
-import { z } from "zod";
-
 /**
- * Every shape the management API accepts or returns. Routes validate with these and
+ * @module Every shape the management API accepts or returns. Routes validate with these and
  * api/openapi.ts documents them, so there is one definition of each.
  */
+import { z } from "zod";
+
 const SLUG_LIKE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
 export const Handle = z

@@ -1,3 +1,7 @@
+/**
+ * @module GET /servers/:name/health: pings the upstream and reports its breaker in each preset
+ * using it.
+ */
 import { eq } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { presets, presetServers, users } from "../db/schema";

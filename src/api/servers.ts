@@ -1,3 +1,4 @@
+/** @module Upstream servers routes: register, list, read, change, delete, and the live tool list. */
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import type { AppEnv } from "../edge/app-env";

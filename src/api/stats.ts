@@ -1,3 +1,4 @@
+/** @module GET /presets/:slug/stats: an owner's usage stats of a preset from D1 rollups. */
 import { readStats } from "../usage/stats-query";
 import { presetStub } from "../edge/preset-stub";
 import { buildStats, statsRange } from "../usage/stats";

@@ -1,3 +1,4 @@
+/** @module API tokens routes: create (the secret shown once), list, revoke. */
 import { desc, eq } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { insertEvent, revokeTokenWithEvent } from "../db/events-repository";

@@ -1,9 +1,9 @@
+/** @module Shapes of the usage, call-log and server-health endpoints (the rest are in schemas.ts). */
 import { z } from "zod";
 import { OUTCOMES } from "../usage/call-record";
 import { STATS_WINDOWS } from "../usage/stats";
 import { listQuery, ServerHealth, ToolName } from "./schemas";
 
-/** Shapes of the usage, call-log and server-health endpoints (the rest are in schemas.ts). */
 const Timestamp = z.string().describe("ISO 8601 time.");
 const Outcome = z.enum(OUTCOMES);
 

@@ -1,3 +1,4 @@
+/** @module Users routes: create (admin token only) and `me`. */
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { createUser } from "../accounts/users";

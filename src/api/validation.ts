@@ -1,3 +1,7 @@
+/**
+ * @module Request validation of the management API: JSON bodies (bounded, strict) and params, with
+ * errors naming the field.
+ */
 import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiError, badRequest, invalidField } from "../shared/errors";

@@ -1,9 +1,8 @@
+/** @module The call log's table: one row per logged tools/call (rows are built by usage/call-log.ts). */
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import type { EventCursor } from "./events-repository";
 import { callLog, users } from "./schema";
-
-/** @module The call log's table: one row per logged tools/call (rows are built by usage/call-log.ts). */
 
 export type CallLogRow = typeof callLog.$inferInsert;
 

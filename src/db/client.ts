@@ -1,3 +1,4 @@
+/** @module The drizzle client over D1, and how D1 reports a duplicate. */
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "./schema";
 

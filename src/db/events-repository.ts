@@ -1,3 +1,7 @@
+/**
+ * @module The audit trail's table: inserting an event in the batch of the change it records, and
+ * listing events.
+ */
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import { newId } from "../shared/ids";
 import type { Db } from "./client";

@@ -1,3 +1,7 @@
+/**
+ * @module Queries on presets of the management API: by slug, their attached servers, their
+ * members.
+ */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "./client";
 import { presetMembers, presets, presetServers, servers, users } from "./schema";

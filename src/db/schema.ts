@@ -1,3 +1,4 @@
+/** @module The D1 schema as drizzle sees it; migrations/*.sql are the source of truth. */
 import { index, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 
 /** Drizzle view of migrations/*.sql; the SQL files are the source of truth for the database. */

@@ -1,13 +1,13 @@
-import { templatePattern } from "./resource-names";
-import type { Item, ItemKind } from "../upstream/client";
-
 /**
- * Which prompts, resources and resource templates of an attached server a preset exposes (pure).
+ * @module Which prompts, resources and resource templates of an attached server a preset exposes (pure).
  * Like the tool selection, a selection names items as the upstream lists them — prompt names, or
  * resource URIs and URI templates (`uriTemplate` verbatim) — and null selects everything. A
  * selected template selects itself (templates/list, completions) and every URI that expands it
  * (resources/list, read, subscribe), so a client can read exactly the resources it may see listed.
  */
+import { templatePattern } from "./resource-names";
+import type { Item, ItemKind } from "../upstream/client";
+
 export type ItemSelection = readonly string[] | null;
 
 export function selectsPrompt(selection: ItemSelection, name: string): boolean {

@@ -1,3 +1,8 @@
+/**
+ * @module What a preset tells its clients unasked, on their standalone streams: that its tool, prompt or
+ * resource list changed, and that a resource they subscribed to changed. Also keeps resource
+ * subscriptions counted per session, so one client's unsubscribe never cuts off another's.
+ */
 import { errorMessageOf, type RpcRequest, rpcResultBody } from "../mcp/jsonrpc";
 import type { Session } from "../preset/session-store";
 import type { CatalogCache } from "../tools/catalog-cache";
@@ -19,11 +24,6 @@ export interface NotificationDeps {
   config: () => Promise<PresetConfig | null>;
 }
 
-/**
- * What a preset tells its clients unasked, on their standalone streams: that its tool, prompt or
- * resource list changed, and that a resource they subscribed to changed. Also keeps resource
- * subscriptions counted per session, so one client's unsubscribe never cuts off another's.
- */
 export class PresetNotifications {
   readonly #deps: NotificationDeps;
   /** What listening clients last heard each list was. */

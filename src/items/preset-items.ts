@@ -1,3 +1,11 @@
+/**
+ * @module Prompts, resources, resource templates, completions and log levels of a preset: aggregated
+ * from its enabled servers with the preset's naming (prompt names like tool names; resource URIs
+ * kept with plain naming, wrapped as `mcpgate://<server>/<uri>` with prefixed naming), and routed
+ * back to the owning upstream. Each server exposes only its selected prompts and resources (see
+ * item-selection.ts); an unselected one is refused exactly like an unknown one. The capabilities
+ * and instructions a preset declares are derived from what its upstreams declared.
+ */
 import { exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
 import { selectItems, selectsPrompt, selectsUri } from "./item-selection";
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
@@ -6,14 +14,6 @@ import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "./res
 import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
 
-/**
- * Prompts, resources, resource templates, completions and log levels of a preset: aggregated
- * from its enabled servers with the preset's naming (prompt names like tool names; resource URIs
- * kept with plain naming, wrapped as `mcpgate://<server>/<uri>` with prefixed naming), and routed
- * back to the owning upstream. Each server exposes only its selected prompts and resources (see
- * item-selection.ts); an unselected one is refused exactly like an unknown one. The capabilities
- * and instructions a preset declares are derived from what its upstreams declared.
- */
 export const ITEM_METHODS = new Set([
   "prompts/list",
   "prompts/get",

@@ -1,11 +1,11 @@
-import type { ToolNaming } from "../tools/catalog";
-
 /**
- * How a preset exposes its upstreams' resource URIs (pure). With plain naming they are kept; with
+ * @module How a preset exposes its upstreams' resource URIs (pure). With plain naming they are kept; with
  * prefixed naming `file:///notes.md` of server `docs` becomes `mcpgate://docs/file:///notes.md`,
  * a valid URI that carries its owner, and URI templates are rewritten the same way (so expanding
  * the exposed template gives the exposed URI of the expanded upstream template).
  */
+import type { ToolNaming } from "../tools/catalog";
+
 const PREFIX = "mcpgate://";
 
 export function exposeUri(server: string, naming: ToolNaming, uri: string): string {

@@ -1,5 +1,5 @@
 /**
- * Retention: events, call-log rows and usage rollups older than RETENTION_DAYS are deleted by the
+ * @module Retention: events, call-log rows and usage rollups older than RETENTION_DAYS are deleted by the
  * scheduled handler, in bounded batches (rows chosen by rowid, LIMIT DELETE_BATCH) and within a
  * fixed budget of D1 statements per run, so one run never exceeds Workers' limits; what is left
  * over is deleted by the next run.

@@ -1,3 +1,7 @@
+/**
+ * @module Compacts minute usage rollups older than 48 h into hour rollups, in bounded batches (a
+ * job of the cron run).
+ */
 import type { BoundedJob } from "./retention";
 import { HOUR_MS, MAX_COLUMN, MINUTE_MS, mergeAssignments, SUM_COLUMNS } from "../usage/rollup";
 

@@ -1,10 +1,9 @@
-import type { RpcMessage } from "./jsonrpc";
-
 /**
  * @module The contract between the worker and a preset's Durable Object: what one RPC carries in
  * (a request already checked at the edge: headers, size, JSON, envelope, credential) and what
  * comes back (status, body, headers). Types only.
  */
+import type { RpcMessage } from "./jsonrpc";
 
 export interface PresetRef {
   handle: string;

@@ -1,3 +1,4 @@
+/** @module MCP protocol revisions the gateway speaks and what each allows; MCP's log levels. Pure. */
 /** Protocol revisions a preset speaks, newest first. */
 export const SUPPORTED_PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
 export type ProtocolVersion = (typeof SUPPORTED_PROTOCOL_VERSIONS)[number];

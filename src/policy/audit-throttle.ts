@@ -1,5 +1,5 @@
 /**
- * Caps how often an audit event of one kind is written per key (e.g. per caller): at most one
+ * @module Caps how often an audit event of one kind is written per key (e.g. per caller): at most one
  * per `intervalMs`. Pure, with an injected clock; the preset's Durable Object holds one per kind.
  */
 export class AuditThrottle {

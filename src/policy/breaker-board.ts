@@ -1,3 +1,7 @@
+/**
+ * @module One circuit breaker per upstream of a preset, persisted in its Durable Object, with the
+ * health the API reports.
+ */
 import { type Admission, type BreakerSnapshot, type BreakerState, CircuitBreaker, DEFAULT_BREAKER } from "./breaker";
 
 /** Successes change little worth keeping; persist them at most this often per upstream. */

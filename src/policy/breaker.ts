@@ -1,5 +1,5 @@
 /**
- * A circuit breaker per upstream: closed → open → half-open → closed. Pure: every method takes
+ * @module A circuit breaker per upstream: closed → open → half-open → closed. Pure: every method takes
  * `now`, and `snapshot()`/`restore()` let the Durable Object persist it.
  *
  * Opens when, within `windowMs`, at least `minimumCalls` calls saw a failure ratio of at least

@@ -1,5 +1,5 @@
 /**
- * Exact sliding-window rate limiting: a key may have at most `requests` hits in any window of
+ * @module Exact sliding-window rate limiting: a key may have at most `requests` hits in any window of
  * `windowMs`. Pure: the caller passes `now` and persists `export()`ed state. Used by the preset's
  * Durable Object, which sees every call of its preset, so the count is exact, not per node.
  */

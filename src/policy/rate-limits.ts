@@ -1,3 +1,7 @@
+/**
+ * @module A preset's rate limits: the call budget, the per-tool limits and the control budget,
+ * counted per caller and persisted.
+ */
 import type { RateLimitSetting } from "../db/schema";
 import { type Decision, type LimitCheck, SlidingWindowLimiter } from "./rate-limiter";
 

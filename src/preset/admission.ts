@@ -1,3 +1,8 @@
+/**
+ * @module Who gets in: the preset exists and is active, the caller may use it (its visibility,
+ * members, and OAuth grants revoked since their access tokens were issued), and a session named
+ * in a request is the caller's own live session of this preset.
+ */
 import { RpcCode, type RpcMessage, rpcErrorBody } from "../mcp/jsonrpc";
 import type { McpReply, PresetRef } from "../mcp/contract";
 import { decideAccess } from "../policy/access";
@@ -5,12 +10,6 @@ import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
 import { type Session, type SessionStore, sessionOwner } from "./session-store";
 import type { KvSlice } from "./storage";
-
-/**
- * @module Who gets in: the preset exists and is active, the caller may use it (its visibility,
- * members, and OAuth grants revoked since their access tokens were issued), and a session named
- * in a request is the caller's own live session of this preset.
- */
 
 /** The identity a request into the object carries. */
 export type Entrant = PresetRef & { userId: string | null; grantId?: string | null };

@@ -1,14 +1,13 @@
-import { getDb } from "../db/client";
-import { type EventType, insertEvent } from "../db/events-repository";
-import type { BreakerState } from "../policy/breaker";
-import { AuditThrottle } from "../policy/audit-throttle";
-import type { PresetConfig } from "./config";
-
 /**
  * @module The audit events a preset's Durable Object writes itself (the API writes the owners'):
  * refused credentials (`auth.failed`, at most one per caller per minute), rate-limit refusals and
  * breaker transitions. Written off the request path: a failed write is logged, never surfaced.
  */
+import { getDb } from "../db/client";
+import { type EventType, insertEvent } from "../db/events-repository";
+import type { BreakerState } from "../policy/breaker";
+import { AuditThrottle } from "../policy/audit-throttle";
+import type { PresetConfig } from "./config";
 
 const BREAKER_EVENTS: Record<BreakerState, EventType> = { open: "breaker.opened", half_open: "breaker.half_open", closed: "breaker.closed" };
 

@@ -1,12 +1,11 @@
-import type { PresetRef } from "../mcp/contract";
-import type { PresetConfig } from "./config";
-
 /**
  * @module The preset's configuration as its Durable Object holds it: loaded from D1 once, dropped
  * when the API says it changed (`invalidate`), and re-read in the background at most every
  * CONFIG_REVALIDATE_MS as a safety net. A load that an invalidation raced is done again, so what
  * the object serves is never older than the last change it was told about.
  */
+import type { PresetRef } from "../mcp/contract";
+import type { PresetConfig } from "./config";
 
 /** The object re-reads its preset from D1 this often even without an invalidation (belt and braces). */
 export const CONFIG_REVALIDATE_MS = 60_000;

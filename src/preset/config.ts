@@ -1,3 +1,7 @@
+/**
+ * @module A preset's configuration as its Durable Object serves it, loaded from D1 in one batch
+ * (headers decrypted).
+ */
 import type { ItemOverride, ToolNaming } from "../tools/catalog";
 import type { Bindings } from "../shared/bindings";
 import { DEFAULT_RATE_LIMIT, type PresetStatus, type RateLimitSetting, type Visibility } from "../db/schema";

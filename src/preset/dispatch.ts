@@ -1,3 +1,11 @@
+/**
+ * @module What a preset's Durable Object does with one request of its MCP endpoint, after the
+ * worker checked it: admission (preset, access, grant, session), then each JSON-RPC message to
+ * its handler: initialize, ping, tools/list (the catalog), tools/call (ToolCalls), prompts,
+ * resources, completions and log levels (PresetItems), subscriptions (PresetNotifications);
+ * notifications and responses from the client (cancellation, answers to relayed requests). Every
+ * request is counted against the caller's rate limits first. Also the session's DELETE and GET.
+ */
 import type { McpCall, McpReply, MessageReply, PresetRef } from "../mcp/contract";
 import { errorMessageOf, isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { allowsBatches, isLogLevel, LOG_LEVELS, negotiateVersion } from "../mcp/protocol";
@@ -20,15 +28,6 @@ import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
 import { type SessionStore, sessionOwner } from "./session-store";
-
-/**
- * @module What a preset's Durable Object does with one request of its MCP endpoint, after the
- * worker checked it: admission (preset, access, grant, session), then each JSON-RPC message to
- * its handler: initialize, ping, tools/list (the catalog), tools/call (ToolCalls), prompts,
- * resources, completions and log levels (PresetItems), subscriptions (PresetNotifications);
- * notifications and responses from the client (cancellation, answers to relayed requests). Every
- * request is counted against the caller's rate limits first. Also the session's DELETE and GET.
- */
 
 export interface DispatchDeps {
   admission: Admission;

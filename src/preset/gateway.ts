@@ -1,3 +1,14 @@
+/**
+ * @module One Durable Object per preset (named `<handle>/<slug>`): it sees every MCP request of
+ * its preset. This class is its RPC surface and the wiring of what it holds:
+ * - the preset's configuration (ConfigCache, invalidated by the API on every change) and admission;
+ * - the MCP sessions of its clients (SessionStore) and their SSE streams (SessionStreams);
+ * - exact per-caller rate limits (RateLimits) and one circuit breaker per upstream (BreakerBoard);
+ * - one upstream MCP session per server (UpstreamPool), the tool catalog (CatalogCache), prompts
+ *   and resources (PresetItems), and what clients are told unasked (PresetNotifications);
+ * - usage recording (UsageRecorder), audit events (PresetAudit) and the one alarm (Alarms).
+ * Requests go to McpDispatch. Storage layout and migrations: storage.ts.
+ */
 import { DurableObject } from "cloudflare:workers";
 import { PresetNotifications } from "../items/notifications";
 import { PresetItems } from "../items/preset-items";
@@ -19,17 +30,6 @@ import { McpDispatch } from "./dispatch";
 import { SessionStore } from "./session-store";
 import { KV_PREFIX, kvSlice, openStorage } from "./storage";
 
-/**
- * @module One Durable Object per preset (named `<handle>/<slug>`): it sees every MCP request of
- * its preset. This class is its RPC surface and the wiring of what it holds:
- * - the preset's configuration (ConfigCache, invalidated by the API on every change) and admission;
- * - the MCP sessions of its clients (SessionStore) and their SSE streams (SessionStreams);
- * - exact per-caller rate limits (RateLimits) and one circuit breaker per upstream (BreakerBoard);
- * - one upstream MCP session per server (UpstreamPool), the tool catalog (CatalogCache), prompts
- *   and resources (PresetItems), and what clients are told unasked (PresetNotifications);
- * - usage recording (UsageRecorder), audit events (PresetAudit) and the one alarm (Alarms).
- * Requests go to McpDispatch. Storage layout and migrations: storage.ts.
- */
 export class PresetGateway extends DurableObject<Bindings> {
   readonly #config: ConfigCache;
   readonly #admission: Admission;

@@ -1,11 +1,11 @@
-import { randomToken } from "../shared/ids";
-import type { ProtocolVersion } from "../mcp/protocol";
-
 /**
- * MCP sessions of one preset, in the Durable Object's SQLite storage so they survive the object
+ * @module MCP sessions of one preset, in the Durable Object's SQLite storage so they survive the object
  * being evicted and restarted: a client keeps its Mcp-Session-Id across deploys and idle periods.
  * A session is bound to the caller that opened it and to the preset's id.
  */
+import { randomToken } from "../shared/ids";
+import type { ProtocolVersion } from "../mcp/protocol";
+
 export interface Session {
   id: string;
   presetId: string;

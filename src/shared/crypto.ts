@@ -1,5 +1,3 @@
-import { base64url } from "jose";
-
 /**
  * @module Small crypto helpers on WebCrypto: hashing, constant-time comparison, and sealing a
  * secret to the row it belongs to.
@@ -9,6 +7,8 @@ import { base64url } from "jose";
  * additional data, so a ciphertext copied onto another row does not decrypt.
  * Format: `v1.<iv base64url>.<ciphertext base64url>`.
  */
+import { base64url } from "jose";
+
 const VERSION = "v1";
 
 /** Lower-case hex SHA-256 of a string. */

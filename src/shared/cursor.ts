@@ -1,5 +1,5 @@
 /**
- * Opaque pagination cursors: base64url of a small JSON value. Decoding validates the shape, so a
+ * @module Opaque pagination cursors: base64url of a small JSON value. Decoding validates the shape, so a
  * tampered or foreign cursor is a clean "invalid cursor" instead of an exception.
  */
 export function encodeCursor(value: unknown): string {

@@ -1,3 +1,4 @@
+/** @module The management API's error type and JSON error body. */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 /**

@@ -1,4 +1,4 @@
-/** Newline-delimited JSON (https://github.com/ndjson/ndjson-spec), what SIEM tools ingest. */
+/** @module Newline-delimited JSON (https://github.com/ndjson/ndjson-spec), what SIEM tools ingest. */
 export const NDJSON_TYPE = "application/x-ndjson; charset=utf-8";
 
 /**

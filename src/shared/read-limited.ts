@@ -1,3 +1,7 @@
+/**
+ * @module Reads a request or response body up to a byte limit, refusing larger ones before they
+ * are buffered.
+ */
 /** A request or response: what a capped read needs of either. */
 export interface Body {
   headers: Headers;

@@ -1,5 +1,5 @@
 /**
- * SSRF guard for upstream server URLs, applied when a server is saved and again before every
+ * @module SSRF guard for upstream server URLs, applied when a server is saved and again before every
  * connection. Outside development an upstream must be https on a public host name or address;
  * with ALLOW_INSECURE_UPSTREAMS=true, loopback (http or https) is also allowed, and nothing else.
  * Host names are not resolved here (Workers cannot); on Cloudflare, outbound fetches cannot reach

@@ -1,3 +1,10 @@
+/**
+ * @module One SSE stream to a client, logged first so it can be resumed with Last-Event-ID.
+ *
+ * The SSE framing (`id:`, `data:`, `retry:`) is written here rather than with hono's streamSSE:
+ * the stream is produced inside the Durable Object, which has no Hono context, and crosses to the
+ * worker over RPC as a plain ReadableStream; every event is also written to the event log first.
+ */
 import { eventId, type SseEventLog } from "./sse-event-log";
 
 /** How soon a client should reconnect after the gateway closes a stream (SSE `retry`). */

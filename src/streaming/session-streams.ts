@@ -1,3 +1,7 @@
+/**
+ * @module The SSE side of a preset's sessions: call reply streams, standalone GET streams,
+ * resumption, relayed requests waiting for their answer, log levels and resource subscriptions.
+ */
 import { ClientStream } from "./client-stream";
 import { RpcCode, type RpcId, rpcErrorBody } from "../mcp/jsonrpc";
 import { isLogLevel, LOG_LEVELS, type LogLevel, supportsSsePolling } from "../mcp/protocol";

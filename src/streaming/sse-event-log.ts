@@ -1,7 +1,5 @@
-import { randomToken } from "../shared/ids";
-
 /**
- * The SSE events a preset sent its clients, kept in the Durable Object's SQLite so a client whose
+ * @module The SSE events a preset sent its clients, kept in the Durable Object's SQLite so a client whose
  * stream broke (or was closed by the gateway, SSE polling) can resume it with `Last-Event-ID` and
  * miss nothing, even across an object restart.
  *
@@ -10,6 +8,8 @@ import { randomToken } from "../shared/ids";
  * another is refused. Bounded: a stream keeps its last MAX_EVENTS_PER_STREAM events, and events and
  * streams untouched for EVENT_TTL_MS are dropped.
  */
+import { randomToken } from "../shared/ids";
+
 export const EVENT_TTL_MS = 10 * 60_000;
 export const MAX_EVENTS_PER_STREAM = 1_000;
 const PURGE_EVERY_MS = 60_000;

@@ -1,9 +1,5 @@
-import type { ClientStream } from "../streaming/client-stream";
-import type { Deadline } from "../upstream/deadline";
-import { RpcCode, type RpcId } from "../mcp/jsonrpc";
-
 /**
- * What an upstream sends on a tools/call's reply stream besides the answer, relayed to the client
+ * @module What an upstream sends on a tools/call's reply stream besides the answer, relayed to the client
  * that made the call:
  * - `notifications/progress` for the call, with the client's own progress token (the upstream saw
  *   one the gateway made up, so two clients' tokens never collide on the shared upstream session);
@@ -16,6 +12,10 @@ import { RpcCode, type RpcId } from "../mcp/jsonrpc";
  * The reply to the client stays plain JSON until the first message needs relaying; then it becomes
  * an SSE stream (`opened` resolves with its body) that ends with the answer.
  */
+import type { ClientStream } from "../streaming/client-stream";
+import type { Deadline } from "../upstream/deadline";
+import { RpcCode, type RpcId } from "../mcp/jsonrpc";
+
 export interface RelayHost {
   /** Starts the SSE reply stream of this call. */
   openStream(): ClientStream;

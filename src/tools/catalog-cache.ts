@@ -1,3 +1,7 @@
+/**
+ * @module The tool catalog a preset's Durable Object serves: built once per generation from the
+ * upstreams' tool lists and kept as ready-made tools/list pages.
+ */
 import { buildCatalog, type CatalogEntry, pageOf } from "./catalog";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
 import { RpcCode, type RpcRequest, rpcErrorBody } from "../mcp/jsonrpc";

@@ -1,12 +1,13 @@
+/**
+ * @module Tool naming and the catalog's pure core: which tools a preset exposes and under what
+ * names. Each enabled server's selected tools are merged; with the default `prefixed` naming a
+ * tool is exposed as `<server>__<tool>`, so two upstreams with the same tool name never collide;
+ * with `plain` naming upstream names are kept (and collisions are refused when the preset is
+ * configured). Per-tool overrides rename a tool or replace its description. The Durable Object's
+ * built copy is tools/catalog-cache.ts.
+ */
 import type { Tool } from "../upstream/client";
 
-/**
- * The preset's tool catalog: the union of each enabled server's selected tools. With the default
- * `prefixed` naming a tool is exposed as `<server>__<tool>`, so two upstreams with the same tool
- * name never collide; with `plain` naming upstream names are kept (and collisions are refused
- * when the preset is configured). Per-tool overrides rename a tool or replace its description.
- * Pure functions.
- */
 export const NAME_SEPARATOR = "__";
 /** MCP tool names: what every client accepts (some cap names at 64 characters). */
 export const EXPOSED_NAME = /^[A-Za-z0-9_.-]{1,64}$/;

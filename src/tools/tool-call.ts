@@ -1,3 +1,12 @@
+/**
+ * @module Where a tools/call goes once it is admitted: the exposed name is resolved to a server
+ * and upstream tool, the tool's rate limit is taken, and the call is sent on that server's
+ * upstream session with the server's timeout (restarted by progress, paused while the call waits
+ * on its client, 15 minutes at most). What the upstream sends before its answer is relayed to the
+ * client (CallRelay), which turns the reply into an SSE stream. However it ends, the call is
+ * recorded once. Calls in flight are kept by session and request id, so a client's
+ * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
+ */
 import type { MessageReply } from "../mcp/contract";
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { supportsSsePolling } from "../mcp/protocol";
@@ -13,16 +22,6 @@ import type { MetricsWriter } from "../usage/metrics";
 import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
 import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
-
-/**
- * @module Where a tools/call goes once it is admitted: the exposed name is resolved to a server
- * and upstream tool, the tool's rate limit is taken, and the call is sent on that server's
- * upstream session with the server's timeout (restarted by progress, paused while the call waits
- * on its client, 15 minutes at most). What the upstream sends before its answer is relayed to the
- * client (CallRelay), which turns the reply into an SSE stream. However it ends, the call is
- * recorded once. Calls in flight are kept by session and request id, so a client's
- * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
- */
 
 /** However much progress an upstream reports, a tools/call ends after this long. */
 export const MAX_CALL_MS = 15 * 60_000;

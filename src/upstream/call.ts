@@ -1,3 +1,11 @@
+/**
+ * @module One request on an upstream session the SDK client opened: a single fetch, read with a size cap,
+ * a deadline and the caller's cancellation, and its answer picked out of a JSON or SSE reply.
+ *
+ * The SDK client still owns the session (initialize, the standalone stream, list_changed, tools/list);
+ * calls skip its request bookkeeping and schema validation, which measured as most of the
+ * gateway's own cost per call (bench/README.md), and pass the result through untouched.
+ */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createParser } from "eventsource-parser";
@@ -5,14 +13,6 @@ import { Deadline } from "./deadline";
 import { readLimitedText } from "../shared/read-limited";
 import { MAX_REPLY_BYTES, UpstreamFailure, UpstreamRpcError, type UpstreamServer } from "./client";
 
-/**
- * One request on an upstream session the SDK client opened: a single fetch, read with a size cap,
- * a deadline and the caller's cancellation, and its answer picked out of a JSON or SSE reply.
- *
- * The SDK client still owns the session (initialize, the standalone stream, list_changed, tools/list);
- * calls skip its request bookkeeping and schema validation, which measured as most of the
- * gateway's own cost per call (bench/README.md), and pass the result through untouched.
- */
 export interface UpstreamCall {
   id: string;
   method: string;

@@ -1,3 +1,7 @@
+/**
+ * @module The gateway's MCP client of an upstream: connect (SSRF-guarded, size-capped, with
+ * deadlines), list, classify failures, ping.
+ */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";

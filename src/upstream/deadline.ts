@@ -1,4 +1,8 @@
 /**
+ * @module A call's deadline: an idle timeout that progress restarts and waiting on the client
+ * pauses, within a hard cap.
+ */
+/**
  * How long an upstream call may go on: `idleMs` without a sign of life aborts it. Every message
  * the upstream sends on the call's stream (progress, a log line) restarts the clock, and the clock
  * stops while the call waits for the client (a sampling or elicitation request relayed to it: a

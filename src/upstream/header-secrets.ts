@@ -1,3 +1,7 @@
+/**
+ * @module Upstream servers' secret headers, sealed at rest bound to their server id and opened for
+ * connections.
+ */
 import type { servers } from "../db/schema";
 import type { Bindings } from "../shared/bindings";
 import { ApiError } from "../shared/errors";

@@ -1,3 +1,7 @@
+/**
+ * @module A preset's upstream MCP sessions and tool, prompt and resource lists, behind one circuit
+ * breaker per upstream.
+ */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { BreakerBoard } from "../policy/breaker-board";
 import type { PresetServer } from "../preset/config";

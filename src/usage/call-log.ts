@@ -1,15 +1,15 @@
-import { getDb } from "../db/client";
-import { type CallLogRow, insertCallLog } from "../db/call-log-repository";
-import { sha256Hex } from "../shared/crypto";
-import { newId } from "../shared/ids";
-import type { CallRecord } from "./call-record";
-
 /**
  * @module The optional per-preset call log: who called which tool, when, how it ended, how long it
  * took, and the SHA-256 of its arguments, so an owner can match a call to known input without
  * storing it. The arguments themselves are kept only when the owner opts in, cut to this many
  * characters.
  */
+import { getDb } from "../db/client";
+import { type CallLogRow, insertCallLog } from "../db/call-log-repository";
+import { sha256Hex } from "../shared/crypto";
+import { newId } from "../shared/ids";
+import type { CallRecord } from "./call-record";
+
 export const MAX_LOGGED_ARGUMENT_CHARS = 8192;
 
 /** The arguments as hashed and logged: their JSON as received, `{}` when absent. */

@@ -1,3 +1,4 @@
+/** @module What is recorded about one tools/call: its outcome, the record itself, byte lengths. */
 import { fromCallerKey } from "../policy/caller-key";
 import type { FailureKind } from "../upstream/client";
 

@@ -1,5 +1,5 @@
 /**
- * Latency histogram with log-spaced buckets: inclusive upper bounds in ms, then one open bucket
+ * @module Latency histogram with log-spaced buckets: inclusive upper bounds in ms, then one open bucket
  * for everything slower. Fixed, so rollups from any preset, minute or hour add up column by column.
  */
 export const LATENCY_BOUNDS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 30000, 60000] as const;

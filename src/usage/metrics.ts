@@ -1,3 +1,4 @@
+/** @module Workers Analytics Engine data points of tool calls, within the binding's limits. */
 import { type CallRecord, callerOf, utf8Length } from "./call-record";
 
 /**

@@ -1,3 +1,7 @@
+/**
+ * @module A preset object's usage recording: Analytics Engine points, rollups persisted then
+ * flushed to D1 exactly once, the call log.
+ */
 import type { CallRecord } from "./call-record";
 import { writeCallLog } from "./call-log";
 import { isUniqueViolation } from "../db/client";

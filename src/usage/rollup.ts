@@ -1,12 +1,12 @@
-import { type CallRecord, callerOf, LATENCY_OUTCOMES, OUTCOMES } from "./call-record";
-import { LATENCY_BUCKETS, latencyBucket } from "./latency-histogram";
-
 /**
- * The layout of a usage rollup: counts of tool calls per preset, time bucket, exposed tool,
+ * @module The layout of a usage rollup: counts of tool calls per preset, time bucket, exposed tool,
  * upstream and caller, by outcome, with a latency histogram. Rollups of the same key merge by
  * adding columns (and taking the larger latency_max), so merging is order-free and the same SQL
  * serves the Durable Object's pending rows, the flush into D1 and the compaction into hours.
  */
+import { type CallRecord, callerOf, LATENCY_OUTCOMES, OUTCOMES } from "./call-record";
+import { LATENCY_BUCKETS, latencyBucket } from "./latency-histogram";
+
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 

@@ -1,3 +1,4 @@
+/** @module Reads a preset's stats aggregates from D1's usage rollups in one batch. */
 import { MAX_COLUMN, SUM_COLUMNS } from "./rollup";
 import type { AggregateRow, StatsRange, StatsRows } from "./stats";
 

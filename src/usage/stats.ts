@@ -1,11 +1,11 @@
+/**
+ * @module Owners' stats from usage rollups: pure functions from aggregated rows (as D1 returns them) to
+ * the API's JSON, with an injected clock for the window.
+ */
 import { OUTCOMES } from "./call-record";
 import { estimatePercentile, PERCENTILE_METHOD } from "./latency-histogram";
 import { HIST_COLUMNS, HOUR_MS, MINUTE_MS } from "./rollup";
 
-/**
- * Owners' stats from usage rollups: pure functions from aggregated rows (as D1 returns them) to
- * the API's JSON, with an injected clock for the window.
- */
 export const STATS_WINDOWS = {
   "1h": { spanMs: HOUR_MS, stepMs: MINUTE_MS },
   "24h": { spanMs: 24 * HOUR_MS, stepMs: 15 * MINUTE_MS },
