@@ -31,7 +31,7 @@ const END = "<!-- /code-map -->";
 function summary(file) {
   const text = fs.readFileSync(file, "utf8");
   const m = /\/\*\*([\s\S]*?)\*\//.exec(text);
-  if (!m || !m[1].includes("@module")) return "(no @module header)";
+  if (!m?.[1].includes("@module")) return "(no @module header)";
   const body = m[1].replace(/^\s*\*\s?/gm, "").replace(/@module\s*/, "").replace(/\s+/g, " ").trim();
   let sentence = /^(.*?[.!?])(\s+[A-Z`(]|$)/.exec(body)?.[1] ?? body;
   const colon = sentence.indexOf(": ");

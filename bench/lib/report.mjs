@@ -60,7 +60,8 @@ export function summarizeCells(cells, targetIds, workloadIds) {
       const cpu = {};
       for (const c of mine) for (const [g, ms] of Object.entries(c.cpuMs)) cpu[g] = (cpu[g] ?? 0) + ms;
       const perOp = (/** @type {number} */ x) => (ops ? x / ops : NaN);
-      (out[t] ??= {})[w] = {
+      out[t] ??= {};
+      out[t][w] = {
         ...s,
         pagesPerOp: mean(mine.map((c) => c.pagesPerOp)),
         upstreamRequestsPerOp: up === null || ops === 0 ? null : up / ops,
@@ -92,7 +93,8 @@ export function cpuPerRequest(cells, workload) {
   /** @type {Record<string, { requests: number, msPerRequest: Record<string, number> }>} */
   const out = {};
   for (const c of cells.filter((x) => x.workload === workload)) {
-    const entry = (out[c.target] ??= { requests: 0, msPerRequest: {} });
+    out[c.target] ??= { requests: 0, msPerRequest: {} };
+    const entry = out[c.target];
     entry.requests += c.latencies.length;
     for (const [group, ms] of Object.entries(c.cpuMs)) entry.msPerRequest[group] = (entry.msPerRequest[group] ?? 0) + ms;
   }

@@ -18,7 +18,7 @@ const ERROR_RESPONSES = {
 export function buildOpenApi(routes: readonly AnyRoute[], serverUrl: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    const path = "/api/v1" + r.path.replace(/:([A-Za-z]+)/g, "{$1}");
+    const path = `/api/v1${r.path.replace(/:([A-Za-z]+)/g, "{$1}")}`;
     const parameters: unknown[] = [];
     for (const [where, schema] of [["path", r.params], ["query", r.query]] as const) {
       if (!(schema instanceof z.ZodObject)) continue;

@@ -35,7 +35,7 @@ export function templatePattern(template: string): RegExp {
   let pattern = "^";
   let last = 0;
   for (const m of template.matchAll(/\{([+#./;?&]?)([^}]*)\}/g)) {
-    pattern += escape(template.slice(last, m.index));
+    pattern += escapeRegExp(template.slice(last, m.index));
     const op = m[1];
     if (op === "+" || op === "#") pattern += op === "#" ? "(?:#.*)?" : ".*";
     else if (op === "/") pattern += "(?:/[^/?#]*)*";
@@ -44,11 +44,11 @@ export function templatePattern(template: string): RegExp {
     else pattern += "[^/?#]*";
     last = (m.index ?? 0) + m[0].length;
   }
-  pattern += `${escape(template.slice(last))}$`;
+  pattern += `${escapeRegExp(template.slice(last))}$`;
   return new RegExp(pattern);
 }
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 

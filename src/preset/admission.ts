@@ -46,7 +46,7 @@ export class Admission {
   async admit(entrant: Entrant, first: RpcMessage | undefined): Promise<{ config: PresetConfig } | McpReply> {
     if (entrant.grantId && this.#grantRevoked(entrant.grantId)) return errorReply(401, first, RpcCode.Unauthorized, "The access token's grant was revoked.");
     const config = await this.#config.get(entrant);
-    if (!config || config.status !== "active") return errorReply(404, first, RpcCode.PresetNotFound, "No preset at this URL.");
+    if (config?.status !== "active") return errorReply(404, first, RpcCode.PresetNotFound, "No preset at this URL.");
     const access = decideAccess(config, entrant.userId);
     if (access === "unauthenticated") return errorReply(401, first, RpcCode.Unauthorized, "This preset needs a bearer token.");
     if (access === "forbidden") return errorReply(403, first, RpcCode.Unauthorized, "Your token does not give access to this preset.");

@@ -172,8 +172,8 @@ export class SessionStreams {
   }
 
   subscribe(sessionId: string, uri: string): void {
-    let set = this.#subscriptions.get(sessionId);
-    if (!set) this.#subscriptions.set(sessionId, (set = new Set()));
+    const set = this.#subscriptions.get(sessionId) ?? new Set<string>();
+    this.#subscriptions.set(sessionId, set);
     set.add(uri);
   }
 

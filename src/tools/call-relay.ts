@@ -74,14 +74,18 @@ export class CallRelay {
     if (this.#finished) return;
     const method = typeof m.method === "string" ? m.method : null;
     if (!method) return; // a stray response: nothing asked for it
-    if ("id" in m && (typeof m.id === "string" || typeof m.id === "number")) return this.#onRequest(method, m.id, m.params);
+    if ("id" in m && (typeof m.id === "string" || typeof m.id === "number")) {
+      this.#onRequest(method, m.id, m.params);
+      return;
+    }
     const params = (m.params ?? {}) as Record<string, unknown>;
     switch (method) {
       case "notifications/progress": {
         const token = this.#opts.progressToken;
         if (!token || params.progressToken !== token.upstream) return;
         this.#opts.deadline.touch(); // progress is the upstream saying it is still at work
-        return this.#send({ jsonrpc: "2.0", method, params: { ...params, progressToken: token.client } });
+        this.#send({ jsonrpc: "2.0", method, params: { ...params, progressToken: token.client } });
+        return;
       }
       case "notifications/message":
         if (this.#host.wantsLog(params.level)) this.#send({ jsonrpc: "2.0", method, params });
@@ -90,7 +94,8 @@ export class CallRelay {
         const gatewayId = [...this.#pending].find(([, upstreamId]) => upstreamId === params.requestId)?.[0];
         if (gatewayId === undefined) return;
         this.#settled(gatewayId);
-        return this.#send({ jsonrpc: "2.0", method, params: { ...params, requestId: gatewayId } });
+        this.#send({ jsonrpc: "2.0", method, params: { ...params, requestId: gatewayId } });
+        return;
       }
       default:
         this.#host.onOtherNotification(m);
@@ -127,13 +132,20 @@ export class CallRelay {
   }
 
   #onRequest(method: string, upstreamId: RpcId, params: unknown): void {
-    if (method === "ping") return this.#host.respondUpstream({ jsonrpc: "2.0", id: upstreamId, result: {} });
+    if (method === "ping") {
+      this.#host.respondUpstream({ jsonrpc: "2.0", id: upstreamId, result: {} });
+      return;
+    }
     const capability = CAPABILITY_OF[method];
-    if (!capability) return this.#refuse(upstreamId, RpcCode.MethodNotFound, `Method not found: ${method}`);
+    if (!capability) {
+      this.#refuse(upstreamId, RpcCode.MethodNotFound, `Method not found: ${method}`);
+      return;
+    }
     const declared = this.#opts.capabilities[capability] as Record<string, unknown> | undefined;
     const urlMode = method === "elicitation/create" && (params as { mode?: unknown } | undefined)?.mode === "url";
     if (!declared || typeof declared !== "object" || (urlMode && !declared.url)) {
-      return this.#refuse(upstreamId, RpcCode.MethodNotFound, `The client did not declare the ${urlMode ? "elicitation.url" : capability} capability.`);
+      this.#refuse(upstreamId, RpcCode.MethodNotFound, `The client did not declare the ${urlMode ? "elicitation.url" : capability} capability.`);
+      return;
     }
     const gatewayId = this.#host.registerRequest(this, upstreamId);
     this.#pending.set(gatewayId, upstreamId);
