@@ -70,7 +70,7 @@ export async function checkCsrf(env: Bindings, issuer: string, session: BrowserS
 export async function completeSignIn(c: Context<AppEnv>, issuer: string, userId: string, sealed: string): Promise<Response> {
   const cookie = await sessionCookie(c.env, issuer, userId);
   const pending = await openRequest(c.env, issuer, sealed);
-  if (!pending) return pageResponse(errorPage("Request expired", "Start again from your application."), 400);
+  if (!pending) return pageResponse(c, errorPage("Request expired", "Start again from your application."), 400);
   const q = new URLSearchParams({
     response_type: "code",
     client_id: pending.clientId,
