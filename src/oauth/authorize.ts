@@ -77,7 +77,7 @@ async function validate(c: Context<AppEnv>, q: URLSearchParams, issuer: string):
 
 /** Everything after validation: sign in, access check, remembered consent or the consent page. */
 async function proceed(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, sealed: string, extraHeaders: Record<string, string> = {}): Promise<Response> {
-  const session = await readSession(c.env, issuer, c.req.header("cookie"));
+  const session = await readSession(c, issuer);
   const presetLabel = `${r.preset.handle}/${r.preset.slug}`;
   if (!session) {
     const oidc = oidcEnabled(c.env) ? { name: c.env.OIDC_NAME || "your identity provider", url: `/oauth/oidc/start?request=${encodeURIComponent(sealed)}` } : undefined;
@@ -171,7 +171,7 @@ export async function consentPost(c: Context<AppEnv>): Promise<Response> {
   const issuer = publicUrl(c);
   const form = await c.req.formData().catch(() => null);
   const sealed = String(form?.get("request") ?? "");
-  const session = await readSession(c.env, issuer, c.req.header("cookie"));
+  const session = await readSession(c, issuer);
   if (!session || !(await checkCsrf(c.env, issuer, session, sealed, String(form?.get("csrf") ?? "")))) {
     return pageResponse(c, errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."), 403);
   }

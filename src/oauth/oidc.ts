@@ -1,5 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
+import { deleteCookie, getCookie } from "hono/cookie";
 import { base64url, createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { z } from "zod";
 import type { AppEnv } from "../edge/app-env";
@@ -11,7 +12,7 @@ import { publicUrl } from "../shared/public-url";
 import { checkUpstreamUrl } from "../shared/url-guard";
 import { signJwt, verifyJwt } from "./keys";
 import { errorPage, pageResponse } from "./pages";
-import { completeSignIn, openRequest } from "./session";
+import { COOKIE_OPTIONS, completeSignIn, openRequest } from "./session";
 
 /**
  * @module Sign-in through an external OpenID Connect provider (authorization code + PKCE, client
@@ -21,7 +22,8 @@ import { completeSignIn, openRequest } from "./session";
  * PKCE verifier travel in a short signed `__Host-` cookie.
  */
 
-const OIDC_COOKIE = "__Host-mcpgate_oidc";
+/** The flow cookie's name, without the `__Host-` prefix hono/cookie adds. */
+const OIDC_COOKIE = "mcpgate_oidc";
 const FLOW_TTL_S = 600;
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
@@ -83,26 +85,19 @@ export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
     code_challenge: challenge,
     code_challenge_method: "S256",
   }).toString();
-  return new Response(null, {
-    status: 302,
-    headers: {
-      location: target.toString(),
-      "set-cookie": `${OIDC_COOKIE}=${flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_S}`,
-      "cache-control": "no-store",
-    },
-  });
+  // COOKIE_OPTIONS' attributes, written by hand in the order this cookie has always had (Path,
+  // Secure, HttpOnly, SameSite, Max-Age), which test/integration/oauth-signin.test.ts pins; hono's
+  // setCookie writes Max-Age, Path, HttpOnly, Secure, SameSite. Reading and clearing use hono/cookie.
+  c.header("set-cookie", `__Host-${OIDC_COOKIE}=${flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_S}`);
+  c.header("cache-control", "no-store");
+  return c.redirect(target.toString(), 302);
 }
 
 /** GET /oauth/oidc/callback: code → ID token → user → session, then back to the authorization request. */
 export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
   if (!oidcEnabled(c.env)) return pageResponse(c, errorPage("Not available", "No identity provider is configured."), 404);
   const issuer = publicUrl(c);
-  const cookie = c.req
-    .header("cookie")
-    ?.split(";")
-    .map((s) => s.trim())
-    .find((s) => s.startsWith(`${OIDC_COOKIE}=`))
-    ?.slice(OIDC_COOKIE.length + 1);
+  const cookie = getCookie(c, OIDC_COOKIE, "host");
   const flow = cookie ? await verifyJwt(c.env, cookie, { typ: "mcpgate-oidc+jwt", audience: `${issuer}/oauth#oidc`, issuer }) : null;
   if (!flow || flow.state !== c.req.query("state")) return pageResponse(c, errorPage("Sign-in refused", "The sign-in state does not match; start again from your application."), 400);
   if (c.req.query("error")) return pageResponse(c, errorPage("Sign-in failed", `The identity provider said: ${c.req.query("error")}.`), 400);
@@ -153,7 +148,7 @@ export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
     .where(byHandle ? eq(users.handle, value) : sql`lower(${users.email}) = ${value.toLowerCase()}`)
     .get();
   if (!user) return pageResponse(c, errorPage("No account", `There is no mcpgate user for ${value}.`), 403);
-  const response = await completeSignIn(c, issuer, user.id, String(flow.request));
-  response.headers.append("set-cookie", `${OIDC_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`);
-  return response;
+  // The flow is over whatever completeSignIn answers (the redirect, or a page if the request expired).
+  deleteCookie(c, OIDC_COOKIE, COOKIE_OPTIONS);
+  return completeSignIn(c, issuer, user.id, String(flow.request));
 }

@@ -1,8 +1,8 @@
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { mcpCors, originGuard } from "../../src/edge/mcp-cors";
-import { addPreset, addServer, attach, createUser, INIT, mcpPost, ORIGIN, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
+import { addPreset, addServer, api, attach, createUser, INIT, mcpPost, ORIGIN, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
 import { authorizeInBrowser, authorizeUrl, browse, field, form, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
 
 /**
@@ -18,7 +18,10 @@ const EXPOSED = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version, RateLim
 const REDIRECT = "http://localhost:7777/callback";
 
 async function preset(visibility = "public"): Promise<{ owner: TestUser; slug: string; url: string }> {
-  const owner = await createUser();
+  return presetOf(await createUser(), visibility);
+}
+
+async function presetOf(owner: TestUser, visibility: string): Promise<{ owner: TestUser; slug: string; url: string }> {
   const server = unique("alpha");
   await addServer(owner, server, upstreamUrl("alpha"));
   const slug = unique("p");
@@ -190,21 +193,45 @@ describe("OAuth cookies", () => {
   });
 
   it("sets and clears the OpenID Connect flow cookie with the same attributes", async () => {
-    const p = await preset("private");
+    const email = `${unique("mail")}@example.test`;
+    const handle = unique("u");
+    const created = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: { handle, email } });
+    expect(created.status).toBe(201);
+    const owner: TestUser = { id: created.body.user.id, handle, token: created.body.token };
+    const p = await presetOf(owner, "private");
     const client = (await registerClient(REDIRECT)).body;
     const { challenge } = await pkce();
     const signIn = await browse(authorizeUrl({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, state: "s", resource: p.url }));
     const link = /<a class="button" href="([^"]+)">/.exec(signIn.html)![1]!.replace(/&amp;/g, "&");
     const start = await browse(link);
     expect(start.status).toBe(302);
-    const set = parseSetCookie(start.headers.getAll("set-cookie")[0]!);
+    expect(start.headers.get("cache-control")).toBe("no-store");
+    const lines = start.headers.getAll("set-cookie");
+    expect(lines).toHaveLength(1);
+    const set = parseSetCookie(lines[0]!);
     expect(set.pair).toMatch(/^__Host-mcpgate_oidc=[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(set.attrs).toEqual({ path: "/", secure: "", httponly: "", samesite: "Lax", "max-age": "600" });
 
-    // A callback refused before sign-in leaves the flow cookie alone (a good one clears it: oauth-signin).
+    // A callback refused before sign-in leaves the flow cookie alone.
     const bad = await browse(`/oauth/oidc/callback?state=x&code=y`, { cookie: set.pair });
     expect(bad.status).toBe(400);
     expect(bad.headers.get("set-cookie")).toBeNull();
+
+    const login = await fetch(`${env.IDP_BASE}/__login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email }) });
+    const toIdp = new URL(start.location!);
+    toIdp.searchParams.set("login", ((await login.json()) as { login: string }).login);
+    const answer = await fetch(toIdp, { redirect: "manual" });
+    await answer.body?.cancel();
+    const done = await browse(answer.headers.get("location")!, { cookie: set.pair });
+    expect(done.status).toBe(303);
+    expect(done.headers.get("cache-control")).toBe("no-store");
+    const cookies = Object.fromEntries(done.headers.getAll("set-cookie").map((line) => {
+      const { pair, attrs } = parseSetCookie(line);
+      return [pair.slice(0, pair.indexOf("=")), { value: pair.slice(pair.indexOf("=") + 1), attrs }];
+    }));
+    expect(Object.keys(cookies).sort()).toEqual(["__Host-mcpgate_oidc", "__Host-mcpgate_session"]);
+    expect(cookies["__Host-mcpgate_oidc"]).toEqual({ value: "", attrs: { path: "/", secure: "", httponly: "", samesite: "Lax", "max-age": "0" } });
+    expect(cookies["__Host-mcpgate_session"]!.attrs).toEqual({ path: "/", secure: "", httponly: "", samesite: "Lax", "max-age": String(12 * 3600) });
   });
 
   it("reads the session cookie among other cookies, and ignores one without the __Host- prefix", async () => {
