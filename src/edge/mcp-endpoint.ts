@@ -5,7 +5,6 @@ import { isSupportedVersion } from "../mcp/protocol";
 import { bearerChallenge } from "../oauth/metadata";
 import { publicUrl } from "../shared/public-url";
 import { readLimitedText } from "../shared/read-limited";
-import type { AppEnv } from "./app-env";
 import { authenticateCaller, type CallerEnv } from "./caller";
 import { mcpCors, originGuard } from "./mcp-cors";
 import { presetStub } from "./preset-stub";

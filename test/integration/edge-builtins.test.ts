@@ -6,9 +6,9 @@ import { addPreset, addServer, api, attach, createUser, INIT, mcpPost, ORIGIN, p
 import { authorizeInBrowser, authorizeUrl, browse, field, form, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
 
 /**
- * The exact answers of the pieces built on hono's middleware and helpers (cors, cookie, html,
- * onError) and on jose's decodeJwt: what the hand-written code before them answered, header by
- * header, so a change in the library or in its options shows here.
+ * @module The exact answers of the pieces built on hono's middleware and helpers (cors, cookie,
+ * html, onError) and on jose's decodeJwt: what the hand-written code before them answered,
+ * header by header, so a change in the library or in its options shows here.
  */
 
 const ALLOWED = "http://localhost:6274";
@@ -164,6 +164,14 @@ describe("CORS on the MCP endpoint", () => {
   });
 });
 
+/** A freshly registered public client's authorization request for the preset at `resource`. */
+async function authorization(resource: string, metadata: Record<string, unknown> = {}) {
+  const client = (await registerClient(REDIRECT, metadata)).body;
+  const { verifier, challenge } = await pkce();
+  const url = authorizeUrl({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, state: "s", resource });
+  return { client, verifier, url };
+}
+
 /** `name=value` and the attributes of a Set-Cookie line, attribute names lower-cased. */
 function parseSetCookie(line: string): { pair: string; attrs: Record<string, string> } {
   const [pair, ...rest] = line.split(";").map((s) => s.trim());
@@ -178,9 +186,7 @@ function parseSetCookie(line: string): { pair: string; attrs: Record<string, str
 describe("OAuth cookies", () => {
   it("sets the session cookie with exactly __Host-, Path=/, Secure, HttpOnly, SameSite=Lax and a 12 h Max-Age", async () => {
     const p = await preset("private");
-    const client = (await registerClient(REDIRECT)).body;
-    const { challenge } = await pkce();
-    const signIn = await browse(authorizeUrl({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, state: "s", resource: p.url }));
+    const signIn = await browse((await authorization(p.url)).url);
     const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: p.owner.token }));
     expect(posted.status).toBe(303);
     expect(posted.location).toMatch(/^\/oauth\/authorize\?/);
@@ -198,10 +204,7 @@ describe("OAuth cookies", () => {
     const created = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: { handle, email } });
     expect(created.status).toBe(201);
     const owner: TestUser = { id: created.body.user.id, handle, token: created.body.token };
-    const p = await presetOf(owner, "private");
-    const client = (await registerClient(REDIRECT)).body;
-    const { challenge } = await pkce();
-    const signIn = await browse(authorizeUrl({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, state: "s", resource: p.url }));
+    const signIn = await browse((await authorization((await presetOf(owner, "private")).url)).url);
     const link = /<a class="button" href="([^"]+)">/.exec(signIn.html)![1]!.replace(/&amp;/g, "&");
     const start = await browse(link);
     expect(start.status).toBe(302);
@@ -236,9 +239,7 @@ describe("OAuth cookies", () => {
 
   it("reads the session cookie among other cookies, and ignores one without the __Host- prefix", async () => {
     const p = await preset("private");
-    const client = (await registerClient(REDIRECT)).body;
-    const { challenge } = await pkce();
-    const url = authorizeUrl({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, state: "s", resource: p.url });
+    const { url } = await authorization(p.url);
     const { cookie } = await signInWithToken(url, p.owner.token);
     const withOthers = await browse(url, { cookie: `a=1; ${cookie}; b="2"` });
     expect(withOthers.html).toContain("Allow access");
@@ -251,10 +252,8 @@ describe("OAuth pages", () => {
   it("escapes a hostile client_name on the sign-in and consent pages", async () => {
     const p = await preset("private");
     const hostile = `<script>alert("x'&")</script>`;
-    const client = (await registerClient(REDIRECT, { client_name: hostile })).body;
+    const { client, url } = await authorization(p.url, { client_name: hostile });
     expect(client.client_name).toBe(hostile);
-    const { challenge } = await pkce();
-    const url = authorizeUrl({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, state: "s", resource: p.url });
     const escaped = "&lt;script&gt;alert(&quot;x&#39;&amp;&quot;)&lt;/script&gt;";
     const signIn = await browse(url);
     expect(signIn.status).toBe(200);
@@ -345,9 +344,8 @@ describe("revocation", () => {
 
   it("revokes the whole grant with an access token, whose audience names the preset", async () => {
     const p = await preset("private");
-    const client = (await registerClient(REDIRECT)).body;
-    const { verifier, challenge } = await pkce();
-    const back = await authorizeInBrowser(authorizeUrl({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, state: "s", resource: p.url }), p.owner.token);
+    const { client, verifier, url } = await authorization(p.url);
+    const back = await authorizeInBrowser(url, p.owner.token);
     const code = back.searchParams.get("code")!;
     const tokens = (await tokenRequest({ grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: client.client_id, code_verifier: verifier, resource: p.url })).body;
     expect((await mcpPost(p.url, INIT(), { token: tokens.access_token })).status).toBe(200);
