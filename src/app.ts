@@ -20,9 +20,14 @@ import { statsRoutes } from "./api/stats";
 import { tokenRoutes } from "./api/tokens";
 import { userRoutes } from "./api/users";
 import { ApiError, errorBody } from "./shared/errors";
-import { handleMcp } from "./edge/mcp-endpoint";
+import { mcpEndpoint } from "./edge/mcp-endpoint";
 import { buildOAuth } from "./oauth/routes";
 import { publicUrl } from "./shared/public-url";
+
+/**
+ * @module The worker's HTTP surface: the MCP endpoint, the management API, the OAuth server and
+ * health, with the JSON answers for unknown routes and unhandled errors.
+ */
 
 export const apiRoutes: readonly AnyRoute[] = [
   ...userRoutes,
@@ -49,7 +54,7 @@ function buildApi(): Hono<AppEnv> {
 /** The worker's HTTP surface: the MCP endpoint, the management API, and health. */
 export function buildApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.all("/mcp/:user/:slug", handleMcp);
+  app.route("/", mcpEndpoint());
   app.get("/healthz", async (c) => {
     const ok = await c.env.DB.prepare("SELECT 1 AS ok").first<{ ok: number }>().then((r) => r?.ok === 1, () => false);
     return c.json({ status: ok ? "ok" : "degraded", database: ok ? "ok" : "unavailable" }, ok ? 200 : 503);

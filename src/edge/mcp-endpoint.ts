@@ -1,16 +1,28 @@
-import type { Context } from "hono";
-import type { AppEnv } from "./app-env";
-import { resolveApiToken } from "../accounts/api-tokens";
-import { bearerToken } from "../accounts/credentials";
-import { ACCESS_TOKEN_TYP } from "../oauth/grants";
-import { verifyJwt } from "../oauth/keys";
-import { bearerChallenge, presetResource } from "../oauth/metadata";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { McpReply } from "../mcp/contract";
-import { presetStub } from "./preset-stub";
+import { isRequest, readableId, RpcCode, type RpcMessage, validateMessage } from "../mcp/jsonrpc";
+import { isSupportedVersion } from "../mcp/protocol";
+import { bearerChallenge } from "../oauth/metadata";
 import { publicUrl } from "../shared/public-url";
 import { readLimitedText } from "../shared/read-limited";
-import { isRequest, readableId, RpcCode, type RpcId, type RpcMessage, rpcErrorBody, validateMessage } from "../mcp/jsonrpc";
-import { isSupportedVersion } from "../mcp/protocol";
+import { authenticateCaller, type CallerEnv } from "./caller";
+import { mcpCors, originGuard } from "./mcp-cors";
+import { presetStub } from "./preset-stub";
+import { jsonRpcError } from "./rpc-error";
+
+/**
+ * @module The Streamable HTTP endpoint of a preset, `/mcp/:user/:slug`, as one chain:
+ * origin guard → CORS → request checks → caller → one RPC into the preset's Durable Object.
+ * The worker checks everything that needs no state (path, headers, size, JSON, envelope, token),
+ * in an order that gives every request the same first refusal as ever: 403 origin, then 404 path,
+ * 400 headers, the method's own checks (415, 406, 413, 400 …), and only then 401.
+ *
+ * Two hand-written pieces stay on this hot path on purpose. The body is read by
+ * `readLimitedText`, which refuses an oversized body (declared or not) before parsing and reads a
+ * declared length natively, several times faster than counting chunks as a body-limit wrapper
+ * does. The JSON-RPC envelope is checked by `validateMessage` (mcp/jsonrpc.ts): a few typeof tests
+ * per message with the reasons clients see, where a schema validator would allocate per message.
+ */
 
 /** MCP POST bodies above this (or MCP_MAX_BODY_BYTES) are refused with 413 before parsing. */
 export const MCP_BODY_LIMIT = 1024 * 1024;
@@ -23,38 +35,95 @@ function bodyLimit(env: { MCP_MAX_BODY_BYTES?: string }): number {
 const HANDLE_OR_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$/;
 /** Mcp-Session-Id and Last-Event-ID values: visible ASCII, bounded. */
 const HEADER_TOKEN = /^[\x21-\x7e]{1,128}$/;
-const EXPOSED_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After";
 
-function jsonRpcError(status: number, id: RpcId | null, code: number, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(rpcErrorBody(id, code, message), { status, headers: { "content-type": "application/json", ...headers } });
-}
+/** What the request checks found, for the handler: one shape per supported method. */
+type McpRequest =
+  | { method: "GET"; sessionId: string; lastEventId: string | null }
+  | { method: "DELETE"; sessionId: string }
+  | { method: "POST"; sessionId: string | null; messages: RpcMessage[]; batch: boolean };
 
-const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+type McpEnv = CallerEnv & { Variables: { request: McpRequest } };
 
-/**
- * Browser origins allowed to call the MCP endpoint: ALLOWED_ORIGINS, plus the gateway's own.
- * "Our own" is PUBLIC_URL's origin, or a loopback origin; never just whatever the Host header
- * says, or a DNS-rebinding page (Host and Origin both evil.example) would pass.
- */
-function originAllowed(c: Context<AppEnv>, origin: string): boolean {
-  const list = (c.env.ALLOWED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  if (list.includes("*") || list.includes(origin)) return true;
-  if (c.env.PUBLIC_URL) return origin === new URL(c.env.PUBLIC_URL).origin;
-  let parsed: URL;
-  try {
-    parsed = new URL(origin);
-  } catch {
-    return false;
+function checkGet(c: Context<McpEnv>, sessionId: string | null): McpRequest | Response {
+  if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
+    return jsonRpcError(406, null, RpcCode.BadRequest, "Accept must list text/event-stream.");
   }
-  return parsed.origin === new URL(c.req.url).origin && LOOPBACK_HOST.test(parsed.hostname);
+  if (!sessionId) return jsonRpcError(400, null, RpcCode.BadRequest, "GET needs an Mcp-Session-Id header; send initialize first.");
+  const lastEventId = c.req.header("last-event-id") ?? null;
+  if (lastEventId !== null && !HEADER_TOKEN.test(lastEventId)) {
+    return jsonRpcError(400, null, RpcCode.BadRequest, "Last-Event-ID is malformed.");
+  }
+  return { method: "GET", sessionId, lastEventId };
 }
 
-function corsHeaders(origin: string | undefined): Record<string, string> {
-  return origin ? { "access-control-allow-origin": origin, "access-control-expose-headers": EXPOSED_HEADERS, vary: "Origin" } : {};
+async function checkPost(c: Context<McpEnv>, sessionId: string | null): Promise<McpRequest | Response> {
+  const contentType = c.req.header("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    return jsonRpcError(415, null, RpcCode.BadRequest, "Content-Type must be application/json.");
+  }
+  const accept = c.req.header("accept") ?? "";
+  const acceptsAll = accept.includes("*/*");
+  if (!acceptsAll && !(accept.includes("application/json") && accept.includes("text/event-stream"))) {
+    return jsonRpcError(406, null, RpcCode.BadRequest, "Accept must list both application/json and text/event-stream.");
+  }
+  const limit = bodyLimit(c.env);
+  const text = await readLimitedText(c.req.raw, limit);
+  if (text === null) return jsonRpcError(413, null, RpcCode.InvalidRequest, `The body exceeds ${limit} bytes.`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return jsonRpcError(400, null, RpcCode.ParseError, "Parse error: the body is not valid JSON.");
+  }
+
+  const batch = Array.isArray(json);
+  const raw: unknown[] = batch ? (json as unknown[]) : [json];
+  if (raw.length === 0) return jsonRpcError(400, null, RpcCode.InvalidRequest, "An empty batch is not a JSON-RPC request.");
+  const messages: RpcMessage[] = [];
+  for (const item of raw) {
+    const checked = validateMessage(item);
+    if (!checked.ok) return jsonRpcError(400, readableId(item), RpcCode.InvalidRequest, `Invalid request: ${checked.reason}.`);
+    messages.push(checked.message);
+  }
+  const initialize = messages.find((m) => isRequest(m) && m.method === "initialize");
+  if (initialize && batch) {
+    return jsonRpcError(400, readableId(initialize), RpcCode.InvalidRequest, "initialize must not be part of a batch.");
+  }
+  if (!initialize && !sessionId) {
+    return jsonRpcError(400, readableId(messages[0]), RpcCode.BadRequest, "Mcp-Session-Id header is required; send initialize first.");
+  }
+  return { method: "POST", sessionId: initialize ? null : sessionId, messages, batch };
 }
 
-function toResponse(r: McpReply, extra: Record<string, string>, challenge: () => string): Response {
-  const headers: Record<string, string> = { ...extra, ...r.headers };
+/** Everything that needs no state, in order; puts the preset and the parsed request on the context. */
+const checkRequest: MiddlewareHandler<McpEnv> = async (c, next) => {
+  const { user: handle, slug } = c.req.param() as { user: string; slug: string };
+  if (!HANDLE_OR_SLUG.test(handle) || !HANDLE_OR_SLUG.test(slug)) {
+    return jsonRpcError(404, null, RpcCode.PresetNotFound, "No preset at this URL.");
+  }
+  const sessionId = c.req.header("mcp-session-id") ?? null;
+  if (sessionId !== null && !HEADER_TOKEN.test(sessionId)) {
+    return jsonRpcError(400, null, RpcCode.BadRequest, "Mcp-Session-Id is malformed.");
+  }
+  const version = c.req.header("mcp-protocol-version");
+  if (version !== undefined && !isSupportedVersion(version)) {
+    return jsonRpcError(400, null, RpcCode.BadRequest, `Unsupported MCP-Protocol-Version: ${version.slice(0, 40)}.`);
+  }
+  const method = c.req.method;
+  let checked: McpRequest | Response;
+  if (method === "POST") checked = await checkPost(c, sessionId);
+  else if (method === "GET") checked = checkGet(c, sessionId);
+  else if (method === "DELETE") {
+    checked = sessionId ? { method, sessionId } : jsonRpcError(400, null, RpcCode.BadRequest, "DELETE needs an Mcp-Session-Id header.");
+  } else return jsonRpcError(405, null, RpcCode.BadRequest, `${method} is not supported here.`, { allow: "GET, POST, DELETE" });
+  if (checked instanceof Response) return checked;
+  c.set("preset", { handle, slug });
+  c.set("request", checked);
+  await next();
+};
+
+function toResponse(r: McpReply, challenge: () => string): Response {
+  const headers: Record<string, string> = { ...r.headers };
   if (typeof r.body === "string") headers["content-type"] = "application/json";
   else if (r.body !== null) {
     headers["content-type"] = "text/event-stream";
@@ -65,153 +134,23 @@ function toResponse(r: McpReply, extra: Record<string, string>, challenge: () =>
   return new Response(r.body, { status: r.status, headers });
 }
 
-interface Caller {
-  userId: string | null;
-  /** Set when the caller used an OAuth access token. */
-  grantId: string | null;
+/** The one RPC into the preset's Durable Object: listen (GET), end the session (DELETE), or the call (POST). */
+async function forward(c: Context<McpEnv>): Promise<Response> {
+  const { handle, slug } = c.var.preset;
+  const { userId, grantId, ip } = c.var.caller;
+  const request = c.var.request;
+  const stub = presetStub(c.env, handle, slug);
+  const reply =
+    request.method === "GET"
+      ? await stub.listen({ handle, slug, userId, grantId, sessionId: request.sessionId, lastEventId: request.lastEventId })
+      : request.method === "DELETE"
+        ? await stub.endSession({ handle, slug, userId, grantId, sessionId: request.sessionId })
+        : await stub.mcp({ handle, slug, userId, grantId, ip, sessionId: request.sessionId, messages: request.messages, batch: request.batch });
+  // The 401 challenge: where to discover how to get a token; invalid_token when one was sent.
+  return toResponse(reply, () => bearerChallenge(publicUrl(c), handle, slug, userId ? "invalid_token" : undefined));
 }
 
-/**
- * The caller: anonymous, an API token's user (one D1 read, so revocation is immediate), or an
- * OAuth access token's subject (verified here, no storage read: signature with the pinned
- * algorithm, issuer, audience = exactly this preset, expiry). A bad token is a 401, never a
- * silent downgrade to anonymous.
- */
-async function authenticate(c: Context<AppEnv>, handle: string, slug: string, cors: Record<string, string>): Promise<Caller | Response> {
-  const token = bearerToken(c.req.header("authorization"));
-  if (token === null) return { userId: null, grantId: null };
-  const issuer = publicUrl(c);
-  if (token.split(".").length === 3) {
-    const claims = await verifyJwt(c.env, token, { typ: ACCESS_TOKEN_TYP, issuer, audience: presetResource(issuer, handle, slug) });
-    if (claims?.sub && typeof claims.gid === "string") return { userId: claims.sub, grantId: claims.gid };
-  } else if (token) {
-    const userId = await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p));
-    if (userId) return { userId, grantId: null };
-  }
-  // The preset's object keeps the audit trail of auth failures (capped per caller and minute).
-  c.executionCtx.waitUntil(
-    presetStub(c.env, handle, slug)
-      .recordAuthFailure({ handle, slug, userId: null, ip: c.req.header("cf-connecting-ip") ?? null, status: 401, method: c.req.method, message: "invalid bearer token" })
-      .catch((e: unknown) => console.error("auth failure not recorded", e)),
-  );
-  return jsonRpcError(401, null, RpcCode.Unauthorized, "The bearer token is not valid for this preset.", {
-    ...cors,
-    "www-authenticate": bearerChallenge(issuer, handle, slug, "invalid_token"),
-  });
-}
-
-/** The 401 challenge: where to discover how to get a token; invalid_token when one was sent. */
-function challengeFor(c: Context<AppEnv>, handle: string, slug: string, auth: Caller): string {
-  return bearerChallenge(publicUrl(c), handle, slug, auth.userId ? "invalid_token" : undefined);
-}
-
-/**
- * The Streamable HTTP endpoint of a preset. The worker does everything that needs no state
- * (headers, size, JSON, envelope, token), then makes one RPC into the preset's Durable Object.
- */
-export async function handleMcp(c: Context<AppEnv>): Promise<Response> {
-  const { user: handle, slug } = c.req.param() as { user: string; slug: string };
-  const origin = c.req.header("origin");
-  if (origin && !originAllowed(c, origin)) {
-    return jsonRpcError(403, null, RpcCode.BadRequest, `Origin ${origin} is not allowed.`);
-  }
-  const cors = corsHeaders(origin);
-  const method = c.req.method;
-  if (method === "OPTIONS") {
-    return new Response(null, {
-      status: 204,
-      headers: {
-        ...cors,
-        "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
-        "access-control-allow-headers": "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
-        "access-control-max-age": "86400",
-      },
-    });
-  }
-  if (!HANDLE_OR_SLUG.test(handle) || !HANDLE_OR_SLUG.test(slug)) {
-    return jsonRpcError(404, null, RpcCode.PresetNotFound, "No preset at this URL.", cors);
-  }
-  const sessionId = c.req.header("mcp-session-id") ?? null;
-  if (sessionId !== null && !HEADER_TOKEN.test(sessionId)) {
-    return jsonRpcError(400, null, RpcCode.BadRequest, "Mcp-Session-Id is malformed.", cors);
-  }
-  const version = c.req.header("mcp-protocol-version");
-  if (version !== undefined && !isSupportedVersion(version)) {
-    return jsonRpcError(400, null, RpcCode.BadRequest, `Unsupported MCP-Protocol-Version: ${version.slice(0, 40)}.`, cors);
-  }
-
-  if (method === "GET") {
-    if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
-      return jsonRpcError(406, null, RpcCode.BadRequest, "Accept must list text/event-stream.", cors);
-    }
-    if (!sessionId) return jsonRpcError(400, null, RpcCode.BadRequest, "GET needs an Mcp-Session-Id header; send initialize first.", cors);
-    const lastEventId = c.req.header("last-event-id") ?? null;
-    if (lastEventId !== null && !HEADER_TOKEN.test(lastEventId)) {
-      return jsonRpcError(400, null, RpcCode.BadRequest, "Last-Event-ID is malformed.", cors);
-    }
-    const auth = await authenticate(c, handle, slug, cors);
-    if (auth instanceof Response) return auth;
-    const listening = await presetStub(c.env, handle, slug).listen({ handle, slug, userId: auth.userId, grantId: auth.grantId, sessionId, lastEventId });
-    return toResponse(listening, cors, () => challengeFor(c, handle, slug, auth));
-  }
-  if (method === "DELETE") {
-    if (!sessionId) return jsonRpcError(400, null, RpcCode.BadRequest, "DELETE needs an Mcp-Session-Id header.", cors);
-    const auth = await authenticate(c, handle, slug, cors);
-    if (auth instanceof Response) return auth;
-    const ended = await presetStub(c.env, handle, slug).endSession({ handle, slug, userId: auth.userId, grantId: auth.grantId, sessionId });
-    return toResponse(ended, cors, () => challengeFor(c, handle, slug, auth));
-  }
-  if (method !== "POST") {
-    return jsonRpcError(405, null, RpcCode.BadRequest, `${method} is not supported here.`, { ...cors, allow: "GET, POST, DELETE" });
-  }
-
-  const contentType = c.req.header("content-type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-    return jsonRpcError(415, null, RpcCode.BadRequest, "Content-Type must be application/json.", cors);
-  }
-  const accept = c.req.header("accept") ?? "";
-  const acceptsAll = accept.includes("*/*");
-  if (!acceptsAll && !(accept.includes("application/json") && accept.includes("text/event-stream"))) {
-    return jsonRpcError(406, null, RpcCode.BadRequest, "Accept must list both application/json and text/event-stream.", cors);
-  }
-  const limit = bodyLimit(c.env);
-  const text = await readLimitedText(c.req.raw, limit);
-  if (text === null) return jsonRpcError(413, null, RpcCode.InvalidRequest, `The body exceeds ${limit} bytes.`, cors);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return jsonRpcError(400, null, RpcCode.ParseError, "Parse error: the body is not valid JSON.", cors);
-  }
-
-  const batch = Array.isArray(json);
-  const raw: unknown[] = batch ? (json as unknown[]) : [json];
-  if (raw.length === 0) return jsonRpcError(400, null, RpcCode.InvalidRequest, "An empty batch is not a JSON-RPC request.", cors);
-  const messages: RpcMessage[] = [];
-  for (const item of raw) {
-    const checked = validateMessage(item);
-    if (!checked.ok) return jsonRpcError(400, readableId(item), RpcCode.InvalidRequest, `Invalid request: ${checked.reason}.`, cors);
-    messages.push(checked.message);
-  }
-  const initialize = messages.find((m) => isRequest(m) && m.method === "initialize");
-  if (initialize && batch) {
-    return jsonRpcError(400, readableId(initialize), RpcCode.InvalidRequest, "initialize must not be part of a batch.", cors);
-  }
-  if (!initialize && !sessionId) {
-    return jsonRpcError(400, readableId(messages[0]), RpcCode.BadRequest, "Mcp-Session-Id header is required; send initialize first.", cors);
-  }
-
-  const auth = await authenticate(c, handle, slug, cors);
-  if (auth instanceof Response) return auth;
-  const result = await presetStub(c.env, handle, slug).mcp({
-    handle,
-    slug,
-    userId: auth.userId,
-    grantId: auth.grantId,
-    ip: c.req.header("cf-connecting-ip") ?? null,
-    sessionId: initialize ? null : sessionId,
-    messages,
-    batch,
-  });
-  return toResponse(result, cors, () => challengeFor(c, handle, slug, auth));
+/** The MCP endpoint as a sub-app, for `app.route("/", mcpEndpoint())`. Every method goes through the chain (others get 405). */
+export function mcpEndpoint(): Hono<McpEnv> {
+  return new Hono<McpEnv>().all("/mcp/:user/:slug", originGuard, mcpCors, checkRequest, authenticateCaller, forward);
 }

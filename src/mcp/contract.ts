@@ -10,6 +10,16 @@ export interface PresetRef {
   slug: string;
 }
 
+/** Who calls a preset, as the worker authenticated them. */
+export interface Caller {
+  /** The authenticated user, or null for an anonymous caller. */
+  userId: string | null;
+  /** The OAuth grant of the caller's access token, when it used one (checked against revocations). */
+  grantId: string | null;
+  /** CF-Connecting-IP: what anonymous callers are rate-limited by. */
+  ip: string | null;
+}
+
 /** One POST to the preset's MCP endpoint, already parsed and envelope-checked by the worker. */
 export interface McpCall extends PresetRef {
   /** The authenticated user, or null for an anonymous caller. */

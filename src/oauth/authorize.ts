@@ -16,10 +16,11 @@ import { consentPage, errorPage, pageResponse, signInPage } from "./pages";
 import { checkCsrf, completeSignIn, csrfToken, openRequest, type PendingRequest, readSession, sealRequest } from "./session";
 
 /**
- * The authorization endpoint (authorization code + PKCE S256, RFC 8707 resource naming one
- * preset), the sign-in form, and the consent form. Until the client and its redirect URI are
+ * @module The authorization endpoint (authorization code + PKCE S256, RFC 8707 resource naming
+ * one preset), the sign-in form, and the consent form. Until the client and its redirect URI are
  * known to be valid, errors are shown as a page; after that they go back to the client.
  */
+
 function redirectWith(target: string, params: Record<string, string | null | undefined>): Response {
   const url = new URL(target);
   for (const [k, v] of Object.entries(params)) if (v != null) url.searchParams.set(k, v);
@@ -43,14 +44,14 @@ async function validate(c: Context<AppEnv>, q: URLSearchParams, issuer: string):
   try {
     client = await findClient(c.env, clientId);
   } catch (e) {
-    if (e instanceof OAuthError) return pageResponse(errorPage("Unknown application", e.description), 400);
+    if (e instanceof OAuthError) return pageResponse(c, errorPage("Unknown application", e.description), 400);
     throw e;
   }
-  if (!client) return pageResponse(errorPage("Unknown application", "The client_id is not registered with this gateway."), 400);
+  if (!client) return pageResponse(c, errorPage("Unknown application", "The client_id is not registered with this gateway."), 400);
   const requested = q.get("redirect_uri");
   const redirectUri = requested ?? (client.redirectUris.length === 1 ? client.redirectUris[0]! : null);
   if (!redirectUri || !client.redirectUris.includes(redirectUri)) {
-    return pageResponse(errorPage("Invalid redirect", "The redirect_uri does not exactly match one the application registered."), 400);
+    return pageResponse(c, errorPage("Invalid redirect", "The redirect_uri does not exactly match one the application registered."), 400);
   }
   const state = q.get("state");
   const back = { redirectUri, state };
@@ -76,11 +77,11 @@ async function validate(c: Context<AppEnv>, q: URLSearchParams, issuer: string):
 
 /** Everything after validation: sign in, access check, remembered consent or the consent page. */
 async function proceed(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, sealed: string, extraHeaders: Record<string, string> = {}): Promise<Response> {
-  const session = await readSession(c.env, issuer, c.req.header("cookie"));
+  const session = await readSession(c, issuer);
   const presetLabel = `${r.preset.handle}/${r.preset.slug}`;
   if (!session) {
     const oidc = oidcEnabled(c.env) ? { name: c.env.OIDC_NAME || "your identity provider", url: `/oauth/oidc/start?request=${encodeURIComponent(sealed)}` } : undefined;
-    return pageResponse(signInPage({ request: sealed, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
+    return pageResponse(c, signInPage({ request: sealed, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
   }
   if (decideAccess(r.preset, session.userId) !== "allow") {
     return errorRedirect(r.pending, issuer, "access_denied", `Your account has no access to the preset ${presetLabel}.`);
@@ -96,6 +97,7 @@ async function proceed(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, s
   }
   const user = await db.select({ handle: users.handle }).from(users).where(eq(users.id, session.userId)).get();
   return pageResponse(
+    c,
     consentPage({
       request: sealed,
       csrf: await csrfToken(c.env, issuer, session, sealed),
@@ -128,7 +130,7 @@ async function approve(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, u
 /** Rebuilds and re-validates a pending request (the client or preset may have changed since). */
 async function resume(c: Context<AppEnv>, issuer: string, sealed: string): Promise<ResolvedRequest | Response> {
   const pending = await openRequest(c.env, issuer, sealed);
-  if (!pending) return pageResponse(errorPage("Request expired", "This sign-in took too long or was tampered with. Start again from your application."), 400);
+  if (!pending) return pageResponse(c, errorPage("Request expired", "This sign-in took too long or was tampered with. Start again from your application."), 400);
   const q = new URLSearchParams({
     client_id: pending.clientId,
     redirect_uri: pending.redirectUri,
@@ -159,7 +161,7 @@ export async function loginPost(c: Context<AppEnv>): Promise<Response> {
   const token = String(form?.get("token") ?? "").trim();
   const userId = token ? await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p)) : null;
   if (!userId) {
-    return pageResponse(signInPage({ request: sealed, clientName: r.client.name, presetLabel: `${r.preset.handle}/${r.preset.slug}`, error: "That API token is not valid." }), 401);
+    return pageResponse(c, signInPage({ request: sealed, clientName: r.client.name, presetLabel: `${r.preset.handle}/${r.preset.slug}`, error: "That API token is not valid." }), 401);
   }
   return completeSignIn(c, issuer, userId, sealed);
 }
@@ -169,9 +171,9 @@ export async function consentPost(c: Context<AppEnv>): Promise<Response> {
   const issuer = publicUrl(c);
   const form = await c.req.formData().catch(() => null);
   const sealed = String(form?.get("request") ?? "");
-  const session = await readSession(c.env, issuer, c.req.header("cookie"));
+  const session = await readSession(c, issuer);
   if (!session || !(await checkCsrf(c.env, issuer, session, sealed, String(form?.get("csrf") ?? "")))) {
-    return pageResponse(errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."), 403);
+    return pageResponse(c, errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."), 403);
   }
   const r = await resume(c, issuer, sealed);
   if (r instanceof Response) return r;

@@ -1,5 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
+import { deleteCookie, getCookie } from "hono/cookie";
 import { base64url, createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { z } from "zod";
 import type { AppEnv } from "../edge/app-env";
@@ -10,16 +11,19 @@ import { sha256Base64url } from "../shared/crypto";
 import { publicUrl } from "../shared/public-url";
 import { checkUpstreamUrl } from "../shared/url-guard";
 import { signJwt, verifyJwt } from "./keys";
-import { errorPage, PAGE_HEADERS } from "./pages";
-import { completeSignIn, openRequest } from "./session";
+import { errorPage, pageResponse } from "./pages";
+import { COOKIE_OPTIONS, completeSignIn, openRequest } from "./session";
 
 /**
- * Sign-in through an external OpenID Connect provider (authorization code + PKCE, client secret
- * at its token endpoint). The ID token is verified with jose against the provider's JWKS: issuer,
- * audience, nonce, expiry, and an asymmetric algorithm the provider advertises. The user is the
- * one whose email (or handle) equals the configured claim.
+ * @module Sign-in through an external OpenID Connect provider (authorization code + PKCE, client
+ * secret at its token endpoint). The ID token is verified with jose against the provider's JWKS:
+ * issuer, audience, nonce, expiry, and an asymmetric algorithm the provider advertises. The user
+ * is the one whose email (or handle) equals the configured claim. The flow's state, nonce and
+ * PKCE verifier travel in a short signed `__Host-` cookie.
  */
-const OIDC_COOKIE = "__Host-mcpgate_oidc";
+
+/** The flow cookie's name, without the `__Host-` prefix hono/cookie adds. */
+const OIDC_COOKIE = "mcpgate_oidc";
 const FLOW_TTL_S = 600;
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
@@ -52,22 +56,18 @@ async function discover(env: Bindings) {
   return doc;
 }
 
-function page(title: string, message: string, status: number): Response {
-  return new Response(errorPage(title, message), { status, headers: PAGE_HEADERS });
-}
-
 /** GET /oauth/oidc/start?request=…: off to the provider, with state, nonce and PKCE kept in a signed cookie. */
 export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
-  if (!oidcEnabled(c.env)) return page("Not available", "No identity provider is configured.", 404);
+  if (!oidcEnabled(c.env)) return pageResponse(c, errorPage("Not available", "No identity provider is configured."), 404);
   const issuer = publicUrl(c);
   const sealed = c.req.query("request") ?? "";
-  if (!(await openRequest(c.env, issuer, sealed))) return page("Request expired", "Start again from your application.", 400);
+  if (!(await openRequest(c.env, issuer, sealed))) return pageResponse(c, errorPage("Request expired", "Start again from your application."), 400);
   let doc: z.output<typeof Discovery>;
   try {
     doc = await discover(c.env);
   } catch (e) {
     console.error("OIDC discovery failed", e);
-    return page("Sign-in unavailable", "The identity provider could not be reached.", 502);
+    return pageResponse(c, errorPage("Sign-in unavailable", "The identity provider could not be reached."), 502);
   }
   const state = crypto.randomUUID();
   const nonce = crypto.randomUUID();
@@ -85,31 +85,24 @@ export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
     code_challenge: challenge,
     code_challenge_method: "S256",
   }).toString();
-  return new Response(null, {
-    status: 302,
-    headers: {
-      location: target.toString(),
-      "set-cookie": `${OIDC_COOKIE}=${flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_S}`,
-      "cache-control": "no-store",
-    },
-  });
+  // COOKIE_OPTIONS' attributes, written by hand in the order this cookie has always had (Path,
+  // Secure, HttpOnly, SameSite, Max-Age), which test/integration/oauth-signin.test.ts pins; hono's
+  // setCookie writes Max-Age, Path, HttpOnly, Secure, SameSite. Reading and clearing use hono/cookie.
+  c.header("set-cookie", `__Host-${OIDC_COOKIE}=${flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_S}`);
+  c.header("cache-control", "no-store");
+  return c.redirect(target.toString(), 302);
 }
 
 /** GET /oauth/oidc/callback: code → ID token → user → session, then back to the authorization request. */
 export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
-  if (!oidcEnabled(c.env)) return page("Not available", "No identity provider is configured.", 404);
+  if (!oidcEnabled(c.env)) return pageResponse(c, errorPage("Not available", "No identity provider is configured."), 404);
   const issuer = publicUrl(c);
-  const cookie = c.req
-    .header("cookie")
-    ?.split(";")
-    .map((s) => s.trim())
-    .find((s) => s.startsWith(`${OIDC_COOKIE}=`))
-    ?.slice(OIDC_COOKIE.length + 1);
+  const cookie = getCookie(c, OIDC_COOKIE, "host");
   const flow = cookie ? await verifyJwt(c.env, cookie, { typ: "mcpgate-oidc+jwt", audience: `${issuer}/oauth#oidc`, issuer }) : null;
-  if (!flow || flow.state !== c.req.query("state")) return page("Sign-in refused", "The sign-in state does not match; start again from your application.", 400);
-  if (c.req.query("error")) return page("Sign-in failed", `The identity provider said: ${c.req.query("error")}.`, 400);
+  if (!flow || flow.state !== c.req.query("state")) return pageResponse(c, errorPage("Sign-in refused", "The sign-in state does not match; start again from your application."), 400);
+  if (c.req.query("error")) return pageResponse(c, errorPage("Sign-in failed", `The identity provider said: ${c.req.query("error")}.`), 400);
   const code = c.req.query("code");
-  if (!code) return page("Sign-in failed", "The identity provider sent no code.", 400);
+  if (!code) return pageResponse(c, errorPage("Sign-in failed", "The identity provider sent no code."), 400);
 
   let claims: Record<string, unknown>;
   try {
@@ -140,13 +133,13 @@ export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
     claims = payload as Record<string, unknown>;
   } catch (e) {
     console.error("OIDC sign-in failed", e);
-    return page("Sign-in failed", "The identity provider's answer could not be verified.", 400);
+    return pageResponse(c, errorPage("Sign-in failed", "The identity provider's answer could not be verified."), 400);
   }
 
   const claimName = c.env.OIDC_USER_CLAIM || "email";
   const value = claims[claimName];
-  if (typeof value !== "string" || !value) return page("Sign-in failed", `The ID token has no ${claimName} claim.`, 403);
-  if (claimName === "email" && claims.email_verified === false) return page("Sign-in failed", "Your email address is not verified.", 403);
+  if (typeof value !== "string" || !value) return pageResponse(c, errorPage("Sign-in failed", `The ID token has no ${claimName} claim.`), 403);
+  if (claimName === "email" && claims.email_verified === false) return pageResponse(c, errorPage("Sign-in failed", "Your email address is not verified."), 403);
   const db = getDb(c.env.DB);
   const byHandle = c.env.OIDC_USER_FIELD === "handle";
   const user = await db
@@ -154,8 +147,8 @@ export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
     .from(users)
     .where(byHandle ? eq(users.handle, value) : sql`lower(${users.email}) = ${value.toLowerCase()}`)
     .get();
-  if (!user) return page("No account", `There is no mcpgate user for ${value}.`, 403);
-  const response = await completeSignIn(c, issuer, user.id, String(flow.request));
-  response.headers.append("set-cookie", `${OIDC_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`);
-  return response;
+  if (!user) return pageResponse(c, errorPage("No account", `There is no mcpgate user for ${value}.`), 403);
+  // The flow is over whatever completeSignIn answers (the redirect, or a page if the request expired).
+  deleteCookie(c, OIDC_COOKIE, COOKIE_OPTIONS);
+  return completeSignIn(c, issuer, user.id, String(flow.request));
 }

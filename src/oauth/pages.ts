@@ -1,12 +1,21 @@
-/**
- * The few HTML pages of the authorization flow (sign-in, consent, errors). Every value is
- * escaped; pages refuse framing and caching.
- */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
+import type { Context } from "hono";
+import { html as honoHtml, raw } from "hono/html";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { HtmlEscapedString } from "hono/utils/html";
 
-export const PAGE_HEADERS: Record<string, string> = {
+/**
+ * @module The few HTML pages of the authorization flow (sign-in, consent, errors). Every value is
+ * escaped (hono's `html` template escapes whatever it interpolates, unless it is itself a
+ * template or `raw`); pages refuse framing and caching.
+ */
+
+/**
+ * hono's `html`, typed as what it is here: synchronous. It returns a promise only when a value
+ * interpolated is one, and these templates interpolate strings and other templates only.
+ */
+const html = (strings: TemplateStringsArray, ...values: (string | undefined)[]): HtmlEscapedString => honoHtml(strings, ...values) as HtmlEscapedString;
+
+const PAGE_HEADERS: Record<string, string> = {
   "content-type": "text/html; charset=utf-8",
   "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
   "x-frame-options": "DENY",
@@ -14,9 +23,12 @@ export const PAGE_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
 };
 
-/** An HTML page as a response, with the page headers. */
-export function pageResponse(body: string, status = 200, extra: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { ...PAGE_HEADERS, ...extra } });
+/**
+ * An HTML page as the response, with the page headers. Built by the context, so headers set on it
+ * before (a cookie set or cleared by setCookie/deleteCookie) are part of the reply.
+ */
+export function pageResponse(c: Context, body: HtmlEscapedString, status: ContentfulStatusCode = 200, extra: Record<string, string> = {}): Response {
+  return c.body(body.toString(), status, { ...PAGE_HEADERS, ...extra });
 }
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}
@@ -26,12 +38,12 @@ button,.button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:1px soli
 button.primary{background:#1a1a1a;color:#fff;border-color:#1a1a1a}input{font:inherit;width:100%;padding:.4rem;box-sizing:border-box}
 .error{color:#a00}`;
 
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;
+function page(title: string, body: HtmlEscapedString): HtmlEscapedString {
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title><style>${raw(STYLE)}</style></head><body>${body}</body></html>`;
 }
 
-export function errorPage(title: string, message: string): string {
-  return page(title, `<h1>${escapeHtml(title)}</h1><p class="error">${escapeHtml(message)}</p>`);
+export function errorPage(title: string, message: string): HtmlEscapedString {
+  return page(title, html`<h1>${title}</h1><p class="error">${message}</p>`);
 }
 
 export interface SignInView {
@@ -42,15 +54,15 @@ export interface SignInView {
   oidc?: { name: string; url: string };
 }
 
-export function signInPage(v: SignInView): string {
-  const oidc = v.oidc ? `<p><a class="button" href="${escapeHtml(v.oidc.url)}">Sign in with ${escapeHtml(v.oidc.name)}</a></p><p>or</p>` : "";
+export function signInPage(v: SignInView): HtmlEscapedString {
+  const oidc = v.oidc ? html`<p><a class="button" href="${v.oidc.url}">Sign in with ${v.oidc.name}</a></p><p>or</p>` : "";
   return page(
     "Sign in to mcpgate",
-    `<h1>Sign in to mcpgate</h1>
-<p><strong>${escapeHtml(v.clientName)}</strong> wants to use the preset <code>${escapeHtml(v.presetLabel)}</code>.</p>
-${v.error ? `<p class="error">${escapeHtml(v.error)}</p>` : ""}${oidc}
+    html`<h1>Sign in to mcpgate</h1>
+<p><strong>${v.clientName}</strong> wants to use the preset <code>${v.presetLabel}</code>.</p>
+${v.error ? html`<p class="error">${v.error}</p>` : ""}${oidc}
 <form method="post" action="/oauth/login">
-<input type="hidden" name="request" value="${escapeHtml(v.request)}">
+<input type="hidden" name="request" value="${v.request}">
 <label>Your mcpgate API token<br><input type="password" name="token" autocomplete="off" required placeholder="mcpg_..."></label>
 <p><button class="primary" type="submit">Sign in</button></p>
 </form>`,
@@ -69,18 +81,18 @@ export interface ConsentView {
   scope: string;
 }
 
-export function consentPage(v: ConsentView): string {
+export function consentPage(v: ConsentView): HtmlEscapedString {
   return page(
     "Allow access?",
-    `<h1>Allow access to a preset?</h1>
+    html`<h1>Allow access to a preset?</h1>
 <div class="card">
-<p><strong>${escapeHtml(v.clientName)}</strong> (<code>${escapeHtml(v.clientId)}</code>)</p>
-<p>wants to use the MCP preset <strong>${escapeHtml(v.presetName)}</strong> (<code>${escapeHtml(v.presetLabel)}</code>) as <strong>${escapeHtml(v.userHandle)}</strong>, with scope <code>${escapeHtml(v.scope)}</code>.</p>
-<p>After you allow it, you will be sent to <code>${escapeHtml(v.redirectUri)}</code>.</p>
+<p><strong>${v.clientName}</strong> (<code>${v.clientId}</code>)</p>
+<p>wants to use the MCP preset <strong>${v.presetName}</strong> (<code>${v.presetLabel}</code>) as <strong>${v.userHandle}</strong>, with scope <code>${v.scope}</code>.</p>
+<p>After you allow it, you will be sent to <code>${v.redirectUri}</code>.</p>
 </div>
 <form method="post" action="/oauth/consent">
-<input type="hidden" name="request" value="${escapeHtml(v.request)}">
-<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">
+<input type="hidden" name="request" value="${v.request}">
+<input type="hidden" name="csrf" value="${v.csrf}">
 <button class="primary" type="submit" name="decision" value="approve">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>`,

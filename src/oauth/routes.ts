@@ -12,12 +12,22 @@ import { oidcCallback, oidcStart } from "./oidc";
 import { revokePost, tokenPost } from "./token-endpoint";
 
 /**
- * The OAuth 2.1 authorization server of the gateway and the discovery documents of its presets.
- * Metadata, registration, token and revocation answer any origin (browser-based MCP clients call
- * them directly; they carry no cookies); the browser pages do not.
+ * @module The OAuth 2.1 authorization server of the gateway and the discovery documents of its
+ * presets. Metadata, registration, token and revocation answer any origin (browser-based MCP
+ * clients call them directly; they carry no cookies); the browser pages do not.
+ */
+
+/**
+ * The routes, for `app.route("/", buildOAuth())`. An OAuthError thrown by any of them is answered
+ * here as its JSON error (hono wraps each route of a sub-app that has its own onError); anything
+ * else goes on to the app's 500 handler.
  */
 export function buildOAuth(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.onError((err) => {
+    if (err instanceof OAuthError) return err.toResponse();
+    throw err;
+  });
   const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], allowHeaders: ["Authorization", "Content-Type", "MCP-Protocol-Version"], maxAge: 86400 });
 
   const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(publicUrl(c)), 200, { "cache-control": "public, max-age=3600" });
@@ -39,18 +49,10 @@ export function buildOAuth(): Hono<AppEnv> {
 
   app.use("/oauth/register", open);
   app.post("/oauth/register", async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return new OAuthError("invalid_client_metadata", "The body must be a JSON object.").toResponse();
-    }
-    try {
-      return c.json(await registerClient(c.env, body), 201, { "cache-control": "no-store" });
-    } catch (e) {
-      if (e instanceof OAuthError) return e.toResponse();
-      throw e;
-    }
+    const body: unknown = await c.req.json().catch(() => {
+      throw new OAuthError("invalid_client_metadata", "The body must be a JSON object.");
+    });
+    return c.json(await registerClient(c.env, body), 201, { "cache-control": "no-store" });
   });
 
   app.get("/oauth/authorize", authorizeGet);

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../edge/app-env";
 import type { Bindings } from "../shared/bindings";
 import { sha256Hex } from "../shared/crypto";
@@ -6,13 +7,21 @@ import { signJwt, verifyJwt } from "./keys";
 import { errorPage, pageResponse } from "./pages";
 
 /**
- * Browser-side state of the authorization flow, all as short signed JWTs (no storage):
+ * @module Browser-side state of the authorization flow, all as short signed JWTs (no storage):
  * - the sign-in session cookie (`__Host-`, Secure, HttpOnly, SameSite=Lax);
  * - the pending authorization request, carried through sign-in and consent forms;
  * - the consent form's CSRF token, bound to the session and to the request.
  * Each kind has its own `typ` and audience, so one can never be replayed as another.
  */
-export const SESSION_COOKIE = "__Host-mcpgate_session";
+
+/**
+ * The attributes of the flow's cookies, for hono/cookie. `prefix: "host"` names a cookie
+ * `__Host-<name>` and forces Secure, Path=/ and no Domain (the browser then refuses it from any
+ * other site or path); path and secure are spelled out for the reader.
+ */
+export const COOKIE_OPTIONS = { prefix: "host", path: "/", secure: true, httpOnly: true, sameSite: "Lax" } as const;
+/** The session cookie's name, without the `__Host-` prefix hono adds. */
+const SESSION_COOKIE = "mcpgate_session";
 const SESSION_TTL_S = 12 * 3600;
 const REQUEST_TTL_S = 15 * 60;
 
@@ -41,19 +50,14 @@ export interface BrowserSession {
   sid: string;
 }
 
-export async function sessionCookie(env: Bindings, issuer: string, userId: string): Promise<string> {
-  const token = await signJwt(env, { sid: crypto.randomUUID() }, { typ: "mcpgate-session+jwt", expiresInSeconds: SESSION_TTL_S, audience: aud(issuer, "session"), issuer, subject: userId });
-  return `${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_S}`;
+function sessionToken(env: Bindings, issuer: string, userId: string): Promise<string> {
+  return signJwt(env, { sid: crypto.randomUUID() }, { typ: "mcpgate-session+jwt", expiresInSeconds: SESSION_TTL_S, audience: aud(issuer, "session"), issuer, subject: userId });
 }
 
-export async function readSession(env: Bindings, issuer: string, cookieHeader: string | undefined): Promise<BrowserSession | null> {
-  const token = cookieHeader
-    ?.split(";")
-    .map((c) => c.trim())
-    .find((c) => c.startsWith(`${SESSION_COOKIE}=`))
-    ?.slice(SESSION_COOKIE.length + 1);
+export async function readSession(c: Context<AppEnv>, issuer: string): Promise<BrowserSession | null> {
+  const token = getCookie(c, SESSION_COOKIE, "host");
   if (!token) return null;
-  const payload = await verifyJwt(env, token, { typ: "mcpgate-session+jwt", audience: aud(issuer, "session"), issuer });
+  const payload = await verifyJwt(c.env, token, { typ: "mcpgate-session+jwt", audience: aud(issuer, "session"), issuer });
   return payload?.sub && typeof payload.sid === "string" ? { userId: payload.sub, sid: payload.sid } : null;
 }
 
@@ -66,11 +70,13 @@ export async function checkCsrf(env: Bindings, issuer: string, session: BrowserS
   return !!payload && payload.sub === session.userId && payload.sid === session.sid && payload.rh === (await sha256Hex(request));
 }
 
-/** After any sign-in method: set the session cookie and continue with the same request. */
+/**
+ * After any sign-in method: set the session cookie and continue with the same request. The reply
+ * is built by the context, so a cookie the caller set or cleared on it before is kept.
+ */
 export async function completeSignIn(c: Context<AppEnv>, issuer: string, userId: string, sealed: string): Promise<Response> {
-  const cookie = await sessionCookie(c.env, issuer, userId);
   const pending = await openRequest(c.env, issuer, sealed);
-  if (!pending) return pageResponse(errorPage("Request expired", "Start again from your application."), 400);
+  if (!pending) return pageResponse(c, errorPage("Request expired", "Start again from your application."), 400);
   const q = new URLSearchParams({
     response_type: "code",
     client_id: pending.clientId,
@@ -81,5 +87,7 @@ export async function completeSignIn(c: Context<AppEnv>, issuer: string, userId:
     resource: pending.resource,
   });
   if (pending.state !== null) q.set("state", pending.state);
-  return new Response(null, { status: 303, headers: { location: `/oauth/authorize?${q}`, "set-cookie": cookie, "cache-control": "no-store" } });
+  setCookie(c, SESSION_COOKIE, await sessionToken(c.env, issuer, userId), { ...COOKIE_OPTIONS, maxAge: SESSION_TTL_S });
+  c.header("cache-control", "no-store");
+  return c.redirect(`/oauth/authorize?${q}`, 303);
 }

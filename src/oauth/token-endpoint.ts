@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { Context } from "hono";
+import { decodeJwt } from "jose";
 import { decideAccess } from "../policy/access";
 import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
@@ -11,6 +12,11 @@ import { authenticateClient } from "./clients";
 import { OAuthError } from "./errors";
 import { ACCESS_TOKEN_TYP, grantOfRefreshToken, issueTokens, redeemCode, revokeGrant, rotateRefreshToken, type Grant } from "./grants";
 import { verifyJwt } from "./keys";
+
+/**
+ * @module The token endpoint (authorization code with PKCE, rotating refresh tokens) and RFC 7009
+ * revocation. An OAuthError thrown here is answered by the OAuth sub-app's onError (routes.ts).
+ */
 
 async function readForm(c: Context<AppEnv>): Promise<URLSearchParams> {
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
@@ -40,77 +46,70 @@ async function stillAllowed(c: Context<AppEnv>, grant: Grant): Promise<boolean> 
 
 /** POST /oauth/token: authorization_code (PKCE) and refresh_token (rotating) grants. */
 export async function tokenPost(c: Context<AppEnv>): Promise<Response> {
-  try {
-    const form = await readForm(c);
-    const client = await authenticateClient(c.env, form, c.req.header("authorization"));
-    const issuer = publicUrl(c);
-    const grantType = form.get("grant_type");
-    if (grantType === "authorization_code") {
-      const code = form.get("code");
-      const verifier = form.get("code_verifier");
-      if (!code || !verifier) throw new OAuthError("invalid_request", "code and code_verifier are required.");
-      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) throw new OAuthError("invalid_grant", "The code_verifier is malformed.");
-      const redeemed = await redeemCode(c.env, code);
-      if ("problem" in redeemed) throw new OAuthError("invalid_grant", redeemed.problem);
-      const { row, grant } = redeemed;
-      if (grant.clientId !== client.id) throw new OAuthError("invalid_grant", "The code was issued to another client.");
-      if (form.get("redirect_uri") !== row.redirectUri) throw new OAuthError("invalid_grant", "redirect_uri does not match the authorization request.");
-      if ((await sha256Base64url(verifier)) !== row.codeChallenge) throw new OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.");
-      const resource = form.get("resource");
-      if (resource !== null && resource.replace(/\/$/, "") !== grant.resource) throw new OAuthError("invalid_target", "resource does not match the authorization request.");
-      return json(await issueTokens(c.env, issuer, grant));
-    }
-    if (grantType === "refresh_token") {
-      const token = form.get("refresh_token");
-      if (!token) throw new OAuthError("invalid_request", "refresh_token is required.");
-      const rotated = await rotateRefreshToken(c.env, token);
-      if ("problem" in rotated) throw new OAuthError("invalid_grant", rotated.problem);
-      const { grant } = rotated;
-      if (grant.clientId !== client.id) throw new OAuthError("invalid_grant", "The refresh token was issued to another client.");
-      const resource = form.get("resource");
-      if (resource !== null && resource.replace(/\/$/, "") !== grant.resource) throw new OAuthError("invalid_target", "resource does not match the grant.");
-      const scope = form.get("scope");
-      if (scope && scope.split(" ").some((s) => !grant.scope.split(" ").includes(s))) throw new OAuthError("invalid_scope", "A refresh cannot widen the scope.");
-      if (!(await stillAllowed(c, grant))) {
-        await revokeGrant(c.env, grant, "access_lost", null);
-        throw new OAuthError("invalid_grant", "The user no longer has access to this preset.");
-      }
-      return json(await issueTokens(c.env, issuer, grant));
-    }
-    throw new OAuthError("unsupported_grant_type", "Supported grant types: authorization_code, refresh_token.");
-  } catch (e) {
-    if (e instanceof OAuthError) return e.toResponse();
-    throw e;
+  const form = await readForm(c);
+  const client = await authenticateClient(c.env, form, c.req.header("authorization"));
+  const issuer = publicUrl(c);
+  const grantType = form.get("grant_type");
+  if (grantType === "authorization_code") {
+    const code = form.get("code");
+    const verifier = form.get("code_verifier");
+    if (!code || !verifier) throw new OAuthError("invalid_request", "code and code_verifier are required.");
+    if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) throw new OAuthError("invalid_grant", "The code_verifier is malformed.");
+    const redeemed = await redeemCode(c.env, code);
+    if ("problem" in redeemed) throw new OAuthError("invalid_grant", redeemed.problem);
+    const { row, grant } = redeemed;
+    if (grant.clientId !== client.id) throw new OAuthError("invalid_grant", "The code was issued to another client.");
+    if (form.get("redirect_uri") !== row.redirectUri) throw new OAuthError("invalid_grant", "redirect_uri does not match the authorization request.");
+    if ((await sha256Base64url(verifier)) !== row.codeChallenge) throw new OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.");
+    const resource = form.get("resource");
+    if (resource !== null && resource.replace(/\/$/, "") !== grant.resource) throw new OAuthError("invalid_target", "resource does not match the authorization request.");
+    return json(await issueTokens(c.env, issuer, grant));
   }
+  if (grantType === "refresh_token") {
+    const token = form.get("refresh_token");
+    if (!token) throw new OAuthError("invalid_request", "refresh_token is required.");
+    const rotated = await rotateRefreshToken(c.env, token);
+    if ("problem" in rotated) throw new OAuthError("invalid_grant", rotated.problem);
+    const { grant } = rotated;
+    if (grant.clientId !== client.id) throw new OAuthError("invalid_grant", "The refresh token was issued to another client.");
+    const resource = form.get("resource");
+    if (resource !== null && resource.replace(/\/$/, "") !== grant.resource) throw new OAuthError("invalid_target", "resource does not match the grant.");
+    const scope = form.get("scope");
+    if (scope && scope.split(" ").some((s) => !grant.scope.split(" ").includes(s))) throw new OAuthError("invalid_scope", "A refresh cannot widen the scope.");
+    if (!(await stillAllowed(c, grant))) {
+      await revokeGrant(c.env, grant, "access_lost", null);
+      throw new OAuthError("invalid_grant", "The user no longer has access to this preset.");
+    }
+    return json(await issueTokens(c.env, issuer, grant));
+  }
+  throw new OAuthError("unsupported_grant_type", "Supported grant types: authorization_code, refresh_token.");
 }
 
 /** POST /oauth/revoke (RFC 7009): a refresh or access token; revokes its whole grant. */
 export async function revokePost(c: Context<AppEnv>): Promise<Response> {
-  try {
-    const form = await readForm(c);
-    const client = await authenticateClient(c.env, form, c.req.header("authorization"));
-    const token = form.get("token");
-    if (!token) throw new OAuthError("invalid_request", "token is required.");
-    let grant = token.startsWith("mcpr_") ? await grantOfRefreshToken(c.env, token) : null;
-    if (!grant && token.split(".").length === 3) {
-      const claims = await verifyJwt(c.env, token, { typ: ACCESS_TOKEN_TYP, issuer: publicUrl(c), audience: decodeAudience(token) });
-      const gid = typeof claims?.gid === "string" ? claims.gid : null;
-      grant = gid ? ((await getDb(c.env.DB).select().from(oauthGrants).where(eq(oauthGrants.id, gid)).get()) ?? null) : null;
-    }
-    // RFC 7009 §2.2: unknown or foreign tokens are not an error worth revealing.
-    if (grant && grant.clientId === client.id) await revokeGrant(c.env, grant, "revoked_by_client", grant.userId);
-    return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
-  } catch (e) {
-    if (e instanceof OAuthError) return e.toResponse();
-    throw e;
+  const form = await readForm(c);
+  const client = await authenticateClient(c.env, form, c.req.header("authorization"));
+  const token = form.get("token");
+  if (!token) throw new OAuthError("invalid_request", "token is required.");
+  let grant = token.startsWith("mcpr_") ? await grantOfRefreshToken(c.env, token) : null;
+  if (!grant && token.split(".").length === 3) {
+    const claims = await verifyJwt(c.env, token, { typ: ACCESS_TOKEN_TYP, issuer: publicUrl(c), audience: decodeAudience(token) });
+    const gid = typeof claims?.gid === "string" ? claims.gid : null;
+    grant = gid ? ((await getDb(c.env.DB).select().from(oauthGrants).where(eq(oauthGrants.id, gid)).get()) ?? null) : null;
   }
+  // RFC 7009 §2.2: unknown or foreign tokens are not an error worth revealing.
+  if (grant && grant.clientId === client.id) await revokeGrant(c.env, grant, "revoked_by_client", grant.userId);
+  return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
 }
 
-/** The (unverified) audience of a JWT, so verification can then require exactly it. */
+/**
+ * The (unverified) audience of a JWT, so verification can then require exactly it. Never throws:
+ * garbage gives "", which no token verifies against, and revocation answers 200 (RFC 7009).
+ */
 function decodeAudience(token: string): string {
   try {
-    const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { aud?: unknown };
-    return typeof payload.aud === "string" ? payload.aud : "";
+    const { aud } = decodeJwt(token);
+    return typeof aud === "string" ? aud : "";
   } catch {
     return "";
   }
