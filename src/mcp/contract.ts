@@ -21,13 +21,8 @@ export interface Caller {
 }
 
 /** One POST to the preset's MCP endpoint, already parsed and envelope-checked by the worker. */
-export interface McpCall extends PresetRef {
-  /** The authenticated user, or null for an anonymous caller. */
-  userId: string | null;
-  /** The OAuth grant of the caller's access token, when it used one (checked against revocations). */
-  grantId?: string | null;
-  /** CF-Connecting-IP: what anonymous callers are rate-limited by. */
-  ip: string | null;
+export interface McpCall extends PresetRef, Caller {
+  /** The Mcp-Session-Id; null for an initialize. */
   sessionId: string | null;
   messages: RpcMessage[];
   batch: boolean;
@@ -49,14 +44,4 @@ export interface MessageReply {
   body: string | null;
   status?: number;
   headers?: Record<string, string>;
-}
-
-/** The caller, as the worker authenticated it. */
-export interface Caller {
-  /** The authenticated user, or null for an anonymous caller. */
-  userId: string | null;
-  /** The OAuth grant of the caller's access token, when it used one (checked against revocations). */
-  grantId: string | null;
-  /** CF-Connecting-IP: what anonymous callers are rate-limited by. */
-  ip: string | null;
 }
