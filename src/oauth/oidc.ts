@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
-import { deleteCookie, getCookie } from "hono/cookie";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { base64url, createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { z } from "zod";
 import type { AppEnv } from "../edge/app-env";
@@ -85,10 +85,7 @@ export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
     code_challenge: challenge,
     code_challenge_method: "S256",
   }).toString();
-  // COOKIE_OPTIONS' attributes, written by hand in the order this cookie has always had (Path,
-  // Secure, HttpOnly, SameSite, Max-Age), which test/integration/oauth-signin.test.ts pins; hono's
-  // setCookie writes Max-Age, Path, HttpOnly, Secure, SameSite. Reading and clearing use hono/cookie.
-  c.header("set-cookie", `__Host-${OIDC_COOKIE}=${flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_S}`);
+  setCookie(c, OIDC_COOKIE, flow, { ...COOKIE_OPTIONS, maxAge: FLOW_TTL_S });
   c.header("cache-control", "no-store");
   return c.redirect(target.toString(), 302);
 }

@@ -96,7 +96,8 @@ describe("sign-in through an OpenID Connect provider", () => {
     expect(q.get("code_challenge_method")).toBe("S256");
     for (const p of ["state", "nonce", "code_challenge"]) expect(q.get(p)).toMatch(/.{16,}/);
     expect(oidcCookie).toMatch(/^__Host-mcpgate_oidc=/);
-    expect(start.headers.get("set-cookie")).toMatch(/Path=\/;.*Secure;.*HttpOnly;.*SameSite=Lax/);
+    const attributes = start.headers.get("set-cookie")!.split(/;\s*/).slice(1);
+    for (const attribute of ["Path=/", "Secure", "HttpOnly", "SameSite=Lax", "Max-Age=600"]) expect(attributes).toContain(attribute);
 
     expect(done.status).toBe(303);
     const cookies = setCookies(done);
