@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { OUTCOMES, type CallOutcome, type CallRecord } from "../../src/usage/call-record";
 import { presetStub } from "../../src/edge/preset-stub";
 import { UsageRecorder } from "../../src/usage/recorder";
-import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
+import { api, createUser, givenPreset, type TestUser, unique, upstreamUrl } from "../helpers";
+import { mcpPost, rawSession } from "../mcp-raw";
 import { type MetricsRecorder, recordMetrics } from "../metrics-recorder";
 
 let metrics: MetricsRecorder;
@@ -45,17 +46,15 @@ interface Made {
 
 /** A public preset over three upstreams (one healthy, one answering JSON-RPC errors, one broken). */
 async function statsPreset() {
-  const owner = await createUser();
-  const other = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"), { timeoutMs: 1000 });
-  await addServer(owner, "strict", upstreamUrl("strict"));
-  await addServer(owner, "broken", upstreamUrl("error500", unique("stats")));
-  const slug = unique("stats");
-  const preset = await addPreset(owner, slug, "public", { toolLimits: { alpha__add: { requests: 1, windowSeconds: 60 } } });
-  await attach(owner, slug, "alpha", ["echo", "add", "fail", "sleep"]);
-  await attach(owner, slug, "strict");
-  await attach(owner, slug, "broken", ["anything"]);
-  return { owner, other, slug, presetId: preset.id as string, url: presetUrl(owner.handle, slug) };
+  const p = await givenPreset({
+    toolLimits: { alpha__add: { requests: 1, windowSeconds: 60 } },
+    servers: [
+      { name: "alpha", url: upstreamUrl("alpha"), timeoutMs: 1000, tools: ["echo", "add", "fail", "sleep"] },
+      { name: "strict", url: upstreamUrl("strict") },
+      { name: "broken", url: upstreamUrl("error500", unique("stats")), tools: ["anything"] },
+    ],
+  });
+  return { ...p, other: await createUser() };
 }
 
 describe("usage stats", () => {
