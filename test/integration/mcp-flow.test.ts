@@ -1,5 +1,9 @@
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { presetStub } from "../../src/edge/preset-stub";
 import { attach, connectClient, EVENTUALLY, expireUpstreamSessions, givenPreset, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { openSession, rpc } from "../mcp-raw";
+import { closeIdleUpstreams } from "../preset-object";
 
 describe("a preset as a virtual MCP server", () => {
   it("lists exactly the selected tools of two upstreams and calls each", async () => {
@@ -86,6 +90,28 @@ describe("a preset as a virtual MCP server", () => {
     expect(stats.initializes).toBe(1);
     expect(stats.requests["tools/call"]).toBe(6);
     expect(stats.requests["tools/list"]).toBe(1);
+  });
+
+  // Raw sessions here: the SDK client listens on a standalone stream, which keeps upstream sessions open.
+  it("closes an upstream session idle for UPSTREAM_IDLE_MS at the preset's alarm; the next call opens a new one", async () => {
+    const scope = unique("idle");
+    const p = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: ["echo"] }] });
+    const session = await openSession(p.url);
+    expect((await rpc(session, 1, "tools/call", { name: "alpha__echo", arguments: { text: "before" } })).result.content[0].text).toBe("before");
+    expect((await upstreamStats("alpha", scope)).initializes).toBe(1);
+    await closeIdleUpstreams(presetStub(env, p.owner.handle, p.slug));
+    expect((await rpc(session, 2, "tools/call", { name: "alpha__echo", arguments: { text: "after" } })).result.content[0].text).toBe("after");
+    expect((await upstreamStats("alpha", scope)).initializes).toBe(2);
+  });
+
+  it("keeps an upstream session used within UPSTREAM_IDLE_MS open when the preset's alarm runs", async () => {
+    const scope = unique("busy");
+    const p = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: ["echo"] }] });
+    const session = await openSession(p.url);
+    await rpc(session, 1, "tools/call", { name: "alpha__echo", arguments: { text: "before" } });
+    expect(await runDurableObjectAlarm(presetStub(env, p.owner.handle, p.slug))).toBe(true);
+    expect((await rpc(session, 2, "tools/call", { name: "alpha__echo", arguments: { text: "after" } })).result.content[0].text).toBe("after");
+    expect((await upstreamStats("alpha", scope)).initializes).toBe(1);
   });
 
   it("re-initializes the upstream session when the upstream says it expired, and the call still succeeds", async () => {
