@@ -49,8 +49,10 @@ export interface TestUser {
   token: string;
 }
 
-export async function createUser(handle = unique("u")): Promise<TestUser> {
-  const res = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: { handle } });
+/** A new user (made by the admin), with a handle no other test uses and the API token it came with. */
+export async function createUser(opts: { email?: string } = {}): Promise<TestUser> {
+  const handle = unique("u");
+  const res = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: { handle, ...opts } });
   if (res.status !== 201) throw new Error(`createUser ${handle}: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.user.id, handle, token: res.body.token };
 }
@@ -99,6 +101,9 @@ export async function connectClient(url: string, opts: { token?: string; capabil
   await client.connect(transport);
   return client;
 }
+
+/** The text of a tool result's first content item. */
+export const textOf = (result: Record<string, unknown>): string => (result.content as { text: string }[])[0]!.text;
 
 /** One server of a preset built by givenPreset: registered, then (unless `attach: false`) attached. */
 export interface PresetServer {

@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { expect, vi } from "vitest";
 import { UPSTREAM_IDLE_MS } from "../src/preset/gateway";
 
@@ -6,6 +6,11 @@ import { UPSTREAM_IDLE_MS } from "../src/preset/gateway";
  * @module The preset's Durable Object as tests drive it from outside: through its alarm, as the
  * runtime would, never through a method that exists for tests.
  */
+
+/** Runs `fn` inside a new preset object, on its empty storage: for the parts that live on a Durable Object's SQLite. */
+export function inFreshObject<T>(fn: (state: DurableObjectState) => T | Promise<T>): Promise<T> {
+  return runInDurableObject(env.PRESETS.get(env.PRESETS.newUniqueId()), (_instance, state) => fn(state));
+}
 
 /**
  * Runs the preset object's alarm as if UPSTREAM_IDLE_MS had passed since its last upstream call,

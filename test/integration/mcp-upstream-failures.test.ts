@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { connectClient, givenPreset, upstreamUrl } from "../helpers";
-import { mcpPost, post, rawSession, readMessages } from "../mcp-raw";
+import { mcpPost, post, rawSession, readMessages, toolCall } from "../mcp-raw";
 
 /** A preset with a healthy alpha (echo, sleep) and one broken server named `broken` at `brokenUrl`. */
 async function presetWithBroken(brokenUrl: string, alphaTimeoutMs = 30_000) {
@@ -15,7 +15,7 @@ async function presetWithBroken(brokenUrl: string, alphaTimeoutMs = 30_000) {
 }
 
 async function call(url: string, session: string, name: string, args: Record<string, unknown> = {}) {
-  return mcpPost(url, { jsonrpc: "2.0", id: 42, method: "tools/call", params: { name, arguments: args } }, { sessionId: session });
+  return mcpPost(url, toolCall(42, name, args), { sessionId: session });
 }
 
 describe("upstreams that fail", () => {
@@ -67,7 +67,7 @@ describe("upstreams that fail", () => {
     // What the upstream puts on the wire when called directly, byte for byte.
     const direct = upstreamUrl("strict");
     const [sent] = await readMessages(
-      await post(direct, { jsonrpc: "2.0", id: 42, method: "tools/call", params: { name: "picky", arguments: {} } }, { sessionId: await rawSession(direct) }),
+      await post(direct, toolCall(42, "picky"), { sessionId: await rawSession(direct) }),
     );
     expect(sent.error).toMatchObject({ code: -32602, data: { hint: "send nothing" } });
     expect(res.json).toEqual({ ...sent, id: 42 });

@@ -1,6 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, givenPreset, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
+import { api, createUser, givenPreset, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
 import { INIT, mcpPost } from "../mcp-raw";
 import { authorizeInBrowser, authorizeUrl, browse, cookieOf, decide, field, form, type Page, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
 
@@ -14,10 +14,7 @@ const REDIRECT = "http://localhost:7777/callback";
 const CIMD_REDIRECT = "http://localhost:7788/callback";
 
 async function createUserWithEmail(email: string | null = `${unique("mail")}@example.test`): Promise<TestUser & { email: string | null }> {
-  const handle = unique("u");
-  const res = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: email ? { handle, email } : { handle } });
-  if (res.status !== 201) throw new Error(`createUser ${handle}: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: res.body.user.id, handle, token: res.body.token, email };
+  return { ...(await createUser(email ? { email } : {})), email };
 }
 
 /** A private preset of `owner` exposing alpha's echo (under a server name of its own, so an owner can have several). */

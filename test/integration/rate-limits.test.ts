@@ -2,14 +2,14 @@ import { env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { presetStub } from "../../src/edge/preset-stub";
 import { api, createUser, EVENTUALLY, givenPreset, type PresetSpec, type TestUser, upstreamUrl } from "../helpers";
-import { INIT, mcpPost, rawSession } from "../mcp-raw";
+import { INIT, mcpPost, rawSession, toolCall } from "../mcp-raw";
 import { closeIdleUpstreams } from "../preset-object";
 
 /** A public preset exposing alpha's echo and add, with these limits. */
 const limitedPreset = (limits: Pick<PresetSpec, "rateLimit" | "toolLimits">) =>
   givenPreset({ ...limits, servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "add"] }] });
 
-const echo = (id: number | string, text = "x") => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "alpha__echo", arguments: { text } } });
+const echo = (id: number | string, text = "x") => toolCall(id, "alpha__echo", { text });
 
 describe("rate limits", () => {
   it("lets exactly 20 of 50 parallel calls through a limit of 20 and refuses the rest with 429", async () => {
@@ -68,7 +68,7 @@ describe("rate limits", () => {
     const third = await mcpPost(p.url, echo(3), { sessionId: session });
     expect(third.status).toBe(429);
     expect(third.json.error.message).toMatch(/2 calls of alpha__echo per 60 s/);
-    const add = await mcpPost(p.url, { jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "alpha__add", arguments: { a: 1, b: 2 } } }, { sessionId: session });
+    const add = await mcpPost(p.url, toolCall(4, "alpha__add", { a: 1, b: 2 }), { sessionId: session });
     expect(add.status).toBe(200);
     // The refused echo did not count against the preset-wide budget: 10 - 3 calls that passed.
     expect(add.headers.get("ratelimit-remaining")).toBe("7");

@@ -2,7 +2,7 @@ import { env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { presetStub } from "../../src/edge/preset-stub";
 import { api, EVENTUALLY, givenPreset, setUpstreamDown, unique, upstreamStats, upstreamUrl } from "../helpers";
-import { mcpPost, rawSession } from "../mcp-raw";
+import { mcpPost, rawSession, toolCall } from "../mcp-raw";
 import { closeIdleUpstreams } from "../preset-object";
 
 /** A preset with a healthy alpha and a second server `other` at `otherUrl`, and a session on it. */
@@ -18,7 +18,7 @@ async function twoUpstreams(otherUrl: string, otherTools: string[] | null = null
 
 let nextId = 100;
 const call = (url: string, session: string, name: string, args: Record<string, unknown> = {}) =>
-  mcpPost(url, { jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name, arguments: args } }, { sessionId: session });
+  mcpPost(url, toolCall(nextId++, name, args), { sessionId: session });
 
 describe("circuit breakers", () => {
   it("opens after repeated upstream failures, then fails fast naming the upstream while others keep working", async () => {
@@ -67,10 +67,10 @@ describe("circuit breakers", () => {
     const after = await list();
     expect(after.status).toBe(200);
     expect(after.json.result.tools.map((t: { name: string }) => t.name)).toEqual(before);
-    const call = await mcpPost(p.url, { jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name: "other__reverse", arguments: { text: "ab" } } }, { sessionId: p.session });
-    expect(call.json.error).toMatchObject({ code: -32010, data: { upstream: "other" } });
+    const reversed = await call(p.url, p.session, "other__reverse", { text: "ab" });
+    expect(reversed.json.error).toMatchObject({ code: -32010, data: { upstream: "other" } });
     await setUpstreamDown("beta", scope, false);
-    expect((await mcpPost(p.url, { jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name: "other__reverse", arguments: { text: "ab" } } }, { sessionId: p.session })).json.result.content[0].text).toBe("ba");
+    expect((await call(p.url, p.session, "other__reverse", { text: "ab" })).json.result.content[0].text).toBe("ba");
   });
 
   it("counts isError results as successful calls", async () => {
@@ -86,7 +86,7 @@ describe("timeouts and cancellation", () => {
     const scope = unique("cancel");
     const p = await twoUpstreams(upstreamUrl("alpha", scope), ["sleep"], 30_000);
     const started = Date.now();
-    const pending = mcpPost(p.url, { jsonrpc: "2.0", id: "slow-1", method: "tools/call", params: { name: "other__sleep", arguments: { ms: 20_000 } } }, { sessionId: p.session });
+    const pending = mcpPost(p.url, toolCall("slow-1", "other__sleep", { ms: 20_000 }), { sessionId: p.session });
     await vi.waitFor(async () => expect((await upstreamStats("alpha", scope)).requests["tools/call"] ?? 0).toBeGreaterThanOrEqual(1), EVENTUALLY);
     const note = await mcpPost(p.url, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "slow-1", reason: "user pressed stop" } }, { sessionId: p.session });
     expect(note.status).toBe(202);

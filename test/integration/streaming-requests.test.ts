@@ -1,14 +1,13 @@
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { describe, expect, it } from "vitest";
-import { conformancePreset, connectClient } from "../helpers";
+import { conformancePreset, connectClient, textOf } from "../helpers";
 import { deleteSession, isMethod, isResponseTo, openSession, post, SseReader, toolCall } from "../mcp-raw";
 
 /**
  * Requests an upstream sends its client in the middle of a tools/call (sampling, elicitation,
  * roots), relayed to the client that made the call when it declared the capability.
  */
-const textOf = (result: Record<string, unknown>) => (result.content as { text: string }[])[0]!.text;
 
 /** The client answers elicitations only when told to stop (notifications/cancelled); notes why. */
 function elicitationsWaitForAbort(client: Client): { reason: unknown } {

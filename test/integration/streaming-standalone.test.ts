@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { attach, conformancePreset, expireUpstreamSessions, unique } from "../helpers";
+import { attach, conformancePreset, expireUpstreamSessions, textOf, unique } from "../helpers";
 import { deleteSession, isMethod, listen, openSession, post, type RawSession, readMessages, rpc, SseReader, staysQuiet, toolCall } from "../mcp-raw";
 
 /** Opens the session's standalone stream and waits until the gateway has set it up. */
@@ -27,8 +27,6 @@ async function callTool(session: RawSession, name: string, args: Record<string, 
   const messages = await readMessages(await post(session, toolCall(900, name, args)));
   return messages.find((m) => m.id === 900).result;
 }
-
-const textOf = (result: any): string => result.content[0].text;
 
 describe("the standalone GET stream", () => {
   it("starts with a priming event for a 2025-11-25 session", async () => {

@@ -1,4 +1,4 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { OUTCOMES, type CallOutcome, type CallRecord } from "../../src/usage/call-record";
 import { presetStub } from "../../src/edge/preset-stub";
@@ -6,6 +6,7 @@ import { UsageRecorder } from "../../src/usage/recorder";
 import { api, createUser, givenPreset, type TestUser, unique, upstreamUrl } from "../helpers";
 import { mcpPost, rawSession } from "../mcp-raw";
 import { type MetricsRecorder, recordMetrics } from "../metrics-recorder";
+import { inFreshObject } from "../preset-object";
 
 let metrics: MetricsRecorder;
 beforeEach(() => {
@@ -191,7 +192,7 @@ describe("usage stats", () => {
       outcome: "ok", latencyMs: 5, requestBytes: 10, responseBytes: 10, arguments: undefined, at,
     });
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
-    await runInDurableObject(env.PRESETS.getByName(`${unique("flush")}/x`), async (_instance, state) => {
+    await inFreshObject(async (state) => {
       let loseReply = true;
       const flaky = {
         prepare: (sql: string) => env.DB.prepare(sql),
@@ -220,7 +221,7 @@ describe("usage stats", () => {
 
   it("flushes many distinct rollup rows in chunks, each row exactly once", async () => {
     const presetId = unique("prs");
-    await runInDurableObject(env.PRESETS.getByName(`${unique("many")}/x`), async (_instance, state) => {
+    await inFreshObject(async (state) => {
       const recorder = new UsageRecorder(state.storage.sql, { db: () => env.DB, metrics: () => undefined, scheduleAlarm: () => {} });
       const writer = recorder.metricsWriter();
       const at = Date.now();
