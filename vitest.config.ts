@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -54,6 +55,9 @@ export default defineConfig(async () => {
             exclude: ["test/unit/**"],
             globalSetup: ["./test/global-setup.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
+            // Each file gets its own workerd and mostly waits on the fixture upstreams (and on
+            // timeouts it provokes), so two at a time even on 2 cores, where Vitest's default is 1.
+            maxWorkers: Math.max(2, availableParallelism() - 1),
             testTimeout: 20_000,
             hookTimeout: 30_000,
           },

@@ -13,7 +13,7 @@ export const ORIGIN = "http://gateway.test";
 export const EVENTUALLY = { timeout: 5_000, interval: 20 };
 
 let counter = 0;
-/** A handle, slug or name no other test uses (test files share one D1 database). */
+/** A handle, slug or name no other test uses (the tests of a file share one D1 database). */
 export function unique(prefix: string): string {
   counter++;
   return `${prefix}-${counter}-${crypto.randomUUID().slice(0, 8)}`;
@@ -154,19 +154,19 @@ export interface GivenPreset {
 
 /**
  * Builds a preset through the management API: the owner, the servers (registered, then attached
- * with their selections), the preset and its members. Fails the test on any refusal.
+ * with their selections), the preset and its members. Fails the test on any refusal. (Fields
+ * left undefined vanish from the JSON bodies, so the API sees only what the spec sets.)
  */
 export async function givenPreset(spec: PresetSpec = {}): Promise<GivenPreset> {
   const { owner: given, slug = unique("p"), visibility = "public", naming, servers = [], members = [], ...fields } = spec;
   const owner = given ?? (await createUser());
   const registered: Record<string, any> = {};
-  for (const { name, url, headers, timeoutMs } of servers) {
-    registered[name] = await addServer(owner, name, url, { ...(headers ? { headers } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
-  }
-  const preset = await addPreset(owner, slug, visibility, { ...(naming ? { toolNaming: naming } : {}), ...fields });
-  for (const { name, url: _url, headers: _h, timeoutMs: _t, attach = true, ...selection } of servers) {
+  for (const { name, url, headers, timeoutMs } of servers) registered[name] = await addServer(owner, name, url, { headers, timeoutMs });
+  const preset = await addPreset(owner, slug, visibility, { toolNaming: naming, ...fields });
+  for (const { name, attach = true, tools, prompts, resources, overrides, enabled } of servers) {
     if (!attach) continue;
-    const res = await api("PUT", `/presets/${slug}/servers/${name}`, { token: owner.token, body: selection });
+    const res = await api("PUT", `/presets/${slug}/servers/${name}`, { token: owner.token, body: { tools, prompts, resources, overrides, enabled } });
+    // A first attach creates the selection: anything but 201 means the setup is not what the test asked for.
     if (res.status !== 201) throw new Error(`attach ${name}: ${res.status} ${JSON.stringify(res.body)}`);
   }
   for (const member of members) {
