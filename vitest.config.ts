@@ -17,6 +17,9 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
     test: {
+      // A workers file gets its own workerd and mostly waits on the fixture upstreams (and on the
+      // timeouts it provokes), so run two files at a time even on 2 cores, where Vitest's default is 1.
+      maxWorkers: Math.max(2, availableParallelism() - 1),
       projects: [
         {
           test: {
@@ -55,9 +58,6 @@ export default defineConfig(async () => {
             exclude: ["test/unit/**"],
             globalSetup: ["./test/global-setup.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
-            // Each file gets its own workerd and mostly waits on the fixture upstreams (and on
-            // timeouts it provokes), so two at a time even on 2 cores, where Vitest's default is 1.
-            maxWorkers: Math.max(2, availableParallelism() - 1),
             testTimeout: 20_000,
             hookTimeout: 30_000,
           },
