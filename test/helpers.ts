@@ -1,12 +1,19 @@
 import { env, SELF } from "cloudflare:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { fetchFor } from "./mcp-raw";
 
 /** The worker under test answers on any origin; this one appears in preset URLs. */
 export const ORIGIN = "http://gateway.test";
 
+/**
+ * vi.waitFor's budget for what the gateway does after it answered: audit events, call-log rows,
+ * notifications to upstreams, catalog refreshes.
+ */
+export const EVENTUALLY = { timeout: 5_000, interval: 20 };
+
 let counter = 0;
-/** A handle, slug or name no other test uses (test files share one D1 database). */
+/** A handle, slug or name no other test uses (the tests of a file share one D1 database). */
 export function unique(prefix: string): string {
   counter++;
   return `${prefix}-${counter}-${crypto.randomUUID().slice(0, 8)}`;
@@ -42,8 +49,10 @@ export interface TestUser {
   token: string;
 }
 
-export async function createUser(handle = unique("u")): Promise<TestUser> {
-  const res = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: { handle } });
+/** A new user (made by the admin), with a handle no other test uses and the API token it came with. */
+export async function createUser(opts: { email?: string } = {}): Promise<TestUser> {
+  const handle = unique("u");
+  const res = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: { handle, ...opts } });
   if (res.status !== 201) throw new Error(`createUser ${handle}: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.user.id, handle, token: res.body.token };
 }
@@ -82,53 +91,100 @@ export function presetUrl(handle: string, slug: string): string {
   return `${ORIGIN}/mcp/${handle}/${slug}`;
 }
 
-/** The SDK's real MCP client, speaking Streamable HTTP to the worker (or straight to an upstream). */
-export async function connectClient(url: string, token?: string): Promise<Client> {
-  const client = new Client({ name: "mcpgate-test", version: "1.0.0" });
-  const viaWorker = url.startsWith(ORIGIN);
+/** The SDK's real MCP client over Streamable HTTP, through the worker (or straight to a fixture upstream). */
+export async function connectClient(url: string, opts: { token?: string; capabilities?: Record<string, unknown> } = {}): Promise<Client> {
+  const client = new Client({ name: "mcpgate-test", version: "1.0.0" }, { capabilities: opts.capabilities ?? {} });
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: (input, init) => (viaWorker ? SELF.fetch(input as string, init) : fetch(input, init)),
-    requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : undefined,
+    fetch: fetchFor(url),
+    requestInit: opts.token ? { headers: { authorization: `Bearer ${opts.token}` } } : undefined,
   });
   await client.connect(transport);
   return client;
 }
 
-/** Raw Streamable HTTP POST to an MCP endpoint, for cases the SDK client would not send. */
-export async function mcpPost(
-  url: string,
-  body: unknown,
-  opts: { token?: string; sessionId?: string; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Headers; json: any; text: string }> {
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    accept: "application/json, text/event-stream",
-    ...opts.headers,
-  };
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  if (opts.sessionId) headers["mcp-session-id"] = opts.sessionId;
-  const res = await SELF.fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {}
-  return { status: res.status, headers: res.headers, json, text };
+/** The text of a tool result's first content item. */
+export const textOf = (result: Record<string, unknown>): string => (result.content as { text: string }[])[0]!.text;
+
+/** One server of a preset built by givenPreset: registered, then (unless `attach: false`) attached. */
+export interface PresetServer {
+  name: string;
+  url: string;
+  /** Server fields, sent when registering it (POST /servers). */
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  /** The selection, sent when attaching it (PUT /presets/:slug/servers/:name); a field left out is not sent. */
+  tools?: string[] | null;
+  prompts?: string[] | null;
+  resources?: string[] | null;
+  overrides?: Record<string, { name?: string; description?: string }>;
+  enabled?: boolean;
+  /** false: only registered, for the test to attach itself. */
+  attach?: boolean;
 }
 
-export const INIT = (id: number | string = 1, protocolVersion = "2025-11-25") => ({
-  jsonrpc: "2.0",
-  id,
-  method: "initialize",
-  params: { protocolVersion, capabilities: {}, clientInfo: { name: "raw-test", version: "1" } },
-});
+/** A preset as a test wants it; every field left out is left to the API's default. */
+export interface PresetSpec {
+  /** Default: a new user. */
+  owner?: TestUser;
+  /** Default: a slug no other test uses. */
+  slug?: string;
+  visibility?: "public" | "private" | "invite_only";
+  /** The preset's toolNaming. */
+  naming?: "prefixed" | "plain";
+  /** Registered in order, then attached in order. */
+  servers?: PresetServer[];
+  /** Users added as members. */
+  members?: TestUser[];
+  description?: string;
+  rateLimit?: { requests: number; windowSeconds: number };
+  toolLimits?: Record<string, { requests: number; windowSeconds: number }>;
+  auditCalls?: boolean;
+  auditArguments?: boolean;
+}
 
-/** Opens a session with a raw initialize and returns its id. */
-export async function rawSession(url: string, token?: string, protocolVersion = "2025-11-25"): Promise<string> {
-  const res = await mcpPost(url, INIT(1, protocolVersion), { token });
-  const id = res.headers.get("mcp-session-id");
-  if (res.status !== 200 || !id) throw new Error(`initialize failed: ${res.status} ${res.text}`);
-  return id;
+export interface GivenPreset {
+  owner: TestUser;
+  slug: string;
+  /** The preset's MCP endpoint. */
+  url: string;
+  presetId: string;
+  /** The registered servers as the API answered them, by name. */
+  servers: Record<string, any>;
+}
+
+/**
+ * Builds a preset through the management API: the owner, the servers (registered, then attached
+ * with their selections), the preset and its members. Fails the test on any refusal. (Fields
+ * left undefined vanish from the JSON bodies, so the API sees only what the spec sets.)
+ */
+export async function givenPreset(spec: PresetSpec = {}): Promise<GivenPreset> {
+  const { owner: given, slug = unique("p"), visibility = "public", naming, servers = [], members = [], ...fields } = spec;
+  const owner = given ?? (await createUser());
+  const registered: Record<string, any> = {};
+  for (const { name, url, headers, timeoutMs } of servers) registered[name] = await addServer(owner, name, url, { headers, timeoutMs });
+  const preset = await addPreset(owner, slug, visibility, { toolNaming: naming, ...fields });
+  for (const { name, attach = true, tools, prompts, resources, overrides, enabled } of servers) {
+    if (!attach) continue;
+    const res = await api("PUT", `/presets/${slug}/servers/${name}`, { token: owner.token, body: { tools, prompts, resources, overrides, enabled } });
+    // A first attach creates the selection: anything but 201 means the setup is not what the test asked for.
+    if (res.status !== 201) throw new Error(`attach ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  for (const member of members) {
+    const res = await api("POST", `/presets/${slug}/members`, { token: owner.token, body: { handle: member.handle } });
+    if (res.status !== 201) throw new Error(`add member ${member.handle}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return { owner, slug, url: presetUrl(owner.handle, slug), presetId: preset.id, servers: registered };
+}
+
+/**
+ * A public preset with one server, `lib`, on the conformance fixture (test/fixtures/upstreams.mjs),
+ * all its tools, with plain names unless told.
+ */
+export function conformancePreset(
+  opts: { upstream?: "conformance" | "conformance_resumable" | "hostile"; naming?: "plain" | "prefixed"; timeoutMs?: number; scope?: string } = {},
+): Promise<GivenPreset> {
+  const { upstream = "conformance", naming = "plain", timeoutMs, scope } = opts;
+  return givenPreset({ naming, servers: [{ name: "lib", url: upstreamUrl(upstream, scope), timeoutMs, tools: null }] });
 }
 
 /** Counters of a fixture upstream (initializes, requests by method, last headers). */

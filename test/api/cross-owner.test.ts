@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPreset, addServer, api, attach, createUser, type TestUser, upstreamUrl } from "../helpers";
+import { api, createUser, givenPreset, type TestUser, upstreamUrl } from "../helpers";
 import { expectError } from "./expect-error";
 import { selectionsOf } from "./selections";
 
@@ -40,15 +40,17 @@ beforeAll(async () => {
   a = await createUser();
   b = await createUser();
   member = await createUser();
-  await addServer(a, "a-srv", upstreamUrl("alpha"), { headers: { "X-Api-Key": "a-secret" } });
-  await addPreset(a, "a-kit", "invite_only");
-  await attach(a, "a-kit", "a-srv", ["echo"]);
-  await api("POST", "/presets/a-kit/members", { token: a.token, body: { handle: member.handle } });
+  await givenPreset({
+    owner: a,
+    slug: "a-kit",
+    visibility: "invite_only",
+    servers: [{ name: "a-srv", url: upstreamUrl("alpha"), headers: { "X-Api-Key": "a-secret" }, tools: ["echo"] }],
+    members: [member],
+  });
   const second = await api("POST", "/tokens", { token: a.token, body: { name: "second" } });
   aTokenId = second.body.id;
   aSecondToken = second.body.token;
-  await addServer(b, "b-srv", upstreamUrl("beta"));
-  await addPreset(b, "b-kit", "public");
+  await givenPreset({ owner: b, slug: "b-kit", servers: [{ name: "b-srv", url: upstreamUrl("beta"), attach: false }] });
   before = await snapshotOfA();
   expect(before.preset.servers).toHaveLength(1);
   expect(before.members.members).toHaveLength(1);

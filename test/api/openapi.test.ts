@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPreset, addServer, api, type ApiResult, attach, createUser, type TestUser, unique, upstreamUrl } from "../helpers";
+import { api, type ApiResult, createUser, givenPreset, type TestUser, unique, upstreamUrl } from "../helpers";
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by tests
 let doc: any;
@@ -152,9 +152,12 @@ describe("real responses match the document", () => {
     created = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: { handle: unique("doc") } });
     owner = { id: created.body.user.id, handle: created.body.user.handle, token: created.body.token };
     friend = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"), { headers: { "X-Api-Key": "k" } });
-    await addPreset(owner, "documented", "invite_only");
-    await attach(owner, "documented", "alpha", ["echo"]);
+    await givenPreset({
+      owner,
+      slug: "documented",
+      visibility: "invite_only",
+      servers: [{ name: "alpha", url: upstreamUrl("alpha"), headers: { "X-Api-Key": "k" }, tools: ["echo"] }],
+    });
   });
 
   it("matches POST /users 201", () => expectDocumented("post", "/api/v1/users", created));

@@ -1,14 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, api, createUser, type TestUser, upstreamUrl } from "../helpers";
+import { api, givenPreset, type TestUser, upstreamUrl } from "../helpers";
 import { expectError, expectInvalid } from "./expect-error";
 import { selectionsOf } from "./selections";
 
+/** An owner with servers alpha and beta registered and a preset `kit` with nothing attached. */
 async function ownerWithPreset(): Promise<{ user: TestUser; alpha: { id: string }; beta: { id: string } }> {
-  const user = await createUser();
-  const alpha = await addServer(user, "alpha", upstreamUrl("alpha"));
-  const beta = await addServer(user, "beta", upstreamUrl("beta"));
-  await addPreset(user, "kit");
-  return { user, alpha, beta };
+  const { owner, servers } = await givenPreset({
+    slug: "kit",
+    servers: [
+      { name: "alpha", url: upstreamUrl("alpha"), attach: false },
+      { name: "beta", url: upstreamUrl("beta"), attach: false },
+    ],
+  });
+  return { user: owner, alpha: servers.alpha, beta: servers.beta };
 }
 
 const put = (user: TestUser, path: string, body: unknown) => api("PUT", `/presets/kit/servers/${path}`, { token: user.token, body });

@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, attach, connectClient, createUser, ORIGIN, presetUrl, rawSession, unique, upstreamUrl } from "../helpers";
+import { connectClient, givenPreset, ORIGIN, upstreamUrl } from "../helpers";
+import { rawSession } from "../mcp-raw";
 
 /** Deterministic PRNG (mulberry32) so a failing case can be reproduced from its seed. */
 function rng(seed: number) {
@@ -111,12 +112,10 @@ function expectClientError(res: Response, text: string, label: string, mcp: bool
 
 describe("hostile and malformed input", () => {
   it("answers hundreds of malformed MCP and API requests with 4xx or JSON-RPC errors, changes nothing, and keeps serving", { timeout: 120_000 }, async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    const slug = unique("fz");
-    await addPreset(owner, slug, "public", { rateLimit: { requests: 100_000, windowSeconds: 60 } });
-    await attach(owner, slug, "alpha", ["echo"]);
-    const url = presetUrl(owner.handle, slug);
+    const { owner, slug, url } = await givenPreset({
+      rateLimit: { requests: 100_000, windowSeconds: 60 },
+      servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }],
+    });
     const session = await rawSession(url);
     const before = await snapshot(owner.id);
 

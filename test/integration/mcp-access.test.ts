@@ -1,20 +1,16 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type PresetGateway, UPSTREAM_IDLE_MS } from "../../src/preset/gateway";
 import { presetStub } from "../../src/edge/preset-stub";
-import { addPreset, addServer, api, attach, connectClient, createUser, INIT, mcpPost, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
+import { addPreset, api, connectClient, createUser, givenPreset, type PresetSpec, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
+import { deleteSession, INIT, mcpPost, rawSession } from "../mcp-raw";
+import { closeIdleUpstreams } from "../preset-object";
 
-async function presetWith(visibility: string) {
-  const owner = await createUser();
+/** A preset exposing alpha's echo, with one member; and a stranger, who is neither owner nor member. */
+async function presetWith(visibility: PresetSpec["visibility"]) {
   const member = await createUser();
   const stranger = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  const slug = unique("p");
-  await addPreset(owner, slug, visibility);
-  await attach(owner, slug, "alpha", ["echo"]);
-  const added = await api("POST", `/presets/${slug}/members`, { token: owner.token, body: { handle: member.handle } });
-  expect(added.status).toBe(201);
-  return { owner, member, stranger, slug, url: presetUrl(owner.handle, slug) };
+  const p = await givenPreset({ visibility, servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }], members: [member] });
+  return { ...p, member, stranger };
 }
 
 /** HTTP status of an initialize by `user` (or anonymous). */
@@ -56,7 +52,7 @@ describe("who may use a preset", () => {
 
   it("lets a member of an invite-only preset call tools through the SDK client", async () => {
     const p = await presetWith("invite_only");
-    const client = await connectClient(p.url, p.member.token);
+    const client = await connectClient(p.url, { token: p.member.token });
     expect((await client.callTool({ name: "alpha__echo", arguments: { text: "hi" } })).content).toEqual([{ type: "text", text: "hi" }]);
     await client.close();
   });
@@ -126,11 +122,10 @@ describe("MCP sessions", () => {
   it("ends a session on DELETE; the id then gets 404", async () => {
     const p = await presetWith("public");
     const session = await rawSession(p.url);
-    const del = await SELFdelete(p.url, session);
-    expect(del).toBe(204);
+    expect(await deleteSession(p.url, { sessionId: session })).toBe(204);
     const after = await mcpPost(p.url, { jsonrpc: "2.0", id: 3, method: "ping" }, { sessionId: session });
     expect(after.status).toBe(404);
-    expect(await SELFdelete(p.url, session)).toBe(404);
+    expect(await deleteSession(p.url, { sessionId: session })).toBe(404);
   });
 
   it("binds a session to the caller who opened it", async () => {
@@ -147,8 +142,8 @@ describe("MCP sessions", () => {
     const list = { jsonrpc: "2.0", id: 4, method: "tools/list" };
     const before = await mcpPost(p.url, list, { sessionId: session });
     const stub = presetStub(env, p.owner.handle, p.slug);
-    // An open upstream session keeps the object busy; the idle sweep is what lets it go.
-    await runInDurableObject(stub, (instance) => (instance as unknown as PresetGateway).sweepUpstreams(Date.now() + UPSTREAM_IDLE_MS));
+    // An open upstream session keeps the object busy; closing it when idle is what lets it go.
+    await closeIdleUpstreams(stub);
     await evictDurableObject(stub);
     expect((await mcpPost(p.url, list, { sessionId: session })).json).toEqual(before.json);
     const call = { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "after" } } };
@@ -166,10 +161,3 @@ describe("MCP sessions", () => {
     expect(res.status).toBe(404);
   });
 });
-
-async function SELFdelete(url: string, sessionId: string): Promise<number> {
-  const { SELF } = await import("cloudflare:test");
-  const res = await SELF.fetch(url, { method: "DELETE", headers: { "mcp-session-id": sessionId } });
-  await res.body?.cancel();
-  return res.status;
-}

@@ -1,28 +1,20 @@
-import { describe, expect, it } from "vitest";
-import {
-  addPreset,
-  addServer,
-  attach,
-  connectClient,
-  createUser,
-  expireUpstreamSessions,
-  presetUrl,
-  unique,
-  upstreamStats,
-  upstreamUrl,
-} from "../helpers";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { presetStub } from "../../src/edge/preset-stub";
+import { attach, connectClient, EVENTUALLY, expireUpstreamSessions, givenPreset, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { openSession, rpc } from "../mcp-raw";
+import { closeIdleUpstreams } from "../preset-object";
 
 describe("a preset as a virtual MCP server", () => {
   it("lists exactly the selected tools of two upstreams and calls each", async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    await addServer(owner, "beta", upstreamUrl("beta"));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["echo", "add", "shared"]);
-    await attach(owner, slug, "beta", null);
+    const { url } = await givenPreset({
+      servers: [
+        { name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "add", "shared"] },
+        { name: "beta", url: upstreamUrl("beta"), tools: null },
+      ],
+    });
 
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const client = await connectClient(url);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
       ["alpha__add", "alpha__echo", "alpha__shared", "beta__grow", "beta__reverse", "beta__shared"].sort(),
@@ -35,14 +27,13 @@ describe("a preset as a virtual MCP server", () => {
   });
 
   it("keeps same-named tools of two upstreams apart and routes each to its own upstream", async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    await addServer(owner, "beta", upstreamUrl("beta"));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["shared"]);
-    await attach(owner, slug, "beta", ["shared"]);
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { url } = await givenPreset({
+      servers: [
+        { name: "alpha", url: upstreamUrl("alpha"), tools: ["shared"] },
+        { name: "beta", url: upstreamUrl("beta"), tools: ["shared"] },
+      ],
+    });
+    const client = await connectClient(url);
     expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(["alpha__shared", "beta__shared"]);
     expect((await client.callTool({ name: "alpha__shared", arguments: {} })).content).toEqual([{ type: "text", text: "alpha" }]);
     expect((await client.callTool({ name: "beta__shared", arguments: {} })).content).toEqual([{ type: "text", text: "beta" }]);
@@ -50,16 +41,12 @@ describe("a preset as a virtual MCP server", () => {
   });
 
   it("passes the upstream's description, schemas, title and annotations through unchanged", async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["add", "annotated"]);
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["add", "annotated"] }] });
     const direct = await connectClient(upstreamUrl("alpha"));
     const upstreamTools = new Map((await direct.listTools()).tools.map((t) => [t.name, t]));
     await direct.close();
 
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const client = await connectClient(url);
     const tools = new Map((await client.listTools()).tools.map((t) => [t.name, t]));
     expect(tools.get("alpha__add")).toEqual({ ...upstreamTools.get("add"), name: "alpha__add" });
     expect(tools.get("alpha__annotated")).toEqual({ ...upstreamTools.get("annotated"), name: "alpha__annotated" });
@@ -69,12 +56,8 @@ describe("a preset as a virtual MCP server", () => {
   });
 
   it("returns structuredContent and isError results exactly as the upstream sent them", async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["add", "fail"]);
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["add", "fail"] }] });
+    const client = await connectClient(url);
     const added = await client.callTool({ name: "alpha__add", arguments: { a: 2, b: 40 } });
     expect(added).toEqual({ content: [{ type: "text", text: "42" }], structuredContent: { sum: 42 } });
     const failed = await client.callTool({ name: "alpha__fail", arguments: {} });
@@ -84,12 +67,8 @@ describe("a preset as a virtual MCP server", () => {
 
   it("refuses a tool the owner left out without ever reaching the upstream", async () => {
     const scope = unique("excluded");
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha", scope));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["echo"]);
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: ["echo"] }] });
+    const client = await connectClient(url);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["alpha__echo"]);
     for (const name of ["alpha__secret", "alpha__nope", "secret", "beta__shared", "alpha__"]) {
       await expect(client.callTool({ name, arguments: {} })).rejects.toThrow(/Unknown tool/);
@@ -100,13 +79,9 @@ describe("a preset as a virtual MCP server", () => {
 
   it("reuses one upstream session across calls and clients instead of initializing per call", async () => {
     const scope = unique("reuse");
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha", scope));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", null);
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: null }] });
     for (let i = 0; i < 2; i++) {
-      const client = await connectClient(presetUrl(owner.handle, slug));
+      const client = await connectClient(url);
       await client.listTools();
       for (let j = 0; j < 3; j++) await client.callTool({ name: "alpha__echo", arguments: { text: `${i}${j}` } });
       await client.close();
@@ -117,14 +92,32 @@ describe("a preset as a virtual MCP server", () => {
     expect(stats.requests["tools/list"]).toBe(1);
   });
 
+  // Raw sessions here: the SDK client listens on a standalone stream, which keeps upstream sessions open.
+  it("closes an upstream session idle for UPSTREAM_IDLE_MS at the preset's alarm; the next call opens a new one", async () => {
+    const scope = unique("idle");
+    const p = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: ["echo"] }] });
+    const session = await openSession(p.url);
+    expect((await rpc(session, 1, "tools/call", { name: "alpha__echo", arguments: { text: "before" } })).result.content[0].text).toBe("before");
+    expect((await upstreamStats("alpha", scope)).initializes).toBe(1);
+    await closeIdleUpstreams(presetStub(env, p.owner.handle, p.slug));
+    expect((await rpc(session, 2, "tools/call", { name: "alpha__echo", arguments: { text: "after" } })).result.content[0].text).toBe("after");
+    expect((await upstreamStats("alpha", scope)).initializes).toBe(2);
+  });
+
+  it("keeps an upstream session used within UPSTREAM_IDLE_MS open when the preset's alarm runs", async () => {
+    const scope = unique("busy");
+    const p = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: ["echo"] }] });
+    const session = await openSession(p.url);
+    await rpc(session, 1, "tools/call", { name: "alpha__echo", arguments: { text: "before" } });
+    expect(await runDurableObjectAlarm(presetStub(env, p.owner.handle, p.slug))).toBe(true);
+    expect((await rpc(session, 2, "tools/call", { name: "alpha__echo", arguments: { text: "after" } })).result.content[0].text).toBe("after");
+    expect((await upstreamStats("alpha", scope)).initializes).toBe(1);
+  });
+
   it("re-initializes the upstream session when the upstream says it expired, and the call still succeeds", async () => {
     const scope = unique("expire");
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha", scope));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["echo"]);
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: ["echo"] }] });
+    const client = await connectClient(url);
     await client.callTool({ name: "alpha__echo", arguments: { text: "one" } });
     await expireUpstreamSessions("alpha", scope);
     const res = await client.callTool({ name: "alpha__echo", arguments: { text: "two" } });
@@ -136,12 +129,11 @@ describe("a preset as a virtual MCP server", () => {
   });
 
   it("sends the server's secret headers upstream and never the client's token", async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"), { headers: { Authorization: "Bearer upstream-secret", "X-Api-Key": "k-123" } });
-    const slug = unique("p");
-    await addPreset(owner, slug, "private");
-    await attach(owner, slug, "alpha", ["whoami"]);
-    const client = await connectClient(presetUrl(owner.handle, slug), owner.token);
+    const { owner, url } = await givenPreset({
+      visibility: "private",
+      servers: [{ name: "alpha", url: upstreamUrl("alpha"), headers: { Authorization: "Bearer upstream-secret", "X-Api-Key": "k-123" }, tools: ["whoami"] }],
+    });
+    const client = await connectClient(url, { token: owner.token });
     const res = await client.callTool({ name: "alpha__whoami", arguments: {} });
     const seen = JSON.parse((res.content as { text: string }[])[0]!.text);
     expect(seen.authorization).toBe("Bearer upstream-secret");
@@ -152,32 +144,19 @@ describe("a preset as a virtual MCP server", () => {
 
   it("rebuilds the catalog when an upstream announces tools/list_changed", async () => {
     const scope = unique("grow");
-    const owner = await createUser();
-    await addServer(owner, "beta", upstreamUrl("beta", scope));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "beta", null);
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { url } = await givenPreset({ servers: [{ name: "beta", url: upstreamUrl("beta", scope), tools: null }] });
+    const client = await connectClient(url);
     expect((await client.listTools()).tools.map((t) => t.name)).not.toContain("beta__sprout");
     await client.callTool({ name: "beta__grow", arguments: { name: "sprout" } });
-    // The refresh runs in the Durable Object after the notification; poll briefly for it.
-    let names: string[] = [];
-    for (let i = 0; i < 50 && !names.includes("beta__sprout"); i++) {
-      names = (await client.listTools()).tools.map((t) => t.name);
-      if (!names.includes("beta__sprout")) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(names).toContain("beta__sprout");
+    // The refresh runs in the Durable Object after the notification.
+    await vi.waitFor(async () => expect((await client.listTools()).tools.map((t) => t.name)).toContain("beta__sprout"), EVENTUALLY);
     expect((await client.callTool({ name: "beta__sprout", arguments: {} })).content).toEqual([{ type: "text", text: "sprout says hi" }]);
     await client.close();
   });
 
   it("picks up a changed tool selection immediately", async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["echo"]);
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { owner, slug, url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] });
+    const client = await connectClient(url);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["alpha__echo"]);
     await attach(owner, slug, "alpha", ["add"]);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["alpha__add"]);
@@ -188,14 +167,8 @@ describe("a preset as a virtual MCP server", () => {
   });
 
   it("paginates a large catalog with cursors, following the upstream's own pagination", async () => {
-    const owner = await createUser();
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    for (const name of ["m1", "m2", "m3", "m4", "m5"]) {
-      await addServer(owner, name, upstreamUrl("many_paged"));
-      await attach(owner, slug, name, null);
-    }
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { url } = await givenPreset({ servers: ["m1", "m2", "m3", "m4", "m5"].map((name) => ({ name, url: upstreamUrl("many_paged"), tools: null })) });
+    const client = await connectClient(url);
     const first = await client.listTools();
     expect(first.tools).toHaveLength(1000);
     expect(first.nextCursor).toBeTypeOf("string");

@@ -1,16 +1,12 @@
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPreset, addServer, attach, createUser, INIT, mcpPost, presetUrl, rawSession, unique, upstreamUrl } from "../helpers";
+import { givenPreset, upstreamUrl } from "../helpers";
+import { INIT, listen, mcpPost, post, rawSession } from "../mcp-raw";
 
 let url: string;
 
 beforeAll(async () => {
-  const owner = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  const slug = unique("p");
-  await addPreset(owner, slug, "public", { description: "Tools for testing." });
-  await attach(owner, slug, "alpha", ["echo"]);
-  url = presetUrl(owner.handle, slug);
+  ({ url } = await givenPreset({ description: "Tools for testing.", servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] }));
 });
 
 describe("protocol version negotiation", () => {
@@ -83,28 +79,20 @@ describe("HTTP-level checks", () => {
 
   it("refuses a DNS-rebinding request whose Origin matches its own Host header with 403", async () => {
     const rebound = url.replace("http://gateway.test", "http://evil.example");
-    const res = await SELF.fetch(rebound, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", origin: "http://evil.example" },
-      body: JSON.stringify(INIT()),
-    });
+    const res = await post(rebound, INIT(), { headers: { origin: "http://evil.example" } });
     expect(res.status).toBe(403);
     await res.body?.cancel();
-    const local = await SELF.fetch(url.replace("http://gateway.test", "http://localhost:8787"), {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", origin: "http://localhost:8787" },
-      body: JSON.stringify(INIT()),
-    });
+    const local = await post(url.replace("http://gateway.test", "http://localhost:8787"), INIT(), { headers: { origin: "http://localhost:8787" } });
     expect(local.status).toBe(200);
     await local.body?.cancel();
   });
 
   it("answers GET without a session with 400, and GET without Accept: text/event-stream with 406", async () => {
-    const res = await SELF.fetch(url, { method: "GET", headers: { accept: "text/event-stream" } });
+    const res = await listen(url);
     expect(res.status).toBe(400);
     expect((await res.json<any>()).error.message).toContain("Mcp-Session-Id");
     const session = await rawSession(url);
-    const wrongAccept = await SELF.fetch(url, { method: "GET", headers: { accept: "application/json", "mcp-session-id": session } });
+    const wrongAccept = await listen(url, { sessionId: session, accept: "application/json" });
     expect(wrongAccept.status).toBe(406);
     await wrongAccept.body?.cancel();
   });

@@ -1,23 +1,21 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, attach, connectClient, createUser, INIT, mcpPost, presetUrl, rawSession, unique, upstreamUrl } from "../helpers";
-
-const RAW_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+import { connectClient, givenPreset, upstreamUrl } from "../helpers";
+import { mcpPost, post, rawSession, readMessages, toolCall } from "../mcp-raw";
 
 /** A preset with a healthy alpha (echo, sleep) and one broken server named `broken` at `brokenUrl`. */
 async function presetWithBroken(brokenUrl: string, alphaTimeoutMs = 30_000) {
-  const owner = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"), { timeoutMs: alphaTimeoutMs });
-  await addServer(owner, "broken", brokenUrl, { timeoutMs: 500 });
-  const slug = unique("p");
-  await addPreset(owner, slug);
-  await attach(owner, slug, "alpha", ["echo", "sleep"]);
-  await attach(owner, slug, "broken", null);
-  return presetUrl(owner.handle, slug);
+  const p = await givenPreset({
+    servers: [
+      { name: "alpha", url: upstreamUrl("alpha"), timeoutMs: alphaTimeoutMs, tools: ["echo", "sleep"] },
+      { name: "broken", url: brokenUrl, timeoutMs: 500, tools: null },
+    ],
+  });
+  return p.url;
 }
 
 async function call(url: string, session: string, name: string, args: Record<string, unknown> = {}) {
-  return mcpPost(url, { jsonrpc: "2.0", id: 42, method: "tools/call", params: { name, arguments: args } }, { sessionId: session });
+  return mcpPost(url, toolCall(42, name, args), { sessionId: session });
 }
 
 describe("upstreams that fail", () => {
@@ -64,32 +62,19 @@ describe("upstreams that fail", () => {
   });
 
   it("forwards a JSON-RPC error the upstream itself answered, code, message and data unchanged", async () => {
-    const owner = await createUser();
-    await addServer(owner, "strict", upstreamUrl("strict"));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "strict", null);
-    const url = presetUrl(owner.handle, slug);
+    const { url } = await givenPreset({ servers: [{ name: "strict", url: upstreamUrl("strict"), tools: null }] });
     const res = await call(url, await rawSession(url), "strict__picky");
     // What the upstream puts on the wire when called directly, byte for byte.
-    const directSession = (await fetch(upstreamUrl("strict"), { method: "POST", headers: RAW_HEADERS, body: JSON.stringify(INIT()) })).headers.get("mcp-session-id")!;
-    const direct = await fetch(upstreamUrl("strict"), {
-      method: "POST",
-      headers: { ...RAW_HEADERS, "mcp-session-id": directSession },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 42, method: "tools/call", params: { name: "picky", arguments: {} } }),
-    });
-    const sent = JSON.parse((await direct.text()).split("\n").find((l) => l.startsWith("data: "))!.slice(6));
+    const direct = upstreamUrl("strict");
+    const [sent] = await readMessages(
+      await post(direct, toolCall(42, "picky"), { sessionId: await rawSession(direct) }),
+    );
     expect(sent.error).toMatchObject({ code: -32602, data: { hint: "send nothing" } });
     expect(res.json).toEqual({ ...sent, id: 42 });
   });
 
   it("passes an SDK upstream's isError result for a selected tool it does not have", async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["echo", "ghost"]);
-    const url = presetUrl(owner.handle, slug);
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "ghost"] }] });
     const res = await call(url, await rawSession(url), "alpha__ghost");
     expect(res.json.result).toMatchObject({ isError: true, content: [{ type: "text", text: expect.stringContaining("ghost") }] });
   });

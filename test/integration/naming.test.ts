@@ -1,18 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, api, attach, connectClient, createUser, presetUrl, unique, upstreamUrl } from "../helpers";
+import { api, attach, connectClient, givenPreset, type PresetSpec, upstreamUrl } from "../helpers";
 
-async function preset(extra: Record<string, unknown> = {}) {
-  const owner = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  await addServer(owner, "beta", upstreamUrl("beta"));
-  const slug = unique("p");
-  await addPreset(owner, slug, "public", extra);
-  return { owner, slug, url: presetUrl(owner.handle, slug) };
-}
+/** A public preset, with servers alpha and beta registered for each test to attach as it needs. */
+const preset = (naming?: PresetSpec["naming"]) =>
+  givenPreset({
+    naming,
+    servers: [
+      { name: "alpha", url: upstreamUrl("alpha"), attach: false },
+      { name: "beta", url: upstreamUrl("beta"), attach: false },
+    ],
+  });
 
 describe("tool naming options", () => {
   it("exposes upstream names as they are with plain naming, and routes calls by them", async () => {
-    const p = await preset({ toolNaming: "plain" });
+    const p = await preset("plain");
     await attach(p.owner, p.slug, "alpha", ["echo", "add"]);
     await attach(p.owner, p.slug, "beta", ["reverse"]);
     const view = await api("GET", `/presets/${p.slug}`, { token: p.owner.token });
@@ -26,7 +27,7 @@ describe("tool naming options", () => {
   });
 
   it("refuses with 409 to attach a server whose tools would clash under plain naming, naming the clash", async () => {
-    const p = await preset({ toolNaming: "plain" });
+    const p = await preset("plain");
     await attach(p.owner, p.slug, "alpha", null);
     const clash = await api("PUT", `/presets/${p.slug}/servers/beta`, { token: p.owner.token, body: {} });
     expect(clash.status).toBe(409);

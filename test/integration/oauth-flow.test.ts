@@ -5,17 +5,13 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { decodeJwt, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { signingKey } from "../../src/oauth/keys";
-import { addPreset, addServer, api, attach, createUser, INIT, mcpPost, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
+import { api, createUser, givenPreset, ORIGIN, type PresetSpec, type TestUser, upstreamUrl } from "../helpers";
+import { INIT, mcpPost } from "../mcp-raw";
 import { authorizeInBrowser, authorizeUrl, pkce, registerClient, TestOAuthProvider, tokenRequest } from "../oauth-helpers";
 
-async function privatePreset(visibility = "private") {
-  const owner = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  const slug = unique("p");
-  await addPreset(owner, slug, visibility);
-  await attach(owner, slug, "alpha", ["echo", "whoami"]);
-  return { owner, slug, url: presetUrl(owner.handle, slug) };
-}
+/** A preset (private unless told) exposing alpha's echo and whoami. */
+const privatePreset = (visibility: PresetSpec["visibility"] = "private") =>
+  givenPreset({ visibility, servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "whoami"] }] });
 
 function sdkTransport(url: string, provider: TestOAuthProvider) {
   return new StreamableHTTPClientTransport(new URL(url), { authProvider: provider, fetch: (input, init) => SELF.fetch(input as string, init) });

@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, api, attach, INIT, mcpPost, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
+import { api, createUser, givenPreset, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
+import { INIT, mcpPost } from "../mcp-raw";
 import { authorizeInBrowser, authorizeUrl, browse, cookieOf, decide, field, form, type Page, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
 
 /**
@@ -13,20 +14,12 @@ const REDIRECT = "http://localhost:7777/callback";
 const CIMD_REDIRECT = "http://localhost:7788/callback";
 
 async function createUserWithEmail(email: string | null = `${unique("mail")}@example.test`): Promise<TestUser & { email: string | null }> {
-  const handle = unique("u");
-  const res = await api("POST", "/users", { token: env.ADMIN_TOKEN, body: email ? { handle, email } : { handle } });
-  if (res.status !== 201) throw new Error(`createUser ${handle}: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: res.body.user.id, handle, token: res.body.token, email };
+  return { ...(await createUser(email ? { email } : {})), email };
 }
 
-/** A private preset of `owner` exposing alpha's echo. */
+/** A private preset of `owner` exposing alpha's echo (under a server name of its own, so an owner can have several). */
 async function privatePreset(owner: TestUser): Promise<string> {
-  const slug = unique("p");
-  const server = unique("alpha");
-  await addServer(owner, server, upstreamUrl("alpha"));
-  await addPreset(owner, slug, "private");
-  await attach(owner, slug, server, ["echo"]);
-  return slug;
+  return (await givenPreset({ owner, visibility: "private", servers: [{ name: unique("alpha"), url: upstreamUrl("alpha"), tools: ["echo"] }] })).slug;
 }
 
 /** Sets up an authorization request for `owner`'s preset by a freshly registered public client. */

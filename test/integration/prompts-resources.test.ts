@@ -1,29 +1,17 @@
-import { describe, expect, it } from "vitest";
-import {
-  addPreset,
-  addServer,
-  api,
-  attach,
-  connectClient,
-  createUser,
-  expireUpstreamSessions,
-  mcpPost,
-  presetUrl,
-  rawSession,
-  unique,
-  upstreamStats,
-  upstreamUrl,
-} from "../helpers";
+import { describe, expect, it, vi } from "vitest";
+import { api, connectClient, EVENTUALLY, expireUpstreamSessions, givenPreset, type PresetServer, type PresetSpec, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { mcpPost, rawSession } from "../mcp-raw";
 
-async function preset(toolNaming: "prefixed" | "plain", description?: string) {
-  const owner = await createUser();
-  await addServer(owner, "lib", upstreamUrl("conformance"));
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  const slug = unique("p");
-  await addPreset(owner, slug, "public", { toolNaming, ...(description ? { description } : {}) });
-  await attach(owner, slug, "lib", null);
-  return { owner, slug, url: presetUrl(owner.handle, slug) };
-}
+/** A public preset of the conformance upstream `lib` (all of it); alpha is registered but left out. */
+const preset = (naming: PresetSpec["naming"], description?: string) =>
+  givenPreset({
+    naming,
+    description,
+    servers: [
+      { name: "lib", url: upstreamUrl("conformance"), tools: null },
+      { name: "alpha", url: upstreamUrl("alpha"), attach: false },
+    ],
+  });
 
 describe("prompts, resources and completions through a preset", () => {
   it("declares the capabilities its upstreams have and merges their instructions after the preset's description", async () => {
@@ -43,12 +31,8 @@ describe("prompts, resources and completions through a preset", () => {
   });
 
   it("declares only tools for a preset whose upstreams have nothing else", async () => {
-    const owner = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    const slug = unique("p");
-    await addPreset(owner, slug);
-    await attach(owner, slug, "alpha", ["echo"]);
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] });
+    const client = await connectClient(url);
     expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true } });
     await client.close();
   });
@@ -102,15 +86,9 @@ describe("prompts, resources and completions through a preset", () => {
 
 describe("prompt and resource selection through a preset", () => {
   /** A preset of one conformance upstream `lib` (own counters in `scope`) with this prompt/resource selection. */
-  async function selected(toolNaming: "prefixed" | "plain", selection: { prompts?: string[] | null; resources?: string[] | null }) {
-    const owner = await createUser();
+  async function selected(naming: PresetSpec["naming"], selection: Pick<PresetServer, "prompts" | "resources">) {
     const scope = unique("sel");
-    await addServer(owner, "lib", upstreamUrl("conformance", scope));
-    const slug = unique("p");
-    await addPreset(owner, slug, "public", { toolNaming });
-    const res = await api("PUT", `/presets/${slug}/servers/lib`, { token: owner.token, body: selection });
-    expect(res.status).toBe(201);
-    return { owner, slug, scope, url: presetUrl(owner.handle, slug) };
+    return { ...(await givenPreset({ naming, servers: [{ name: "lib", url: upstreamUrl("conformance", scope), ...selection }] })), scope };
   }
   const refused = (code: number, text: string) => expect.objectContaining({ code, message: expect.stringContaining(text) });
 
@@ -122,12 +100,7 @@ describe("prompt and resource selection through a preset", () => {
     await expireUpstreamSessions("conformance", p.scope);
     // The next request finds the session gone (404), opens a new one, and the gateway subscribes it again.
     await client.callTool({ name: "test_simple_text", arguments: {} });
-    let subscribes = 0;
-    for (let i = 0; i < 50 && subscribes < 2; i++) {
-      subscribes = (await upstreamStats("conformance", p.scope)).requests["resources/subscribe"] ?? 0;
-      if (subscribes < 2) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(subscribes).toBe(2);
+    await vi.waitFor(async () => expect((await upstreamStats("conformance", p.scope)).requests["resources/subscribe"]).toBe(2), EVENTUALLY);
     await client.close();
   });
 
@@ -226,15 +199,15 @@ describe("prompt and resource selection through a preset", () => {
   });
 
   it("routes a plain prompt name to the server that selects it when another server has it unselected", async () => {
-    const owner = await createUser();
     const [hidden, shown] = [unique("hid"), unique("shw")];
-    await addServer(owner, "a", upstreamUrl("conformance", hidden));
-    await addServer(owner, "b", upstreamUrl("conformance", shown));
-    const slug = unique("p");
-    await addPreset(owner, slug, "public", { toolNaming: "plain" });
-    expect((await api("PUT", `/presets/${slug}/servers/a`, { token: owner.token, body: { prompts: ["test_prompt_with_image"] } })).status).toBe(201);
-    expect((await api("PUT", `/presets/${slug}/servers/b`, { token: owner.token, body: { tools: [], prompts: ["test_simple_prompt"] } })).status).toBe(201);
-    const client = await connectClient(presetUrl(owner.handle, slug));
+    const { url } = await givenPreset({
+      naming: "plain",
+      servers: [
+        { name: "a", url: upstreamUrl("conformance", hidden), prompts: ["test_prompt_with_image"] },
+        { name: "b", url: upstreamUrl("conformance", shown), tools: [], prompts: ["test_simple_prompt"] },
+      ],
+    });
+    const client = await connectClient(url);
     expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(["test_prompt_with_image", "test_simple_prompt"]);
     expect((await client.getPrompt({ name: "test_simple_prompt" })).messages).toHaveLength(1);
     expect((await upstreamStats("conformance", hidden)).requests["prompts/get"] ?? 0).toBe(0);

@@ -1,20 +1,15 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import type { PresetGateway } from "../../src/preset/gateway";
-import { UPSTREAM_IDLE_MS } from "../../src/preset/gateway";
+import { env, evictDurableObject } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
 import { presetStub } from "../../src/edge/preset-stub";
-import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
+import { api, createUser, EVENTUALLY, givenPreset, type PresetSpec, type TestUser, upstreamUrl } from "../helpers";
+import { INIT, mcpPost, rawSession, toolCall } from "../mcp-raw";
+import { closeIdleUpstreams } from "../preset-object";
 
-async function limitedPreset(extra: Record<string, unknown>, visibility = "public") {
-  const owner = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  const slug = unique("p");
-  await addPreset(owner, slug, visibility, extra);
-  await attach(owner, slug, "alpha", ["echo", "add"]);
-  return { owner, slug, url: presetUrl(owner.handle, slug) };
-}
+/** A public preset exposing alpha's echo and add, with these limits. */
+const limitedPreset = (limits: Pick<PresetSpec, "rateLimit" | "toolLimits">) =>
+  givenPreset({ ...limits, servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "add"] }] });
 
-const echo = (id: number | string, text = "x") => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "alpha__echo", arguments: { text } } });
+const echo = (id: number | string, text = "x") => toolCall(id, "alpha__echo", { text });
 
 describe("rate limits", () => {
   it("lets exactly 20 of 50 parallel calls through a limit of 20 and refuses the rest with 429", async () => {
@@ -40,7 +35,7 @@ describe("rate limits", () => {
 
   it("puts RateLimit headers on every MCP response and counts calls down", async () => {
     const p = await limitedPreset({ rateLimit: { requests: 5, windowSeconds: 30 } });
-    const init = await mcpPost(p.url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    const init = await mcpPost(p.url, INIT());
     const session = init.headers.get("mcp-session-id")!;
     expect(init.headers.get("ratelimit-limit")).toBe("100"); // the control budget: 10 × 5, at least 100
     const first = await mcpPost(p.url, echo(2), { sessionId: session });
@@ -73,7 +68,7 @@ describe("rate limits", () => {
     const third = await mcpPost(p.url, echo(3), { sessionId: session });
     expect(third.status).toBe(429);
     expect(third.json.error.message).toMatch(/2 calls of alpha__echo per 60 s/);
-    const add = await mcpPost(p.url, { jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "alpha__add", arguments: { a: 1, b: 2 } } }, { sessionId: session });
+    const add = await mcpPost(p.url, toolCall(4, "alpha__add", { a: 1, b: 2 }), { sessionId: session });
     expect(add.status).toBe(200);
     // The refused echo did not count against the preset-wide budget: 10 - 3 calls that passed.
     expect(add.headers.get("ratelimit-remaining")).toBe("7");
@@ -84,7 +79,7 @@ describe("rate limits", () => {
     const other = await createUser();
     const callAs = async (user: TestUser | null, ip?: string) => {
       const headers = ip ? { "cf-connecting-ip": ip } : undefined;
-      const session = (await mcpPost(p.url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } }, { token: user?.token, headers })).headers.get("mcp-session-id")!;
+      const session = (await mcpPost(p.url, INIT(), { token: user?.token, headers })).headers.get("mcp-session-id")!;
       return (await mcpPost(p.url, echo(2), { sessionId: session, token: user?.token, headers })).status;
     };
     expect(await callAs(p.owner)).toBe(200);
@@ -100,7 +95,7 @@ describe("rate limits", () => {
     const session = await rawSession(p.url);
     for (const id of [1, 2, 3]) expect((await mcpPost(p.url, echo(id), { sessionId: session })).status).toBe(200);
     const stub = presetStub(env, p.owner.handle, p.slug);
-    await runInDurableObject(stub, (instance) => (instance as unknown as PresetGateway).sweepUpstreams(Date.now() + UPSTREAM_IDLE_MS));
+    await closeIdleUpstreams(stub);
     await evictDurableObject(stub);
     expect((await mcpPost(p.url, echo(4), { sessionId: session })).status).toBe(429);
   });
@@ -109,12 +104,15 @@ describe("rate limits", () => {
     const p = await limitedPreset({ rateLimit: { requests: 1, windowSeconds: 60 } });
     const session = await rawSession(p.url);
     for (let i = 0; i < 6; i++) await mcpPost(p.url, echo(i), { sessionId: session });
-    let refusals: unknown[] = [];
-    for (let i = 0; i < 50 && refusals.length === 0; i++) {
-      const events = await api("GET", `/presets/${p.slug}/events`, { token: p.owner.token });
-      refusals = events.body.events.filter((e: { type: string }) => e.type === "rate_limit.refused");
-      if (!refusals.length) await new Promise((r) => setTimeout(r, 20));
-    }
+    const refusals = await vi.waitFor(
+      async () => {
+        const events = await api("GET", `/presets/${p.slug}/events`, { token: p.owner.token });
+        const refused = events.body.events.filter((e: { type: string }) => e.type === "rate_limit.refused");
+        expect(refused.length).toBeGreaterThan(0);
+        return refused;
+      },
+      EVENTUALLY,
+    );
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toMatchObject({ target: expect.stringMatching(/^ip:/), payload: { method: "tools/call" } });
   });

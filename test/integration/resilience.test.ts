@@ -1,34 +1,24 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import { type PresetGateway, UPSTREAM_IDLE_MS } from "../../src/preset/gateway";
+import { env, evictDurableObject } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
 import { presetStub } from "../../src/edge/preset-stub";
-import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, setUpstreamDown, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { api, EVENTUALLY, givenPreset, setUpstreamDown, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { mcpPost, rawSession, toolCall } from "../mcp-raw";
+import { closeIdleUpstreams } from "../preset-object";
 
-/** A preset with a healthy alpha and a second server `other` at `otherUrl`. */
+/** A preset with a healthy alpha and a second server `other` at `otherUrl`, and a session on it. */
 async function twoUpstreams(otherUrl: string, otherTools: string[] | null = null, otherTimeoutMs = 1_000) {
-  const owner = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  await addServer(owner, "other", otherUrl, { timeoutMs: otherTimeoutMs });
-  const slug = unique("p");
-  await addPreset(owner, slug);
-  await attach(owner, slug, "alpha", ["echo", "fail"]);
-  await attach(owner, slug, "other", otherTools);
-  const url = presetUrl(owner.handle, slug);
-  return { owner, slug, url, session: await rawSession(url) };
+  const p = await givenPreset({
+    servers: [
+      { name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "fail"] },
+      { name: "other", url: otherUrl, timeoutMs: otherTimeoutMs, tools: otherTools },
+    ],
+  });
+  return { ...p, session: await rawSession(p.url) };
 }
 
 let nextId = 100;
 const call = (url: string, session: string, name: string, args: Record<string, unknown> = {}) =>
-  mcpPost(url, { jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name, arguments: args } }, { sessionId: session });
-
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, tries = 100): Promise<T> {
-  let v = await read();
-  for (let i = 0; i < tries && !ok(v); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    v = await read();
-  }
-  return v;
-}
+  mcpPost(url, toolCall(nextId++, name, args), { sessionId: session });
 
 describe("circuit breakers", () => {
   it("opens after repeated upstream failures, then fails fast naming the upstream while others keep working", async () => {
@@ -55,11 +45,13 @@ describe("circuit breakers", () => {
     const health = Object.fromEntries(view.body.servers.map((s: { name: string; health: unknown }) => [s.name, s.health]));
     expect(health.other).toMatchObject({ status: "open", breaker: "open", breakerOpens: 1, lastError: { message: expect.stringContaining("HTTP 500") }, retryAt: expect.any(String) });
     expect(health.alpha).toMatchObject({ status: "ok", breaker: "closed", lastError: null, lastSuccessAt: expect.any(String) });
-    const events = await eventually(
-      () => api("GET", `/presets/${p.slug}/events`, { token: p.owner.token }),
-      (r) => r.body.events.some((e: { type: string }) => e.type === "breaker.opened"),
-    );
-    expect(events.body.events.find((e: { type: string }) => e.type === "breaker.opened")).toMatchObject({ target: "other", payload: { state: "open" } });
+    const opened = await vi.waitFor(async () => {
+      const events = await api("GET", `/presets/${p.slug}/events`, { token: p.owner.token });
+      const event = events.body.events.find((e: { type: string }) => e.type === "breaker.opened");
+      expect(event).toBeDefined();
+      return event;
+    }, EVENTUALLY);
+    expect(opened).toMatchObject({ target: "other", payload: { state: "open" } });
   });
 
   it("keeps listing a broken upstream's last known tools, from storage, after a restart", async () => {
@@ -70,15 +62,15 @@ describe("circuit breakers", () => {
     expect(before).toEqual(expect.arrayContaining(["other__reverse", "other__shared"]));
     await setUpstreamDown("beta", scope, true);
     const stub = presetStub(env, p.owner.handle, p.slug);
-    await runInDurableObject(stub, (instance) => (instance as unknown as PresetGateway).sweepUpstreams(Date.now() + UPSTREAM_IDLE_MS));
+    await closeIdleUpstreams(stub);
     await evictDurableObject(stub);
     const after = await list();
     expect(after.status).toBe(200);
     expect(after.json.result.tools.map((t: { name: string }) => t.name)).toEqual(before);
-    const call = await mcpPost(p.url, { jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name: "other__reverse", arguments: { text: "ab" } } }, { sessionId: p.session });
-    expect(call.json.error).toMatchObject({ code: -32010, data: { upstream: "other" } });
+    const reversed = await call(p.url, p.session, "other__reverse", { text: "ab" });
+    expect(reversed.json.error).toMatchObject({ code: -32010, data: { upstream: "other" } });
     await setUpstreamDown("beta", scope, false);
-    expect((await mcpPost(p.url, { jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name: "other__reverse", arguments: { text: "ab" } } }, { sessionId: p.session })).json.result.content[0].text).toBe("ba");
+    expect((await call(p.url, p.session, "other__reverse", { text: "ab" })).json.result.content[0].text).toBe("ba");
   });
 
   it("counts isError results as successful calls", async () => {
@@ -94,14 +86,18 @@ describe("timeouts and cancellation", () => {
     const scope = unique("cancel");
     const p = await twoUpstreams(upstreamUrl("alpha", scope), ["sleep"], 30_000);
     const started = Date.now();
-    const pending = mcpPost(p.url, { jsonrpc: "2.0", id: "slow-1", method: "tools/call", params: { name: "other__sleep", arguments: { ms: 20_000 } } }, { sessionId: p.session });
-    await eventually(() => upstreamStats("alpha", scope), (s) => (s.requests["tools/call"] ?? 0) >= 1);
+    const pending = mcpPost(p.url, toolCall("slow-1", "other__sleep", { ms: 20_000 }), { sessionId: p.session });
+    await vi.waitFor(async () => expect((await upstreamStats("alpha", scope)).requests["tools/call"] ?? 0).toBeGreaterThanOrEqual(1), EVENTUALLY);
     const note = await mcpPost(p.url, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "slow-1", reason: "user pressed stop" } }, { sessionId: p.session });
     expect(note.status).toBe(202);
     const res = await pending;
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(res.json).toMatchObject({ id: "slow-1", error: { code: -32800, data: { upstream: "other", reason: "cancelled" } } });
-    const stats = await eventually(() => upstreamStats("alpha", scope), (s) => (s.requests["notifications/cancelled"] ?? 0) >= 1);
+    const stats = await vi.waitFor(async () => {
+      const s = await upstreamStats("alpha", scope);
+      expect(s.requests["notifications/cancelled"] ?? 0).toBeGreaterThanOrEqual(1);
+      return s;
+    }, EVENTUALLY);
     expect(stats.requests["notifications/cancelled"]).toBe(1);
   });
 
@@ -110,7 +106,11 @@ describe("timeouts and cancellation", () => {
     const p = await twoUpstreams(upstreamUrl("alpha", scope), ["sleep"], 300);
     const res = await call(p.url, p.session, "other__sleep", { ms: 5_000 });
     expect(res.json.error).toMatchObject({ code: -32011, data: { reason: "timeout" } });
-    const stats = await eventually(() => upstreamStats("alpha", scope), (s) => (s.requests["notifications/cancelled"] ?? 0) >= 1);
+    const stats = await vi.waitFor(async () => {
+      const s = await upstreamStats("alpha", scope);
+      expect(s.requests["notifications/cancelled"] ?? 0).toBeGreaterThanOrEqual(1);
+      return s;
+    }, EVENTUALLY);
     expect(stats.requests["tools/call"]).toBe(1);
     expect(stats.requests["notifications/cancelled"]).toBe(1);
   });

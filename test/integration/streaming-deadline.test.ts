@@ -1,6 +1,7 @@
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { conformancePreset, connect, isResponseTo, openSession, post, rpc, SseReader, toolCall } from "./streaming-support";
+import { conformancePreset, connectClient } from "../helpers";
+import { isResponseTo, openSession, post, rpc, SseReader, toolCall } from "../mcp-raw";
 
 /**
  * The server's timeoutMs is an idle timeout for tools/call: progress restarts it, log lines do
@@ -41,7 +42,7 @@ describe("the idle timeout of a tools/call", () => {
   });
 
   it("stops while a relayed elicitation waits for the client", async () => {
-    const client = await connect((await conformancePreset({ timeoutMs: TIMEOUT_MS })).url, { elicitation: {} });
+    const client = await connectClient((await conformancePreset({ timeoutMs: TIMEOUT_MS })).url, { capabilities: { elicitation: {} } });
     client.setRequestHandler(ElicitRequestSchema, async () => {
       await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT_MS));
       return { action: "accept", content: { username: "slow", email: "slow@example.com" } };

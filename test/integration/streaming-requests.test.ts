@@ -1,14 +1,13 @@
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { describe, expect, it } from "vitest";
-import { SELF } from "cloudflare:test";
-import { conformancePreset, connect, isMethod, isResponseTo, openSession, post, SseReader, toolCall } from "./streaming-support";
+import { conformancePreset, connectClient, textOf } from "../helpers";
+import { deleteSession, isMethod, isResponseTo, openSession, post, SseReader, toolCall } from "../mcp-raw";
 
 /**
  * Requests an upstream sends its client in the middle of a tools/call (sampling, elicitation,
  * roots), relayed to the client that made the call when it declared the capability.
  */
-const textOf = (result: Record<string, unknown>) => (result.content as { text: string }[])[0]!.text;
 
 /** The client answers elicitations only when told to stop (notifications/cancelled); notes why. */
 function elicitationsWaitForAbort(client: Client): { reason: unknown } {
@@ -26,7 +25,7 @@ function elicitationsWaitForAbort(client: Client): { reason: unknown } {
 
 describe("sampling through a preset", () => {
   it("relays a sampling request to the client that declared sampling, and its answer back upstream", async () => {
-    const client = await connect((await conformancePreset()).url, { sampling: {} });
+    const client = await connectClient((await conformancePreset()).url, { capabilities: { sampling: {} } });
     const asked: any[] = [];
     client.setRequestHandler(CreateMessageRequestSchema, async (req, extra) => {
       asked.push({ params: req.params, id: extra.requestId });
@@ -42,7 +41,7 @@ describe("sampling through a preset", () => {
 
   it("refuses sampling for a client that did not declare it: the tool reports it, and the reply is JSON", async () => {
     const { url } = await conformancePreset();
-    const session = await openSession(url, "2025-11-25", { elicitation: {}, roots: {} });
+    const session = await openSession(url, { capabilities: { elicitation: {}, roots: {} } });
     const res = await post(session, toolCall(1, "test_sampling", { prompt: "hi" }));
     expect(res.headers.get("content-type")).toBe("application/json");
     const body = await res.json<any>();
@@ -53,7 +52,7 @@ describe("sampling through a preset", () => {
 
 describe("elicitation through a preset", () => {
   it("relays an accepted elicitation and its content", async () => {
-    const client = await connect((await conformancePreset()).url, { elicitation: {} });
+    const client = await connectClient((await conformancePreset()).url, { capabilities: { elicitation: {} } });
     client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { username: "ada", email: "ada@example.com" } }));
     const result = await client.callTool({ name: "test_elicitation", arguments: { message: "who are you?" } });
     expect(textOf(result)).toBe('Elicitation completed: action=accept, content={"username":"ada","email":"ada@example.com"}');
@@ -61,7 +60,7 @@ describe("elicitation through a preset", () => {
   });
 
   it("relays a declined elicitation", async () => {
-    const client = await connect((await conformancePreset()).url, { elicitation: {} });
+    const client = await connectClient((await conformancePreset()).url, { capabilities: { elicitation: {} } });
     client.setRequestHandler(ElicitRequestSchema, async (req) => {
       expect(req.params.message).toBe("share your email?");
       return { action: "decline" };
@@ -72,7 +71,7 @@ describe("elicitation through a preset", () => {
   });
 
   it("tells the client to stop when the upstream cancels its elicitation (its own timeout)", async () => {
-    const client = await connect((await conformancePreset()).url, { elicitation: {} });
+    const client = await connectClient((await conformancePreset()).url, { capabilities: { elicitation: {} } });
     const abort = elicitationsWaitForAbort(client);
     const result = await client.callTool({ name: "test_elicitation_abandoned", arguments: { timeoutMs: 150 } });
     expect(textOf(result)).toMatch(/^Elicitation abandoned: .*timed out/i);
@@ -80,7 +79,7 @@ describe("elicitation through a preset", () => {
   });
 
   it("tells the client to stop working on a request the call no longer waits for when the call ends", async () => {
-    const client = await connect((await conformancePreset()).url, { elicitation: {} });
+    const client = await connectClient((await conformancePreset()).url, { capabilities: { elicitation: {} } });
     const abort = elicitationsWaitForAbort(client);
     const result = await client.callTool({ name: "test_elicitation_abandoned", arguments: { answerFirst: true, timeoutMs: 5_000 } });
     expect(textOf(result)).toBe("Answered while the elicitation was still pending.");
@@ -89,8 +88,8 @@ describe("elicitation through a preset", () => {
 
   it("routes an answer only from the session it was asked of: another session cannot answer for it", async () => {
     const { url } = await conformancePreset();
-    const asked = await openSession(url, "2025-11-25", { elicitation: {} });
-    const stranger = await openSession(url, "2025-11-25", { elicitation: {} });
+    const asked = await openSession(url, { capabilities: { elicitation: {} } });
+    const stranger = await openSession(url, { capabilities: { elicitation: {} } });
     const reader = new SseReader(await post(asked, toolCall(1, "test_elicitation", { message: "name?" })));
     const request = await reader.message(isMethod("elicitation/create"));
     expect(request.id).toMatch(/^mcpgate-s\d+$/);
@@ -107,7 +106,7 @@ describe("elicitation through a preset", () => {
 
   it("relays a client's error answer to the upstream as an error", async () => {
     const { url } = await conformancePreset();
-    const session = await openSession(url, "2025-11-25", { elicitation: {} });
+    const session = await openSession(url, { capabilities: { elicitation: {} } });
     const reader = new SseReader(await post(session, toolCall(1, "test_elicitation", { message: "name?" })));
     const request = await reader.message(isMethod("elicitation/create"));
     await post(session, { jsonrpc: "2.0", id: request.id, error: { code: -32000, message: "user went away" } });
@@ -120,7 +119,7 @@ describe("elicitation through a preset", () => {
 describe("a call waiting on its client that ends early", () => {
   it("cancels the pending request for the client when the client cancels the call", async () => {
     const { url } = await conformancePreset();
-    const session = await openSession(url, "2025-11-25", { elicitation: {} });
+    const session = await openSession(url, { capabilities: { elicitation: {} } });
     const reader = new SseReader(await post(session, toolCall(1, "test_elicitation", { message: "name?" })));
     const request = await reader.message(isMethod("elicitation/create"));
     const cancel = await post(session, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, reason: "changed my mind" } });
@@ -133,11 +132,10 @@ describe("a call waiting on its client that ends early", () => {
 
   it("ends the calls of a session deleted while they wait on its client", async () => {
     const { url } = await conformancePreset();
-    const session = await openSession(url, "2025-11-25", { elicitation: {} });
+    const session = await openSession(url, { capabilities: { elicitation: {} } });
     const reader = new SseReader(await post(session, toolCall(1, "test_elicitation", { message: "name?" })));
     await reader.message(isMethod("elicitation/create"));
-    const res = await SELF.fetch(url, { method: "DELETE", headers: { "mcp-session-id": session.id } });
-    expect(res.status).toBe(204);
+    expect(await deleteSession(session)).toBe(204);
     // Nobody can answer the elicitation any more: the call must not wait for the 15-minute cap.
     try {
       await reader.end(1_500);
@@ -149,7 +147,7 @@ describe("a call waiting on its client that ends early", () => {
 
 describe("roots through a preset", () => {
   it("relays roots/list to a client that declared roots, and its roots back upstream", async () => {
-    const client = await connect((await conformancePreset()).url, { roots: {} });
+    const client = await connectClient((await conformancePreset()).url, { capabilities: { roots: {} } });
     client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: "file:///work", name: "work" }] }));
     const result = await client.callTool({ name: "test_roots", arguments: {} });
     expect(JSON.parse(textOf(result))).toEqual([{ uri: "file:///work", name: "work" }]);
@@ -157,7 +155,7 @@ describe("roots through a preset", () => {
   });
 
   it("refuses roots/list for a client that did not declare roots", async () => {
-    const client = await connect((await conformancePreset()).url, { sampling: {} });
+    const client = await connectClient((await conformancePreset()).url, { capabilities: { sampling: {} } });
     const result = await client.callTool({ name: "test_roots", arguments: {} });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toContain("The client did not declare the roots capability.");

@@ -1,8 +1,9 @@
-import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
+import { env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type PresetGateway, UPSTREAM_IDLE_MS } from "../../src/preset/gateway";
 import { presetStub } from "../../src/edge/preset-stub";
-import { conformancePreset, isResponseTo, listen, openSession, post, type RawSession, SseReader, toolCall } from "./streaming-support";
+import { conformancePreset } from "../helpers";
+import { isResponseTo, listen, openSession, post, type RawSession, SseReader, toolCall } from "../mcp-raw";
+import { closeIdleUpstreams } from "../preset-object";
 
 /** Makes a call whose reply streams (it relays progress) and reads it to the end. */
 async function streamedCall(session: RawSession, id: string | number = 1): Promise<{ res: Response; reader: SseReader }> {
@@ -22,7 +23,7 @@ const parts = (id: string | undefined) => {
 describe("SSE framing of a streamed tools/call reply", () => {
   it("gives a 2025-11-25 session a priming event (<stream>.0, retry 500, no data), then numbered events ending with the answer", async () => {
     const { url } = await conformancePreset();
-    const { res, reader } = await streamedCall(await openSession(url, "2025-11-25"));
+    const { res, reader } = await streamedCall(await openSession(url, { version: "2025-11-25" }));
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/event-stream");
     expect(res.headers.get("cache-control")).toBe("no-cache");
@@ -42,7 +43,7 @@ describe("SSE framing of a streamed tools/call reply", () => {
 
   it("gives a 2025-06-18 session no priming event: its first event is <stream>.1", async () => {
     const { url } = await conformancePreset();
-    const { reader } = await streamedCall(await openSession(url, "2025-06-18"));
+    const { reader } = await streamedCall(await openSession(url, { version: "2025-06-18" }));
     expect(reader.events[0]!.data).not.toBe("");
     expect(reader.events.some((e) => e.retry !== undefined)).toBe(false);
     expect(parts(reader.events[0]!.id).seq).toBe(1);
@@ -63,7 +64,7 @@ describe("resuming a stream with GET and Last-Event-ID", () => {
     const { url } = await conformancePreset();
     const session = await openSession(url);
     const { reader: original } = await streamedCall(session);
-    const res = await listen(session, original.events[1]!.id);
+    const res = await listen(session, { lastEventId: original.events[1]!.id });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/event-stream");
     const replay = new SseReader(res);
@@ -78,9 +79,9 @@ describe("resuming a stream with GET and Last-Event-ID", () => {
     const { reader: original } = await streamedCall(session);
     const stub = presetStub(env, p.owner.handle, p.slug);
     // An open upstream session (its GET stream is a fetch in flight) would hold the object in memory.
-    await runInDurableObject(stub, (instance) => (instance as unknown as PresetGateway).sweepUpstreams(Date.now() + UPSTREAM_IDLE_MS));
+    await closeIdleUpstreams(stub);
     await evictDurableObject(stub);
-    const replay = new SseReader(await listen(session, original.events[0]!.id));
+    const replay = new SseReader(await listen(session, { lastEventId: original.events[0]!.id }));
     await replay.end();
     expect(replay.messages).toEqual(original.messages);
   });
@@ -90,7 +91,7 @@ describe("resuming a stream with GET and Last-Event-ID", () => {
     const mine = await openSession(url);
     const theirs = await openSession(url);
     const { reader } = await streamedCall(theirs);
-    const res = await listen(mine, reader.events[0]!.id);
+    const res = await listen(mine, { lastEventId: reader.events[0]!.id });
     expect(res.status).toBe(400);
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(await res.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32000 } });
@@ -101,14 +102,14 @@ describe("resuming a stream with GET and Last-Event-ID", () => {
     ["is not an event id the gateway makes", "not-an-event-id"],
   ])("refuses with 400 a Last-Event-ID that %s", async (_what, lastEventId) => {
     const { url } = await conformancePreset();
-    const res = await listen(await openSession(url), lastEventId);
+    const res = await listen(await openSession(url), { lastEventId });
     expect(res.status).toBe(400);
     expect((await res.json<any>()).error.code).toBe(-32000);
   });
 
   it("refuses with 400 a malformed Last-Event-ID header", async () => {
     const { url } = await conformancePreset();
-    const res = await listen(await openSession(url), "a b");
+    const res = await listen(await openSession(url), { lastEventId: "a b" });
     expect(res.status).toBe(400);
     await res.body?.cancel();
   });
@@ -117,14 +118,14 @@ describe("resuming a stream with GET and Last-Event-ID", () => {
 describe("GET of the MCP endpoint", () => {
   it("refuses with 400 a GET without Mcp-Session-Id", async () => {
     const { url } = await conformancePreset();
-    const res = await SELF.fetch(url, { headers: { accept: "text/event-stream" } });
+    const res = await listen(url);
     expect(res.status).toBe(400);
     expect((await res.json<any>()).error.message).toContain("Mcp-Session-Id");
   });
 
   it("refuses with 406 a GET whose Accept does not list text/event-stream", async () => {
     const { url } = await conformancePreset();
-    const res = await listen(await openSession(url), undefined, "application/json");
+    const res = await listen(await openSession(url), { accept: "application/json" });
     expect(res.status).toBe(406);
     await res.body?.cancel();
   });
@@ -139,9 +140,7 @@ describe("GET of the MCP endpoint", () => {
   it("does not let another caller listen with a session it did not open", async () => {
     const p = await conformancePreset();
     const session = await openSession(p.url);
-    const res = await SELF.fetch(p.url, {
-      headers: { accept: "text/event-stream", "mcp-session-id": session.id, authorization: `Bearer ${p.owner.token}` },
-    });
+    const res = await listen(session, { token: p.owner.token });
     expect(res.status).toBe(404);
     await res.body?.cancel();
   });
@@ -165,7 +164,7 @@ describe("a streamed reply the client drops", () => {
     await first.until((r) => r.messages.length >= 1, 3_000, "the first progress event");
     first.cancel();
     const lastSeen = first.events.at(-1)!.id;
-    const resumed = new SseReader(await listen(session, lastSeen));
+    const resumed = new SseReader(await listen(session, { lastEventId: lastSeen }));
     const answer = await resumed.message(isResponseTo(7));
     expect(answer.result.content[0].text).toContain("progress was reported");
     const ids = [...first.events, ...resumed.events].map((e) => parts(e.id).seq);

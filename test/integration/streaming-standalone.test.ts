@@ -1,7 +1,6 @@
-import { SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import { attach, expireUpstreamSessions, unique } from "../helpers";
-import { conformancePreset, isMethod, listen, openSession, post, type RawSession, rpc, SseReader, staysQuiet, toolCall } from "./streaming-support";
+import { describe, expect, it, vi } from "vitest";
+import { attach, conformancePreset, expireUpstreamSessions, textOf, unique } from "../helpers";
+import { deleteSession, isMethod, listen, openSession, post, type RawSession, readMessages, rpc, SseReader, staysQuiet, toolCall } from "../mcp-raw";
 
 /** Opens the session's standalone stream and waits until the gateway has set it up. */
 async function standalone(session: RawSession): Promise<SseReader> {
@@ -25,14 +24,9 @@ const toolNames = async (session: RawSession) => (await rpc(session, 104, "tools
 
 /** Calls a tool with a raw POST and returns its result (JSON or streamed reply). */
 async function callTool(session: RawSession, name: string, args: Record<string, unknown> = {}): Promise<any> {
-  const res = await post(session, toolCall(900, name, args));
-  if (res.headers.get("content-type") === "application/json") return (await res.json<any>()).result;
-  const reader = new SseReader(res);
-  await reader.end();
-  return reader.messages.find((m) => m.id === 900).result;
+  const messages = await readMessages(await post(session, toolCall(900, name, args)));
+  return messages.find((m) => m.id === 900).result;
 }
-
-const textOf = (result: any): string => result.content[0].text;
 
 describe("the standalone GET stream", () => {
   it("starts with a priming event for a 2025-11-25 session", async () => {
@@ -59,7 +53,7 @@ describe("the standalone GET stream", () => {
   it("tells every listening session, each on its own stream", async () => {
     const p = await conformancePreset();
     const a = await openSession(p.url);
-    const b = await openSession(p.url, "2025-06-18");
+    const b = await openSession(p.url, { version: "2025-06-18" });
     await listEverything(a);
     const readerA = await standalone(a);
     const readerB = await standalone(b);
@@ -97,8 +91,7 @@ describe("the standalone GET stream", () => {
     const { url } = await conformancePreset();
     const session = await openSession(url);
     const reader = await standalone(session);
-    const res = await SELF.fetch(url, { method: "DELETE", headers: { "mcp-session-id": session.id } });
-    expect(res.status).toBe(204);
+    expect(await deleteSession(session)).toBe(204);
     await reader.end();
   });
 
@@ -124,15 +117,19 @@ describe("the standalone GET stream", () => {
     first.cancel();
     await attach(p.owner, p.slug, "lib", ["test_simple_text"]);
     // The change is announced asynchronously: resume until the announcement is there.
-    let resumed: SseReader | undefined;
-    for (let attempt = 0; attempt < 20 && !resumed?.messages.length; attempt++) {
-      resumed?.cancel();
-      resumed = new SseReader(await listen(session, primingId));
-      await resumed.until((r) => r.messages.length > 0 || r.ended, 250).catch(() => {});
-    }
-    expect(resumed!.messages).toEqual([{ jsonrpc: "2.0", method: "notifications/tools/list_changed" }]);
-    expect(resumed!.events[0]!.id).toBe(primingId.replace(/\.0$/, ".1"));
-    resumed!.cancel();
+    const resumed = await vi.waitFor(
+      async () => {
+        const reader = new SseReader(await listen(session, { lastEventId: primingId }));
+        await reader.until((r) => r.messages.length > 0 || r.ended, 250).catch(() => {});
+        if (reader.messages.length > 0) return reader;
+        reader.cancel();
+        throw new Error("the announcement is not in the stream's log yet");
+      },
+      { timeout: 5_000, interval: 10 },
+    );
+    expect(resumed.messages).toEqual([{ jsonrpc: "2.0", method: "notifications/tools/list_changed" }]);
+    expect(resumed.events[0]!.id).toBe(primingId.replace(/\.0$/, ".1"));
+    resumed.cancel();
   });
 });
 
@@ -208,12 +205,10 @@ describe("resources/updated on the standalone stream", () => {
     const t = await twoListeners("plain", scope);
     await expireUpstreamSessions("conformance", scope);
     // The first call after the loss reconnects; the subscription follows the new session shortly.
-    let said = "";
-    for (let attempt = 0; attempt < 20 && !said.startsWith("Sent"); attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-      said = textOf(await callTool(t.other, "test_update_resource"));
-    }
-    expect(said).toBe("Sent resources/updated for test://watched-resource.");
+    await vi.waitFor(async () => expect(textOf(await callTool(t.other, "test_update_resource"))).toBe("Sent resources/updated for test://watched-resource."), {
+      timeout: 5_000,
+      interval: 50,
+    });
     await t.subscribedReader.message(isMethod("notifications/resources/updated"));
     t.subscribedReader.cancel();
     t.otherReader.cancel();
@@ -221,8 +216,7 @@ describe("resources/updated on the standalone stream", () => {
 
   it("unsubscribes upstream when the last subscribed session is deleted", async () => {
     const t = await twoListeners();
-    const res = await SELF.fetch(t.p.url, { method: "DELETE", headers: { "mcp-session-id": t.subscribed.id } });
-    expect(res.status).toBe(204);
+    expect(await deleteSession(t.subscribed)).toBe(204);
     expect(textOf(await callTool(t.other, "test_update_resource"))).toBe("Not subscribed to test://watched-resource: nothing sent.");
     t.otherReader.cancel();
   });

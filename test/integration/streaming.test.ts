@@ -1,22 +1,19 @@
 import { LoggingMessageNotificationSchema, type LoggingMessageNotification, type Progress } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { conformancePreset, connect, isResponseTo, openSession, post, type RawSession, rpc, SseReader, toolCall } from "./streaming-support";
+import { conformancePreset, connectClient } from "../helpers";
+import { isResponseTo, openSession, post, type RawSession, readMessages, rpc, toolCall } from "../mcp-raw";
 
 /** A raw tools/call; its reply read to the end, whichever form it took. */
 async function rawCall(session: RawSession, id: string | number, name: string, meta?: Record<string, unknown>) {
   const res = await post(session, toolCall(id, name, {}, meta));
-  const type = res.headers.get("content-type");
-  if (type === "application/json") return { type, messages: [await res.json()] };
-  const reader = new SseReader(res);
-  await reader.end();
-  return { type, messages: reader.messages };
+  return { type: res.headers.get("content-type"), messages: await readMessages(res) };
 }
 
 const logLines = (messages: any[]) => messages.filter((m) => m.method === "notifications/message").map((m) => m.params);
 
 describe("progress through a preset", () => {
   it("relays progress notifications to the client's progress callback, with its own token", async () => {
-    const client = await connect((await conformancePreset()).url);
+    const client = await connectClient((await conformancePreset()).url);
     const seen: Progress[] = [];
     const result = await client.callTool({ name: "test_tool_with_progress", arguments: {} }, undefined, { onprogress: (p) => seen.push(p) });
     expect(result.isError).toBeFalsy();
@@ -58,7 +55,7 @@ describe("progress through a preset", () => {
 
 describe("log lines through a preset", () => {
   it("relays the log lines of a call to a client that set a level", async () => {
-    const client = await connect((await conformancePreset()).url);
+    const client = await connectClient((await conformancePreset()).url);
     const logs: LoggingMessageNotification["params"][] = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => {
       logs.push(n.params);

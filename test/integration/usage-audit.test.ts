@@ -1,32 +1,35 @@
 import { env, SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../src/shared/crypto";
 import { presetStub } from "../../src/edge/preset-stub";
 import { parseNdjson } from "../../src/shared/ndjson";
-import { addPreset, addServer, api, attach, createUser, mcpPost, ORIGIN, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
-
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, tries = 100): Promise<T> {
-  let v = await read();
-  for (let i = 0; i < tries && !ok(v); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    v = await read();
-  }
-  return v;
-}
+import { addPreset, addServer, api, attach, createUser, EVENTUALLY, givenPreset, ORIGIN, type PresetSpec, presetUrl, type TestUser, upstreamUrl } from "../helpers";
+import { INIT, mcpPost, rawSession } from "../mcp-raw";
 
 const call = (url: string, session: string, id: number, name: string, args?: unknown, token?: string) =>
   mcpPost(url, { jsonrpc: "2.0", id, method: "tools/call", params: args === undefined ? { name } : { name, arguments: args } }, { sessionId: session, token });
 
-async function auditedPreset(extra: Record<string, unknown>) {
-  const owner = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  const slug = unique("a");
-  await addPreset(owner, slug, "public", extra);
-  await attach(owner, slug, "alpha", ["echo", "fail"]);
-  return { owner, slug, url: presetUrl(owner.handle, slug) };
-}
+/** A public preset exposing alpha's echo and fail, with these audit switches. */
+const auditedPreset = (switches: Pick<PresetSpec, "auditCalls" | "auditArguments">) =>
+  givenPreset({ ...switches, servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "fail"] }] });
 
 const calls = (owner: TestUser, slug: string, query = "") => api("GET", `/presets/${slug}/calls${query}`, { token: owner.token });
+
+/** The call log, once `check` holds for its rows (they are written after the reply). */
+const loggedCalls = (owner: TestUser, slug: string, check: (rows: unknown[] | undefined) => void) =>
+  vi.waitFor(async () => {
+    const res = await calls(owner, slug);
+    check(res.body.calls);
+    return res;
+  }, EVENTUALLY);
+
+/** A preset's auth.failed events, once at least `n` were written (they are written after the reply). */
+const authFailures = (owner: TestUser, slug: string, n: number) =>
+  vi.waitFor(async () => {
+    const res = await api("GET", `/presets/${slug}/events?type=auth.failed`, { token: owner.token });
+    expect(res.body.events?.length).toBeGreaterThanOrEqual(n);
+    return res;
+  }, EVENTUALLY);
 
 describe("call log", () => {
   it("logs who called which tool, the outcome, latency and the arguments' SHA-256, but not the arguments", async () => {
@@ -36,7 +39,7 @@ describe("call log", () => {
     const args = { text: "secret-ish input" };
     await call(p.url, session, 1, "alpha__echo", args, caller.token);
     await call(p.url, session, 2, "alpha__fail", undefined, caller.token);
-    const res = await eventually(() => calls(p.owner, p.slug), (r) => r.body.calls?.length === 2);
+    const res = await loggedCalls(p.owner, p.slug, (rows) => expect(rows).toHaveLength(2));
     expect(res.status).toBe(200);
     const [fail, echo] = res.body.calls;
     expect(echo).toMatchObject({
@@ -59,7 +62,7 @@ describe("call log", () => {
     const session = await rawSession(p.url);
     await call(p.url, session, 1, "alpha__echo", { text: "kept" });
     await call(p.url, session, 2, "alpha__echo", { text: "x".repeat(20_000) });
-    const res = await eventually(() => calls(p.owner, p.slug), (r) => r.body.calls?.length === 2);
+    const res = await loggedCalls(p.owner, p.slug, (rows) => expect(rows).toHaveLength(2));
     const [big, small] = res.body.calls;
     expect(small).toMatchObject({ arguments: { text: "kept" }, argumentsTruncated: false, caller: { userId: null, handle: null } });
     expect(big.argumentsTruncated).toBe(true);
@@ -76,7 +79,7 @@ describe("call log", () => {
     const patched = await api("PATCH", `/presets/${p.slug}`, { token: p.owner.token, body: { auditCalls: true } });
     expect(patched.body).toMatchObject({ auditCalls: true, auditArguments: false });
     await call(p.url, session, 2, "alpha__echo", { text: "logged" });
-    const res = await eventually(() => calls(p.owner, p.slug), (r) => r.body.calls?.length >= 1);
+    const res = await loggedCalls(p.owner, p.slug, (rows) => expect(rows?.length).toBeGreaterThanOrEqual(1));
     await new Promise((r) => setTimeout(r, 50));
     expect((await calls(p.owner, p.slug)).body.calls).toHaveLength(1);
     expect(res.body.calls[0].argumentsSha256).toBe(await sha256Hex(JSON.stringify({ text: "logged" })));
@@ -87,7 +90,7 @@ describe("call log", () => {
     const session = await rawSession(p.url);
     for (let i = 0; i < 3; i++) await call(p.url, session, i, "alpha__echo", { text: `${i}` });
     await call(p.url, session, 9, "alpha__fail");
-    await eventually(() => calls(p.owner, p.slug), (r) => r.body.calls?.length === 4);
+    await loggedCalls(p.owner, p.slug, (rows) => expect(rows).toHaveLength(4));
     expect((await calls(p.owner, p.slug, "?outcome=tool_error")).body.calls.map((c: any) => c.tool)).toEqual(["alpha__fail"]);
     expect((await calls(p.owner, p.slug, "?tool=alpha__echo")).body.calls).toHaveLength(3);
     const page = await calls(p.owner, p.slug, "?limit=3");
@@ -199,20 +202,13 @@ describe("audit events", () => {
   });
 
   it("records refused credentials as auth.failed, at most once per caller per minute, and counts refused calls as denied", async () => {
-    const owner = await createUser();
+    const { owner, url } = await givenPreset({ slug: "vault", visibility: "private", servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] });
     const stranger = await createUser();
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    await addPreset(owner, "vault", "private");
-    await attach(owner, "vault", "alpha", ["echo"]);
-    const url = presetUrl(owner.handle, "vault");
     const echo = (id: number, token?: string) =>
       mcpPost(url, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "x" } } }, { token, sessionId: "s".repeat(20) });
     for (let i = 0; i < 4; i++) expect((await echo(i, stranger.token)).status).toBe(403);
     for (let i = 0; i < 3; i++) expect((await echo(10 + i)).status).toBe(401);
-    const events = await eventually(
-      () => api("GET", "/presets/vault/events?type=auth.failed", { token: owner.token }),
-      (r) => r.body.events?.length >= 2,
-    );
+    const events = await authFailures(owner, "vault", 2);
     await new Promise((r) => setTimeout(r, 50));
     const failures = (await api("GET", "/presets/vault/events?type=auth.failed", { token: owner.token })).body.events;
     expect(failures).toHaveLength(2);
@@ -232,15 +228,11 @@ describe("auth failures the worker refused", () => {
     const owner = await createUser();
     await addPreset(owner, "badtoken", "public");
     const url = presetUrl(owner.handle, "badtoken");
-    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
     for (let i = 0; i < 3; i++) {
-      const res = await mcpPost(url, init, { token: "mcpg_" + "z".repeat(40), headers: { "cf-connecting-ip": "203.0.113.50" } });
+      const res = await mcpPost(url, INIT(), { token: "mcpg_" + "z".repeat(40), headers: { "cf-connecting-ip": "203.0.113.50" } });
       expect(res.status).toBe(401);
     }
-    const events = await eventually(
-      () => api("GET", "/presets/badtoken/events?type=auth.failed", { token: owner.token }),
-      (r) => r.body.events?.length >= 1,
-    );
+    const events = await authFailures(owner, "badtoken", 1);
     await new Promise((r) => setTimeout(r, 50));
     expect((await api("GET", "/presets/badtoken/events?type=auth.failed", { token: owner.token })).body.events).toHaveLength(1);
     expect(events.body.events[0]).toMatchObject({ target: "ip:203.0.113.50", payload: { status: 401, message: "invalid bearer token" } });
@@ -254,10 +246,7 @@ describe("auth failures the worker refused", () => {
     await stub.recordAuthFailure(failure);
     await stub.recordAuthFailure(failure);
     await stub.recordAuthFailure({ ...failure, ip: "198.51.100.8" });
-    const events = await eventually(
-      () => api("GET", "/presets/guarded/events?type=auth.failed", { token: owner.token }),
-      (r) => r.body.events?.length >= 2,
-    );
+    const events = await authFailures(owner, "guarded", 2);
     await new Promise((r) => setTimeout(r, 50));
     expect((await api("GET", "/presets/guarded/events?type=auth.failed", { token: owner.token })).body.events).toHaveLength(2);
     expect(events.body.events.map((e: any) => e.target).sort()).toEqual(["ip:198.51.100.7", "ip:198.51.100.8"]);

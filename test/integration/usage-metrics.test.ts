@@ -1,15 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
-import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, unique, upstreamUrl } from "../helpers";
+import { api, givenPreset, type PresetSpec, upstreamUrl } from "../helpers";
+import { mcpPost, rawSession } from "../mcp-raw";
 import { recordMetrics } from "../metrics-recorder";
 
-async function preset(extra: Record<string, unknown> = {}) {
-  const owner = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"));
-  const slug = unique("m");
-  const created = await addPreset(owner, slug, "public", extra);
-  await attach(owner, slug, "alpha", ["echo", "fail"]);
-  return { owner, slug, presetId: created.id as string, url: presetUrl(owner.handle, slug) };
-}
+/** A public preset exposing alpha's echo and fail. */
+const preset = (limits: Pick<PresetSpec, "rateLimit"> = {}) =>
+  givenPreset({ ...limits, servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "fail"] }] });
 
 const CALLS = [
   { name: "alpha__echo", arguments: { text: "one" } },
@@ -43,9 +39,8 @@ describe("metrics never change a response", () => {
       const broken = recordMetrics({ fail });
       const failing = await run();
       broken.restore();
-      await new Promise((r) => setTimeout(r, 10));
       // The failure happened, and was logged rather than thrown.
-      expect(error).toHaveBeenCalledWith("metrics data point not written", expect.any(Error));
+      await vi.waitFor(() => expect(error).toHaveBeenCalledWith("metrics data point not written", expect.any(Error)));
       error.mockRestore();
       expect(failing.replies).toEqual(normal.replies);
       expect(failing.replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 429]);

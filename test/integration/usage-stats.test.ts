@@ -1,10 +1,12 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { OUTCOMES, type CallOutcome, type CallRecord } from "../../src/usage/call-record";
 import { presetStub } from "../../src/edge/preset-stub";
 import { UsageRecorder } from "../../src/usage/recorder";
-import { addPreset, addServer, api, attach, createUser, mcpPost, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
+import { api, createUser, givenPreset, type TestUser, unique, upstreamUrl } from "../helpers";
+import { mcpPost, rawSession } from "../mcp-raw";
 import { type MetricsRecorder, recordMetrics } from "../metrics-recorder";
+import { inFreshObject } from "../preset-object";
 
 let metrics: MetricsRecorder;
 beforeEach(() => {
@@ -45,17 +47,15 @@ interface Made {
 
 /** A public preset over three upstreams (one healthy, one answering JSON-RPC errors, one broken). */
 async function statsPreset() {
-  const owner = await createUser();
-  const other = await createUser();
-  await addServer(owner, "alpha", upstreamUrl("alpha"), { timeoutMs: 1000 });
-  await addServer(owner, "strict", upstreamUrl("strict"));
-  await addServer(owner, "broken", upstreamUrl("error500", unique("stats")));
-  const slug = unique("stats");
-  const preset = await addPreset(owner, slug, "public", { toolLimits: { alpha__add: { requests: 1, windowSeconds: 60 } } });
-  await attach(owner, slug, "alpha", ["echo", "add", "fail", "sleep"]);
-  await attach(owner, slug, "strict");
-  await attach(owner, slug, "broken", ["anything"]);
-  return { owner, other, slug, presetId: preset.id as string, url: presetUrl(owner.handle, slug) };
+  const p = await givenPreset({
+    toolLimits: { alpha__add: { requests: 1, windowSeconds: 60 } },
+    servers: [
+      { name: "alpha", url: upstreamUrl("alpha"), timeoutMs: 1000, tools: ["echo", "add", "fail", "sleep"] },
+      { name: "strict", url: upstreamUrl("strict") },
+      { name: "broken", url: upstreamUrl("error500", unique("stats")), tools: ["anything"] },
+    ],
+  });
+  return { ...p, other: await createUser() };
 }
 
 describe("usage stats", () => {
@@ -192,7 +192,7 @@ describe("usage stats", () => {
       outcome: "ok", latencyMs: 5, requestBytes: 10, responseBytes: 10, arguments: undefined, at,
     });
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
-    await runInDurableObject(env.PRESETS.getByName(`${unique("flush")}/x`), async (_instance, state) => {
+    await inFreshObject(async (state) => {
       let loseReply = true;
       const flaky = {
         prepare: (sql: string) => env.DB.prepare(sql),
@@ -221,7 +221,7 @@ describe("usage stats", () => {
 
   it("flushes many distinct rollup rows in chunks, each row exactly once", async () => {
     const presetId = unique("prs");
-    await runInDurableObject(env.PRESETS.getByName(`${unique("many")}/x`), async (_instance, state) => {
+    await inFreshObject(async (state) => {
       const recorder = new UsageRecorder(state.storage.sql, { db: () => env.DB, metrics: () => undefined, scheduleAlarm: () => {} });
       const writer = recorder.metricsWriter();
       const at = Date.now();

@@ -1,13 +1,10 @@
-import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ClientStream, SSE_RETRY_MS } from "../../src/streaming/client-stream";
 import { SseEventLog } from "../../src/streaming/sse-event-log";
+import { inFreshObject } from "../preset-object";
 
 /** Runs `fn` with an event log on the SQLite storage of a fresh Durable Object. */
-async function withLog<T>(fn: (log: SseEventLog) => Promise<T>): Promise<T> {
-  const stub = env.PRESETS.get(env.PRESETS.newUniqueId());
-  return runInDurableObject(stub, (_instance, state) => fn(new SseEventLog(state.storage.sql)));
-}
+const withLog = <T>(fn: (log: SseEventLog) => Promise<T>): Promise<T> => inFreshObject((state) => fn(new SseEventLog(state.storage.sql)));
 
 const decoder = new TextDecoder();
 

@@ -1,12 +1,9 @@
-import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { EVENT_TTL_MS, eventId, MAX_EVENTS_PER_STREAM, parseEventId, SseEventLog } from "../../src/streaming/sse-event-log";
+import { inFreshObject } from "../preset-object";
 
 /** Runs `fn` with an event log on the SQLite storage of a fresh Durable Object. */
-async function withLog<T>(fn: (log: SseEventLog, sql: SqlStorage) => T): Promise<T> {
-  const stub = env.PRESETS.get(env.PRESETS.newUniqueId());
-  return runInDurableObject(stub, (_instance, state) => fn(new SseEventLog(state.storage.sql), state.storage.sql));
-}
+const withLog = <T>(fn: (log: SseEventLog, sql: SqlStorage) => T): Promise<T> => inFreshObject((state) => fn(new SseEventLog(state.storage.sql), state.storage.sql));
 
 describe("parseEventId", () => {
   it("reads the stream and the position of an id the log made", () => {
