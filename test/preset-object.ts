@@ -1,6 +1,6 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { expect, vi } from "vitest";
-import { UPSTREAM_IDLE_MS } from "../src/preset/gateway";
+import { UPSTREAM_IDLE_MS } from "../src/preset/alarms";
 
 /**
  * @module The preset's Durable Object as tests drive it from outside: through its alarm, as the

@@ -2,7 +2,8 @@ import { env, SELF } from "cloudflare:test";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { mcpCors, originGuard } from "../../src/edge/mcp-cors";
-import { addPreset, addServer, api, attach, createUser, INIT, mcpPost, ORIGIN, presetUrl, rawSession, type TestUser, unique, upstreamUrl } from "../helpers";
+import { addPreset, addServer, api, attach, createUser, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
+import { INIT, mcpPost, rawSession } from "../mcp-raw";
 import { authorizeInBrowser, authorizeUrl, browse, field, form, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
 
 /**

@@ -4,7 +4,8 @@ import { presetStub } from "../../src/edge/preset-stub";
 import { signJwt } from "../../src/oauth/keys";
 import { STORAGE_VERSION, storageVersion } from "../../src/preset/storage";
 import { COUNT_COLUMNS } from "../../src/usage/rollup";
-import { addPreset, addServer, api, attach, createUser, mcpPost, ORIGIN, presetUrl, unique, upstreamUrl } from "../helpers";
+import { api, givenPreset, ORIGIN, upstreamUrl, unique } from "../helpers";
+import { INIT, mcpPost, toolCall } from "../mcp-raw";
 
 /**
  * A preset object written by the release before versioned storage (0.1.0: no schema version, each
@@ -52,23 +53,17 @@ async function rewindToReleaseZero(stub: DurableObjectStub, fill: (sql: SqlStora
 }
 
 /** A public preset over the fixture upstream `alpha` (or over nothing, so no upstream session keeps the object busy). */
-async function preset(extra: Record<string, unknown> = {}, withUpstream = true) {
-  const owner = await createUser();
-  const slug = unique("up");
-  const created = await addPreset(owner, slug, "public", extra);
-  if (withUpstream) {
-    await addServer(owner, "alpha", upstreamUrl("alpha"));
-    await attach(owner, slug, "alpha", ["echo"]);
-  }
-  return { owner, slug, presetId: created.id as string, url: presetUrl(owner.handle, slug), stub: presetStub(env, owner.handle, slug) };
+async function preset(extra: { rateLimit?: { requests: number; windowSeconds: number } } = {}, withUpstream = true) {
+  const p = await givenPreset({ ...extra, servers: withUpstream ? [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] : [] });
+  return { ...p, stub: presetStub(env, p.owner.handle, p.slug) };
 }
 
-const call = (id: number) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "alpha__echo", arguments: { text: `n${id}` } } });
+const call = (id: number) => toolCall(id, "alpha__echo", { text: `n${id}` });
 
 describe("preset storage upgrades", () => {
   it("gives a new object the current schema version, with every column the usage recorder writes", async () => {
     const p = await preset();
-    expect((await mcpPost(p.url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } })).status).toBe(200);
+    expect((await mcpPost(p.url, INIT())).status).toBe(200);
     await runInDurableObject(p.stub, async (_instance, state) => {
       expect(storageVersion(state.storage.sql)).toBe(STORAGE_VERSION);
       const columns = state.storage.sql.exec<{ name: string }>("PRAGMA table_info(usage_pending)").toArray().map((c) => c.name);
@@ -82,7 +77,7 @@ describe("preset storage upgrades", () => {
     const now = Date.now();
     const sessionId = `s${unique("legacy").replace(/[^a-z0-9]/g, "")}`.padEnd(32, "0").slice(0, 32);
     const bucket = now - (now % 60_000);
-    const alphaId = (await api("GET", `/servers/alpha`, { token: p.owner.token })).body.id as string;
+    const alphaId = p.servers.alpha.id as string;
     await rewindToReleaseZero(p.stub, (sql, storage) => {
       // The tool list cached before the upgrade (the fingerprint is url, sealed headers, timeout).
       sql.exec("INSERT INTO upstream_tools VALUES (?, ?, ?, ?)", alphaId, `${upstreamUrl("alpha")}\n\n30000`, JSON.stringify([{ name: "echo", description: "cached by 0.1.0", inputSchema: { type: "object" } }]), now);
@@ -135,7 +130,7 @@ describe("preset storage upgrades", () => {
 
   it("leaves storage written by a newer release as it is (a rollback) and keeps serving", async () => {
     const p = await preset({}, false);
-    const init = () => mcpPost(p.url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    const init = () => mcpPost(p.url, INIT());
     expect((await init()).status).toBe(200);
     await runInDurableObject(p.stub, async (_instance, state) => {
       state.storage.sql.exec("UPDATE storage_version SET version = ?", STORAGE_VERSION + 1);
