@@ -32,7 +32,11 @@ function summary(file) {
   const text = fs.readFileSync(file, "utf8");
   const m = /\/\*\*([\s\S]*?)\*\//.exec(text);
   if (!m?.[1].includes("@module")) return "(no @module header)";
-  const body = m[1].replace(/^\s*\*\s?/gm, "").replace(/@module\s*/, "").replace(/\s+/g, " ").trim();
+  const body = m[1]
+    .replace(/^\s*\*\s?/gm, "")
+    .replace(/@module\s*/, "")
+    .replace(/\s+/g, " ")
+    .trim();
   let sentence = /^(.*?[.!?])(\s+[A-Z`(]|$)/.exec(body)?.[1] ?? body;
   const colon = sentence.indexOf(": ");
   if (sentence.length > 110 && colon > 20) sentence = sentence.slice(0, colon);
@@ -44,7 +48,10 @@ function map() {
   const lines = ["```"];
   for (const [folder, question] of Object.entries(FOLDERS)) {
     const dir = path.join(root, "src", folder);
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith(".ts"))
+      .sort();
     lines.push(folder === "." ? `src/                     ${question}` : `src/${folder}/`.padEnd(25) + question);
     for (const f of files) lines.push(`  ${f.padEnd(23)}${summary(path.join(dir, f))}`);
   }

@@ -20,54 +20,57 @@
  * Exits 0 whatever the suite finds; 1 only when the harness itself failed (tools, upstream,
  * gateway, seeding, or a run that produced no result at all).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { startConformanceUpstream } from '../test/fixtures/conformance-upstream.mjs';
-import { differenceNotes, failureNotes, featureNotes, resultTable } from './lib/conformance-report.mjs';
-import { ensureSuite, NODE_VERSION, runSuite, SUITE_PACKAGE, SUITE_VERSION } from './lib/conformance-suite.mjs';
-import { ensureDevVars, readDevVars } from './lib/dev-vars.mjs';
-import { startProtocolPin } from './lib/protocol-pin.mjs';
-import { exitOf, runWrangler, spawnWrangler, stopProcessGroup } from './lib/wrangler.mjs';
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startConformanceUpstream } from "../test/fixtures/conformance-upstream.mjs";
+import { differenceNotes, failureNotes, featureNotes, resultTable } from "./lib/conformance-report.mjs";
+import { ensureSuite, NODE_VERSION, runSuite, SUITE_PACKAGE, SUITE_VERSION } from "./lib/conformance-suite.mjs";
+import { ensureDevVars, readDevVars } from "./lib/dev-vars.mjs";
+import { startProtocolPin } from "./lib/protocol-pin.mjs";
+import { exitOf, runWrangler, spawnWrangler, stopProcessGroup } from "./lib/wrangler.mjs";
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TOOLS_DIR = join(ROOT, '.tools');
-const DOC_PATH = join(ROOT, 'docs', 'conformance.md');
-const SUPPORTED_VERSIONS = ['2025-06-18', '2025-11-25'];
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const TOOLS_DIR = join(ROOT, ".tools");
+const DOC_PATH = join(ROOT, "docs", "conformance.md");
+const SUPPORTED_VERSIONS = ["2025-06-18", "2025-11-25"];
 const HEALTH_TIMEOUT_MS = 90_000;
 const SCENARIO_TIMEOUT_MS = 20_000;
 const RUN_TIMEOUT_MS = 8 * 60_000;
 /** Upper bound for the whole harness, so a stuck step can never leave it (or what it started) running. */
 const HARNESS_TIMEOUT_MS = 40 * 60_000;
-const HANDLE = 'conformance';
-const SERVER = 'suite';
-const SLUG = 'suite';
+const HANDLE = "conformance";
+const SERVER = "suite";
+const SLUG = "suite";
 
 const { values: opts } = parseArgs({
   options: {
-    versions: { type: 'string', default: SUPPORTED_VERSIONS.join(',') },
-    scenario: { type: 'string' },
-    'keep-results': { type: 'boolean', default: false },
-    'no-docs': { type: 'boolean', default: false },
-    'no-pin': { type: 'boolean', default: false },
+    versions: { type: "string", default: SUPPORTED_VERSIONS.join(",") },
+    scenario: { type: "string" },
+    "keep-results": { type: "boolean", default: false },
+    "no-docs": { type: "boolean", default: false },
+    "no-pin": { type: "boolean", default: false },
   },
 });
-const versions = opts.versions.split(',').map((v) => v.trim()).filter(Boolean);
+const versions = opts.versions
+  .split(",")
+  .map((v) => v.trim())
+  .filter(Boolean);
 for (const v of versions) {
   if (!SUPPORTED_VERSIONS.includes(v)) {
-    console.error(`[conformance] --versions: ${v} is not one of ${SUPPORTED_VERSIONS.join(', ')}`);
+    console.error(`[conformance] --versions: ${v} is not one of ${SUPPORTED_VERSIONS.join(", ")}`);
     process.exit(2);
   }
 }
 
 const started = Date.now();
-const resultsDir = mkdtempSync(join(tmpdir(), 'mcpgate-conformance-'));
+const resultsDir = mkdtempSync(join(tmpdir(), "mcpgate-conformance-"));
 /** The gateway's local D1 and Durable Object state for this run only: nothing shared with `npm run dev`. */
-const PERSIST_DIR = join(resultsDir, 'wrangler-state');
+const PERSIST_DIR = join(resultsDir, "wrangler-state");
 /** @type {import('node:child_process').ChildProcess | undefined} */
 let wrangler;
 /** @type {Awaited<ReturnType<typeof startConformanceUpstream>> | undefined} */
@@ -81,13 +84,13 @@ function shutdown(/** @type {number} */ code) {
   stopping ??= (async () => {
     aborter.abort();
     await Promise.allSettled([wrangler && stopProcessGroup(wrangler), upstream?.close()]);
-    if (opts['keep-results']) log(`raw results kept in ${resultsDir}`);
+    if (opts["keep-results"]) log(`raw results kept in ${resultsDir}`);
     else rmSync(resultsDir, { recursive: true, force: true });
     process.exit(code);
   })();
   return stopping;
 }
-for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
+for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM", "SIGHUP"])) {
   process.on(signal, () => {
     log(`${signal} received, stopping…`);
     void shutdown(1);
@@ -105,25 +108,25 @@ try {
 async function main() {
   const suite = ensureSuite(TOOLS_DIR, log);
 
-  const { created } = ensureDevVars(join(ROOT, '.dev.vars'), join(ROOT, '.dev.vars.example'));
-  if (created) log('created .dev.vars from .dev.vars.example with fresh random secrets');
-  const adminToken = readDevVars(join(ROOT, '.dev.vars')).ADMIN_TOKEN;
-  if (!adminToken) throw new Error('.dev.vars has no ADMIN_TOKEN; delete it to have it recreated from .dev.vars.example');
+  const { created } = ensureDevVars(join(ROOT, ".dev.vars"), join(ROOT, ".dev.vars.example"));
+  if (created) log("created .dev.vars from .dev.vars.example with fresh random secrets");
+  const adminToken = readDevVars(join(ROOT, ".dev.vars")).ADMIN_TOKEN;
+  if (!adminToken) throw new Error(".dev.vars has no ADMIN_TOKEN; delete it to have it recreated from .dev.vars.example");
 
   upstream = await startConformanceUpstream({ port: 0 });
   log(`conformance upstream on ${upstream.url}`);
 
   log(`applying D1 migrations to a fresh local state in ${PERSIST_DIR}…`);
-  await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', PERSIST_DIR], { cwd: ROOT });
+  await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", PERSIST_DIR], { cwd: ROOT });
 
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
   log(`starting wrangler dev on ${gateway}…`);
   wrangler = spawnWrangler(
     [
-      'dev',
-      ...['--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort())],
-      ...['--persist-to', PERSIST_DIR, '--var', 'ALLOW_INSECURE_UPSTREAMS:true', '--log-level', 'warn', '--show-interactive-dev-session=false'],
+      "dev",
+      ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort())],
+      ...["--persist-to", PERSIST_DIR, "--var", "ALLOW_INSECURE_UPSTREAMS:true", "--log-level", "warn", "--show-interactive-dev-session=false"],
     ],
     { cwd: ROOT },
   );
@@ -141,17 +144,21 @@ async function main() {
   /** @type {string[]} */
   const pinNotes = [];
   for (const version of versions) {
-    for (const [target, url] of /** @type {const} */ ([['direct', upstream.url], ['via preset', seed.url]])) {
-      const pin = opts['no-pin'] ? undefined : await startProtocolPin({ target: url, version });
+    for (const [target, url] of /** @type {const} */ ([
+      ["direct", upstream.url],
+      ["via preset", seed.url],
+    ])) {
+      const pin = opts["no-pin"] ? undefined : await startProtocolPin({ target: url, version });
       const label = `${version} ${target}`;
-      log(`running the suite (${version}) ${target === 'direct' ? 'directly against the upstream' : 'through the preset'}…`);
-      if (target !== 'direct' && version === versions[0]) log('(workerd may log "disconnected: ::write(...): Broken pipe": the suite\'s client hanging up on reply bodies it does not read; harmless)');
+      log(`running the suite (${version}) ${target === "direct" ? "directly against the upstream" : "through the preset"}…`);
+      if (target !== "direct" && version === versions[0])
+        log('(workerd may log "disconnected: ::write(...): Broken pipe": the suite\'s client hanging up on reply bodies it does not read; harmless)');
       const t = Date.now();
       const run = await runSuite({
         ...suite,
         url: pin?.url ?? url,
         specVersion: version,
-        outputDir: join(resultsDir, `${version}-${target.replace(' ', '-')}`),
+        outputDir: join(resultsDir, `${version}-${target.replace(" ", "-")}`),
         scenario: opts.scenario,
         scenarioTimeoutMs: SCENARIO_TIMEOUT_MS,
         runTimeoutMs: RUN_TIMEOUT_MS,
@@ -160,13 +167,20 @@ async function main() {
       const stats = pin?.stats() ?? { initializesPinned: 0, requestedVersions: {}, headerVersions: {} };
       await pin?.close();
       if (run.scenarios.length === 0) {
-        throw new Error(`the suite produced no result for ${label} (exit ${run.exitCode}${run.timedOut ? ', time limit hit' : ''}): ${run.stderr.trim().slice(-2000)}`);
+        throw new Error(
+          `the suite produced no result for ${label} (exit ${run.exitCode}${run.timedOut ? ", time limit hit" : ""}): ${run.stderr.trim().slice(-2000)}`,
+        );
       }
       const passed = run.scenarios.reduce((n, s) => n + s.passed, 0);
       const total = run.scenarios.reduce((n, s) => n + s.passed + s.failed, 0);
-      const negotiated = Object.entries(stats.headerVersions).map(([v, n]) => `${v}×${n}`).join(', ');
-      log(`  ${label}: ${passed}/${total} checks passed in ${((Date.now() - t) / 1000).toFixed(1)} s${run.timedOut ? ' (cut off by the time limit)' : ''}`);
-      if (pin) pinNotes.push(`${label}: ${stats.initializesPinned} initialize requests set to ${version} (the clients asked for ${fmtCounts(stats.requestedVersions)}); the other requests carried MCP-Protocol-Version ${negotiated || 'none'}`);
+      const negotiated = Object.entries(stats.headerVersions)
+        .map(([v, n]) => `${v}×${n}`)
+        .join(", ");
+      log(`  ${label}: ${passed}/${total} checks passed in ${((Date.now() - t) / 1000).toFixed(1)} s${run.timedOut ? " (cut off by the time limit)" : ""}`);
+      if (pin)
+        pinNotes.push(
+          `${label}: ${stats.initializesPinned} initialize requests set to ${version} (the clients asked for ${fmtCounts(stats.requestedVersions)}); the other requests carried MCP-Protocol-Version ${negotiated || "none"}`,
+        );
       columns.push({ version, target, run });
     }
   }
@@ -180,9 +194,9 @@ async function main() {
   console.log(`What the scenarios failing through the preset exercise:\n${needs}`);
   console.log(`Fewer checks passed through the preset than directly:\n${differences}`);
   console.log(`wall time ${wallSeconds} s\n`);
-  if (seed.naming !== 'plain') console.log(`NOTE: ${seed.namingNote}\n`);
-  if (opts.scenario) log('--scenario run: docs/conformance.md left as it is');
-  else if (!opts['no-docs']) {
+  if (seed.naming !== "plain") console.log(`NOTE: ${seed.namingNote}\n`);
+  if (opts.scenario) log("--scenario run: docs/conformance.md left as it is");
+  else if (!opts["no-docs"]) {
     mkdirSync(dirname(DOC_PATH), { recursive: true });
     writeFileSync(DOC_PATH, renderDoc({ table, notes, needs, differences, pinNotes, seed, wallSeconds }));
     log(`wrote ${DOC_PATH.slice(ROOT.length)}`);
@@ -193,9 +207,9 @@ async function main() {
  * @param {{ table: string, notes: string, needs: string, pinNotes: string[], seed: Seed, wallSeconds: number }} r
  */
 function renderDoc({ table, notes, needs, differences, pinNotes, seed, wallSeconds }) {
-  const commit = git(['rev-parse', '--short', 'HEAD']) || 'unknown';
-  const dirty = git(['status', '--porcelain']) ? ' with uncommitted changes' : '';
-  const command = `npm run conformance${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const commit = git(["rev-parse", "--short", "HEAD"]) || "unknown";
+  const dirty = git(["status", "--porcelain"]) ? " with uncommitted changes" : "";
+  const command = `npm run conformance${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
   return `# MCP conformance
 
 Generated by \`${command}\` on ${new Date().toISOString()} (wall time ${wallSeconds} s).
@@ -205,13 +219,13 @@ Generated by \`${command}\` on ${new Date().toISOString()} (wall time ${wallSeco
 - **Upstream**: \`test/fixtures/conformance-upstream.mjs\`, our SDK server implementing what the server scenarios expect
   (tools, resources, prompts, completion, logging, progress, sampling, elicitation, resumable SSE).
 - **Through the gateway**: a public preset of \`wrangler dev\` (commit ${commit}${dirty}) at \`/mcp/${HANDLE}/${SLUG}\`, with that
-  upstream attached (all tools), **${seed.naming}** tool naming.${seed.naming === 'plain' ? '' : ` ${seed.namingNote}`}
+  upstream attached (all tools), **${seed.naming}** tool naming.${seed.naming === "plain" ? "" : ` ${seed.namingNote}`}
 - **Protocol revision**: the suite's SDK-driven scenarios always ask for its latest revision at \`initialize\`, ${
     pinNotes.length
       ? `so every run
   goes through \`scripts/lib/protocol-pin.mjs\`, which rewrites the requested version to the column's revision:
-${pinNotes.map((n) => `  - ${n}`).join('\n')}`
-      : 'and this run was not pinned (`--no-pin`): their sessions negotiated that revision whatever the column says.'
+${pinNotes.map((n) => `  - ${n}`).join("\n")}`
+      : "and this run was not pinned (`--no-pin`): their sessions negotiated that revision whatever the column says."
   }
 
 ## Results
@@ -242,26 +256,26 @@ ${notes}`;
  * @returns {Promise<Seed>}
  */
 async function seedPreset(gateway, adminToken, upstreamUrl) {
-  const user = await api(gateway, adminToken, 'POST', '/users', { handle: HANDLE }, 201);
+  const user = await api(gateway, adminToken, "POST", "/users", { handle: HANDLE }, 201);
   const token = /** @type {string} */ (user.token);
-  await api(gateway, token, 'POST', '/servers', { name: SERVER, url: upstreamUrl, timeoutMs: 30_000 }, 201);
-  const tools = await api(gateway, token, 'GET', `/servers/${SERVER}/tools`, undefined, 200);
-  log(`the gateway sees ${Array.isArray(tools.tools) ? tools.tools.length : '?'} tools on the upstream`);
+  await api(gateway, token, "POST", "/servers", { name: SERVER, url: upstreamUrl, timeoutMs: 30_000 }, 201);
+  const tools = await api(gateway, token, "GET", `/servers/${SERVER}/tools`, undefined, 200);
+  log(`the gateway sees ${Array.isArray(tools.tools) ? tools.tools.length : "?"} tools on the upstream`);
 
-  const preset = { slug: SLUG, name: 'Conformance suite', visibility: 'public', rateLimit: { requests: 100_000, windowSeconds: 60 } };
+  const preset = { slug: SLUG, name: "Conformance suite", visibility: "public", rateLimit: { requests: 100_000, windowSeconds: 60 } };
   /** @type {Seed['naming']} */
-  let naming = 'plain';
-  let namingNote = '';
-  let created = await apiRaw(gateway, token, 'POST', '/presets', { ...preset, toolNaming: 'plain' });
-  if (created.status === 400 && created.body?.error?.code === 'unknown_field') {
-    naming = 'prefixed';
+  let naming = "plain";
+  let namingNote = "";
+  let created = await apiRaw(gateway, token, "POST", "/presets", { ...preset, toolNaming: "plain" });
+  if (created.status === 400 && created.body?.error?.code === "unknown_field") {
+    naming = "prefixed";
     namingNote = `POST /api/v1/presets refused toolNaming ("${created.body.error.message}"), so tools are exposed as ${SERVER}__<tool> and every scenario that calls a tool by its name fails through the preset for that reason alone.`;
     log(`NOTE: ${namingNote}`);
-    created = await apiRaw(gateway, token, 'POST', '/presets', preset);
+    created = await apiRaw(gateway, token, "POST", "/presets", preset);
   }
   if (created.status !== 201) throw new Error(`POST /api/v1/presets answered ${created.status} ${JSON.stringify(created.body).slice(0, 500)}`);
-  await api(gateway, token, 'PUT', `/presets/${SLUG}/servers/${SERVER}`, { tools: null }, 201);
-  const url = typeof created.body?.url === 'string' ? created.body.url : `${gateway}/mcp/${HANDLE}/${SLUG}`;
+  await api(gateway, token, "PUT", `/presets/${SLUG}/servers/${SERVER}`, { tools: null }, 201);
+  const url = typeof created.body?.url === "string" ? created.body.url : `${gateway}/mcp/${HANDLE}/${SLUG}`;
   return { url, naming, namingNote };
 }
 
@@ -276,7 +290,7 @@ async function api(gateway, token, method, path, body, expect) {
 async function apiRaw(gateway, token, method, path, body) {
   const res = await fetch(`${gateway}/api/v1${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
@@ -306,13 +320,15 @@ async function waitForHealth(gateway, wranglerExit) {
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error(exited ? 'wrangler dev exited before the gateway became healthy' : `GET ${gateway}/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
+  throw new Error(
+    exited ? "wrangler dev exited before the gateway became healthy" : `GET ${gateway}/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`,
+  );
 }
 
 /** A port nobody listens on right now (the OS picks it). */
 async function freePort() {
   const probe = createServer();
-  await new Promise((resolve, reject) => probe.once('error', reject).listen(0, '127.0.0.1', () => resolve(undefined)));
+  await new Promise((resolve, reject) => probe.once("error", reject).listen(0, "127.0.0.1", () => resolve(undefined)));
   const { port } = /** @type {import('node:net').AddressInfo} */ (probe.address());
   await new Promise((resolve) => probe.close(() => resolve(undefined)));
   return port;
@@ -320,13 +336,17 @@ async function freePort() {
 
 /** @param {string[]} args */
 function git(args) {
-  const res = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
-  return res.status === 0 ? res.stdout.trim() : '';
+  const res = spawnSync("git", args, { cwd: ROOT, encoding: "utf8" });
+  return res.status === 0 ? res.stdout.trim() : "";
 }
 
 /** @param {Record<string, number>} counts */
 function fmtCounts(counts) {
-  return Object.entries(counts).map(([k, n]) => `${k}×${n}`).join(', ') || 'nothing';
+  return (
+    Object.entries(counts)
+      .map(([k, n]) => `${k}×${n}`)
+      .join(", ") || "nothing"
+  );
 }
 
 /** @param {string} message */

@@ -12,16 +12,16 @@
  * --smoke runs 1–5, then calls `demo__echo` through the gateway with the SDK client and exits
  * 0 or 1: a self-check for newcomers and CI.
  */
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startDemoUpstream } from './demo-upstream.mjs';
-import { ensureDevVars, readDevVars } from './lib/dev-vars.mjs';
-import { exitOf, runWrangler, spawnWrangler, stopProcessGroup } from './lib/wrangler.mjs';
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startDemoUpstream } from "./demo-upstream.mjs";
+import { ensureDevVars, readDevVars } from "./lib/dev-vars.mjs";
+import { exitOf, runWrangler, spawnWrangler, stopProcessGroup } from "./lib/wrangler.mjs";
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DEV_VARS = `${ROOT}.dev.vars`;
 const HEALTH_TIMEOUT_MS = 60_000;
 /** Upper bound for the whole --smoke run, so a stuck step can never leave it hanging. */
@@ -29,13 +29,13 @@ const SMOKE_TIMEOUT_MS = 240_000;
 
 const { values: opts } = parseArgs({
   options: {
-    port: { type: 'string', default: '8787' },
-    'demo-port': { type: 'string' },
-    smoke: { type: 'boolean', default: false },
+    port: { type: "string", default: "8787" },
+    "demo-port": { type: "string" },
+    smoke: { type: "boolean", default: false },
   },
 });
-const port = parsePort(opts.port, '--port');
-const demoPort = opts['demo-port'] === undefined ? port + 3 : parsePort(opts['demo-port'], '--demo-port');
+const port = parsePort(opts.port, "--port");
+const demoPort = opts["demo-port"] === undefined ? port + 3 : parsePort(opts["demo-port"], "--demo-port");
 const gatewayUrl = `http://127.0.0.1:${port}`;
 
 /** @type {import('node:child_process').ChildProcess | undefined} */
@@ -53,7 +53,7 @@ function shutdown(/** @type {number} */ code) {
   })();
   return stopping;
 }
-for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
+for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM", "SIGHUP"])) {
   process.on(signal, () => {
     log(`${signal} received, stopping…`);
     void shutdown(opts.smoke ? 1 : 0);
@@ -69,12 +69,12 @@ try {
 
 async function main() {
   const { created, generated } = ensureDevVars(DEV_VARS, `${ROOT}.dev.vars.example`);
-  if (created) log(`created .dev.vars from .dev.vars.example with fresh random ${generated.join(' and ')}`);
+  if (created) log(`created .dev.vars from .dev.vars.example with fresh random ${generated.join(" and ")}`);
   const adminToken = readDevVars(DEV_VARS).ADMIN_TOKEN;
-  if (!adminToken) throw new Error('.dev.vars has no ADMIN_TOKEN; delete it to have it recreated from .dev.vars.example');
+  if (!adminToken) throw new Error(".dev.vars has no ADMIN_TOKEN; delete it to have it recreated from .dev.vars.example");
 
-  log('applying D1 migrations to the local database…');
-  await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local'], { cwd: ROOT });
+  log("applying D1 migrations to the local database…");
+  await runWrangler(["d1", "migrations", "apply", "DB", "--local"], { cwd: ROOT });
 
   demo = await startDemoUpstream({ port: demoPort }).catch((err) => {
     throw new Error(`cannot start the demo upstream on 127.0.0.1:${demoPort} (${err.code ?? err.message}); pick another with --demo-port`);
@@ -83,9 +83,9 @@ async function main() {
   log(`demo MCP upstream on ${demoUrl}`);
 
   // Otherwise wrangler may quietly pick another port, or our health check may hit a stranger.
-  await assertPortFree(port, '--port');
+  await assertPortFree(port, "--port");
   log(`starting wrangler dev on ${gatewayUrl}…`);
-  wrangler = spawnWrangler(['dev', '--port', String(port), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'], { cwd: ROOT });
+  wrangler = spawnWrangler(["dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"], { cwd: ROOT });
   const wranglerExit = exitOf(wrangler);
   void wranglerExit.then((code) => {
     if (stopping) return;
@@ -117,7 +117,9 @@ async function waitForHealth(wranglerExit) {
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error(exited ? 'wrangler dev exited before the gateway became healthy' : `GET ${gatewayUrl}/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000}s`);
+  throw new Error(
+    exited ? "wrangler dev exited before the gateway became healthy" : `GET ${gatewayUrl}/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000}s`,
+  );
 }
 
 /**
@@ -128,15 +130,15 @@ async function waitForHealth(wranglerExit) {
  */
 async function seedDemo(adminToken, upstreamUrl) {
   const res = await fetch(`${gatewayUrl}/api/v1/admin/demo`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
     body: JSON.stringify({ upstreamUrl }),
     signal: AbortSignal.timeout(15_000),
   });
   const body = await res.text();
   if (res.status !== 200) throw new Error(`seeding the demo preset failed: POST /api/v1/admin/demo answered ${res.status} ${body.slice(0, 500)}`);
   const seed = /** @type {DemoSeed} */ (JSON.parse(body));
-  if (typeof seed?.preset?.url !== 'string') throw new Error(`unexpected answer from POST /api/v1/admin/demo: ${body.slice(0, 500)}`);
+  if (typeof seed?.preset?.url !== "string") throw new Error(`unexpected answer from POST /api/v1/admin/demo: ${body.slice(0, 500)}`);
   log(seed.created ? `created demo user "${seed.user.handle}" and its preset` : `demo preset already there (user "${seed.user.handle}")`);
   return seed;
 }
@@ -144,45 +146,45 @@ async function seedDemo(adminToken, upstreamUrl) {
 /** @param {DemoSeed} seed */
 async function smoke(seed) {
   const headers = seed.token ? { authorization: `Bearer ${seed.token}` } : undefined;
-  const client = new Client({ name: 'mcpgate-dev-smoke', version: '1.0.0' });
+  const client = new Client({ name: "mcpgate-dev-smoke", version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(seed.preset.url), { requestInit: { headers } }), { timeout: 15_000 });
   const { tools } = await client.listTools(undefined, { timeout: 15_000 });
-  log(`tools: ${tools.map((t) => t.name).join(', ')}`);
-  const result = await client.callTool({ name: 'demo__echo', arguments: { text: 'hi' } }, undefined, { timeout: 15_000 });
+  log(`tools: ${tools.map((t) => t.name).join(", ")}`);
+  const result = await client.callTool({ name: "demo__echo", arguments: { text: "hi" } }, undefined, { timeout: 15_000 });
   log(`demo__echo {"text":"hi"} → ${JSON.stringify(result)}`);
   await client.close();
-  const text = Array.isArray(result.content) && result.content[0]?.type === 'text' ? result.content[0].text : undefined;
-  if (result.isError || text !== 'hi') throw new Error('demo__echo did not echo "hi"');
-  log('smoke test passed');
+  const text = Array.isArray(result.content) && result.content[0]?.type === "text" ? result.content[0].text : undefined;
+  if (result.isError || text !== "hi") throw new Error('demo__echo did not echo "hi"');
+  log("smoke test passed");
   await shutdown(0);
 }
 
 /** @param {DemoSeed} seed */
 function printBanner(seed) {
   const url = seed.preset.url;
-  const auth = seed.token ? ` -H 'Authorization: Bearer ${seed.token}'` : '';
+  const auth = seed.token ? ` -H 'Authorization: Bearer ${seed.token}'` : "";
   const lines = [
-    '',
-    'mcpgate is running.',
-    '',
+    "",
+    "mcpgate is running.",
+    "",
     `  Demo preset:  ${url}`,
     ...(seed.token ? [`  Demo token:   ${seed.token}   (shown once: it is only returned when the user is created)`] : []),
     `  Admin API:    ${gatewayUrl}/api/v1  (Authorization: Bearer <ADMIN_TOKEN from .dev.vars>)`,
-    '',
-    'Connect a client:',
-    '  MCP Inspector:  npx @modelcontextprotocol/inspector',
+    "",
+    "Connect a client:",
+    "  MCP Inspector:  npx @modelcontextprotocol/inspector",
     `                  then Transport "Streamable HTTP", URL ${url}`,
-    `  Claude Code:    claude mcp add --transport http mcpgate-demo ${url}${seed.token ? ` --header "Authorization: Bearer ${seed.token}"` : ''}`,
-    '  curl:',
+    `  Claude Code:    claude mcp add --transport http mcpgate-demo ${url}${seed.token ? ` --header "Authorization: Bearer ${seed.token}"` : ""}`,
+    "  curl:",
     `    curl -i -X POST ${url}${auth} \\`,
     `      -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\`,
     `      -H 'MCP-Protocol-Version: 2025-11-25' \\`,
     `      -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"0"}}}'`,
-    '',
-    'Ctrl+C stops the gateway and the demo upstream.',
-    '',
+    "",
+    "Ctrl+C stops the gateway and the demo upstream.",
+    "",
   ];
-  console.log(lines.join('\n'));
+  console.log(lines.join("\n"));
 }
 
 /** @param {string} message */
@@ -199,7 +201,7 @@ function log(message) {
 /** @param {number} p @param {string} flag */
 async function assertPortFree(p, flag) {
   const probe = createServer();
-  await new Promise((resolve, reject) => probe.once('error', reject).listen(p, '127.0.0.1', () => resolve(undefined))).catch((err) => {
+  await new Promise((resolve, reject) => probe.once("error", reject).listen(p, "127.0.0.1", () => resolve(undefined))).catch((err) => {
     throw new Error(`127.0.0.1:${p} is not free (${err.code ?? err.message}); pick another with ${flag}`);
   });
   await new Promise((resolve) => probe.close(() => resolve(undefined)));

@@ -3,7 +3,6 @@
  * and health.
  */
 import { Hono } from "hono";
-import type { AppEnv } from "./edge/app-env";
 import { adminRoutes } from "./api/admin";
 import { callRoutes } from "./api/calls";
 import { eventRoutes } from "./api/events";
@@ -19,9 +18,10 @@ import { serverRoutes } from "./api/servers";
 import { statsRoutes } from "./api/stats";
 import { tokenRoutes } from "./api/tokens";
 import { userRoutes } from "./api/users";
-import { ApiError, errorBody } from "./shared/errors";
+import type { AppEnv } from "./edge/app-env";
 import { mcpEndpoint } from "./edge/mcp-endpoint";
 import { buildOAuth } from "./oauth/routes";
+import { ApiError, errorBody } from "./shared/errors";
 import { publicUrl } from "./shared/public-url";
 
 /**
@@ -56,7 +56,12 @@ export function buildApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.route("/", mcpEndpoint());
   app.get("/healthz", async (c) => {
-    const ok = await c.env.DB.prepare("SELECT 1 AS ok").first<{ ok: number }>().then((r) => r?.ok === 1, () => false);
+    const ok = await c.env.DB.prepare("SELECT 1 AS ok")
+      .first<{ ok: number }>()
+      .then(
+        (r) => r?.ok === 1,
+        () => false,
+      );
     return c.json({ status: ok ? "ok" : "degraded", database: ok ? "ok" : "unavailable" }, ok ? 200 : 503);
   });
   app.route("/api/v1", buildApi());

@@ -8,13 +8,13 @@
  * `provided.d.ts`); tests build upstream URLs as `${inject('upstreamBase')}/alpha/mcp`. The
  * provider's URL (`idpBase`) is the gateway's OIDC_ISSUER in tests.
  */
-import type { TestProject } from 'vitest/node';
-import { startFixtureProcess } from './fixtures/fixture-process.mjs';
+import type { TestProject } from "vitest/node";
+import { startFixtureProcess } from "./fixtures/fixture-process.mjs";
 
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
   const fixtures = await startFixtureProcess();
-  provide('upstreamBase', fixtures.upstreamBase);
-  provide('deadUpstream', fixtures.deadUpstream);
-  provide('idpBase', fixtures.idpBase);
+  provide("upstreamBase", fixtures.upstreamBase);
+  provide("deadUpstream", fixtures.deadUpstream);
+  provide("idpBase", fixtures.idpBase);
   return () => fixtures.stop();
 }

@@ -127,10 +127,7 @@ export function rawSession(url: string, token?: string, protocolVersion = LATEST
  * Opens a session as a client does, initialize then notifications/initialized, declaring
  * `capabilities`; requests on the returned session carry its id, version and token.
  */
-export async function openSession(
-  url: string,
-  opts: { version?: string; capabilities?: Record<string, unknown>; token?: string } = {},
-): Promise<RawSession> {
+export async function openSession(url: string, opts: { version?: string; capabilities?: Record<string, unknown>; token?: string } = {}): Promise<RawSession> {
   const version = opts.version ?? LATEST_VERSION;
   const id = await initialize(url, { token: opts.token, version, capabilities: opts.capabilities, id: 0 });
   const session: RawSession = { url, id, version, ...(opts.token ? { token: opts.token } : {}) };

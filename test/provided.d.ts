@@ -1,5 +1,5 @@
 /** Values `global-setup.ts` provides to every test file; read them with `inject(...)` from vitest. */
-declare module 'vitest' {
+declare module "vitest" {
   export interface ProvidedContext {
     /** Base URL of the fixture upstreams, e.g. `http://127.0.0.1:41234`; servers live at `/<name>/mcp`. */
     upstreamBase: string;

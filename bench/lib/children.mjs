@@ -7,7 +7,7 @@
  * process that waits on its own IPC channel to us and, when that closes without a clean stop,
  * kills what it was told about.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn } from "node:child_process";
 
 /**
  * Forks `modulePath` and resolves with its first IPC message (its "ready" report).
@@ -15,17 +15,17 @@ import { fork, spawn } from 'node:child_process';
  * @returns {Promise<{ child: import('node:child_process').ChildProcess, ready: any }>}
  */
 export function forkReady(modulePath, args = [], { timeoutMs = 30_000 } = {}) {
-  const child = fork(modulePath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(modulePath, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      child.kill("SIGKILL");
       reject(new Error(`${modulePath} did not report ready within ${timeoutMs} ms`));
     }, timeoutMs);
-    child.once('message', (ready) => {
+    child.once("message", (ready) => {
       clearTimeout(timer);
       resolve({ child, ready });
     });
-    child.once('exit', (code) => {
+    child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${modulePath} exited (${code}) before it was ready`));
     });
@@ -35,10 +35,10 @@ export function forkReady(modulePath, args = [], { timeoutMs = 30_000 } = {}) {
 /** Stops a forked child: disconnect (it exits by itself), SIGKILL if it lingers. @param {import('node:child_process').ChildProcess} child */
 export async function stopChild(child) {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
   if (child.connected) child.disconnect();
-  else child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+  else child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
   await exited;
   clearTimeout(timer);
 }
@@ -59,7 +59,7 @@ for (const s of ['SIGINT', 'SIGHUP', 'SIGTERM']) process.on(s, () => {});
 
 /** Starts the guard. `watch(pid)` (or a negative process-group id) adds a process to kill if we die. */
 export function startGuard() {
-  const guard = spawn(process.execPath, ['-e', GUARD_SOURCE], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], detached: true });
+  const guard = spawn(process.execPath, ["-e", GUARD_SOURCE], { stdio: ["ignore", "ignore", "ignore", "ipc"], detached: true });
   guard.unref();
   /** @type {any} */ (guard.channel)?.unref?.();
   return {

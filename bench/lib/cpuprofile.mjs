@@ -4,8 +4,8 @@
  * its original file (src/..., node_modules/<package>/...), so the summary says whether the time
  * is ours, the SDK's, zod's, hono's or the runtime's. Pure apart from reading the map.
  */
-import { readFileSync } from 'node:fs';
-import { SourceMap } from 'node:module';
+import { readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
 
 /**
  * @typedef {{ id: number, callFrame: { functionName: string, url: string, lineNumber: number, columnNumber: number }, children?: number[] }} ProfileNode
@@ -14,12 +14,12 @@ import { SourceMap } from 'node:module';
 
 /** The package or src/ file a bundled source path belongs to. @param {string} source */
 export function areaOf(source) {
-  const nm = source.lastIndexOf('node_modules/');
+  const nm = source.lastIndexOf("node_modules/");
   if (nm >= 0) {
-    const rest = source.slice(nm + 'node_modules/'.length).split('/');
-    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+    const rest = source.slice(nm + "node_modules/".length).split("/");
+    return rest[0].startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0];
   }
-  const src = source.indexOf('src/');
+  const src = source.indexOf("src/");
   return src >= 0 ? source.slice(src) : source;
 }
 
@@ -29,7 +29,7 @@ export function areaOf(source) {
  * @param {(url: string) => boolean} isBundle which frame URLs belong to the bundle
  */
 export function summarizeProfile(profile, mapPath, isBundle) {
-  const map = mapPath ? new SourceMap(JSON.parse(readFileSync(mapPath, 'utf8'))) : null;
+  const map = mapPath ? new SourceMap(JSON.parse(readFileSync(mapPath, "utf8"))) : null;
   /** @type {Map<number, ProfileNode>} */
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   /** @type {Map<number, number>} */
@@ -48,16 +48,16 @@ export function summarizeProfile(profile, mapPath, isBundle) {
     if (f) return f;
     const cf = /** @type {ProfileNode} */ (byId.get(id)).callFrame;
     if (!cf.url) {
-      const name = cf.functionName || '(anonymous)';
-      f = { area: cf.functionName.startsWith('(') ? cf.functionName : '(runtime built-ins)', where: name, ours: false };
+      const name = cf.functionName || "(anonymous)";
+      f = { area: cf.functionName.startsWith("(") ? cf.functionName : "(runtime built-ins)", where: name, ours: false };
     } else if (isBundle(cf.url) && map) {
       const entry = /** @type {any} */ (map.findEntry(cf.lineNumber, cf.columnNumber));
-      const source = entry?.originalSource ?? '(unmapped)';
+      const source = entry?.originalSource ?? "(unmapped)";
       const area = areaOf(source);
-      const file = source.includes('node_modules/') ? source.replace(/^.*node_modules\//, '') : area;
-      f = { area, where: `${cf.functionName || '(anonymous)'} ${file}:${(entry?.originalLine ?? 0) + 1}`, ours: area.startsWith('src/') };
+      const file = source.includes("node_modules/") ? source.replace(/^.*node_modules\//, "") : area;
+      f = { area, where: `${cf.functionName || "(anonymous)"} ${file}:${(entry?.originalLine ?? 0) + 1}`, ours: area.startsWith("src/") };
     } else {
-      f = { area: cf.url, where: `${cf.functionName || '(anonymous)'} ${cf.url}:${cf.lineNumber + 1}`, ours: false };
+      f = { area: cf.url, where: `${cf.functionName || "(anonymous)"} ${cf.url}:${cf.lineNumber + 1}`, ours: false };
     }
     frames.set(id, f);
     return f;
@@ -84,9 +84,20 @@ export function summarizeProfile(profile, mapPath, isBundle) {
       }
     }
   }
-  const idleUs = areas.get('(idle)') ?? 0;
+  const idleUs = areas.get("(idle)") ?? 0;
   const busyUs = totalUs - idleUs;
   const rank = (/** @type {Map<string, number>} */ m, n = 25) =>
-    [...m].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, us]) => ({ name, ms: us / 1000, shareOfBusy: us / busyUs }));
-  return { wallMs: totalUs / 1000, busyMs: busyUs / 1000, idleMs: idleUs / 1000, areas: rank(areas, 40), functions: rank(fns, 30), ourInclusive: rank(inclusive, 30) };
+    [...m]
+      .filter(([k]) => k !== "(idle)")
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => ({ name, ms: us / 1000, shareOfBusy: us / busyUs }));
+  return {
+    wallMs: totalUs / 1000,
+    busyMs: busyUs / 1000,
+    idleMs: idleUs / 1000,
+    areas: rank(areas, 40),
+    functions: rank(fns, 30),
+    ourInclusive: rank(inclusive, 30),
+  };
 }

@@ -5,9 +5,9 @@
  * MCP-Protocol-Version on every request. Replies are parsed and checked (a JSON-RPC error, a tool
  * error or a short tool list counts as an error, not a sample), JSON or SSE alike.
  */
-import { Client } from 'undici';
+import { Client } from "undici";
 
-export const PROTOCOL_VERSION = '2025-11-25';
+export const PROTOCOL_VERSION = "2025-11-25";
 const REQUEST_TIMEOUT_MS = 15_000;
 const SETTLE_MS = 50;
 
@@ -30,34 +30,34 @@ export class McpSession {
   }
 
   async initialize() {
-    const params = { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'mcpgate-bench', version: '1.0.0' } };
-    const { result, headers } = await this.#post({ jsonrpc: '2.0', id: this.#nextId++, method: 'initialize', params });
-    const sid = headers['mcp-session-id'];
-    if (typeof sid !== 'string') throw new Error('initialize: no Mcp-Session-Id in the reply');
+    const params = { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "mcpgate-bench", version: "1.0.0" } };
+    const { result, headers } = await this.#post({ jsonrpc: "2.0", id: this.#nextId++, method: "initialize", params });
+    const sid = headers["mcp-session-id"];
+    if (typeof sid !== "string") throw new Error("initialize: no Mcp-Session-Id in the reply");
     this.sessionId = sid;
     this.version = /** @type {{ protocolVersion: string }} */ (result).protocolVersion;
-    await this.#post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await this.#post({ jsonrpc: "2.0", method: "notifications/initialized" });
   }
 
   /** @param {string} method @param {Record<string, unknown>} [params] */
   async rpc(method, params = {}) {
-    return (await this.#post({ jsonrpc: '2.0', id: this.#nextId++, method, params })).result;
+    return (await this.#post({ jsonrpc: "2.0", id: this.#nextId++, method, params })).result;
   }
 
   /** Ends the session (DELETE); failures are ignored, e.g. a server that does not support it. */
   async end() {
     if (!this.sessionId) return;
     try {
-      const res = await this.#conn.request({ path: this.#path, method: 'DELETE', headers: this.#headers(), headersTimeout: REQUEST_TIMEOUT_MS });
+      const res = await this.#conn.request({ path: this.#path, method: "DELETE", headers: this.#headers(), headersTimeout: REQUEST_TIMEOUT_MS });
       await res.body.dump();
     } catch {}
   }
 
   #headers() {
     /** @type {Record<string, string>} */
-    const h = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...this.#extra };
-    if (this.sessionId) h['mcp-session-id'] = this.sessionId;
-    if (this.version) h['mcp-protocol-version'] = this.version;
+    const h = { "content-type": "application/json", accept: "application/json, text/event-stream", ...this.#extra };
+    if (this.sessionId) h["mcp-session-id"] = this.sessionId;
+    if (this.version) h["mcp-protocol-version"] = this.version;
     return h;
   }
 
@@ -65,31 +65,31 @@ export class McpSession {
   async #post(message) {
     const res = await this.#conn.request({
       path: this.#path,
-      method: 'POST',
+      method: "POST",
       headers: this.#headers(),
       body: JSON.stringify(message),
       headersTimeout: REQUEST_TIMEOUT_MS,
       bodyTimeout: REQUEST_TIMEOUT_MS,
     });
     const text = await res.body.text();
-    const timing = /dur=([\d.]+)/.exec(String(res.headers['server-timing'] ?? ''));
+    const timing = /dur=([\d.]+)/.exec(String(res.headers["server-timing"] ?? ""));
     this.serverTimingMs = timing ? Number(timing[1]) : null;
-    if (!('id' in message)) {
+    if (!("id" in message)) {
       if (res.statusCode !== 202 && res.statusCode !== 200) throw new Error(`${message.method}: HTTP ${res.statusCode} ${text.slice(0, 200)}`);
       return { result: null, headers: res.headers };
     }
     if (res.statusCode !== 200) throw new Error(`${message.method}: HTTP ${res.statusCode} ${text.slice(0, 200)}`);
-    const type = String(res.headers['content-type'] ?? '');
-    const reply = type.startsWith('text/event-stream') ? lastSseMessage(text) : JSON.parse(text);
+    const type = String(res.headers["content-type"] ?? "");
+    const reply = type.startsWith("text/event-stream") ? lastSseMessage(text) : JSON.parse(text);
     if (reply?.error) throw new Error(`${message.method}: JSON-RPC error ${reply.error.code} ${reply.error.message}`);
-    if (!reply || typeof reply.result !== 'object') throw new Error(`${message.method}: no result in ${text.slice(0, 200)}`);
+    if (!reply || typeof reply.result !== "object") throw new Error(`${message.method}: no result in ${text.slice(0, 200)}`);
     return { result: reply.result, headers: res.headers };
   }
 }
 
 /** The JSON-RPC message of an SSE reply to a POST (the last `data:` event carries the response). @param {string} text */
 function lastSseMessage(text) {
-  const data = text.split('\n').filter((l) => l.startsWith('data:'));
+  const data = text.split("\n").filter((l) => l.startsWith("data:"));
   return data.length ? JSON.parse(data[data.length - 1].slice(5)) : null;
 }
 
@@ -101,8 +101,8 @@ function lastSseMessage(text) {
 
 /** @param {McpSession} s @param {string} tool @param {Record<string, unknown>} args */
 export async function callTool(s, tool, args) {
-  const result = /** @type {{ isError?: boolean, content?: { text?: string }[] }} */ (await s.rpc('tools/call', { name: tool, arguments: args }));
-  if (result.isError) throw new Error(`tools/call ${tool}: tool error ${result.content?.[0]?.text ?? ''}`);
+  const result = /** @type {{ isError?: boolean, content?: { text?: string }[] }} */ (await s.rpc("tools/call", { name: tool, arguments: args }));
+  if (result.isError) throw new Error(`tools/call ${tool}: tool error ${result.content?.[0]?.text ?? ""}`);
 }
 
 /**
@@ -116,7 +116,7 @@ export async function listAll(s) {
   /** @type {string | undefined} */
   let cursor;
   do {
-    const result = /** @type {{ tools: unknown[], nextCursor?: string }} */ (await s.rpc('tools/list', cursor ? { cursor } : {}));
+    const result = /** @type {{ tools: unknown[], nextCursor?: string }} */ (await s.rpc("tools/list", cursor ? { cursor } : {}));
     tools += result.tools.length;
     pages++;
     serverMs += s.serverTimingMs ?? 0;
@@ -152,11 +152,11 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
    * @returns {Promise<{ pages: number, after?: () => Promise<void> }>}
    */
   const once = async (conn, s) => {
-    if (op.kind === 'call') {
+    if (op.kind === "call") {
       await callTool(s, op.tool, op.args);
       return { pages: 0 };
     }
-    if (op.kind === 'list') {
+    if (op.kind === "list") {
       const got = await listAll(s);
       if (got.tools !== op.expectTools) throw new Error(`tools/list: ${got.tools} tools, expected ${op.expectTools}`);
       return { pages: got.pages };
@@ -168,13 +168,15 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
     return { pages: 0, after: () => fresh.end() };
   };
   try {
-    if (op.kind !== 'churn') {
-      const setup = await Promise.allSettled(conns.map(async (c, i) => {
-        const s = new McpSession(c, path, headers);
-        sessions[i] = s;
-        await s.initialize();
-      }));
-      const failed = setup.find((r) => r.status === 'rejected');
+    if (op.kind !== "churn") {
+      const setup = await Promise.allSettled(
+        conns.map(async (c, i) => {
+          const s = new McpSession(c, path, headers);
+          sessions[i] = s;
+          await s.initialize();
+        }),
+      );
+      const failed = setup.find((r) => r.status === "rejected");
       if (failed) throw /** @type {PromiseRejectedResult} */ (failed).reason;
     }
     // One untimed operation per client, then a pause: the cell starts in steady state (JIT warm,
@@ -185,24 +187,32 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
     await hooks.before?.();
     const start = performance.now();
     const deadline = start + durationMs;
-    await Promise.all(conns.map(async (conn, i) => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        try {
-          const r = await once(conn, sessions[i]);
-          latencies.push(performance.now() - t0);
-          pages += r.pages;
-          if (r.after) await r.after(); // churn: end the session inside the wall time, outside the latency
-        } catch (e) {
-          fail(e);
-          // A target that fails at once would spin; give the others the CPU meanwhile.
-          await new Promise((r) => setTimeout(r, 5));
+    await Promise.all(
+      conns.map(async (conn, i) => {
+        while (performance.now() < deadline) {
+          const t0 = performance.now();
+          try {
+            const r = await once(conn, sessions[i]);
+            latencies.push(performance.now() - t0);
+            pages += r.pages;
+            if (r.after) await r.after(); // churn: end the session inside the wall time, outside the latency
+          } catch (e) {
+            fail(e);
+            // A target that fails at once would spin; give the others the CPU meanwhile.
+            await new Promise((r) => setTimeout(r, 5));
+          }
         }
-      }
-    }));
+      }),
+    );
     const wallMs = performance.now() - start;
     await hooks.after?.();
-    return { latencies: Float64Array.from(latencies), wallMs, errors, firstError, pagesPerOp: latencies.length && op.kind === 'list' ? pages / latencies.length : 1 };
+    return {
+      latencies: Float64Array.from(latencies),
+      wallMs,
+      errors,
+      firstError,
+      pagesPerOp: latencies.length && op.kind === "list" ? pages / latencies.length : 1,
+    };
   } catch (e) {
     fail(e);
     return { latencies: new Float64Array(0), wallMs: 0, errors, firstError, pagesPerOp: 0 };

@@ -13,21 +13,21 @@
  * Sharing the process means the floor and the gateway run on the very same runtime build and
  * settings; cells run one at a time, so per-target CPU is still attributable.
  */
-import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { Log, LogLevel, Miniflare } from 'miniflare';
-import { ROOT } from './build.mjs';
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import { ROOT } from "./build.mjs";
 
 /**
  * compatibility_date and compatibility_flags from wrangler.toml (the two lines we need).
  * @param {string} srcRoot
  */
 export function readCompat(srcRoot) {
-  const toml = readFileSync(join(srcRoot, 'wrangler.toml'), 'utf8');
+  const toml = readFileSync(join(srcRoot, "wrangler.toml"), "utf8");
   const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
   const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1];
-  if (!date) throw new Error('wrangler.toml has no compatibility_date');
+  if (!date) throw new Error("wrangler.toml has no compatibility_date");
   return { compatibilityDate: date, compatibilityFlags: flags ? [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [] };
 }
 
@@ -36,15 +36,15 @@ export function readCompat(srcRoot) {
  * @param {string} srcRoot
  */
 export function readMigrationStatements(srcRoot) {
-  const dir = join(srcRoot, 'migrations');
+  const dir = join(srcRoot, "migrations");
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.sql'))
+    .filter((f) => f.endsWith(".sql"))
     .sort()
     .flatMap((f) =>
-      readFileSync(join(dir, f), 'utf8')
-        .split('\n')
+      readFileSync(join(dir, f), "utf8")
+        .split("\n")
         .filter((line) => !/^\s*--/.test(line))
-        .join('\n')
+        .join("\n")
         .split(/;\s*(?:\n|$)/)
         .map((s) => s.trim())
         .filter(Boolean),
@@ -55,7 +55,7 @@ const LIFTED_RATE_LIMIT = { requests: 1_000_000, windowSeconds: 1 };
 
 /** Fresh secrets for this run only. */
 export function benchSecrets() {
-  return { ADMIN_TOKEN: `bench-admin-${randomBytes(16).toString('hex')}`, ENCRYPTION_KEY: randomBytes(32).toString('base64url') };
+  return { ADMIN_TOKEN: `bench-admin-${randomBytes(16).toString("hex")}`, ENCRYPTION_KEY: randomBytes(32).toString("base64url") };
 }
 
 /**
@@ -64,42 +64,42 @@ export function benchSecrets() {
  */
 export async function startMiniflare({ srcRoot, scriptPath, naivePath, upstreamBase, persistDir, secrets, inspectorPort }) {
   const compat = readCompat(srcRoot);
-  const socket = () => [{ host: '127.0.0.1', port: 0 }];
+  const socket = () => [{ host: "127.0.0.1", port: 0 }];
   // Module names are paths relative to modulesRoot: each script's own folder, so none has '..'.
   const script = (/** @type {string} */ path) => ({ modules: true, scriptPath: path, modulesRoot: dirname(path), ...compat });
   const mf = new Miniflare({
-    host: '127.0.0.1',
+    host: "127.0.0.1",
     port: 0,
     log: new Log(LogLevel.WARN),
     // Miniflare would otherwise download a sample `request.cf` from the internet on start.
     cf: false,
     ...(inspectorPort === undefined ? {} : { inspectorPort }),
-    d1Persist: join(persistDir, 'd1'),
-    durableObjectsPersist: join(persistDir, 'do'),
+    d1Persist: join(persistDir, "d1"),
+    durableObjectsPersist: join(persistDir, "do"),
     workers: [
       {
-        name: 'gateway',
+        name: "gateway",
         ...script(scriptPath),
-        d1Databases: { DB: 'mcpgate-bench' },
-        durableObjects: { PRESETS: { className: 'PresetGateway', useSQLite: true } },
-        bindings: { ...secrets, ALLOW_INSECURE_UPSTREAMS: 'true', ALLOWED_ORIGINS: '' },
+        d1Databases: { DB: "mcpgate-bench" },
+        durableObjects: { PRESETS: { className: "PresetGateway", useSQLite: true } },
+        bindings: { ...secrets, ALLOW_INSECURE_UPSTREAMS: "true", ALLOWED_ORIGINS: "" },
         unsafeDirectSockets: socket(),
       },
-      { name: 'floor', ...script(join(ROOT, 'bench/workers/floor.mjs')), bindings: { UPSTREAM: upstreamBase }, unsafeDirectSockets: socket() },
-      { name: 'naive', ...script(naivePath), bindings: { UPSTREAM: upstreamBase }, unsafeDirectSockets: socket() },
+      { name: "floor", ...script(join(ROOT, "bench/workers/floor.mjs")), bindings: { UPSTREAM: upstreamBase }, unsafeDirectSockets: socket() },
+      { name: "naive", ...script(naivePath), bindings: { UPSTREAM: upstreamBase }, unsafeDirectSockets: socket() },
       {
-        name: 'timer',
-        ...script(join(ROOT, 'bench/workers/timer.mjs')),
-        serviceBindings: { GATEWAY: 'gateway', FLOOR: 'floor' },
+        name: "timer",
+        ...script(join(ROOT, "bench/workers/timer.mjs")),
+        serviceBindings: { GATEWAY: "gateway", FLOOR: "floor" },
         unsafeDirectSockets: socket(),
       },
     ],
   });
   await mf.ready;
-  const db = await mf.getD1Database('DB', 'gateway');
+  const db = await mf.getD1Database("DB", "gateway");
   await db.batch(readMigrationStatements(srcRoot).map((s) => db.prepare(s)));
   const url = async (/** @type {string} */ name) => (await mf.unsafeGetDirectURL(name)).origin;
-  return { mf, urls: { gateway: await url('gateway'), floor: await url('floor'), naive: await url('naive'), timer: await url('timer') } };
+  return { mf, urls: { gateway: await url("gateway"), floor: await url("floor"), naive: await url("naive"), timer: await url("timer") } };
 }
 
 /**
@@ -115,21 +115,21 @@ export async function seedGateway(base, adminToken, upstreamBase, catalogSizes) 
   const call = async (/** @type {string} */ method, /** @type {string} */ path, /** @type {string} */ token, /** @type {unknown} */ body) => {
     const res = await fetch(`${base}/api/v1${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`seed: ${method} ${path} → ${res.status} ${text.slice(0, 300)}`);
     return text ? JSON.parse(text) : null;
   };
-  const handle = 'bench';
-  const { token } = await call('POST', '/users', adminToken, { handle });
-  const servers = [['bench', 'bench'], ...catalogSizes.map((n) => [`tools${n}`, `tools${n}`])];
-  for (const [name, path] of servers) await call('POST', '/servers', token, { name, url: `${upstreamBase}/${path}/mcp` });
+  const handle = "bench";
+  const { token } = await call("POST", "/users", adminToken, { handle });
+  const servers = [["bench", "bench"], ...catalogSizes.map((n) => [`tools${n}`, `tools${n}`])];
+  for (const [name, path] of servers) await call("POST", "/servers", token, { name, url: `${upstreamBase}/${path}/mcp` });
   const presets = [
-    { slug: 'echo', server: 'bench', visibility: 'public' },
-    { slug: 'echo-private', server: 'bench', visibility: 'private' },
-    ...catalogSizes.map((n) => ({ slug: `list${n}`, server: `tools${n}`, visibility: 'public' })),
+    { slug: "echo", server: "bench", visibility: "public" },
+    { slug: "echo-private", server: "bench", visibility: "private" },
+    ...catalogSizes.map((n) => ({ slug: `list${n}`, server: `tools${n}`, visibility: "public" })),
   ];
   // Presets have a per-caller tools/call rate limit (default 100 per 60 s) once the API knows
   // `rateLimit`; lift it so the benchmark measures the path, not the limiter's refusals.
@@ -137,13 +137,13 @@ export async function seedGateway(base, adminToken, upstreamBase, catalogSizes) 
   for (const p of presets) {
     const body = { slug: p.slug, name: `bench ${p.slug}`, visibility: p.visibility };
     try {
-      await call('POST', '/presets', token, rateLimitLifted ? { ...body, rateLimit: LIFTED_RATE_LIMIT } : body);
+      await call("POST", "/presets", token, rateLimitLifted ? { ...body, rateLimit: LIFTED_RATE_LIMIT } : body);
     } catch (e) {
       if (!rateLimitLifted || !/rateLimit|unrecognized/i.test(String(e))) throw e;
       rateLimitLifted = false; // an API without rate limits: nothing to lift
-      await call('POST', '/presets', token, body);
+      await call("POST", "/presets", token, body);
     }
-    await call('PUT', `/presets/${p.slug}/servers/${p.server}`, token, { tools: null });
+    await call("PUT", `/presets/${p.slug}/servers/${p.server}`, token, { tools: null });
   }
   return { handle, token, rateLimitLifted };
 }

@@ -15,14 +15,46 @@ export const MODES = {
  * @typedef {{ id: string, label: string, server: string, preset: string, concurrency: number, op: Operation, extras: boolean }} Workload
  */
 
-const ECHO = { tool: 'echo', args: { text: 'hello' } };
+const ECHO = { tool: "echo", args: { text: "hello" } };
 
 /** @type {Workload[]} */
 export const WORKLOADS = [
-  ...[1, 8, 32].map((c) => ({ id: `echo-c${c}`, label: `tools/call echo, c=${c}`, server: 'bench', preset: 'echo', concurrency: c, op: { kind: /** @type {const} */ ('call'), ...ECHO }, extras: true })),
-  { id: 'sleep20-c1', label: 'tools/call sleep 20 ms, c=1', server: 'bench', preset: 'echo', concurrency: 1, op: { kind: 'call', tool: 'sleep', args: { ms: 20 } }, extras: false },
-  ...CATALOG_SIZES.map((n) => ({ id: `list-${n}`, label: `tools/list, ${n} tools, c=1`, server: `tools${n}`, preset: `list${n}`, concurrency: 1, op: { kind: /** @type {const} */ ('list'), expectTools: n }, extras: false })),
-  { id: 'churn-c1', label: 'new session: initialize → list → call, c=1', server: 'bench', preset: 'echo', concurrency: 1, op: { kind: 'churn', ...ECHO }, extras: false },
+  ...[1, 8, 32].map((c) => ({
+    id: `echo-c${c}`,
+    label: `tools/call echo, c=${c}`,
+    server: "bench",
+    preset: "echo",
+    concurrency: c,
+    op: { kind: /** @type {const} */ ("call"), ...ECHO },
+    extras: true,
+  })),
+  {
+    id: "sleep20-c1",
+    label: "tools/call sleep 20 ms, c=1",
+    server: "bench",
+    preset: "echo",
+    concurrency: 1,
+    op: { kind: "call", tool: "sleep", args: { ms: 20 } },
+    extras: false,
+  },
+  ...CATALOG_SIZES.map((n) => ({
+    id: `list-${n}`,
+    label: `tools/list, ${n} tools, c=1`,
+    server: `tools${n}`,
+    preset: `list${n}`,
+    concurrency: 1,
+    op: { kind: /** @type {const} */ ("list"), expectTools: n },
+    extras: false,
+  })),
+  {
+    id: "churn-c1",
+    label: "new session: initialize → list → call, c=1",
+    server: "bench",
+    preset: "echo",
+    concurrency: 1,
+    op: { kind: "churn", ...ECHO },
+    extras: false,
+  },
 ];
 
 /**
@@ -39,18 +71,38 @@ const split = (url) => {
 
 /** @type {Target[]} */
 export const TARGETS = [
-  { id: 'direct', label: 'direct (client → upstream)', extra: false, address: (w, e) => ({ origin: e.upstream, path: `/${w.server}/mcp`, toolPrefix: '' }) },
-  { id: 'gateway', label: 'gateway (public preset)', extra: false, address: (w, e) => ({ origin: e.gateway, path: `/mcp/${e.handle}/${w.preset}`, toolPrefix: `${w.server}__` }) },
-  { id: 'floor', label: 'floor (bare forwarding worker)', extra: false, address: (w, e) => ({ origin: e.floor, path: `/${w.server}/mcp`, toolPrefix: '' }) },
-  { id: 'naive', label: 'naive proxy (SDK client per request)', extra: false, address: (w, e) => ({ origin: e.naive, path: `/${w.server}/mcp`, toolPrefix: '' }) },
-  { id: 'peer', label: 'peer (@civic/passthrough-mcp-server)', extra: false, address: (w, e) => ({ ...split(e.peer[w.server]), toolPrefix: '' }) },
+  { id: "direct", label: "direct (client → upstream)", extra: false, address: (w, e) => ({ origin: e.upstream, path: `/${w.server}/mcp`, toolPrefix: "" }) },
   {
-    id: 'gateway-token',
-    label: 'gateway, private preset + API token',
-    extra: true,
-    address: (w, e) => ({ origin: e.gateway, path: `/mcp/${e.handle}/${w.preset}-private`, headers: { authorization: `Bearer ${e.token}` }, toolPrefix: `${w.server}__` }),
+    id: "gateway",
+    label: "gateway (public preset)",
+    extra: false,
+    address: (w, e) => ({ origin: e.gateway, path: `/mcp/${e.handle}/${w.preset}`, toolPrefix: `${w.server}__` }),
   },
-  { id: 'wrangler-dev', label: 'gateway under `wrangler dev`', extra: true, address: (w, e) => ({ origin: /** @type {string} */ (e.dev), path: `/mcp/${e.handle}/${w.preset}`, toolPrefix: `${w.server}__` }) },
+  { id: "floor", label: "floor (bare forwarding worker)", extra: false, address: (w, e) => ({ origin: e.floor, path: `/${w.server}/mcp`, toolPrefix: "" }) },
+  {
+    id: "naive",
+    label: "naive proxy (SDK client per request)",
+    extra: false,
+    address: (w, e) => ({ origin: e.naive, path: `/${w.server}/mcp`, toolPrefix: "" }),
+  },
+  { id: "peer", label: "peer (@civic/passthrough-mcp-server)", extra: false, address: (w, e) => ({ ...split(e.peer[w.server]), toolPrefix: "" }) },
+  {
+    id: "gateway-token",
+    label: "gateway, private preset + API token",
+    extra: true,
+    address: (w, e) => ({
+      origin: e.gateway,
+      path: `/mcp/${e.handle}/${w.preset}-private`,
+      headers: { authorization: `Bearer ${e.token}` },
+      toolPrefix: `${w.server}__`,
+    }),
+  },
+  {
+    id: "wrangler-dev",
+    label: "gateway under `wrangler dev`",
+    extra: true,
+    address: (w, e) => ({ origin: /** @type {string} */ (e.dev), path: `/mcp/${e.handle}/${w.preset}`, toolPrefix: `${w.server}__` }),
+  },
 ];
 
 /**
@@ -58,7 +110,7 @@ export const TARGETS = [
  * @param {Operation} op @param {string} prefix @returns {Operation}
  */
 export function opFor(op, prefix) {
-  return op.kind === 'list' ? op : { ...op, tool: `${prefix}${op.tool}` };
+  return op.kind === "list" ? op : { ...op, tool: `${prefix}${op.tool}` };
 }
 
 /**

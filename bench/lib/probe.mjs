@@ -5,9 +5,9 @@
  * whole-millisecond steps; request start times fall at random points within a millisecond, so
  * the mean over many samples is an unbiased estimate even though each sample is 0, 1, 2... ms.
  */
-import { Client } from 'undici';
-import { callTool, listAll, McpSession } from './driver.mjs';
-import { mean } from './stats.mjs';
+import { Client } from "undici";
+import { callTool, listAll, McpSession } from "./driver.mjs";
+import { mean } from "./stats.mjs";
 
 /**
  * @param {{ timer: string, handle: string, samples: number, catalogSizes: number[] }} o
@@ -40,16 +40,16 @@ export async function probeServerTime({ timer, handle, samples, catalogSizes }) 
         return { ms: r.serverMs, pages: r.pages };
       });
     }
-    await measure('gateway ping (worker + DO, no upstream)', `/gateway/mcp/${handle}/echo`, async (s) => {
-      await s.rpc('ping');
+    await measure("gateway ping (worker + DO, no upstream)", `/gateway/mcp/${handle}/echo`, async (s) => {
+      await s.rpc("ping");
       return { ms: s.serverTimingMs ?? NaN };
     });
-    await measure('gateway tools/call echo', `/gateway/mcp/${handle}/echo`, async (s) => {
-      await callTool(s, 'bench__echo', { text: 'hello' });
+    await measure("gateway tools/call echo", `/gateway/mcp/${handle}/echo`, async (s) => {
+      await callTool(s, "bench__echo", { text: "hello" });
       return { ms: s.serverTimingMs ?? NaN };
     });
-    await measure('floor tools/call echo', '/floor/bench/mcp', async (s) => {
-      await callTool(s, 'echo', { text: 'hello' });
+    await measure("floor tools/call echo", "/floor/bench/mcp", async (s) => {
+      await callTool(s, "echo", { text: "hello" });
       return { ms: s.serverTimingMs ?? NaN };
     });
   } finally {

@@ -3,7 +3,7 @@
  * every thread of the process. Ticks are 1/100 s on Linux (USER_HZ), so CPU per request is only
  * meaningful over cells of a second or more at saturation.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from "node:fs";
 
 const USER_HZ = 100;
 
@@ -14,14 +14,14 @@ const USER_HZ = 100;
 export function procStat(pid) {
   let text;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return null;
   }
   // comm is in parentheses and may contain spaces: split after the last ')'.
-  const close = text.lastIndexOf(')');
-  const comm = text.slice(text.indexOf('(') + 1, close);
-  const fields = text.slice(close + 2).split(' ');
+  const close = text.lastIndexOf(")");
+  const comm = text.slice(text.indexOf("(") + 1, close);
+  const fields = text.slice(close + 2).split(" ");
   // fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
   return { pid, ppid: Number(fields[1]), comm, cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ };
 }
@@ -30,7 +30,7 @@ export function procStat(pid) {
 export function descendants(root) {
   /** @type {Map<number, number[]>} */
   const children = new Map();
-  for (const name of readdirSync('/proc')) {
+  for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     const st = procStat(Number(name));
     if (!st) continue;

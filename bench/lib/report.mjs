@@ -2,9 +2,9 @@
  * Turns the cells of a run into the results document (bench/results/latest.json), the markdown
  * tables, and the pass/miss list of the issue's targets. Pure functions, no I/O.
  */
-import { combineReps, mean, quantile } from './stats.mjs';
+import { combineReps, mean, quantile } from "./stats.mjs";
 
-const f = (/** @type {number} */ x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const f = (/** @type {number} */ x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 const fr = (/** @type {number[]} */ [a, b], d = 2) => `${f(a, d)}–${f(b, d)}`;
 
 /**
@@ -67,7 +67,11 @@ export function summarizeCells(cells, targetIds, workloadIds) {
         upstreamRequestsPerOp: up === null || ops === 0 ? null : up / ops,
         upstreamByMethodPerOp: Object.fromEntries(Object.entries(byMethod).map(([m, n]) => [m, perOp(n)])),
         cpuMsPerOp: Object.fromEntries(Object.entries(cpu).map(([g, ms]) => [g, perOp(ms)])),
-        serverCpuMsPerOp: perOp(Object.entries(cpu).filter(([g]) => g !== 'driver').reduce((a, [, ms]) => a + ms, 0)),
+        serverCpuMsPerOp: perOp(
+          Object.entries(cpu)
+            .filter(([g]) => g !== "driver")
+            .reduce((a, [, ms]) => a + ms, 0),
+        ),
         firstError: mine.find((c) => c.firstError)?.firstError ?? null,
       };
     }
@@ -110,35 +114,71 @@ export function cpuPerRequest(cells, workload) {
 export function checkTargets(r, { serverTime, bundleGzipBytes }) {
   const g = r.gateway ?? {};
   const checks = [];
-  const add = (/** @type {string} */ id, /** @type {string} */ text, /** @type {string} */ value, /** @type {boolean | null} */ pass) => checks.push({ id, text, value, pass });
+  const add = (/** @type {string} */ id, /** @type {string} */ text, /** @type {string} */ value, /** @type {boolean | null} */ pass) =>
+    checks.push({ id, text, value, pass });
   const has = (/** @type {any} */ x) => x && x.n > 0;
 
-  const e1 = g['echo-c1'];
-  const f1 = r.floor?.['echo-c1'];
-  add('added-p50-c1', 'gateway p50 − floor p50 at c=1 ≤ 0.5 ms', has(e1) && has(f1) ? `${f(e1.p50Ms - f1.p50Ms)} ms` : 'n/a', has(e1) && has(f1) ? e1.p50Ms - f1.p50Ms <= 0.5 : null);
-  const e32 = g['echo-c32'];
-  const f32 = r.floor?.['echo-c32'];
-  add('rps-c32', 'gateway req/s at c=32 ≥ 0.9 × floor', has(e32) && has(f32) ? `${f(e32.rps / f32.rps)} × floor` : 'n/a', has(e32) && has(f32) ? e32.rps >= 0.9 * f32.rps : null);
+  const e1 = g["echo-c1"];
+  const f1 = r.floor?.["echo-c1"];
+  add(
+    "added-p50-c1",
+    "gateway p50 − floor p50 at c=1 ≤ 0.5 ms",
+    has(e1) && has(f1) ? `${f(e1.p50Ms - f1.p50Ms)} ms` : "n/a",
+    has(e1) && has(f1) ? e1.p50Ms - f1.p50Ms <= 0.5 : null,
+  );
+  const e32 = g["echo-c32"];
+  const f32 = r.floor?.["echo-c32"];
+  add(
+    "rps-c32",
+    "gateway req/s at c=32 ≥ 0.9 × floor",
+    has(e32) && has(f32) ? `${f(e32.rps / f32.rps)} × floor` : "n/a",
+    has(e32) && has(f32) ? e32.rps >= 0.9 * f32.rps : null,
+  );
   for (const c of [1, 8, 32]) {
     const a = g[`echo-c${c}`];
     const p = r.peer?.[`echo-c${c}`];
     const ok = has(a) && has(p);
-    add(`peer-c${c}`, `ahead of the peer at c=${c} (lower p50 and higher req/s)`, ok ? `p50 ${f(a.p50Ms)} vs ${f(p.p50Ms)} ms, ${f(a.rps, 0)} vs ${f(p.rps, 0)} req/s` : 'n/a', ok ? a.p50Ms < p.p50Ms && a.rps > p.rps : null);
+    add(
+      `peer-c${c}`,
+      `ahead of the peer at c=${c} (lower p50 and higher req/s)`,
+      ok ? `p50 ${f(a.p50Ms)} vs ${f(p.p50Ms)} ms, ${f(a.rps, 0)} vs ${f(p.rps, 0)} req/s` : "n/a",
+      ok ? a.p50Ms < p.p50Ms && a.rps > p.rps : null,
+    );
   }
-  const n1 = r.naive?.['echo-c1'];
-  add('naive-5x', '≥ 5× faster than the naive proxy at p50 (c=1)', has(e1) && has(n1) ? `${f(n1.p50Ms / e1.p50Ms, 1)}×` : 'n/a', has(e1) && has(n1) ? n1.p50Ms / e1.p50Ms >= 5 : null);
-  const lists = Object.entries(g).filter(([w, s]) => w.startsWith('list-') && has(s));
+  const n1 = r.naive?.["echo-c1"];
+  add(
+    "naive-5x",
+    "≥ 5× faster than the naive proxy at p50 (c=1)",
+    has(e1) && has(n1) ? `${f(n1.p50Ms / e1.p50Ms, 1)}×` : "n/a",
+    has(e1) && has(n1) ? n1.p50Ms / e1.p50Ms >= 5 : null,
+  );
+  const lists = Object.entries(g).filter(([w, s]) => w.startsWith("list-") && has(s));
   const upList = lists.map(([, s]) => s.upstreamRequestsPerOp).filter((x) => x !== null);
   /** @type {Record<string, number>} */
   const methods = {};
-  for (const [, s] of lists) for (const [m, n] of Object.entries(s.upstreamByMethodPerOp ?? {})) methods[m] = Math.max(methods[m] ?? 0, /** @type {number} */ (n));
-  const detail = Object.keys(methods).length ? ` (${Object.entries(methods).map(([m, n]) => `${m} ${f(n, 4)}`).join(', ')})` : '';
-  add('warm-list-upstream', 'warm tools/list: 0 upstream requests', upList.length ? `${f(Math.max(...upList), 4)} per list${detail}` : 'n/a', upList.length ? Math.max(...upList) === 0 : null);
-  const st = serverTime['gateway list-1000'];
-  const cpu1000 = g['list-1000']?.cpuMsPerOp?.workerd;
-  const cpuNote = cpu1000 === undefined ? '' : `; workerd CPU ${f(cpu1000)} ms per catalog`;
-  add('list-1000-server', '1,000-tool catalog served in ≤ 2 ms server time', st ? `${f(st.meanMs)} ms (mean wall, in workerd)${cpuNote}` : 'n/a', st ? st.meanMs <= 2 : null);
-  add('bundle', 'bundle ≤ 1 MiB gzip', `${f(bundleGzipBytes / 1024, 1)} KiB`, bundleGzipBytes <= 1024 * 1024);
+  for (const [, s] of lists)
+    for (const [m, n] of Object.entries(s.upstreamByMethodPerOp ?? {})) methods[m] = Math.max(methods[m] ?? 0, /** @type {number} */ (n));
+  const detail = Object.keys(methods).length
+    ? ` (${Object.entries(methods)
+        .map(([m, n]) => `${m} ${f(n, 4)}`)
+        .join(", ")})`
+    : "";
+  add(
+    "warm-list-upstream",
+    "warm tools/list: 0 upstream requests",
+    upList.length ? `${f(Math.max(...upList), 4)} per list${detail}` : "n/a",
+    upList.length ? Math.max(...upList) === 0 : null,
+  );
+  const st = serverTime["gateway list-1000"];
+  const cpu1000 = g["list-1000"]?.cpuMsPerOp?.workerd;
+  const cpuNote = cpu1000 === undefined ? "" : `; workerd CPU ${f(cpu1000)} ms per catalog`;
+  add(
+    "list-1000-server",
+    "1,000-tool catalog served in ≤ 2 ms server time",
+    st ? `${f(st.meanMs)} ms (mean wall, in workerd)${cpuNote}` : "n/a",
+    st ? st.meanMs <= 2 : null,
+  );
+  add("bundle", "bundle ≤ 1 MiB gzip", `${f(bundleGzipBytes / 1024, 1)} KiB`, bundleGzipBytes <= 1024 * 1024);
   return checks;
 }
 
@@ -148,31 +188,39 @@ export function checkTargets(r, { serverTime, bundleGzipBytes }) {
  *   bundle: { gzipBytes: number, rawBytes: number, wranglerReport: { gzipKiB: number } | null }, header: string }} doc
  */
 export function renderMarkdown({ results, targets, workloads, cpu, serverTime, checks, bundle, header }) {
-  const lines = [header, ''];
-  lines.push('| workload | target | p50 ms | p99 ms | req/s | p50 min–max | req/s min–max | req/s ×direct | req/s ×floor | p50 +floor ms | server CPU ms/op | upstream req/op | errors |');
-  lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  const lines = [header, ""];
+  lines.push(
+    "| workload | target | p50 ms | p99 ms | req/s | p50 min–max | req/s min–max | req/s ×direct | req/s ×floor | p50 +floor ms | server CPU ms/op | upstream req/op | errors |",
+  );
+  lines.push("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   for (const w of workloads) {
     for (const t of targets) {
       const s = results[t.id]?.[w.id];
       if (!s) continue;
-      lines.push(`| ${w.label} | ${t.id} | ${f(s.p50Ms)} | ${f(s.p99Ms)} | ${f(s.rps, 0)} | ${fr(s.p50Range)} | ${fr(s.rpsRange, 0)} | ${f(s.ratioToDirect)} | ${f(s.ratioToFloor)} | ${f(s.addedP50MsVsFloor)} | ${f(s.serverCpuMsPerOp, 3)} | ${s.upstreamRequestsPerOp === null ? '–' : f(s.upstreamRequestsPerOp, 3)} | ${s.errors} |`);
+      lines.push(
+        `| ${w.label} | ${t.id} | ${f(s.p50Ms)} | ${f(s.p99Ms)} | ${f(s.rps, 0)} | ${fr(s.p50Range)} | ${fr(s.rpsRange, 0)} | ${f(s.ratioToDirect)} | ${f(s.ratioToFloor)} | ${f(s.addedP50MsVsFloor)} | ${f(s.serverCpuMsPerOp, 3)} | ${s.upstreamRequestsPerOp === null ? "–" : f(s.upstreamRequestsPerOp, 3)} | ${s.errors} |`,
+      );
     }
   }
   const groups = [...new Set(Object.values(cpu).flatMap((e) => Object.keys(e.msPerRequest)))];
-  lines.push('', '**CPU ms per request at saturation (tools/call echo, c=32), per process** (servers = all but the driver)', '');
-  lines.push(`| target | ${groups.join(' | ')} | servers |`, `|---|${groups.map(() => '--:').join('|')}|--:|`);
+  lines.push("", "**CPU ms per request at saturation (tools/call echo, c=32), per process** (servers = all but the driver)", "");
+  lines.push(`| target | ${groups.join(" | ")} | servers |`, `|---|${groups.map(() => "--:").join("|")}|--:|`);
   for (const t of targets) {
     const e = cpu[t.id];
     if (!e) continue;
-    const servers = groups.filter((g) => g !== 'driver').reduce((sum, g) => sum + (e.msPerRequest[g] ?? 0), 0);
-    lines.push(`| ${t.id} | ${groups.map((g) => f(e.msPerRequest[g] ?? NaN, 3)).join(' | ')} | ${f(servers, 3)} |`);
+    const servers = groups.filter((g) => g !== "driver").reduce((sum, g) => sum + (e.msPerRequest[g] ?? 0), 0);
+    lines.push(`| ${t.id} | ${groups.map((g) => f(e.msPerRequest[g] ?? NaN, 3)).join(" | ")} | ${f(servers, 3)} |`);
   }
-  lines.push('', '**Server time inside workerd** (timer worker around a service-binding call; workerd clocks tick in whole ms, so the mean of many samples is the estimate)', '');
-  lines.push('| what | mean ms | samples | pages/op |', '|---|--:|--:|--:|');
+  lines.push(
+    "",
+    "**Server time inside workerd** (timer worker around a service-binding call; workerd clocks tick in whole ms, so the mean of many samples is the estimate)",
+    "",
+  );
+  lines.push("| what | mean ms | samples | pages/op |", "|---|--:|--:|--:|");
   for (const [k, v] of Object.entries(serverTime)) lines.push(`| ${k} | ${f(v.meanMs, 3)} | ${v.n} | ${f(v.pagesPerOp ?? 1, 0)} |`);
-  const wr = bundle.wranglerReport ? ` (wrangler reports ${f(bundle.wranglerReport.gzipKiB, 1)} KiB gzip)` : '';
-  lines.push('', `**Bundle**: ${f(bundle.rawBytes / 1024, 1)} KiB, ${f(bundle.gzipBytes / 1024, 1)} KiB gzip -9${wr}`, '');
-  lines.push('**Targets**', '');
-  for (const c of checks) lines.push(`- ${c.pass === null ? 'n/a ' : c.pass ? 'PASS' : 'MISS'} ${c.text}: ${c.value}`);
-  return lines.join('\n');
+  const wr = bundle.wranglerReport ? ` (wrangler reports ${f(bundle.wranglerReport.gzipKiB, 1)} KiB gzip)` : "";
+  lines.push("", `**Bundle**: ${f(bundle.rawBytes / 1024, 1)} KiB, ${f(bundle.gzipBytes / 1024, 1)} KiB gzip -9${wr}`, "");
+  lines.push("**Targets**", "");
+  for (const c of checks) lines.push(`- ${c.pass === null ? "n/a " : c.pass ? "PASS" : "MISS"} ${c.text}: ${c.value}`);
+  return lines.join("\n");
 }

@@ -14,14 +14,14 @@
  *
  * Usage (as an IPC child): argv = <upstreamBase> <name>...; sends `{ urls: { name: url } }`.
  */
-import { createHttpPassthroughProxy } from '@civic/passthrough-mcp-server';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { createHttpPassthroughProxy } from "@civic/passthrough-mcp-server";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 
 console.log = () => {};
 console.info = () => {};
 
 const [upstreamBase, ...names] = process.argv.slice(2);
-if (!upstreamBase || names.length === 0) throw new Error('usage: peer.mjs <upstreamBase> <name>...');
+if (!upstreamBase || names.length === 0) throw new Error("usage: peer.mjs <upstreamBase> <name>...");
 
 /** @type {Record<string, string>} */
 const urls = {};
@@ -30,12 +30,12 @@ for (const name of names) {
   const proxy = await createHttpPassthroughProxy({
     port: 0,
     autoStart: false,
-    target: { transportType: 'httpStream', url: `${upstreamBase}/${name}`, mcpPath: '/mcp' },
+    target: { transportType: "httpStream", url: `${upstreamBase}/${name}`, mcpPath: "/mcp" },
     transportFactory: (options) => new StreamableHTTPServerTransport({ ...options, enableJsonResponse: true }),
   });
   // `initialize()` built the HTTP server; listen on loopback only (start() would bind 0.0.0.0).
   const server = /** @type {import('node:http').Server} */ (/** @type {any} */ (proxy).httpServer);
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve(undefined)));
+  await new Promise((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", () => resolve(undefined)));
   /** @type {any} */ (proxy).isStarted = true;
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   urls[name] = `http://127.0.0.1:${address.port}/mcp`;
@@ -47,5 +47,5 @@ const stop = () => {
   for (const { server } of proxies) server.closeAllConnections();
   process.exit(0);
 };
-process.once('disconnect', stop);
-process.once('SIGTERM', stop);
+process.once("disconnect", stop);
+process.once("SIGTERM", stop);

@@ -9,16 +9,16 @@ export default {
   /** @param {Request} request @param {Record<string, Fetcher>} env */
   async fetch(request, env) {
     const url = new URL(request.url);
-    const [, target, ...rest] = url.pathname.split('/');
-    const binding = target === 'gateway' ? env.GATEWAY : target === 'floor' ? env.FLOOR : undefined;
-    if (!binding) return new Response('unknown target', { status: 404 });
-    const forwarded = new Request(`http://bench.invalid/${rest.join('/')}${url.search}`, request);
+    const [, target, ...rest] = url.pathname.split("/");
+    const binding = target === "gateway" ? env.GATEWAY : target === "floor" ? env.FLOOR : undefined;
+    if (!binding) return new Response("unknown target", { status: 404 });
+    const forwarded = new Request(`http://bench.invalid/${rest.join("/")}${url.search}`, request);
     const t0 = performance.now();
     const res = await binding.fetch(forwarded);
     const body = await res.arrayBuffer();
     const ms = performance.now() - t0;
     const headers = new Headers(res.headers);
-    headers.set('server-timing', `app;dur=${ms.toFixed(3)}`);
+    headers.set("server-timing", `app;dur=${ms.toFixed(3)}`);
     return new Response(body, { status: res.status, headers });
   },
 };

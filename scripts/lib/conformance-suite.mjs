@@ -11,20 +11,20 @@
  * scenarios still ask for the SDK's latest revision at initialize whatever `--spec-version` says;
  * see protocol-pin.mjs for how the harness pins the negotiated version.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
-export const SUITE_PACKAGE = '@modelcontextprotocol/conformance';
+export const SUITE_PACKAGE = "@modelcontextprotocol/conformance";
 /** Pinned: the 0.2 line is the first whose --spec-version also fixes the revision raw scenarios speak and the schema the wire is checked against. */
-export const SUITE_VERSION = '0.2.0-alpha.12';
-export const NODE_VERSION = '22.23.3';
+export const SUITE_VERSION = "0.2.0-alpha.12";
+export const NODE_VERSION = "22.23.3";
 
 /**
  * Scenarios this suite version keeps out of its default ("active") suite as pending; `--suite all`
  * runs them and the report marks them. From the package's scenario index (pendingClientScenariosList).
  */
-export const PENDING_SCENARIOS = new Set(['json-schema-2020-12', 'server-sse-polling']);
+export const PENDING_SCENARIOS = new Set(["json-schema-2020-12", "server-sse-polling"]);
 
 /**
  * @typedef {{ status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED', id: string, name?: string, description?: string, errorMessage?: string, details?: { message?: string } }} Check
@@ -39,23 +39,24 @@ export const PENDING_SCENARIOS = new Set(['json-schema-2020-12', 'server-sse-pol
  * @returns {{ node: string, cli: string }} the Node binary and the suite's CLI script
  */
 export function ensureSuite(toolsDir, log) {
-  const node = join(toolsDir, 'node_modules', 'node', 'bin', 'node');
-  const pkg = join(toolsDir, 'node_modules', ...SUITE_PACKAGE.split('/'));
-  const cli = join(pkg, 'dist', 'index.js');
+  const node = join(toolsDir, "node_modules", "node", "bin", "node");
+  const pkg = join(toolsDir, "node_modules", ...SUITE_PACKAGE.split("/"));
+  const cli = join(pkg, "dist", "index.js");
 
-  const nodeOk = () => existsSync(node) && spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout?.trim() === `v${NODE_VERSION}`;
-  const suiteOk = () => existsSync(cli) && readJson(join(pkg, 'package.json'))?.version === SUITE_VERSION;
+  const nodeOk = () => existsSync(node) && spawnSync(node, ["--version"], { encoding: "utf8" }).stdout?.trim() === `v${NODE_VERSION}`;
+  const suiteOk = () => existsSync(cli) && readJson(join(pkg, "package.json"))?.version === SUITE_VERSION;
 
   if (nodeOk() && suiteOk()) {
     log(`using ${SUITE_PACKAGE}@${SUITE_VERSION} and node v${NODE_VERSION} from .tools/`);
     return { node, cli };
   }
-  const args = ['install', '--prefix', toolsDir, '--save-exact', '--no-audit', '--no-fund', `node@${NODE_VERSION}`, `${SUITE_PACKAGE}@${SUITE_VERSION}`];
-  log(`installing into .tools/ (git-ignored): npm ${args.join(' ')}`);
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const res = spawnSync(npm, args, { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
+  const args = ["install", "--prefix", toolsDir, "--save-exact", "--no-audit", "--no-fund", `node@${NODE_VERSION}`, `${SUITE_PACKAGE}@${SUITE_VERSION}`];
+  log(`installing into .tools/ (git-ignored): npm ${args.join(" ")}`);
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const res = spawnSync(npm, args, { stdio: ["ignore", "inherit", "inherit"], timeout: 300_000 });
   if (res.status !== 0) throw new Error(`npm install into .tools/ failed (${res.error?.message ?? `exit ${res.status}`})`);
-  if (!nodeOk()) throw new Error(`.tools/node_modules/node/bin/node is not node v${NODE_VERSION} after installing (does npm run the "node" package's install script here?)`);
+  if (!nodeOk())
+    throw new Error(`.tools/node_modules/node/bin/node is not node v${NODE_VERSION} after installing (does npm run the "node" package's install script here?)`);
   if (!suiteOk()) throw new Error(`${SUITE_PACKAGE}@${SUITE_VERSION} is not in .tools/ after installing`);
   return { node, cli };
 }
@@ -68,20 +69,20 @@ export function ensureSuite(toolsDir, log) {
  * @returns {Promise<SuiteRun>}
  */
 export async function runSuite({ node, cli, url, specVersion, outputDir, scenario, scenarioTimeoutMs, runTimeoutMs, signal, onLine }) {
-  const args = [cli, 'server', '--url', url, '--spec-version', specVersion, '--timeout', String(scenarioTimeoutMs), '-o', outputDir];
-  args.push(...(scenario ? ['--scenario', scenario] : ['--suite', 'all']));
-  const child = spawn(node, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderr = '';
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+  const args = [cli, "server", "--url", url, "--spec-version", specVersion, "--timeout", String(scenarioTimeoutMs), "-o", outputDir];
+  args.push(...(scenario ? ["--scenario", scenario] : ["--suite", "all"]));
+  const child = spawn(node, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let stdout = "";
+  let stderr = "";
+  let pending = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk) => {
     stdout += chunk;
     pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
     for (const line of lines) onLine?.(line);
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk) => {
+  child.stderr.setEncoding("utf8").on("data", (chunk) => {
     stderr += chunk;
     if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
   });
@@ -96,20 +97,20 @@ export async function runSuite({ node, cli, url, specVersion, outputDir, scenari
   };
   const timer = setTimeout(() => {
     timedOut = true;
-    kill('SIGTERM');
-    setTimeout(() => kill('SIGKILL'), 5_000).unref();
+    kill("SIGTERM");
+    setTimeout(() => kill("SIGKILL"), 5_000).unref();
   }, runTimeoutMs);
   // The harness stopping (Ctrl+C) stops the suite's whole process group with it.
-  const onAbort = () => kill('SIGKILL');
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => kill("SIGKILL");
+  signal?.addEventListener("abort", onAbort, { once: true });
   const exitCode = await new Promise((resolve) => {
-    child.once('error', () => resolve(1));
-    child.once('close', (code, signal) => resolve(code ?? signal ?? 1));
+    child.once("error", () => resolve(1));
+    child.once("close", (code, signal) => resolve(code ?? signal ?? 1));
   });
   clearTimeout(timer);
-  signal?.removeEventListener('abort', onAbort);
-  kill('SIGKILL'); // anything the CLI left behind in its group
-  if (signal?.aborted) throw new Error('the suite run was stopped');
+  signal?.removeEventListener("abort", onAbort);
+  kill("SIGKILL"); // anything the CLI left behind in its group
+  if (signal?.aborted) throw new Error("the suite run was stopped");
 
   return { scenarios: collectResults(stdout, outputDir), exitCode, timedOut, stderr };
 }
@@ -127,7 +128,7 @@ function collectResults(stdout, outputDir) {
   if (existsSync(outputDir)) {
     for (const entry of readdirSync(outputDir)) {
       const match = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry);
-      const checks = match && readJson(join(outputDir, entry, 'checks.json'));
+      const checks = match && readJson(join(outputDir, entry, "checks.json"));
       if (match && Array.isArray(checks)) checksByScenario.set(match[1], checks);
     }
   }
@@ -143,18 +144,18 @@ function collectResults(stdout, outputDir) {
     const checks = checksByScenario.get(scenario);
     if (checks) {
       const count = (/** @type {Check['status']} */ s) => checks.filter((c) => c.status === s).length;
-      return { scenario, outcome: 'ran', passed: count('SUCCESS'), failed: count('FAILURE'), warnings: count('WARNING'), checks };
+      return { scenario, outcome: "ran", passed: count("SUCCESS"), failed: count("FAILURE"), warnings: count("WARNING"), checks };
     }
     const s = summary.get(scenario);
-    if (s) return { scenario, outcome: 'crashed', ...s, checks: [] };
-    return { scenario, outcome: 'not_run', passed: 0, failed: 0, warnings: 0, checks: [] };
+    if (s) return { scenario, outcome: "crashed", ...s, checks: [] };
+    return { scenario, outcome: "not_run", passed: 0, failed: 0, warnings: 0, checks: [] };
   });
 }
 
 /** @param {string} path @returns {any} */
 function readJson(path) {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readFileSync(path, "utf8"));
   } catch {
     return undefined;
   }

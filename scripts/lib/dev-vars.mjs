@@ -3,8 +3,8 @@
  * only `.dev.vars.example`; we derive `.dev.vars` from it so every local setup gets its own
  * random secrets instead of a shared, committed placeholder.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const PLACEHOLDER = /^replace-me\b.*$/;
 
@@ -19,16 +19,16 @@ export function ensureDevVars(devVarsPath, examplePath) {
   if (existsSync(devVarsPath)) return { created: false, generated: [] };
   /** @type {string[]} */
   const generated = [];
-  const lines = readFileSync(examplePath, 'utf8')
-    .split('\n')
+  const lines = readFileSync(examplePath, "utf8")
+    .split("\n")
     .map((line) => {
       const entry = parseLine(line);
       if (!entry || !PLACEHOLDER.test(entry.value)) return line;
       generated.push(entry.key);
-      return `${entry.key}=${randomBytes(32).toString('base64url')}`;
+      return `${entry.key}=${randomBytes(32).toString("base64url")}`;
     });
   // 'wx' so two concurrent runs cannot overwrite each other's secrets.
-  writeFileSync(devVarsPath, lines.join('\n'), { mode: 0o600, flag: 'wx' });
+  writeFileSync(devVarsPath, lines.join("\n"), { mode: 0o600, flag: "wx" });
   return { created: true, generated };
 }
 
@@ -41,7 +41,7 @@ export function ensureDevVars(devVarsPath, examplePath) {
 export function readDevVars(path) {
   /** @type {Record<string, string>} */
   const vars = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  for (const line of readFileSync(path, "utf8").split("\n")) {
     const entry = parseLine(line);
     if (entry) vars[entry.key] = entry.value;
   }

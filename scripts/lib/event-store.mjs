@@ -19,7 +19,7 @@ export function createEventStore({ maxEvents = 1000 } = {}) {
   let seq = 0;
   return {
     async storeEvent(streamId, message) {
-      const id = `${streamId}_${String(++seq).padStart(8, '0')}`;
+      const id = `${streamId}_${String(++seq).padStart(8, "0")}`;
       events.set(id, { streamId, message });
       if (events.size > maxEvents) events.delete(/** @type {string} */ (events.keys().next().value));
       return id;
@@ -29,12 +29,12 @@ export function createEventStore({ maxEvents = 1000 } = {}) {
     },
     async replayEventsAfter(lastEventId, { send }) {
       const last = events.get(lastEventId);
-      if (!last) return '';
+      if (!last) return "";
       let after = false;
       for (const [id, { streamId, message }] of events) {
         if (id === lastEventId) after = true;
         // Priming events are stored as {} and are not messages: nothing to replay.
-        else if (after && streamId === last.streamId && message && typeof message === 'object' && Object.keys(message).length > 0) {
+        else if (after && streamId === last.streamId && message && typeof message === "object" && Object.keys(message).length > 0) {
           await send(id, /** @type {any} */ (message));
         }
       }

@@ -26,7 +26,7 @@ export async function readBody(req, limit) {
   let size = 0;
   for await (const chunk of req) {
     size += chunk.length;
-    if (size > limit) throw new Error('request body too large');
+    if (size > limit) throw new Error("request body too large");
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -34,12 +34,12 @@ export async function readBody(req, limit) {
 
 /** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} value */
 export function sendJson(res, status, value) {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
 }
 
 /** @param {import('node:http').ServerResponse} res @param {number} status @param {number} code @param {string} message */
 export function sendJsonRpcError(res, status, code, message) {
-  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+  sendJson(res, status, { jsonrpc: "2.0", error: { code, message }, id: null });
 }
 
 /**
@@ -50,14 +50,14 @@ export function sendJsonRpcError(res, status, code, message) {
  */
 export async function listen(server, port, host) {
   await new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once("error", reject);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off("error", reject);
       resolve(undefined);
     });
   });
   const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('unexpected listen address');
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  if (!address || typeof address === "string") throw new Error("unexpected listen address");
+  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return { port: address.port, origin: `http://${urlHost}:${address.port}` };
 }

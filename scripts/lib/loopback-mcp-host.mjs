@@ -13,12 +13,12 @@
  * scripts/lib/mcp-host.mjs is the many-servers host with request counters the gateway's tests
  * use (resumable per server, on request); this one trades those for the Host/Origin check.
  */
-import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { createEventStore } from './event-store.mjs';
-import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { createEventStore } from "./event-store.mjs";
+import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } from "./http-util.mjs";
 
 /**
  * @typedef {import('@modelcontextprotocol/sdk/server/mcp.js').McpServer} McpServer
@@ -31,7 +31,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const SESSION_IDLE_MS = 5 * 60_000;
 /** What a priming event tells a client to wait before reconnecting a closed stream. */
 const RETRY_MS = 500;
-const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /**
  * Starts the host on `host:port` (port 0: any free port), serving `create()`'s servers at `path`,
@@ -39,7 +39,7 @@ const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * @param {{ create: () => McpServer, host?: string, port?: number, path?: string, name?: string }} options
  * @returns {Promise<LoopbackMcpHost>}
  */
-export async function startLoopbackMcpHost({ create, host = '127.0.0.1', port = 0, path = '/mcp', name = 'loopback-mcp-host' }) {
+export async function startLoopbackMcpHost({ create, host = "127.0.0.1", port = 0, path = "/mcp", name = "loopback-mcp-host" }) {
   /** @type {Map<string, { transport: StreamableHTTPServerTransport, server: McpServer, timer: NodeJS.Timeout | undefined }>} */
   const sessions = new Map();
   /** @type {Set<import('node:net').Socket>} */
@@ -64,41 +64,41 @@ export async function startLoopbackMcpHost({ create, host = '127.0.0.1', port = 
   const httpServer = createServer((req, res) => {
     handle(req, res).catch((err) => {
       console.error(`[${name}] request failed:`, err);
-      if (!res.headersSent) sendJsonRpcError(res, 500, -32603, 'Internal server error');
+      if (!res.headersSent) sendJsonRpcError(res, 500, -32603, "Internal server error");
       else res.destroy();
     });
   });
-  httpServer.on('connection', (socket) => {
+  httpServer.on("connection", (socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on("close", () => sockets.delete(socket));
   });
 
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   async function handle(req, res) {
-    if (new URL(req.url ?? '/', 'http://host.invalid').pathname !== path) return sendJson(res, 404, { error: `not found; the MCP endpoint is ${path}` });
+    if (new URL(req.url ?? "/", "http://host.invalid").pathname !== path) return sendJson(res, 404, { error: `not found; the MCP endpoint is ${path}` });
     // DNS rebinding: a browser page on another name must not reach a loopback server.
     if (!isLoopbackAuthority(req.headers.host, listenPort) || (req.headers.origin !== undefined && !isLoopbackOrigin(req.headers.origin, listenPort))) {
-      return sendJsonRpcError(res, 403, -32000, 'Forbidden: Host or Origin is not this loopback server');
+      return sendJsonRpcError(res, 403, -32000, "Forbidden: Host or Origin is not this loopback server");
     }
 
     /** @type {unknown} */
     let body;
-    if (req.method === 'POST') {
-      body = safeParse((await readBody(req, MAX_BODY_BYTES)).toString('utf8'));
-      if (body === undefined) return sendJsonRpcError(res, 400, -32700, 'Parse error');
+    if (req.method === "POST") {
+      body = safeParse((await readBody(req, MAX_BODY_BYTES)).toString("utf8"));
+      if (body === undefined) return sendJsonRpcError(res, 400, -32700, "Parse error");
     }
 
-    const sessionId = headerValue(req.headers['mcp-session-id']);
+    const sessionId = headerValue(req.headers["mcp-session-id"]);
     if (sessionId) {
       const session = sessions.get(sessionId);
-      if (!session) return sendJsonRpcError(res, 404, -32001, 'Session not found');
+      if (!session) return sendJsonRpcError(res, 404, -32001, "Session not found");
       touch(sessionId);
       await session.transport.handleRequest(req, res, body);
-      if (req.method === 'DELETE') await drop(sessionId);
+      if (req.method === "DELETE") await drop(sessionId);
       return;
     }
-    if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      return sendJsonRpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
+    if (req.method !== "POST" || !isInitializeRequest(body)) {
+      return sendJsonRpcError(res, 400, -32000, "Bad Request: No valid session ID provided");
     }
 
     const server = create();
@@ -153,9 +153,8 @@ function isLoopbackAuthority(authority, port) {
 function isLoopbackOrigin(origin, port) {
   try {
     const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackAuthority(url.host, port);
+    return (url.protocol === "http:" || url.protocol === "https:") && isLoopbackAuthority(url.host, port);
   } catch {
     return false;
   }
 }
-

@@ -18,12 +18,12 @@
  *   POST /__expire/<name>[?scope=s]  → drop that server's sessions: old session ids now get 404
  *   POST /__down/<name>[?scope=s]    → answer 503 to everything (an outage) until POST /__up/<name>
  */
-import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { createEventStore } from './event-store.mjs';
-import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } from './http-util.mjs';
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { createEventStore } from "./event-store.mjs";
+import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } from "./http-util.mjs";
 
 /**
  * @typedef {import('@modelcontextprotocol/sdk/server/mcp.js').McpServer} McpServer
@@ -49,7 +49,7 @@ export const RESUMABLE_RETRY_MS = 50;
  * @param {{ host?: string, port?: number, servers: Record<string, ServerSpec> }} options
  * @returns {Promise<McpHost>}
  */
-export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
+export async function startMcpHost({ host = "127.0.0.1", port = 0, servers }) {
   /** @type {Map<string, { initializes: number, requests: Record<string, number>, notFound: number, lastHeaders: ServerStats['lastHeaders'] }>} */
   const counters = new Map();
   /** Servers (by scope/name key) currently answering 503, see /__down. */
@@ -59,7 +59,7 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
   /** @type {Set<import('node:net').Socket>} */
   const sockets = new Set();
 
-  const keyOf = (/** @type {string} */ name, scope = '') => (scope ? `${scope}/${name}` : name);
+  const keyOf = (/** @type {string} */ name, scope = "") => (scope ? `${scope}/${name}` : name);
   const countersFor = (/** @type {string} */ key) => {
     let c = counters.get(key);
     if (!c) {
@@ -91,14 +91,14 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
 
   const httpServer = createServer((req, res) => {
     route(req, res).catch((err) => {
-      console.error('[mcp-host] request failed:', err);
-      if (!res.headersSent) sendJsonRpcError(res, 500, -32603, 'Internal server error');
+      console.error("[mcp-host] request failed:", err);
+      if (!res.headersSent) sendJsonRpcError(res, 500, -32603, "Internal server error");
       else res.destroy();
     });
   });
-  httpServer.on('connection', (socket) => {
+  httpServer.on("connection", (socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on("close", () => sockets.delete(socket));
   });
 
   /**
@@ -106,43 +106,44 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
    * @param {import('node:http').ServerResponse} res
    */
   async function route(req, res) {
-    const url = new URL(req.url ?? '/', 'http://host.invalid');
-    const scope = url.searchParams.get('scope') ?? '';
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const url = new URL(req.url ?? "/", "http://host.invalid");
+    const scope = url.searchParams.get("scope") ?? "";
+    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
 
-    if (parts[0] === '__stats' && parts.length === 2 && req.method === 'GET') {
+    if (parts[0] === "__stats" && parts.length === 2 && req.method === "GET") {
       return sendJson(res, 200, stats(keyOf(parts[1], scope)));
     }
-    if (parts[0] === '__reset' && parts.length === 1 && req.method === 'POST') {
+    if (parts[0] === "__reset" && parts.length === 1 && req.method === "POST") {
       for (const [key, c] of counters) {
         if (!scope || key.startsWith(`${scope}/`)) Object.assign(c, { initializes: 0, requests: {}, notFound: 0, lastHeaders: null });
       }
       return sendJson(res, 200, { ok: true });
     }
-    if (parts[0] === '__down' && parts.length === 2 && req.method === 'POST') {
+    if (parts[0] === "__down" && parts.length === 2 && req.method === "POST") {
       // The server answers 503 to everything until __up: an outage, without changing its URL.
       const key = keyOf(parts[1], scope);
       down.add(key);
       await dropSessions((k) => k === key);
       return sendJson(res, 200, { ok: true });
     }
-    if (parts[0] === '__up' && parts.length === 2 && req.method === 'POST') {
+    if (parts[0] === "__up" && parts.length === 2 && req.method === "POST") {
       down.delete(keyOf(parts[1], scope));
       return sendJson(res, 200, { ok: true });
     }
-    if (parts[0] === '__expire' && parts.length === 2 && req.method === 'POST') {
+    if (parts[0] === "__expire" && parts.length === 2 && req.method === "POST") {
       const key = keyOf(parts[1], scope);
       await dropSessions((k) => k === key);
       return sendJson(res, 200, { ok: true });
     }
 
     // /<name>/mcp  or  /scope/<scope>/<name>/mcp
-    let name, pathScope = '';
-    if (parts.length === 2 && parts[1] === 'mcp') name = parts[0];
-    else if (parts.length === 4 && parts[0] === 'scope' && parts[3] === 'mcp') [, pathScope, name] = parts;
+    let name,
+      pathScope = "";
+    if (parts.length === 2 && parts[1] === "mcp") name = parts[0];
+    else if (parts.length === 4 && parts[0] === "scope" && parts[3] === "mcp") [, pathScope, name] = parts;
     const spec = name !== undefined && Object.hasOwn(servers, name) ? servers[name] : undefined;
-    if (!name || !spec) return sendJson(res, 404, { error: 'no such server' });
-    if (down.has(keyOf(name, pathScope))) return sendJson(res, 503, { error: 'down for a test' });
+    if (!name || !spec) return sendJson(res, 404, { error: "no such server" });
+    if (down.has(keyOf(name, pathScope))) return sendJson(res, 503, { error: "down for a test" });
 
     await handleMcp(req, res, name, pathScope, spec);
   }
@@ -157,24 +158,24 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
   async function handleMcp(req, res, name, scope, spec) {
     const key = keyOf(name, scope);
     const c = countersFor(key);
-    const rawBody = req.method === 'POST' ? (await readBody(req, MAX_BODY_BYTES)).toString('utf8') : '';
+    const rawBody = req.method === "POST" ? (await readBody(req, MAX_BODY_BYTES)).toString("utf8") : "";
     // Only POSTs update lastHeaders: the GET stream opens asynchronously and DELETE comes last,
     // either would make "what headers did the tool call carry" racy to assert on.
-    if (req.method === 'POST') c.lastHeaders = { ...req.headers };
+    if (req.method === "POST") c.lastHeaders = { ...req.headers };
 
-    if (typeof spec === 'object' && 'raw' in spec) {
-      countMethods(c, safeParse(rawBody), '(raw)');
+    if (typeof spec === "object" && "raw" in spec) {
+      countMethods(c, safeParse(rawBody), "(raw)");
       return spec.raw(req, res, rawBody);
     }
 
     /** @type {unknown} */
     let body;
-    if (req.method === 'POST') {
+    if (req.method === "POST") {
       body = safeParse(rawBody);
-      if (body === undefined) return sendJsonRpcError(res, 400, -32700, 'Parse error');
+      if (body === undefined) return sendJsonRpcError(res, 400, -32700, "Parse error");
     }
 
-    const sessionId = headerValue(req.headers['mcp-session-id']);
+    const sessionId = headerValue(req.headers["mcp-session-id"]);
     const existing = sessionId ? sessions.get(sessionId) : undefined;
     if (existing && existing.key === key) {
       countMethods(c, body);
@@ -183,14 +184,14 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
     if (sessionId) {
       // Unknown or expired: 404 tells a spec-following client to start a new session.
       c.notFound++;
-      return sendJsonRpcError(res, 404, -32001, 'Session not found');
+      return sendJsonRpcError(res, 404, -32001, "Session not found");
     }
-    if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      return sendJsonRpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
+    if (req.method !== "POST" || !isInitializeRequest(body)) {
+      return sendJsonRpcError(res, 400, -32000, "Bad Request: No valid session ID provided");
     }
 
-    const create = typeof spec === 'function' ? spec : spec.create;
-    const options = typeof spec === 'function' ? {} : spec;
+    const create = typeof spec === "function" ? spec : spec.create;
+    const options = typeof spec === "function" ? {} : spec;
     const server = create({ name, scope, headers: { ...req.headers } });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -221,7 +222,7 @@ export async function startMcpHost({ host = '127.0.0.1', port = 0, servers }) {
   return {
     url: bound.origin,
     port: bound.port,
-    stats: (name, scope = '') => stats(keyOf(name, scope)),
+    stats: (name, scope = "") => stats(keyOf(name, scope)),
     close() {
       closing ??= (async () => {
         await dropSessions(() => true);
@@ -242,11 +243,10 @@ function countMethods(c, body, fallback) {
   let counted = false;
   for (const m of messages) {
     // Responses to server-initiated requests carry no method and are not "requests" here.
-    if (m && typeof m === 'object' && 'method' in m && typeof m.method === 'string') {
+    if (m && typeof m === "object" && "method" in m && typeof m.method === "string") {
       c.requests[m.method] = (c.requests[m.method] ?? 0) + 1;
       counted = true;
     }
   }
   if (!counted && fallback) c.requests[fallback] = (c.requests[fallback] ?? 0) + 1;
 }
-

@@ -17,9 +17,9 @@
  * `stats()` tells what it saw: how many initializes it pinned and which protocol versions later
  * requests carried, so a run can show the pin took.
  */
-import { createServer, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { readBody, safeParse } from './http-util.mjs';
+import { createServer, request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { readBody, safeParse } from "./http-util.mjs";
 
 /**
  * @typedef {{ initializesPinned: number, requestedVersions: Record<string, number>, headerVersions: Record<string, number> }} PinStats
@@ -37,22 +37,22 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
  */
 export async function startProtocolPin({ target, version }) {
   const targetUrl = new URL(target);
-  const send = targetUrl.protocol === 'https:' ? httpsRequest : httpRequest;
+  const send = targetUrl.protocol === "https:" ? httpsRequest : httpRequest;
   /** @type {PinStats} */
   const counts = { initializesPinned: 0, requestedVersions: {}, headerVersions: {} };
   /** @type {Set<import('node:net').Socket>} */
   const sockets = new Set();
-  let ownAuthority = '';
+  let ownAuthority = "";
 
   const server = createServer((req, res) => {
     forward(req, res).catch((err) => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`protocol pin: ${err.message}`);
+      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end(`protocol pin: ${err.message}`);
       else res.destroy();
     });
   });
-  server.on('connection', (socket) => {
+  server.on("connection", (socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on("close", () => sockets.delete(socket));
   });
 
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
@@ -60,48 +60,48 @@ export async function startProtocolPin({ target, version }) {
     const headers = { ...req.headers };
     if (!headers.host || headers.host === ownAuthority) headers.host = targetUrl.host;
     if (headers.origin === `http://${ownAuthority}`) headers.origin = targetUrl.origin;
-    let body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req, MAX_BODY_BYTES) : undefined;
+    let body = req.method === "POST" || req.method === "PUT" ? await readBody(req, MAX_BODY_BYTES) : undefined;
 
-    const message = body === undefined ? undefined : safeParse(body.toString('utf8'));
+    const message = body === undefined ? undefined : safeParse(body.toString("utf8"));
     if (isInitialize(message)) {
-      const asked = String(message.params?.protocolVersion ?? '(none)');
+      const asked = String(message.params?.protocolVersion ?? "(none)");
       counts.requestedVersions[asked] = (counts.requestedVersions[asked] ?? 0) + 1;
       counts.initializesPinned++;
       message.params = { ...(message.params ?? {}), protocolVersion: version };
-      if (headers['mcp-protocol-version'] !== undefined) headers['mcp-protocol-version'] = version;
-      body = Buffer.from(JSON.stringify(message), 'utf8');
+      if (headers["mcp-protocol-version"] !== undefined) headers["mcp-protocol-version"] = version;
+      body = Buffer.from(JSON.stringify(message), "utf8");
     } else {
-      const v = String(headers['mcp-protocol-version'] ?? '(none)');
+      const v = String(headers["mcp-protocol-version"] ?? "(none)");
       counts.headerVersions[v] = (counts.headerVersions[v] ?? 0) + 1;
     }
     if (body !== undefined) {
-      headers['content-length'] = String(body.length);
-      delete headers['transfer-encoding'];
+      headers["content-length"] = String(body.length);
+      delete headers["transfer-encoding"];
     }
 
     const upstream = send(targetUrl, { method: req.method, headers });
     let replied = false;
     // A client that goes away mid-reply (an aborted SSE stream) takes the upstream request with it.
-    res.on('close', () => {
+    res.on("close", () => {
       if (!replied) upstream.destroy();
     });
-    upstream.on('response', (reply) => {
-      reply.on('end', () => (replied = true));
+    upstream.on("response", (reply) => {
+      reply.on("end", () => (replied = true));
       res.writeHead(reply.statusCode ?? 502, reply.headers);
       res.flushHeaders();
       reply.pipe(res);
     });
     await new Promise((resolve, reject) => {
-      upstream.on('error', reject);
-      res.on('close', () => resolve(undefined));
+      upstream.on("error", reject);
+      res.on("close", () => resolve(undefined));
       upstream.end(body);
     });
   }
 
   await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
       resolve(undefined);
     });
   });
@@ -126,6 +126,5 @@ export async function startProtocolPin({ target, version }) {
 
 /** @param {unknown} m @returns {m is { method: 'initialize', params?: Record<string, unknown> }} */
 function isInitialize(m) {
-  return !!m && typeof m === 'object' && !Array.isArray(m) && /** @type {{ method?: unknown }} */ (m).method === 'initialize';
+  return !!m && typeof m === "object" && !Array.isArray(m) && /** @type {{ method?: unknown }} */ (m).method === "initialize";
 }
-

@@ -13,14 +13,14 @@
  *   price is that a terminal's Ctrl+C no longer reaches it directly, so a tiny guard process
  *   stops the group if we die without cleaning up (e.g. SIGKILL): nothing outlives `npm run dev`.
  */
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
-const WRANGLER_BIN = join(dirname(require.resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+const WRANGLER_BIN = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 
-const WRANGLER_ENV = { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+const WRANGLER_ENV = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
 /** Polls its parent; once reparented (the parent died), stops the process group it was given. */
 const GUARD_SOURCE = `
@@ -46,14 +46,14 @@ export function spawnWrangler(args, { cwd }) {
   const child = spawn(process.execPath, [WRANGLER_BIN, ...args], {
     cwd,
     env: WRANGLER_ENV,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ["ignore", "inherit", "inherit"],
     detached: true,
   });
   if (child.pid !== undefined) {
-    const guard = spawn(process.execPath, ['-e', GUARD_SOURCE, String(process.pid), String(child.pid)], { stdio: 'ignore' });
+    const guard = spawn(process.execPath, ["-e", GUARD_SOURCE, String(process.pid), String(child.pid)], { stdio: "ignore" });
     guard.unref();
     // Its job ends with the child: a group id left unused could later be reused by a stranger.
-    child.once('exit', () => guard.kill());
+    child.once("exit", () => guard.kill());
   }
   return child;
 }
@@ -69,7 +69,7 @@ export async function runWrangler(args, { cwd, timeoutMs = 120_000 }) {
   const timer = setTimeout(() => void stopProcessGroup(child), timeoutMs);
   try {
     const code = await exitOf(child);
-    if (code !== 0) throw new Error(`wrangler ${args.join(' ')} exited with ${code}`);
+    if (code !== 0) throw new Error(`wrangler ${args.join(" ")} exited with ${code}`);
   } finally {
     clearTimeout(timer);
   }
@@ -83,8 +83,8 @@ export async function runWrangler(args, { cwd, timeoutMs = 120_000 }) {
 export function exitOf(child) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? child.signalCode ?? 1);
   return new Promise((resolve) => {
-    child.once('error', () => resolve(1));
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 1));
+    child.once("error", () => resolve(1));
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? 1));
   });
 }
 
@@ -96,12 +96,12 @@ export function exitOf(child) {
 export async function stopProcessGroup(child, graceMs = 5_000) {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = exitOf(child);
-  signalGroup(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => signalGroup(/** @type {number} */ (child.pid), 'SIGKILL'), graceMs);
+  signalGroup(child.pid, "SIGTERM");
+  const timer = setTimeout(() => signalGroup(/** @type {number} */ (child.pid), "SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
   // wrangler may exit before workerd does; make sure nothing of the group outlives us.
-  signalGroup(child.pid, 'SIGKILL');
+  signalGroup(child.pid, "SIGKILL");
 }
 
 /** @param {number} pid @param {NodeJS.Signals} signal */

@@ -2,8 +2,9 @@
  * @module Users' API tokens: issued once, stored only as a hash, resolved to their user on every
  * authenticated request (the management API, the MCP endpoint, the OAuth sign-in form).
  */
-import { randomToken } from "../shared/ids";
+
 import { sha256Hex } from "../shared/crypto";
+import { randomToken } from "../shared/ids";
 
 /** Every API token starts with this, so leaked tokens are easy to recognise and scan for. */
 export const TOKEN_PREFIX = "mcpg_";
@@ -41,11 +42,7 @@ const LAST_USED_GRANULARITY_MS = 60_000;
  * Resolves an API token to its user with one indexed D1 read. `last_used_at` is refreshed at
  * most once a minute, off the response path.
  */
-export async function resolveApiToken(
-  db: D1Database,
-  token: string,
-  waitUntil: (p: Promise<unknown>) => void,
-): Promise<string | null> {
+export async function resolveApiToken(db: D1Database, token: string, waitUntil: (p: Promise<unknown>) => void): Promise<string | null> {
   if (!looksLikeApiToken(token)) return null;
   const hash = await hashToken(token);
   const row = await db

@@ -1,11 +1,11 @@
 /** @module The demo that `npm run dev` seeds: user `demo` and the public preset `demo/starter`. */
 import { and, eq } from "drizzle-orm";
-import { createUser } from "./users";
 import { getDb, isUniqueViolation } from "../db/client";
-import { ApiError } from "../shared/errors";
-import { presets, presetServers, servers, users } from "../db/schema";
 import { insertEvent } from "../db/events-repository";
+import { presetServers, presets, servers, users } from "../db/schema";
+import { ApiError } from "../shared/errors";
 import { newId } from "../shared/ids";
+import { createUser } from "./users";
 
 export const DEMO_HANDLE = "demo";
 export const DEMO_SLUG = "starter";
@@ -47,14 +47,32 @@ async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult
     token = made.token;
     created = true;
   }
-  let server = await db.select().from(servers).where(and(eq(servers.ownerId, user.id), eq(servers.name, DEMO_SERVER))).get();
+  let server = await db
+    .select()
+    .from(servers)
+    .where(and(eq(servers.ownerId, user.id), eq(servers.name, DEMO_SERVER)))
+    .get();
   if (!server) {
-    server = { id: newId("srv", now), ownerId: user.id, name: DEMO_SERVER, url: upstreamUrl, headersEnc: null, headerNames: "[]", timeoutMs: 30_000, createdAt: now, updatedAt: now };
+    server = {
+      id: newId("srv", now),
+      ownerId: user.id,
+      name: DEMO_SERVER,
+      url: upstreamUrl,
+      headersEnc: null,
+      headerNames: "[]",
+      timeoutMs: 30_000,
+      createdAt: now,
+      updatedAt: now,
+    };
     await db.insert(servers).values(server);
   } else if (server.url !== upstreamUrl) {
     await db.update(servers).set({ url: upstreamUrl, updatedAt: now }).where(eq(servers.id, server.id));
   }
-  let preset = await db.select().from(presets).where(and(eq(presets.ownerId, user.id), eq(presets.slug, DEMO_SLUG))).get();
+  let preset = await db
+    .select()
+    .from(presets)
+    .where(and(eq(presets.ownerId, user.id), eq(presets.slug, DEMO_SLUG)))
+    .get();
   if (!preset) {
     preset = {
       id: newId("prs", now),
@@ -74,15 +92,34 @@ async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult
     };
     await db.batch([
       db.insert(presets).values(preset),
-      insertEvent(db, { ownerId: user.id, presetId: preset.id, actorId: user.id, type: "preset.created", target: DEMO_SLUG, payload: { visibility: "public", seeded: true } }, now),
+      insertEvent(
+        db,
+        { ownerId: user.id, presetId: preset.id, actorId: user.id, type: "preset.created", target: DEMO_SLUG, payload: { visibility: "public", seeded: true } },
+        now,
+      ),
     ]);
     created = true;
   }
-  const attached = await db.select().from(presetServers).where(and(eq(presetServers.presetId, preset.id), eq(presetServers.serverId, server.id))).get();
+  const attached = await db
+    .select()
+    .from(presetServers)
+    .where(and(eq(presetServers.presetId, preset.id), eq(presetServers.serverId, server.id)))
+    .get();
   if (!attached) {
     await db.batch([
       db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled: true, tools: null, createdAt: now, updatedAt: now }),
-      insertEvent(db, { ownerId: user.id, presetId: preset.id, actorId: user.id, type: "server.attached", target: DEMO_SERVER, payload: { server: DEMO_SERVER, tools: null } }, now),
+      insertEvent(
+        db,
+        {
+          ownerId: user.id,
+          presetId: preset.id,
+          actorId: user.id,
+          type: "server.attached",
+          target: DEMO_SERVER,
+          payload: { server: DEMO_SERVER, tools: null },
+        },
+        now,
+      ),
     ]);
   }
   return { user, created, token };

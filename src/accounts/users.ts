@@ -26,7 +26,11 @@ export async function createUser(d1: D1Database, handle: string, email: string |
         prefix: issued.prefix,
         createdAt: now,
       }),
-      insertEvent(db, { ownerId: user.id, presetId: null, actorId: null, type: "token.created", target: "default", payload: { tokenId, name: "default" } }, now),
+      insertEvent(
+        db,
+        { ownerId: user.id, presetId: null, actorId: null, type: "token.created", target: "default", payload: { tokenId, name: "default" } },
+        now,
+      ),
     ]);
   } catch (e) {
     if (isUniqueViolation(e)) throw conflict(`The handle '${handle}' is taken.`);

@@ -1,10 +1,10 @@
 /** @module Admin-only routes of the management API: seeding the demo. */
 import { z } from "zod";
 import { DEMO_HANDLE, DEMO_SLUG, seedDemo } from "../accounts/demo-seed";
-import { invalidField } from "../shared/errors";
 import { invalidatePresets } from "../edge/preset-stub";
-import { checkUpstreamUrl } from "../shared/url-guard";
+import { invalidField } from "../shared/errors";
 import { publicUrl } from "../shared/public-url";
+import { checkUpstreamUrl } from "../shared/url-guard";
 import { presetUrl, userJson } from "./json-views";
 import { defineRoute } from "./route";
 import { DemoSeedBody, User } from "./schemas";

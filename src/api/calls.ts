@@ -35,7 +35,13 @@ export const callRoutes = [
         (n, after) => listCalls(db, filter, n, after),
         (r) => ({ createdAt: r.call.createdAt, id: r.call.id }),
       );
-      return listReply(c, "calls", rows.map((r) => callJson(r.call, r.handle)), next, p.ndjson);
+      return listReply(
+        c,
+        "calls",
+        rows.map((r) => callJson(r.call, r.handle)),
+        next,
+        p.ndjson,
+      );
     },
   }),
 ];

@@ -1,14 +1,14 @@
 /** @module The audit trail routes: a preset's events and an account's events, as JSON or NDJSON. */
 import type { Context } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
 import { type EventFilter, listEvents } from "../db/events-repository";
-import { findOwnPreset } from "./presets";
-import { listParams, type ListQuery, listReply, readList } from "./list-output";
+import type { AppEnv } from "../edge/app-env";
 import { iso } from "./json-views";
+import { type ListQuery, listParams, listReply, readList } from "./list-output";
+import { findOwnPreset } from "./presets";
 import { defineRoute } from "./route";
-import { EventsQuery, Event, SlugParams } from "./schemas";
+import { Event, EventsQuery, SlugParams } from "./schemas";
 
 const EventPage = z.object({ events: z.array(Event), nextCursor: z.string().nullable() });
 const NDJSON_NOTE = "; with format=ndjson, one event per line (application/x-ndjson) and the next cursor in X-Next-Cursor";

@@ -5,13 +5,13 @@
 import { and, desc, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
 import { oauthClients, oauthGrants, users } from "../db/schema";
-import { notFound } from "../shared/errors";
+import type { AppEnv } from "../edge/app-env";
 import { revokeGrant } from "../oauth/grants";
-import { findOwnPreset } from "./presets";
+import { notFound } from "../shared/errors";
 import { iso } from "./json-views";
+import { findOwnPreset } from "./presets";
 import { defineRoute } from "./route";
 import { list, Slug } from "./schemas";
 
@@ -115,4 +115,3 @@ export const grantRoutes = [
     },
   }),
 ];
-

@@ -1,6 +1,7 @@
 /** @module Database rows to API JSON. Secrets never leave here: header values are masked. */
-import type { UpstreamHealth } from "../policy/breaker-board";
+
 import { type apiTokens, type callLog, DEFAULT_RATE_LIMIT, type presets, type servers, type users } from "../db/schema";
+import type { UpstreamHealth } from "../policy/breaker-board";
 
 export const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
 

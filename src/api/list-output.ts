@@ -1,8 +1,8 @@
 /** @module Paginated lists of the API (events, call log): cursors, limits, JSON or NDJSON output. */
 import type { Context } from "hono";
+import type { EventCursor } from "../db/events-repository";
 import type { AppEnv } from "../edge/app-env";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
-import type { EventCursor } from "../db/events-repository";
 import { invalidField } from "../shared/errors";
 import { NDJSON_TYPE, toNdjson } from "../shared/ndjson";
 

@@ -4,10 +4,10 @@ import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { listMembers } from "../db/presets-repository";
 import { presetMembers, users } from "../db/schema";
-import { conflict, invalidField, notFound } from "../shared/errors";
 import { invalidatePresets } from "../edge/preset-stub";
-import { findOwnPreset } from "./presets";
+import { conflict, invalidField, notFound } from "../shared/errors";
 import { iso } from "./json-views";
+import { findOwnPreset } from "./presets";
 import { defineRoute } from "./route";
 import { AddMemberBody, list, Member, MemberParams, SlugParams } from "./schemas";
 
@@ -31,7 +31,11 @@ export const memberRoutes = [
       try {
         await db.batch([
           db.insert(presetMembers).values({ presetId: preset.id, userId: user.id, addedBy: c.get("userId"), createdAt: now }),
-          insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "member.added", target: user.handle, payload: { userId: user.id } }, now),
+          insertEvent(
+            db,
+            { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "member.added", target: user.handle, payload: { userId: user.id } },
+            now,
+          ),
         ]);
       } catch (e) {
         if (isUniqueViolation(e)) throw conflict(`'${user.handle}' is already a member of '${preset.slug}'.`);
@@ -72,7 +76,14 @@ export const memberRoutes = [
       if (!user || !key || !member) throw notFound(`Member '${params.handle}' of '${preset.slug}'`);
       await db.batch([
         db.delete(presetMembers).where(key),
-        insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "member.removed", target: params.handle, payload: { userId: user.id } }),
+        insertEvent(db, {
+          ownerId: preset.ownerId,
+          presetId: preset.id,
+          actorId: c.get("userId"),
+          type: "member.removed",
+          target: params.handle,
+          payload: { userId: user.id },
+        }),
       ]);
       await invalidatePresets(c.env, handle, [preset.slug]);
       return c.body(null, 204);

@@ -3,9 +3,9 @@
  * and body validation.
  */
 import type { Hono, MiddlewareHandler } from "hono";
-import type { AppEnv } from "../edge/app-env";
 import { resolveApiToken } from "../accounts/api-tokens";
 import { bearerToken, isAdminToken } from "../accounts/credentials";
+import type { AppEnv } from "../edge/app-env";
 import { forbidden, unauthorized } from "../shared/errors";
 import type { AnyRoute } from "./route";
 import { parseWith, readJsonBody } from "./validation";

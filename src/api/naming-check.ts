@@ -6,13 +6,13 @@
  */
 import { eq } from "drizzle-orm";
 import type { Context } from "hono";
-import type { AppEnv } from "../edge/app-env";
-import { type CatalogSource, findCollisions, type ItemOverride, type ToolNaming } from "../tools/catalog";
 import { getDb } from "../db/client";
 import { presetServers, servers } from "../db/schema";
+import type { AppEnv } from "../edge/app-env";
 import { conflict } from "../shared/errors";
-import { openHeaders } from "../upstream/header-secrets";
+import { type CatalogSource, findCollisions, type ItemOverride, type ToolNaming } from "../tools/catalog";
 import { fetchUpstreamTools } from "../upstream/client";
+import { openHeaders } from "../upstream/header-secrets";
 
 export interface AttachmentPlan {
   serverId: string;
@@ -53,7 +53,10 @@ export async function assertNoNameClash(c: Context<AppEnv>, presetId: string, na
   );
   const clashes = findCollisions(sources);
   if (clashes.length > 0) {
-    const list = clashes.slice(0, 5).map((x) => `'${x.name}' (${x.servers.join(", ")})`).join("; ");
+    const list = clashes
+      .slice(0, 5)
+      .map((x) => `'${x.name}' (${x.servers.join(", ")})`)
+      .join("; ");
     throw conflict(`Tool name clash: ${list}. Use prefixed naming, narrow the tool selection, or rename with overrides.`);
   }
 }

@@ -20,7 +20,10 @@ export function buildOpenApi(routes: readonly AnyRoute[], serverUrl: string) {
   for (const r of routes) {
     const path = `/api/v1${r.path.replace(/:([A-Za-z]+)/g, "{$1}")}`;
     const parameters: unknown[] = [];
-    for (const [where, schema] of [["path", r.params], ["query", r.query]] as const) {
+    for (const [where, schema] of [
+      ["path", r.params],
+      ["query", r.query],
+    ] as const) {
       if (!(schema instanceof z.ZodObject)) continue;
       for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
         parameters.push({ name, in: where, required: where === "path" || !field.safeParse(undefined).success, schema: schemaOf(field, "input") });

@@ -3,12 +3,12 @@ import { and, eq } from "drizzle-orm";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { presetServers } from "../db/schema";
-import { notFound } from "../shared/errors";
 import { invalidatePresets } from "../edge/preset-stub";
-import { presetView, findOwnPreset } from "./presets";
+import { notFound } from "../shared/errors";
+import { assertNoNameClash } from "./naming-check";
+import { findOwnPreset, presetView } from "./presets";
 import { defineRoute } from "./route";
 import { AttachParams, AttachServerBody, Preset } from "./schemas";
-import { assertNoNameClash } from "./naming-check";
 import { findOwnServer } from "./servers";
 
 const sameSelection = (a: string[] | null, b: string[] | null) =>
@@ -41,7 +41,9 @@ export const presetServerRoutes = [
         const now = Date.now();
         if (!current) {
           await db.batch([
-            db.insert(presetServers).values({ presetId: preset.id, serverId: server.id, enabled, tools, prompts, resources, overrides, createdAt: now, updatedAt: now }),
+            db
+              .insert(presetServers)
+              .values({ presetId: preset.id, serverId: server.id, enabled, tools, prompts, resources, overrides, createdAt: now, updatedAt: now }),
             insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools, prompts, resources } }, now),
           ]);
           return true;
@@ -97,7 +99,14 @@ export const presetServerRoutes = [
       if (!current) throw notFound(`Server '${server.name}' on preset '${preset.slug}'`);
       await db.batch([
         db.delete(presetServers).where(key),
-        insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "server.detached", target: server.name, payload: { server: server.name } }),
+        insertEvent(db, {
+          ownerId: preset.ownerId,
+          presetId: preset.id,
+          actorId: c.get("userId"),
+          type: "server.detached",
+          target: server.name,
+          payload: { server: server.name },
+        }),
       ]);
       await invalidatePresets(c.env, handle, [preset.slug]);
       return c.body(null, 204);

@@ -1,17 +1,17 @@
 /** @module Presets routes: create, list, read (with each server's health), change, delete. */
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import type { AppEnv } from "../edge/app-env";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { attachedServers, findPreset } from "../db/presets-repository";
-import { presetMembers, presets, presetServers } from "../db/schema";
-import { assertNoNameClash } from "./naming-check";
+import { presetMembers, presetServers, presets } from "../db/schema";
+import type { AppEnv } from "../edge/app-env";
+import { invalidatePresets, presetStub } from "../edge/preset-stub";
 import { conflict, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
-import { invalidatePresets, presetStub } from "../edge/preset-stub";
 import { publicUrl } from "../shared/public-url";
 import { presetJson } from "./json-views";
+import { assertNoNameClash } from "./naming-check";
 import { defineRoute } from "./route";
 import { CreatePresetBody, list, Preset, SlugParams, UpdatePresetBody } from "./schemas";
 
@@ -63,7 +63,11 @@ export const presetRoutes = [
       try {
         await db.batch([
           db.insert(presets).values(row),
-          insertEvent(db, { ownerId, presetId: row.id, actorId: ownerId, type: "preset.created", target: row.slug, payload: { visibility: row.visibility } }, now),
+          insertEvent(
+            db,
+            { ownerId, presetId: row.id, actorId: ownerId, type: "preset.created", target: row.slug, payload: { visibility: row.visibility } },
+            now,
+          ),
         ]);
       } catch (e) {
         if (isUniqueViolation(e)) throw conflict(`You already have a preset '${body.slug}'.`);
@@ -84,7 +88,11 @@ export const presetRoutes = [
     responses: { 200: { description: "Presets", schema: list("presets", Preset) } },
     async handler(c) {
       const db = getDb(c.env.DB);
-      const rows = await db.select({ slug: presets.slug }).from(presets).where(eq(presets.ownerId, c.get("userId"))).orderBy(presets.slug);
+      const rows = await db
+        .select({ slug: presets.slug })
+        .from(presets)
+        .where(eq(presets.ownerId, c.get("userId")))
+        .orderBy(presets.slug);
       return c.json({ presets: await Promise.all(rows.map((r) => presetView(c, r.slug))) });
     },
   }),
@@ -116,8 +124,22 @@ export const presetRoutes = [
       const changes = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
       if (body.toolNaming && body.toolNaming !== preset.toolNaming) await assertNoNameClash(c, preset.id, body.toolNaming);
       await db.batch([
-        db.update(presets).set({ ...changes, updatedAt: now }).where(eq(presets.id, preset.id)),
-        insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "preset.updated", target: preset.slug, payload: { changed: Object.keys(changes) } }, now),
+        db
+          .update(presets)
+          .set({ ...changes, updatedAt: now })
+          .where(eq(presets.id, preset.id)),
+        insertEvent(
+          db,
+          {
+            ownerId: preset.ownerId,
+            presetId: preset.id,
+            actorId: c.get("userId"),
+            type: "preset.updated",
+            target: preset.slug,
+            payload: { changed: Object.keys(changes) },
+          },
+          now,
+        ),
       ]);
       await invalidatePresets(c.env, handle, [preset.slug]);
       return c.json(await presetView(c, params.slug));

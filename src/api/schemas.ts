@@ -34,8 +34,20 @@ export const PresetStatus = z.enum(["active", "disabled", "archived"]);
 
 /** Header names a server may not set: they belong to HTTP or to the MCP transport itself. */
 const RESERVED_HEADERS = new Set([
-  "host", "content-length", "content-type", "accept", "connection", "transfer-encoding", "upgrade",
-  "te", "trailer", "keep-alive", "proxy-authorization", "mcp-session-id", "mcp-protocol-version", "last-event-id",
+  "host",
+  "content-length",
+  "content-type",
+  "accept",
+  "connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "keep-alive",
+  "proxy-authorization",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "last-event-id",
 ]);
 
 export const UpstreamHeaders = z
@@ -44,7 +56,10 @@ export const UpstreamHeaders = z
       .string()
       .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "is not a valid header name")
       .refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()), "is reserved by HTTP or MCP and cannot be set"),
-    z.string().max(4096, "must be at most 4096 characters").regex(/^[^\r\n\0]*$/, "may not contain line breaks"),
+    z
+      .string()
+      .max(4096, "must be at most 4096 characters")
+      .regex(/^[^\r\n\0]*$/, "may not contain line breaks"),
   )
   .refine((h) => Object.keys(h).length <= 20, "may have at most 20 entries")
   .describe("Headers sent to the upstream on every request (e.g. Authorization). Stored encrypted, never returned.");
@@ -66,9 +81,7 @@ const selectionOf = (item: z.ZodString, noun: string) =>
     .refine((a) => new Set(a).size === a.length, `must not list a ${noun} twice`)
     .nullable();
 
-export const ToolSelection = selectionOf(ToolName, "tool").describe(
-  "Upstream tool names to expose; null (or omitted) exposes every tool of the server.",
-);
+export const ToolSelection = selectionOf(ToolName, "tool").describe("Upstream tool names to expose; null (or omitted) exposes every tool of the server.");
 
 export const PromptSelection = selectionOf(z.string().min(1, "must not be empty").max(128, "must be at most 128 characters"), "prompt").describe(
   "Upstream prompt names to expose; null (or omitted) exposes every prompt of the server.",
@@ -127,7 +140,9 @@ export const UpdateServerBody = z
 
 export const AuditCalls = z
   .boolean()
-  .describe("Log every tools/call: who called which tool, when, the outcome, the latency and the arguments' SHA-256 (GET /presets/{slug}/calls). Default false.");
+  .describe(
+    "Log every tools/call: who called which tool, when, the outcome, the latency and the arguments' SHA-256 (GET /presets/{slug}/calls). Default false.",
+  );
 export const AuditArguments = z
   .boolean()
   .describe("Also log the calls' arguments, cut to 8192 characters; only with auditCalls. Arguments may contain secrets. Default false.");
@@ -140,7 +155,10 @@ export const ToolOverrides = z
   .record(
     ToolName,
     z.strictObject({
-      name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 characters of letters, digits, '_', '.' or '-'").optional(),
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 characters of letters, digits, '_', '.' or '-'")
+        .optional(),
       description: z.string().max(4000, "must be at most 4000 characters").optional(),
     }),
   )
@@ -203,12 +221,28 @@ export const NDJSON_MAX_LIMIT = 10_000;
 export function listQuery<S extends z.ZodRawShape>(filters: S) {
   return z
     .strictObject({
-      limit: z.coerce.number().int().min(1, "must be at least 1").max(NDJSON_MAX_LIMIT, `must be at most ${NDJSON_MAX_LIMIT}`).optional()
+      limit: z.coerce
+        .number()
+        .int()
+        .min(1, "must be at least 1")
+        .max(NDJSON_MAX_LIMIT, `must be at most ${NDJSON_MAX_LIMIT}`)
+        .optional()
         .describe(`Items per page: default 50, at most ${JSON_MAX_LIMIT}; with format=ndjson default 1000, at most ${NDJSON_MAX_LIMIT}.`),
       cursor: z.string().max(200).optional().describe("nextCursor (or the X-Next-Cursor header) of the previous page."),
-      since: z.iso.datetime({ offset: true, error: "must be an ISO 8601 time such as 2026-05-01T00:00:00Z" }).optional().describe("Only items at or after this time."),
-      until: z.iso.datetime({ offset: true, error: "must be an ISO 8601 time such as 2026-05-01T00:00:00Z" }).optional().describe("Only items at or before this time."),
-      format: z.enum(["json", "ndjson"]).optional().describe("ndjson: application/x-ndjson, one JSON object per line, newest first, for SIEM tools; the next page's cursor is in the X-Next-Cursor header."),
+      since: z.iso
+        .datetime({ offset: true, error: "must be an ISO 8601 time such as 2026-05-01T00:00:00Z" })
+        .optional()
+        .describe("Only items at or after this time."),
+      until: z.iso
+        .datetime({ offset: true, error: "must be an ISO 8601 time such as 2026-05-01T00:00:00Z" })
+        .optional()
+        .describe("Only items at or before this time."),
+      format: z
+        .enum(["json", "ndjson"])
+        .optional()
+        .describe(
+          "ndjson: application/x-ndjson, one JSON object per line, newest first, for SIEM tools; the next page's cursor is in the X-Next-Cursor header.",
+        ),
       ...filters,
     })
     .superRefine((value, ctx) => {

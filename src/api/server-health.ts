@@ -4,10 +4,10 @@
  */
 import { eq } from "drizzle-orm";
 import { getDb } from "../db/client";
-import { presets, presetServers, users } from "../db/schema";
+import { presetServers, presets, users } from "../db/schema";
 import { presetStub } from "../edge/preset-stub";
-import { openHeaders } from "../upstream/header-secrets";
 import { pingUpstream, UpstreamFailure } from "../upstream/client";
+import { openHeaders } from "../upstream/header-secrets";
 import { defineRoute } from "./route";
 import { ServerParams } from "./schemas";
 import { findOwnServer } from "./servers";

@@ -1,15 +1,15 @@
 /** @module Upstream servers routes: register, list, read, change, delete, and the live tool list. */
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import type { AppEnv } from "../edge/app-env";
 import { getDb, isUniqueViolation } from "../db/client";
-import { presets, presetServers, servers, users } from "../db/schema";
+import { presetServers, presets, servers, users } from "../db/schema";
+import type { AppEnv } from "../edge/app-env";
+import { invalidatePresets } from "../edge/preset-stub";
 import { ApiError, conflict, invalidField, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
-import { invalidatePresets } from "../edge/preset-stub";
-import { openHeaders, sealHeaders } from "../upstream/header-secrets";
-import { fetchUpstreamTools, UpstreamFailure } from "../upstream/client";
 import { checkUpstreamUrl } from "../shared/url-guard";
+import { fetchUpstreamTools, UpstreamFailure } from "../upstream/client";
+import { openHeaders, sealHeaders } from "../upstream/header-secrets";
 import { serverJson } from "./json-views";
 import { defineRoute } from "./route";
 import { CreateServerBody, list, Server, ServerParams, UpdateServerBody, UpstreamToolList } from "./schemas";
@@ -56,7 +56,11 @@ export const serverRoutes = [
       const url = assertUpstreamUrl(c, body.url);
       const db = getDb(c.env.DB);
       const ownerId = c.get("userId");
-      const taken = await db.select({ id: servers.id }).from(servers).where(and(eq(servers.ownerId, ownerId), eq(servers.name, body.name))).get();
+      const taken = await db
+        .select({ id: servers.id })
+        .from(servers)
+        .where(and(eq(servers.ownerId, ownerId), eq(servers.name, body.name)))
+        .get();
       if (taken) throw conflict(`You already have a server named '${body.name}'.`);
       const now = Date.now();
       const id = newId("srv", now);
@@ -87,7 +91,11 @@ export const serverRoutes = [
     auth: "user",
     responses: { 200: { description: "Servers", schema: list("servers", Server) } },
     async handler(c) {
-      const rows = await getDb(c.env.DB).select().from(servers).where(eq(servers.ownerId, c.get("userId"))).orderBy(servers.name);
+      const rows = await getDb(c.env.DB)
+        .select()
+        .from(servers)
+        .where(eq(servers.ownerId, c.get("userId")))
+        .orderBy(servers.name);
       return c.json({ servers: rows.map(serverJson) });
     },
   }),
@@ -116,7 +124,11 @@ export const serverRoutes = [
       const current = await findOwnServer(c, params.name);
       const db = getDb(c.env.DB);
       if (body.name && body.name !== current.name) {
-        const taken = await db.select({ id: servers.id }).from(servers).where(and(eq(servers.ownerId, current.ownerId), eq(servers.name, body.name))).get();
+        const taken = await db
+          .select({ id: servers.id })
+          .from(servers)
+          .where(and(eq(servers.ownerId, current.ownerId), eq(servers.name, body.name)))
+          .get();
         if (taken) throw conflict(`You already have a server named '${body.name}'.`);
       }
       const next = {
@@ -134,7 +146,12 @@ export const serverRoutes = [
         throw e;
       }
       const using = await presetsUsing(c, current.id);
-      if (using[0]) await invalidatePresets(c.env, using[0].handle, using.map((u) => u.slug));
+      if (using[0])
+        await invalidatePresets(
+          c.env,
+          using[0].handle,
+          using.map((u) => u.slug),
+        );
       return c.json(serverJson(next));
     },
   }),

@@ -1,7 +1,8 @@
 /** @module GET /presets/:slug/stats: an owner's usage stats of a preset from D1 rollups. */
-import { readStats } from "../usage/stats-query";
+
 import { presetStub } from "../edge/preset-stub";
 import { buildStats, statsRange } from "../usage/stats";
+import { readStats } from "../usage/stats-query";
 import { findOwnPreset } from "./presets";
 import { defineRoute } from "./route";
 import { SlugParams } from "./schemas";

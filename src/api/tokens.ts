@@ -1,11 +1,11 @@
 /** @module API tokens routes: create (the secret shown once), list, revoke. */
 import { desc, eq } from "drizzle-orm";
+import { issueToken } from "../accounts/api-tokens";
 import { getDb } from "../db/client";
 import { insertEvent, revokeTokenWithEvent } from "../db/events-repository";
 import { apiTokens } from "../db/schema";
 import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
-import { issueToken } from "../accounts/api-tokens";
 import { tokenJson } from "./json-views";
 import { defineRoute } from "./route";
 import { CreatedToken, CreateTokenBody, list, Token, TokenParams } from "./schemas";
@@ -27,7 +27,11 @@ export const tokenRoutes = [
       const db = getDb(c.env.DB);
       await db.batch([
         db.insert(apiTokens).values({ id, userId, name: body.name, tokenHash: issued.hash, prefix: issued.prefix, createdAt: now }),
-        insertEvent(db, { ownerId: userId, presetId: null, actorId: userId, type: "token.created", target: body.name, payload: { tokenId: id, name: body.name } }, now),
+        insertEvent(
+          db,
+          { ownerId: userId, presetId: null, actorId: userId, type: "token.created", target: body.name, payload: { tokenId: id, name: body.name } },
+          now,
+        ),
       ]);
       return c.json({ id, name: body.name, token: issued.token }, 201);
     },
@@ -62,4 +66,3 @@ export const tokenRoutes = [
     },
   }),
 ];
-

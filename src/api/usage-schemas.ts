@@ -8,7 +8,10 @@ const Timestamp = z.string().describe("ISO 8601 time.");
 const Outcome = z.enum(OUTCOMES);
 
 export const StatsQuery = z.strictObject({
-  window: z.enum(Object.keys(STATS_WINDOWS) as [keyof typeof STATS_WINDOWS]).optional().describe("Default 24h. Series buckets: 1 min (1h), 15 min (24h), 1 h (7d), 1 day (30d)."),
+  window: z
+    .enum(Object.keys(STATS_WINDOWS) as [keyof typeof STATS_WINDOWS])
+    .optional()
+    .describe("Default 24h. Series buckets: 1 min (1h), 15 min (24h), 1 h (7d), 1 day (30d)."),
 });
 
 const Latency = z.object({

@@ -31,7 +31,11 @@ export const userRoutes = [
     auth: "user",
     responses: { 200: { description: "The user", schema: z.object({ user: User }) } },
     async handler(c) {
-      const user = await getDb(c.env.DB).select().from(users).where(eq(users.id, c.get("userId"))).get();
+      const user = await getDb(c.env.DB)
+        .select()
+        .from(users)
+        .where(eq(users.id, c.get("userId")))
+        .get();
       if (!user) throw notFound("User");
       return c.json({ user: userJson(user) });
     },

@@ -10,7 +10,6 @@ import { readLimitedText } from "../shared/read-limited";
 /** Management API bodies are small; anything bigger is refused before parsing. */
 export const API_BODY_LIMIT = 64 * 1024;
 
-
 /** The value at `path` inside `input`, or undefined where the path does not exist. */
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let v = input;

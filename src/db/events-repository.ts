@@ -58,10 +58,7 @@ export interface EventCursor {
 /** Newest first; `after` continues from the last event of the previous page. */
 export async function listPresetEvents(db: Db, presetId: string, limit: number, after?: EventCursor) {
   const where = after
-    ? and(
-        eq(events.presetId, presetId),
-        or(lt(events.createdAt, after.createdAt), and(eq(events.createdAt, after.createdAt), lt(events.id, after.id))),
-      )
+    ? and(eq(events.presetId, presetId), or(lt(events.createdAt, after.createdAt), and(eq(events.createdAt, after.createdAt), lt(events.id, after.id))))
     : eq(events.presetId, presetId);
   return db
     .select({ event: events, actorHandle: users.handle })
@@ -96,12 +93,7 @@ export async function listEvents(db: Db, filter: EventFilter, limit: number, aft
   if (filter.types?.length) {
     const exact = filter.types.filter((t) => !t.endsWith(".*"));
     const prefixes = filter.types.filter((t) => t.endsWith(".*")).map((t) => t.slice(0, -1));
-    conditions.push(
-      or(
-        exact.length ? inArray(events.type, exact) : undefined,
-        ...prefixes.map((p) => sql`substr(${events.type}, 1, ${p.length}) = ${p}`),
-      ),
-    );
+    conditions.push(or(exact.length ? inArray(events.type, exact) : undefined, ...prefixes.map((p) => sql`substr(${events.type}, 1, ${p.length}) = ${p}`)));
   }
   return db
     .select({ event: events, actorHandle: users.handle })

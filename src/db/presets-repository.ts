@@ -4,7 +4,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "./client";
-import { presetMembers, presets, presetServers, servers, users } from "./schema";
+import { presetMembers, presetServers, presets, servers, users } from "./schema";
 
 /** A preset of `ownerId` by slug, with the owner's handle. */
 export async function findPreset(db: Db, ownerId: string, slug: string) {

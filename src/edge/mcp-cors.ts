@@ -19,7 +19,10 @@ const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
  * says, or a DNS-rebinding page (Host and Origin both evil.example) would pass.
  */
 function originAllowed(c: Context<AppEnv>, origin: string): boolean {
-  const list = (c.env.ALLOWED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const list = (c.env.ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.includes("*") || list.includes(origin)) return true;
   if (c.env.PUBLIC_URL) return origin === new URL(c.env.PUBLIC_URL).origin;
   let parsed: URL;

@@ -1,6 +1,6 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { McpReply } from "../mcp/contract";
-import { isRequest, readableId, RpcCode, type RpcMessage, validateMessage } from "../mcp/jsonrpc";
+import { isRequest, RpcCode, type RpcMessage, readableId, validateMessage } from "../mcp/jsonrpc";
 import { isSupportedVersion } from "../mcp/protocol";
 import { bearerChallenge } from "../oauth/metadata";
 import { publicUrl } from "../shared/public-url";

@@ -5,8 +5,9 @@
  * selected template selects itself (templates/list, completions) and every URI that expands it
  * (resources/list, read, subscribe), so a client can read exactly the resources it may see listed.
  */
-import { templatePattern } from "./resource-names";
+
 import type { Item, ItemKind } from "../upstream/client";
+import { templatePattern } from "./resource-names";
 
 export type ItemSelection = readonly string[] | null;
 

@@ -4,14 +4,14 @@
  * subscriptions counted per session, so one client's unsubscribe never cuts off another's.
  */
 import { errorMessageOf, type RpcRequest, rpcResultBody } from "../mcp/jsonrpc";
-import type { Session } from "../preset/session-store";
-import type { CatalogCache } from "../tools/catalog-cache";
 import type { PresetConfig, PresetServer } from "../preset/config";
+import type { Session } from "../preset/session-store";
+import type { SessionStreams } from "../streaming/session-streams";
+import type { CatalogCache } from "../tools/catalog-cache";
+import type { UpstreamPool } from "../upstream/pool";
 import { selectsUri } from "./item-selection";
 import type { PresetItems } from "./preset-items";
-import type { SessionStreams } from "../streaming/session-streams";
 import { exposeUri } from "./resource-names";
-import type { UpstreamPool } from "../upstream/pool";
 
 type ListKind = "tools" | "prompts" | "resources";
 
@@ -88,7 +88,8 @@ export class PresetNotifications {
         if (!current || !selectsUri(current.resourceSelection, uri)) return;
         const exposed = exposeUri(current.name, current.naming, uri);
         const sessions = this.#deps.streams.subscribers(exposed);
-        if (sessions.length > 0) this.#deps.streams.broadcast({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: exposed } }, sessions);
+        if (sessions.length > 0)
+          this.#deps.streams.broadcast({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: exposed } }, sessions);
       })
       .catch((e) => console.error("resource update not relayed", e));
   }

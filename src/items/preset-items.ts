@@ -6,13 +6,14 @@
  * item-selection.ts); an unselected one is refused exactly like an unknown one. The capabilities
  * and instructions a preset declares are derived from what its upstreams declared.
  */
-import { exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
-import { selectItems, selectsPrompt, selectsUri } from "./item-selection";
+
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
-import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "./resource-names";
+import { exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
 import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
+import { selectItems, selectsPrompt, selectsUri } from "./item-selection";
+import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "./resource-names";
 
 export const ITEM_METHODS = new Set([
   "prompts/list",
@@ -42,8 +43,7 @@ function byPrefix(config: PresetConfig, exposed: string): Target | null {
 }
 
 /** The plain-naming servers whose resource selection admits a URI (or template string). */
-const plainSelecting = (config: PresetConfig, uri: string) =>
-  config.servers.filter((s) => s.naming === "plain" && selectsUri(s.resourceSelection, uri));
+const plainSelecting = (config: PresetConfig, uri: string) => config.servers.filter((s) => s.naming === "plain" && selectsUri(s.resourceSelection, uri));
 
 /** How long initialize waits to learn an upstream's capabilities it has never seen (once per upstream). */
 const DESCRIBE_BUDGET_MS = 1_500;

@@ -69,7 +69,13 @@ function deleteJob(d1: D1Database, name: string, table: string, where: string, .
     name,
     batch: DELETE_BATCH,
     statements: 1,
-    round: async () => (await d1.prepare(sql).bind(...params).run()).meta.changes,
+    round: async () =>
+      (
+        await d1
+          .prepare(sql)
+          .bind(...params)
+          .run()
+      ).meta.changes,
   };
 }
 

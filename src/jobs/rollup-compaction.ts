@@ -2,8 +2,9 @@
  * @module Compacts minute usage rollups older than 48 h into hour rollups, in bounded batches (a
  * job of the cron run).
  */
-import type { BoundedJob } from "./retention";
+
 import { HOUR_MS, MAX_COLUMN, MINUTE_MS, mergeAssignments, SUM_COLUMNS } from "../usage/rollup";
+import type { BoundedJob } from "./retention";
 
 /** Minute rollups older than this are merged into hour rollups. */
 export const COMPACT_AFTER_MS = 48 * HOUR_MS;

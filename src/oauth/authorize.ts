@@ -1,10 +1,10 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { decideAccess } from "../policy/access";
-import type { AppEnv } from "../edge/app-env";
 import { resolveApiToken } from "../accounts/api-tokens";
 import { getDb } from "../db/client";
 import { oauthConsents, users } from "../db/schema";
+import type { AppEnv } from "../edge/app-env";
+import { decideAccess } from "../policy/access";
 import { loadPresetConfig, type PresetConfig } from "../preset/config";
 import { publicUrl } from "../shared/public-url";
 import { findClient, type OAuthClient } from "./clients";
@@ -61,7 +61,8 @@ async function validate(c: Context<AppEnv>, q: URLSearchParams, issuer: string):
     return errorRedirect(back, issuer, "invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256.");
   }
   const scopes = (q.get("scope") ?? DEFAULT_SCOPE).split(" ").filter(Boolean);
-  if (scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) return errorRedirect(back, issuer, "invalid_scope", `Supported scopes: ${SCOPES.join(" ")}.`);
+  if (scopes.some((s) => !(SCOPES as readonly string[]).includes(s)))
+    return errorRedirect(back, issuer, "invalid_scope", `Supported scopes: ${SCOPES.join(" ")}.`);
   const resource = q.get("resource");
   const target = resource ? parseResource(issuer, resource) : null;
   if (!resource || !target) return errorRedirect(back, issuer, "invalid_target", "resource must name one of this gateway's presets.");
@@ -80,7 +81,9 @@ async function proceed(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, s
   const session = await readSession(c, issuer);
   const presetLabel = `${r.preset.handle}/${r.preset.slug}`;
   if (!session) {
-    const oidc = oidcEnabled(c.env) ? { name: c.env.OIDC_NAME || "your identity provider", url: `/oauth/oidc/start?request=${encodeURIComponent(sealed)}` } : undefined;
+    const oidc = oidcEnabled(c.env)
+      ? { name: c.env.OIDC_NAME || "your identity provider", url: `/oauth/oidc/start?request=${encodeURIComponent(sealed)}` }
+      : undefined;
     return pageResponse(c, signInPage({ request: sealed, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
   }
   if (decideAccess(r.preset, session.userId) !== "allow") {
@@ -130,7 +133,8 @@ async function approve(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, u
 /** Rebuilds and re-validates a pending request (the client or preset may have changed since). */
 async function resume(c: Context<AppEnv>, issuer: string, sealed: string): Promise<ResolvedRequest | Response> {
   const pending = await openRequest(c.env, issuer, sealed);
-  if (!pending) return pageResponse(c, errorPage("Request expired", "This sign-in took too long or was tampered with. Start again from your application."), 400);
+  if (!pending)
+    return pageResponse(c, errorPage("Request expired", "This sign-in took too long or was tampered with. Start again from your application."), 400);
   const q = new URLSearchParams({
     client_id: pending.clientId,
     redirect_uri: pending.redirectUri,
@@ -161,7 +165,11 @@ export async function loginPost(c: Context<AppEnv>): Promise<Response> {
   const token = String(form?.get("token") ?? "").trim();
   const userId = token ? await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p)) : null;
   if (!userId) {
-    return pageResponse(c, signInPage({ request: sealed, clientName: r.client.name, presetLabel: `${r.preset.handle}/${r.preset.slug}`, error: "That API token is not valid." }), 401);
+    return pageResponse(
+      c,
+      signInPage({ request: sealed, clientName: r.client.name, presetLabel: `${r.preset.handle}/${r.preset.slug}`, error: "That API token is not valid." }),
+      401,
+    );
   }
   return completeSignIn(c, issuer, userId, sealed);
 }
@@ -173,7 +181,11 @@ export async function consentPost(c: Context<AppEnv>): Promise<Response> {
   const sealed = String(form?.get("request") ?? "");
   const session = await readSession(c, issuer);
   if (!session || !(await checkCsrf(c.env, issuer, session, sealed, String(form?.get("csrf") ?? "")))) {
-    return pageResponse(c, errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."), 403);
+    return pageResponse(
+      c,
+      errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."),
+      403,
+    );
   }
   const r = await resume(c, issuer, sealed);
   if (r instanceof Response) return r;

@@ -60,11 +60,14 @@ export const ClientMetadata = z.looseObject({
   logo_uri: z.string().max(2000).optional(),
   scope: z.string().max(500).optional(),
   token_endpoint_auth_method: z.enum(["none", "client_secret_post", "client_secret_basic"]).default("none"),
-  grant_types: z.array(z.string()).default(["authorization_code", "refresh_token"]).refine(
-    (g) => g.every((t) => t === "authorization_code" || t === "refresh_token"),
-    "only authorization_code and refresh_token are supported",
-  ),
-  response_types: z.array(z.string()).default(["code"]).refine((r) => r.every((t) => t === "code"), "only the code response type is supported"),
+  grant_types: z
+    .array(z.string())
+    .default(["authorization_code", "refresh_token"])
+    .refine((g) => g.every((t) => t === "authorization_code" || t === "refresh_token"), "only authorization_code and refresh_token are supported"),
+  response_types: z
+    .array(z.string())
+    .default(["code"])
+    .refine((r) => r.every((t) => t === "code"), "only the code response type is supported"),
 });
 
 function toClient(row: typeof oauthClients.$inferSelect): OAuthClient {
@@ -163,14 +166,17 @@ async function fetchMetadataDocument(env: Bindings, url: string, fetcher: typeof
     throw new OAuthError("invalid_client", "The client's metadata document is not JSON.");
   }
   const parsed = ClientMetadata.extend({ client_id: z.string() }).safeParse(json);
-  if (!parsed.success) throw new OAuthError("invalid_client", `The client's metadata document is invalid: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new OAuthError(
+      "invalid_client",
+      `The client's metadata document is invalid: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`,
+    );
   if (parsed.data.client_id !== url) throw new OAuthError("invalid_client", "The metadata document's client_id does not equal its URL.");
   if (parsed.data.token_endpoint_auth_method !== "none") {
     throw new OAuthError("invalid_client", "A metadata-document client must use token_endpoint_auth_method none.");
   }
   return parsed.data;
 }
-
 
 /**
  * Authenticates the client at the token and revocation endpoints: public clients name

@@ -2,9 +2,9 @@ import { and, eq, isNull } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { oauthCodes, oauthGrants, oauthRefreshTokens, presets, users } from "../db/schema";
+import { type Env, presetStub } from "../edge/preset-stub";
 import { sha256Hex } from "../shared/crypto";
 import { newId, randomToken } from "../shared/ids";
-import { type Env, presetStub } from "../edge/preset-stub";
 import { signJwt } from "./keys";
 
 /** Lifetimes: codes are exchanged at once by clients; access tokens are short; refresh tokens rotate. */
@@ -16,14 +16,28 @@ export const ACCESS_TOKEN_TYP = "at+jwt";
 export type Grant = typeof oauthGrants.$inferSelect;
 
 /** Records the user's approval: a grant (and its audit event, in the same batch). */
-export async function createGrant(env: Env, g: { userId: string; clientId: string; presetId: string; ownerId: string; resource: string; scope: string }): Promise<Grant> {
+export async function createGrant(
+  env: Env,
+  g: { userId: string; clientId: string; presetId: string; ownerId: string; resource: string; scope: string },
+): Promise<Grant> {
   const db = getDb(env.DB);
   const now = Date.now();
   const grant: Grant = { id: newId("grt", now), ...g, createdAt: now, revokedAt: null, revokedReason: null };
   delete (grant as Record<string, unknown>).ownerId;
   await db.batch([
     db.insert(oauthGrants).values(grant),
-    insertEvent(db, { ownerId: g.ownerId, presetId: g.presetId, actorId: g.userId, type: "grant.issued", target: g.clientId, payload: { grantId: grant.id, clientId: g.clientId, scope: g.scope } }, now),
+    insertEvent(
+      db,
+      {
+        ownerId: g.ownerId,
+        presetId: g.presetId,
+        actorId: g.userId,
+        type: "grant.issued",
+        target: g.clientId,
+        payload: { grantId: grant.id, clientId: g.clientId, scope: g.scope },
+      },
+      now,
+    ),
   ]);
   return grant;
 }
@@ -105,7 +119,11 @@ export async function rotateRefreshToken(env: Env, token: string): Promise<{ gra
 /** The grant a refresh token belongs to, without using it (for revocation). */
 export async function grantOfRefreshToken(env: Env, token: string): Promise<Grant | null> {
   const db = getDb(env.DB);
-  const row = await db.select().from(oauthRefreshTokens).where(eq(oauthRefreshTokens.tokenHash, await sha256Hex(token))).get();
+  const row = await db
+    .select()
+    .from(oauthRefreshTokens)
+    .where(eq(oauthRefreshTokens.tokenHash, await sha256Hex(token)))
+    .get();
   if (!row) return null;
   return (await db.select().from(oauthGrants).where(eq(oauthGrants.id, row.grantId)).get()) ?? null;
 }
@@ -125,8 +143,22 @@ export async function revokeGrant(env: Env, grant: Grant, reason: string, actorI
     .where(eq(presets.id, grant.presetId))
     .get();
   await db.batch([
-    db.update(oauthGrants).set({ revokedAt: now, revokedReason: reason }).where(and(eq(oauthGrants.id, grant.id), isNull(oauthGrants.revokedAt))),
-    insertEvent(db, { ownerId: preset?.ownerId ?? grant.userId, presetId: grant.presetId, actorId, type: "grant.revoked", target: grant.clientId, payload: { grantId: grant.id, reason } }, now),
+    db
+      .update(oauthGrants)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(eq(oauthGrants.id, grant.id), isNull(oauthGrants.revokedAt))),
+    insertEvent(
+      db,
+      {
+        ownerId: preset?.ownerId ?? grant.userId,
+        presetId: grant.presetId,
+        actorId,
+        type: "grant.revoked",
+        target: grant.clientId,
+        payload: { grantId: grant.id, reason },
+      },
+      now,
+    ),
   ]);
   grant.revokedAt = now;
   if (preset) {

@@ -1,4 +1,4 @@
-import { calculateJwkThumbprint, exportJWK, type JWK, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { calculateJwkThumbprint, exportJWK, type JWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import type { Bindings } from "../shared/bindings";
 
 /**
@@ -75,7 +75,11 @@ export async function jwks(env: Bindings): Promise<{ keys: JWK[] }> {
   return { keys: (await verificationKeys(env)).map((k) => k.publicJwk) };
 }
 
-export async function signJwt(env: Bindings, payload: JWTPayload, opts: { typ: string; expiresInSeconds: number; audience: string; issuer: string; subject?: string }): Promise<string> {
+export async function signJwt(
+  env: Bindings,
+  payload: JWTPayload,
+  opts: { typ: string; expiresInSeconds: number; audience: string; issuer: string; subject?: string },
+): Promise<string> {
   const key = await signingKey(env);
   const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: ALG, kid: key.kid, typ: opts.typ })

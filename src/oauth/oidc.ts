@@ -3,9 +3,9 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { base64url, createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { z } from "zod";
-import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
 import { users } from "../db/schema";
+import type { AppEnv } from "../edge/app-env";
 import type { Bindings } from "../shared/bindings";
 import { sha256Base64url } from "../shared/crypto";
 import { publicUrl } from "../shared/public-url";
@@ -73,7 +73,11 @@ export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
   const nonce = crypto.randomUUID();
   const verifier = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
   const challenge = await sha256Base64url(verifier);
-  const flow = await signJwt(c.env, { state, nonce, verifier, request: sealed }, { typ: "mcpgate-oidc+jwt", expiresInSeconds: FLOW_TTL_S, audience: `${issuer}/oauth#oidc`, issuer });
+  const flow = await signJwt(
+    c.env,
+    { state, nonce, verifier, request: sealed },
+    { typ: "mcpgate-oidc+jwt", expiresInSeconds: FLOW_TTL_S, audience: `${issuer}/oauth#oidc`, issuer },
+  );
   const target = new URL(doc.authorization_endpoint);
   target.search = new URLSearchParams({
     response_type: "code",
@@ -96,7 +100,8 @@ export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
   const issuer = publicUrl(c);
   const cookie = getCookie(c, OIDC_COOKIE, "host");
   const flow = cookie ? await verifyJwt(c.env, cookie, { typ: "mcpgate-oidc+jwt", audience: `${issuer}/oauth#oidc`, issuer }) : null;
-  if (!flow || flow.state !== c.req.query("state")) return pageResponse(c, errorPage("Sign-in refused", "The sign-in state does not match; start again from your application."), 400);
+  if (!flow || flow.state !== c.req.query("state"))
+    return pageResponse(c, errorPage("Sign-in refused", "The sign-in state does not match; start again from your application."), 400);
   if (c.req.query("error")) return pageResponse(c, errorPage("Sign-in failed", `The identity provider said: ${c.req.query("error")}.`), 400);
   const code = c.req.query("code");
   if (!code) return pageResponse(c, errorPage("Sign-in failed", "The identity provider sent no code."), 400);

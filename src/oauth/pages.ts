@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { html as honoHtml, raw } from "hono/html";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { HtmlEscapedString } from "hono/utils/html";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 /**
  * @module The few HTML pages of the authorization flow (sign-in, consent, errors). Every value is

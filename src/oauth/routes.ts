@@ -28,7 +28,12 @@ export function buildOAuth(): Hono<AppEnv> {
     if (err instanceof OAuthError) return err.toResponse();
     throw err;
   });
-  const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], allowHeaders: ["Authorization", "Content-Type", "MCP-Protocol-Version"], maxAge: 86400 });
+  const open = cors({
+    origin: "*",
+    allowMethods: ["GET", "POST", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type", "MCP-Protocol-Version"],
+    maxAge: 86400,
+  });
 
   const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(publicUrl(c)), 200, { "cache-control": "public, max-age=3600" });
   app.use("/.well-known/*", open);

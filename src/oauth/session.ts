@@ -51,7 +51,11 @@ export interface BrowserSession {
 }
 
 function sessionToken(env: Bindings, issuer: string, userId: string): Promise<string> {
-  return signJwt(env, { sid: crypto.randomUUID() }, { typ: "mcpgate-session+jwt", expiresInSeconds: SESSION_TTL_S, audience: aud(issuer, "session"), issuer, subject: userId });
+  return signJwt(
+    env,
+    { sid: crypto.randomUUID() },
+    { typ: "mcpgate-session+jwt", expiresInSeconds: SESSION_TTL_S, audience: aud(issuer, "session"), issuer, subject: userId },
+  );
 }
 
 export async function readSession(c: Context<AppEnv>, issuer: string): Promise<BrowserSession | null> {
@@ -62,7 +66,11 @@ export async function readSession(c: Context<AppEnv>, issuer: string): Promise<B
 }
 
 export async function csrfToken(env: Bindings, issuer: string, session: BrowserSession, request: string): Promise<string> {
-  return signJwt(env, { sid: session.sid, rh: await sha256Hex(request) }, { typ: "mcpgate-csrf+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "csrf"), issuer, subject: session.userId });
+  return signJwt(
+    env,
+    { sid: session.sid, rh: await sha256Hex(request) },
+    { typ: "mcpgate-csrf+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "csrf"), issuer, subject: session.userId },
+  );
 }
 
 export async function checkCsrf(env: Bindings, issuer: string, session: BrowserSession, request: string, token: string): Promise<boolean> {

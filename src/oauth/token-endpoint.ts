@@ -1,16 +1,16 @@
 import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { decodeJwt } from "jose";
-import { decideAccess } from "../policy/access";
-import type { AppEnv } from "../edge/app-env";
 import { getDb } from "../db/client";
+import { oauthGrants, presets, users } from "../db/schema";
+import type { AppEnv } from "../edge/app-env";
+import { decideAccess } from "../policy/access";
+import { loadPresetConfig } from "../preset/config";
 import { sha256Base64url } from "../shared/crypto";
 import { publicUrl } from "../shared/public-url";
-import { oauthGrants, presets, users } from "../db/schema";
-import { loadPresetConfig } from "../preset/config";
 import { authenticateClient } from "./clients";
 import { OAuthError } from "./errors";
-import { ACCESS_TOKEN_TYP, grantOfRefreshToken, issueTokens, redeemCode, revokeGrant, rotateRefreshToken, type Grant } from "./grants";
+import { ACCESS_TOKEN_TYP, type Grant, grantOfRefreshToken, issueTokens, redeemCode, revokeGrant, rotateRefreshToken } from "./grants";
 import { verifyJwt } from "./keys";
 
 /**
@@ -62,7 +62,8 @@ export async function tokenPost(c: Context<AppEnv>): Promise<Response> {
     if (form.get("redirect_uri") !== row.redirectUri) throw new OAuthError("invalid_grant", "redirect_uri does not match the authorization request.");
     if ((await sha256Base64url(verifier)) !== row.codeChallenge) throw new OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.");
     const resource = form.get("resource");
-    if (resource !== null && resource.replace(/\/$/, "") !== grant.resource) throw new OAuthError("invalid_target", "resource does not match the authorization request.");
+    if (resource !== null && resource.replace(/\/$/, "") !== grant.resource)
+      throw new OAuthError("invalid_target", "resource does not match the authorization request.");
     return json(await issueTokens(c.env, issuer, grant));
   }
   if (grantType === "refresh_token") {

@@ -93,8 +93,6 @@ export class BreakerBoard {
 
   #persist(serverId: string, breaker: CircuitBreaker, now: number): void {
     this.#persistedAt.set(serverId, now);
-    void this.#storage
-      .put(serverId, breaker.snapshot())
-      .catch((e) => console.error("breaker state not persisted", e));
+    void this.#storage.put(serverId, breaker.snapshot()).catch((e) => console.error("breaker state not persisted", e));
   }
 }

@@ -59,9 +59,7 @@ export class CircuitBreaker {
     readonly options: BreakerOptions = DEFAULT_BREAKER,
     snapshot?: BreakerSnapshot,
   ) {
-    this.#s = snapshot
-      ? structuredClone(snapshot)
-      : { state: "closed", retryAt: 0, outcomes: [], opens: 0, lastError: null, lastSuccessAt: null };
+    this.#s = snapshot ? structuredClone(snapshot) : { state: "closed", retryAt: 0, outcomes: [], opens: 0, lastError: null, lastSuccessAt: null };
     this.#recount();
   }
 

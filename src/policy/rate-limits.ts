@@ -55,7 +55,11 @@ export class RateLimits {
   takeCall(caller: string, tool: string, rateLimit: RateLimitSetting, toolLimit: RateLimitSetting | undefined, now: number): LimitOutcome {
     const checks: LimitCheck[] = [{ key: `calls|${caller}`, limit: toMs(rateLimit) }];
     if (toolLimit) checks.push({ key: `tool:${tool}|${caller}`, limit: toMs(toolLimit) });
-    return this.#take(checks, now, (i) => (i === 0 ? `${rateLimit.requests} tool calls per ${rateLimit.windowSeconds} s on this preset` : `${toolLimit!.requests} calls of ${tool} per ${toolLimit!.windowSeconds} s`));
+    return this.#take(checks, now, (i) =>
+      i === 0
+        ? `${rateLimit.requests} tool calls per ${rateLimit.windowSeconds} s on this preset`
+        : `${toolLimit!.requests} calls of ${tool} per ${toolLimit!.windowSeconds} s`,
+    );
   }
 
   /** Counts an initialize, ping, list or other non-call request against the generous control budget. */
@@ -75,9 +79,7 @@ export class RateLimits {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
     for (const [key, windowMs] of this.#dirty) {
-      void this.#storage
-        .put(key, this.#limiter.export(key, windowMs, now))
-        .catch((e) => console.error("rate limit state not persisted", e));
+      void this.#storage.put(key, this.#limiter.export(key, windowMs, now)).catch((e) => console.error("rate limit state not persisted", e));
     }
     this.#dirty.clear();
   }

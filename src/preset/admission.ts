@@ -3,8 +3,9 @@
  * members, and OAuth grants revoked since their access tokens were issued), and a session named
  * in a request is the caller's own live session of this preset.
  */
-import { RpcCode, type RpcMessage, rpcErrorBody } from "../mcp/jsonrpc";
+
 import type { McpReply, PresetRef } from "../mcp/contract";
+import { RpcCode, type RpcMessage, rpcErrorBody } from "../mcp/jsonrpc";
 import { decideAccess } from "../policy/access";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";

@@ -5,8 +5,8 @@
  */
 import { getDb } from "../db/client";
 import { type EventType, insertEvent } from "../db/events-repository";
-import type { BreakerState } from "../policy/breaker";
 import { AuditThrottle } from "../policy/audit-throttle";
+import type { BreakerState } from "../policy/breaker";
 import type { PresetConfig } from "./config";
 
 const BREAKER_EVENTS: Record<BreakerState, EventType> = { open: "breaker.opened", half_open: "breaker.half_open", closed: "breaker.closed" };

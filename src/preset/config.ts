@@ -2,11 +2,12 @@
  * @module A preset's configuration as its Durable Object serves it, loaded from D1 in one batch
  * (headers decrypted).
  */
-import type { ItemOverride, ToolNaming } from "../tools/catalog";
-import type { Bindings } from "../shared/bindings";
+
 import { DEFAULT_RATE_LIMIT, type PresetStatus, type RateLimitSetting, type Visibility } from "../db/schema";
-import { openHeaders } from "../upstream/header-secrets";
+import type { Bindings } from "../shared/bindings";
+import type { ItemOverride, ToolNaming } from "../tools/catalog";
 import type { UpstreamServer } from "../upstream/client";
+import { openHeaders } from "../upstream/header-secrets";
 
 /** An enabled server of a preset, with its selections and decrypted headers. */
 export interface PresetServer extends UpstreamServer {

@@ -6,13 +6,25 @@
  * notifications and responses from the client (cancellation, answers to relayed requests). Every
  * request is counted against the caller's rate limits first. Also the session's DELETE and GET.
  */
-import type { McpCall, McpReply, MessageReply, PresetRef } from "../mcp/contract";
-import { errorMessageOf, isNotification, isRequest, RpcCode, type RpcMessage, type RpcRequest, type RpcResponse, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
-import { allowsBatches, isLogLevel, LOG_LEVELS, negotiateVersion } from "../mcp/protocol";
+
 import type { PresetNotifications } from "../items/notifications";
 import { ITEM_METHODS, type PresetItems } from "../items/preset-items";
+import type { McpCall, McpReply, MessageReply, PresetRef } from "../mcp/contract";
+import {
+  errorMessageOf,
+  isNotification,
+  isRequest,
+  RpcCode,
+  type RpcMessage,
+  type RpcRequest,
+  type RpcResponse,
+  rpcErrorBody,
+  rpcResultBody,
+} from "../mcp/jsonrpc";
+import { allowsBatches, isLogLevel, LOG_LEVELS, negotiateVersion } from "../mcp/protocol";
 import { callerKey } from "../policy/caller-key";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
+import { GATEWAY_VERSION } from "../shared/version";
 import type { SessionStreams } from "../streaming/session-streams";
 import { resolveToolName } from "../tools/catalog";
 import type { CatalogCache } from "../tools/catalog-cache";
@@ -21,7 +33,6 @@ import type { UpstreamPool } from "../upstream/pool";
 import { type ToolCallFacts, toolCallRecord, UNRESOLVED_TOOL } from "../usage/call-record";
 import type { MetricsWriter } from "../usage/metrics";
 import type { UsageRecorder } from "../usage/recorder";
-import { GATEWAY_VERSION } from "../shared/version";
 import { type Admission, type Entrant, errorReply } from "./admission";
 import type { Alarms } from "./alarms";
 import type { PresetAudit } from "./audit";

@@ -59,7 +59,9 @@ export class PresetGateway extends DurableObject<Bindings> {
       () => this.#config.current,
     );
     this.#limits = new RateLimits(kvSlice(ctx.storage, KV_PREFIX.rateLimits));
-    this.#breakers = new BreakerBoard(kvSlice(ctx.storage, KV_PREFIX.breakers), (serverId, state, lastError) => this.#audit.breakerChanged(serverId, state, lastError));
+    this.#breakers = new BreakerBoard(kvSlice(ctx.storage, KV_PREFIX.breakers), (serverId, state, lastError) =>
+      this.#audit.breakerChanged(serverId, state, lastError),
+    );
     this.#streams = new SessionStreams(sql);
     let notifications!: PresetNotifications;
     this.#pool = new UpstreamPool(sql, this.#breakers, {
@@ -137,7 +139,9 @@ export class PresetGateway extends DurableObject<Bindings> {
    * token), with the same cap as the object's own refusals: one auth.failed per caller per minute.
    * Call it off the response path (waitUntil); it never throws.
    */
-  async recordAuthFailure(failure: PresetRef & { userId: string | null; ip: string | null; status: number; method: string | null; message: string }): Promise<void> {
+  async recordAuthFailure(
+    failure: PresetRef & { userId: string | null; ip: string | null; status: number; method: string | null; message: string },
+  ): Promise<void> {
     try {
       const config = await this.#config.get(failure);
       if (config) this.#audit.authFailed(config, callerKey(failure.userId, failure.ip), failure.status, failure.method, failure.message.slice(0, 200));

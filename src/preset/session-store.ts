@@ -3,8 +3,9 @@
  * being evicted and restarted: a client keeps its Mcp-Session-Id across deploys and idle periods.
  * A session is bound to the caller that opened it and to the preset's id.
  */
-import { randomToken } from "../shared/ids";
+
 import type { ProtocolVersion } from "../mcp/protocol";
+import { randomToken } from "../shared/ids";
 
 export interface Session {
   id: string;
@@ -53,8 +54,14 @@ export class SessionStore {
     const session: Session = { ...s, id: randomToken(32), createdAt: now, lastSeen: now };
     this.#sql.exec(
       "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      session.id, session.presetId, session.principal, session.protocolVersion, session.clientName,
-      JSON.stringify(session.clientCapabilities), now, now,
+      session.id,
+      session.presetId,
+      session.principal,
+      session.protocolVersion,
+      session.clientName,
+      JSON.stringify(session.clientCapabilities),
+      now,
+      now,
     );
     this.#remember(session);
     return session;

@@ -45,11 +45,7 @@ async function deriveKey(secret: string): Promise<CryptoKey> {
 export async function encryptSecret(secret: string, plaintext: string, boundTo: string): Promise<string> {
   const key = await deriveKey(secret);
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const ct = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(boundTo) },
-    key,
-    new TextEncoder().encode(plaintext),
-  );
+  const ct = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: new TextEncoder().encode(boundTo) }, key, new TextEncoder().encode(plaintext));
   return `${VERSION}.${base64url.encode(iv)}.${base64url.encode(new Uint8Array(ct))}`;
 }
 

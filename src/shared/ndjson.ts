@@ -7,11 +7,17 @@ export const NDJSON_TYPE = "application/x-ndjson; charset=utf-8";
  */
 export function toNdjson(items: readonly unknown[]): string {
   let out = "";
-  for (const item of items) out += `${JSON.stringify(item).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")}\n`;
+  for (const item of items)
+    out += `${JSON.stringify(item)
+      .replace(/\u2028/g, "\\u2028")
+      .replace(/\u2029/g, "\\u2029")}\n`;
   return out;
 }
 
 /** The values of an NDJSON text (blank lines ignored). */
 export function parseNdjson(text: string): unknown[] {
-  return text.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as unknown);
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as unknown);
 }

@@ -2,10 +2,11 @@
  * @module The SSE side of a preset's sessions: call reply streams, standalone GET streams,
  * resumption, relayed requests waiting for their answer, log levels and resource subscriptions.
  */
-import { ClientStream } from "./client-stream";
+
 import { RpcCode, type RpcId, rpcErrorBody } from "../mcp/jsonrpc";
 import { isLogLevel, LOG_LEVELS, type LogLevel, supportsSsePolling } from "../mcp/protocol";
 import type { Session } from "../preset/session-store";
+import { ClientStream } from "./client-stream";
 import { EVENT_TTL_MS, parseEventId, SseEventLog } from "./sse-event-log";
 
 /** What waits for a client's answer to a request relayed to it (a tool call's relay). */

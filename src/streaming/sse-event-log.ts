@@ -44,10 +44,7 @@ export class SseEventLog {
   open(sessionId: string, kind: StreamKind, requestId: string | number | null, now = Date.now()): string {
     this.#purge(now);
     const id = randomToken(16);
-    this.#sql.exec(
-      "INSERT INTO sse_streams VALUES (?, ?, ?, ?, 0, ?)",
-      id, sessionId, kind, requestId === null ? null : JSON.stringify(requestId), now,
-    );
+    this.#sql.exec("INSERT INTO sse_streams VALUES (?, ?, ?, ?, 0, ?)", id, sessionId, kind, requestId === null ? null : JSON.stringify(requestId), now);
     this.#seq.set(id, 0);
     return id;
   }
@@ -73,7 +70,13 @@ export class SseEventLog {
       )
       .toArray()[0];
     if (!row) return null;
-    return { id: row.id, sessionId: row.session_id, kind: row.kind, requestId: row.request_id === null ? null : JSON.parse(row.request_id), done: row.done === 1 };
+    return {
+      id: row.id,
+      sessionId: row.session_id,
+      kind: row.kind,
+      requestId: row.request_id === null ? null : JSON.parse(row.request_id),
+      done: row.done === 1,
+    };
   }
 
   /** The stream's events after `seq`, oldest first. */

@@ -12,9 +12,10 @@
  * The reply to the client stays plain JSON until the first message needs relaying; then it becomes
  * an SSE stream (`opened` resolves with its body) that ends with the answer.
  */
+
+import { RpcCode, type RpcId } from "../mcp/jsonrpc";
 import type { ClientStream } from "../streaming/client-stream";
 import type { Deadline } from "../upstream/deadline";
-import { RpcCode, type RpcId } from "../mcp/jsonrpc";
 
 export interface RelayHost {
   /** Starts the SSE reply stream of this call. */

@@ -2,11 +2,12 @@
  * @module The tool catalog a preset's Durable Object serves: built once per generation from the
  * upstreams' tool lists and kept as ready-made tools/list pages.
  */
-import { buildCatalog, type CatalogEntry, pageOf } from "./catalog";
-import { decodeCursor, encodeCursor } from "../shared/cursor";
+
 import { RpcCode, type RpcRequest, rpcErrorBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
+import { decodeCursor, encodeCursor } from "../shared/cursor";
 import type { UpstreamPool } from "../upstream/pool";
+import { buildCatalog, type CatalogEntry, pageOf } from "./catalog";
 
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 1000;

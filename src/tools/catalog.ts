@@ -89,10 +89,9 @@ export function findCollisions(sources: readonly CatalogSource[]): { name: strin
  * Server names cannot contain "__", so the first separator splits the name unambiguously.
  * Only for prefixed names without overrides; other names are routed through the catalog.
  */
-export function resolveToolName<S extends { name: string; selection: readonly string[] | null; naming?: ToolNaming; overrides?: Readonly<Record<string, ItemOverride>> | null }>(
-  name: string,
-  servers: readonly S[],
-): { server: S; upstreamName: string } | null {
+export function resolveToolName<
+  S extends { name: string; selection: readonly string[] | null; naming?: ToolNaming; overrides?: Readonly<Record<string, ItemOverride>> | null },
+>(name: string, servers: readonly S[]): { server: S; upstreamName: string } | null {
   const at = name.indexOf(NAME_SEPARATOR);
   if (at <= 0) return null;
   const serverName = name.slice(0, at);

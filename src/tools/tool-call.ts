@@ -148,7 +148,12 @@ export class ToolCalls {
   }
 
   /** The relay of one call: what the upstream sends before its answer, to the calling session. */
-  #relay(session: Session, req: RpcRequest, server: PresetServer, opts: { deadline: Deadline; progressToken: RelayOptions["progressToken"]; streaming: boolean }) {
+  #relay(
+    session: Session,
+    req: RpcRequest,
+    server: PresetServer,
+    opts: { deadline: Deadline; progressToken: RelayOptions["progressToken"]; streaming: boolean },
+  ) {
     const { deadline, progressToken, streaming } = opts;
     const { streams, pool } = this.#deps;
     let callStream: ReturnType<SessionStreams["openCallStream"]> | null = null;

@@ -9,9 +9,9 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createParser } from "eventsource-parser";
-import { Deadline } from "./deadline";
 import { readLimitedText } from "../shared/read-limited";
 import { MAX_REPLY_BYTES, UpstreamFailure, UpstreamRpcError, type UpstreamServer } from "./client";
+import { Deadline } from "./deadline";
 
 export interface UpstreamCall {
   id: string;

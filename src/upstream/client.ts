@@ -15,8 +15,8 @@ import {
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { GATEWAY_NAME, GATEWAY_VERSION } from "../shared/version";
 import { checkUpstreamUrl } from "../shared/url-guard";
+import { GATEWAY_NAME, GATEWAY_VERSION } from "../shared/version";
 
 /** What the gateway needs to reach one upstream MCP server; headers are already decrypted. */
 export interface UpstreamServer {
@@ -31,15 +31,7 @@ export interface UpstreamServer {
 export const CONNECT_TIMEOUT_MS = 5_000;
 const MAX_TOOL_PAGES = 50;
 
-export type FailureKind =
-  | "unreachable"
-  | "timeout"
-  | "http_error"
-  | "bad_response"
-  | "session_lost"
-  | "blocked"
-  | "breaker_open"
-  | "cancelled";
+export type FailureKind = "unreachable" | "timeout" | "http_error" | "bad_response" | "session_lost" | "blocked" | "breaker_open" | "cancelled";
 
 /** An upstream that could not be used; `message` is safe to show to MCP clients and API users. */
 export class UpstreamFailure extends Error {

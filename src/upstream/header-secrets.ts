@@ -4,8 +4,8 @@
  */
 import type { servers } from "../db/schema";
 import type { Bindings } from "../shared/bindings";
-import { ApiError } from "../shared/errors";
 import { decryptSecret, encryptSecret } from "../shared/crypto";
+import { ApiError } from "../shared/errors";
 
 function requireKey(env: Bindings): string {
   if (!env.ENCRYPTION_KEY || env.ENCRYPTION_KEY.length < 16) {

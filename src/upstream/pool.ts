@@ -134,7 +134,15 @@ export class UpstreamPool {
         const client = await this.#client(server);
         const id = `mcpgate-${++this.#requestSeq}`;
         try {
-          const result = await callUpstream(server, client, { ...relay, id, method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) });
+          const result = await callUpstream(server, client, {
+            ...relay,
+            id,
+            method,
+            params,
+            timeoutMs,
+            signal,
+            onToolsChanged: () => this.#toolsChanged(server),
+          });
           this.#breakers.record(server.id, true, Date.now(), probe);
           return result;
         } catch (e) {
@@ -372,10 +380,7 @@ export class UpstreamPool {
         const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
         this.#tools.set(server.id, list);
         this.#listFailures.delete(server.id);
-        this.#sql.exec(
-          "INSERT OR REPLACE INTO upstream_tools VALUES (?, ?, ?, ?)",
-          server.id, server.fingerprint, JSON.stringify(tools), list.fetchedAt,
-        );
+        this.#sql.exec("INSERT OR REPLACE INTO upstream_tools VALUES (?, ?, ?, ?)", server.id, server.fingerprint, JSON.stringify(tools), list.fetchedAt);
         return tools;
       } catch (e) {
         const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
@@ -393,7 +398,10 @@ export class UpstreamPool {
 
   #readStored(server: PresetServer): ToolList | null {
     const row = this.#sql
-      .exec<{ fingerprint: string; tools: string; fetched_at: number }>("SELECT fingerprint, tools, fetched_at FROM upstream_tools WHERE server_id = ?", server.id)
+      .exec<{ fingerprint: string; tools: string; fetched_at: number }>(
+        "SELECT fingerprint, tools, fetched_at FROM upstream_tools WHERE server_id = ?",
+        server.id,
+      )
       .toArray()[0];
     if (!row || row.fingerprint !== server.fingerprint) return null;
     return { fingerprint: row.fingerprint, tools: JSON.parse(row.tools) as Tool[], fetchedAt: row.fetched_at };

@@ -4,8 +4,9 @@
  * storing it. The arguments themselves are kept only when the owner opts in, cut to this many
  * characters.
  */
-import { getDb } from "../db/client";
+
 import { type CallLogRow, insertCallLog } from "../db/call-log-repository";
+import { getDb } from "../db/client";
 import { sha256Hex } from "../shared/crypto";
 import { newId } from "../shared/ids";
 import type { CallRecord } from "./call-record";

@@ -2,10 +2,11 @@
  * @module A preset object's usage recording: Analytics Engine points, rollups persisted then
  * flushed to D1 exactly once, the call log.
  */
-import type { CallRecord } from "./call-record";
-import { writeCallLog } from "./call-log";
+
 import { isUniqueViolation } from "../db/client";
 import { newId } from "../shared/ids";
+import { writeCallLog } from "./call-log";
+import type { CallRecord } from "./call-record";
 import { callDataPoint, MetricsWriter } from "./metrics";
 import { COUNT_COLUMNS, MINUTE_MS, mergeAssignments, mergeCounts, mergeUpsertSql, type RollupCounts, type RollupKey, rollupOf } from "./rollup";
 
@@ -134,7 +135,9 @@ export class UsageRecorder {
       if (!flushId) return false;
       tried.add(flushId);
       const rows = [
-        ...this.#sql.exec(`SELECT preset_id, bucket_start, tool, upstream, caller, ${COUNT_COLUMNS.join(", ")} FROM ${PENDING} WHERE flush_id = ?`, flushId).raw(),
+        ...this.#sql
+          .exec(`SELECT preset_id, bucket_start, tool, upstream, caller, ${COUNT_COLUMNS.join(", ")} FROM ${PENDING} WHERE flush_id = ?`, flushId)
+          .raw(),
       ];
       if (rows.length === 0) continue;
       try {
@@ -162,7 +165,9 @@ export class UsageRecorder {
     const flushId = newId("flu");
     const claimedRows = this.#sql.exec(
       `UPDATE ${PENDING} SET flush_id = ? WHERE rowid IN (SELECT rowid FROM ${PENDING} WHERE flush_id = ? LIMIT ?)`,
-      flushId, OPEN, FLUSH_CHUNK,
+      flushId,
+      OPEN,
+      FLUSH_CHUNK,
     ).rowsWritten;
     return claimedRows > 0 ? flushId : null;
   }

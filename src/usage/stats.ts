@@ -92,7 +92,14 @@ export function buildStats(preset: string, window: StatsWindow, range: StatsRang
     series: Array.from({ length: range.points }, (_, slot) => {
       const r = bySlot.get(slot) ?? {};
       const u = usageOf(r);
-      return { at: new Date(range.from + slot * range.stepMs).toISOString(), calls: u.calls, errors: u.errors, rateLimited: u.rateLimited, p50: u.latencyMs.p50, p95: u.latencyMs.p95 };
+      return {
+        at: new Date(range.from + slot * range.stepMs).toISOString(),
+        calls: u.calls,
+        errors: u.errors,
+        rateLimited: u.rateLimited,
+        p50: u.latencyMs.p50,
+        p95: u.latencyMs.p95,
+      };
     }),
     percentiles: PERCENTILE_METHOD,
   };

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, api, type ApiResult, createUser, type TestUser, unique } from "../helpers";
+import { type ApiResult, addPreset, addServer, api, createUser, type TestUser, unique } from "../helpers";
 import { selectionsOf } from "./selections";
 
 /**

@@ -73,9 +73,9 @@ describe("POST /api/v1/admin/demo", () => {
     it(`rejects an upstreamUrl that is ${what} with 400 naming upstreamUrl and leaves the demo server alone`, async () => {
       await seed({ upstreamUrl: upstreamUrl("alpha") });
       expectInvalid(await seed({ upstreamUrl: upstream }), "upstreamUrl");
-      const row = await env.DB.prepare(
-        "SELECT s.url FROM servers s JOIN users u ON u.id = s.owner_id WHERE u.handle = 'demo' AND s.name = 'demo'",
-      ).first<{ url: string }>();
+      const row = await env.DB.prepare("SELECT s.url FROM servers s JOIN users u ON u.id = s.owner_id WHERE u.handle = 'demo' AND s.name = 'demo'").first<{
+        url: string;
+      }>();
       expect(row?.url).toBe(upstreamUrl("alpha"));
     });
   }

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, type ApiResult, createUser, givenPreset, type TestUser, unique, upstreamUrl } from "../helpers";
+import { type ApiResult, api, createUser, givenPreset, type TestUser, unique, upstreamUrl } from "../helpers";
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by tests
 let doc: any;

@@ -2,8 +2,7 @@ import { describe, expect, it } from "vitest";
 import { addPreset, addServer, api, attach, createUser, type TestUser, unique } from "../helpers";
 import { expectError, expectInvalid } from "./expect-error";
 
-const slugsOf = async (user: TestUser) =>
-  (await api("GET", "/presets", { token: user.token })).body.presets.map((p: { slug: string }) => p.slug);
+const slugsOf = async (user: TestUser) => (await api("GET", "/presets", { token: user.token })).body.presets.map((p: { slug: string }) => p.slug);
 
 describe("presets CRUD", () => {
   it("creates a preset with 201 and its MCP url /mcp/<handle>/<slug>", async () => {
@@ -45,7 +44,14 @@ describe("presets CRUD", () => {
       body: { name: "Renamed", description: "now described", visibility: "private", status: "disabled" },
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: created.id, slug: "patch-me", name: "Renamed", description: "now described", visibility: "private", status: "disabled" });
+    expect(res.body).toMatchObject({
+      id: created.id,
+      slug: "patch-me",
+      name: "Renamed",
+      description: "now described",
+      visibility: "private",
+      status: "disabled",
+    });
     const again = await api("GET", "/presets/patch-me", { token: user.token });
     expect(again.body).toMatchObject({ name: "Renamed", visibility: "private", status: "disabled" });
   });

@@ -3,8 +3,7 @@ import { describe, expect, it } from "vitest";
 import { addPreset, api, createUser, ORIGIN, type TestUser } from "../helpers";
 import { expectError } from "./expect-error";
 
-const serverNames = async (user: TestUser) =>
-  (await api("GET", "/servers", { token: user.token })).body.servers.map((s: { name: string }) => s.name);
+const serverNames = async (user: TestUser) => (await api("GET", "/servers", { token: user.token })).body.servers.map((s: { name: string }) => s.name);
 
 describe("request body rules", () => {
   it("refuses a body that is not Content-Type: application/json with 415 and creates nothing", async () => {

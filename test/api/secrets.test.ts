@@ -8,8 +8,7 @@ interface ServerRow {
   header_names: string;
 }
 
-const serverRow = (id: string) =>
-  env.DB.prepare("SELECT id, headers_enc, header_names FROM servers WHERE id = ?").bind(id).first<ServerRow>();
+const serverRow = (id: string) => env.DB.prepare("SELECT id, headers_enc, header_names FROM servers WHERE id = ?").bind(id).first<ServerRow>();
 
 describe("upstream header secrets at rest", () => {
   it("stores header values encrypted (v1.<iv>.<ciphertext>), never in plaintext", async () => {

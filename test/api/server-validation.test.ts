@@ -165,7 +165,7 @@ describe("server timeoutMs rules", () => {
     ["below 100 (50)", 50, /at least 100/],
     ["above 300000 (400000)", 400_000, /at most 300000/],
     ["not an integer (1.5)", 1.5, /integer/],
-    ["a string (\"1000\")", "1000", /number/],
+    ['a string ("1000")', "1000", /number/],
   ];
   for (const [what, timeoutMs, reason] of bad) {
     it(`rejects a timeoutMs ${what} with 400 naming timeoutMs and a reason`, async () => {
@@ -180,7 +180,10 @@ describe("server timeoutMs rules", () => {
 
   it("accepts the bounds 100 and 300000", async () => {
     const user = await createUser();
-    for (const [name, timeoutMs] of [["lo", 100], ["hi", 300_000]] as const) {
+    for (const [name, timeoutMs] of [
+      ["lo", 100],
+      ["hi", 300_000],
+    ] as const) {
       const res = await api("POST", "/servers", { token: user.token, body: { name, url: GOOD_URL, timeoutMs } });
       expect({ name, status: res.status, timeoutMs: res.body.timeoutMs }).toEqual({ name, status: 201, timeoutMs });
     }

@@ -3,7 +3,8 @@ import { EVENT_TTL_MS, eventId, MAX_EVENTS_PER_STREAM, parseEventId, SseEventLog
 import { inFreshObject } from "../preset-object";
 
 /** Runs `fn` with an event log on the SQLite storage of a fresh Durable Object. */
-const withLog = <T>(fn: (log: SseEventLog, sql: SqlStorage) => T): Promise<T> => inFreshObject((state) => fn(new SseEventLog(state.storage.sql), state.storage.sql));
+const withLog = <T>(fn: (log: SseEventLog, sql: SqlStorage) => T): Promise<T> =>
+  inFreshObject((state) => fn(new SseEventLog(state.storage.sql), state.storage.sql));
 
 describe("parseEventId", () => {
   it("reads the stream and the position of an id the log made", () => {

@@ -229,10 +229,12 @@ describe("OAuth cookies", () => {
     const done = await browse(answer.headers.get("location")!, { cookie: set.pair });
     expect(done.status).toBe(303);
     expect(done.headers.get("cache-control")).toBe("no-store");
-    const cookies = Object.fromEntries(done.headers.getAll("set-cookie").map((line) => {
-      const { pair, attrs } = parseSetCookie(line);
-      return [pair.slice(0, pair.indexOf("=")), { value: pair.slice(pair.indexOf("=") + 1), attrs }];
-    }));
+    const cookies = Object.fromEntries(
+      done.headers.getAll("set-cookie").map((line) => {
+        const { pair, attrs } = parseSetCookie(line);
+        return [pair.slice(0, pair.indexOf("=")), { value: pair.slice(pair.indexOf("=") + 1), attrs }];
+      }),
+    );
     expect(Object.keys(cookies).sort()).toEqual(["__Host-mcpgate_oidc", "__Host-mcpgate_session"]);
     expect(cookies["__Host-mcpgate_oidc"]).toEqual({ value: "", attrs: { path: "/", secure: "", httponly: "", samesite: "Lax", "max-age": "0" } });
     expect(cookies["__Host-mcpgate_session"]!.attrs).toEqual({ path: "/", secure: "", httponly: "", samesite: "Lax", "max-age": String(12 * 3600) });
@@ -322,7 +324,10 @@ describe("OAuth errors through the sub-app's onError", () => {
 
   it("lets an error that is not an OAuthError reach the app's 500 handler unchanged", async () => {
     // Malformed percent-encoding in Basic credentials makes decodeURIComponent throw a URIError.
-    const res = await post("/oauth/token", "grant_type=refresh_token", { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${btoa("%:x")}` });
+    const res = await post("/oauth/token", "grant_type=refresh_token", {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Basic ${btoa("%:x")}`,
+    });
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: { code: "internal_error", message: "Internal error." } });
   });
@@ -330,12 +335,25 @@ describe("OAuth errors through the sub-app's onError", () => {
 
 describe("revocation", () => {
   const revoke = (token: string, clientId: string) =>
-    SELF.fetch(`${ORIGIN}/oauth/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token, client_id: clientId }).toString() });
+    SELF.fetch(`${ORIGIN}/oauth/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token, client_id: clientId }).toString(),
+    });
 
   it("answers 200 to garbage and foreign tokens (RFC 7009), whatever their payload", async () => {
     const client = (await registerClient(REDIRECT)).body;
     const b64u = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-    for (const token of ["x", "a.b.c", "x.!!!.y", `e30.${b64u("null")}.x`, `e30.${b64u('{"aud":["a","b"]}')}.x`, `e30.${b64u('{"aud":7}')}.x`, "a.b.c.d.e", "mcpr_nope"]) {
+    for (const token of [
+      "x",
+      "a.b.c",
+      "x.!!!.y",
+      `e30.${b64u("null")}.x`,
+      `e30.${b64u('{"aud":["a","b"]}')}.x`,
+      `e30.${b64u('{"aud":7}')}.x`,
+      "a.b.c.d.e",
+      "mcpr_nope",
+    ]) {
       const res = await revoke(token, client.client_id);
       expect(res.status, token).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");
@@ -348,7 +366,16 @@ describe("revocation", () => {
     const { client, verifier, url } = await authorization(p.url);
     const back = await authorizeInBrowser(url, p.owner.token);
     const code = back.searchParams.get("code")!;
-    const tokens = (await tokenRequest({ grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: client.client_id, code_verifier: verifier, resource: p.url })).body;
+    const tokens = (
+      await tokenRequest({
+        grant_type: "authorization_code",
+        code,
+        redirect_uri: REDIRECT,
+        client_id: client.client_id,
+        code_verifier: verifier,
+        resource: p.url,
+      })
+    ).body;
     expect((await mcpPost(p.url, INIT(), { token: tokens.access_token })).status).toBe(200);
     // Another client cannot revoke it (and is not told).
     const other = (await registerClient(REDIRECT)).body;

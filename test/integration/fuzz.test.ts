@@ -24,7 +24,7 @@ function nested(depth: number): string {
 
 /** A malformed or hostile MCP request: body and headers. */
 function mcpCase(r: () => number, session: string): { body: string; headers: Record<string, string>; method: string } {
-  const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream" };
   if (r() < 0.5) headers["mcp-session-id"] = r() < 0.7 ? session : pick(["x", "a".repeat(200), "sess ion", "💥"].map(encodeURIComponent));
   if (r() < 0.15) headers["content-type"] = pick(["text/plain", "application/xml", "", "application/json-patch+json", "multipart/form-data"]);
@@ -39,16 +39,27 @@ function mcpCase(r: () => number, session: string): { body: string; headers: Rec
       body = Array.from({ length: Math.floor(r() * 200) }, () => String.fromCharCode(Math.floor(r() * 256))).join("");
       break;
     case 1: // truncated valid message
-      body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "hi" } } }).slice(0, Math.floor(r() * 60));
+      body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "hi" } } }).slice(
+        0,
+        Math.floor(r() * 60),
+      );
       break;
     case 2: // wrong types in the envelope
       body = JSON.stringify({ jsonrpc: pick(VALUES), id: pick(VALUES), method: pick(VALUES), params: pick(VALUES) });
       break;
     case 3: // deeply nested
-      body = r() < 0.5 ? nested(1000 + Math.floor(r() * 50_000)) : JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: JSON.parse(`{"name":"alpha__echo","arguments":{"text":${nested(500)}}}`) });
+      body =
+        r() < 0.5
+          ? nested(1000 + Math.floor(r() * 50_000))
+          : JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: JSON.parse(`{"name":"alpha__echo","arguments":{"text":${nested(500)}}}`) });
       break;
     case 4: // huge strings, still under the body limit
-      body = JSON.stringify({ jsonrpc: "2.0", id: "x".repeat(Math.floor(r() * 2000)), method: "tools/call", params: { name: "a".repeat(Math.floor(r() * 900_000)) } });
+      body = JSON.stringify({
+        jsonrpc: "2.0",
+        id: "x".repeat(Math.floor(r() * 2000)),
+        method: "tools/call",
+        params: { name: "a".repeat(Math.floor(r() * 900_000)) },
+      });
       break;
     case 5: // unicode and hostile tool names and arguments
       body = JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: pick(WEIRD), arguments: pick(VALUES) } });
@@ -57,19 +68,38 @@ function mcpCase(r: () => number, session: string): { body: string; headers: Rec
       body = JSON.stringify(Array.from({ length: Math.floor(r() * 5) }, () => pick(VALUES)));
       break;
     default: // unknown or misplaced methods with odd params
-      body = JSON.stringify({ jsonrpc: "2.0", id: Math.floor(r() * 1e6), method: pick(["initialize", "tools/list", "resources/read", "", "rpc.discover", "💥", "tools/call"]), params: pick([{ cursor: pick(VALUES) }, { protocolVersion: pick(VALUES) }, {}]) });
+      body = JSON.stringify({
+        jsonrpc: "2.0",
+        id: Math.floor(r() * 1e6),
+        method: pick(["initialize", "tools/list", "resources/read", "", "rpc.discover", "💥", "tools/call"]),
+        params: pick([{ cursor: pick(VALUES) }, { protocolVersion: pick(VALUES) }, {}]),
+      });
   }
   return { body, headers, method: r() < 0.93 ? "POST" : pick(["PUT", "PATCH", "GET", "DELETE"]) };
 }
 
 /** A malformed management API request. */
 function apiCase(r: () => number, slug: string): { path: string; method: string; body: string; headers: Record<string, string> } {
-  const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
-  const paths = ["/servers", "/servers/alpha", `/presets`, `/presets/${slug}`, `/presets/${slug}/servers/alpha`, `/presets/${slug}/members`, `/presets/${slug}/events?limit=${encodeURIComponent(String(pick(VALUES)))}`, `/presets/${slug}/events?cursor=${encodeURIComponent(String(pick(WEIRD)))}`, "/tokens", `/servers/${encodeURIComponent(pick(WEIRD))}`, `/presets/${encodeURIComponent(pick(WEIRD))}`, "/users"];
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+  const paths = [
+    "/servers",
+    "/servers/alpha",
+    `/presets`,
+    `/presets/${slug}`,
+    `/presets/${slug}/servers/alpha`,
+    `/presets/${slug}/members`,
+    `/presets/${slug}/events?limit=${encodeURIComponent(String(pick(VALUES)))}`,
+    `/presets/${slug}/events?cursor=${encodeURIComponent(String(pick(WEIRD)))}`,
+    "/tokens",
+    `/servers/${encodeURIComponent(pick(WEIRD))}`,
+    `/presets/${encodeURIComponent(pick(WEIRD))}`,
+    "/users",
+  ];
   const method = pick(["POST", "PATCH", "PUT", "DELETE", "GET"]);
   // DELETE needs no body, so on a real path it is a valid request: only aim it at junk paths.
   const path = method === "DELETE" ? `/presets/${slug}/members/${encodeURIComponent(pick(WEIRD))}x` : pick(paths);
-  const field = () => pick(["name", "url", "slug", "visibility", "tools", "headers", "timeoutMs", "handle", "rateLimit", "toolLimits", "status", "enabled", pick(WEIRD)]);
+  const field = () =>
+    pick(["name", "url", "slug", "visibility", "tools", "headers", "timeoutMs", "handle", "rateLimit", "toolLimits", "status", "enabled", pick(WEIRD)]);
   const body =
     r() < 0.3
       ? Array.from({ length: Math.floor(r() * 100) }, () => String.fromCharCode(Math.floor(r() * 256))).join("")
@@ -105,7 +135,10 @@ function expectClientError(res: Response, text: string, label: string, mcp: bool
   const json = JSON.parse(text); // always JSON, never a stack trace
   if (mcp && res.status < 400) {
     const errs = Array.isArray(json) ? json : [json];
-    expect(errs.every((m: { error?: unknown; result?: unknown }) => m.error !== undefined || m.result !== undefined), label).toBe(true);
+    expect(
+      errs.every((m: { error?: unknown; result?: unknown }) => m.error !== undefined || m.result !== undefined),
+      label,
+    ).toBe(true);
   }
   expect(text, label).not.toMatch(/\bat [\w.<>]+ \(.*:\d+:\d+\)/);
 }
@@ -139,7 +172,8 @@ describe("hostile and malformed input", () => {
       const response = res as Response;
       const text = await response.text();
       expectClientError(response, text, `api case ${i}: ${c.method} ${c.path} ${c.body.slice(0, 120)}`, false);
-      if (c.method !== "GET") expect(response.status, `api case ${i} succeeded: ${c.method} ${c.path} ${c.body.slice(0, 200)} → ${text.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
+      if (c.method !== "GET")
+        expect(response.status, `api case ${i} succeeded: ${c.method} ${c.path} ${c.body.slice(0, 200)} → ${text.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
     }
 
     expect(await snapshot(owner.id)).toBe(before);

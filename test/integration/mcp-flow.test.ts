@@ -16,9 +16,7 @@ describe("a preset as a virtual MCP server", () => {
 
     const client = await connectClient(url);
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(
-      ["alpha__add", "alpha__echo", "alpha__shared", "beta__grow", "beta__reverse", "beta__shared"].sort(),
-    );
+    expect(tools.map((t) => t.name).sort()).toEqual(["alpha__add", "alpha__echo", "alpha__shared", "beta__grow", "beta__reverse", "beta__shared"].sort());
     const echo = await client.callTool({ name: "alpha__echo", arguments: { text: "hello" } });
     expect(echo.content).toEqual([{ type: "text", text: "hello" }]);
     const reversed = await client.callTool({ name: "beta__reverse", arguments: { text: "abc" } });

@@ -66,9 +66,7 @@ describe("upstreams that fail", () => {
     const res = await call(url, await rawSession(url), "strict__picky");
     // What the upstream puts on the wire when called directly, byte for byte.
     const direct = upstreamUrl("strict");
-    const [sent] = await readMessages(
-      await post(direct, toolCall(42, "picky"), { sessionId: await rawSession(direct) }),
-    );
+    const [sent] = await readMessages(await post(direct, toolCall(42, "picky"), { sessionId: await rawSession(direct) }));
     expect(sent.error).toMatchObject({ code: -32602, data: { hint: "send nothing" } });
     expect(res.json).toEqual({ ...sent, id: 42 });
   });

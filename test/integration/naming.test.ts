@@ -36,7 +36,10 @@ describe("tool naming options", () => {
     expect(view.body.servers.map((s: { name: string }) => s.name)).toEqual(["alpha"]); // nothing changed
     // Leaving the clashing tool out, or renaming it, is fine.
     expect((await api("PUT", `/presets/${p.slug}/servers/beta`, { token: p.owner.token, body: { tools: ["reverse"] } })).status).toBe(201);
-    expect((await api("PUT", `/presets/${p.slug}/servers/beta`, { token: p.owner.token, body: { tools: null, overrides: { shared: { name: "beta_shared" } } } })).status).toBe(200);
+    expect(
+      (await api("PUT", `/presets/${p.slug}/servers/beta`, { token: p.owner.token, body: { tools: null, overrides: { shared: { name: "beta_shared" } } } }))
+        .status,
+    ).toBe(200);
   });
 
   it("refuses to switch a preset to plain naming while its tools would clash", async () => {

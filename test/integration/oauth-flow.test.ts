@@ -1,6 +1,6 @@
 import { env, SELF } from "cloudflare:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { decodeJwt, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
@@ -21,12 +21,23 @@ function sdkTransport(url: string, provider: TestOAuthProvider) {
 async function authorize(user: TestUser, resource: string, redirectUri = "http://localhost:7777/callback") {
   const client = (await registerClient(redirectUri)).body;
   const { verifier, challenge } = await pkce();
-  const back = await authorizeInBrowser(authorizeUrl({ client_id: client.client_id, redirect_uri: redirectUri, code_challenge: challenge, state: "s-1", resource }), user.token);
+  const back = await authorizeInBrowser(
+    authorizeUrl({ client_id: client.client_id, redirect_uri: redirectUri, code_challenge: challenge, state: "s-1", resource }),
+    user.token,
+  );
   return { clientId: client.client_id as string, verifier, code: back.searchParams.get("code")!, back, redirectUri, resource };
 }
 
 async function exchange(a: Awaited<ReturnType<typeof authorize>>, overrides: Record<string, string> = {}) {
-  return tokenRequest({ grant_type: "authorization_code", code: a.code, redirect_uri: a.redirectUri, client_id: a.clientId, code_verifier: a.verifier, resource: a.resource, ...overrides });
+  return tokenRequest({
+    grant_type: "authorization_code",
+    code: a.code,
+    redirect_uri: a.redirectUri,
+    client_id: a.clientId,
+    code_verifier: a.verifier,
+    resource: a.resource,
+    ...overrides,
+  });
 }
 
 const initWith = (url: string, token: string) => mcpPost(url, INIT(), { token });
@@ -114,7 +125,9 @@ describe("an MCP client that only knows the preset URL", () => {
     expect(reused.status).toBe(400);
     expect(reused.body.error).toBe("invalid_grant");
     // The grant is gone: the newest refresh token and the live access token stop working too.
-    expect((await tokenRequest({ grant_type: "refresh_token", refresh_token: refreshed.body.refresh_token, client_id: a.clientId })).body.error).toBe("invalid_grant");
+    expect((await tokenRequest({ grant_type: "refresh_token", refresh_token: refreshed.body.refresh_token, client_id: a.clientId })).body.error).toBe(
+      "invalid_grant",
+    );
     expect((await initWith(p.url, refreshed.body.access_token)).status).toBe(401);
     const grants = await api("GET", "/grants", { token: p.owner.token });
     expect(grants.body.grants[0]).toMatchObject({ revokedReason: "refresh_token_reused", revokedAt: expect.any(String) });
@@ -145,7 +158,9 @@ describe("refused tokens and codes", () => {
     const second = await exchange(a);
     expect(second.body.error).toBe("invalid_grant");
     expect((await initWith(p.url, first.body.access_token)).status).toBe(401);
-    expect((await tokenRequest({ grant_type: "refresh_token", refresh_token: first.body.refresh_token, client_id: a.clientId })).body.error).toBe("invalid_grant");
+    expect((await tokenRequest({ grant_type: "refresh_token", refresh_token: first.body.refresh_token, client_id: a.clientId })).body.error).toBe(
+      "invalid_grant",
+    );
   });
 
   it("refuses a mismatched redirect URI, at authorize (no redirect) and at the token endpoint", async () => {
@@ -153,7 +168,9 @@ describe("refused tokens and codes", () => {
     const client = (await registerClient("http://localhost:7777/callback")).body;
     const { challenge } = await pkce();
     const { browse } = await import("../oauth-helpers");
-    const page = await browse(authorizeUrl({ client_id: client.client_id, redirect_uri: "http://localhost:7777/other", code_challenge: challenge, resource: p.url }));
+    const page = await browse(
+      authorizeUrl({ client_id: client.client_id, redirect_uri: "http://localhost:7777/other", code_challenge: challenge, resource: p.url }),
+    );
     expect(page.status).toBe(400);
     expect(page.location).toBeNull();
     const a = await authorize(p.owner, p.url);
@@ -167,7 +184,9 @@ describe("refused tokens and codes", () => {
     const { challenge } = await pkce();
     const { browse } = await import("../oauth-helpers");
     for (const resource of ["https://elsewhere.example/mcp/x/y", `${ORIGIN}/api/v1/me`, `${ORIGIN}/mcp/${p.owner.handle}/no-such-preset`]) {
-      const res = await browse(authorizeUrl({ client_id: client.client_id, redirect_uri: "http://localhost:7777/callback", code_challenge: challenge, state: "st", resource }));
+      const res = await browse(
+        authorizeUrl({ client_id: client.client_id, redirect_uri: "http://localhost:7777/callback", code_challenge: challenge, state: "st", resource }),
+      );
       expect(res.status).toBe(302);
       const back = new URL(res.location!);
       expect(back.searchParams.get("error")).toBe("invalid_target");
@@ -182,9 +201,19 @@ describe("refused tokens and codes", () => {
     const p = await privatePreset();
     const client = (await registerClient()).body;
     const { browse } = await import("../oauth-helpers");
-    const plain = await browse(authorizeUrl({ client_id: client.client_id, redirect_uri: "http://localhost:7777/callback", code_challenge: "x".repeat(43), code_challenge_method: "plain", resource: p.url }));
+    const plain = await browse(
+      authorizeUrl({
+        client_id: client.client_id,
+        redirect_uri: "http://localhost:7777/callback",
+        code_challenge: "x".repeat(43),
+        code_challenge_method: "plain",
+        resource: p.url,
+      }),
+    );
     expect(new URL(plain.location!).searchParams.get("error")).toBe("invalid_request");
-    const none = await browse(`/oauth/authorize?${new URLSearchParams({ response_type: "code", client_id: client.client_id, redirect_uri: "http://localhost:7777/callback", resource: p.url })}`);
+    const none = await browse(
+      `/oauth/authorize?${new URLSearchParams({ response_type: "code", client_id: client.client_id, redirect_uri: "http://localhost:7777/callback", resource: p.url })}`,
+    );
     expect(new URL(none.location!).searchParams.get("error")).toBe("invalid_request");
   });
 
@@ -198,18 +227,25 @@ describe("refused tokens and codes", () => {
     const key = await signingKey(env);
     const claims = decodeJwt(good);
     const now = Math.floor(Date.now() / 1000);
-    const expired = await new SignJWT({ ...claims, iat: now - 7200, nbf: now - 7200, exp: now - 3600 }).setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "at+jwt" }).sign(key.privateKey);
+    const expired = await new SignJWT({ ...claims, iat: now - 7200, nbf: now - 7200, exp: now - 3600 })
+      .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "at+jwt" })
+      .sign(key.privateKey);
     expect((await initWith(p.url, expired)).status).toBe(401);
 
     const [h, body, sig] = good.split(".");
     const flipped = sig!.slice(0, -2) + (sig!.endsWith("AA") ? "BB" : "AA");
     expect((await initWith(p.url, `${h}.${body}.${flipped}`)).status).toBe(401);
-    const otherSub = btoa(JSON.stringify({ ...claims, sub: other.owner.id })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const otherSub = btoa(JSON.stringify({ ...claims, sub: other.owner.id }))
+      .replace(/=+$/, "")
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_");
     expect((await initWith(p.url, `${h}.${otherSub}.${sig}`)).status).toBe(401);
 
     const none = `${btoa(JSON.stringify({ alg: "none", typ: "at+jwt" })).replace(/=+$/, "")}.${body}.`;
     expect((await initWith(p.url, none)).status).toBe(401);
-    const hs = await new SignJWT({ ...claims }).setProtectedHeader({ alg: "HS256", kid: key.kid, typ: "at+jwt" }).sign(new TextEncoder().encode("a-shared-secret-someone-guessed!"));
+    const hs = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: "HS256", kid: key.kid, typ: "at+jwt" })
+      .sign(new TextEncoder().encode("a-shared-secret-someone-guessed!"));
     const res = await initWith(p.url, hs);
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
@@ -239,7 +275,10 @@ describe("refused tokens and codes", () => {
     const stranger = await createUser();
     const client = (await registerClient()).body;
     const { challenge } = await pkce();
-    const back = await authorizeInBrowser(authorizeUrl({ client_id: client.client_id, redirect_uri: "http://localhost:7777/callback", code_challenge: challenge, state: "z", resource: p.url }), stranger.token);
+    const back = await authorizeInBrowser(
+      authorizeUrl({ client_id: client.client_id, redirect_uri: "http://localhost:7777/callback", code_challenge: challenge, state: "z", resource: p.url }),
+      stranger.token,
+    );
     expect(back.searchParams.get("error")).toBe("access_denied");
     expect(back.searchParams.get("code")).toBeNull();
   });
@@ -252,7 +291,12 @@ describe("grant revocation", () => {
     const tokens = (await exchange(a)).body;
     const grants = await api("GET", "/grants", { token: p.owner.token });
     expect(grants.body.grants).toHaveLength(1);
-    expect(grants.body.grants[0]).toMatchObject({ client: { id: a.clientId, name: "Hand-made client" }, preset: { url: p.url }, scope: "mcp", revokedAt: null });
+    expect(grants.body.grants[0]).toMatchObject({
+      client: { id: a.clientId, name: "Hand-made client" },
+      preset: { url: p.url },
+      scope: "mcp",
+      revokedAt: null,
+    });
     expect((await api("DELETE", `/grants/${grants.body.grants[0].id}`, { token: p.owner.token })).status).toBe(204);
     expect((await initWith(p.url, tokens.access_token)).status).toBe(401);
     expect((await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: a.clientId })).body.error).toBe("invalid_grant");

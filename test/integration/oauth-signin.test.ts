@@ -2,7 +2,20 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, createUser, givenPreset, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
 import { INIT, mcpPost } from "../mcp-raw";
-import { authorizeInBrowser, authorizeUrl, browse, cookieOf, decide, field, form, type Page, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
+import {
+  authorizeInBrowser,
+  authorizeUrl,
+  browse,
+  cookieOf,
+  decide,
+  field,
+  form,
+  type Page,
+  pkce,
+  registerClient,
+  signInWithToken,
+  tokenRequest,
+} from "../oauth-helpers";
 
 /**
  * The browser side of the gateway's authorization server: sign-in through the fake OpenID Connect
@@ -36,7 +49,10 @@ async function authorization(owner: TestUser, slug: string, clientId?: string, r
 async function exchange(a: Awaited<ReturnType<typeof authorization>>, back: URL, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
   const code = back.searchParams.get("code");
   if (!code) throw new Error(`no code in ${back}`);
-  return tokenRequest({ grant_type: "authorization_code", code, redirect_uri: a.redirectUri, client_id: a.clientId, code_verifier: a.verifier, resource: a.resource, ...extra }, headers);
+  return tokenRequest(
+    { grant_type: "authorization_code", code, redirect_uri: a.redirectUri, client_id: a.clientId, code_verifier: a.verifier, resource: a.resource, ...extra },
+    headers,
+  );
 }
 
 /** Tells the fake IdP who is "logged in"; returns the login id to append to its authorize URL. */
@@ -96,7 +112,10 @@ describe("sign-in through an OpenID Connect provider", () => {
     const cookies = setCookies(done);
     const session = cookies.find((c) => c.startsWith("__Host-mcpgate_session="));
     expect(session).toBeDefined();
-    expect(cookies.some((c) => /^__Host-mcpgate_oidc=;.*Max-Age=0/.test(c)), "the flow cookie is cleared").toBe(true);
+    expect(
+      cookies.some((c) => /^__Host-mcpgate_oidc=;.*Max-Age=0/.test(c)),
+      "the flow cookie is cleared",
+    ).toBe(true);
 
     const consent = await browse(done.location!, { cookie: session!.split(";")[0]! });
     expect(consent.status).toBe(200);
@@ -155,7 +174,9 @@ describe("sign-in through an OpenID Connect provider", () => {
   it("refuses a callback whose state is not the flow's with 400", async () => {
     const owner = await createUserWithEmail();
     const slug = await privatePreset(owner);
-    const { done } = await oidcSignIn((await authorization(owner, slug)).url, await idpLogin({ email: owner.email }), (cb) => cb.searchParams.set("state", crypto.randomUUID()));
+    const { done } = await oidcSignIn((await authorization(owner, slug)).url, await idpLogin({ email: owner.email }), (cb) =>
+      cb.searchParams.set("state", crypto.randomUUID()),
+    );
     expect(done.status).toBe(400);
     expect(done.html).toContain("state does not match");
   });
@@ -308,18 +329,29 @@ describe("sign-in and consent pages", () => {
     const first = await signInWithToken(a.url, owner.token);
     const second = await signInWithToken(a.url, owner.token);
     const request = field(first.next.html, "request");
-    const post = (values: Record<string, string>, cookie = first.cookie) => browse("/oauth/consent", { ...form({ request, decision: "approve", ...values }), cookie });
+    const post = (values: Record<string, string>, cookie = first.cookie) =>
+      browse("/oauth/consent", { ...form({ request, decision: "approve", ...values }), cookie });
 
     expect((await post({ csrf: "not-a-token" })).status).toBe(403);
     expect((await post({})).status).toBe(403);
     // The second session's csrf token, for its own request, in the first session.
-    const foreign = await browse("/oauth/consent", { ...form({ request: field(second.next.html, "request"), csrf: field(second.next.html, "csrf"), decision: "approve" }), cookie: first.cookie });
+    const foreign = await browse("/oauth/consent", {
+      ...form({ request: field(second.next.html, "request"), csrf: field(second.next.html, "csrf"), decision: "approve" }),
+      cookie: first.cookie,
+    });
     expect(foreign.status).toBe(403);
     // The first session's csrf token with the second session's cookie.
     expect((await post({ csrf: field(first.next.html, "csrf") }, second.cookie)).status).toBe(403);
     // The first session's csrf token for another request.
     const other = await signInWithToken((await authorization(owner, slug)).url, owner.token);
-    expect((await browse("/oauth/consent", { ...form({ request: field(other.next.html, "request"), csrf: field(first.next.html, "csrf"), decision: "approve" }), cookie: first.cookie })).status).toBe(403);
+    expect(
+      (
+        await browse("/oauth/consent", {
+          ...form({ request: field(other.next.html, "request"), csrf: field(first.next.html, "csrf"), decision: "approve" }),
+          cookie: first.cookie,
+        })
+      ).status,
+    ).toBe(403);
     // No session at all.
     expect((await post({ csrf: field(first.next.html, "csrf") }, "")).status).toBe(403);
     // The right one still works afterwards.

@@ -1,5 +1,16 @@
 import { describe, expect, it, vi } from "vitest";
-import { api, connectClient, EVENTUALLY, expireUpstreamSessions, givenPreset, type PresetServer, type PresetSpec, unique, upstreamStats, upstreamUrl } from "../helpers";
+import {
+  api,
+  connectClient,
+  EVENTUALLY,
+  expireUpstreamSessions,
+  givenPreset,
+  type PresetServer,
+  type PresetSpec,
+  unique,
+  upstreamStats,
+  upstreamUrl,
+} from "../helpers";
 import { mcpPost, rawSession } from "../mcp-raw";
 
 /** A public preset of the conformance upstream `lib` (all of it); alpha is registered but left out. */
@@ -121,7 +132,10 @@ describe("prompt and resource selection through a preset", () => {
     expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(["test_simple_prompt"]);
     expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(["test://static-text"]);
     expect((await client.listResourceTemplates()).resourceTemplates).toEqual([]);
-    expect((await client.getPrompt({ name: "test_simple_prompt" })).messages[0]!.content).toEqual({ type: "text", text: "This is a simple prompt for testing." });
+    expect((await client.getPrompt({ name: "test_simple_prompt" })).messages[0]!.content).toEqual({
+      type: "text",
+      text: "This is a simple prompt for testing.",
+    });
     expect((await client.readResource({ uri: "test://static-text" })).contents[0]).toMatchObject({ text: "This is the content of the static text resource." });
     await client.close();
   });
@@ -177,7 +191,9 @@ describe("prompt and resource selection through a preset", () => {
     const completion = await client.complete({ ref: { type: "ref/prompt", name: "lib__test_prompt_with_arguments" }, argument: { name: "arg1", value: "pa" } });
     expect(completion.completion.values).toEqual(["paris", "park", "party"]);
     await expect(client.getPrompt({ name: "lib__test_simple_prompt" })).rejects.toEqual(refused(-32602, "Unknown prompt: lib__test_simple_prompt"));
-    await expect(client.readResource({ uri: "mcpgate://lib/test://static-text" })).rejects.toEqual(refused(-32002, "Resource not found: mcpgate://lib/test://static-text"));
+    await expect(client.readResource({ uri: "mcpgate://lib/test://static-text" })).rejects.toEqual(
+      refused(-32002, "Resource not found: mcpgate://lib/test://static-text"),
+    );
     await expect(client.readResource({ uri: "mcpgate://lib/test://template/7/data/more" })).rejects.toEqual(refused(-32002, "Resource not found"));
     await client.close();
   });
@@ -193,7 +209,9 @@ describe("prompt and resource selection through a preset", () => {
     expect((await client.listPrompts()).prompts).toEqual([]);
     await expect(client.getPrompt({ name: "lib__test_simple_prompt" })).rejects.toEqual(refused(-32602, "Unknown prompt: lib__test_simple_prompt"));
     const uris = (await client.listResources()).resources.map((r) => r.uri);
-    expect(uris).toEqual(expect.arrayContaining(["mcpgate://lib/test://static-text", "mcpgate://lib/test://static-binary", "mcpgate://lib/test://watched-resource"]));
+    expect(uris).toEqual(
+      expect.arrayContaining(["mcpgate://lib/test://static-text", "mcpgate://lib/test://static-binary", "mcpgate://lib/test://watched-resource"]),
+    );
     expect((await client.readResource({ uri: "mcpgate://lib/test://static-binary" })).contents[0]).toMatchObject({ mimeType: "image/png" });
     await client.close();
   });

@@ -104,15 +104,12 @@ describe("rate limits", () => {
     const p = await limitedPreset({ rateLimit: { requests: 1, windowSeconds: 60 } });
     const session = await rawSession(p.url);
     for (let i = 0; i < 6; i++) await mcpPost(p.url, echo(i), { sessionId: session });
-    const refusals = await vi.waitFor(
-      async () => {
-        const events = await api("GET", `/presets/${p.slug}/events`, { token: p.owner.token });
-        const refused = events.body.events.filter((e: { type: string }) => e.type === "rate_limit.refused");
-        expect(refused.length).toBeGreaterThan(0);
-        return refused;
-      },
-      EVENTUALLY,
-    );
+    const refusals = await vi.waitFor(async () => {
+      const events = await api("GET", `/presets/${p.slug}/events`, { token: p.owner.token });
+      const refused = events.body.events.filter((e: { type: string }) => e.type === "rate_limit.refused");
+      expect(refused.length).toBeGreaterThan(0);
+      return refused;
+    }, EVENTUALLY);
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toMatchObject({ target: expect.stringMatching(/^ip:/), payload: { method: "tools/call" } });
   });

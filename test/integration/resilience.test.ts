@@ -30,7 +30,11 @@ describe("circuit breakers", () => {
     expect(codes.at(-1)).toBe(-32013);
     const seen = (await upstreamStats("error500", scope)).requests;
     const fast = await call(p.url, p.session, "other__anything");
-    expect(fast.json.error).toMatchObject({ code: -32013, message: expect.stringMatching(/Upstream 'other' is failing.*paused until/), data: { upstream: "other", reason: "breaker_open", retryAt: expect.any(String) } });
+    expect(fast.json.error).toMatchObject({
+      code: -32013,
+      message: expect.stringMatching(/Upstream 'other' is failing.*paused until/),
+      data: { upstream: "other", reason: "breaker_open", retryAt: expect.any(String) },
+    });
     expect((await upstreamStats("error500", scope)).requests).toEqual(seen); // failed fast: nothing reached it
     expect((await call(p.url, p.session, "alpha__echo", { text: "fine" })).json.result.content[0].text).toBe("fine");
     const list = await mcpPost(p.url, { jsonrpc: "2.0", id: 1, method: "tools/list" }, { sessionId: p.session });
@@ -43,7 +47,13 @@ describe("circuit breakers", () => {
     await call(p.url, p.session, "alpha__echo", { text: "x" });
     const view = await api("GET", `/presets/${p.slug}`, { token: p.owner.token });
     const health = Object.fromEntries(view.body.servers.map((s: { name: string; health: unknown }) => [s.name, s.health]));
-    expect(health.other).toMatchObject({ status: "open", breaker: "open", breakerOpens: 1, lastError: { message: expect.stringContaining("HTTP 500") }, retryAt: expect.any(String) });
+    expect(health.other).toMatchObject({
+      status: "open",
+      breaker: "open",
+      breakerOpens: 1,
+      lastError: { message: expect.stringContaining("HTTP 500") },
+      retryAt: expect.any(String),
+    });
     expect(health.alpha).toMatchObject({ status: "ok", breaker: "closed", lastError: null, lastSuccessAt: expect.any(String) });
     const opened = await vi.waitFor(async () => {
       const events = await api("GET", `/presets/${p.slug}/events`, { token: p.owner.token });
@@ -88,7 +98,11 @@ describe("timeouts and cancellation", () => {
     const started = Date.now();
     const pending = mcpPost(p.url, toolCall("slow-1", "other__sleep", { ms: 20_000 }), { sessionId: p.session });
     await vi.waitFor(async () => expect((await upstreamStats("alpha", scope)).requests["tools/call"] ?? 0).toBeGreaterThanOrEqual(1), EVENTUALLY);
-    const note = await mcpPost(p.url, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "slow-1", reason: "user pressed stop" } }, { sessionId: p.session });
+    const note = await mcpPost(
+      p.url,
+      { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "slow-1", reason: "user pressed stop" } },
+      { sessionId: p.session },
+    );
     expect(note.status).toBe(202);
     const res = await pending;
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -121,7 +135,11 @@ describe("hostile upstreams", () => {
     const p = await twoUpstreams(upstreamUrl("hostile"), ["blob"], 10_000);
     const res = await call(p.url, p.session, "other__blob", { mb: 10 });
     expect(res.status).toBe(200);
-    expect(res.json.error).toMatchObject({ code: -32012, message: expect.stringMatching(/'other' answered more than 8 MiB/), data: { reason: "bad_response" } });
+    expect(res.json.error).toMatchObject({
+      code: -32012,
+      message: expect.stringMatching(/'other' answered more than 8 MiB/),
+      data: { reason: "bad_response" },
+    });
     expect((await call(p.url, p.session, "other__blob", { mb: 0.001 })).json.result.content[0].text).toHaveLength(1049);
     expect((await call(p.url, p.session, "alpha__echo", { text: "alive" })).json.result.content[0].text).toBe("alive");
   });

@@ -4,7 +4,7 @@ import { presetStub } from "../../src/edge/preset-stub";
 import { signJwt } from "../../src/oauth/keys";
 import { STORAGE_VERSION, storageVersion } from "../../src/preset/storage";
 import { COUNT_COLUMNS } from "../../src/usage/rollup";
-import { api, givenPreset, ORIGIN, upstreamUrl, unique } from "../helpers";
+import { api, givenPreset, ORIGIN, unique, upstreamUrl } from "../helpers";
 import { INIT, mcpPost, toolCall } from "../mcp-raw";
 
 /**
@@ -15,8 +15,19 @@ import { INIT, mcpPost, toolCall } from "../mcp-raw";
 
 const IP = "203.0.113.7";
 const V0_COUNT_COLUMNS = [
-  "calls", "ok", "tool_error", "upstream_error", "timeout", "rate_limited", "breaker_open", "denied", "cancelled",
-  "latency_count", "latency_sum", "request_bytes", "response_bytes",
+  "calls",
+  "ok",
+  "tool_error",
+  "upstream_error",
+  "timeout",
+  "rate_limited",
+  "breaker_open",
+  "denied",
+  "cancelled",
+  "latency_count",
+  "latency_sum",
+  "request_bytes",
+  "response_bytes",
   ...Array.from({ length: 17 }, (_, i) => `h${String(i).padStart(2, "0")}`),
   "latency_max",
 ];
@@ -43,7 +54,8 @@ function writeReleaseZeroSchema(sql: SqlStorage): void {
 async function rewindToReleaseZero(stub: DurableObjectStub, fill: (sql: SqlStorage, storage: DurableObjectStorage) => void): Promise<void> {
   await runInDurableObject(stub, async (_instance, state) => {
     const sql = state.storage.sql;
-    for (const table of ["sessions", "sse_streams", "sse_events", "upstream_profiles", "upstream_tools", "usage_pending"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
+    for (const table of ["sessions", "sse_streams", "sse_events", "upstream_profiles", "upstream_tools", "usage_pending"])
+      sql.exec(`DROP TABLE IF EXISTS ${table}`);
     sql.exec("DROP TABLE IF EXISTS storage_version");
     writeReleaseZeroSchema(sql);
     fill(sql, state.storage);
@@ -66,7 +78,10 @@ describe("preset storage upgrades", () => {
     expect((await mcpPost(p.url, INIT())).status).toBe(200);
     await runInDurableObject(p.stub, async (_instance, state) => {
       expect(storageVersion(state.storage.sql)).toBe(STORAGE_VERSION);
-      const columns = state.storage.sql.exec<{ name: string }>("PRAGMA table_info(usage_pending)").toArray().map((c) => c.name);
+      const columns = state.storage.sql
+        .exec<{ name: string }>("PRAGMA table_info(usage_pending)")
+        .toArray()
+        .map((c) => c.name);
       // A counter added to the rollup layout without a storage migration fails here.
       for (const column of ["flush_id", "preset_id", "bucket_start", "tool", "upstream", "caller", ...COUNT_COLUMNS]) expect(columns).toContain(column);
     });
@@ -80,16 +95,31 @@ describe("preset storage upgrades", () => {
     const alphaId = p.servers.alpha.id as string;
     await rewindToReleaseZero(p.stub, (sql, storage) => {
       // The tool list cached before the upgrade (the fingerprint is url, sealed headers, timeout).
-      sql.exec("INSERT INTO upstream_tools VALUES (?, ?, ?, ?)", alphaId, `${upstreamUrl("alpha")}\n\n30000`, JSON.stringify([{ name: "echo", description: "cached by 0.1.0", inputSchema: { type: "object" } }]), now);
+      sql.exec(
+        "INSERT INTO upstream_tools VALUES (?, ?, ?, ?)",
+        alphaId,
+        `${upstreamUrl("alpha")}\n\n30000`,
+        JSON.stringify([{ name: "echo", description: "cached by 0.1.0", inputSchema: { type: "object" } }]),
+        now,
+      );
       sql.exec("INSERT INTO sessions VALUES (?, ?, 'anon', '2025-11-25', 'legacy-client', '{}', ?, ?)", sessionId, p.presetId, now, now);
       const counts = V0_COUNT_COLUMNS.map((c) => (c === "calls" || c === "ok" ? 7 : 0));
       sql.exec(
         `INSERT INTO usage_pending_v1 (flush_id, preset_id, bucket_start, tool, upstream, caller, ${V0_COUNT_COLUMNS.join(", ")}) VALUES ('', ?, ?, 'alpha__echo', 'alpha', 'anonymous', ${V0_COUNT_COLUMNS.map(() => "?").join(", ")})`,
-        p.presetId, bucket, ...counts,
+        p.presetId,
+        bucket,
+        ...counts,
       );
       // Two of the three calls this minute were already made.
       storage.kv.put(`rl:calls|ip:${IP}`, [now - 2_000, now - 1_000]);
-      storage.kv.put(`br:${alphaId}`, { state: "open", retryAt: now + 30_000, outcomes: [], opens: 1, lastError: { message: "Upstream 'alpha' answered HTTP 503.", at: now - 500 }, lastSuccessAt: null });
+      storage.kv.put(`br:${alphaId}`, {
+        state: "open",
+        retryAt: now + 30_000,
+        outcomes: [],
+        opens: 1,
+        lastError: { message: "Upstream 'alpha' answered HTTP 503.", at: now - 500 },
+        lastSuccessAt: null,
+      });
       storage.kv.put("rg:grt_revoked", now + 3_600_000);
     });
 
@@ -111,14 +141,20 @@ describe("preset storage upgrades", () => {
     expect(view.body.servers[0].health).toMatchObject({ breaker: "open", breakerOpens: 1, lastError: { message: "Upstream 'alpha' answered HTTP 503." } });
 
     // An access token of the grant revoked before the upgrade is still refused.
-    const token = await signJwt(env, { scope: "mcp", client_id: "mcpc_x", gid: "grt_revoked" }, { typ: "at+jwt", expiresInSeconds: 600, audience: p.url, issuer: ORIGIN, subject: p.owner.id });
+    const token = await signJwt(
+      env,
+      { scope: "mcp", client_id: "mcpc_x", gid: "grt_revoked" },
+      { typ: "at+jwt", expiresInSeconds: 600, audience: p.url, issuer: ORIGIN, subject: p.owner.id },
+    );
     const revoked = await mcpPost(p.url, { jsonrpc: "2.0", id: 4, method: "tools/list" }, { sessionId, token });
     expect(revoked.status).toBe(401);
     expect(revoked.json.error.message).toMatch(/revoked/);
 
     // The usage counted before the upgrade reaches D1 once, beside what came after.
     await p.stub.flushUsage();
-    const stored = await env.DB.prepare("SELECT SUM(calls) AS calls, SUM(ok) AS ok, SUM(breaker_open) AS fast FROM usage_rollups WHERE preset_id = ?").bind(p.presetId).first<Record<string, number>>();
+    const stored = await env.DB.prepare("SELECT SUM(calls) AS calls, SUM(ok) AS ok, SUM(breaker_open) AS fast FROM usage_rollups WHERE preset_id = ?")
+      .bind(p.presetId)
+      .first<Record<string, number>>();
     expect(stored).toEqual({ calls: 7 + 2, ok: 7, fast: 1 });
 
     await runInDurableObject(p.stub, async (_instance, state) => {

@@ -1,5 +1,5 @@
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { conformancePreset, connectClient, textOf } from "../helpers";
 import { deleteSession, isMethod, isResponseTo, openSession, post, SseReader, toolCall } from "../mcp-raw";
@@ -12,13 +12,15 @@ import { deleteSession, isMethod, isResponseTo, openSession, post, SseReader, to
 /** The client answers elicitations only when told to stop (notifications/cancelled); notes why. */
 function elicitationsWaitForAbort(client: Client): { reason: unknown } {
   const seen: { reason: unknown } = { reason: undefined };
-  client.setRequestHandler(ElicitRequestSchema, (_req, extra) =>
-    new Promise((resolve) => {
-      extra.signal.addEventListener("abort", () => {
-        seen.reason = extra.signal.reason;
-        resolve({ action: "cancel" });
-      });
-    }),
+  client.setRequestHandler(
+    ElicitRequestSchema,
+    (_req, extra) =>
+      new Promise((resolve) => {
+        extra.signal.addEventListener("abort", () => {
+          seen.reason = extra.signal.reason;
+          resolve({ action: "cancel" });
+        });
+      }),
   );
   return seen;
 }
@@ -94,7 +96,11 @@ describe("elicitation through a preset", () => {
     const request = await reader.message(isMethod("elicitation/create"));
     expect(request.id).toMatch(/^mcpgate-s\d+$/);
 
-    const forged = await post(stranger, { jsonrpc: "2.0", id: request.id, result: { action: "accept", content: { username: "mallory", email: "m@evil.example" } } });
+    const forged = await post(stranger, {
+      jsonrpc: "2.0",
+      id: request.id,
+      result: { action: "accept", content: { username: "mallory", email: "m@evil.example" } },
+    });
     expect(forged.status).toBe(202);
     const real = await post(asked, { jsonrpc: "2.0", id: request.id, result: { action: "accept", content: { username: "ada", email: "ada@example.com" } } });
     expect(real.status).toBe(202);

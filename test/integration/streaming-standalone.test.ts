@@ -139,7 +139,9 @@ describe("resources/updated on the standalone stream", () => {
     const p = await conformancePreset({ naming, scope });
     const subscribed = await openSession(p.url);
     const other = await openSession(p.url);
-    const uri = (await rpc(subscribed, 1, "resources/list")).result.resources.map((r: { uri: string }) => r.uri).find((u: string) => u.endsWith("watched-resource"));
+    const uri = (await rpc(subscribed, 1, "resources/list")).result.resources
+      .map((r: { uri: string }) => r.uri)
+      .find((u: string) => u.endsWith("watched-resource"));
     expect((await rpc(subscribed, 2, "resources/subscribe", { uri })).result).toEqual({});
     return { p, subscribed, other, uri: uri as string, subscribedReader: await standalone(subscribed), otherReader: await standalone(other) };
   }

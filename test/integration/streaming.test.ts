@@ -1,4 +1,4 @@
-import { LoggingMessageNotificationSchema, type LoggingMessageNotification, type Progress } from "@modelcontextprotocol/sdk/types.js";
+import { type LoggingMessageNotification, LoggingMessageNotificationSchema, type Progress } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { conformancePreset, connectClient } from "../helpers";
 import { isResponseTo, openSession, post, type RawSession, readMessages, rpc, toolCall } from "../mcp-raw";
@@ -25,7 +25,10 @@ describe("progress through a preset", () => {
   it("sends the upstream a token of its own, so two sessions calling with the same token at once each get only their own progress", async () => {
     const { url } = await conformancePreset();
     const [a, b] = await Promise.all([openSession(url), openSession(url)]);
-    const [ra, rb] = await Promise.all([rawCall(a, 1, "test_progress_token", { progressToken: "same" }), rawCall(b, 1, "test_progress_token", { progressToken: "same" })]);
+    const [ra, rb] = await Promise.all([
+      rawCall(a, 1, "test_progress_token", { progressToken: "same" }),
+      rawCall(b, 1, "test_progress_token", { progressToken: "same" }),
+    ]);
     const upstreamTokens = [ra, rb].map((r) => JSON.parse(r.messages.find(isResponseTo(1)).result.content[0].text).progressToken);
     expect(upstreamTokens[0]).toMatch(/^mcpgate-p\d+$/);
     expect(upstreamTokens[1]).toMatch(/^mcpgate-p\d+$/);

@@ -1,9 +1,22 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { sha256Hex } from "../../src/shared/crypto";
 import { presetStub } from "../../src/edge/preset-stub";
+import { sha256Hex } from "../../src/shared/crypto";
 import { parseNdjson } from "../../src/shared/ndjson";
-import { addPreset, addServer, api, attach, createUser, EVENTUALLY, givenPreset, ORIGIN, type PresetSpec, presetUrl, type TestUser, upstreamUrl } from "../helpers";
+import {
+  addPreset,
+  addServer,
+  api,
+  attach,
+  createUser,
+  EVENTUALLY,
+  givenPreset,
+  ORIGIN,
+  type PresetSpec,
+  presetUrl,
+  type TestUser,
+  upstreamUrl,
+} from "../helpers";
 import { INIT, mcpPost, rawSession } from "../mcp-raw";
 
 const call = (url: string, session: string, id: number, name: string, args?: unknown, token?: string) =>
@@ -202,10 +215,18 @@ describe("audit events", () => {
   });
 
   it("records refused credentials as auth.failed, at most once per caller per minute, and counts refused calls as denied", async () => {
-    const { owner, url } = await givenPreset({ slug: "vault", visibility: "private", servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] });
+    const { owner, url } = await givenPreset({
+      slug: "vault",
+      visibility: "private",
+      servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }],
+    });
     const stranger = await createUser();
     const echo = (id: number, token?: string) =>
-      mcpPost(url, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "x" } } }, { token, sessionId: "s".repeat(20) });
+      mcpPost(
+        url,
+        { jsonrpc: "2.0", id, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "x" } } },
+        { token, sessionId: "s".repeat(20) },
+      );
     for (let i = 0; i < 4; i++) expect((await echo(i, stranger.token)).status).toBe(403);
     for (let i = 0; i < 3; i++) expect((await echo(10 + i)).status).toBe(401);
     const events = await authFailures(owner, "vault", 2);
@@ -242,7 +263,15 @@ describe("auth failures the worker refused", () => {
     const owner = await createUser();
     await addPreset(owner, "guarded", "private");
     const stub = presetStub(env, owner.handle, "guarded");
-    const failure = { handle: owner.handle, slug: "guarded", userId: null, ip: "198.51.100.7", status: 401, method: "initialize", message: "The bearer token is not valid." };
+    const failure = {
+      handle: owner.handle,
+      slug: "guarded",
+      userId: null,
+      ip: "198.51.100.7",
+      status: 401,
+      method: "initialize",
+      message: "The bearer token is not valid.",
+    };
     await stub.recordAuthFailure(failure);
     await stub.recordAuthFailure(failure);
     await stub.recordAuthFailure({ ...failure, ip: "198.51.100.8" });

@@ -63,7 +63,12 @@ describe("metrics never change a response", () => {
     const p = await preset();
     const metrics = recordMetrics();
     const session = await rawSession(p.url, undefined, "2025-03-26");
-    const batch = Array.from({ length: 30 }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "alpha__echo", arguments: { text: `b${i}` } } }));
+    const batch = Array.from({ length: 30 }, (_, i) => ({
+      jsonrpc: "2.0",
+      id: i,
+      method: "tools/call",
+      params: { name: "alpha__echo", arguments: { text: `b${i}` } },
+    }));
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const res = await mcpPost(p.url, batch, { sessionId: session });
     warn.mockRestore();

@@ -17,7 +17,9 @@ async function runCron(now: number, overrides: Partial<typeof env> = {}) {
 }
 
 const insertEvent = (owner: string, id: string, at: number) =>
-  env.DB.prepare("INSERT INTO events (id, owner_id, preset_id, actor_id, type, target, payload, created_at) VALUES (?, ?, NULL, NULL, 'token.created', NULL, '{}', ?)")
+  env.DB.prepare(
+    "INSERT INTO events (id, owner_id, preset_id, actor_id, type, target, payload, created_at) VALUES (?, ?, NULL, NULL, 'token.created', NULL, '{}', ?)",
+  )
     .bind(id, owner, at)
     .run();
 const insertCall = (preset: string, id: string, at: number) =>
@@ -34,16 +36,29 @@ const insertRollup = (preset: string, start: number, size: number, tool: string,
   )
     .bind(preset, start, size, tool, calls, calls, calls, calls * 7, latencyMax, calls)
     .run();
-const insertFlush = (preset: string, id: string, at: number) => env.DB.prepare("INSERT INTO usage_flushes (id, preset_id, created_at) VALUES (?, ?, ?)").bind(id, preset, at).run();
+const insertFlush = (preset: string, id: string, at: number) =>
+  env.DB.prepare("INSERT INTO usage_flushes (id, preset_id, created_at) VALUES (?, ?, ?)").bind(id, preset, at).run();
 
-const ids = async (sql: string, ...params: unknown[]) => (await env.DB.prepare(sql).bind(...params).all<{ id: string }>()).results.map((r) => r.id).sort();
+const ids = async (sql: string, ...params: unknown[]) =>
+  (
+    await env.DB.prepare(sql)
+      .bind(...params)
+      .all<{ id: string }>()
+  ).results
+    .map((r) => r.id)
+    .sort();
 
 describe("scheduled maintenance", () => {
   it("deletes events, call-log rows, rollups and flush markers past RETENTION_DAYS (default 90), and nothing newer", async () => {
     const now = Date.now();
     const owner = unique("owner");
     const preset = unique("prs");
-    for (const [id, age] of [["old", 91 * DAY], ["edge", 90 * DAY + 1_000], ["young", 89 * DAY], ["new", 0]] as const) {
+    for (const [id, age] of [
+      ["old", 91 * DAY],
+      ["edge", 90 * DAY + 1_000],
+      ["young", 89 * DAY],
+      ["new", 0],
+    ] as const) {
       await insertEvent(owner, `${owner}-${id}`, now - age);
       await insertCall(preset, `${preset}-${id}`, now - age);
     }
@@ -73,7 +88,9 @@ describe("scheduled maintenance", () => {
     const now = Date.now();
     const owner = unique("owner");
     const old = now - 200 * DAY;
-    const rows = Array.from({ length: 1200 }, (_, i) => env.DB.prepare("INSERT INTO events (id, owner_id, type, payload, created_at) VALUES (?, ?, 'token.created', '{}', ?)").bind(`${owner}-${i}`, owner, old));
+    const rows = Array.from({ length: 1200 }, (_, i) =>
+      env.DB.prepare("INSERT INTO events (id, owner_id, type, payload, created_at) VALUES (?, ?, 'token.created', '{}', ?)").bind(`${owner}-${i}`, owner, old),
+    );
     await env.DB.batch(rows);
     const count = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE owner_id = ?").bind(owner).first<{ n: number }>())!.n;
     const first = await runBounded(retentionJobs(env.DB, now, 90), 2);
@@ -99,7 +116,9 @@ describe("scheduled maintenance", () => {
     await runCron(now);
 
     const rows = (
-      await env.DB.prepare(`SELECT bucket_start, bucket_size, tool, calls, ok, latency_count, latency_sum, latency_max, ${HIST_COLUMNS.join(", ")} FROM usage_rollups WHERE preset_id = ? ORDER BY bucket_start, tool`)
+      await env.DB.prepare(
+        `SELECT bucket_start, bucket_size, tool, calls, ok, latency_count, latency_sum, latency_max, ${HIST_COLUMNS.join(", ")} FROM usage_rollups WHERE preset_id = ? ORDER BY bucket_start, tool`,
+      )
         .bind(preset)
         .all<Record<string, number | string>>()
     ).results;

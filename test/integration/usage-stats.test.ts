@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { OUTCOMES, type CallOutcome, type CallRecord } from "../../src/usage/call-record";
 import { presetStub } from "../../src/edge/preset-stub";
+import { type CallOutcome, type CallRecord, OUTCOMES } from "../../src/usage/call-record";
 import { UsageRecorder } from "../../src/usage/recorder";
 import { api, createUser, givenPreset, type TestUser, unique, upstreamUrl } from "../helpers";
 import { mcpPost, rawSession } from "../mcp-raw";
@@ -64,7 +64,11 @@ describe("usage stats", () => {
     const made: Made[] = [];
     let id = 1;
     const callAs = async (who: TestUser | null, session: string, name: string, args: Record<string, unknown> = {}) => {
-      const res = await mcpPost(p.url, { jsonrpc: "2.0", id: id++, method: "tools/call", params: { name, arguments: args } }, { sessionId: session, token: who?.token });
+      const res = await mcpPost(
+        p.url,
+        { jsonrpc: "2.0", id: id++, method: "tools/call", params: { name, arguments: args } },
+        { sessionId: session, token: who?.token },
+      );
       const server = name.includes("__") ? name.split("__")[0]! : null;
       const outcome = outcomeOf(res);
       const known = ["alpha", "strict", "broken"].includes(server ?? "") && name !== "nope__tool";
@@ -88,7 +92,8 @@ describe("usage stats", () => {
 
     const tally = (list: Made[]) => Object.fromEntries(OUTCOMES.map((o) => [o, list.filter((m) => m.outcome === o).length]));
     const expected = tally(made);
-    for (const o of ["ok", "tool_error", "upstream_error", "timeout", "rate_limited", "breaker_open", "denied"] as const) expect(expected[o], o).toBeGreaterThan(0);
+    for (const o of ["ok", "tool_error", "upstream_error", "timeout", "rate_limited", "breaker_open", "denied"] as const)
+      expect(expected[o], o).toBeGreaterThan(0);
 
     const res = await api("GET", `/presets/${p.slug}/stats?window=1h`, { token: p.owner.token });
     expect(res.status).toBe(200);
@@ -143,7 +148,8 @@ describe("usage stats", () => {
   it("answers the same counts again: reading stats flushes once and never double-counts", async () => {
     const p = await statsPreset();
     const session = await rawSession(p.url);
-    for (let i = 0; i < 4; i++) await mcpPost(p.url, { jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "t" } } }, { sessionId: session });
+    for (let i = 0; i < 4; i++)
+      await mcpPost(p.url, { jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "t" } } }, { sessionId: session });
     const first = await api("GET", `/presets/${p.slug}/stats?window=24h`, { token: p.owner.token });
     const second = await api("GET", `/presets/${p.slug}/stats?window=24h`, { token: p.owner.token });
     expect(first.body.totals.calls).toBe(4);
@@ -160,9 +166,9 @@ describe("usage stats", () => {
   it("flushes rollups to D1 from the preset's alarm", async () => {
     const p = await statsPreset();
     const session = await rawSession(p.url);
-    for (let i = 0; i < 3; i++) await mcpPost(p.url, { jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "t" } } }, { sessionId: session });
-    const stored = () =>
-      env.DB.prepare("SELECT COALESCE(SUM(calls), 0) AS n FROM usage_rollups WHERE preset_id = ?").bind(p.presetId).first<{ n: number }>();
+    for (let i = 0; i < 3; i++)
+      await mcpPost(p.url, { jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "alpha__echo", arguments: { text: "t" } } }, { sessionId: session });
+    const stored = () => env.DB.prepare("SELECT COALESCE(SUM(calls), 0) AS n FROM usage_rollups WHERE preset_id = ?").bind(p.presetId).first<{ n: number }>();
     expect((await stored())?.n).toBe(0);
     expect(await runDurableObjectAlarm(presetStub(env, p.owner.handle, p.slug))).toBe(true);
     expect((await stored())?.n).toBe(3);
@@ -188,8 +194,19 @@ describe("usage stats", () => {
   it("counts a flush exactly once even when D1 committed it but the reply was lost", async () => {
     const presetId = unique("prs");
     const call = (at: number): CallRecord => ({
-      presetId, preset: "x/y", method: "tools/call", tool: "a__b", upstream: "a", userId: null, ip: null,
-      outcome: "ok", latencyMs: 5, requestBytes: 10, responseBytes: 10, arguments: undefined, at,
+      presetId,
+      preset: "x/y",
+      method: "tools/call",
+      tool: "a__b",
+      upstream: "a",
+      userId: null,
+      ip: null,
+      outcome: "ok",
+      latencyMs: 5,
+      requestBytes: 10,
+      responseBytes: 10,
+      arguments: undefined,
+      at,
     });
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     await inFreshObject(async (state) => {
@@ -227,15 +244,30 @@ describe("usage stats", () => {
       const at = Date.now();
       for (let i = 0; i < 1200; i++) {
         recorder.record(
-          { presetId, preset: "x/y", method: "tools/call", tool: `s__t${i}`, upstream: "s", userId: i % 2 ? "usr_a" : null, ip: null,
-            outcome: i % 3 ? "ok" : "tool_error", latencyMs: i % 50, requestBytes: 1, responseBytes: 2, arguments: undefined, at },
+          {
+            presetId,
+            preset: "x/y",
+            method: "tools/call",
+            tool: `s__t${i}`,
+            upstream: "s",
+            userId: i % 2 ? "usr_a" : null,
+            ip: null,
+            outcome: i % 3 ? "ok" : "tool_error",
+            latencyMs: i % 50,
+            requestBytes: 1,
+            responseBytes: 2,
+            arguments: undefined,
+            at,
+          },
           writer,
           { calls: false, arguments: false },
         );
       }
       expect(await recorder.flush()).toBe(false);
     });
-    const row = await env.DB.prepare("SELECT COUNT(*) AS n, SUM(calls) AS calls, SUM(ok) AS ok, SUM(tool_error) AS errors, SUM(response_bytes) AS bytes FROM usage_rollups WHERE preset_id = ?")
+    const row = await env.DB.prepare(
+      "SELECT COUNT(*) AS n, SUM(calls) AS calls, SUM(ok) AS ok, SUM(tool_error) AS errors, SUM(response_bytes) AS bytes FROM usage_rollups WHERE preset_id = ?",
+    )
       .bind(presetId)
       .first<Record<string, number>>();
     expect(row).toEqual({ n: 1200, calls: 1200, ok: 800, errors: 400, bytes: 2400 });

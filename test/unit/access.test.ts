@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideAccess, type AccessDecision } from "../../src/policy/access";
+import { type AccessDecision, decideAccess } from "../../src/policy/access";
 
 const OWNER = "usr_owner";
 const MEMBER = "usr_member";

@@ -263,7 +263,14 @@ describe("CircuitBreaker: snapshot and restore", () => {
     expect(snap).toEqual({
       state: "closed",
       retryAt: 0,
-      outcomes: [[T0, 1], [T0 + 100, 0], [T0 + 200, 0], [T0 + 300, 1], [T0 + 400, 0], [T0 + 500, 0]],
+      outcomes: [
+        [T0, 1],
+        [T0 + 100, 0],
+        [T0 + 200, 0],
+        [T0 + 300, 1],
+        [T0 + 400, 0],
+        [T0 + 500, 0],
+      ],
       opens: 0,
       lastError: { message: "boom 5", at: T0 + 500 },
       lastSuccessAt: T0 + 300,

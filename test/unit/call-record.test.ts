@@ -38,7 +38,9 @@ describe("call records", () => {
       arguments: { text: "héllo" },
       at: 1000,
     });
-    expect(toolCallRecord({ id: "p", handle: "h", slug: "s" }, "ip:x", {}, { tool: "(unknown)", upstream: null, outcome: "denied" }, null, 5, 5).responseBytes).toBe(0);
+    expect(
+      toolCallRecord({ id: "p", handle: "h", slug: "s" }, "ip:x", {}, { tool: "(unknown)", upstream: null, outcome: "denied" }, null, 5, 5).responseBytes,
+    ).toBe(0);
   });
 
   it("counts UTF-8 bytes like TextEncoder, surrogate pairs and lone surrogates included", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CallRelay, type RelayHost, type RelayOptions } from "../../src/tools/call-relay";
 import type { ClientStream } from "../../src/streaming/client-stream";
+import { CallRelay, type RelayHost, type RelayOptions } from "../../src/tools/call-relay";
 import type { Deadline } from "../../src/upstream/deadline";
 
 /** What the relay did to the client's stream, in order. */
@@ -77,7 +77,11 @@ function relayWith(opts: Partial<Omit<RelayOptions, "deadline">> = {}, hostOpts?
   return { relay, h, d };
 }
 
-const progress = (token: string | number, value: number) => ({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: token, progress: value } });
+const progress = (token: string | number, value: number) => ({
+  jsonrpc: "2.0",
+  method: "notifications/progress",
+  params: { progressToken: token, progress: value },
+});
 const request = (id: string | number, method: string, params?: Record<string, unknown>) => ({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
 
 describe("CallRelay: a call with nothing to relay", () => {
@@ -188,7 +192,9 @@ describe("CallRelay: requests to the client", () => {
   it("refuses a url-mode elicitation unless the client declared elicitation.url", () => {
     const form = relayWith({ capabilities: { elicitation: { form: {} } } });
     form.relay.onMessage(request(1, "elicitation/create", { mode: "url", url: "https://example.com" }));
-    expect(form.h.upstream).toEqual([{ jsonrpc: "2.0", id: 1, error: { code: -32601, message: "The client did not declare the elicitation.url capability." } }]);
+    expect(form.h.upstream).toEqual([
+      { jsonrpc: "2.0", id: 1, error: { code: -32601, message: "The client did not declare the elicitation.url capability." } },
+    ]);
 
     const url = relayWith({ capabilities: { elicitation: { url: {} } } });
     url.relay.onMessage(request(1, "elicitation/create", { mode: "url", url: "https://example.com" }));
@@ -238,7 +244,10 @@ describe("CallRelay: cancellation", () => {
     const body = '{"jsonrpc":"2.0","id":"c","result":{}}';
     expect(relay.finish(body)).toBe(true);
     const tail = h.ops.slice(-2);
-    expect(tail[0]).toEqual({ op: "send", message: { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "mcpgate-s1", reason: "The tool call ended." } } });
+    expect(tail[0]).toEqual({
+      op: "send",
+      message: { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "mcpgate-s1", reason: "The tool call ended." } },
+    });
     expect(tail[1]).toEqual({ op: "end", body });
     expect(d.counts.hold).toBe(2);
     expect(d.counts.release).toBe(2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildCatalog, exposedName, findCollisions, pageOf, resolveToolName, type CatalogSource } from "../../src/tools/catalog";
+import { buildCatalog, type CatalogSource, exposedName, findCollisions, pageOf, resolveToolName } from "../../src/tools/catalog";
 import type { Tool } from "../../src/upstream/client";
 
 const echo: Tool = {
@@ -207,14 +207,32 @@ describe("naming options", () => {
   });
 
   it("finds the names two servers would both expose with plain naming, and none with prefixes", () => {
-    expect(findCollisions([{ ...alpha, naming: "plain" }, { ...beta, naming: "plain" }])).toEqual([{ name: "echo", servers: ["alpha", "beta"] }]);
+    expect(
+      findCollisions([
+        { ...alpha, naming: "plain" },
+        { ...beta, naming: "plain" },
+      ]),
+    ).toEqual([{ name: "echo", servers: ["alpha", "beta"] }]);
     expect(findCollisions([alpha, beta])).toEqual([]);
-    expect(findCollisions([{ ...alpha, naming: "plain", selection: ["add"] }, { ...beta, naming: "plain" }])).toEqual([]);
-    expect(findCollisions([{ ...alpha, naming: "plain" }, { ...beta, naming: "plain", overrides: { echo: { name: "beta_echo" } } }])).toEqual([]);
+    expect(
+      findCollisions([
+        { ...alpha, naming: "plain", selection: ["add"] },
+        { ...beta, naming: "plain" },
+      ]),
+    ).toEqual([]);
+    expect(
+      findCollisions([
+        { ...alpha, naming: "plain" },
+        { ...beta, naming: "plain", overrides: { echo: { name: "beta_echo" } } },
+      ]),
+    ).toEqual([]);
   });
 
   it("lets the first server keep a name two would expose", () => {
-    const entries = buildCatalog([{ ...alpha, naming: "plain" }, { ...beta, naming: "plain" }]);
+    const entries = buildCatalog([
+      { ...alpha, naming: "plain" },
+      { ...beta, naming: "plain" },
+    ]);
     expect(entries.filter((e) => e.name === "echo")).toEqual([expect.objectContaining({ server: "alpha" })]);
   });
 

@@ -66,12 +66,9 @@ describe("decodeCursor rejects bad cursors with null", () => {
     expect(decodeCursor(cursor, isOffset)).toBeNull();
   });
 
-  it.each([{ o: -1 }, { o: 1.5 }, { o: "1" }, { offset: 1 }, [1], 1, "o", null, true])(
-    "rejects well-formed JSON of the wrong shape: %j",
-    (value) => {
-      expect(decodeCursor(b64u(JSON.stringify(value)), isOffset)).toBeNull();
-    },
-  );
+  it.each([{ o: -1 }, { o: 1.5 }, { o: "1" }, { offset: 1 }, [1], 1, "o", null, true])("rejects well-formed JSON of the wrong shape: %j", (value) => {
+    expect(decodeCursor(b64u(JSON.stringify(value)), isOffset)).toBeNull();
+  });
 
   it("rejects a tampered cursor that no longer decodes to the expected shape", () => {
     const cursor = encodeCursor({ o: 40 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SlidingWindowLimiter, type Limit, type LimitCheck } from "../../src/policy/rate-limiter";
+import { type Limit, type LimitCheck, SlidingWindowLimiter } from "../../src/policy/rate-limiter";
 
 const T0 = 1_700_000_000_000;
 const MINUTE = 60_000;
@@ -152,7 +152,10 @@ describe("SlidingWindowLimiter: several checks in one take", () => {
     const limiter = new SlidingWindowLimiter();
     const { allowed, decisions } = limiter.take([preset(10), tool("search", 3)], T0);
     expect(allowed).toBe(true);
-    expect(decisions.map((d) => [d.limit, d.remaining])).toEqual([[10, 9], [3, 2]]);
+    expect(decisions.map((d) => [d.limit, d.remaining])).toEqual([
+      [10, 9],
+      [3, 2],
+    ]);
     expect(limiter.export("preset", MINUTE, T0)).toEqual([T0]);
     expect(limiter.export("preset:tool:search", MINUTE, T0)).toEqual([T0]);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { hashToken, issueToken, looksLikeApiToken, TOKEN_PREFIX } from "../../src/accounts/api-tokens";
 import { sha256Hex, timingSafeEqual } from "../../src/shared/crypto";
 import { newId, randomToken } from "../../src/shared/ids";
-import { hashToken, issueToken, looksLikeApiToken, TOKEN_PREFIX } from "../../src/accounts/api-tokens";
 
 const ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -59,7 +59,7 @@ describe("looksLikeApiToken", () => {
 });
 
 describe("hashToken / sha256Hex", () => {
-  it("matches the FIPS 180-2 test vector for \"abc\"", async () => {
+  it('matches the FIPS 180-2 test vector for "abc"', async () => {
     expect(await sha256Hex("abc")).toBe(ABC_SHA256);
     expect(await hashToken("abc")).toBe(ABC_SHA256);
   });

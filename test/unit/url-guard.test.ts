@@ -56,7 +56,16 @@ describe("checkUpstreamUrl: public hosts", () => {
 });
 
 describe("checkUpstreamUrl: loopback", () => {
-  const loopbacks = ["http://127.0.0.1:8080/mcp", "http://localhost", "http://localhost:3000/mcp", "http://[::1]/", "http://127.1.2.3", "https://localhost/", "http://api.localhost/", "http://[::ffff:127.0.0.1]/"];
+  const loopbacks = [
+    "http://127.0.0.1:8080/mcp",
+    "http://localhost",
+    "http://localhost:3000/mcp",
+    "http://[::1]/",
+    "http://127.1.2.3",
+    "https://localhost/",
+    "http://api.localhost/",
+    "http://[::ffff:127.0.0.1]/",
+  ];
 
   it.each(loopbacks)("accepts %s when insecure upstreams are allowed", (raw) => {
     expect(accepted(raw, DEV).href).toBe(new URL(raw).href);
@@ -199,13 +208,18 @@ describe("checkUpstreamUrl: URL shape", () => {
     expect(refusal("https://mcp.example.com/mcp#section")).toBe("must not contain a fragment");
   });
 
-  it.each(["ftp://mcp.example.com/", "ws://mcp.example.com/", "wss://mcp.example.com/", "file:///etc/passwd", "javascript:alert(1)", "data:text/plain,hi", "gopher://127.0.0.1:6379/"])(
-    "refuses the non-http scheme %s",
-    (raw) => {
-      expect(refusal(raw)).toBe("must use https");
-      expect(refusal(raw, DEV)).toBe("must use https");
-    },
-  );
+  it.each([
+    "ftp://mcp.example.com/",
+    "ws://mcp.example.com/",
+    "wss://mcp.example.com/",
+    "file:///etc/passwd",
+    "javascript:alert(1)",
+    "data:text/plain,hi",
+    "gopher://127.0.0.1:6379/",
+  ])("refuses the non-http scheme %s", (raw) => {
+    expect(refusal(raw)).toBe("must use https");
+    expect(refusal(raw, DEV)).toBe("must use https");
+  });
 
   it.each(["", "not a url", "mcp.example.com/mcp", "/relative/path", "https://", "http://[::1", "https://exa mple.com/", "https://[fc00::zz]/"])(
     "refuses the unparseable string %j",

@@ -43,7 +43,18 @@ describe("usage rollups", () => {
 
   it("counts the outcome and, for calls that reached an upstream, the latency bucket", () => {
     const row = sum([call("ok", 40), call("timeout", 1000), call("rate_limited", 0), call("denied", 0)]);
-    expect(row).toMatchObject({ calls: 4, ok: 1, timeout: 1, rate_limited: 1, denied: 1, latency_count: 2, latency_sum: 1040, latency_max: 1000, request_bytes: 40, response_bytes: 80 });
+    expect(row).toMatchObject({
+      calls: 4,
+      ok: 1,
+      timeout: 1,
+      rate_limited: 1,
+      denied: 1,
+      latency_count: 2,
+      latency_sum: 1040,
+      latency_max: 1000,
+      request_bytes: 40,
+      response_bytes: 80,
+    });
     expect(row[HIST_COLUMNS[latencyBucket(40)]!]).toBe(1);
     expect(row[HIST_COLUMNS[latencyBucket(1000)]!]).toBe(1);
     expect(HIST_COLUMNS.reduce((n, c) => n + row[c]!, 0)).toBe(2);
@@ -63,7 +74,12 @@ describe("merging rollups", () => {
 
 describe("stats", () => {
   it("covers each window with span/step buckets, the last one holding now", () => {
-    for (const [window, points, step] of [["1h", 60, 60_000], ["24h", 96, 900_000], ["7d", 168, 3_600_000], ["30d", 30, 86_400_000]] as const) {
+    for (const [window, points, step] of [
+      ["1h", 60, 60_000],
+      ["24h", 96, 900_000],
+      ["7d", 168, 3_600_000],
+      ["30d", 30, 86_400_000],
+    ] as const) {
       const r = statsRange(window, T);
       expect(r.points).toBe(points);
       expect(r.stepMs).toBe(step);
@@ -91,6 +107,8 @@ describe("stats", () => {
       series: [{ slot: 59, ...sum([call("ok")]) }],
     });
     expect(stats.series).toHaveLength(60);
-    expect(stats.series.filter((s) => s.calls > 0)).toEqual([{ at: new Date(range.from + 59 * 60_000).toISOString(), calls: 1, errors: 0, rateLimited: 0, p50: 35, p95: 40 }]);
+    expect(stats.series.filter((s) => s.calls > 0)).toEqual([
+      { at: new Date(range.from + 59 * 60_000).toISOString(), calls: 1, errors: 0, rateLimited: 0, p50: 35, p95: 40 },
+    ]);
   });
 });

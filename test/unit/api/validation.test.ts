@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ApiError } from "../../../src/shared/errors";
 import {
   AttachServerBody,
   CreatePresetBody,
@@ -13,6 +12,7 @@ import {
   UpdateServerBody,
 } from "../../../src/api/schemas";
 import { describeIssue, parseWith } from "../../../src/api/validation";
+import { ApiError } from "../../../src/shared/errors";
 
 /** The ApiError parseWith throws, failing the test if it parsed. */
 function failure(schema: z.ZodType, value: unknown, where = "body"): ApiError {
@@ -110,9 +110,7 @@ describe("parseWith: field errors", () => {
   });
 
   it("explains why a server name with '__' is refused", () => {
-    expect(failure(CreateServerBody, { ...server, name: "a__b" }).message).toBe(
-      "name: may not contain '__', which separates server and tool names",
-    );
+    expect(failure(CreateServerBody, { ...server, name: "a__b" }).message).toBe("name: may not contain '__', which separates server and tool names");
   });
 
   it("falls back to `where` for an error on the whole value", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isNotification, isRequest, readableId, rpcErrorBody, RpcCode, rpcResultBody, validateMessage } from "../../../src/mcp/jsonrpc";
+import { isNotification, isRequest, RpcCode, readableId, rpcErrorBody, rpcResultBody, validateMessage } from "../../../src/mcp/jsonrpc";
 
 /** The refusal reason, failing the test if the message was accepted. */
 function reason(value: unknown): string {

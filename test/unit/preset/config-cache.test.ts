@@ -59,7 +59,10 @@ describe("ConfigCache", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
       let n = 0;
-      const cache = new ConfigCache(async () => config(`v${++n}`), () => {});
+      const cache = new ConfigCache(
+        async () => config(`v${++n}`),
+        () => {},
+      );
       expect((await cache.get(ref))?.name).toBe("v1");
       vi.setSystemTime(Date.now() + CONFIG_REVALIDATE_MS + 1);
       expect((await cache.get(ref))?.name).toBe("v1");
@@ -70,7 +73,10 @@ describe("ConfigCache", () => {
   });
 
   it("latest() loads the preset it last served, and nothing before it served one", async () => {
-    const cache = new ConfigCache(async (r) => config(`${r.handle}/${r.slug}`), () => {});
+    const cache = new ConfigCache(
+      async (r) => config(`${r.handle}/${r.slug}`),
+      () => {},
+    );
     expect(await cache.latest()).toBeNull();
     await cache.get(ref);
     cache.invalidate();
