@@ -20,7 +20,8 @@ export function recordMetrics(opts: { fail?: "throw" | "reject" } = {}): Metrics
   const binding = {
     writeDataPoint(point?: AnalyticsEngineDataPoint): void {
       if (opts.fail === "throw") throw new Error("Analytics Engine is unavailable");
-      if (opts.fail === "reject") return Promise.reject(new Error("Analytics Engine is unavailable")) as unknown as void;
+      // biome-ignore lint/correctness/noVoidTypeReturn: a binding that answers with a rejected promise is what this fake plays
+      if (opts.fail === "reject") return Promise.reject(new Error("Analytics Engine is unavailable")) as unknown as undefined;
       const problem = checkDataPoint(point ?? {});
       if (problem) throw new Error(`data point refused: ${problem}`);
       points.push(structuredClone(point ?? {}));

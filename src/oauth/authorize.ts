@@ -67,7 +67,7 @@ async function validate(c: Context<AppEnv>, q: URLSearchParams, issuer: string):
   const target = resource ? parseResource(issuer, resource) : null;
   if (!resource || !target) return errorRedirect(back, issuer, "invalid_target", "resource must name one of this gateway's presets.");
   const preset = await loadPresetConfig(c.env, target.handle, target.slug);
-  if (!preset || preset.status !== "active") return errorRedirect(back, issuer, "invalid_target", "No such preset.");
+  if (preset?.status !== "active") return errorRedirect(back, issuer, "invalid_target", "No such preset.");
   const canonical = `${issuer}/mcp/${target.handle}/${target.slug}`;
   return {
     pending: { clientId: client.id, redirectUri, state, codeChallenge: challenge, scope: scopes.join(" ") || DEFAULT_SCOPE, resource: canonical },

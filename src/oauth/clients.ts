@@ -125,7 +125,7 @@ export async function findClient(env: Bindings, clientId: string, fetcher: typeo
   const db = getDb(env.DB);
   const row = await db.select().from(oauthClients).where(eq(oauthClients.id, clientId)).get();
   if (!isMetadataDocumentId(clientId)) return row ? toClient(row) : null;
-  if (row && row.fetchedAt && Date.now() - row.fetchedAt < CIMD_TTL_MS) return toClient(row);
+  if (row?.fetchedAt && Date.now() - row.fetchedAt < CIMD_TTL_MS) return toClient(row);
   const meta = await fetchMetadataDocument(env, clientId, fetcher);
   const now = Date.now();
   const values = {

@@ -45,7 +45,7 @@ export function buildOAuth(): Hono<AppEnv> {
   app.get("/.well-known/oauth-protected-resource/mcp/:user/:slug", async (c) => {
     const { user, slug } = c.req.param();
     const preset = /^[a-z0-9-]{1,50}$/.test(user) && /^[a-z0-9-]{1,50}$/.test(slug) ? await loadPresetConfig(c.env, user, slug) : null;
-    if (!preset || preset.status !== "active") return c.json({ error: "not_found", error_description: "No preset at this URL." }, 404);
+    if (preset?.status !== "active") return c.json({ error: "not_found", error_description: "No preset at this URL." }, 404);
     return c.json(protectedResourceMetadata(publicUrl(c), user, slug), 200, { "cache-control": "public, max-age=300" });
   });
 

@@ -76,7 +76,8 @@ export async function tokenPost(c: Context<AppEnv>): Promise<Response> {
     const resource = form.get("resource");
     if (resource !== null && resource.replace(/\/$/, "") !== grant.resource) throw new OAuthError("invalid_target", "resource does not match the grant.");
     const scope = form.get("scope");
-    if (scope && scope.split(" ").some((s) => !grant.scope.split(" ").includes(s))) throw new OAuthError("invalid_scope", "A refresh cannot widen the scope.");
+    const requested = scope ? scope.split(" ") : [];
+    if (requested.some((s) => !grant.scope.split(" ").includes(s))) throw new OAuthError("invalid_scope", "A refresh cannot widen the scope.");
     if (!(await stillAllowed(c, grant))) {
       await revokeGrant(c.env, grant, "access_lost", null);
       throw new OAuthError("invalid_grant", "The user no longer has access to this preset.");

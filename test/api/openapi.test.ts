@@ -2,7 +2,6 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ApiResult, api, createUser, givenPreset, type TestUser, unique, upstreamUrl } from "../helpers";
 
-// biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by tests
 let doc: any;
 
 beforeAll(async () => {
@@ -15,7 +14,6 @@ beforeAll(async () => {
  * The subset of JSON Schema (OpenAPI 3.0 flavour) the generated document uses; returns the
  * problems found, so a failing assertion shows where a response and its schema disagree.
  */
-// biome-ignore lint/suspicious/noExplicitAny: walking JSON Schema
 function check(schema: any, value: unknown, at = "$"): string[] {
   if (!schema || Object.keys(schema).length === 0) return [];
   if (value === null) return schema.nullable ? [] : [`${at}: null not allowed`];

@@ -30,7 +30,7 @@ function mcpCase(r: () => number, session: string): { body: string; headers: Rec
   if (r() < 0.15) headers["content-type"] = pick(["text/plain", "application/xml", "", "application/json-patch+json", "multipart/form-data"]);
   if (r() < 0.1) headers.accept = pick(["text/html", "", "application/json"]);
   if (r() < 0.15) headers["mcp-protocol-version"] = pick(["2025-11-25", "garbage", "1.0", "2025-13-45", "x".repeat(300)]);
-  if (r() < 0.1) headers.authorization = pick(["Bearer", "Basic abc", "Bearer " + "x".repeat(3000), "Bearer mcpg_" + "0".repeat(40), "bearer  spaced token"]);
+  if (r() < 0.1) headers.authorization = pick(["Bearer", "Basic abc", `Bearer ${"x".repeat(3000)}`, `Bearer mcpg_${"0".repeat(40)}`, "bearer  spaced token"]);
   if (r() < 0.05) headers.origin = pick(["https://evil.example", "null", "http://localhost:6274"]);
   const kind = Math.floor(r() * 8);
   let body: string;

@@ -45,7 +45,7 @@ describe("who may use a preset", () => {
 
   it("refuses a bad token with 401 even on a public preset", async () => {
     const p = await presetWith("public");
-    const res = await mcpPost(p.url, INIT(), { token: "mcpg_" + "x".repeat(40) });
+    const res = await mcpPost(p.url, INIT(), { token: `mcpg_${"x".repeat(40)}` });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
   });

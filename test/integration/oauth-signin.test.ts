@@ -1,6 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, createUser, givenPreset, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
+import { createUser, givenPreset, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
 import { INIT, mcpPost } from "../mcp-raw";
 import {
   authorizeInBrowser,
@@ -314,7 +314,7 @@ describe("sign-in and consent pages", () => {
     const owner = await createUserWithEmail();
     const slug = await privatePreset(owner);
     const signIn = await browse((await authorization(owner, slug)).url);
-    const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: "mcpg_" + "x".repeat(40) }));
+    const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: `mcpg_${"x".repeat(40)}` }));
     expect(posted.status).toBe(401);
     expect(posted.html).toContain("not valid");
     expect(field(posted.html, "request")).toBe(field(signIn.html, "request"));

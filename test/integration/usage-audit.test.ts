@@ -250,7 +250,7 @@ describe("auth failures the worker refused", () => {
     await addPreset(owner, "badtoken", "public");
     const url = presetUrl(owner.handle, "badtoken");
     for (let i = 0; i < 3; i++) {
-      const res = await mcpPost(url, INIT(), { token: "mcpg_" + "z".repeat(40), headers: { "cf-connecting-ip": "203.0.113.50" } });
+      const res = await mcpPost(url, INIT(), { token: `mcpg_${"z".repeat(40)}`, headers: { "cf-connecting-ip": "203.0.113.50" } });
       expect(res.status).toBe(401);
     }
     const events = await authFailures(owner, "badtoken", 1);

@@ -351,7 +351,7 @@ describe("CircuitBreaker: last error and last success", () => {
 
   it("keeps a message of exactly 300 characters whole", () => {
     const breaker = new CircuitBreaker();
-    const exact = "e".repeat(299) + "!";
+    const exact = `${"e".repeat(299)}!`;
     breaker.record(false, T0, exact);
     expect(breaker.snapshot().lastError?.message).toBe(exact);
   });

@@ -57,7 +57,7 @@ describe("decodeCursor rejects bad cursors with null", () => {
 
   it("rejects a cursor whose length is impossible for base64", () => {
     expect(decodeCursor("A", isOffset)).toBeNull();
-    expect(decodeCursor(encodeCursor({ o: 1 }) + "A", isOffset)).toBeNull();
+    expect(decodeCursor(`${encodeCursor({ o: 1 })}A`, isOffset)).toBeNull();
   });
 
   it.each(["not-json", "{o:1}", '{"o":1', "undefined", "\u0000\u0001"])("rejects valid base64url of the non-JSON text %j", (text) => {

@@ -60,7 +60,10 @@ describe("percentile estimates", () => {
 
   it("lands in the same bucket as the exact percentile for many distributions (seeded)", () => {
     let seed = 42;
-    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     for (let trial = 0; trial < 50; trial++) {
       const scale = 1 + random() * 2000;
       const latencies = Array.from({ length: 1 + Math.floor(random() * 500) }, () => Math.round(-Math.log(1 - random()) * scale));

@@ -83,7 +83,7 @@ describe("MetricsWriter", () => {
       },
     }));
     expect(throwing.write(callDataPoint(call()))).toBe("failed");
-    const rejecting = new MetricsWriter(() => ({ writeDataPoint: () => Promise.reject(new Error("later")) as unknown as void }));
+    const rejecting = new MetricsWriter(() => ({ writeDataPoint: () => Promise.reject(new Error("later")) as unknown as undefined }));
     expect(rejecting.write(callDataPoint(call()))).toBe("written");
     await new Promise((r) => setTimeout(r, 0));
     expect(error).toHaveBeenCalledWith("metrics data point not written", expect.any(Error));
