@@ -9,7 +9,8 @@
 
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
-import { exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
+import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
+import type { CatalogAudit } from "../tools/catalog-audit";
 import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
 import { selectItems, selectsPrompt, uriJudge } from "./item-selection";
@@ -76,9 +77,11 @@ async function withinBudget<T>(work: Promise<T | null>): Promise<T | null> {
 
 export class PresetItems {
   readonly #pool: UpstreamPool;
+  readonly #audit: CatalogAudit | null;
 
-  constructor(pool: UpstreamPool) {
+  constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit } = {}) {
     this.#pool = pool;
+    this.#audit = opts.audit ?? null;
   }
 
   /**
@@ -178,7 +181,10 @@ export class PresetItems {
       config.servers.map(async (server) => {
         const items = await this.#pool.items(server, kind).catch(() => [] as Item[]);
         const selection = kind === "prompts" ? server.promptSelection : server.resourceSelection;
-        return selectItems(kind, selection, items).map((item) => this.#expose(server, kind, item));
+        const selected = selectItems(kind, selection, items);
+        return (kind === "prompts" ? selected.filter((p) => this.#validPrompt(config, server, String(p.name ?? ""))) : selected).map((item) =>
+          this.#expose(server, kind, item),
+        );
       }),
     );
     return lists.flat();
@@ -196,11 +202,21 @@ export class PresetItems {
     return target && target !== UNSAFE ? target.server : null;
   }
 
+  /** Whether an exposed prompt name is valid; an invalid one is audited (prompt.refused) and left out. */
+  #validPrompt(config: PresetConfig, server: PresetServer, upstreamName: string): boolean {
+    const name = exposedNameIn({ server: server.name, naming: server.naming }, upstreamName);
+    if (upstreamName && EXPOSED_PROMPT_NAME.test(name)) return true;
+    this.#audit?.note(config, "prompt.refused", server.name, name);
+    return false;
+  }
+
   async #routePrompt(config: PresetConfig, name: string): Promise<Target | null> {
+    if (!EXPOSED_PROMPT_NAME.test(name)) return null;
     const at = name.indexOf(NAME_SEPARATOR);
     if (at > 0) {
       const server = config.servers.find((s) => s.naming !== "plain" && s.name === name.slice(0, at));
       const value = name.slice(at + NAME_SEPARATOR.length);
+      if (server && !value) return null;
       if (server) return selectsPrompt(server.promptSelection, value) ? { server, value } : null;
     }
     for (const server of config.servers.filter((s) => s.naming === "plain" && selectsPrompt(s.promptSelection, name))) {

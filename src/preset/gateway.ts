@@ -18,6 +18,7 @@ import { callerKey } from "../policy/caller-key";
 import { RateLimits } from "../policy/rate-limits";
 import type { Bindings } from "../shared/bindings";
 import { SessionStreams } from "../streaming/session-streams";
+import { CatalogAudit } from "../tools/catalog-audit";
 import { CatalogCache } from "../tools/catalog-cache";
 import { UpstreamPool } from "../upstream/pool";
 import { UsageRecorder } from "../usage/recorder";
@@ -71,8 +72,9 @@ export class PresetGateway extends DurableObject<Bindings> {
       onConnected: (server) => notifications.resubscribe(server),
       onLog: (server, params) => this.#streams.broadcastLog(server.name, params),
     });
-    const items = new PresetItems(this.#pool);
-    const catalog = new CatalogCache(this.#pool);
+    const catalogAudit = new CatalogAudit(sql, (config, type, target, payload) => this.#audit.write(config, type, target, payload));
+    const items = new PresetItems(this.#pool, { audit: catalogAudit });
+    const catalog = new CatalogCache(this.#pool, { audit: catalogAudit });
     this.#config = new ConfigCache(
       (ref) => loadPresetConfig(this.env, ref.handle, ref.slug),
       (config, previous) => {

@@ -5,7 +5,7 @@
  * anything (`openStorage`, inside `blockConcurrencyWhile`); the modules that use a table assume it
  * exists with the latest layout and never create or alter one themselves.
  *
- * SQLite tables (schema version 2; `storage_version` holds the version):
+ * SQLite tables (schema version 3; `storage_version` holds the version):
  *
  * | table (indexes)                      | what a row is                                                                 | used by                      |
  * | ------------------------------------ | ----------------------------------------------------------------------------- | ---------------------------- |
@@ -15,6 +15,7 @@
  * | `upstream_profiles`                  | an upstream's capabilities and instructions from its last initialize          | upstream/pool.ts             |
  * | `upstream_tools`                     | an upstream's tool list (served when the object restarts)                    | upstream/pool.ts             |
  * | `usage_pending`                      | usage rollup counts not yet flushed to D1, per flush id and rollup key         | usage/recorder.ts            |
+ * | `catalog_audits` (`catalog_audits_at`) | a refused or shadowed item already audited: server, kind, name, when (24 h) | tools/catalog-audit.ts       |
  *
  * KV (`ctx.storage`, one key per item; the owning module sees its keys without the prefix):
  *
@@ -80,6 +81,12 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
   // 1 → 2: the pending rollups lose the "_v1" suffix, which stood in for a schema version.
   (sql) => {
     sql.exec("ALTER TABLE usage_pending_v1 RENAME TO usage_pending");
+  },
+  // 2 → 3: which refused or shadowed tools and prompts were audited in the last 24 h.
+  (sql) => {
+    sql.exec(`CREATE TABLE IF NOT EXISTS catalog_audits (
+      server TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (server, kind, name))`);
+    sql.exec("CREATE INDEX IF NOT EXISTS catalog_audits_at ON catalog_audits(at)");
   },
 ];
 

@@ -9,8 +9,13 @@
 import type { Tool } from "../upstream/client";
 
 export const NAME_SEPARATOR = "__";
-/** MCP tool names: what every client accepts (some cap names at 64 characters). */
-export const EXPOSED_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/**
+ * An exposed tool name every client accepts: several LLM APIs refuse a whole tool list when one
+ * name fails `^[a-zA-Z0-9_-]{1,64}$`, so a preset exposes no other (issue 12, finding 7).
+ */
+export const EXPOSED_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** An exposed prompt name: prompts are not sent to model APIs as functions, so dots and 128 characters are fine. */
+export const EXPOSED_PROMPT_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export type ToolNaming = "prefixed" | "plain";
 
@@ -48,25 +53,70 @@ export function exposedNameIn(src: Pick<CatalogSource, "server" | "naming" | "ov
   return src.naming === "plain" ? upstreamName : exposedName(src.server, upstreamName);
 }
 
+/** A selected tool the catalog leaves out, and why: its exposed name is not valid, or another server holds that name. */
+export interface CatalogDrop {
+  server: string;
+  upstreamName: string;
+  name: string;
+  reason: "invalid_name" | "shadowed";
+  /** For "shadowed": the server the name stays with. */
+  heldBy?: string;
+}
+
+/** What mergeCatalog built: the exposed tools, and what it left out. */
+export interface MergedCatalog {
+  entries: CatalogEntry[];
+  dropped: CatalogDrop[];
+}
+
 /**
- * The exposed tools, in server order. When two sources expose the same name (possible only with
- * plain naming or overrides, and refused when configured), the first keeps it.
+ * The exposed tools, in server order. An exposed name that is not a valid MCP tool name is
+ * dropped. When two sources expose the same name (possible only with plain naming or overrides,
+ * and refused when configured), the first keeps it and the other is dropped as shadowed.
  */
-export function buildCatalog(sources: readonly CatalogSource[]): CatalogEntry[] {
-  const entries: CatalogEntry[] = [];
-  const taken = new Set<string>();
+export function mergeCatalog(sources: readonly CatalogSource[]): MergedCatalog {
+  const dropped: CatalogDrop[] = [];
+  const claims = new Map<string, { src: CatalogSource; tool: Tool }[]>();
   for (const src of sources) {
     const allowed = src.selection ? new Set(src.selection) : null;
     for (const tool of src.tools) {
       if (allowed && !allowed.has(tool.name)) continue;
       const name = exposedNameIn(src, tool.name);
-      if (taken.has(name)) continue;
-      taken.add(name);
+      // An empty upstream name is no name, even where the prefix makes `<server>__` look like one.
+      if (!tool.name || !EXPOSED_NAME.test(name)) {
+        dropped.push({ server: src.server, upstreamName: tool.name, name, reason: "invalid_name" });
+        continue;
+      }
+      const list = claims.get(name);
+      if (list) list.push({ src, tool });
+      else claims.set(name, [{ src, tool }]);
+    }
+  }
+  const winners = new Map<string, { src: CatalogSource; tool: Tool }>();
+  for (const [name, list] of claims) {
+    const heldBy = list[0]!.src.server;
+    for (const c of list) {
+      if (c.src.server === heldBy && !winners.has(name)) winners.set(name, c);
+      else dropped.push({ server: c.src.server, upstreamName: c.tool.name, name, reason: "shadowed", heldBy });
+    }
+  }
+  const entries: CatalogEntry[] = [];
+  // Server order, then the upstream's order, as before.
+  for (const src of sources) {
+    for (const tool of src.tools) {
+      const name = exposedNameIn(src, tool.name);
+      const winner = winners.get(name);
+      if (winner?.src !== src || winner.tool !== tool) continue;
       const description = src.overrides?.[tool.name]?.description;
       entries.push({ name, server: src.server, upstreamName: tool.name, tool: { ...tool, name, ...(description !== undefined ? { description } : {}) } });
     }
   }
-  return entries;
+  return { entries, dropped };
+}
+
+/** The exposed tools of mergeCatalog. */
+export function buildCatalog(sources: readonly CatalogSource[]): CatalogEntry[] {
+  return mergeCatalog(sources).entries;
 }
 
 /** Exposed names that more than one selected tool would get, with the servers involved. */
@@ -92,6 +142,7 @@ export function findCollisions(sources: readonly CatalogSource[]): { name: strin
 export function resolveToolName<
   S extends { name: string; selection: readonly string[] | null; naming?: ToolNaming; overrides?: Readonly<Record<string, ItemOverride>> | null },
 >(name: string, servers: readonly S[]): { server: S; upstreamName: string } | null {
+  if (!EXPOSED_NAME.test(name)) return null;
   const at = name.indexOf(NAME_SEPARATOR);
   if (at <= 0) return null;
   const serverName = name.slice(0, at);

@@ -1,6 +1,13 @@
-import { describe, expect, it } from "vitest";
-import { givenPreset, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { describe, expect, it, vi } from "vitest";
+import { api, EVENTUALLY, type GivenPreset, givenPreset, unique, upstreamStats, upstreamUrl } from "../helpers";
 import { openSession, rpc } from "../mcp-raw";
+
+/** A preset's audit events of one type, oldest first. */
+async function eventsOf(p: GivenPreset, type: string): Promise<{ type: string; target: string; payload: Record<string, any> }[]> {
+  const res = await api("GET", `/presets/${p.slug}/events?type=${type}&limit=100`, { token: p.owner.token });
+  expect(res.status).toBe(200);
+  return [...res.body.events].reverse();
+}
 
 /**
  * Attacks on what a preset exposes (issue 12): resource template escapes, tool shadowing under
@@ -41,4 +48,51 @@ describe("resource template selection", () => {
       expect((await upstreamStats("docs", scope)).requests["resources/read"]).toBe(1);
     });
   }
+});
+
+describe("upstream names no client accepts", () => {
+  const BAD_TOOLS = ["bad name!\n<script>", "\u202Egnp.exe", "x".repeat(306), ""];
+
+  it("drops tools and prompts with invalid exposed names, refuses calls to them, and audits each once", async () => {
+    const p = await givenPreset({ servers: [{ name: "evil", url: upstreamUrl("evil", unique("evil")), tools: null, prompts: null }] });
+    const session = await openSession(p.url);
+    const listed = await rpc(session, 1, "tools/list");
+    expect(listed.result.tools.map((t: { name: string }) => t.name)).toEqual(["evil__fine"]);
+    let id = 2;
+    for (const bad of BAD_TOOLS) {
+      const call = await rpc(session, id++, "tools/call", { name: `evil__${bad}`, arguments: {} });
+      expect(call.error, JSON.stringify(bad)).toMatchObject({ code: -32602, message: expect.stringMatching(/^Unknown tool/) });
+    }
+    expect((await rpc(session, id++, "tools/call", { name: "evil__fine", arguments: {} })).result.content[0].text).toBe("evil ran fine");
+    const prompts = await rpc(session, id++, "prompts/list");
+    expect(prompts.result.prompts.map((x: { name: string }) => x.name)).toEqual(["evil__fine.prompt"]);
+    expect((await rpc(session, id++, "prompts/get", { name: "evil__bad prompt!\n<b>" })).error).toMatchObject({ code: -32602 });
+    // Listing again audits nothing new.
+    await rpc(session, id++, "tools/list");
+    await rpc(session, id++, "prompts/list");
+    await vi.waitFor(async () => {
+      expect(await eventsOf(p, "tool.refused")).toHaveLength(4);
+      expect(await eventsOf(p, "prompt.refused")).toHaveLength(3);
+    }, EVENTUALLY);
+    const refused = await eventsOf(p, "tool.refused");
+    expect(refused.every((e) => e.target === "evil" && e.payload.server === "evil")).toBe(true);
+    expect(refused.map((e) => e.payload.name).sort()).toEqual(
+      ["evil__", "evil__\u202Egnp.exe", `evil__${"x".repeat(194)}`, "evil__bad name!\n<script>"].sort(),
+    );
+    expect(refused.find((e) => e.payload.nameLength)?.payload.nameLength).toBe(312);
+  });
+
+  it("drops the empty and invalid names under plain naming too", async () => {
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "evil", url: upstreamUrl("evil", unique("evil")), tools: null }] });
+    const session = await openSession(p.url);
+    expect((await rpc(session, 1, "tools/list")).result.tools.map((t: { name: string }) => t.name)).toEqual(["fine"]);
+    expect((await rpc(session, 2, "tools/call", { name: "", arguments: {} })).error).toMatchObject({ code: -32602 });
+  });
+
+  it("refuses an override name with a dot, naming the field", async () => {
+    const p = await givenPreset({ servers: [{ name: "evil", url: upstreamUrl("evil"), attach: false }] });
+    const res = await api("PUT", `/presets/${p.slug}/servers/evil`, { token: p.owner.token, body: { overrides: { fine: { name: "fine.tool" } } } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.field).toBe("overrides.fine.name");
+  });
 });

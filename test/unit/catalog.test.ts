@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildCatalog, type CatalogSource, exposedName, findCollisions, pageOf, resolveToolName } from "../../src/tools/catalog";
+import { buildCatalog, type CatalogSource, exposedName, findCollisions, mergeCatalog, pageOf, resolveToolName } from "../../src/tools/catalog";
 import type { Tool } from "../../src/upstream/client";
 
 const echo: Tool = {
@@ -240,5 +240,25 @@ describe("naming options", () => {
     expect(resolveToolName("alpha__echo", [{ name: "alpha", selection: null, naming: "plain" as const }])).toBeNull();
     expect(resolveToolName("alpha__echo", [{ name: "alpha", selection: null, overrides: { echo: { name: "say" } } }])).toBeNull();
     expect(resolveToolName("alpha__add", [{ name: "alpha", selection: null, overrides: { echo: { name: "say" } } }])).toMatchObject({ upstreamName: "add" });
+  });
+});
+
+describe("mergeCatalog: names no client accepts", () => {
+  const tool = (name: string): Tool => ({ name, inputSchema: { type: "object" } });
+  it("drops tools whose exposed name is not ^[A-Za-z0-9_-]{1,64}$ or whose upstream name is empty", () => {
+    const bad = ["bad name!\n<script>", "\u202Eexe", "x".repeat(306), "", "a.b", "x".repeat(59)];
+    const merged = mergeCatalog([{ server: "evil", selection: null, tools: [...bad, "fine"].map(tool) }]);
+    expect(merged.entries.map((e) => e.name)).toEqual(["evil__fine"]);
+    expect(merged.dropped.map((d) => [d.upstreamName, d.reason])).toEqual(bad.map((b) => [b, "invalid_name"]));
+    // Renamed by an override to a valid name, an awkward upstream name is fine.
+    expect(buildCatalog([{ server: "evil", selection: null, tools: [tool("a.b")], overrides: { "a.b": { name: "ab" } } }]).map((e) => e.name)).toEqual(["ab"]);
+  });
+
+  it("routes no invalid name by its prefix", () => {
+    const servers = [{ name: "evil", selection: null }];
+    expect(resolveToolName("evil__bad name", servers)).toBeNull();
+    expect(resolveToolName("evil__a.b", servers)).toBeNull();
+    expect(resolveToolName(`evil__${"x".repeat(60)}`, servers)).toBeNull();
+    expect(resolveToolName("evil__ok", servers)).toMatchObject({ upstreamName: "ok" });
   });
 });
