@@ -20,6 +20,7 @@ import type { Bindings } from "../shared/bindings";
 import { SessionStreams } from "../streaming/session-streams";
 import { CatalogAudit } from "../tools/catalog-audit";
 import { CatalogCache } from "../tools/catalog-cache";
+import { ToolBindings } from "../tools/tool-bindings";
 import { UpstreamPool } from "../upstream/pool";
 import { UsageRecorder } from "../usage/recorder";
 import { Admission, type Entrant } from "./admission";
@@ -74,7 +75,7 @@ export class PresetGateway extends DurableObject<Bindings> {
     });
     const catalogAudit = new CatalogAudit(sql, (config, type, target, payload) => this.#audit.write(config, type, target, payload));
     const items = new PresetItems(this.#pool, { audit: catalogAudit });
-    const catalog = new CatalogCache(this.#pool, { audit: catalogAudit });
+    const catalog = new CatalogCache(this.#pool, { audit: catalogAudit, bindings: new ToolBindings(sql) });
     this.#config = new ConfigCache(
       (ref) => loadPresetConfig(this.env, ref.handle, ref.slug),
       (config, previous) => {

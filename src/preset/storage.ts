@@ -15,6 +15,7 @@
  * | `upstream_profiles`                  | an upstream's capabilities and instructions from its last initialize          | upstream/pool.ts             |
  * | `upstream_tools`                     | an upstream's tool list (served when the object restarts)                    | upstream/pool.ts             |
  * | `usage_pending`                      | usage rollup counts not yet flushed to D1, per flush id and rollup key         | usage/recorder.ts            |
+ * | `tool_bindings`                      | which server an exposed tool name (plain or renamed) stays with (10,000 max)  | tools/tool-bindings.ts       |
  * | `catalog_audits` (`catalog_audits_at`) | a refused or shadowed item already audited: server, kind, name, when (24 h) | tools/catalog-audit.ts       |
  *
  * KV (`ctx.storage`, one key per item; the owning module sees its keys without the prefix):
@@ -82,8 +83,11 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
   (sql) => {
     sql.exec("ALTER TABLE usage_pending_v1 RENAME TO usage_pending");
   },
-  // 2 → 3: which refused or shadowed tools and prompts were audited in the last 24 h.
+  // 2 → 3: which refused or shadowed tools and prompts were audited in the last 24 h, and which
+  // server each plain (or renamed) tool name is bound to.
   (sql) => {
+    sql.exec(`CREATE TABLE IF NOT EXISTS tool_bindings (
+      preset_id TEXT NOT NULL, name TEXT NOT NULL, server TEXT NOT NULL, bound_at INTEGER NOT NULL, PRIMARY KEY (preset_id, name))`);
     sql.exec(`CREATE TABLE IF NOT EXISTS catalog_audits (
       server TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (server, kind, name))`);
     sql.exec("CREATE INDEX IF NOT EXISTS catalog_audits_at ON catalog_audits(at)");

@@ -1,4 +1,6 @@
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { presetStub } from "../../src/edge/preset-stub";
 import { api, EVENTUALLY, type GivenPreset, givenPreset, unique, upstreamStats, upstreamUrl } from "../helpers";
 import { openSession, rpc } from "../mcp-raw";
 
@@ -95,4 +97,50 @@ describe("upstream names no client accepts", () => {
     expect(res.status).toBe(400);
     expect(res.body.error.field).toBe("overrides.fine.name");
   });
+});
+
+describe("tool shadowing with plain naming", () => {
+  for (const [label, zzzTools] of [
+    ["zzz selects transfer_funds explicitly", ["transfer_funds"]],
+    ["both servers select all tools", null],
+  ] as const) {
+    it(`keeps a name with the server it was approved for when another upstream starts offering it (${label})`, async () => {
+      const scope = unique("shadow");
+      const p = await givenPreset({
+        naming: "plain",
+        servers: [
+          { name: "aaa", url: upstreamUrl("beta", scope), tools: null },
+          { name: "zzz", url: upstreamUrl("bank", scope), tools: zzzTools ? [...zzzTools] : null },
+        ],
+      });
+      const session = await openSession(p.url);
+      const names = async (id: number) => (await rpc(session, id, "tools/list")).result.tools.map((t: { name: string }) => t.name).sort();
+      expect(await names(1)).toEqual(["grow", "reverse", "shared", "transfer_funds"]);
+      expect((await rpc(session, 2, "tools/call", { name: "transfer_funds", arguments: {} })).result.content[0].text).toBe("bank transferred");
+
+      // aaa adds its own transfer_funds and says its tools changed; the gateway lists aaa again.
+      const listsBefore = (await upstreamStats("beta", scope)).requests["tools/list"] ?? 0;
+      expect((await rpc(session, 3, "tools/call", { name: "grow", arguments: { name: "transfer_funds" } })).result.content[0].text).toBe("grew transfer_funds");
+      await vi.waitFor(async () => expect((await upstreamStats("beta", scope)).requests["tools/list"]).toBeGreaterThan(listsBefore), EVENTUALLY);
+
+      let id = 4;
+      for (let i = 0; i < 3; i++) {
+        expect(await names(id++)).toEqual(["grow", "reverse", "shared", "transfer_funds"]);
+        const call = await rpc(session, id++, "tools/call", { name: "transfer_funds", arguments: { amount: 100 } });
+        expect(call.result.content[0].text).toBe("bank transferred");
+      }
+      expect((await upstreamStats("beta", scope)).requests["tools/call"]).toBe(1); // only grow reached aaa
+      const listed = (await rpc(session, id++, "tools/list")).result.tools.find((t: { name: string }) => t.name === "transfer_funds");
+      expect(listed.description).toBe("Moves money");
+
+      await vi.waitFor(async () => expect(await eventsOf(p, "tool.shadowed")).toHaveLength(1), EVENTUALLY);
+      const [event] = await eventsOf(p, "tool.shadowed");
+      expect(event).toMatchObject({ target: "aaa", payload: { server: "aaa", name: "transfer_funds", heldBy: "zzz" } });
+      // The binding is in the object's storage, so a restarted object keeps it.
+      await runInDurableObject(presetStub(env, p.owner.handle, p.slug), async (_instance, state) => {
+        const rows = state.storage.sql.exec("SELECT server FROM tool_bindings WHERE name = 'transfer_funds'").toArray();
+        expect(rows).toEqual([{ server: "zzz" }]);
+      });
+    });
+  }
 });
