@@ -13,7 +13,8 @@
  * | `sse_streams`                        | an SSE stream to a client (a call's reply or a standalone GET stream)          | streaming/sse-event-log.ts   |
  * | `sse_events` (`sse_events_at`)       | one event of a stream, for Last-Event-ID resumption (10 min, 1,000 per stream) | streaming/sse-event-log.ts   |
  * | `upstream_profiles`                  | an upstream's capabilities and instructions from its last initialize          | upstream/pool.ts             |
- * | `upstream_tools`                     | an upstream's tool list (served when the object restarts)                    | upstream/pool.ts             |
+ * | `upstream_tools`                     | an upstream's tool list (served when the object restarts); `[]` when chunked | upstream/tool-store.ts       |
+ * | `upstream_tool_chunks`               | a piece (500,000 characters) of the JSON of a tool list too big for one row  | upstream/tool-store.ts       |
  * | `usage_pending`                      | usage rollup counts not yet flushed to D1, per flush id and rollup key         | usage/recorder.ts            |
  * | `tool_bindings`                      | which server an exposed tool name (plain or renamed) stays with (10,000 max)  | tools/tool-bindings.ts       |
  * | `catalog_audits` (`catalog_audits_at`) | a refused or shadowed item already audited: server, kind, name, when (24 h) | tools/catalog-audit.ts       |
@@ -83,9 +84,12 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
   (sql) => {
     sql.exec("ALTER TABLE usage_pending_v1 RENAME TO usage_pending");
   },
-  // 2 → 3: which refused or shadowed tools and prompts were audited in the last 24 h, and which
-  // server each plain (or renamed) tool name is bound to.
+  // 2 → 3: which refused or shadowed tools and prompts were audited in the last 24 h, which
+  // server each plain (or renamed) tool name is bound to, and tool lists too big for one row.
   (sql) => {
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS upstream_tool_chunks (server_id TEXT NOT NULL, seq INTEGER NOT NULL, fetched_at INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (server_id, seq))",
+    );
     sql.exec(`CREATE TABLE IF NOT EXISTS tool_bindings (
       preset_id TEXT NOT NULL, name TEXT NOT NULL, server TEXT NOT NULL, bound_at INTEGER NOT NULL, PRIMARY KEY (preset_id, name))`);
     sql.exec(`CREATE TABLE IF NOT EXISTS catalog_audits (

@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { presetStub } from "../../src/edge/preset-stub";
+import { ToolStore } from "../../src/upstream/tool-store";
 import { api, EVENTUALLY, type GivenPreset, givenPreset, unique, upstreamStats, upstreamUrl } from "../helpers";
 import { openSession, rpc } from "../mcp-raw";
 
@@ -143,4 +144,36 @@ describe("tool shadowing with plain naming", () => {
       });
     });
   }
+});
+
+describe("a big upstream catalog", () => {
+  it("lists and calls all 2,500 tools of a 3.2 MB tools/list, without counting storage against the upstream", async () => {
+    const scope = unique("huge");
+    const p = await givenPreset({ servers: [{ name: "huge", url: upstreamUrl("huge", scope), tools: null }] });
+    const session = await openSession(p.url);
+    const names: string[] = [];
+    let cursor: string | undefined;
+    let id = 1;
+    do {
+      const page = await rpc(session, id++, "tools/list", cursor ? { cursor } : undefined);
+      expect(page.error).toBeUndefined();
+      names.push(...page.result.tools.map((t: { name: string }) => t.name));
+      cursor = page.result.nextCursor;
+    } while (cursor);
+    expect(names).toHaveLength(2_500);
+    expect(names[2_499]).toBe("huge__huge_2499");
+    expect((await rpc(session, id++, "tools/call", { name: "huge__huge_1234", arguments: {} })).result.content[0].text).toBe("huge ran huge_1234");
+    const view = await api("GET", `/presets/${p.slug}`, { token: p.owner.token });
+    expect(view.body.servers[0].health).toMatchObject({ status: "ok", breaker: "closed", lastError: null });
+    // The whole list is in the object's storage (in chunks), so a restarted object serves it without asking.
+    const serverId = p.servers.huge.id as string;
+    await runInDurableObject(presetStub(env, p.owner.handle, p.slug), async (_instance, state) => {
+      const sql = state.storage.sql;
+      const row = sql.exec<{ fingerprint: string }>("SELECT fingerprint FROM upstream_tools WHERE server_id = ?", serverId).one();
+      expect(sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM upstream_tool_chunks WHERE server_id = ?", serverId).one().n).toBeGreaterThan(1);
+      const stored = new ToolStore(sql).read(serverId, row.fingerprint);
+      expect(stored?.tools).toHaveLength(2_500);
+      expect(stored?.tools[2_499]).toMatchObject({ name: "huge_2499" });
+    });
+  });
 });
