@@ -176,4 +176,17 @@ describe("a big upstream catalog", () => {
       expect(stored?.tools[2_499]).toMatchObject({ name: "huge_2499" });
     });
   });
+
+  it("never counts a storage failure against the upstream: the tools are served from memory, health stays ok", async () => {
+    const p = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", unique("store")), tools: ["echo"] }] });
+    // The object's storage refuses to keep tool lists (as a full disk or SQLITE_TOOBIG would).
+    await runInDurableObject(presetStub(env, p.owner.handle, p.slug), async (_instance, state) => {
+      state.storage.sql.exec("DROP TABLE upstream_tools");
+    });
+    const session = await openSession(p.url);
+    expect((await rpc(session, 1, "tools/list")).result.tools.map((t: { name: string }) => t.name)).toEqual(["alpha__echo"]);
+    expect((await rpc(session, 2, "tools/call", { name: "alpha__echo", arguments: { text: "hi" } })).result.content[0].text).toBe("hi");
+    const view = await api("GET", `/presets/${p.slug}`, { token: p.owner.token });
+    expect(view.body.servers[0].health).toMatchObject({ status: "ok", breaker: "closed", lastError: null });
+  });
 });
