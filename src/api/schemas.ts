@@ -157,7 +157,7 @@ export const ToolOverrides = z
     z.strictObject({
       name: z
         .string()
-        .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 characters of letters, digits, '_', '.' or '-'")
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of letters, digits, '_' or '-'")
         .optional(),
       description: z.string().max(4000, "must be at most 4000 characters").optional(),
     }),

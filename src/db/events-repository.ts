@@ -24,7 +24,10 @@ export type EventType =
   | "grant.revoked"
   | "token.created"
   | "token.revoked"
-  | "auth.failed";
+  | "auth.failed"
+  | "tool.refused"
+  | "prompt.refused"
+  | "tool.shadowed";
 
 export interface EventInput {
   ownerId: string;

@@ -7,7 +7,7 @@
  */
 
 import type { Item, ItemKind } from "../upstream/client";
-import { templatePattern } from "./resource-names";
+import { expansionOf, templatePattern } from "./resource-names";
 
 export type ItemSelection = readonly string[] | null;
 
@@ -20,12 +20,35 @@ export function selectsTemplate(selection: ItemSelection, uriTemplate: string): 
   return selection === null || selection.includes(uriTemplate);
 }
 
-/** A test for URIs: selected as such, or an expansion of a selected template (compiled once). */
-export function uriSelector(selection: ItemSelection): (uri: string) => boolean {
-  if (selection === null) return () => true;
+/**
+ * Whether a selection admits a URI: "selected" (selected as such, or a safe expansion of a
+ * selected template), "unselected", or "unsafe" when it expands a selected template only with a
+ * variable value that could climb out of it (resource-names.ts unsafeTemplateValue): refused as
+ * invalid params, never sent upstream.
+ */
+export type UriVerdict = "selected" | "unselected" | "unsafe";
+
+/** The verdict for URIs under one selection (templates compiled once). */
+export function uriJudge(selection: ItemSelection): (uri: string) => UriVerdict {
+  if (selection === null) return () => "selected";
   const exact = new Set(selection);
   const templates = selection.filter((s) => s.includes("{")).map(templatePattern);
-  return (uri) => exact.has(uri) || templates.some((t) => t.test(uri));
+  return (uri) => {
+    if (exact.has(uri)) return "selected";
+    let unsafe = false;
+    for (const t of templates) {
+      const expansion = expansionOf(t, uri);
+      if (expansion.match && !expansion.unsafe) return "selected";
+      if (expansion.match) unsafe = true;
+    }
+    return unsafe ? "unsafe" : "unselected";
+  };
+}
+
+/** A test for URIs: selected as such, or a safe expansion of a selected template (compiled once). */
+export function uriSelector(selection: ItemSelection): (uri: string) => boolean {
+  const judge = uriJudge(selection);
+  return (uri) => judge(uri) === "selected";
 }
 
 export function selectsUri(selection: ItemSelection, uri: string): boolean {

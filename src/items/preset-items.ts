@@ -9,10 +9,11 @@
 
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
-import { exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
+import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
+import type { CatalogAudit } from "../tools/catalog-audit";
 import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
-import { selectItems, selectsPrompt, selectsUri } from "./item-selection";
+import { selectItems, selectsPrompt, uriJudge } from "./item-selection";
 import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "./resource-names";
 
 export const ITEM_METHODS = new Set([
@@ -35,15 +36,28 @@ const LIST_KEYS: Record<string, { kind: ItemKind; key: string }> = {
 
 type Target = { server: PresetServer; value: string };
 
+/** A URI that expands a selected template only with an unsafe variable value (item-selection.ts). */
+const UNSAFE = "unsafe";
+type Routed = Target | typeof UNSAFE | null;
+
 /** The owner of a `mcpgate://<server>/<uri>` URI or template (prefixed naming) if it selects it, or null. */
-function byPrefix(config: PresetConfig, exposed: string): Target | null {
+function byPrefix(config: PresetConfig, exposed: string): Routed {
   const prefixed = parsePrefixedUri(exposed);
   const server = prefixed && config.servers.find((s) => s.naming !== "plain" && s.name === prefixed.server);
-  return server && prefixed && selectsUri(server.resourceSelection, prefixed.uri) ? { server, value: prefixed.uri } : null;
+  if (!server || !prefixed) return null;
+  const verdict = uriJudge(server.resourceSelection)(prefixed.uri);
+  return verdict === "selected" ? { server, value: prefixed.uri } : verdict === UNSAFE ? UNSAFE : null;
 }
 
-/** The plain-naming servers whose resource selection admits a URI (or template string). */
-const plainSelecting = (config: PresetConfig, uri: string) => config.servers.filter((s) => s.naming === "plain" && selectsUri(s.resourceSelection, uri));
+/** The plain-naming servers whose resource selection admits a URI (or template string), or UNSAFE if one admits it only unsafely. */
+function plainSelecting(config: PresetConfig, uri: string): PresetServer[] | typeof UNSAFE {
+  const verdicts = config.servers.filter((s) => s.naming === "plain").map((s) => ({ s, verdict: uriJudge(s.resourceSelection)(uri) }));
+  const selecting = verdicts.filter((v) => v.verdict === "selected").map((v) => v.s);
+  return selecting.length === 0 && verdicts.some((v) => v.verdict === UNSAFE) ? UNSAFE : selecting;
+}
+
+const unsafeMessage = (field: string) =>
+  `${field} expands a selected resource template with a value the gateway refuses: '.' or '..' segments, encoded '/' or '\\', backslashes and control characters are not allowed in template variables.`;
 
 /** How long initialize waits to learn an upstream's capabilities it has never seen (once per upstream). */
 const DESCRIBE_BUDGET_MS = 1_500;
@@ -63,9 +77,11 @@ async function withinBudget<T>(work: Promise<T | null>): Promise<T | null> {
 
 export class PresetItems {
   readonly #pool: UpstreamPool;
+  readonly #audit: CatalogAudit | null;
 
-  constructor(pool: UpstreamPool) {
+  constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit } = {}) {
     this.#pool = pool;
+    this.#audit = opts.audit ?? null;
   }
 
   /**
@@ -119,15 +135,17 @@ export class PresetItems {
         case "resources/unsubscribe": {
           if (typeof params.uri !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, `${req.method} needs params.uri (a string).`);
           const target = await this.#routeUri(config, params.uri);
+          if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.uri"), { uri: params.uri });
           if (!target) return rpcErrorBody(req.id, RpcCode.ResourceNotFound, `Resource not found: ${params.uri}`, { uri: params.uri });
           return this.#forward(req, target, { ...params, uri: target.value });
         }
         case "completion/complete": {
           const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
-          let target: Target | null = null;
+          let target: Routed = null;
           if (ref?.type === "ref/prompt" && typeof ref.name === "string") target = await this.#routePrompt(config, ref.name);
           else if (ref?.type === "ref/resource" && typeof ref.uri === "string") target = await this.#routeTemplate(config, ref.uri);
           else return rpcErrorBody(req.id, RpcCode.InvalidParams, "completion/complete needs params.ref (ref/prompt with a name or ref/resource with a uri).");
+          if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.ref.uri"));
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, "Unknown completion reference.");
           const upstreamRef = ref.type === "ref/prompt" ? { ...ref, name: target.value } : { ...ref, uri: target.value };
           return this.#forward(req, target, { ...params, ref: upstreamRef });
@@ -163,7 +181,10 @@ export class PresetItems {
       config.servers.map(async (server) => {
         const items = await this.#pool.items(server, kind).catch(() => [] as Item[]);
         const selection = kind === "prompts" ? server.promptSelection : server.resourceSelection;
-        return selectItems(kind, selection, items).map((item) => this.#expose(server, kind, item));
+        const selected = selectItems(kind, selection, items);
+        return (kind === "prompts" ? selected.filter((p) => this.#validPrompt(config, server, String(p.name ?? ""))) : selected).map((item) =>
+          this.#expose(server, kind, item),
+        );
       }),
     );
     return lists.flat();
@@ -177,14 +198,25 @@ export class PresetItems {
 
   /** The server that owns an exposed resource URI, or null. */
   async ownerOf(config: PresetConfig, uri: string): Promise<PresetServer | null> {
-    return (await this.#routeUri(config, uri))?.server ?? null;
+    const target = await this.#routeUri(config, uri);
+    return target && target !== UNSAFE ? target.server : null;
+  }
+
+  /** Whether an exposed prompt name is valid; an invalid one is audited (prompt.refused) and left out. */
+  #validPrompt(config: PresetConfig, server: PresetServer, upstreamName: string): boolean {
+    const name = exposedNameIn({ server: server.name, naming: server.naming }, upstreamName);
+    if (upstreamName && EXPOSED_PROMPT_NAME.test(name)) return true;
+    this.#audit?.note(config, "prompt.refused", server.name, name);
+    return false;
   }
 
   async #routePrompt(config: PresetConfig, name: string): Promise<Target | null> {
+    if (!EXPOSED_PROMPT_NAME.test(name)) return null;
     const at = name.indexOf(NAME_SEPARATOR);
     if (at > 0) {
       const server = config.servers.find((s) => s.naming !== "plain" && s.name === name.slice(0, at));
       const value = name.slice(at + NAME_SEPARATOR.length);
+      if (server && !value) return null;
       if (server) return selectsPrompt(server.promptSelection, value) ? { server, value } : null;
     }
     for (const server of config.servers.filter((s) => s.naming === "plain" && selectsPrompt(s.promptSelection, name))) {
@@ -195,9 +227,10 @@ export class PresetItems {
   }
 
   /** The owner of a selected resource URI: by its prefix, else an exact listed URI, else a template match. */
-  async #routeUri(config: PresetConfig, uri: string): Promise<Target | null> {
+  async #routeUri(config: PresetConfig, uri: string): Promise<Routed> {
     if (parsePrefixedUri(uri)) return byPrefix(config, uri);
     const plain = plainSelecting(config, uri);
+    if (plain === UNSAFE) return UNSAFE;
     for (const server of plain) {
       const resources = await this.#pool.items(server, "resources").catch(() => [] as Item[]);
       if (resources.some((r) => r.uri === uri)) return { server, value: uri };
@@ -210,9 +243,11 @@ export class PresetItems {
   }
 
   /** The owner of a selected resource template named by its (exposed) template string. */
-  async #routeTemplate(config: PresetConfig, uriTemplate: string): Promise<Target | null> {
+  async #routeTemplate(config: PresetConfig, uriTemplate: string): Promise<Routed> {
     if (parsePrefixedUri(uriTemplate)) return byPrefix(config, uriTemplate);
-    for (const server of plainSelecting(config, uriTemplate)) {
+    const plain = plainSelecting(config, uriTemplate);
+    if (plain === UNSAFE) return UNSAFE;
+    for (const server of plain) {
       const templates = await this.#pool.items(server, "resourceTemplates").catch(() => [] as Item[]);
       if (templates.some((t) => t.uriTemplate === uriTemplate)) return { server, value: uriTemplate };
     }

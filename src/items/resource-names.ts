@@ -30,22 +30,67 @@ export function matchesTemplate(template: string, uri: string): boolean {
   return templatePattern(template).test(uri);
 }
 
-/** The regular expression matchesTemplate tests with, to compile a template once for many URIs. */
+/** The regular expression matchesTemplate tests with, to compile a template once for many URIs. Each variable is a capture group. */
 export function templatePattern(template: string): RegExp {
   let pattern = "^";
   let last = 0;
   for (const m of template.matchAll(/\{([+#./;?&]?)([^}]*)\}/g)) {
     pattern += escapeRegExp(template.slice(last, m.index));
     const op = m[1];
-    if (op === "+" || op === "#") pattern += op === "#" ? "(?:#.*)?" : ".*";
-    else if (op === "/") pattern += "(?:/[^/?#]*)*";
-    else if (op === ".") pattern += "(?:\\.[^/?#.]*)*";
-    else if (op === "?" || op === "&" || op === ";") pattern += "(?:[?&;][^#]*)?";
-    else pattern += "[^/?#]*";
+    if (op === "+" || op === "#") pattern += op === "#" ? "((?:#.*)?)" : "(.*)";
+    else if (op === "/") pattern += "((?:/[^/?#]*)*)";
+    else if (op === ".") pattern += "((?:\\.[^/?#.]*)*)";
+    else if (op === "?" || op === "&" || op === ";") pattern += "((?:[?&;][^#]*)?)";
+    else pattern += "([^/?#]*)";
     last = (m.index ?? 0) + m[0].length;
   }
   pattern += `${escapeRegExp(template.slice(last))}$`;
   return new RegExp(pattern);
+}
+
+/** How often a template value is percent-decoded when looking for hidden separators (`%252F` → `%2F` → `/`). */
+const DECODE_ROUNDS = 4;
+const ENCODED_SEPARATOR = /%(?:2f|5c)/i;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Why a value a URI gives a template variable could leave the place the template names, or null
+ * if it cannot: a `.` or `..` path segment, a percent-encoded `/` or `\` (also double-encoded), a
+ * backslash or a control character, in the value as sent or in any of its percent-decodings. A
+ * selected `file:///docs/{name}` must not admit `file:///docs/..%2F..%2Fetc%2Fpasswd`.
+ */
+export function unsafeTemplateValue(value: string): string | null {
+  let current = value;
+  for (let round = 0; round <= DECODE_ROUNDS; round++) {
+    if (CONTROL.test(current)) return "a control character";
+    if (current.includes("\\")) return "a backslash";
+    if (ENCODED_SEPARATOR.test(current)) return "an encoded '/' or '\\'";
+    if (current.split(/[/?#&;=]/).some((segment) => segment === "." || segment === "..")) return "a '.' or '..' segment";
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(current);
+    } catch {
+      return null; // not valid percent-encoding: nothing further hides in it
+    }
+    if (decoded === current) return null;
+    current = decoded;
+  }
+  return "too many layers of percent-encoding";
+}
+
+/**
+ * How a URI relates to a compiled template: "no" (not an expansion), "safe", or the reason one
+ * of its variable values is unsafe (unsafeTemplateValue).
+ */
+export function expansionOf(pattern: RegExp, uri: string): { match: false } | { match: true; unsafe: string | null } {
+  const m = pattern.exec(uri);
+  if (!m) return { match: false };
+  for (const value of m.slice(1)) {
+    const unsafe = value ? unsafeTemplateValue(value) : null;
+    if (unsafe) return { match: true, unsafe };
+  }
+  return { match: true, unsafe: null };
 }
 
 function escapeRegExp(s: string): string {

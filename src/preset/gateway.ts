@@ -18,7 +18,9 @@ import { callerKey } from "../policy/caller-key";
 import { RateLimits } from "../policy/rate-limits";
 import type { Bindings } from "../shared/bindings";
 import { SessionStreams } from "../streaming/session-streams";
+import { CatalogAudit } from "../tools/catalog-audit";
 import { CatalogCache } from "../tools/catalog-cache";
+import { ToolBindings } from "../tools/tool-bindings";
 import { UpstreamPool } from "../upstream/pool";
 import { UsageRecorder } from "../usage/recorder";
 import { Admission, type Entrant } from "./admission";
@@ -71,8 +73,9 @@ export class PresetGateway extends DurableObject<Bindings> {
       onConnected: (server) => notifications.resubscribe(server),
       onLog: (server, params) => this.#streams.broadcastLog(server.name, params),
     });
-    const items = new PresetItems(this.#pool);
-    const catalog = new CatalogCache(this.#pool);
+    const catalogAudit = new CatalogAudit(sql, (config, type, target, payload) => this.#audit.write(config, type, target, payload));
+    const items = new PresetItems(this.#pool, { audit: catalogAudit });
+    const catalog = new CatalogCache(this.#pool, { audit: catalogAudit, bindings: new ToolBindings(sql) });
     this.#config = new ConfigCache(
       (ref) => loadPresetConfig(this.env, ref.handle, ref.slug),
       (config, previous) => {

@@ -5,7 +5,7 @@
  * anything (`openStorage`, inside `blockConcurrencyWhile`); the modules that use a table assume it
  * exists with the latest layout and never create or alter one themselves.
  *
- * SQLite tables (schema version 2; `storage_version` holds the version):
+ * SQLite tables (schema version 3; `storage_version` holds the version):
  *
  * | table (indexes)                      | what a row is                                                                 | used by                      |
  * | ------------------------------------ | ----------------------------------------------------------------------------- | ---------------------------- |
@@ -13,8 +13,11 @@
  * | `sse_streams`                        | an SSE stream to a client (a call's reply or a standalone GET stream)          | streaming/sse-event-log.ts   |
  * | `sse_events` (`sse_events_at`)       | one event of a stream, for Last-Event-ID resumption (10 min, 1,000 per stream) | streaming/sse-event-log.ts   |
  * | `upstream_profiles`                  | an upstream's capabilities and instructions from its last initialize          | upstream/pool.ts             |
- * | `upstream_tools`                     | an upstream's tool list (served when the object restarts)                    | upstream/pool.ts             |
+ * | `upstream_tools`                     | an upstream's tool list (served when the object restarts); `[]` when chunked | upstream/tool-store.ts       |
+ * | `upstream_tool_chunks`               | a piece (500,000 characters) of the JSON of a tool list too big for one row  | upstream/tool-store.ts       |
  * | `usage_pending`                      | usage rollup counts not yet flushed to D1, per flush id and rollup key         | usage/recorder.ts            |
+ * | `tool_bindings`                      | which server an exposed tool name (plain or renamed) stays with (10,000 max)  | tools/tool-bindings.ts       |
+ * | `catalog_audits` (`catalog_audits_at`) | a refused or shadowed item already audited: server, kind, name, when (24 h) | tools/catalog-audit.ts       |
  *
  * KV (`ctx.storage`, one key per item; the owning module sees its keys without the prefix):
  *
@@ -80,6 +83,18 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
   // 1 → 2: the pending rollups lose the "_v1" suffix, which stood in for a schema version.
   (sql) => {
     sql.exec("ALTER TABLE usage_pending_v1 RENAME TO usage_pending");
+  },
+  // 2 → 3: which refused or shadowed tools and prompts were audited in the last 24 h, which
+  // server each plain (or renamed) tool name is bound to, and tool lists too big for one row.
+  (sql) => {
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS upstream_tool_chunks (server_id TEXT NOT NULL, seq INTEGER NOT NULL, fetched_at INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (server_id, seq))",
+    );
+    sql.exec(`CREATE TABLE IF NOT EXISTS tool_bindings (
+      preset_id TEXT NOT NULL, name TEXT NOT NULL, server TEXT NOT NULL, bound_at INTEGER NOT NULL, PRIMARY KEY (preset_id, name))`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS catalog_audits (
+      server TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (server, kind, name))`);
+    sql.exec("CREATE INDEX IF NOT EXISTS catalog_audits_at ON catalog_audits(at)");
   },
 ];
 

@@ -7,7 +7,9 @@ import { RpcCode, type RpcRequest, rpcErrorBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
 import type { UpstreamPool } from "../upstream/pool";
-import { buildCatalog, type CatalogEntry, pageOf } from "./catalog";
+import { type CatalogDrop, type CatalogEntry, mergeCatalog, pageOf } from "./catalog";
+import type { CatalogAudit } from "./catalog-audit";
+import type { ToolBindings } from "./tool-bindings";
 
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 1000;
@@ -22,13 +24,17 @@ const isOffsetCursor = (v: unknown): v is { o: number } =>
  */
 export class CatalogCache {
   readonly #pool: UpstreamPool;
+  readonly #audit: CatalogAudit | null;
+  readonly #bindings: ToolBindings | null;
   #entries: CatalogEntry[] | null = null;
   #generation = 0;
   /** Serialized tools/list results by cursor, valid until the catalog changes. */
   readonly #pages = new Map<string, string>();
 
-  constructor(pool: UpstreamPool) {
+  constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit; bindings?: ToolBindings } = {}) {
     this.#pool = pool;
+    this.#audit = opts.audit ?? null;
+    this.#bindings = opts.bindings ?? null;
   }
 
   reset(): void {
@@ -74,9 +80,17 @@ export class CatalogCache {
         return { server: server.name, selection: server.selection, tools: tools ?? [], naming: server.naming, overrides: server.overrides };
       }),
     );
-    const entries = buildCatalog(sources);
+    const { entries, dropped, bind, release } = mergeCatalog(sources, this.#bindings?.of(config.id));
+    this.#bindings?.apply(config.id, bind, release);
+    for (const drop of dropped) this.#audited(config, drop);
     if (complete && generation === this.#generation) this.#entries = entries;
     return { entries, complete };
+  }
+
+  /** Audits a tool the catalog left out (at most once per server and name per 24 h: CatalogAudit). Shadowed tools are never routed to. */
+  #audited(config: PresetConfig, drop: CatalogDrop): void {
+    if (drop.reason === "invalid_name") this.#audit?.note(config, "tool.refused", drop.server, drop.name, { upstreamName: drop.upstreamName.slice(0, 200) });
+    else this.#audit?.note(config, "tool.shadowed", drop.server, drop.name, { upstreamName: drop.upstreamName, heldBy: drop.heldBy });
   }
 
   /**

@@ -17,6 +17,7 @@ import {
   type Tool,
   UpstreamFailure,
 } from "./client";
+import { ToolStore } from "./tool-store";
 
 /** A cached tool list older than this is refreshed in the background when served from storage. */
 const STORED_TOOLS_FRESH_MS = 60_000;
@@ -66,6 +67,7 @@ interface ToolList {
  */
 export class UpstreamPool {
   readonly #sql: SqlStorage;
+  readonly #toolStore: ToolStore;
   readonly #allowInsecure: boolean;
   readonly #onToolsChanged: (serverId: string) => void;
   readonly #onResourceUpdated: (server: PresetServer, uri: string) => void;
@@ -98,6 +100,7 @@ export class UpstreamPool {
     },
   ) {
     this.#sql = sql;
+    this.#toolStore = new ToolStore(sql);
     this.#breakers = breakers;
     this.#allowInsecure = opts.allowInsecure;
     this.#onToolsChanged = opts.onToolsChanged;
@@ -354,7 +357,11 @@ export class UpstreamPool {
 
   #toolsChanged(server: PresetServer): void {
     this.#tools.delete(server.id);
-    this.#sql.exec("DELETE FROM upstream_tools WHERE server_id = ?", server.id);
+    try {
+      this.#toolStore.delete(server.id);
+    } catch (e) {
+      console.error("stored tool list not deleted", server.name, e);
+    }
     this.#listFailures.delete(server.id);
     this.#onToolsChanged(server.id);
     this.#refreshInBackground(server);
@@ -380,7 +387,7 @@ export class UpstreamPool {
         const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
         this.#tools.set(server.id, list);
         this.#listFailures.delete(server.id);
-        this.#sql.exec("INSERT OR REPLACE INTO upstream_tools VALUES (?, ?, ?, ?)", server.id, server.fingerprint, JSON.stringify(tools), list.fetchedAt);
+        this.#store(server, list);
         return tools;
       } catch (e) {
         const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
@@ -396,14 +403,24 @@ export class UpstreamPool {
     return load;
   }
 
+  /**
+   * Keeps a tool list for restarts. A storage failure is the object's problem, not the upstream's:
+   * logged, never counted against its breaker; the list is still served from memory.
+   */
+  #store(server: PresetServer, list: ToolList): void {
+    try {
+      if (!this.#toolStore.write(server.id, list)) console.warn("tool list too big to store; kept in memory only", server.name, list.tools.length);
+    } catch (e) {
+      console.error("tool list not stored", server.name, e);
+    }
+  }
+
   #readStored(server: PresetServer): ToolList | null {
-    const row = this.#sql
-      .exec<{ fingerprint: string; tools: string; fetched_at: number }>(
-        "SELECT fingerprint, tools, fetched_at FROM upstream_tools WHERE server_id = ?",
-        server.id,
-      )
-      .toArray()[0];
-    if (!row || row.fingerprint !== server.fingerprint) return null;
-    return { fingerprint: row.fingerprint, tools: JSON.parse(row.tools) as Tool[], fetchedAt: row.fetched_at };
+    try {
+      return this.#toolStore.read(server.id, server.fingerprint);
+    } catch (e) {
+      console.error("stored tool list unreadable", server.name, e);
+      return null;
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildCatalog, type CatalogSource, exposedName, findCollisions, pageOf, resolveToolName } from "../../src/tools/catalog";
+import { buildCatalog, type CatalogSource, exposedName, findCollisions, mergeCatalog, pageOf, resolveToolName } from "../../src/tools/catalog";
 import type { Tool } from "../../src/upstream/client";
 
 const echo: Tool = {
@@ -240,5 +240,75 @@ describe("naming options", () => {
     expect(resolveToolName("alpha__echo", [{ name: "alpha", selection: null, naming: "plain" as const }])).toBeNull();
     expect(resolveToolName("alpha__echo", [{ name: "alpha", selection: null, overrides: { echo: { name: "say" } } }])).toBeNull();
     expect(resolveToolName("alpha__add", [{ name: "alpha", selection: null, overrides: { echo: { name: "say" } } }])).toMatchObject({ upstreamName: "add" });
+  });
+});
+
+describe("mergeCatalog: names no client accepts", () => {
+  const tool = (name: string): Tool => ({ name, inputSchema: { type: "object" } });
+  it("drops tools whose exposed name is not ^[A-Za-z0-9_-]{1,64}$ or whose upstream name is empty", () => {
+    const bad = ["bad name!\n<script>", "\u202Eexe", "x".repeat(306), "", "a.b", "x".repeat(59)];
+    const merged = mergeCatalog([{ server: "evil", selection: null, tools: [...bad, "fine"].map(tool) }]);
+    expect(merged.entries.map((e) => e.name)).toEqual(["evil__fine"]);
+    expect(merged.dropped.map((d) => [d.upstreamName, d.reason])).toEqual(bad.map((b) => [b, "invalid_name"]));
+    // Renamed by an override to a valid name, an awkward upstream name is fine.
+    expect(buildCatalog([{ server: "evil", selection: null, tools: [tool("a.b")], overrides: { "a.b": { name: "ab" } } }]).map((e) => e.name)).toEqual(["ab"]);
+  });
+
+  it("routes no invalid name by its prefix", () => {
+    const servers = [{ name: "evil", selection: null }];
+    expect(resolveToolName("evil__bad name", servers)).toBeNull();
+    expect(resolveToolName("evil__a.b", servers)).toBeNull();
+    expect(resolveToolName(`evil__${"x".repeat(60)}`, servers)).toBeNull();
+    expect(resolveToolName("evil__ok", servers)).toMatchObject({ upstreamName: "ok" });
+  });
+});
+
+describe("mergeCatalog: a name stays with the server it was approved for", () => {
+  const t = (name: string): Tool => ({ name, inputSchema: { type: "object" } });
+  const aaa = (tools: string[], selection: string[] | null = null): CatalogSource => ({ server: "aaa", selection, tools: tools.map(t), naming: "plain" });
+  const zzz = (tools: string[], selection: string[] | null = null): CatalogSource => ({ server: "zzz", selection, tools: tools.map(t), naming: "plain" });
+  const owner = (m: ReturnType<typeof mergeCatalog>, name: string) => m.entries.find((e) => e.name === name)?.server;
+
+  it("binds each plain name to the server that serves it first", () => {
+    const m = mergeCatalog([aaa(["foo"]), zzz(["transfer_funds"])]);
+    expect(m.bind).toEqual([
+      ["foo", "aaa"],
+      ["transfer_funds", "zzz"],
+    ]);
+    expect(m.dropped).toEqual([]);
+    // Already bound: nothing to write.
+    expect(mergeCatalog([aaa(["foo"]), zzz(["transfer_funds"])], new Map(m.bind)).bind).toEqual([]);
+  });
+
+  it("keeps a bound name with its server when an earlier server starts offering it, and reports the newcomer", () => {
+    const bound = new Map([["transfer_funds", "zzz"]]);
+    const m = mergeCatalog([aaa(["foo", "transfer_funds"]), zzz(["transfer_funds"])], bound);
+    expect(owner(m, "transfer_funds")).toBe("zzz");
+    expect(m.dropped).toEqual([{ server: "aaa", upstreamName: "transfer_funds", name: "transfer_funds", reason: "shadowed", heldBy: "zzz" }]);
+    // Without the binding, the old first-in-order rule would have handed the name to aaa.
+    expect(owner(mergeCatalog([aaa(["transfer_funds"]), zzz(["transfer_funds"])]), "transfer_funds")).toBe("aaa");
+  });
+
+  it("keeps the name reserved while its server is in the preset but does not list it (down, or dropped it)", () => {
+    const m = mergeCatalog([aaa(["transfer_funds"]), zzz([])], new Map([["transfer_funds", "zzz"]]));
+    expect(m.entries).toEqual([]);
+    expect(m.dropped[0]).toMatchObject({ server: "aaa", reason: "shadowed", heldBy: "zzz" });
+  });
+
+  it("releases the bindings of a server that left the preset", () => {
+    const m = mergeCatalog([aaa(["transfer_funds"])], new Map([["transfer_funds", "zzz"]]));
+    expect(owner(m, "transfer_funds")).toBe("aaa");
+    expect(m.release).toEqual(["transfer_funds"]);
+    expect(m.bind).toEqual([["transfer_funds", "aaa"]]);
+  });
+
+  it("gives the name to the one server whose selection names the tool, over a binding and over server order", () => {
+    const m = mergeCatalog([aaa(["transfer_funds"], ["transfer_funds"]), zzz(["transfer_funds"])], new Map([["transfer_funds", "zzz"]]));
+    expect(owner(m, "transfer_funds")).toBe("aaa");
+    expect(owner(mergeCatalog([aaa(["transfer_funds"]), zzz(["transfer_funds"], ["transfer_funds"])]), "transfer_funds")).toBe("zzz");
+  });
+
+  it("binds no prefixed name (the prefix already names the server)", () => {
+    expect(mergeCatalog([{ server: "aaa", selection: null, tools: [t("foo")] }]).bind).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { selectItems, selectsPrompt, selectsTemplate, selectsUri, uriSelector } from "../../src/items/item-selection";
+import { selectItems, selectsPrompt, selectsTemplate, selectsUri, uriJudge, uriSelector } from "../../src/items/item-selection";
 
 const prompts = [{ name: "greet" }, { name: "summarize" }, { name: "translate" }];
 const resources = [{ uri: "file:///a.md" }, { uri: "file:///docs/b.md" }, { uri: "db://users/7" }, { name: "no uri" }];
@@ -50,5 +50,17 @@ describe("item selection", () => {
     expect(selectsUri(["file:///a.md"], "file:///aXmd")).toBe(false);
     expect(selectsUri(["search?q=x"], "search?q=x")).toBe(true);
     expect(selectsUri(["search?q=x"], "searchq=x")).toBe(false);
+  });
+});
+
+describe("uriJudge", () => {
+  it("tells a safe expansion of a selected template from one that climbs out of it", () => {
+    const judge = uriJudge(["file:///docs/{name}", "file:///docs/exact.md"]);
+    expect(judge("file:///docs/readme.md")).toBe("selected");
+    expect(judge("file:///docs/..%2F..%2Fetc%2Fpasswd")).toBe("unsafe");
+    expect(judge("file:///docs/..")).toBe("unsafe");
+    expect(judge("file:///etc/passwd")).toBe("unselected");
+    expect(uriJudge(null)("file:///docs/..")).toBe("selected"); // everything selected: nothing to escape from
+    expect(selectsUri(["file:///docs/{name}"], "file:///docs/..")).toBe(false);
   });
 });

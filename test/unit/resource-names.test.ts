@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "../../src/items/resource-names";
+import { expansionOf, exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris, templatePattern, unsafeTemplateValue } from "../../src/items/resource-names";
 
 describe("resource names", () => {
   it("keeps URIs with plain naming and wraps them with their server otherwise, reversibly", () => {
@@ -29,5 +29,39 @@ describe("resource names", () => {
       nested: { resource: { uri: "P:x://y", mimeType: "text/plain" } },
       uris: ["keep"],
     });
+  });
+});
+
+describe("template variable values", () => {
+  it("refuses dot segments, encoded separators (any case, double-encoded), backslashes and control characters", () => {
+    for (const bad of [
+      "..",
+      ".",
+      "..%2F..%2Fetc%2Fpasswd",
+      "a%2fb",
+      "a%5Cb",
+      "a%5cb",
+      "..%252F",
+      "%252e%252e",
+      "%2e%2e",
+      "a\\b",
+      "a\u0000b",
+      "a%0Ab",
+      "x/../y",
+      "x/./y",
+    ]) {
+      expect(unsafeTemplateValue(bad), bad).not.toBeNull();
+    }
+    for (const good of ["readme.md", "a..b", ".hidden", "deep/dir/x", "caf%C3%A9", "100%", "a%20b"]) expect(unsafeTemplateValue(good), good).toBeNull();
+  });
+
+  it("checks each variable of a template match, and nothing outside them", () => {
+    const docs = templatePattern("file:///docs/{name}");
+    expect(expansionOf(docs, "file:///docs/readme.md")).toEqual({ match: true, unsafe: null });
+    expect(expansionOf(docs, "file:///docs/..")).toMatchObject({ match: true, unsafe: expect.stringContaining("segment") });
+    expect(expansionOf(docs, "file:///other/x")).toEqual({ match: false });
+    const deep = templatePattern("file:///{+path}.txt");
+    expect(expansionOf(deep, "file:///a/b/c.txt")).toEqual({ match: true, unsafe: null });
+    expect(expansionOf(deep, "file:///a/../../c.txt").match && expansionOf(deep, "file:///a/../../c.txt")).toMatchObject({ unsafe: expect.any(String) });
   });
 });
