@@ -155,6 +155,8 @@ export const oauthClients = sqliteTable("oauth_clients", {
   metadata: text("metadata").notNull(),
   createdAt: integer("created_at").notNull(),
   fetchedAt: integer("fetched_at"),
+  /** Hashed rate-limit key of the address that registered it (migrations/0008_oauth_hardening.sql). */
+  registeredBy: text("registered_by"),
 });
 
 export const oauthGrants = sqliteTable("oauth_grants", {

@@ -1,6 +1,6 @@
 /**
  * @module Retention: events, call-log rows and usage rollups older than RETENTION_DAYS are deleted by the
- * scheduled handler, in bounded batches (rows chosen by rowid, LIMIT DELETE_BATCH) and within a
+ * scheduled handler (and OAuth clients that got no grant within 24 h), in bounded batches (rows chosen by rowid, LIMIT DELETE_BATCH) and within a
  * fixed budget of D1 statements per run, so one run never exceeds Workers' limits; what is left
  * over is deleted by the next run.
  */
@@ -11,6 +11,8 @@ export const DELETE_BATCH = 500;
 export const STATEMENTS_PER_RUN = 40;
 /** Markers of applied usage flushes only guard retries, which happen within minutes. */
 const FLUSH_MARKER_MS = 7 * 86_400_000;
+/** OAuth clients (registered or metadata documents) that got no grant within this go. */
+export const UNUSED_CLIENT_MS = 86_400_000;
 
 /** RETENTION_DAYS as a whole number of days (1 to 3650), or the default for anything else. */
 export function retentionDays(value: string | undefined): number {
@@ -87,5 +89,12 @@ export function retentionJobs(d1: D1Database, now: number, days: number): Bounde
     deleteJob(d1, "callLog", "call_log", "created_at < ?", cutoff),
     deleteJob(d1, "usageRollups", "usage_rollups", "bucket_size IN (60000, 3600000) AND bucket_start < ?", cutoff),
     deleteJob(d1, "usageFlushes", "usage_flushes", "created_at < ?", now - Math.min(FLUSH_MARKER_MS, days * 86_400_000)),
+    deleteJob(
+      d1,
+      "unusedClients",
+      "oauth_clients",
+      "created_at < ? AND NOT EXISTS (SELECT 1 FROM oauth_grants WHERE oauth_grants.client_id = oauth_clients.id)",
+      now - UNUSED_CLIENT_MS,
+    ),
   ];
 }

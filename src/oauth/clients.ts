@@ -53,22 +53,42 @@ const RedirectUris = z
     }
   });
 
-export const ClientMetadata = z.looseObject({
+const Uri = z.string().max(2000);
+
+/**
+ * The RFC 7591 §2 client metadata the gateway keeps, each bounded. Anything else a client sends is
+ * dropped (RFC 7591 lets a server ignore what it does not support): never stored, never echoed.
+ * `jwks`/`jwks_uri` are among the dropped, since no key-based client authentication is offered.
+ */
+export const ClientMetadata = z.object({
   redirect_uris: RedirectUris,
   client_name: z.string().max(200).optional(),
-  client_uri: z.string().max(2000).optional(),
-  logo_uri: z.string().max(2000).optional(),
+  client_uri: Uri.optional(),
+  logo_uri: Uri.optional(),
+  tos_uri: Uri.optional(),
+  policy_uri: Uri.optional(),
+  contacts: z.array(z.string().max(320)).max(5).optional(),
+  software_id: z.string().max(200).optional(),
+  software_version: z.string().max(100).optional(),
   scope: z.string().max(500).optional(),
   token_endpoint_auth_method: z.enum(["none", "client_secret_post", "client_secret_basic"]).default("none"),
   grant_types: z
-    .array(z.string())
+    .array(z.string().max(100))
+    .max(5)
     .default(["authorization_code", "refresh_token"])
     .refine((g) => g.every((t) => t === "authorization_code" || t === "refresh_token"), "only authorization_code and refresh_token are supported"),
   response_types: z
-    .array(z.string())
+    .array(z.string().max(100))
+    .max(5)
     .default(["code"])
     .refine((r) => r.every((t) => t === "code"), "only the code response type is supported"),
 });
+
+/** Largest registration body read, in bytes; a larger one is refused before it is parsed. */
+export const REGISTRATION_MAX_BYTES = 16 * 1024;
+/** Registrations one client address (IPv4 address or IPv6 /64) may make per window. */
+export const REGISTRATIONS_PER_WINDOW = 20;
+export const REGISTRATION_WINDOW_MS = 60 * 60 * 1000;
 
 function toClient(row: typeof oauthClients.$inferSelect): OAuthClient {
   return {
@@ -81,8 +101,13 @@ function toClient(row: typeof oauthClients.$inferSelect): OAuthClient {
   };
 }
 
-/** RFC 7591 dynamic registration. Confidential clients get a secret, shown once and stored hashed. */
-export async function registerClient(env: Bindings, body: unknown) {
+/**
+ * RFC 7591 dynamic registration. Confidential clients get a secret, shown once and stored hashed.
+ * `registeredBy` is the caller's rate-limit key (ipRateKey): the row is inserted only while fewer
+ * than REGISTRATIONS_PER_WINDOW rows of the same key are younger than the window, counted and
+ * inserted in one statement, so concurrent registrations cannot overshoot.
+ */
+export async function registerClient(env: Bindings, body: unknown, registeredBy: string, now = Date.now()) {
   const parsed = ClientMetadata.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -91,21 +116,38 @@ export async function registerClient(env: Bindings, body: unknown) {
     throw new OAuthError(code, `${field}: ${issue.message}`);
   }
   const meta = parsed.data;
-  const now = Date.now();
   const id = `mcpc_${randomToken(24)}`;
   const secret = meta.token_endpoint_auth_method === "none" ? null : `mcps_${randomToken(40)}`;
-  await getDb(env.DB)
-    .insert(oauthClients)
-    .values({
+  const by = (await sha256Hex(`registration:${registeredBy}`)).slice(0, 32);
+  const since = now - REGISTRATION_WINDOW_MS;
+  const inserted = await env.DB.prepare(
+    `INSERT INTO oauth_clients (id, kind, name, redirect_uris, token_endpoint_auth_method, secret_hash, metadata, created_at, registered_by)
+     SELECT ?, 'registered', ?, ?, ?, ?, ?, ?, ?
+     WHERE (SELECT count(*) FROM oauth_clients WHERE registered_by = ? AND created_at > ?) < ?`,
+  )
+    .bind(
       id,
-      kind: "registered",
-      name: meta.client_name ?? null,
-      redirectUris: JSON.stringify(meta.redirect_uris),
-      tokenEndpointAuthMethod: meta.token_endpoint_auth_method,
-      secretHash: secret ? await sha256Hex(secret) : null,
-      metadata: JSON.stringify(meta),
-      createdAt: now,
+      meta.client_name ?? null,
+      JSON.stringify(meta.redirect_uris),
+      meta.token_endpoint_auth_method,
+      secret ? await sha256Hex(secret) : null,
+      JSON.stringify(meta),
+      now,
+      by,
+      by,
+      since,
+      REGISTRATIONS_PER_WINDOW,
+    )
+    .run();
+  if (inserted.meta.changes !== 1) {
+    const oldest = await env.DB.prepare("SELECT min(created_at) AS t FROM oauth_clients WHERE registered_by = ? AND created_at > ?")
+      .bind(by, since)
+      .first<{ t: number | null }>();
+    const retryAfter = Math.max(1, Math.ceil(((oldest?.t ?? now) + REGISTRATION_WINDOW_MS - now) / 1000));
+    throw new OAuthError("rate_limited", `At most ${REGISTRATIONS_PER_WINDOW} client registrations per hour from one address; retry in ${retryAfter} s.`, 429, {
+      "retry-after": String(retryAfter),
     });
+  }
   return {
     ...meta,
     client_id: id,
@@ -138,6 +180,7 @@ export async function findClient(env: Bindings, clientId: string, fetcher: typeo
     metadata: JSON.stringify(meta),
     createdAt: row?.createdAt ?? now,
     fetchedAt: now,
+    registeredBy: null,
   };
   await db.insert(oauthClients).values(values).onConflictDoUpdate({ target: oauthClients.id, set: values });
   return toClient(values);

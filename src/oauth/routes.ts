@@ -2,9 +2,11 @@ import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { AppEnv } from "../edge/app-env";
 import { loadPresetConfig } from "../preset/config";
+import { clientIp, ipRateKey } from "../shared/client-ip";
 import { publicUrl } from "../shared/public-url";
+import { readLimitedText } from "../shared/read-limited";
 import { authorizeGet, consentPost, loginPost } from "./authorize";
-import { registerClient } from "./clients";
+import { REGISTRATION_MAX_BYTES, registerClient } from "./clients";
 import { OAuthError } from "./errors";
 import { jwks } from "./keys";
 import { authorizationServerMetadata, protectedResourceMetadata } from "./metadata";
@@ -54,10 +56,15 @@ export function buildOAuth(): Hono<AppEnv> {
 
   app.use("/oauth/register", open);
   app.post("/oauth/register", async (c) => {
-    const body: unknown = await c.req.json().catch(() => {
+    const text = await readLimitedText(c.req.raw, REGISTRATION_MAX_BYTES);
+    if (text === null) throw new OAuthError("invalid_client_metadata", `The body is larger than ${REGISTRATION_MAX_BYTES} bytes.`, 413);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
       throw new OAuthError("invalid_client_metadata", "The body must be a JSON object.");
-    });
-    return c.json(await registerClient(c.env, body), 201, { "cache-control": "no-store" });
+    }
+    return c.json(await registerClient(c.env, body, ipRateKey(clientIp(c.req.raw.headers))), 201, { "cache-control": "no-store" });
   });
 
   app.get("/oauth/authorize", authorizeGet);

@@ -1,0 +1,148 @@
+import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import { createUser, ORIGIN } from "../helpers";
+import { freshIp, registerClient } from "../oauth-helpers";
+
+/**
+ * Attacks on the gateway's authorization server (issue 12), each through the real worker: the
+ * storage flood through dynamic registration, login CSRF, concurrent refreshes, unbounded bodies,
+ * unverified emails from the identity provider, and the unauthenticated metadata-document fetch.
+ */
+
+const REDIRECT = "http://localhost:7777/callback";
+const HOUR = 3_600_000;
+
+async function register(body: BodyInit, ip = freshIp(), headers: Record<string, string> = {}) {
+  const res = await SELF.fetch(`${ORIGIN}/oauth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "cf-connecting-ip": ip, ...headers },
+    body,
+  });
+  const text = await res.text();
+  let json: Record<string, any> = {};
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, headers: res.headers, body: json, text };
+}
+
+const storedClient = (id: string) =>
+  env.DB.prepare("SELECT metadata, length(metadata) AS size FROM oauth_clients WHERE id = ?").bind(id).first<{ metadata: string; size: number }>();
+const clientCount = async () => (await env.DB.prepare("SELECT count(*) AS n FROM oauth_clients").first<{ n: number }>())!.n;
+
+/** Runs the worker's scheduled handler as the cron trigger would, at `now`. */
+async function runCron(now: number) {
+  const log = vi.spyOn(console, "log").mockImplementation(() => {});
+  const ctx = createExecutionContext();
+  await worker.scheduled!(createScheduledController({ scheduledTime: now, cron: "17 * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+  log.mockRestore();
+}
+
+describe("dynamic client registration cannot flood storage (finding 1)", () => {
+  it("refuses a 2 MB body with 413 before parsing it, and stores nothing", async () => {
+    const before = await clientCount();
+    const res = await register(JSON.stringify({ redirect_uris: [REDIRECT], junk: "x".repeat(2 * 1024 * 1024) }));
+    expect(res.status).toBe(413);
+    expect(res.body.error).toBe("invalid_client_metadata");
+    expect(res.body.error_description).toContain("16384 bytes");
+    expect(await clientCount()).toBe(before);
+  });
+
+  it("refuses a 3 MiB body sent without a length (chunked) with 413, not a 500", async () => {
+    const chunk = new TextEncoder().encode(`{"redirect_uris":["${REDIRECT}"],"junk":"${"y".repeat(64 * 1024)}`);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 48) return controller.close();
+        sent++;
+        controller.enqueue(sent === 1 ? chunk : new TextEncoder().encode("y".repeat(64 * 1024)));
+      },
+    });
+    const res = await register(stream);
+    expect(res.status).toBe(413);
+    expect(sent).toBeLessThan(48);
+  });
+
+  it("answers a 100,000-deep body with a 4xx JSON error, not a 500", async () => {
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+    const res = await register(`{"redirect_uris":["${REDIRECT}"],"x":${deep}}`);
+    expect(res.status).toBe(413);
+    const within = `${"[".repeat(7_000)}${"]".repeat(7_000)}`;
+    for (const body of [`{"redirect_uris":["${REDIRECT}"],"contacts":${within}}`, within]) {
+      const r = await register(body);
+      expect(r.status, r.text).toBe(400);
+      expect(r.body.error).toBe("invalid_client_metadata");
+    }
+  });
+
+  it("drops fields outside RFC 7591: not stored, not echoed, deep ones included", async () => {
+    const within = `${'{"a":'.repeat(2_000)}1${"}".repeat(2_000)}`;
+    const res = await register(`{"redirect_uris":["${REDIRECT}"],"client_name":"Tidy","software_id":"sw-1","evil":"${"z".repeat(500)}","nested":${within}}`);
+    expect(res.status, res.text).toBe(201);
+    expect(res.body).not.toHaveProperty("evil");
+    expect(res.body).not.toHaveProperty("nested");
+    expect(res.body).toMatchObject({ client_name: "Tidy", software_id: "sw-1", redirect_uris: [REDIRECT] });
+    const row = await storedClient(res.body.client_id);
+    expect(row!.size).toBeLessThan(1_000);
+    expect(JSON.parse(row!.metadata)).not.toHaveProperty("evil");
+  });
+
+  it.each([
+    ["a 201-character client_name", { client_name: "n".repeat(201) }, "client_name"],
+    ["six contacts", { contacts: ["a@x", "b@x", "c@x", "d@x", "e@x", "f@x"] }, "contacts"],
+    ["a 2001-character logo_uri", { logo_uri: `https://x.test/${"l".repeat(1990)}` }, "logo_uri"],
+    ["eleven redirect URIs", { redirect_uris: Array.from({ length: 11 }, (_, i) => `https://app.test/${i}`) }, "redirect_uris"],
+    ["six grant types", { grant_types: Array(6).fill("refresh_token") }, "grant_types"],
+  ])("refuses %s with 400 naming the field", async (_label, extra, field) => {
+    const res = await register(JSON.stringify({ redirect_uris: [REDIRECT], ...extra }));
+    expect(res.status).toBe(400);
+    expect(res.body.error_description).toMatch(new RegExp(`^${field}`));
+  });
+
+  it("allows 20 registrations per address per hour, then 429 with Retry-After; another address is not affected", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < 20; i++) expect((await registerClient(REDIRECT, {}, ip)).status).toBe(201);
+    const refused = await register(JSON.stringify({ redirect_uris: [REDIRECT] }), ip);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toBe("rate_limited");
+    const retry = Number(refused.headers.get("retry-after"));
+    expect(retry).toBeGreaterThan(3_500);
+    expect(retry).toBeLessThanOrEqual(3_600);
+    expect((await registerClient(REDIRECT, {}, freshIp())).status).toBe(201);
+  });
+
+  it("counts exactly under concurrency: 30 parallel registrations from one address give 20 clients", async () => {
+    const ip = freshIp();
+    const results = await Promise.all(Array.from({ length: 30 }, () => registerClient(REDIRECT, {}, ip)));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(20);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(10);
+  });
+
+  it("counts an IPv6 /64 as one address, and a garbage header as one shared bucket", async () => {
+    const prefix = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}`;
+    for (let i = 0; i < 20; i++) expect((await registerClient(REDIRECT, {}, `${prefix}:${i.toString(16)}::${(i * 7).toString(16)}`)).status).toBe(201);
+    expect((await registerClient(REDIRECT, {}, `${prefix}:ffff:1:2:3`)).status).toBe(429);
+    expect((await registerClient(REDIRECT, {}, `${prefix.replace(/:[^:]+$/, ":1")}::1`)).status).toBe(201);
+    const garbage = await Promise.all(Array.from({ length: 21 }, (_, i) => registerClient(REDIRECT, {}, `not-an-ip-${i}`)));
+    expect(garbage.filter((r) => r.status === 429)).toHaveLength(1);
+  });
+
+  it("deletes clients that got no grant within 24 h, keeps the ones with a grant and the young ones", async () => {
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await registerClient(REDIRECT)).body.client_id as string);
+    const [unused, granted, young] = ids as [string, string, string];
+    const user = await createUser();
+    const old = Date.now() - 25 * HOUR;
+    await env.DB.prepare("UPDATE oauth_clients SET created_at = ? WHERE id IN (?, ?)").bind(old, unused, granted).run();
+    await env.DB.prepare("INSERT INTO oauth_grants (id, user_id, client_id, preset_id, resource, scope, created_at) VALUES (?, ?, ?, 'prs-x', 'r', 'mcp', ?)")
+      .bind(`grt-${crypto.randomUUID()}`, user.id, granted, old)
+      .run();
+    await runCron(Date.now());
+    const left = (await env.DB.prepare("SELECT id FROM oauth_clients WHERE id IN (?, ?, ?)").bind(unused, granted, young).all<{ id: string }>()).results.map(
+      (r) => r.id,
+    );
+    expect(left.sort()).toEqual([granted, young].sort());
+  });
+});
