@@ -9,6 +9,7 @@ import { loadPresetConfig, type PresetConfig } from "../preset/config";
 import { publicUrl } from "../shared/public-url";
 import { findClient, type OAuthClient } from "./clients";
 import { OAuthError } from "./errors";
+import { PAGE_FORM_MAX_BYTES, readFormBody } from "./form-body";
 import { createGrant, issueCode } from "./grants";
 import { DEFAULT_SCOPE, parseResource, SCOPES } from "./metadata";
 import { oidcEnabled } from "./oidc";
@@ -155,14 +156,23 @@ export async function authorizeGet(c: Context<AppEnv>): Promise<Response> {
   return proceed(c, issuer, r, await sealRequest(c.env, issuer, r.pending));
 }
 
+/** The posted form of a page, or the error page that answers it (413 over PAGE_FORM_MAX_BYTES). */
+async function pageForm(c: Context<AppEnv>): Promise<URLSearchParams | Response> {
+  const body = await readFormBody(c.req.raw, PAGE_FORM_MAX_BYTES);
+  if (body.ok) return body.form;
+  if (body.problem === "too_large") return pageResponse(c, errorPage("Request too large", `The form is larger than ${PAGE_FORM_MAX_BYTES} bytes.`), 413);
+  return pageResponse(c, errorPage("Bad request", "The form must be sent as application/x-www-form-urlencoded."), 400);
+}
+
 /** Sign-in with an API token (for self-hosters without an identity provider). */
 export async function loginPost(c: Context<AppEnv>): Promise<Response> {
   const issuer = publicUrl(c);
-  const form = await c.req.formData().catch(() => null);
-  const sealed = String(form?.get("request") ?? "");
+  const form = await pageForm(c);
+  if (form instanceof Response) return form;
+  const sealed = String(form.get("request") ?? "");
   const r = await resume(c, issuer, sealed);
   if (r instanceof Response) return r;
-  const token = String(form?.get("token") ?? "").trim();
+  const token = String(form.get("token") ?? "").trim();
   const userId = token ? await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p)) : null;
   if (!userId) {
     return pageResponse(
@@ -177,10 +187,11 @@ export async function loginPost(c: Context<AppEnv>): Promise<Response> {
 /** The consent form's answer. */
 export async function consentPost(c: Context<AppEnv>): Promise<Response> {
   const issuer = publicUrl(c);
-  const form = await c.req.formData().catch(() => null);
-  const sealed = String(form?.get("request") ?? "");
+  const form = await pageForm(c);
+  if (form instanceof Response) return form;
+  const sealed = String(form.get("request") ?? "");
   const session = await readSession(c, issuer);
-  if (!session || !(await checkCsrf(c.env, issuer, session, sealed, String(form?.get("csrf") ?? "")))) {
+  if (!session || !(await checkCsrf(c.env, issuer, session, sealed, String(form.get("csrf") ?? "")))) {
     return pageResponse(
       c,
       errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."),
@@ -189,7 +200,7 @@ export async function consentPost(c: Context<AppEnv>): Promise<Response> {
   }
   const r = await resume(c, issuer, sealed);
   if (r instanceof Response) return r;
-  if (form?.get("decision") !== "approve") return errorRedirect(r.pending, issuer, "access_denied", "The user denied access.");
+  if (form.get("decision") !== "approve") return errorRedirect(r.pending, issuer, "access_denied", "The user denied access.");
   if (decideAccess(r.preset, session.userId) !== "allow") {
     return errorRedirect(r.pending, issuer, "access_denied", "Your account has no access to this preset.");
   }

@@ -10,6 +10,7 @@ import { sha256Base64url } from "../shared/crypto";
 import { publicUrl } from "../shared/public-url";
 import { authenticateClient } from "./clients";
 import { OAuthError } from "./errors";
+import { readFormBody, TOKEN_FORM_MAX_BYTES } from "./form-body";
 import { ACCESS_TOKEN_TYP, type Grant, grantOfRefreshToken, issueTokens, redeemCode, revokeGrant, rotateRefreshToken } from "./grants";
 import { verifyJwt } from "./keys";
 
@@ -19,12 +20,10 @@ import { verifyJwt } from "./keys";
  */
 
 async function readForm(c: Context<AppEnv>): Promise<URLSearchParams> {
-  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
-    throw new OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.");
-  }
-  const text = await c.req.text();
-  if (text.length > 16 * 1024) throw new OAuthError("invalid_request", "The request is too large.");
-  return new URLSearchParams(text);
+  const body = await readFormBody(c.req.raw, TOKEN_FORM_MAX_BYTES);
+  if (body.ok) return body.form;
+  if (body.problem === "too_large") throw new OAuthError("invalid_request", `The request body is larger than ${TOKEN_FORM_MAX_BYTES} bytes.`, 413);
+  throw new OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.");
 }
 
 function json(body: unknown): Response {

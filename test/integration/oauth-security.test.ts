@@ -146,3 +146,49 @@ describe("dynamic client registration cannot flood storage (finding 1)", () => {
     expect(left.sort()).toEqual([granted, young].sort());
   });
 });
+
+/** A body of `chunks` × 64 KiB sent without a length; `sent()` tells how much the worker pulled. */
+function endless(prefix: string, chunks = 64) {
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= chunks) return controller.close();
+      sent++;
+      controller.enqueue(new TextEncoder().encode(sent === 1 ? prefix.padEnd(64 * 1024, "a") : "a".repeat(64 * 1024)));
+    },
+  });
+  return { body, sent: () => sent };
+}
+
+const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+describe("OAuth endpoints read bodies with a bound (finding 13)", () => {
+  it.each(["/oauth/token", "/oauth/revoke"])("refuses a 20 KiB body at %s with 413 invalid_request", async (path) => {
+    const res = await SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers: FORM, body: `client_id=x&junk=${"j".repeat(20 * 1024)}` });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+  });
+
+  it.each(["/oauth/token", "/oauth/revoke"])("stops reading an endless body at %s after 16 KiB", async (path) => {
+    const s = endless("client_id=x&junk=");
+    const res = await SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers: FORM, body: s.body });
+    expect(res.status).toBe(413);
+    await res.body?.cancel();
+    expect(s.sent()).toBeLessThan(64);
+  });
+
+  it.each(["/oauth/login", "/oauth/consent"])("refuses a 100 KiB form at %s with a 413 page, and an endless one early", async (path) => {
+    const res = await SELF.fetch(`${ORIGIN}${path}`, {
+      method: "POST",
+      headers: { ...FORM, origin: ORIGIN },
+      body: `request=x&token=${"t".repeat(100 * 1024)}`,
+    });
+    expect(res.status).toBe(413);
+    expect(await res.text()).toContain("larger than 65536 bytes");
+    const s = endless("request=x&token=");
+    const endlessRes = await SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers: { ...FORM, origin: ORIGIN }, body: s.body });
+    expect(endlessRes.status).toBe(413);
+    await endlessRes.body?.cancel();
+    expect(s.sent()).toBeLessThan(64);
+  });
+});
