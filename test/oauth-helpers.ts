@@ -38,15 +38,21 @@ export function cookieOf(page: Page): string {
   return raw.split(";")[0]!;
 }
 
+/** A form post as the gateway's own pages send it: from the gateway's origin, as a browser says. */
 export function form(values: Record<string, string>): RequestInit {
-  return { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(values).toString() };
+  return { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN }, body: new URLSearchParams(values).toString() };
+}
+
+/** The sign-in form of `signIn` filled with `apiToken`, with the pre-sign-in cookie the page set. */
+export function loginForm(signIn: Page, apiToken: string): RequestInit & { cookie: string } {
+  return { ...form({ request: field(signIn.html, "request"), csrf: field(signIn.html, "csrf"), token: apiToken }), cookie: cookieOf(signIn) };
 }
 
 /** Signs in with an API token on the sign-in page the authorize URL shows; returns the session cookie and the next page. */
 export async function signInWithToken(authorizeUrl: string, apiToken: string): Promise<{ cookie: string; next: Page }> {
   const signIn = await browse(authorizeUrl);
   if (signIn.status !== 200) throw new Error(`authorize answered ${signIn.status} ${signIn.location ?? signIn.html.slice(0, 300)}`);
-  const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: apiToken }));
+  const posted = await browse("/oauth/login", loginForm(signIn, apiToken));
   if (posted.status !== 303) throw new Error(`login answered ${posted.status} ${posted.html.slice(0, 300)}`);
   const cookie = cookieOf(posted);
   return { cookie, next: await browse(posted.location!, { cookie }) };

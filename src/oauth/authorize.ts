@@ -14,7 +14,7 @@ import { createGrant, issueCode } from "./grants";
 import { DEFAULT_SCOPE, parseResource, SCOPES } from "./metadata";
 import { oidcEnabled } from "./oidc";
 import { consentPage, errorPage, pageResponse, signInPage } from "./pages";
-import { checkCsrf, completeSignIn, csrfToken, openRequest, type PendingRequest, readSession, sealRequest } from "./session";
+import { checkCsrf, checkSignInCsrf, completeSignIn, csrfToken, openRequest, type PendingRequest, readSession, sealRequest, signInCsrfToken } from "./session";
 
 /**
  * @module The authorization endpoint (authorization code + PKCE S256, RFC 8707 resource naming
@@ -85,7 +85,8 @@ async function proceed(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, s
     const oidc = oidcEnabled(c.env)
       ? { name: c.env.OIDC_NAME || "your identity provider", url: `/oauth/oidc/start?request=${encodeURIComponent(sealed)}` }
       : undefined;
-    return pageResponse(c, signInPage({ request: sealed, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
+    const csrf = await signInCsrfToken(c, issuer, sealed);
+    return pageResponse(c, signInPage({ request: sealed, csrf, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
   }
   if (decideAccess(r.preset, session.userId) !== "allow") {
     return errorRedirect(r.pending, issuer, "access_denied", `Your account has no access to the preset ${presetLabel}.`);
@@ -170,6 +171,13 @@ export async function loginPost(c: Context<AppEnv>): Promise<Response> {
   const form = await pageForm(c);
   if (form instanceof Response) return form;
   const sealed = String(form.get("request") ?? "");
+  if (!(await checkSignInCsrf(c, issuer, sealed, String(form.get("csrf") ?? "")))) {
+    return pageResponse(
+      c,
+      errorPage("Request refused", "This sign-in form was not submitted from this gateway's own page in this browser. Start again from your application."),
+      403,
+    );
+  }
   const r = await resume(c, issuer, sealed);
   if (r instanceof Response) return r;
   const token = String(form.get("token") ?? "").trim();
@@ -177,7 +185,13 @@ export async function loginPost(c: Context<AppEnv>): Promise<Response> {
   if (!userId) {
     return pageResponse(
       c,
-      signInPage({ request: sealed, clientName: r.client.name, presetLabel: `${r.preset.handle}/${r.preset.slug}`, error: "That API token is not valid." }),
+      signInPage({
+        request: sealed,
+        csrf: await signInCsrfToken(c, issuer, sealed),
+        clientName: r.client.name,
+        presetLabel: `${r.preset.handle}/${r.preset.slug}`,
+        error: "That API token is not valid.",
+      }),
       401,
     );
   }

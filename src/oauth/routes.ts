@@ -1,5 +1,7 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
+import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../edge/app-env";
 import { loadPresetConfig } from "../preset/config";
 import { clientIp, ipRateKey } from "../shared/client-ip";
@@ -11,6 +13,7 @@ import { OAuthError } from "./errors";
 import { jwks } from "./keys";
 import { authorizationServerMetadata, protectedResourceMetadata } from "./metadata";
 import { oidcCallback, oidcStart } from "./oidc";
+import { errorPage, pageResponse } from "./pages";
 import { revokePost, tokenPost } from "./token-endpoint";
 
 /**
@@ -26,8 +29,13 @@ import { revokePost, tokenPost } from "./token-endpoint";
  */
 export function buildOAuth(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.onError((err) => {
+  app.onError(async (err, c) => {
     if (err instanceof OAuthError) return err.toResponse();
+    if (err instanceof HTTPException && err.status === 403) {
+      // hono/csrf refused a cross-site form post (below), before its body was read.
+      await c.req.raw.body?.cancel().catch(() => {});
+      return pageResponse(c, errorPage("Request refused", "This form was not submitted from this gateway's own pages."), 403);
+    }
     throw err;
   });
   const open = cors({
@@ -67,6 +75,11 @@ export function buildOAuth(): Hono<AppEnv> {
     return c.json(await registerClient(c.env, body, ipRateKey(clientIp(c.req.raw.headers))), 201, { "cache-control": "no-store" });
   });
 
+  // The browser forms refuse cross-site posts (Origin, or Sec-Fetch-Site, must be this gateway):
+  // login CSRF and consent CSRF; each form also carries a token of its own (session.ts).
+  const sameOrigin = csrf({ origin: (origin, c) => origin === new URL(publicUrl(c)).origin || origin === new URL(c.req.url).origin });
+  app.use("/oauth/login", sameOrigin);
+  app.use("/oauth/consent", sameOrigin);
   app.get("/oauth/authorize", authorizeGet);
   app.post("/oauth/login", loginPost);
   app.post("/oauth/consent", consentPost);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { mcpCors, originGuard } from "../../src/edge/mcp-cors";
 import { addPreset, addServer, api, attach, createUser, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
 import { INIT, mcpPost, rawSession } from "../mcp-raw";
-import { authorizeInBrowser, authorizeUrl, browse, field, form, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
+import { authorizeInBrowser, authorizeUrl, browse, loginForm, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
 
 /**
  * @module The exact answers of the pieces built on hono's middleware and helpers (cors, cookie,
@@ -188,7 +188,7 @@ describe("OAuth cookies", () => {
   it("sets the session cookie with exactly __Host-, Path=/, Secure, HttpOnly, SameSite=Lax and a 12 h Max-Age", async () => {
     const p = await preset("private");
     const signIn = await browse((await authorization(p.url)).url);
-    const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: p.owner.token }));
+    const posted = await browse("/oauth/login", loginForm(signIn, p.owner.token));
     expect(posted.status).toBe(303);
     expect(posted.location).toMatch(/^\/oauth\/authorize\?/);
     expect(posted.headers.get("cache-control")).toBe("no-store");

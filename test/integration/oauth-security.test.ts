@@ -1,8 +1,8 @@
 import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { createUser, ORIGIN } from "../helpers";
-import { freshIp, registerClient } from "../oauth-helpers";
+import { createUser, givenPreset, ORIGIN, presetUrl, unique, upstreamUrl } from "../helpers";
+import { authorizeUrl, browse, cookieOf, field, form, freshIp, loginForm, pkce, registerClient, signInWithToken } from "../oauth-helpers";
 
 /**
  * Attacks on the gateway's authorization server (issue 12), each through the real worker: the
@@ -190,5 +190,69 @@ describe("OAuth endpoints read bodies with a bound (finding 13)", () => {
     expect(endlessRes.status).toBe(413);
     await endlessRes.body?.cancel();
     expect(s.sent()).toBeLessThan(64);
+  });
+});
+
+/** An authorization request for a fresh private preset of a fresh owner; its sign-in page. */
+async function signInPage() {
+  const owner = await createUser();
+  const { slug } = await givenPreset({ owner, visibility: "private", servers: [{ name: unique("alpha"), url: upstreamUrl("alpha"), tools: ["echo"] }] });
+  const clientId = (await registerClient(REDIRECT)).body.client_id as string;
+  const { verifier, challenge } = await pkce();
+  const resource = presetUrl(owner.handle, slug);
+  const url = authorizeUrl({ client_id: clientId, redirect_uri: REDIRECT, code_challenge: challenge, state: "s", resource });
+  const page = await browse(url);
+  expect(page.status, page.html).toBe(200);
+  return { owner, clientId, verifier, resource, url, page };
+}
+
+describe("the sign-in form refuses login CSRF (finding 11)", () => {
+  it("refuses a cross-site POST of the attacker's own valid sign-in with 403, setting no session", async () => {
+    const attacker = await signInPage();
+    const init = loginForm(attacker.page, attacker.owner.token);
+    const res = await browse("/oauth/login", { ...init, headers: { ...(init.headers as Record<string, string>), origin: "https://evil.example" } });
+    expect(res.status).toBe(403);
+    expect(res.html).toContain("Request refused");
+    expect(res.headers.get("set-cookie")).toBeNull();
+  });
+
+  it("refuses a POST that names no origin at all (no Origin, no Sec-Fetch-Site)", async () => {
+    const attacker = await signInPage();
+    const init = loginForm(attacker.page, attacker.owner.token);
+    const { origin: _dropped, ...headers } = init.headers as Record<string, string>;
+    const res = await browse("/oauth/login", { ...init, headers });
+    expect(res.status).toBe(403);
+    expect(res.headers.get("set-cookie")).toBeNull();
+  });
+
+  it("refuses the attacker's form token without the pre-sign-in cookie it is bound to (missing or another browser's)", async () => {
+    const attacker = await signInPage();
+    const victim = await browse(attacker.url);
+    expect(cookieOf(victim)).toMatch(/^__Host-mcpgate_signin=[\w-]{43}$/);
+    const init = loginForm(attacker.page, attacker.owner.token);
+    for (const cookie of [undefined, cookieOf(victim)]) {
+      const res = await browse("/oauth/login", { ...init, cookie });
+      expect(res.status).toBe(403);
+      expect(res.headers.get("set-cookie")).toBeNull();
+    }
+    expect((await browse("/oauth/login", form({ request: field(attacker.page.html, "request"), token: attacker.owner.token }))).status).toBe(403);
+  });
+
+  it("sets the pre-sign-in cookie as __Host-, Secure, HttpOnly, SameSite=Lax, 15 min; its own form signs in", async () => {
+    const { page, owner } = await signInPage();
+    const line = page.headers.get("set-cookie")!;
+    expect(line).toMatch(/^__Host-mcpgate_signin=[\w-]{43}; Max-Age=900; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    const res = await browse("/oauth/login", loginForm(page, owner.token));
+    expect(res.status, res.html).toBe(303);
+  });
+
+  it("refuses a cross-site consent POST even with the right tokens", async () => {
+    const { url, owner } = await signInPage();
+    const { cookie, next } = await signInWithToken(url, owner.token);
+    const values = { request: field(next.html, "request"), csrf: field(next.html, "csrf"), decision: "approve" };
+    const init = form(values);
+    const res = await browse("/oauth/consent", { ...init, headers: { ...(init.headers as Record<string, string>), origin: "https://evil.example" }, cookie });
+    expect(res.status).toBe(403);
+    expect(res.location).toBeNull();
   });
 });

@@ -10,6 +10,7 @@ import {
   decide,
   field,
   form,
+  loginForm,
   type Page,
   pkce,
   registerClient,
@@ -298,7 +299,7 @@ describe("sign-in and consent pages", () => {
     const owner = await createUserWithEmail();
     const slug = await privatePreset(owner);
     const signIn = await browse((await authorization(owner, slug)).url);
-    const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: owner.token }));
+    const posted = await browse("/oauth/login", loginForm(signIn, owner.token));
     expect(posted.status).toBe(303);
     const [cookie] = setCookies(posted);
     const attrs = cookie!.split(";").map((s) => s.trim());
@@ -314,7 +315,7 @@ describe("sign-in and consent pages", () => {
     const owner = await createUserWithEmail();
     const slug = await privatePreset(owner);
     const signIn = await browse((await authorization(owner, slug)).url);
-    const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: `mcpg_${"x".repeat(40)}` }));
+    const posted = await browse("/oauth/login", loginForm(signIn, `mcpg_${"x".repeat(40)}`));
     expect(posted.status).toBe(401);
     expect(posted.html).toContain("not valid");
     expect(field(posted.html, "request")).toBe(field(signIn.html, "request"));
