@@ -186,6 +186,9 @@ export const oauthRefreshTokens = sqliteTable("oauth_refresh_tokens", {
   createdAt: integer("created_at").notNull(),
   expiresAt: integer("expires_at").notNull(),
   usedAt: integer("used_at"),
+  /** The hash of the refresh token its use gave, and that reply sealed for the grace window (0008). */
+  successorHash: text("successor_hash"),
+  successorSealed: text("successor_sealed"),
 });
 
 export const oauthConsents = sqliteTable(

@@ -2,7 +2,21 @@ import { createExecutionContext, createScheduledController, env, SELF, waitOnExe
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { createUser, givenPreset, ORIGIN, presetUrl, unique, upstreamUrl } from "../helpers";
-import { authorizeUrl, browse, cookieOf, field, form, freshIp, loginForm, pkce, registerClient, signInWithToken } from "../oauth-helpers";
+import { INIT, mcpPost } from "../mcp-raw";
+import {
+  authorizeInBrowser,
+  authorizeUrl,
+  browse,
+  cookieOf,
+  field,
+  form,
+  freshIp,
+  loginForm,
+  pkce,
+  registerClient,
+  signInWithToken,
+  tokenRequest,
+} from "../oauth-helpers";
 
 /**
  * Attacks on the gateway's authorization server (issue 12), each through the real worker: the
@@ -254,5 +268,78 @@ describe("the sign-in form refuses login CSRF (finding 11)", () => {
     const res = await browse("/oauth/consent", { ...init, headers: { ...(init.headers as Record<string, string>), origin: "https://evil.example" }, cookie });
     expect(res.status).toBe(403);
     expect(res.location).toBeNull();
+  });
+});
+
+async function sha256Hex(s: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Tokens of a fresh grant: the whole browser flow, then the code exchange. */
+async function grantTokens() {
+  const s = await signInPage();
+  const back = await authorizeInBrowser(s.url, s.owner.token);
+  const res = await tokenRequest({
+    grant_type: "authorization_code",
+    code: back.searchParams.get("code")!,
+    redirect_uri: REDIRECT,
+    client_id: s.clientId,
+    code_verifier: s.verifier,
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return { ...s, tokens: res.body };
+}
+
+const refresh = (clientId: string, token: string) => tokenRequest({ grant_type: "refresh_token", refresh_token: token, client_id: clientId });
+/** Moves a used refresh token's use `ms` into the past. */
+const ageUse = async (token: string, ms: number) =>
+  env.DB.prepare("UPDATE oauth_refresh_tokens SET used_at = used_at - ? WHERE token_hash = ?")
+    .bind(ms, await sha256Hex(token))
+    .run();
+
+describe("a double-fired refresh keeps its grant (finding 12)", () => {
+  it("answers two concurrent refreshes with the same token with the same new pair, and the grant lives on", async () => {
+    const g = await grantTokens();
+    const [a, b] = await Promise.all([refresh(g.clientId, g.tokens.refresh_token), refresh(g.clientId, g.tokens.refresh_token)]);
+    expect(a.status, JSON.stringify(a.body)).toBe(200);
+    expect(b.status, JSON.stringify(b.body)).toBe(200);
+    expect(b.body).toEqual(a.body);
+    expect(a.body.refresh_token).not.toBe(g.tokens.refresh_token);
+    expect((await mcpPost(g.resource, INIT(), { token: a.body.access_token })).status).toBe(200);
+    const next = await refresh(g.clientId, a.body.refresh_token);
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
+    const row = await env.DB.prepare("SELECT successor_sealed AS s FROM oauth_refresh_tokens WHERE token_hash = ?")
+      .bind(await sha256Hex(g.tokens.refresh_token))
+      .first<{ s: string }>();
+    expect(row!.s).toMatch(/^v1\./);
+    expect(row!.s).not.toContain(a.body.refresh_token);
+  });
+
+  it("answers a retry 9 s later with the same pair, and revokes the grant on a reuse 11 s after", async () => {
+    const g = await grantTokens();
+    const first = await refresh(g.clientId, g.tokens.refresh_token);
+    expect(first.status).toBe(200);
+    await ageUse(g.tokens.refresh_token, 9_000);
+    const retry = await refresh(g.clientId, g.tokens.refresh_token);
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual(first.body);
+    await ageUse(g.tokens.refresh_token, 2_000);
+    const late = await refresh(g.clientId, g.tokens.refresh_token);
+    expect(late.status).toBe(400);
+    expect(late.body.error_description).toContain("already used");
+    expect((await refresh(g.clientId, first.body.refresh_token)).body.error).toBe("invalid_grant");
+    expect((await mcpPost(g.resource, INIT(), { token: first.body.access_token })).status).toBe(401);
+  });
+
+  it("clears a used token's sealed reply once its window is long over", async () => {
+    const g = await grantTokens();
+    expect((await refresh(g.clientId, g.tokens.refresh_token)).status).toBe(200);
+    await ageUse(g.tokens.refresh_token, 61_000);
+    await runCron(Date.now());
+    const row = await env.DB.prepare("SELECT successor_sealed AS s, used_at AS u FROM oauth_refresh_tokens WHERE token_hash = ?")
+      .bind(await sha256Hex(g.tokens.refresh_token))
+      .first<{ s: string | null; u: number }>();
+    expect(row).toMatchObject({ s: null, u: expect.any(Number) });
   });
 });
