@@ -343,3 +343,43 @@ describe("a double-fired refresh keeps its grant (finding 12)", () => {
     expect(row).toMatchObject({ s: null, u: expect.any(Number) });
   });
 });
+
+/** Tells the fake IdP who is "logged in" next; returns the login id for its authorize URL. */
+async function idpLogin(claims: Record<string, unknown>): Promise<string> {
+  const res = await fetch(`${env.IDP_BASE}/__login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(claims) });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { login: string }).login;
+}
+
+/** Signs in through the fake IdP from a fresh sign-in page; the gateway's callback answer. */
+async function oidcSignIn(email: string, claims: Record<string, unknown>) {
+  const owner = await createUser({ email });
+  const { slug } = await givenPreset({ owner, visibility: "private", servers: [{ name: unique("alpha"), url: upstreamUrl("alpha"), tools: ["echo"] }] });
+  const clientId = (await registerClient(REDIRECT)).body.client_id as string;
+  const url = authorizeUrl({ client_id: clientId, redirect_uri: REDIRECT, code_challenge: (await pkce()).challenge, resource: presetUrl(owner.handle, slug) });
+  const page = await browse(url);
+  const link = /<a class="button" href="([^"]+)">/.exec(page.html)![1]!.replace(/&amp;/g, "&");
+  const start = await browse(link);
+  const toIdp = new URL(start.location!);
+  toIdp.searchParams.set("login", await idpLogin({ email, ...claims }));
+  const idpAnswer = await fetch(toIdp, { redirect: "manual" });
+  return browse(idpAnswer.headers.get("location")!, { cookie: cookieOf(start) });
+}
+
+describe("OpenID Connect binds accounts by verified email only (finding 14)", () => {
+  it.each([
+    ["without email_verified", { misbehave: "no-email-verified" }],
+    ['with email_verified "true" (a string)', { email_verified: "true" }],
+    ["with email_verified false", { email_verified: false }],
+  ])("refuses an ID token %s with 403 and no session", async (_label, claims) => {
+    const done = await oidcSignIn(`${unique("mail")}@example.test`, claims);
+    expect(done.status).toBe(403);
+    expect(done.html).toContain("not verified");
+    expect(done.headers.getAll("set-cookie").some((c) => c.startsWith("__Host-mcpgate_session="))).toBe(false);
+  });
+
+  it("signs in with email_verified true", async () => {
+    const done = await oidcSignIn(`${unique("mail")}@example.test`, { email_verified: true });
+    expect(done.status, done.html).toBe(303);
+  });
+});
