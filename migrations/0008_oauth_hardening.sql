@@ -12,3 +12,11 @@ CREATE INDEX oauth_grants_client ON oauth_grants(client_id);
 ALTER TABLE oauth_refresh_tokens ADD COLUMN successor_hash TEXT;
 ALTER TABLE oauth_refresh_tokens ADD COLUMN successor_sealed TEXT;
 CREATE INDEX oauth_refresh_sealed ON oauth_refresh_tokens(used_at) WHERE successor_sealed IS NOT NULL;
+
+-- Metadata-document URLs whose fetch failed: not fetched again for 60 s (src/oauth/clients.ts);
+-- older rows are deleted by the retention job.
+CREATE TABLE oauth_cimd_failures (
+  url TEXT PRIMARY KEY,
+  failed_at INTEGER NOT NULL
+);
+CREATE INDEX oauth_cimd_failures_at ON oauth_cimd_failures(failed_at);

@@ -159,6 +159,12 @@ export const oauthClients = sqliteTable("oauth_clients", {
   registeredBy: text("registered_by"),
 });
 
+/** Metadata-document URLs whose last fetch failed, and when (migrations/0008_oauth_hardening.sql). */
+export const oauthCimdFailures = sqliteTable("oauth_cimd_failures", {
+  url: text("url").primaryKey(),
+  failedAt: integer("failed_at").notNull(),
+});
+
 export const oauthGrants = sqliteTable("oauth_grants", {
   id: text("id").primaryKey(),
   userId: text("user_id").notNull(),

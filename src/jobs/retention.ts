@@ -15,6 +15,8 @@ const FLUSH_MARKER_MS = 7 * 86_400_000;
 export const UNUSED_CLIENT_MS = 86_400_000;
 /** A used refresh token's sealed reply is kept this long (the grace window is 10 s). */
 const SEALED_REPLY_MS = 60_000;
+/** Remembered metadata-document failures are answered from storage for 60 s, then refetched. */
+const CIMD_FAILURE_MS = 60_000;
 
 /** RETENTION_DAYS as a whole number of days (1 to 3650), or the default for anything else. */
 export function retentionDays(value: string | undefined): number {
@@ -109,5 +111,6 @@ export function retentionJobs(d1: D1Database, now: number, days: number): Bounde
       now - UNUSED_CLIENT_MS,
     ),
     clearSealedRefreshReplies(d1, now - SEALED_REPLY_MS),
+    deleteJob(d1, "cimdFailures", "oauth_cimd_failures", "failed_at < ?", now - CIMD_FAILURE_MS),
   ];
 }

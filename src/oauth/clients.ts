@@ -1,7 +1,7 @@
-import { eq } from "drizzle-orm";
+import { and, eq, gt } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "../db/client";
-import { oauthClients } from "../db/schema";
+import { oauthCimdFailures, oauthClients } from "../db/schema";
 import type { Bindings } from "../shared/bindings";
 import { sha256Hex, timingSafeEqual } from "../shared/crypto";
 import { randomToken } from "../shared/ids";
@@ -12,7 +12,7 @@ import { OAuthError } from "./errors";
 /**
  * OAuth clients: registered dynamically (RFC 7591) or identified by the URL of their Client ID
  * Metadata Document, which is fetched (SSRF-guarded, size-capped, with a timeout), checked and
- * cached for an hour.
+ * cached for an hour; a failed fetch is remembered for a minute and answered with one generic error.
  */
 export interface OAuthClient {
   id: string;
@@ -161,6 +161,15 @@ export function isMetadataDocumentId(clientId: string): boolean {
   return /^https?:\/\//.test(clientId);
 }
 
+/** A failed metadata-document fetch is remembered this long: the URL is not fetched again meanwhile. */
+export const CIMD_FAILURE_TTL_MS = 60_000;
+/**
+ * The one answer for a metadata document that could not be used, however it failed: the
+ * authorization endpoint is unauthenticated, so the gateway must not report on what an arbitrary
+ * URL answers (reachable or not, its status, its size, its content). The reason is logged.
+ */
+export const CIMD_FAILED = "The client's metadata document could not be fetched, or is not a valid one for this gateway.";
+
 /** The client with this id, fetching (or refreshing) its metadata document when it is a URL. */
 export async function findClient(env: Bindings, clientId: string, fetcher: typeof fetch = fetch): Promise<OAuthClient | null> {
   if (!clientId || clientId.length > 2000) return null;
@@ -168,7 +177,25 @@ export async function findClient(env: Bindings, clientId: string, fetcher: typeo
   const row = await db.select().from(oauthClients).where(eq(oauthClients.id, clientId)).get();
   if (!isMetadataDocumentId(clientId)) return row ? toClient(row) : null;
   if (row?.fetchedAt && Date.now() - row.fetchedAt < CIMD_TTL_MS) return toClient(row);
-  const meta = await fetchMetadataDocument(env, clientId, fetcher);
+  // The URL's own problems are the caller's to see (nothing was fetched); what a fetch met is not.
+  const check = checkUpstreamUrl(clientId, { allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true" });
+  if (!check.ok) throw new OAuthError("invalid_client", `client_id ${check.reason}`);
+  if (check.url.pathname === "/") throw new OAuthError("invalid_client", "client_id must be a URL with a path");
+  const failed = await db
+    .select({ failedAt: oauthCimdFailures.failedAt })
+    .from(oauthCimdFailures)
+    .where(and(eq(oauthCimdFailures.url, clientId), gt(oauthCimdFailures.failedAt, Date.now() - CIMD_FAILURE_TTL_MS)))
+    .get();
+  if (failed) throw new OAuthError("invalid_client", CIMD_FAILED);
+  let meta: Awaited<ReturnType<typeof fetchMetadataDocument>>;
+  try {
+    meta = await fetchMetadataDocument(check.url, clientId, fetcher);
+  } catch (e) {
+    console.warn("client metadata document refused", clientId, e instanceof Error ? e.message : e);
+    const failedAt = Date.now();
+    await db.insert(oauthCimdFailures).values({ url: clientId, failedAt }).onConflictDoUpdate({ target: oauthCimdFailures.url, set: { failedAt } });
+    throw new OAuthError("invalid_client", CIMD_FAILED);
+  }
   const now = Date.now();
   const values = {
     id: clientId,
@@ -186,38 +213,30 @@ export async function findClient(env: Bindings, clientId: string, fetcher: typeo
   return toClient(values);
 }
 
-async function fetchMetadataDocument(env: Bindings, url: string, fetcher: typeof fetch) {
-  const check = checkUpstreamUrl(url, { allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true" });
-  if (!check.ok) throw new OAuthError("invalid_client", `client_id ${check.reason}`);
-  if (check.url.pathname === "/") throw new OAuthError("invalid_client", "client_id must be a URL with a path");
+/** Fetches and checks a metadata document; throws (with the reason, for the log) when it cannot be used. */
+async function fetchMetadataDocument(target: URL, url: string, fetcher: typeof fetch) {
   let res: Response;
   try {
-    res = await fetcher(check.url.toString(), { headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(CIMD_TIMEOUT_MS) });
+    res = await fetcher(target.toString(), { headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(CIMD_TIMEOUT_MS) });
   } catch {
-    throw new OAuthError("invalid_client", "The client's metadata document could not be fetched.");
+    throw new Error("the document could not be fetched");
   }
   if (!res.ok) {
     await res.body?.cancel();
-    throw new OAuthError("invalid_client", `The client's metadata document answered HTTP ${res.status}.`);
+    throw new Error(`the document answered HTTP ${res.status}`);
   }
   const text = await readLimitedText(res, CIMD_MAX_BYTES);
-  if (text === null) throw new OAuthError("invalid_client", `The client's metadata document is larger than ${CIMD_MAX_BYTES} bytes.`);
+  if (text === null) throw new Error(`the document is larger than ${CIMD_MAX_BYTES} bytes`);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new OAuthError("invalid_client", "The client's metadata document is not JSON.");
+    throw new Error("the document is not JSON");
   }
   const parsed = ClientMetadata.extend({ client_id: z.string() }).safeParse(json);
-  if (!parsed.success)
-    throw new OAuthError(
-      "invalid_client",
-      `The client's metadata document is invalid: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`,
-    );
-  if (parsed.data.client_id !== url) throw new OAuthError("invalid_client", "The metadata document's client_id does not equal its URL.");
-  if (parsed.data.token_endpoint_auth_method !== "none") {
-    throw new OAuthError("invalid_client", "A metadata-document client must use token_endpoint_auth_method none.");
-  }
+  if (!parsed.success) throw new Error(`the document is invalid: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`);
+  if (parsed.data.client_id !== url) throw new Error("the document's client_id does not equal its URL");
+  if (parsed.data.token_endpoint_auth_method !== "none") throw new Error("a metadata-document client must use token_endpoint_auth_method none");
   return parsed.data;
 }
 

@@ -45,7 +45,11 @@ export function buildOAuth(): Hono<AppEnv> {
     maxAge: 86400,
   });
 
-  const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(publicUrl(c)), 200, { "cache-control": "public, max-age=3600" });
+  // Discovery documents name the issuer. Taken from PUBLIC_URL they may be cached publicly; taken
+  // from the request's Host (no PUBLIC_URL) they are never cached, so a forged Host cannot poison
+  // a shared cache for everyone.
+  const discoveryCache = (c: Context<AppEnv>, maxAge: number) => (c.env.PUBLIC_URL ? `public, max-age=${maxAge}` : "no-store");
+  const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(publicUrl(c)), 200, { "cache-control": discoveryCache(c, 3600) });
   app.use("/.well-known/*", open);
   // RFC 8414 at the root (where 2025-03-26 clients look, having dropped the MCP URL's path), and
   // as OpenID discovery for clients that try that first.
@@ -56,7 +60,7 @@ export function buildOAuth(): Hono<AppEnv> {
     const { user, slug } = c.req.param();
     const preset = /^[a-z0-9-]{1,50}$/.test(user) && /^[a-z0-9-]{1,50}$/.test(slug) ? await loadPresetConfig(c.env, user, slug) : null;
     if (preset?.status !== "active") return c.json({ error: "not_found", error_description: "No preset at this URL." }, 404);
-    return c.json(protectedResourceMetadata(publicUrl(c), user, slug), 200, { "cache-control": "public, max-age=300" });
+    return c.json(protectedResourceMetadata(publicUrl(c), user, slug), 200, { "cache-control": discoveryCache(c, 300) });
   });
 
   app.use("/oauth/jwks.json", open);

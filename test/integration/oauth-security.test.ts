@@ -383,3 +383,63 @@ describe("OpenID Connect binds accounts by verified email only (finding 14)", ()
     expect(done.status, done.html).toBe(303);
   });
 });
+
+describe("unauthenticated metadata-document fetches and Host-derived metadata (finding 16)", () => {
+  const cimdUrl = (name: string) => `${env.IDP_BASE}/cimd/${unique("c")}/${name}.json`;
+  const hits = (url: string) => env.DB.prepare("SELECT failed_at AS t FROM oauth_cimd_failures WHERE url = ?").bind(url).first<{ t: number }>();
+
+  async function authorizeWith(clientId: string) {
+    const url = authorizeUrl({
+      client_id: clientId,
+      redirect_uri: "http://localhost:7788/callback",
+      code_challenge: (await pkce()).challenge,
+      resource: `${ORIGIN}/mcp/x/y`,
+    });
+    return browse(url);
+  }
+
+  it("answers every way a fetch can fail with one message, and does not refetch a failed URL for 60 s", async () => {
+    const pages = [];
+    for (const name of ["missing", "notjson", "huge", "redirect"]) pages.push(await authorizeWith(cimdUrl(name)));
+    const dead = `${env.DEAD_UPSTREAM.replace(/\/mcp$/, "")}/cimd/client.json`;
+    pages.push(await authorizeWith(dead));
+    const bodies = new Set(pages.map((p) => /<p class="error">([^<]*)<\/p>/.exec(p.html)?.[1]));
+    expect(pages.map((p) => p.status)).toEqual([400, 400, 400, 400, 400]);
+    expect([...bodies]).toEqual(["The client&#39;s metadata document could not be fetched, or is not a valid one for this gateway."]);
+
+    const missing = cimdUrl("missing");
+    await authorizeWith(missing);
+    const first = (await hits(missing))!.t;
+    await authorizeWith(missing);
+    expect((await hits(missing))!.t, "answered from the failure cache, not fetched again").toBe(first);
+    await env.DB.prepare("UPDATE oauth_cimd_failures SET failed_at = failed_at - 61000 WHERE url = ?").bind(missing).run();
+    await authorizeWith(missing);
+    expect((await hits(missing))!.t).toBeGreaterThan(first - 61_000);
+  });
+
+  it("does not cache a Host-derived issuer: AS and resource metadata without PUBLIC_URL are no-store", async () => {
+    for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]) {
+      const res = await SELF.fetch(`https://evil.example${path}`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { issuer: string }).issuer).toBe("https://evil.example");
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
+    const owner = await createUser();
+    const { slug } = await givenPreset({ owner, visibility: "public", servers: [{ name: unique("alpha"), url: upstreamUrl("alpha"), tools: ["echo"] }] });
+    const prm = await SELF.fetch(`https://evil.example/.well-known/oauth-protected-resource/mcp/${owner.handle}/${slug}`);
+    expect(prm.status).toBe(200);
+    expect(prm.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("lets metadata be cached publicly when PUBLIC_URL names the issuer", async () => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("https://evil.example/.well-known/oauth-authorization-server"),
+      { ...env, PUBLIC_URL: "https://gw.example" },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(((await res.json()) as { issuer: string }).issuer).toBe("https://gw.example");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=3600");
+  });
+});
