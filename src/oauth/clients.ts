@@ -256,8 +256,12 @@ export async function authenticateClient(env: Bindings, form: URLSearchParams, a
       throw new OAuthError("invalid_client", "Malformed Basic credentials.", 401);
     }
     const at = decoded.indexOf(":");
-    clientId = decodeURIComponent(decoded.slice(0, at));
-    secret = decodeURIComponent(decoded.slice(at + 1));
+    try {
+      clientId = decodeURIComponent(decoded.slice(0, at));
+      secret = decodeURIComponent(decoded.slice(at + 1));
+    } catch {
+      throw new OAuthError("invalid_client", "Malformed Basic credentials.", 401);
+    }
     method = "client_secret_basic";
   }
   const client = clientId ? await findClient(env, clientId) : null;
