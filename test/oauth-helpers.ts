@@ -38,15 +38,21 @@ export function cookieOf(page: Page): string {
   return raw.split(";")[0]!;
 }
 
+/** A form post as the gateway's own pages send it: from the gateway's origin, as a browser says. */
 export function form(values: Record<string, string>): RequestInit {
-  return { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(values).toString() };
+  return { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN }, body: new URLSearchParams(values).toString() };
+}
+
+/** The sign-in form of `signIn` filled with `apiToken`, with the pre-sign-in cookie the page set. */
+export function loginForm(signIn: Page, apiToken: string): RequestInit & { cookie: string } {
+  return { ...form({ request: field(signIn.html, "request"), csrf: field(signIn.html, "csrf"), token: apiToken }), cookie: cookieOf(signIn) };
 }
 
 /** Signs in with an API token on the sign-in page the authorize URL shows; returns the session cookie and the next page. */
 export async function signInWithToken(authorizeUrl: string, apiToken: string): Promise<{ cookie: string; next: Page }> {
   const signIn = await browse(authorizeUrl);
   if (signIn.status !== 200) throw new Error(`authorize answered ${signIn.status} ${signIn.location ?? signIn.html.slice(0, 300)}`);
-  const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: apiToken }));
+  const posted = await browse("/oauth/login", loginForm(signIn, apiToken));
   if (posted.status !== 303) throw new Error(`login answered ${posted.status} ${posted.html.slice(0, 300)}`);
   const cookie = cookieOf(posted);
   return { cookie, next: await browse(posted.location!, { cookie }) };
@@ -125,11 +131,20 @@ export async function pkce(): Promise<{ verifier: string; challenge: string }> {
   return { verifier, challenge };
 }
 
-/** Registers a public client by RFC 7591. */
-export async function registerClient(redirectUri = "http://localhost:7777/callback", extra: Record<string, unknown> = {}) {
+/**
+ * A client address no other registration uses (198.18.0.0/15, the benchmarking range), so the
+ * per-address registration limit never trips the tests that merely need a client.
+ */
+export function freshIp(): string {
+  const n = crypto.getRandomValues(new Uint32Array(1))[0]!;
+  return `198.${18 + ((n >>> 16) & 1)}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** Registers a public client by RFC 7591 (from a fresh client address unless `ip` is given). */
+export async function registerClient(redirectUri = "http://localhost:7777/callback", extra: Record<string, unknown> = {}, ip = freshIp()) {
   const res = await SELF.fetch(`${ORIGIN}/oauth/register`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", "cf-connecting-ip": ip },
     body: JSON.stringify({ client_name: "Hand-made client", redirect_uris: [redirectUri], ...extra }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };

@@ -155,6 +155,14 @@ export const oauthClients = sqliteTable("oauth_clients", {
   metadata: text("metadata").notNull(),
   createdAt: integer("created_at").notNull(),
   fetchedAt: integer("fetched_at"),
+  /** Hashed rate-limit key of the address that registered it (migrations/0008_oauth_hardening.sql). */
+  registeredBy: text("registered_by"),
+});
+
+/** Metadata-document URLs whose last fetch failed, and when (migrations/0008_oauth_hardening.sql). */
+export const oauthCimdFailures = sqliteTable("oauth_cimd_failures", {
+  url: text("url").primaryKey(),
+  failedAt: integer("failed_at").notNull(),
 });
 
 export const oauthGrants = sqliteTable("oauth_grants", {
@@ -184,6 +192,9 @@ export const oauthRefreshTokens = sqliteTable("oauth_refresh_tokens", {
   createdAt: integer("created_at").notNull(),
   expiresAt: integer("expires_at").notNull(),
   usedAt: integer("used_at"),
+  /** The hash of the refresh token its use gave, and that reply sealed for the grace window (0008). */
+  successorHash: text("successor_hash"),
+  successorSealed: text("successor_sealed"),
 });
 
 export const oauthConsents = sqliteTable(

@@ -1,6 +1,6 @@
 /**
  * @module Retention: events, call-log rows and usage rollups older than RETENTION_DAYS are deleted by the
- * scheduled handler, in bounded batches (rows chosen by rowid, LIMIT DELETE_BATCH) and within a
+ * scheduled handler (and OAuth clients that got no grant within 24 h), in bounded batches (rows chosen by rowid, LIMIT DELETE_BATCH) and within a
  * fixed budget of D1 statements per run, so one run never exceeds Workers' limits; what is left
  * over is deleted by the next run.
  */
@@ -11,6 +11,12 @@ export const DELETE_BATCH = 500;
 export const STATEMENTS_PER_RUN = 40;
 /** Markers of applied usage flushes only guard retries, which happen within minutes. */
 const FLUSH_MARKER_MS = 7 * 86_400_000;
+/** OAuth clients (registered or metadata documents) that got no grant within this go. */
+export const UNUSED_CLIENT_MS = 86_400_000;
+/** A used refresh token's sealed reply is kept this long (the grace window is 10 s). */
+const SEALED_REPLY_MS = 60_000;
+/** Remembered metadata-document failures are answered from storage for 60 s, then refetched. */
+const CIMD_FAILURE_MS = 60_000;
 
 /** RETENTION_DAYS as a whole number of days (1 to 3650), or the default for anything else. */
 export function retentionDays(value: string | undefined): number {
@@ -79,6 +85,16 @@ function deleteJob(d1: D1Database, name: string, table: string, where: string, .
   };
 }
 
+/**
+ * Clears the sealed reply a used refresh token keeps for its grace window (src/oauth/grants.ts),
+ * once that window is long over: only hashes of live refresh tokens stay in storage.
+ */
+function clearSealedRefreshReplies(d1: D1Database, before: number): BoundedJob {
+  const sql = `UPDATE oauth_refresh_tokens SET successor_sealed = NULL WHERE rowid IN
+    (SELECT rowid FROM oauth_refresh_tokens WHERE successor_sealed IS NOT NULL AND used_at < ? LIMIT ${DELETE_BATCH})`;
+  return { name: "sealedRefreshReplies", batch: DELETE_BATCH, statements: 1, round: async () => (await d1.prepare(sql).bind(before).run()).meta.changes };
+}
+
 /** The retention jobs as of `now`: everything strictly older than `days` days goes. */
 export function retentionJobs(d1: D1Database, now: number, days: number): BoundedJob[] {
   const cutoff = now - days * 86_400_000;
@@ -87,5 +103,14 @@ export function retentionJobs(d1: D1Database, now: number, days: number): Bounde
     deleteJob(d1, "callLog", "call_log", "created_at < ?", cutoff),
     deleteJob(d1, "usageRollups", "usage_rollups", "bucket_size IN (60000, 3600000) AND bucket_start < ?", cutoff),
     deleteJob(d1, "usageFlushes", "usage_flushes", "created_at < ?", now - Math.min(FLUSH_MARKER_MS, days * 86_400_000)),
+    deleteJob(
+      d1,
+      "unusedClients",
+      "oauth_clients",
+      "created_at < ? AND NOT EXISTS (SELECT 1 FROM oauth_grants WHERE oauth_grants.client_id = oauth_clients.id)",
+      now - UNUSED_CLIENT_MS,
+    ),
+    clearSealedRefreshReplies(d1, now - SEALED_REPLY_MS),
+    deleteJob(d1, "cimdFailures", "oauth_cimd_failures", "failed_at < ?", now - CIMD_FAILURE_MS),
   ];
 }

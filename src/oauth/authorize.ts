@@ -9,11 +9,12 @@ import { loadPresetConfig, type PresetConfig } from "../preset/config";
 import { publicUrl } from "../shared/public-url";
 import { findClient, type OAuthClient } from "./clients";
 import { OAuthError } from "./errors";
+import { PAGE_FORM_MAX_BYTES, readFormBody } from "./form-body";
 import { createGrant, issueCode } from "./grants";
 import { DEFAULT_SCOPE, parseResource, SCOPES } from "./metadata";
 import { oidcEnabled } from "./oidc";
 import { consentPage, errorPage, pageResponse, signInPage } from "./pages";
-import { checkCsrf, completeSignIn, csrfToken, openRequest, type PendingRequest, readSession, sealRequest } from "./session";
+import { checkCsrf, checkSignInCsrf, completeSignIn, csrfToken, openRequest, type PendingRequest, readSession, sealRequest, signInCsrfToken } from "./session";
 
 /**
  * @module The authorization endpoint (authorization code + PKCE S256, RFC 8707 resource naming
@@ -84,7 +85,8 @@ async function proceed(c: Context<AppEnv>, issuer: string, r: ResolvedRequest, s
     const oidc = oidcEnabled(c.env)
       ? { name: c.env.OIDC_NAME || "your identity provider", url: `/oauth/oidc/start?request=${encodeURIComponent(sealed)}` }
       : undefined;
-    return pageResponse(c, signInPage({ request: sealed, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
+    const csrf = await signInCsrfToken(c, issuer, sealed);
+    return pageResponse(c, signInPage({ request: sealed, csrf, clientName: r.client.name, presetLabel, oidc }), 200, extraHeaders);
   }
   if (decideAccess(r.preset, session.userId) !== "allow") {
     return errorRedirect(r.pending, issuer, "access_denied", `Your account has no access to the preset ${presetLabel}.`);
@@ -155,19 +157,41 @@ export async function authorizeGet(c: Context<AppEnv>): Promise<Response> {
   return proceed(c, issuer, r, await sealRequest(c.env, issuer, r.pending));
 }
 
+/** The posted form of a page, or the error page that answers it (413 over PAGE_FORM_MAX_BYTES). */
+async function pageForm(c: Context<AppEnv>): Promise<URLSearchParams | Response> {
+  const body = await readFormBody(c.req.raw, PAGE_FORM_MAX_BYTES);
+  if (body.ok) return body.form;
+  if (body.problem === "too_large") return pageResponse(c, errorPage("Request too large", `The form is larger than ${PAGE_FORM_MAX_BYTES} bytes.`), 413);
+  return pageResponse(c, errorPage("Bad request", "The form must be sent as application/x-www-form-urlencoded."), 400);
+}
+
 /** Sign-in with an API token (for self-hosters without an identity provider). */
 export async function loginPost(c: Context<AppEnv>): Promise<Response> {
   const issuer = publicUrl(c);
-  const form = await c.req.formData().catch(() => null);
-  const sealed = String(form?.get("request") ?? "");
+  const form = await pageForm(c);
+  if (form instanceof Response) return form;
+  const sealed = String(form.get("request") ?? "");
+  if (!(await checkSignInCsrf(c, issuer, sealed, String(form.get("csrf") ?? "")))) {
+    return pageResponse(
+      c,
+      errorPage("Request refused", "This sign-in form was not submitted from this gateway's own page in this browser. Start again from your application."),
+      403,
+    );
+  }
   const r = await resume(c, issuer, sealed);
   if (r instanceof Response) return r;
-  const token = String(form?.get("token") ?? "").trim();
+  const token = String(form.get("token") ?? "").trim();
   const userId = token ? await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p)) : null;
   if (!userId) {
     return pageResponse(
       c,
-      signInPage({ request: sealed, clientName: r.client.name, presetLabel: `${r.preset.handle}/${r.preset.slug}`, error: "That API token is not valid." }),
+      signInPage({
+        request: sealed,
+        csrf: await signInCsrfToken(c, issuer, sealed),
+        clientName: r.client.name,
+        presetLabel: `${r.preset.handle}/${r.preset.slug}`,
+        error: "That API token is not valid.",
+      }),
       401,
     );
   }
@@ -177,10 +201,11 @@ export async function loginPost(c: Context<AppEnv>): Promise<Response> {
 /** The consent form's answer. */
 export async function consentPost(c: Context<AppEnv>): Promise<Response> {
   const issuer = publicUrl(c);
-  const form = await c.req.formData().catch(() => null);
-  const sealed = String(form?.get("request") ?? "");
+  const form = await pageForm(c);
+  if (form instanceof Response) return form;
+  const sealed = String(form.get("request") ?? "");
   const session = await readSession(c, issuer);
-  if (!session || !(await checkCsrf(c.env, issuer, session, sealed, String(form?.get("csrf") ?? "")))) {
+  if (!session || !(await checkCsrf(c.env, issuer, session, sealed, String(form.get("csrf") ?? "")))) {
     return pageResponse(
       c,
       errorPage("Request refused", "This form was not submitted from your own consent page, or your session ended. Start again from your application."),
@@ -189,7 +214,7 @@ export async function consentPost(c: Context<AppEnv>): Promise<Response> {
   }
   const r = await resume(c, issuer, sealed);
   if (r instanceof Response) return r;
-  if (form?.get("decision") !== "approve") return errorRedirect(r.pending, issuer, "access_denied", "The user denied access.");
+  if (form.get("decision") !== "approve") return errorRedirect(r.pending, issuer, "access_denied", "The user denied access.");
   if (decideAccess(r.preset, session.userId) !== "allow") {
     return errorRedirect(r.pending, issuer, "access_denied", "Your account has no access to this preset.");
   }

@@ -4,12 +4,13 @@ export class OAuthError extends Error {
     readonly error: string,
     readonly description: string,
     readonly status = 400,
+    readonly headers: Record<string, string> = {},
   ) {
     super(description);
   }
 
   toResponse(): Response {
-    const headers: Record<string, string> = { "content-type": "application/json", "cache-control": "no-store" };
+    const headers: Record<string, string> = { ...this.headers, "content-type": "application/json", "cache-control": "no-store" };
     if (this.status === 401) headers["www-authenticate"] = 'Basic realm="mcpgate"';
     return new Response(JSON.stringify({ error: this.error, error_description: this.description }), { status: this.status, headers });
   }

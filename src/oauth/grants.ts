@@ -3,9 +3,9 @@ import { getDb } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { oauthCodes, oauthGrants, oauthRefreshTokens, presets, users } from "../db/schema";
 import { type Env, presetStub } from "../edge/preset-stub";
-import { sha256Hex } from "../shared/crypto";
+import { decryptSecret, encryptSecret, sha256Hex } from "../shared/crypto";
 import { newId, randomToken } from "../shared/ids";
-import { signJwt } from "./keys";
+import { currentSecret, signJwt } from "./keys";
 
 /** Lifetimes: codes are exchanged at once by clients; access tokens are short; refresh tokens rotate. */
 export const CODE_TTL_MS = 120_000;
@@ -76,44 +76,114 @@ export async function redeemCode(env: Env, code: string): Promise<{ row: typeof 
   return { row, grant };
 }
 
-/** A fresh access token (JWT, ≤ 1 h) and a rotating refresh token for a grant. */
-export async function issueTokens(env: Env, issuer: string, grant: Grant) {
+export interface TokenPair {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  refresh_token: string;
+  scope: string;
+}
+
+/** A new pair for a grant, not yet stored: the refresh token's hash is what gets stored. */
+async function mintTokens(env: Env, issuer: string, grant: Grant): Promise<{ pair: TokenPair; refreshHash: string }> {
   const refresh = `mcpr_${randomToken(48)}`;
-  const now = Date.now();
-  await getDb(env.DB)
-    .insert(oauthRefreshTokens)
-    .values({ tokenHash: await sha256Hex(refresh), grantId: grant.id, createdAt: now, expiresAt: now + REFRESH_TOKEN_TTL_MS });
   const accessToken = await signJwt(
     env,
     { scope: grant.scope, client_id: grant.clientId, gid: grant.id },
     { typ: ACCESS_TOKEN_TYP, expiresInSeconds: ACCESS_TOKEN_TTL_S, audience: grant.resource, issuer, subject: grant.userId },
   );
-  return { access_token: accessToken, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_S, refresh_token: refresh, scope: grant.scope };
+  return {
+    pair: { access_token: accessToken, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_S, refresh_token: refresh, scope: grant.scope },
+    refreshHash: await sha256Hex(refresh),
+  };
+}
+
+/** A fresh access token (JWT, ≤ 1 h) and a rotating refresh token for a grant. */
+export async function issueTokens(env: Env, issuer: string, grant: Grant): Promise<TokenPair> {
+  const { pair, refreshHash } = await mintTokens(env, issuer, grant);
+  const now = Date.now();
+  await getDb(env.DB)
+    .insert(oauthRefreshTokens)
+    .values({ tokenHash: refreshHash, grantId: grant.id, createdAt: now, expiresAt: now + REFRESH_TOKEN_TTL_MS });
+  return pair;
 }
 
 /**
- * Uses a refresh token once. Presenting a token that was already used means it leaked (or a
- * client misbehaves): the whole grant is revoked.
+ * How long a used refresh token still answers with the pair its first use got: a client that
+ * double-fires a refresh (a retry, two tabs) keeps its grant. Later reuse revokes the grant.
  */
-export async function rotateRefreshToken(env: Env, token: string): Promise<{ grant: Grant } | { problem: string }> {
+export const REFRESH_GRACE_MS = 10_000;
+
+export type RefreshTokenRow = typeof oauthRefreshTokens.$inferSelect;
+
+const sealedFor = (row: RefreshTokenRow) => `oauth-refresh:${row.tokenHash}`;
+
+/** The pair a used token's first use got, while the grace window is open; null otherwise. */
+async function pairWithinGrace(env: Env, row: RefreshTokenRow, now: number): Promise<TokenPair | null> {
+  if (row.usedAt === null || now - row.usedAt > REFRESH_GRACE_MS || !row.successorSealed) return null;
+  try {
+    return JSON.parse(await decryptSecret(currentSecret(env), row.successorSealed, sealedFor(row))) as TokenPair;
+  } catch (e) {
+    console.error("sealed refresh reply did not open", e);
+    return null;
+  }
+}
+
+/**
+ * Looks a refresh token up without using it. A token used before, and outside the grace window,
+ * means it leaked (or a client misbehaves): the whole grant is revoked.
+ */
+export async function findRefreshToken(env: Env, token: string): Promise<{ row: RefreshTokenRow; grant: Grant } | { problem: string }> {
   const db = getDb(env.DB);
-  const hash = await sha256Hex(token);
-  const row = await db.select().from(oauthRefreshTokens).where(eq(oauthRefreshTokens.tokenHash, hash)).get();
+  const row = await db
+    .select()
+    .from(oauthRefreshTokens)
+    .where(eq(oauthRefreshTokens.tokenHash, await sha256Hex(token)))
+    .get();
   if (!row) return { problem: "The refresh token is not valid." };
   const grant = await db.select().from(oauthGrants).where(eq(oauthGrants.id, row.grantId)).get();
   if (!grant || grant.revokedAt) return { problem: "The grant was revoked." };
   const now = Date.now();
-  const claimed = await db
-    .update(oauthRefreshTokens)
-    .set({ usedAt: now })
-    .where(and(eq(oauthRefreshTokens.tokenHash, hash), isNull(oauthRefreshTokens.usedAt)))
-    .returning({ tokenHash: oauthRefreshTokens.tokenHash });
-  if (claimed.length === 0) {
+  if (row.usedAt !== null && !(await pairWithinGrace(env, row, now))) {
     await revokeGrant(env, grant, "refresh_token_reused", null);
     return { problem: "The refresh token was already used; its grant is revoked." };
   }
-  if (row.expiresAt < now) return { problem: "The refresh token expired." };
-  return { grant };
+  if (row.usedAt === null && row.expiresAt < now) return { problem: "The refresh token expired." };
+  return { row, grant };
+}
+
+/**
+ * Uses a refresh token found by findRefreshToken: a new pair, or, within REFRESH_GRACE_MS of its
+ * first use, the very pair that use got. The token is claimed, the new refresh token stored and
+ * the reply sealed (AES-GCM, bound to the used token) in one D1 batch, so of two concurrent
+ * refreshes exactly one mints and the other answers with its pair.
+ */
+export async function rotateRefreshToken(env: Env, issuer: string, found: { row: RefreshTokenRow; grant: Grant }): Promise<TokenPair | { problem: string }> {
+  const { row, grant } = found;
+  const now = Date.now();
+  if (row.usedAt === null) {
+    const { pair, refreshHash } = await mintTokens(env, issuer, grant);
+    const sealed = await encryptSecret(currentSecret(env), JSON.stringify(pair), sealedFor(row));
+    const [claimed] = await env.DB.batch([
+      env.DB.prepare("UPDATE oauth_refresh_tokens SET used_at = ?, successor_hash = ?, successor_sealed = ? WHERE token_hash = ? AND used_at IS NULL").bind(
+        now,
+        refreshHash,
+        sealed,
+        row.tokenHash,
+      ),
+      env.DB.prepare(
+        `INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at)
+         SELECT ?, grant_id, ?, ? FROM oauth_refresh_tokens WHERE token_hash = ? AND successor_hash = ?`,
+      ).bind(refreshHash, now, now + REFRESH_TOKEN_TTL_MS, row.tokenHash, refreshHash),
+    ]);
+    if (claimed?.meta.changes === 1) return pair;
+  }
+  // Another request used it first (concurrently, or within the grace window before this one).
+  const current = await getDb(env.DB).select().from(oauthRefreshTokens).where(eq(oauthRefreshTokens.tokenHash, row.tokenHash)).get();
+  const pair = current ? await pairWithinGrace(env, current, now) : null;
+  if (pair) return pair;
+  await revokeGrant(env, grant, "refresh_token_reused", null);
+  return { problem: "The refresh token was already used; its grant is revoked." };
 }
 
 /** The grant a refresh token belongs to, without using it (for revocation). */

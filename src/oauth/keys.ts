@@ -54,7 +54,8 @@ function keyFor(secret: string): Promise<SigningKey> {
   return key;
 }
 
-function currentSecret(env: Bindings): string {
+/** The secret the OAuth server derives its keys from (signing, and sealing a refresh's reply). */
+export function currentSecret(env: Bindings): string {
   const secret = env.OAUTH_SIGNING_KEY || env.ENCRYPTION_KEY;
   if (!secret || secret.length < 16) throw new Error("OAUTH_SIGNING_KEY (or ENCRYPTION_KEY) must be set to at least 16 characters");
   return secret;

@@ -18,8 +18,9 @@ import { COOKIE_OPTIONS, completeSignIn, openRequest } from "./session";
  * @module Sign-in through an external OpenID Connect provider (authorization code + PKCE, client
  * secret at its token endpoint). The ID token is verified with jose against the provider's JWKS:
  * issuer, audience, nonce, expiry, and an asymmetric algorithm the provider advertises. The user
- * is the one whose email (or handle) equals the configured claim. The flow's state, nonce and
- * PKCE verifier travel in a short signed `__Host-` cookie.
+ * is the one whose email (or handle) equals the configured claim; an email claim counts only with
+ * `email_verified: true`. The flow's state, nonce and PKCE verifier travel in a short signed
+ * `__Host-` cookie.
  */
 
 /** The flow cookie's name, without the `__Host-` prefix hono/cookie adds. */
@@ -141,7 +142,10 @@ export async function oidcCallback(c: Context<AppEnv>): Promise<Response> {
   const claimName = c.env.OIDC_USER_CLAIM || "email";
   const value = claims[claimName];
   if (typeof value !== "string" || !value) return pageResponse(c, errorPage("Sign-in failed", `The ID token has no ${claimName} claim.`), 403);
-  if (claimName === "email" && claims.email_verified === false) return pageResponse(c, errorPage("Sign-in failed", "Your email address is not verified."), 403);
+  // An email binds an account only when the provider vouches for it: a missing or non-boolean
+  // email_verified is refused like `false` (some providers let users set any unverified address).
+  if (claimName === "email" && claims.email_verified !== true)
+    return pageResponse(c, errorPage("Sign-in failed", "Your email address is not verified by the identity provider."), 403);
   const db = getDb(c.env.DB);
   const byHandle = c.env.OIDC_USER_FIELD === "handle";
   const user = await db

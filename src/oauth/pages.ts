@@ -48,6 +48,7 @@ export function errorPage(title: string, message: string): HtmlEscapedString {
 
 export interface SignInView {
   request: string;
+  csrf: string;
   clientName: string;
   presetLabel: string;
   error?: string;
@@ -63,6 +64,7 @@ export function signInPage(v: SignInView): HtmlEscapedString {
 ${v.error ? html`<p class="error">${v.error}</p>` : ""}${oidc}
 <form method="post" action="/oauth/login">
 <input type="hidden" name="request" value="${v.request}">
+<input type="hidden" name="csrf" value="${v.csrf}">
 <label>Your mcpgate API token<br><input type="password" name="token" autocomplete="off" required placeholder="mcpg_..."></label>
 <p><button class="primary" type="submit">Sign in</button></p>
 </form>`,

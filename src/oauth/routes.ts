@@ -1,14 +1,19 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
+import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../edge/app-env";
 import { loadPresetConfig } from "../preset/config";
+import { clientIp, ipRateKey } from "../shared/client-ip";
 import { publicUrl } from "../shared/public-url";
+import { readLimitedText } from "../shared/read-limited";
 import { authorizeGet, consentPost, loginPost } from "./authorize";
-import { registerClient } from "./clients";
+import { REGISTRATION_MAX_BYTES, registerClient } from "./clients";
 import { OAuthError } from "./errors";
 import { jwks } from "./keys";
 import { authorizationServerMetadata, protectedResourceMetadata } from "./metadata";
 import { oidcCallback, oidcStart } from "./oidc";
+import { errorPage, pageResponse } from "./pages";
 import { revokePost, tokenPost } from "./token-endpoint";
 
 /**
@@ -24,8 +29,13 @@ import { revokePost, tokenPost } from "./token-endpoint";
  */
 export function buildOAuth(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.onError((err) => {
+  app.onError(async (err, c) => {
     if (err instanceof OAuthError) return err.toResponse();
+    if (err instanceof HTTPException && err.status === 403) {
+      // hono/csrf refused a cross-site form post (below), before its body was read.
+      await c.req.raw.body?.cancel().catch(() => {});
+      return pageResponse(c, errorPage("Request refused", "This form was not submitted from this gateway's own pages."), 403);
+    }
     throw err;
   });
   const open = cors({
@@ -35,7 +45,11 @@ export function buildOAuth(): Hono<AppEnv> {
     maxAge: 86400,
   });
 
-  const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(publicUrl(c)), 200, { "cache-control": "public, max-age=3600" });
+  // Discovery documents name the issuer. Taken from PUBLIC_URL they may be cached publicly; taken
+  // from the request's Host (no PUBLIC_URL) they are never cached, so a forged Host cannot poison
+  // a shared cache for everyone.
+  const discoveryCache = (c: Context<AppEnv>, maxAge: number) => (c.env.PUBLIC_URL ? `public, max-age=${maxAge}` : "no-store");
+  const asMetadata = (c: Context<AppEnv>) => c.json(authorizationServerMetadata(publicUrl(c)), 200, { "cache-control": discoveryCache(c, 3600) });
   app.use("/.well-known/*", open);
   // RFC 8414 at the root (where 2025-03-26 clients look, having dropped the MCP URL's path), and
   // as OpenID discovery for clients that try that first.
@@ -46,7 +60,7 @@ export function buildOAuth(): Hono<AppEnv> {
     const { user, slug } = c.req.param();
     const preset = /^[a-z0-9-]{1,50}$/.test(user) && /^[a-z0-9-]{1,50}$/.test(slug) ? await loadPresetConfig(c.env, user, slug) : null;
     if (preset?.status !== "active") return c.json({ error: "not_found", error_description: "No preset at this URL." }, 404);
-    return c.json(protectedResourceMetadata(publicUrl(c), user, slug), 200, { "cache-control": "public, max-age=300" });
+    return c.json(protectedResourceMetadata(publicUrl(c), user, slug), 200, { "cache-control": discoveryCache(c, 300) });
   });
 
   app.use("/oauth/jwks.json", open);
@@ -54,12 +68,22 @@ export function buildOAuth(): Hono<AppEnv> {
 
   app.use("/oauth/register", open);
   app.post("/oauth/register", async (c) => {
-    const body: unknown = await c.req.json().catch(() => {
+    const text = await readLimitedText(c.req.raw, REGISTRATION_MAX_BYTES);
+    if (text === null) throw new OAuthError("invalid_client_metadata", `The body is larger than ${REGISTRATION_MAX_BYTES} bytes.`, 413);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
       throw new OAuthError("invalid_client_metadata", "The body must be a JSON object.");
-    });
-    return c.json(await registerClient(c.env, body), 201, { "cache-control": "no-store" });
+    }
+    return c.json(await registerClient(c.env, body, ipRateKey(clientIp(c.req.raw.headers))), 201, { "cache-control": "no-store" });
   });
 
+  // The browser forms refuse cross-site posts (Origin, or Sec-Fetch-Site, must be this gateway):
+  // login CSRF and consent CSRF; each form also carries a token of its own (session.ts).
+  const sameOrigin = csrf({ origin: (origin, c) => origin === new URL(publicUrl(c)).origin || origin === new URL(c.req.url).origin });
+  app.use("/oauth/login", sameOrigin);
+  app.use("/oauth/consent", sameOrigin);
   app.get("/oauth/authorize", authorizeGet);
   app.post("/oauth/login", loginPost);
   app.post("/oauth/consent", consentPost);

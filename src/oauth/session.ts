@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import { base64url } from "jose";
 import type { AppEnv } from "../edge/app-env";
 import type { Bindings } from "../shared/bindings";
 import { sha256Hex } from "../shared/crypto";
@@ -10,7 +11,9 @@ import { errorPage, pageResponse } from "./pages";
  * @module Browser-side state of the authorization flow, all as short signed JWTs (no storage):
  * - the sign-in session cookie (`__Host-`, Secure, HttpOnly, SameSite=Lax);
  * - the pending authorization request, carried through sign-in and consent forms;
- * - the consent form's CSRF token, bound to the session and to the request.
+ * - the consent form's CSRF token, bound to the session and to the request;
+ * - the sign-in form's CSRF token, bound to a random pre-sign-in cookie (`__Host-`) and to the
+ *   request, so a cross-site page cannot sign a victim's browser in as its author (login CSRF).
  * Each kind has its own `typ` and audience, so one can never be replayed as another.
  */
 
@@ -22,6 +25,8 @@ import { errorPage, pageResponse } from "./pages";
 export const COOKIE_OPTIONS = { prefix: "host", path: "/", secure: true, httpOnly: true, sameSite: "Lax" } as const;
 /** The session cookie's name, without the `__Host-` prefix hono adds. */
 const SESSION_COOKIE = "mcpgate_session";
+/** The pre-sign-in cookie's name: a random value the sign-in form's CSRF token is bound to. */
+const SIGN_IN_COOKIE = "mcpgate_signin";
 const SESSION_TTL_S = 12 * 3600;
 const REQUEST_TTL_S = 15 * 60;
 
@@ -76,6 +81,31 @@ export async function csrfToken(env: Bindings, issuer: string, session: BrowserS
 export async function checkCsrf(env: Bindings, issuer: string, session: BrowserSession, request: string, token: string): Promise<boolean> {
   const payload = await verifyJwt(env, token, { typ: "mcpgate-csrf+jwt", audience: aud(issuer, "csrf"), issuer });
   return !!payload && payload.sub === session.userId && payload.sid === session.sid && payload.rh === (await sha256Hex(request));
+}
+
+/**
+ * The sign-in form's CSRF token. The pre-sign-in cookie is reused when the browser has one (so a
+ * re-shown form sets no cookie), else a new random one is set on the reply being built.
+ */
+export async function signInCsrfToken(c: Context<AppEnv>, issuer: string, request: string): Promise<string> {
+  let nonce = getCookie(c, SIGN_IN_COOKIE, "host");
+  if (!nonce || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) {
+    nonce = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
+    setCookie(c, SIGN_IN_COOKIE, nonce, { ...COOKIE_OPTIONS, maxAge: REQUEST_TTL_S });
+  }
+  return signJwt(
+    c.env,
+    { pre: await sha256Hex(nonce), rh: await sha256Hex(request) },
+    { typ: "mcpgate-signin-csrf+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "signin-csrf"), issuer },
+  );
+}
+
+/** Whether a sign-in POST carries the token of a form this browser was shown for this request. */
+export async function checkSignInCsrf(c: Context<AppEnv>, issuer: string, request: string, token: string): Promise<boolean> {
+  const nonce = getCookie(c, SIGN_IN_COOKIE, "host");
+  if (!nonce || !token) return false;
+  const payload = await verifyJwt(c.env, token, { typ: "mcpgate-signin-csrf+jwt", audience: aud(issuer, "signin-csrf"), issuer });
+  return !!payload && payload.pre === (await sha256Hex(nonce)) && payload.rh === (await sha256Hex(request));
 }
 
 /**

@@ -10,7 +10,8 @@ import { sha256Base64url } from "../shared/crypto";
 import { publicUrl } from "../shared/public-url";
 import { authenticateClient } from "./clients";
 import { OAuthError } from "./errors";
-import { ACCESS_TOKEN_TYP, type Grant, grantOfRefreshToken, issueTokens, redeemCode, revokeGrant, rotateRefreshToken } from "./grants";
+import { readFormBody, TOKEN_FORM_MAX_BYTES } from "./form-body";
+import { ACCESS_TOKEN_TYP, findRefreshToken, type Grant, grantOfRefreshToken, issueTokens, redeemCode, revokeGrant, rotateRefreshToken } from "./grants";
 import { verifyJwt } from "./keys";
 
 /**
@@ -19,12 +20,10 @@ import { verifyJwt } from "./keys";
  */
 
 async function readForm(c: Context<AppEnv>): Promise<URLSearchParams> {
-  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
-    throw new OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.");
-  }
-  const text = await c.req.text();
-  if (text.length > 16 * 1024) throw new OAuthError("invalid_request", "The request is too large.");
-  return new URLSearchParams(text);
+  const body = await readFormBody(c.req.raw, TOKEN_FORM_MAX_BYTES);
+  if (body.ok) return body.form;
+  if (body.problem === "too_large") throw new OAuthError("invalid_request", `The request body is larger than ${TOKEN_FORM_MAX_BYTES} bytes.`, 413);
+  throw new OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.");
 }
 
 function json(body: unknown): Response {
@@ -69,9 +68,9 @@ export async function tokenPost(c: Context<AppEnv>): Promise<Response> {
   if (grantType === "refresh_token") {
     const token = form.get("refresh_token");
     if (!token) throw new OAuthError("invalid_request", "refresh_token is required.");
-    const rotated = await rotateRefreshToken(c.env, token);
-    if ("problem" in rotated) throw new OAuthError("invalid_grant", rotated.problem);
-    const { grant } = rotated;
+    const found = await findRefreshToken(c.env, token);
+    if ("problem" in found) throw new OAuthError("invalid_grant", found.problem);
+    const { grant } = found;
     if (grant.clientId !== client.id) throw new OAuthError("invalid_grant", "The refresh token was issued to another client.");
     const resource = form.get("resource");
     if (resource !== null && resource.replace(/\/$/, "") !== grant.resource) throw new OAuthError("invalid_target", "resource does not match the grant.");
@@ -82,7 +81,9 @@ export async function tokenPost(c: Context<AppEnv>): Promise<Response> {
       await revokeGrant(c.env, grant, "access_lost", null);
       throw new OAuthError("invalid_grant", "The user no longer has access to this preset.");
     }
-    return json(await issueTokens(c.env, issuer, grant));
+    const rotated = await rotateRefreshToken(c.env, issuer, found);
+    if ("problem" in rotated) throw new OAuthError("invalid_grant", rotated.problem);
+    return json(rotated);
   }
   throw new OAuthError("unsupported_grant_type", "Supported grant types: authorization_code, refresh_token.");
 }

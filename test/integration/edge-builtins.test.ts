@@ -1,10 +1,11 @@
-import { env, SELF } from "cloudflare:test";
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { mcpCors, originGuard } from "../../src/edge/mcp-cors";
+import worker from "../../src/index";
 import { addPreset, addServer, api, attach, createUser, ORIGIN, presetUrl, type TestUser, unique, upstreamUrl } from "../helpers";
 import { INIT, mcpPost, rawSession } from "../mcp-raw";
-import { authorizeInBrowser, authorizeUrl, browse, field, form, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
+import { authorizeInBrowser, authorizeUrl, browse, loginForm, pkce, registerClient, signInWithToken, tokenRequest } from "../oauth-helpers";
 
 /**
  * @module The exact answers of the pieces built on hono's middleware and helpers (cors, cookie,
@@ -188,7 +189,7 @@ describe("OAuth cookies", () => {
   it("sets the session cookie with exactly __Host-, Path=/, Secure, HttpOnly, SameSite=Lax and a 12 h Max-Age", async () => {
     const p = await preset("private");
     const signIn = await browse((await authorization(p.url)).url);
-    const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: p.owner.token }));
+    const posted = await browse("/oauth/login", loginForm(signIn, p.owner.token));
     expect(posted.status).toBe(303);
     expect(posted.location).toMatch(/^\/oauth\/authorize\?/);
     expect(posted.headers.get("cache-control")).toBe("no-store");
@@ -323,13 +324,20 @@ describe("OAuth errors through the sub-app's onError", () => {
   });
 
   it("lets an error that is not an OAuthError reach the app's 500 handler unchanged", async () => {
-    // Malformed percent-encoding in Basic credentials makes decodeURIComponent throw a URIError.
+    // A gateway without a signing secret cannot serve its JWKS: a plain Error, not an OAuthError.
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request(`${ORIGIN}/oauth/jwks.json`), { ...env, OAUTH_SIGNING_KEY: undefined, ENCRYPTION_KEY: undefined }, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: { code: "internal_error", message: "Internal error." } });
+  });
+
+  it("answers malformed percent-encoding in Basic credentials with 401 invalid_client, not a 500", async () => {
     const res = await post("/oauth/token", "grant_type=refresh_token", {
       "content-type": "application/x-www-form-urlencoded",
       authorization: `Basic ${btoa("%:x")}`,
     });
-    expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ error: { code: "internal_error", message: "Internal error." } });
+    await expectOAuthError(res, 401, "invalid_client");
   });
 });
 

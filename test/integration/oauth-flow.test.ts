@@ -111,7 +111,7 @@ describe("an MCP client that only knows the preset URL", () => {
     await client.close();
   });
 
-  it("rotates refresh tokens and revokes the whole grant when an old one is reused", async () => {
+  it("rotates refresh tokens and revokes the whole grant when an old one is reused after the 10 s grace window", async () => {
     const p = await privatePreset();
     const a = await authorize(p.owner, p.url);
     const tokens = (await exchange(a)).body;
@@ -121,6 +121,12 @@ describe("an MCP client that only knows the preset URL", () => {
     expect(refreshed.body.refresh_token).not.toBe(tokens.refresh_token);
     expect((await initWith(p.url, refreshed.body.access_token)).status).toBe(200);
 
+    // Within the grace window (10 s) a retry gets the same pair; after it, reuse means a leak.
+    const retried = await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: a.clientId });
+    expect(retried.body).toEqual(refreshed.body);
+    await env.DB.prepare("UPDATE oauth_refresh_tokens SET used_at = used_at - 11000 WHERE used_at IS NOT NULL AND grant_id = ?")
+      .bind(decodeJwt(refreshed.body.access_token).gid as string)
+      .run();
     const reused = await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: a.clientId });
     expect(reused.status).toBe(400);
     expect(reused.body.error).toBe("invalid_grant");

@@ -10,6 +10,7 @@ import {
   decide,
   field,
   form,
+  loginForm,
   type Page,
   pkce,
   registerClient,
@@ -238,20 +239,21 @@ describe("clients identified by a Client ID Metadata Document", () => {
   });
 
   it.each([
-    ["whose client_id is another URL", "mismatch", "does not equal its URL"],
-    ["larger than 16 KiB", "huge", "larger than"],
-    ["that is not JSON", "notjson", "not JSON"],
-    ["asking for a client secret", "confidential", "token_endpoint_auth_method none"],
-    ["with an http redirect URI off loopback", "badredirect", "redirect_uris"],
-    ["behind a redirect", "redirect", /HTTP 302|could not be fetched/],
-    ["that does not exist", "missing", "HTTP 404"],
-  ])("shows a 400 page, never a redirect, for a document %s", async (_label, name, message) => {
+    ["whose client_id is another URL", "mismatch"],
+    ["larger than 16 KiB", "huge"],
+    ["that is not JSON", "notjson"],
+    ["asking for a client secret", "confidential"],
+    ["with an http redirect URI off loopback", "badredirect"],
+    ["behind a redirect", "redirect"],
+    ["that does not exist", "missing"],
+  ])("shows a 400 page, never a redirect, with one generic message, for a document %s", async (_label, name) => {
     const owner = await createUserWithEmail();
     const slug = await privatePreset(owner);
     const page = await browse((await authorization(owner, slug, cimdUrl(name), CIMD_REDIRECT)).url);
     expect(page.status).toBe(400);
     expect(page.location).toBeNull();
-    expect(page.html).toMatch(message);
+    // How the fetch failed is logged, never shown: the endpoint is unauthenticated (issue 12, finding 16).
+    expect(page.html).toContain("could not be fetched, or is not a valid one for this gateway.");
   });
 
   it.each([
@@ -298,7 +300,7 @@ describe("sign-in and consent pages", () => {
     const owner = await createUserWithEmail();
     const slug = await privatePreset(owner);
     const signIn = await browse((await authorization(owner, slug)).url);
-    const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: owner.token }));
+    const posted = await browse("/oauth/login", loginForm(signIn, owner.token));
     expect(posted.status).toBe(303);
     const [cookie] = setCookies(posted);
     const attrs = cookie!.split(";").map((s) => s.trim());
@@ -314,7 +316,7 @@ describe("sign-in and consent pages", () => {
     const owner = await createUserWithEmail();
     const slug = await privatePreset(owner);
     const signIn = await browse((await authorization(owner, slug)).url);
-    const posted = await browse("/oauth/login", form({ request: field(signIn.html, "request"), token: `mcpg_${"x".repeat(40)}` }));
+    const posted = await browse("/oauth/login", loginForm(signIn, `mcpg_${"x".repeat(40)}`));
     expect(posted.status).toBe(401);
     expect(posted.html).toContain("not valid");
     expect(field(posted.html, "request")).toBe(field(signIn.html, "request"));
