@@ -127,6 +127,23 @@ describe("rate limits", () => {
     }
   });
 
+  it("writes one auth.failed event for a bad token sent from 20 rotated addresses of one /64 and 20 forged junk addresses", async () => {
+    const p = await limitedPreset({});
+    const badToken = `mcpg_${"z".repeat(40)}`;
+    for (let i = 0; i < 20; i++) {
+      for (const ip of [`2001:db8:99:1::${(i + 1).toString(16)}`, `junk-${i}`]) {
+        expect((await mcpPost(p.url, INIT(), { token: badToken, headers: { "cf-connecting-ip": ip } })).status).toBe(401);
+      }
+    }
+    const targets = await vi.waitFor(async () => {
+      const events = (await api("GET", `/presets/${p.slug}/events?type=auth.failed`, { token: p.owner.token })).body.events;
+      expect(events.length).toBeGreaterThanOrEqual(2);
+      return events.map((e: { target: string }) => e.target);
+    }, EVENTUALLY);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(targets.sort()).toEqual(["ip:2001:db8:99:1::/64", "ip:unknown"]);
+  });
+
   it("keeps counting across an eviction of the preset's Durable Object", async () => {
     const p = await limitedPreset({ rateLimit: { requests: 3, windowSeconds: 600 } });
     const session = await rawSession(p.url);
