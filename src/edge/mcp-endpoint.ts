@@ -21,7 +21,7 @@ import { jsonRpcError } from "./rpc-error";
  * Two hand-written pieces stay on this hot path on purpose. The body is read by
  * `readLimitedText`, which refuses an oversized body (declared or not) before parsing and reads a
  * declared length natively, several times faster than counting chunks as a body-limit wrapper
- * does. The JSON-RPC envelope is checked by `validateMessage` (mcp/jsonrpc.ts): a few typeof tests
+ * does; a body nesting deeper than MAX_JSON_DEPTH is refused before parsing (shared/json-depth.ts). The JSON-RPC envelope is checked by `validateMessage` (mcp/jsonrpc.ts): a few typeof tests
  * per message with the reasons clients see, where a schema validator would allocate per message.
  */
 
