@@ -39,6 +39,8 @@ export default defineConfig(async () => {
                   ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                   ENCRYPTION_KEY: "test-encryption-key-0123456789abcdef",
                   ALLOW_INSECURE_UPSTREAMS: "true",
+                  // As deployed behind Cloudflare (wrangler.toml), whatever a local .dev.vars says.
+                  TRUST_CF_CONNECTING_IP: "true",
                   ALLOWED_ORIGINS: "http://localhost:6274",
                   UPSTREAM_BASE: inject<string>("upstreamBase"),
                   DEAD_UPSTREAM: inject<string>("deadUpstream"),

@@ -20,6 +20,7 @@ import { tokenRoutes } from "./api/tokens";
 import { userRoutes } from "./api/users";
 import type { AppEnv } from "./edge/app-env";
 import { mcpEndpoint } from "./edge/mcp-endpoint";
+import { discardUnreadBody } from "./edge/request-body";
 import { buildOAuth } from "./oauth/routes";
 import { ApiError, errorBody } from "./shared/errors";
 import { publicUrl } from "./shared/public-url";
@@ -54,6 +55,7 @@ function buildApi(): Hono<AppEnv> {
 /** The worker's HTTP surface: the MCP endpoint, the management API, and health. */
 export function buildApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use("*", discardUnreadBody);
   app.route("/", mcpEndpoint());
   app.get("/healthz", async (c) => {
     const ok = await c.env.DB.prepare("SELECT 1 AS ok")

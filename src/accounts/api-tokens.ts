@@ -32,6 +32,14 @@ export function hashToken(token: string): Promise<string> {
   return sha256Hex(token);
 }
 
+/**
+ * What a token may do: `manage` reaches the management API and the MCP endpoints; `mcp` only the
+ * MCP endpoints (and the OAuth sign-in that leads to them), so a token pasted into an editor's
+ * configuration cannot read or change servers, presets or secrets.
+ */
+export type TokenScope = "manage" | "mcp";
+export const TOKEN_SCOPES = ["manage", "mcp"] as const satisfies readonly TokenScope[];
+
 export function looksLikeApiToken(value: string): boolean {
   return value.startsWith(TOKEN_PREFIX) && value.length === TOKEN_PREFIX.length + 40;
 }
@@ -43,12 +51,21 @@ const LAST_USED_GRANULARITY_MS = 60_000;
  * most once a minute, off the response path.
  */
 export async function resolveApiToken(db: D1Database, token: string, waitUntil: (p: Promise<unknown>) => void): Promise<string | null> {
+  return (await resolveApiTokenScope(db, token, waitUntil))?.userId ?? null;
+}
+
+/** Like {@link resolveApiToken}, with the token's scope, for the routes that check it. */
+export async function resolveApiTokenScope(
+  db: D1Database,
+  token: string,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<{ userId: string; scope: TokenScope } | null> {
   if (!looksLikeApiToken(token)) return null;
   const hash = await hashToken(token);
   const row = await db
-    .prepare("SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = ?")
+    .prepare("SELECT id, user_id, last_used_at, scope FROM api_tokens WHERE token_hash = ?")
     .bind(hash)
-    .first<{ id: string; user_id: string; last_used_at: number | null }>();
+    .first<{ id: string; user_id: string; last_used_at: number | null; scope: string }>();
   if (!row) return null;
   const now = Date.now();
   if (!row.last_used_at || now - row.last_used_at > LAST_USED_GRANULARITY_MS) {
@@ -60,5 +77,5 @@ export async function resolveApiToken(db: D1Database, token: string, waitUntil: 
         .catch((e) => console.warn("last_used_at update failed", e)),
     );
   }
-  return row.user_id;
+  return { userId: row.user_id, scope: row.scope === "manage" ? "manage" : "mcp" };
 }

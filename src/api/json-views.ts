@@ -10,7 +10,7 @@ export function userJson(u: typeof users.$inferSelect) {
 }
 
 export function tokenJson(t: typeof apiTokens.$inferSelect) {
-  return { id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, lastUsedAt: iso(t.lastUsedAt) };
+  return { id: t.id, name: t.name, prefix: t.prefix, scope: t.scope, createdAt: iso(t.createdAt)!, lastUsedAt: iso(t.lastUsedAt) };
 }
 
 export const MASK = "********";

@@ -3,10 +3,10 @@
  * and body validation.
  */
 import type { Hono, MiddlewareHandler } from "hono";
-import { resolveApiToken } from "../accounts/api-tokens";
+import { resolveApiTokenScope } from "../accounts/api-tokens";
 import { bearerToken, isAdminToken } from "../accounts/credentials";
 import type { AppEnv } from "../edge/app-env";
-import { forbidden, unauthorized } from "../shared/errors";
+import { ApiError, forbidden, unauthorized } from "../shared/errors";
 import type { AnyRoute } from "./route";
 import { parseWith, readJsonBody } from "./validation";
 
@@ -24,9 +24,16 @@ const requireAuth =
     if (isAdminToken(token, c.env.ADMIN_TOKEN)) {
       throw forbidden("The admin token only creates users; use a user's API token here.");
     }
-    const userId = await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p));
-    if (!userId) throw unauthorized("The bearer token is not valid.");
-    c.set("userId", userId);
+    const resolved = await resolveApiTokenScope(c.env.DB, token, (p) => c.executionCtx.waitUntil(p));
+    if (!resolved) throw unauthorized("The bearer token is not valid.");
+    if (resolved.scope !== "manage") {
+      throw new ApiError(
+        403,
+        "insufficient_scope",
+        "This API token has scope 'mcp': it works only on the MCP endpoints. Use a token with scope 'manage' for the management API.",
+      );
+    }
+    c.set("userId", resolved.userId);
     return next();
   };
 

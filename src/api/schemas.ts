@@ -3,6 +3,7 @@
  * api/openapi.ts documents them, so there is one definition of each.
  */
 import { z } from "zod";
+import { TOKEN_SCOPES } from "../accounts/api-tokens";
 
 const SLUG_LIKE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
@@ -116,8 +117,13 @@ export const CreateUserBody = z.strictObject({
     .describe("Stored lower-cased; matched case-insensitively (e.g. for sign-in through an identity provider)."),
 });
 
+export const TokenScopeField = z
+  .enum(TOKEN_SCOPES)
+  .describe("manage (default): the management API and the MCP endpoints; mcp: the MCP endpoints only, for client configurations.");
+
 export const CreateTokenBody = z.strictObject({
   name: z.string().trim().min(1, "must not be empty").max(64, "must be at most 64 characters"),
+  scope: TokenScopeField.default("manage"),
 });
 
 export const UrlField = z.string().max(2048, "must be at most 2048 characters").describe("The upstream's MCP endpoint (Streamable HTTP).");
@@ -268,8 +274,15 @@ const Timestamp = z.string().describe("ISO 8601 time.");
 
 export const User = z.object({ id: z.string(), handle: z.string(), email: z.string().nullable(), createdAt: Timestamp });
 export const CreatedUser = z.object({ user: User, token: z.string().describe("The user's first API token. Shown once.") });
-export const Token = z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: Timestamp, lastUsedAt: Timestamp.nullable() });
-export const CreatedToken = z.object({ id: z.string(), name: z.string(), token: z.string().describe("Shown once.") });
+export const Token = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  scope: TokenScopeField,
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp.nullable(),
+});
+export const CreatedToken = z.object({ id: z.string(), name: z.string(), scope: TokenScopeField, token: z.string().describe("Shown once.") });
 export const Server = z.object({
   id: z.string(),
   name: z.string(),

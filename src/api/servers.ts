@@ -1,7 +1,9 @@
 /** @module Upstream servers routes: register, list, read, change, delete, and the live tool list. */
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
+import { z } from "zod";
 import { getDb, isUniqueViolation } from "../db/client";
+import { insertEvent } from "../db/events-repository";
 import { presetServers, presets, servers, users } from "../db/schema";
 import type { AppEnv } from "../edge/app-env";
 import { invalidatePresets } from "../edge/preset-stub";
@@ -15,6 +17,21 @@ import { defineRoute } from "./route";
 import { CreateServerBody, list, Server, ServerParams, UpdateServerBody, UpstreamToolList } from "./schemas";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Set on a PATCH answer whose URL change dropped the stored headers: their names, comma-separated. */
+export const DROPPED_HEADERS_HEADER = "Mcpgate-Dropped-Headers";
+
+const UpdatedServer = Server.extend({
+  droppedHeaders: z
+    .array(z.string())
+    .optional()
+    .describe("Present when the url moved to another origin without new headers: the stored headers were deleted, not sent there."),
+});
+
+/** What an audit event may say about a server: where it points and which headers it has, never their values. */
+function serverAudit(row: { id: string; name: string; url: string; headerNames: string }) {
+  return { serverId: row.id, name: row.name, origin: new URL(row.url).origin, headerNames: JSON.parse(row.headerNames) as string[] };
+}
 
 function assertUpstreamUrl(c: Context<AppEnv>, url: string): string {
   const check = checkUpstreamUrl(url, { allowInsecure: c.env.ALLOW_INSECURE_UPSTREAMS === "true" });
@@ -75,7 +92,10 @@ export const serverRoutes = [
         updatedAt: now,
       };
       try {
-        await db.insert(servers).values(row);
+        await db.batch([
+          db.insert(servers).values(row),
+          insertEvent(db, { ownerId, presetId: null, actorId: ownerId, type: "server.created", target: row.name, payload: serverAudit(row) }, now),
+        ]);
       } catch (e) {
         if (isUniqueViolation(e)) throw conflict(`You already have a server named '${body.name}'.`);
         throw e;
@@ -119,7 +139,7 @@ export const serverRoutes = [
     auth: "user",
     params: ServerParams,
     body: UpdateServerBody,
-    responses: { 200: { description: "Updated", schema: Server }, 409: { description: "Name taken" } },
+    responses: { 200: { description: "Updated", schema: UpdatedServer }, 409: { description: "Name taken" } },
     async handler(c, { params, body }) {
       const current = await findOwnServer(c, params.name);
       const db = getDb(c.env.DB);
@@ -131,16 +151,34 @@ export const serverRoutes = [
           .get();
         if (taken) throw conflict(`You already have a server named '${body.name}'.`);
       }
+      const url = body.url !== undefined ? assertUpstreamUrl(c, body.url) : current.url;
+      // The stored headers were given for the old origin: never send them to another one unless
+      // the owner supplies them again in the same request.
+      const storedNames = JSON.parse(current.headerNames) as string[];
+      const dropped = new URL(url).origin !== new URL(current.url).origin && body.headers === undefined ? storedNames : [];
+      const headers = body.headers ?? (dropped.length > 0 ? {} : undefined);
+      const now = Date.now();
       const next = {
         ...current,
         name: body.name ?? current.name,
-        url: body.url !== undefined ? assertUpstreamUrl(c, body.url) : current.url,
+        url,
         timeoutMs: body.timeoutMs ?? current.timeoutMs,
-        ...(body.headers !== undefined ? await sealHeaders(c.env, current.id, body.headers) : {}),
-        updatedAt: Date.now(),
+        ...(headers !== undefined ? await sealHeaders(c.env, current.id, headers) : {}),
+        updatedAt: now,
+      };
+      const changed: string[] = (["name", "url", "timeoutMs"] as const).filter((k) => next[k] !== current[k]);
+      if (headers !== undefined) changed.push("headers");
+      const payload = {
+        ...serverAudit(next),
+        changed,
+        ...(next.url !== current.url ? { previousOrigin: new URL(current.url).origin } : {}),
+        ...(dropped.length > 0 ? { droppedHeaders: dropped } : {}),
       };
       try {
-        await db.update(servers).set(next).where(eq(servers.id, current.id));
+        await db.batch([
+          db.update(servers).set(next).where(eq(servers.id, current.id)),
+          insertEvent(db, { ownerId: current.ownerId, presetId: null, actorId: c.get("userId"), type: "server.updated", target: next.name, payload }, now),
+        ]);
       } catch (e) {
         if (isUniqueViolation(e)) throw conflict(`You already have a server named '${next.name}'.`);
         throw e;
@@ -152,7 +190,9 @@ export const serverRoutes = [
           using[0].handle,
           using.map((u) => u.slug),
         );
-      return c.json(serverJson(next));
+      if (dropped.length === 0) return c.json(serverJson(next));
+      c.header(DROPPED_HEADERS_HEADER, dropped.join(", "));
+      return c.json({ ...serverJson(next), droppedHeaders: dropped });
     },
   }),
   defineRoute({
@@ -169,7 +209,16 @@ export const serverRoutes = [
       if (using.length > 0) {
         throw conflict(`Server '${row.name}' is attached to presets ${using.map((u) => `'${u.slug}'`).join(", ")}; detach it first.`);
       }
-      await getDb(c.env.DB).delete(servers).where(eq(servers.id, row.id));
+      const db = getDb(c.env.DB);
+      const now = Date.now();
+      await db.batch([
+        db.delete(servers).where(eq(servers.id, row.id)),
+        insertEvent(
+          db,
+          { ownerId: row.ownerId, presetId: null, actorId: c.get("userId"), type: "server.deleted", target: row.name, payload: serverAudit(row) },
+          now,
+        ),
+      ]);
       return c.body(null, 204);
     },
   }),

@@ -15,7 +15,7 @@ export const tokenRoutes = [
     method: "post",
     path: "/tokens",
     tag: "Tokens",
-    summary: "Create an API token; the secret is returned once",
+    summary: "Create an API token (scope manage or mcp); the secret is returned once",
     auth: "user",
     body: CreateTokenBody,
     responses: { 201: { description: "Created", schema: CreatedToken } },
@@ -26,14 +26,21 @@ export const tokenRoutes = [
       const userId = c.get("userId");
       const db = getDb(c.env.DB);
       await db.batch([
-        db.insert(apiTokens).values({ id, userId, name: body.name, tokenHash: issued.hash, prefix: issued.prefix, createdAt: now }),
+        db.insert(apiTokens).values({ id, userId, name: body.name, tokenHash: issued.hash, prefix: issued.prefix, scope: body.scope, createdAt: now }),
         insertEvent(
           db,
-          { ownerId: userId, presetId: null, actorId: userId, type: "token.created", target: body.name, payload: { tokenId: id, name: body.name } },
+          {
+            ownerId: userId,
+            presetId: null,
+            actorId: userId,
+            type: "token.created",
+            target: body.name,
+            payload: { tokenId: id, name: body.name, scope: body.scope },
+          },
           now,
         ),
       ]);
-      return c.json({ id, name: body.name, token: issued.token }, 201);
+      return c.json({ id, name: body.name, scope: body.scope, token: issued.token }, 201);
     },
   }),
   defineRoute({

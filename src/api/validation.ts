@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiError, badRequest, invalidField } from "../shared/errors";
+import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../shared/json-depth";
 import { readLimitedText } from "../shared/read-limited";
 
 /** Management API bodies are small; anything bigger is refused before parsing. */
@@ -53,8 +54,9 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): 
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new ApiError(415, "unsupported_media_type", "Send the body as Content-Type: application/json.");
   }
-  const text = await readLimitedText(c.req.raw, API_BODY_LIMIT);
+  const text = await readLimitedText(c.req.raw, API_BODY_LIMIT, "leave");
   if (text === null) throw new ApiError(413, "body_too_large", `The body exceeds ${API_BODY_LIMIT} bytes.`);
+  if (jsonNestsDeeper(text)) throw badRequest(`The body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`, "too_deep");
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -19,6 +19,10 @@ export const apiTokens = sqliteTable(
     prefix: text("prefix").notNull(),
     createdAt: integer("created_at").notNull(),
     lastUsedAt: integer("last_used_at"),
+    /** `manage`: the management API and the MCP endpoints; `mcp`: the MCP endpoints only. */
+    scope: text("scope", { enum: ["manage", "mcp"] })
+      .notNull()
+      .default("manage"),
   },
   (t) => [index("api_tokens_user").on(t.userId)],
 );

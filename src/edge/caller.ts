@@ -6,6 +6,7 @@ import { RpcCode } from "../mcp/jsonrpc";
 import { ACCESS_TOKEN_TYP } from "../oauth/grants";
 import { verifyJwt } from "../oauth/keys";
 import { bearerChallenge, presetResource } from "../oauth/metadata";
+import { clientAddress } from "../shared/client-address";
 import { publicUrl } from "../shared/public-url";
 import type { AppEnv } from "./app-env";
 import { presetStub } from "./preset-stub";
@@ -36,7 +37,7 @@ async function identify(c: Context<CallerEnv>, token: string, issuer: string): P
 
 /** Sets `c.var.caller`, or answers 401 for a token that is not valid for this preset. */
 export const authenticateCaller: MiddlewareHandler<CallerEnv> = async (c, next) => {
-  const ip = c.req.header("cf-connecting-ip") ?? null;
+  const ip = clientAddress(c.req.raw, c.env);
   const token = bearerToken(c.req.header("authorization"));
   if (token === null) {
     c.set("caller", { userId: null, grantId: null, ip });

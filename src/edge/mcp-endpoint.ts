@@ -3,6 +3,7 @@ import type { McpReply } from "../mcp/contract";
 import { isRequest, RpcCode, type RpcMessage, readableId, validateMessage } from "../mcp/jsonrpc";
 import { isSupportedVersion } from "../mcp/protocol";
 import { bearerChallenge } from "../oauth/metadata";
+import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../shared/json-depth";
 import { publicUrl } from "../shared/public-url";
 import { readLimitedText } from "../shared/read-limited";
 import { authenticateCaller, type CallerEnv } from "./caller";
@@ -20,7 +21,7 @@ import { jsonRpcError } from "./rpc-error";
  * Two hand-written pieces stay on this hot path on purpose. The body is read by
  * `readLimitedText`, which refuses an oversized body (declared or not) before parsing and reads a
  * declared length natively, several times faster than counting chunks as a body-limit wrapper
- * does. The JSON-RPC envelope is checked by `validateMessage` (mcp/jsonrpc.ts): a few typeof tests
+ * does; a body nesting deeper than MAX_JSON_DEPTH is refused before parsing (shared/json-depth.ts). The JSON-RPC envelope is checked by `validateMessage` (mcp/jsonrpc.ts): a few typeof tests
  * per message with the reasons clients see, where a schema validator would allocate per message.
  */
 
@@ -67,8 +68,11 @@ async function checkPost(c: Context<McpEnv>, sessionId: string | null): Promise<
     return jsonRpcError(406, null, RpcCode.BadRequest, "Accept must list both application/json and text/event-stream.");
   }
   const limit = bodyLimit(c.env);
-  const text = await readLimitedText(c.req.raw, limit);
+  const text = await readLimitedText(c.req.raw, limit, "leave");
   if (text === null) return jsonRpcError(413, null, RpcCode.InvalidRequest, `The body exceeds ${limit} bytes.`);
+  if (jsonNestsDeeper(text)) {
+    return jsonRpcError(400, null, RpcCode.InvalidRequest, `Invalid request: the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -103,8 +103,8 @@ function toClient(row: typeof oauthClients.$inferSelect): OAuthClient {
 
 /**
  * RFC 7591 dynamic registration. Confidential clients get a secret, shown once and stored hashed.
- * `registeredBy` is the caller's rate-limit key (ipRateKey): the row is inserted only while fewer
- * than REGISTRATIONS_PER_WINDOW rows of the same key are younger than the window, counted and
+ * `registeredBy` is the caller's address bucket (policy/caller-key.ts, of the trusted address):
+ * the row is inserted only while fewer than REGISTRATIONS_PER_WINDOW rows of the same key are younger than the window, counted and
  * inserted in one statement, so concurrent registrations cannot overshoot.
  */
 export async function registerClient(env: Bindings, body: unknown, registeredBy: string, now = Date.now()) {

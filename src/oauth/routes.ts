@@ -3,8 +3,9 @@ import { cors } from "hono/cors";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../edge/app-env";
+import { addressBucket } from "../policy/caller-key";
 import { loadPresetConfig } from "../preset/config";
-import { clientIp, ipRateKey } from "../shared/client-ip";
+import { clientAddress } from "../shared/client-address";
 import { publicUrl } from "../shared/public-url";
 import { readLimitedText } from "../shared/read-limited";
 import { authorizeGet, consentPost, loginPost } from "./authorize";
@@ -76,7 +77,7 @@ export function buildOAuth(): Hono<AppEnv> {
     } catch {
       throw new OAuthError("invalid_client_metadata", "The body must be a JSON object.");
     }
-    return c.json(await registerClient(c.env, body, ipRateKey(clientIp(c.req.raw.headers))), 201, { "cache-control": "no-store" });
+    return c.json(await registerClient(c.env, body, addressBucket(clientAddress(c.req.raw, c.env))), 201, { "cache-control": "no-store" });
   });
 
   // The browser forms refuse cross-site posts (Origin, or Sec-Fetch-Site, must be this gateway):

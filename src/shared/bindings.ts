@@ -11,6 +11,12 @@ export interface Bindings {
   ENCRYPTION_KEY?: string;
   /** "true" lets upstream URLs be plain http on loopback (local development only). */
   ALLOW_INSECURE_UPSTREAMS?: string;
+  /**
+   * "true" when the worker runs behind Cloudflare, whose edge sets CF-Connecting-IP: only then is
+   * that header a client's address (see shared/client-address.ts). Anything else: anonymous
+   * callers share one identity for rate limits and audit.
+   */
+  TRUST_CF_CONNECTING_IP?: string;
   /** Comma-separated browser origins allowed on the MCP endpoint besides the gateway's own; "*" allows any. */
   ALLOWED_ORIGINS?: string;
   /** Largest MCP POST body accepted, in bytes (default 1 MiB). */

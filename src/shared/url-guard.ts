@@ -7,7 +7,35 @@
  */
 export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
 
-const BLOCKED_SUFFIXES = [".localhost", ".local", ".localdomain", ".internal", ".lan", ".home.arpa", ".intranet", ".corp"];
+/**
+ * Names that never denote a public server: special-use and private-use top-level names (RFC 6761,
+ * 6762, 7686, 8375, 9476), cluster and service-discovery zones (Kubernetes, Consul), and a few
+ * public wildcard names that resolve to loopback or to the address written in them.
+ */
+const BLOCKED_SUFFIXES = [
+  ".localhost",
+  ".local",
+  ".localdomain",
+  ".internal",
+  ".intranet",
+  ".private",
+  ".lan",
+  ".home",
+  ".corp",
+  ".arpa",
+  ".test",
+  ".invalid",
+  ".example",
+  ".onion",
+  ".alt",
+  ".svc",
+  ".cluster.local",
+  ".consul",
+  ".localtest.me",
+  ".lvh.me",
+  ".nip.io",
+  ".sslip.io",
+];
 
 export function checkUpstreamUrl(raw: string, opts: { allowInsecure: boolean }): UrlCheck {
   let url: URL;
@@ -36,7 +64,7 @@ export function checkUpstreamUrl(raw: string, opts: { allowInsecure: boolean }):
   if (host.startsWith("[")) {
     return isPublicIPv6(host.slice(1, -1)) ? { ok: true, url } : { ok: false, reason: "must not point at a private or reserved address" };
   }
-  if (!host.includes(".") || BLOCKED_SUFFIXES.some((s) => host.endsWith(s))) {
+  if (!host.includes(".") || BLOCKED_SUFFIXES.some((s) => host.endsWith(s) || host === s.slice(1))) {
     return { ok: false, reason: "must be a public host name" };
   }
   return { ok: true, url };
@@ -72,21 +100,47 @@ function isPublicIPv4([a, b, c]: number[]): boolean {
 
 /** The IPv4 address inside an IPv4-mapped (::ffff:a.b.c.d, as URL normalises it: ::ffff:xxxx:xxxx) IPv6 literal. */
 function mappedIPv4(v6: string): number[] | null {
-  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
-  if (!m) return null;
-  const hi = parseInt(m[1]!, 16);
-  const lo = parseInt(m[2]!, 16);
-  return [hi >> 8, hi & 255, lo >> 8, lo & 255];
+  const g = parseIPv6(v6);
+  return g !== null && isMapped(g) ? v4Of(g[6]!, g[7]!) : null;
 }
 
+const isMapped = (g: number[]): boolean => g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff;
+
+const v4Of = (hi: number, lo: number): number[] => [hi >> 8, hi & 255, lo >> 8, lo & 255];
+
+/** The eight 16-bit groups of an IPv6 literal in the hex-only form the URL parser serialises to, or null. */
+function parseIPv6(v6: string): number[] | null {
+  const halves = v6.split("::");
+  if (halves.length > 2) return null;
+  const groups = (part: string | undefined) => (part ? part.split(":") : []);
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  if (!all.every((x) => /^[0-9a-f]{1,4}$/.test(x))) return null;
+  return all.map((x) => parseInt(x, 16));
+}
+
+/**
+ * Only global unicast (2000::/3) is public, minus the ranges inside it that are not: IETF protocol
+ * assignments 2001::/23 (Teredo, benchmarking, ORCHID), documentation 2001:db8::/32 and 3fff::/20.
+ * Everything outside 2000::/3 is refused, which covers the unspecified address, IPv4-compatible
+ * ::/96, IPv4-translated ::ffff:0:0:0/96, discard 100::/64, local-use NAT64 64:ff9b:1::/48,
+ * unique-local, site-local fec0::/10, link-local and multicast. Forms that carry an IPv4 address a
+ * gateway or relay will reach (IPv4-mapped, NAT64 64:ff9b::/96, 6to4 2002::/16) are judged by that
+ * IPv4 address.
+ */
 function isPublicIPv6(v6: string): boolean {
-  const mapped = mappedIPv4(v6);
-  if (mapped) return isPublicIPv4(mapped);
-  if (v6 === "::" || v6 === "::1") return false;
-  const first = parseInt(v6.split(":")[0] || "0", 16);
-  if ((first & 0xfe00) === 0xfc00) return false; // unique local fc00::/7
-  if ((first & 0xffc0) === 0xfe80) return false; // link-local fe80::/10
-  if ((first & 0xff00) === 0xff00) return false; // multicast
-  if (v6.startsWith("64:ff9b:")) return false; // NAT64 can reach private IPv4
+  const g = parseIPv6(v6);
+  if (!g) return false;
+  const [g0, g1, g2] = g as [number, number, number];
+  if (isMapped(g)) return isPublicIPv4(v4Of(g[6]!, g[7]!));
+  if (g0 === 0x64 && g1 === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return isPublicIPv4(v4Of(g[6]!, g[7]!));
+  if (g0 === 0x2002) return isPublicIPv4(v4Of(g1, g2));
+  if ((g0 & 0xe000) !== 0x2000) return false;
+  if (g0 === 0x2001 && g1 < 0x200) return false;
+  if (g0 === 0x2001 && g1 === 0xdb8) return false;
+  if (g0 === 0x3fff && g1 < 0x1000) return false;
   return true;
 }

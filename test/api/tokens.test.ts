@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, createUser } from "../helpers";
+import { api, createUser, givenPreset } from "../helpers";
+import { INIT, mcpPost } from "../mcp-raw";
 import { expectError, expectInvalid } from "./expect-error";
 
 async function sha256Hex(s: string): Promise<string> {
@@ -29,7 +30,7 @@ describe("API tokens", () => {
     expect(res.status).toBe(200);
     expect(res.body.tokens.map((t: { name: string }) => t.name)).toEqual(["laptop", "default"]);
     for (const t of res.body.tokens) {
-      expect(Object.keys(t).sort()).toEqual(["createdAt", "id", "lastUsedAt", "name", "prefix"]);
+      expect(Object.keys(t).sort()).toEqual(["createdAt", "id", "lastUsedAt", "name", "prefix", "scope"]);
       for (const value of Object.values(t)) {
         expect(value).not.toBe(user.token);
         expect(value).not.toBe(second.token);
@@ -118,5 +119,67 @@ describe("API tokens", () => {
     }
     const hashes = results.map((r) => r.token_hash).sort();
     expect(hashes).toEqual([await sha256Hex(user.token), await sha256Hex(extra)].sort());
+  });
+});
+
+describe("API token scopes", () => {
+  const mcpToken = async (user: { token: string }) => {
+    const res = await api("POST", "/tokens", { token: user.token, body: { name: "editor", scope: "mcp" } });
+    expect(res.status).toBe(201);
+    expect(res.body.scope).toBe("mcp");
+    return res.body as { id: string; token: string };
+  };
+
+  it("gives a token scope manage by default, and lists every token's scope", async () => {
+    const user = await createUser();
+    const made = await api("POST", "/tokens", { token: user.token, body: { name: "ci" } });
+    expect(made.body.scope).toBe("manage");
+    await mcpToken(user);
+    const scopes = (await api("GET", "/tokens", { token: user.token })).body.tokens.map((t: { name: string; scope: string }) => [t.name, t.scope]);
+    expect(scopes).toEqual([
+      ["editor", "mcp"],
+      ["ci", "manage"],
+      ["default", "manage"],
+    ]);
+  });
+
+  it("refuses an mcp-scoped token on every management route with 403 insufficient_scope, and it changes nothing", async () => {
+    const user = await createUser();
+    const { token } = await mcpToken(user);
+    for (const [method, path, body] of [
+      ["GET", "/me", undefined],
+      ["GET", "/servers", undefined],
+      ["POST", "/servers", { name: "harvest", url: "https://evil.example.com/mcp" }],
+      ["POST", "/tokens", { name: "escalate", scope: "manage" }],
+      ["GET", "/tokens", undefined],
+      ["GET", "/events", undefined],
+    ] as const) {
+      const res = await api(method, path, { token, body });
+      expectError(res, 403, "insufficient_scope");
+      expect(res.body.error.message).toMatch(/scope 'mcp'.*MCP endpoints/);
+    }
+    expect((await api("GET", "/servers", { token: user.token })).body.servers).toEqual([]);
+    expect((await api("GET", "/tokens", { token: user.token })).body.tokens).toHaveLength(2);
+  });
+
+  it("lets an mcp-scoped token into the owner's private preset over MCP", async () => {
+    const { owner, url } = await givenPreset({ visibility: "private" });
+    const { token } = await mcpToken(owner);
+    const reply = await mcpPost(url, INIT(), { token });
+    expect(reply.status).toBe(200);
+    expect(reply.json.result.protocolVersion).toBeTruthy();
+  });
+
+  it("rejects an unknown scope with 400 naming scope", async () => {
+    const user = await createUser();
+    expectInvalid(await api("POST", "/tokens", { token: user.token, body: { name: "x", scope: "admin" } }), "scope");
+    expect((await api("GET", "/tokens", { token: user.token })).body.tokens).toHaveLength(1);
+  });
+
+  it("records the scope in the token.created event", async () => {
+    const user = await createUser();
+    const made = await mcpToken(user);
+    const events = (await api("GET", "/events?type=token.created", { token: user.token })).body.events;
+    expect(events[0]).toMatchObject({ type: "token.created", payload: { tokenId: made.id, scope: "mcp" } });
   });
 });

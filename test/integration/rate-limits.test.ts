@@ -90,6 +90,60 @@ describe("rate limits", () => {
     expect(await callAs(null, "203.0.113.8")).toBe(200);
   });
 
+  /** Calls one tool as an anonymous caller whose request says CF-Connecting-IP: `ip`; the call's HTTP status. */
+  const anonymousCall = async (url: string, ip: string) => {
+    const headers = { "cf-connecting-ip": ip };
+    const session = (await mcpPost(url, INIT(), { headers })).headers.get("mcp-session-id")!;
+    return (await mcpPost(url, echo(2), { sessionId: session, headers })).status;
+  };
+
+  it("counts anonymous callers of one IPv6 /64 as one caller, however they rotate the address", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 1, windowSeconds: 60 } });
+    expect(await anonymousCall(p.url, "2001:db8:77:1::1")).toBe(200);
+    for (const rotated of ["2001:db8:77:1::2", "2001:db8:77:1:ffff:ffff:ffff:ffff", "2001:0db8:0077:0001:1234::9"]) {
+      expect(await anonymousCall(p.url, rotated)).toBe(429);
+    }
+    expect(await anonymousCall(p.url, "2001:db8:77:2::1")).toBe(200);
+  });
+
+  it("counts every malformed CF-Connecting-IP as one shared anonymous caller", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 1, windowSeconds: 60 } });
+    expect(await anonymousCall(p.url, "not-an-address-1")).toBe(200);
+    for (const bad of ["not-an-address-2", "203.0.113.7, 198.51.100.1", "999.1.1.1", "fe80::1%eth0"]) {
+      expect(await anonymousCall(p.url, bad)).toBe(429);
+    }
+  });
+
+  it("ignores CF-Connecting-IP unless TRUST_CF_CONNECTING_IP is true: every anonymous caller shares one bucket", async () => {
+    const p = await limitedPreset({ rateLimit: { requests: 1, windowSeconds: 60 } });
+    const saved = env.TRUST_CF_CONNECTING_IP;
+    env.TRUST_CF_CONNECTING_IP = "false";
+    try {
+      expect(await anonymousCall(p.url, "203.0.113.20")).toBe(200);
+      expect(await anonymousCall(p.url, "203.0.113.21")).toBe(429);
+      expect(await anonymousCall(p.url, "198.51.100.99")).toBe(429);
+    } finally {
+      env.TRUST_CF_CONNECTING_IP = saved;
+    }
+  });
+
+  it("writes one auth.failed event for a bad token sent from 20 rotated addresses of one /64 and 20 forged junk addresses", async () => {
+    const p = await limitedPreset({});
+    const badToken = `mcpg_${"z".repeat(40)}`;
+    for (let i = 0; i < 20; i++) {
+      for (const ip of [`2001:db8:99:1::${(i + 1).toString(16)}`, `junk-${i}`]) {
+        expect((await mcpPost(p.url, INIT(), { token: badToken, headers: { "cf-connecting-ip": ip } })).status).toBe(401);
+      }
+    }
+    const targets = await vi.waitFor(async () => {
+      const events = (await api("GET", `/presets/${p.slug}/events?type=auth.failed`, { token: p.owner.token })).body.events;
+      expect(events.length).toBeGreaterThanOrEqual(2);
+      return events.map((e: { target: string }) => e.target);
+    }, EVENTUALLY);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(targets.sort()).toEqual(["ip:2001:db8:99:1::/64", "ip:unknown"]);
+  });
+
   it("keeps counting across an eviction of the preset's Durable Object", async () => {
     const p = await limitedPreset({ rateLimit: { requests: 3, windowSeconds: 600 } });
     const session = await rawSession(p.url);

@@ -153,6 +153,44 @@ describe("checkUpstreamUrl: private and reserved IPv6", () => {
     expect(refusal(raw, DEV)).toBe(PRIVATE);
   });
 
+  it.each([
+    ["IPv4-compatible loopback ::/96", "https://[::7f00:1]/"],
+    ["IPv4-compatible, dotted", "https://[::127.0.0.1]/"],
+    ["IPv4-compatible public ::/96 (deprecated, never a real server)", "https://[::808:808]/"],
+    ["IPv4-translated metadata ::ffff:0:0:0/96", "https://[::ffff:0:a9fe:a9fe]/"],
+    ["IPv4-translated, dotted", "https://[::ffff:0:10.0.0.1]/"],
+    ["IPv4-mapped CGNAT", "https://[::ffff:100.64.0.1]/"],
+    ["NAT64 of the metadata address", "https://[64:ff9b::a9fe:a9fe]/"],
+    ["NAT64 of loopback", "https://[64:ff9b::127.0.0.1]/"],
+    ["local-use NAT64 64:ff9b:1::/48", "https://[64:ff9b:1::808:808]/"],
+    ["6to4 of the metadata address", "https://[2002:a9fe:a9fe::]/"],
+    ["6to4 of 10/8", "https://[2002:a00:1::1]/"],
+    ["6to4 of loopback", "https://[2002:7f00:1::]/"],
+    ["site-local fec0::/10", "https://[fec0::1]/"],
+    ["site-local upper edge", "https://[feff:ffff::1]/"],
+    ["discard 100::/64", "https://[100::1]/"],
+    ["documentation 2001:db8::/32", "https://[2001:db8::1]/"],
+    ["documentation 2001:db8::/32 upper edge", "https://[2001:db8:ffff:ffff::1]/"],
+    ["documentation 3fff::/20", "https://[3fff::1]/"],
+    ["documentation 3fff::/20 upper edge", "https://[3fff:fff:ffff::1]/"],
+    ["Teredo 2001::/32", "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/"],
+    ["benchmarking 2001:2::/48", "https://[2001:2::1]/"],
+    ["unassigned space outside 2000::/3", "https://[4000::1]/"],
+  ])("refuses the %s address %s", (_range, raw) => {
+    expect(refusal(raw)).toBe(PRIVATE);
+    expect(refusal(raw, DEV)).toBe(PRIVATE);
+  });
+
+  it.each([
+    ["NAT64 of a public address", "https://[64:ff9b::808:808]/"],
+    ["6to4 of a public address", "https://[2002:808:808::1]/"],
+    ["global unicast just past 2001:db8::/32", "https://[2001:db9::1]/"],
+    ["global unicast just past 3fff::/20", "https://[3fff:1000::1]/"],
+    ["global unicast just past 2001::/23", "https://[2001:200::1]/"],
+  ])("accepts the %s %s, as public as its IPv4 address", (_range, raw) => {
+    expect(accepted(raw).protocol).toBe("https:");
+  });
+
   it("accepts an IPv4-mapped public address", () => {
     expect(accepted("https://[::ffff:8.8.8.8]/").hostname).toBe("[::ffff:808:808]");
   });
@@ -174,6 +212,36 @@ describe("checkUpstreamUrl: host names that are not public", () => {
   ])("refuses the internal-suffix host %s", (raw) => {
     expect(refusal(raw)).toBe(NOT_PUBLIC_NAME);
   });
+
+  it.each([
+    "https://api.default.svc/",
+    "https://api.default.svc.cluster.local/mcp",
+    "https://vault.service.consul/",
+    "https://tools.test/",
+    "https://mcp.invalid/",
+    "https://mcp.example/",
+    "https://hidden.onion/",
+    "https://1.0.0.127.in-addr.arpa/",
+    "https://mcp.private/",
+    "https://mcp.alt/",
+    "https://api.localhost/",
+    "https://mcp.home/",
+    "https://lvh.me/",
+    "https://mcp.lvh.me/",
+    "https://10.0.0.1.nip.io/",
+    "https://169-254-169-254.sslip.io/",
+    "https://API.DEFAULT.SVC.CLUSTER.LOCAL./",
+  ])("refuses the cluster-internal or special-use host %s", (raw) => {
+    expect(refusal(raw)).toMatch(/public host name|localhost/);
+    expect(checkUpstreamUrl(raw, DEV).ok).toBe(raw === "https://api.localhost/");
+  });
+
+  it.each(["https://mcp.example.com/", "https://svc.example.com/", "https://consul.io/", "https://test.dev/", "https://arpa.example.org/"])(
+    "accepts %s, a public name with a special-use word inside it",
+    (raw) => {
+      expect(accepted(raw).hostname).toBe(new URL(raw).hostname);
+    },
+  );
 
   it("does not mistake a public name that merely contains an internal word for an internal suffix", () => {
     expect(accepted("https://local.example.com/").hostname).toBe("local.example.com");
