@@ -9,6 +9,7 @@
 
 import type { PresetNotifications } from "../items/notifications";
 import { ITEM_METHODS, type PresetItems } from "../items/preset-items";
+import { keptCapabilities, keptClientName } from "../mcp/client-capabilities";
 import type { McpCall, McpReply, MessageReply, PresetRef } from "../mcp/contract";
 import {
   errorMessageOf,
@@ -87,7 +88,8 @@ export class McpDispatch {
       if (first && isRequest(first) && first.method === "initialize") {
         const limited = limits.takeControl(caller, config.rateLimit, Date.now());
         if (!limited.allowed) return this.#refuse(config, caller, first, limited);
-        return { ...(await this.#initialize(config, call, first)), headers: limited.headers };
+        const answer = await this.#initialize(config, call, first);
+        return { ...answer, headers: { ...limited.headers, ...answer.headers } };
       }
 
       const session = call.sessionId ? admission.ownSession(call.sessionId, call.userId, config) : null;
@@ -116,16 +118,28 @@ export class McpDispatch {
 
   /** DELETE of the MCP endpoint: ends the caller's session, its calls in flight and its streams. */
   async endSession(call: Entrant & { sessionId: string }): Promise<McpReply> {
-    const { admission, sessions, notifications, streams } = this.#deps;
+    const { admission, sessions } = this.#deps;
     const gate = await admission.admit(call, undefined);
     if ("status" in gate) return gate;
     const session = admission.ownSession(call.sessionId, call.userId, gate.config);
     if (!session) return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
     sessions.delete(session.id);
-    this.#tools.endSession(session.id);
-    await notifications.dropSubscriptions(gate.config, session);
-    streams.endSession(session.id);
+    await this.sessionEnded(session.id);
     return reply(204, null);
+  }
+
+  /**
+   * A session ended (its client's DELETE, expiry, eviction, revoked access): its calls in flight,
+   * subscriptions (unsubscribing upstream where it was the last), streams, log level and relayed
+   * requests go.
+   */
+  async sessionEnded(sessionId: string): Promise<void> {
+    const { notifications, streams, config } = this.#deps;
+    this.#tools.endSession(sessionId);
+    const current = config.current;
+    const dropped = current ? notifications.dropSubscriptions(current, { id: sessionId }) : Promise.resolve();
+    streams.endSession(sessionId);
+    await dropped.catch((e: unknown) => console.error("subscriptions not dropped", e));
   }
 
   /**
@@ -173,16 +187,27 @@ export class McpDispatch {
     if (typeof params.protocolVersion !== "string") {
       return reply(400, rpcErrorBody(req.id, RpcCode.InvalidParams, "initialize needs params.protocolVersion (a string)."));
     }
-    const clientInfo = params.clientInfo as { name?: unknown } | undefined;
-    const capabilities = params.capabilities;
     const protocolVersion = negotiateVersion(params.protocolVersion);
     const session = sessions.create({
       presetId: config.id,
       principal: sessionOwner(call.userId),
+      caller: callerKey(call.userId, call.ip),
       protocolVersion,
-      clientName: typeof clientInfo?.name === "string" ? clientInfo.name.slice(0, 200) : null,
-      clientCapabilities: capabilities && typeof capabilities === "object" && !Array.isArray(capabilities) ? (capabilities as Record<string, unknown>) : {},
+      clientName: keptClientName(params.clientInfo),
+      clientCapabilities: keptCapabilities(params.capabilities),
     });
+    if ("full" in session) {
+      const retryAfter = String(session.retryAfterSeconds);
+      return reply(
+        503,
+        rpcErrorBody(req.id, RpcCode.SessionsFull, "This preset has too many open sessions; try again later.", {
+          retryAfterSeconds: session.retryAfterSeconds,
+        }),
+        {
+          "retry-after": retryAfter,
+        },
+      );
+    }
     for (const server of config.servers) pool.warm(server);
     if (config.servers.length > 0) alarms.scheduleSweep();
     // Capabilities follow the upstreams': known from earlier sessions, else learned by connecting.

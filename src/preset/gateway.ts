@@ -43,6 +43,7 @@ export class PresetGateway extends DurableObject<Bindings> {
   readonly #alarms: Alarms;
   readonly #catalog: CatalogCache;
   readonly #notifications: PresetNotifications;
+  readonly #sessions: SessionStore;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -52,7 +53,10 @@ export class PresetGateway extends DurableObject<Bindings> {
       openStorage(ctx.storage);
     });
     const sql = ctx.storage.sql;
-    const sessions = new SessionStore(sql);
+    const sessions = new SessionStore(sql, {
+      onEnded: (id) => void this.#dispatch.sessionEnded(id),
+      inUse: (id) => this.#streams.isListening(id),
+    });
     this.#alarms = new Alarms(ctx.storage);
     this.#audit = new PresetAudit(
       () => this.env.DB,
@@ -83,6 +87,7 @@ export class PresetGateway extends DurableObject<Bindings> {
     );
     notifications = new PresetNotifications({ streams: this.#streams, items, pool: this.#pool, catalog, config: () => this.#config.latest() });
     this.#catalog = catalog;
+    this.#sessions = sessions;
     this.#notifications = notifications;
     this.#admission = new Admission(this.#config, sessions, kvSlice(ctx.storage, KV_PREFIX.revokedGrants, { allowUnconfirmed: false }));
     this.#usage = new UsageRecorder(sql, { db: () => this.env.DB, metrics: () => this.env.METRICS, scheduleAlarm: (at) => this.#alarms.schedule(at) });
@@ -165,6 +170,7 @@ export class PresetGateway extends DurableObject<Bindings> {
     const now = Date.now();
     this.#limits.prune(now);
     this.#audit.prune(now);
+    this.#sessions.expire(now);
     // Not while a client listens on a standalone stream: the upstream sessions carry what it waits for.
     if (this.#streams.listening || this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#alarms.scheduleSweep();
     await this.#usage.flush();

@@ -5,11 +5,11 @@
  * anything (`openStorage`, inside `blockConcurrencyWhile`); the modules that use a table assume it
  * exists with the latest layout and never create or alter one themselves.
  *
- * SQLite tables (schema version 2; `storage_version` holds the version):
+ * SQLite tables (schema version 3; `storage_version` holds the version):
  *
  * | table (indexes)                      | what a row is                                                                 | used by                      |
  * | ------------------------------------ | ----------------------------------------------------------------------------- | ---------------------------- |
- * | `sessions` (`sessions_last_seen`)    | an MCP session: preset id, owner, protocol version, client name, capabilities  | preset/session-store.ts      |
+ * | `sessions` (`sessions_last_seen`, `sessions_caller`) | an MCP session: preset id, owner, caller key, protocol version, client name, the capability flags kept | preset/session-store.ts |
  * | `sse_streams`                        | an SSE stream to a client (a call's reply or a standalone GET stream)          | streaming/sse-event-log.ts   |
  * | `sse_events` (`sse_events_at`)       | one event of a stream, for Last-Event-ID resumption (10 min, 1,000 per stream) | streaming/sse-event-log.ts   |
  * | `upstream_profiles`                  | an upstream's capabilities and instructions from its last initialize          | upstream/pool.ts             |
@@ -80,6 +80,15 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
   // 1 → 2: the pending rollups lose the "_v1" suffix, which stood in for a schema version.
   (sql) => {
     sql.exec("ALTER TABLE usage_pending_v1 RENAME TO usage_pending");
+  },
+  // 2 → 3: a session remembers the caller key that opened it (sessions per caller are capped).
+  // Sessions of earlier releases keep NULL and count against no caller until they expire; those
+  // that stored a client's whole capabilities object beyond 4 KiB (the oversized-initialize
+  // attack) are dropped, their clients initialize again.
+  (sql) => {
+    sql.exec("DELETE FROM sessions WHERE length(capabilities) > 4096");
+    sql.exec("ALTER TABLE sessions ADD COLUMN caller TEXT");
+    sql.exec("CREATE INDEX IF NOT EXISTS sessions_caller ON sessions(caller, last_seen)");
   },
 ];
 

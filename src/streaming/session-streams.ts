@@ -125,6 +125,11 @@ export class SessionStreams {
     return this.#standalone.size > 0;
   }
 
+  /** True while the session's client holds its standalone stream open. */
+  isListening(sessionId: string): boolean {
+    return this.#standalone.get(sessionId)?.connected ?? false;
+  }
+
   /** True while some client holds a standalone stream open (it waits for notifications). */
   get listening(): boolean {
     for (const s of this.#standalone.values()) if (s.connected) return true;

@@ -1,0 +1,105 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { presetStub } from "../../src/edge/preset-stub";
+import { SESSION_EVICTABLE_IDLE_MS, SESSIONS_PER_CALLER, SESSIONS_PER_PRESET } from "../../src/preset/session-store";
+import { givenPreset } from "../helpers";
+import { INIT, LATEST_VERSION, mcpPost, openSession, rpc } from "../mcp-raw";
+
+/**
+ * Finding 2 of issue 12: anonymous initialize calls with a huge `capabilities` object filled the
+ * preset's Durable Object (SQLite and its session cache), and one caller could open any number of
+ * sessions. A session now keeps only the capability flags the gateway reads, a caller holds at
+ * most SESSIONS_PER_CALLER sessions and the preset at most SESSIONS_PER_PRESET.
+ */
+
+const headersOf = (ip: string) => ({ headers: { "cf-connecting-ip": ip } });
+
+async function initialize(url: string, ip: string, capabilities: Record<string, unknown> = {}, clientInfo?: Record<string, unknown>) {
+  const body = INIT(1, LATEST_VERSION, capabilities);
+  if (clientInfo) body.params.clientInfo = clientInfo as { name: string; version: string };
+  return mcpPost(url, body, headersOf(ip));
+}
+
+const stubOf = (owner: string, slug: string) => presetStub(env, owner, slug);
+
+/** The sessions table of a preset's object, as rows. */
+function sessionRows(owner: string, slug: string) {
+  return runInDurableObject(stubOf(owner, slug), (_i, state) =>
+    state.storage.sql.exec<{ id: string; capabilities: string; client_name: string | null }>("SELECT id, capabilities, client_name FROM sessions").toArray(),
+  );
+}
+
+describe("what an initialize makes the preset's object keep", () => {
+  it("keeps only the capability flags the gateway reads, never a client's 900 KB experimental object", async () => {
+    const p = await givenPreset();
+    const huge = "x".repeat(900 * 1024);
+    const res = await initialize(
+      p.url,
+      "198.51.100.1",
+      {
+        experimental: { x: huge },
+        sampling: { context: huge.slice(0, 1000) },
+        elicitation: { form: {}, url: { extra: 1 }, other: {} },
+        roots: { listChanged: true, junk: "y" },
+      },
+      { name: "n".repeat(5_000), version: "v".repeat(5_000) },
+    );
+    expect(res.status).toBe(200);
+    const rows = await sessionRows(p.owner.handle, p.slug);
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0]!.capabilities)).toEqual({ sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } });
+    expect(rows[0]!.client_name).toHaveLength(200);
+  });
+
+  it(`ends a caller's least recently used session when it opens a ${SESSIONS_PER_CALLER + 1}st, and leaves other callers' alone`, async () => {
+    const p = await givenPreset();
+    const other = await initialize(p.url, "198.51.100.9");
+    const ids: string[] = [];
+    for (let i = 0; i <= SESSIONS_PER_CALLER; i++) {
+      const res = await initialize(p.url, "198.51.100.2");
+      expect(res.status).toBe(200);
+      ids.push(res.headers.get("mcp-session-id")!);
+    }
+    const ping = (id: string, ip: string) =>
+      mcpPost(p.url, { jsonrpc: "2.0", id: 2, method: "ping" }, { sessionId: id, protocolVersion: LATEST_VERSION, ...headersOf(ip) });
+    expect((await ping(ids[0]!, "198.51.100.2")).status).toBe(404);
+    expect((await ping(ids[1]!, "198.51.100.2")).status).toBe(200);
+    expect((await ping(ids.at(-1)!, "198.51.100.2")).status).toBe(200);
+    expect((await ping(other.headers.get("mcp-session-id")!, "198.51.100.9")).status).toBe(200);
+    expect(await sessionRows(p.owner.handle, p.slug)).toHaveLength(SESSIONS_PER_CALLER + 1);
+  });
+
+  it(`refuses a new session with 503, a JSON-RPC error and Retry-After when the preset holds ${SESSIONS_PER_PRESET} busy sessions, and ends an idle one otherwise`, async () => {
+    const p = await givenPreset();
+    const first = await openSession(p.url);
+    // Fill the object with sessions of other callers, all seen just now.
+    await runInDurableObject(stubOf(p.owner.handle, p.slug), (_i, state) => {
+      const now = Date.now();
+      for (let i = 1; i < SESSIONS_PER_PRESET; i++) {
+        state.storage.sql.exec(
+          "INSERT INTO sessions (id, preset_id, principal, caller, protocol_version, client_name, capabilities, created_at, last_seen) VALUES (?, ?, 'anon', ?, ?, NULL, '{}', ?, ?)",
+          `filler-${i}`,
+          p.presetId,
+          `ip:10.0.${i >> 8}.${i & 255}`,
+          LATEST_VERSION,
+          now,
+          now,
+        );
+      }
+    });
+    const refused = await initialize(p.url, "198.51.100.3");
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("60");
+    expect(refused.json).toMatchObject({ jsonrpc: "2.0", id: 1, error: { code: -32030, data: { retryAfterSeconds: 60 } } });
+    expect((await rpc(first, 2, "ping")).result).toEqual({});
+
+    // One filler goes idle: the next initialize ends it and gets in.
+    await runInDurableObject(stubOf(p.owner.handle, p.slug), (_i, state) => {
+      state.storage.sql.exec("UPDATE sessions SET last_seen = ? WHERE id = 'filler-7'", Date.now() - SESSION_EVICTABLE_IDLE_MS - 1);
+    });
+    expect((await initialize(p.url, "198.51.100.3")).status).toBe(200);
+    const rows = await sessionRows(p.owner.handle, p.slug);
+    expect(rows).toHaveLength(SESSIONS_PER_PRESET);
+    expect(rows.some((r) => r.id === "filler-7")).toBe(false);
+  });
+});
