@@ -153,7 +153,7 @@ export class McpDispatch {
     const session = admission.ownSession(call.sessionId, call.userId, gate.config);
     if (!session) return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found: initialize a new session.");
     const fresh = !streams.hasListeners;
-    const result = streams.listen(session, call.lastEventId);
+    const result = streams.listen(session, call.lastEventId, { userId: call.userId, grantId: call.grantId ?? null });
     // The first listener: note what the lists are now, so a change can be told apart from no change.
     if (fresh && result.status === 200) notifications.listsMayHaveChanged(true);
     if (pool.connected) alarms.scheduleSweep();

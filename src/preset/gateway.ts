@@ -82,6 +82,8 @@ export class PresetGateway extends DurableObject<Bindings> {
       (config, previous) => {
         this.#pool.retain(config?.servers ?? []);
         if (config && previous?.id !== config.id) sessions.retainPreset(config.id);
+        // Who may listen may have changed (members, visibility, status): decide again for every listener.
+        this.#streams.review();
         this.#listsChanged();
       },
     );
@@ -90,6 +92,13 @@ export class PresetGateway extends DurableObject<Bindings> {
     this.#sessions = sessions;
     this.#notifications = notifications;
     this.#admission = new Admission(this.#config, sessions, kvSlice(ctx.storage, KV_PREFIX.revokedGrants, { allowUnconfirmed: false }));
+    this.#streams.judgeWith({
+      verdict: (listener) => this.#admission.listenerVerdict(listener),
+      endSession: (id) => {
+        sessions.delete(id);
+        void this.#dispatch.sessionEnded(id);
+      },
+    });
     this.#usage = new UsageRecorder(sql, { db: () => this.env.DB, metrics: () => this.env.METRICS, scheduleAlarm: (at) => this.#alarms.schedule(at) });
     this.#dispatch = new McpDispatch({
       admission: this.#admission,
@@ -126,11 +135,19 @@ export class PresetGateway extends DurableObject<Bindings> {
   async invalidate(_ref: PresetRef): Promise<void> {
     this.#config.invalidate();
     this.#listsChanged();
+    // Access may have changed: the reload decides again for every listener before the API answers.
+    if (this.#streams.hasListeners) await this.#config.latest().catch((e: unknown) => console.error("preset reload failed", e));
   }
 
-  /** Refuses access tokens of these grants from now on (until their tokens would have expired). */
+  /** Refuses access tokens of these grants from now on (until their tokens would have expired); closes their streams. */
   async revokeGrants(grantIds: string[], until: number): Promise<void> {
     await this.#admission.revokeGrants(grantIds, until);
+    this.#streams.review();
+  }
+
+  /** One of this user's API tokens was revoked: its standalone streams opened with an API token close (resuming needs a valid credential). */
+  async apiTokenRevoked(userId: string): Promise<void> {
+    this.#streams.disconnectTokenListeners(userId);
   }
 
   /** Health of each upstream by server id, for the management API. */

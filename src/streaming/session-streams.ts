@@ -17,6 +17,29 @@ export interface AwaitsAnswer {
 /** The gateway closes a standalone GET stream after this long; the client resumes it (nothing is lost). */
 export const STANDALONE_MAX_MS = 10 * 60_000;
 
+/** Who opened a session's standalone stream: the credential its GET carried. */
+export interface Listener {
+  sessionId: string;
+  userId: string | null;
+  /** The OAuth grant of the access token; null for an API token or no credential. */
+  grantId: string | null;
+}
+
+/**
+ * What the object decides about a listener now: go on; close its connection (the credential it
+ * came with was revoked: resuming needs a valid one); or end its session (its user lost access).
+ */
+export type ListenerVerdict = "keep" | "disconnect" | "end";
+
+/** How the object judges listeners (preset/admission.ts), injected so streams stay policy-free. */
+export interface ListenerPolicy {
+  verdict(listener: Listener): ListenerVerdict;
+  /** The object ends this session (its user lost access). */
+  endSession(sessionId: string): void;
+}
+
+const OPEN_POLICY: ListenerPolicy = { verdict: () => "keep", endSession: () => {} };
+
 /** What a GET of the MCP endpoint gets: an SSE body, or an error. */
 export type ListenResult = { status: 200; body: ReadableStream<Uint8Array> } | { status: number; body: string };
 
@@ -36,13 +59,22 @@ export class SessionStreams {
   readonly #standalone = new Map<string, ClientStream>();
   /** Requests relayed to a client, by the id the client sees. */
   readonly #requests = new Map<string, { sessionId: string; relay: AwaitsAnswer }>();
+  /** Who opened each standalone stream. */
+  readonly #listeners = new Map<string, Listener>();
   readonly #levels = new Map<string, number>();
   /** Exposed resource URIs each session subscribed to. */
   readonly #subscriptions = new Map<string, Set<string>>();
   #requestSeq = 0;
 
+  #policy: ListenerPolicy = OPEN_POLICY;
+
   constructor(sql: SqlStorage) {
     this.#log = new SseEventLog(sql);
+  }
+
+  /** Sets how listeners are judged (the object wires its admission here once it has one). */
+  judgeWith(policy: ListenerPolicy): void {
+    this.#policy = policy;
   }
 
   /** Starts the SSE reply stream of a call (on the first message that needs relaying). */
@@ -62,8 +94,10 @@ export class SessionStreams {
    * GET of the MCP endpoint. Without Last-Event-ID: the session's standalone stream (a new one
    * replaces the old). With it: that stream of the session, resumed after the event it names.
    */
-  listen(session: Session, lastEventId: string | null): ListenResult {
+  listen(session: Session, lastEventId: string | null, who: Omit<Listener, "sessionId">): ListenResult {
+    const listener = { sessionId: session.id, userId: who.userId, grantId: who.grantId };
     if (lastEventId === null) {
+      this.#listeners.set(session.id, listener);
       const id = this.#log.open(session.id, "standalone", null);
       const stream = new ClientStream(this.#log, id, session.id, supportsPolling(session));
       this.#standalone.get(session.id)?.disconnect();
@@ -76,6 +110,7 @@ export class SessionStreams {
       return { status: 400, body: rpcErrorBody(null, RpcCode.BadRequest, "Last-Event-ID does not name a stream of this session (it may have expired).") };
     }
     if (info.kind === "standalone") {
+      this.#listeners.set(session.id, listener);
       let stream = this.#standalone.get(session.id);
       if (stream?.id !== info.id) {
         stream?.disconnect();
@@ -94,7 +129,10 @@ export class SessionStreams {
     return { status: 200, body };
   }
 
-  /** Sends a notification to every session with a standalone stream (or only to `sessionIds`). */
+  /**
+   * Sends a notification to every session with a standalone stream (or only to `sessionIds`)
+   * whose access the object confirms now: a listener that lost it gets nothing (see `review`).
+   */
   broadcast(message: Record<string, unknown>, sessionIds?: Iterable<string>): void {
     const data = JSON.stringify(message);
     const now = Date.now();
@@ -103,10 +141,37 @@ export class SessionStreams {
       // Gone for longer than its events are kept: the client is not coming back for them.
       if (stream.detachedAt !== null && now - stream.detachedAt > EVENT_TTL_MS) {
         this.#standalone.delete(stream.sessionId);
+        this.#listeners.delete(stream.sessionId);
         continue;
       }
+      if (this.#judge(stream.sessionId) !== "keep") continue;
       stream.send(data);
     }
+  }
+
+  /**
+   * Decides again, for every session with a standalone stream, whether its listener still has
+   * access (after any change of the preset, its members, a grant or a token): a listener whose
+   * credential was revoked is disconnected, one whose user lost access has its session ended.
+   */
+  review(): void {
+    for (const sessionId of [...this.#standalone.keys()]) this.#judge(sessionId);
+  }
+
+  /** Disconnects the standalone streams a user opened with an API token (one of its tokens was revoked). */
+  disconnectTokenListeners(userId: string): void {
+    for (const [sessionId, l] of this.#listeners) {
+      if (l.userId === userId && l.grantId === null) this.#standalone.get(sessionId)?.disconnect();
+    }
+  }
+
+  #judge(sessionId: string): ListenerVerdict {
+    const listener = this.#listeners.get(sessionId);
+    const verdict = listener ? this.#policy.verdict(listener) : "keep";
+    if (verdict === "disconnect") this.#standalone.get(sessionId)?.disconnect();
+    // The object ends the session, and with it this stream (endSession below).
+    else if (verdict === "end") this.#policy.endSession(sessionId);
+    return verdict;
   }
 
   /**
@@ -209,6 +274,7 @@ export class SessionStreams {
   endSession(sessionId: string): void {
     this.#standalone.get(sessionId)?.disconnect();
     this.#standalone.delete(sessionId);
+    this.#listeners.delete(sessionId);
     for (const [id, stream] of this.#calls) if (stream.sessionId === sessionId) this.#calls.delete(id);
     for (const [id, pending] of this.#requests) if (pending.sessionId === sessionId) this.#requests.delete(id);
     this.#levels.delete(sessionId);
