@@ -76,6 +76,17 @@ export class Admission {
     return "keep";
   }
 
+  /**
+   * Whether this user may hear what upstreams say outside any call (log lines) and set the level
+   * asked of them: the preset's owner and members; never an anonymous caller or a stranger on a
+   * public preset, whose log lines are those of its own calls.
+   */
+  entitledToUpstreamLogs(userId: string | null): boolean {
+    const config = this.#config.current;
+    if (!config || userId === null) return false;
+    return userId === config.ownerId || config.members.includes(userId);
+  }
+
   #grantRevoked(grantId: string): boolean {
     const until = this.#revoked.get(grantId);
     if (until === undefined) return false;

@@ -39,7 +39,7 @@ import type { Alarms } from "./alarms";
 import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
-import { type SessionStore, sessionOwner } from "./session-store";
+import { type SessionStore, sessionOwner, sessionUser } from "./session-store";
 
 export interface DispatchDeps {
   admission: Admission;
@@ -247,7 +247,9 @@ export class McpDispatch {
         case "logging/setLevel": {
           const level = message.params?.level;
           if (!isLogLevel(level)) return rpcErrorBody(message.id, RpcCode.InvalidParams, `params.level must be one of ${LOG_LEVELS.join(", ")}.`);
-          const upstreamLevel = streams.setLogLevel(session.id, level);
+          const upstreamLevel = streams.setLogLevel(session.id, level, this.#deps.admission.entitledToUpstreamLogs(sessionUser(session)));
+          // Only the owner's and members' sessions set what upstreams are asked for; the gateway filters per session.
+          if (upstreamLevel === null) return rpcResultBody(message.id, {});
           return items.answer(config, { ...message, params: { ...message.params, level: upstreamLevel } });
         }
         case "resources/subscribe":

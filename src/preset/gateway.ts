@@ -94,6 +94,7 @@ export class PresetGateway extends DurableObject<Bindings> {
     this.#admission = new Admission(this.#config, sessions, kvSlice(ctx.storage, KV_PREFIX.revokedGrants, { allowUnconfirmed: false }));
     this.#streams.judgeWith({
       verdict: (listener) => this.#admission.listenerVerdict(listener),
+      hearsUpstreamLogs: (listener) => this.#admission.entitledToUpstreamLogs(listener.userId),
       endSession: (id) => {
         sessions.delete(id);
         void this.#dispatch.sessionEnded(id);

@@ -36,6 +36,11 @@ export function sessionOwner(userId: string | null): string {
   return userId ? `user:${userId}` : "anon";
 }
 
+/** The user a session is bound to (null for an anonymous session). */
+export function sessionUser(session: Pick<Session, "principal">): string | null {
+  return session.principal.startsWith("user:") ? session.principal.slice(5) : null;
+}
+
 /** Sessions idle longer than this are forgotten. */
 export const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
 /** Live sessions one caller may hold on a preset; its next initialize ends its least recently used one. */

@@ -34,11 +34,13 @@ export type ListenerVerdict = "keep" | "disconnect" | "end";
 /** How the object judges listeners (preset/admission.ts), injected so streams stay policy-free. */
 export interface ListenerPolicy {
   verdict(listener: Listener): ListenerVerdict;
+  /** Whether the listener may hear upstream log lines sent outside any call (the preset's owner and members). */
+  hearsUpstreamLogs(listener: Listener): boolean;
   /** The object ends this session (its user lost access). */
   endSession(sessionId: string): void;
 }
 
-const OPEN_POLICY: ListenerPolicy = { verdict: () => "keep", endSession: () => {} };
+const OPEN_POLICY: ListenerPolicy = { verdict: () => "keep", hearsUpstreamLogs: () => true, endSession: () => {} };
 
 /** What a GET of the MCP endpoint gets: an SSE body, or an error. */
 export type ListenResult = { status: 200; body: ReadableStream<Uint8Array> } | { status: number; body: string };
@@ -61,7 +63,8 @@ export class SessionStreams {
   readonly #requests = new Map<string, { sessionId: string; relay: AwaitsAnswer }>();
   /** Who opened each standalone stream. */
   readonly #listeners = new Map<string, Listener>();
-  readonly #levels = new Map<string, number>();
+  /** Each session's log level (an index of LOG_LEVELS), and whether it counts for the level asked of upstreams. */
+  readonly #levels = new Map<string, { rank: number; counts: boolean }>();
   /** Exposed resource URIs each session subscribed to. */
   readonly #subscriptions = new Map<string, Set<string>>();
   #requestSeq = 0;
@@ -176,10 +179,14 @@ export class SessionStreams {
 
   /**
    * A log line an upstream sent outside any call: to every listening session that asked for logs
-   * at that level, with `logger` naming the server when the upstream gave none.
+   * at that level and may hear upstream logs (the preset's owner and members, never a stranger on
+   * a public preset), with `logger` naming the server when the upstream gave none.
    */
   broadcastLog(serverName: string, params: Record<string, unknown>): void {
-    const sessions = [...this.#standalone.keys()].filter((id) => this.wantsLog(id, params.level));
+    const sessions = [...this.#standalone.keys()].filter((id) => {
+      const listener = this.#listeners.get(id);
+      return listener !== undefined && this.wantsLog(id, params.level) && this.#policy.hearsUpstreamLogs(listener);
+    });
     if (sessions.length === 0) return;
     const logger = typeof params.logger === "string" ? params.logger : serverName;
     this.broadcast({ jsonrpc: "2.0", method: "notifications/message", params: { ...params, logger } }, sessions);
@@ -223,12 +230,15 @@ export class SessionStreams {
 
   /**
    * Records the session's level and returns the level to ask of the upstreams: the least severe
-   * any session wants, since every session shares each upstream's one session and the gateway
-   * filters per session.
+   * any session that `counts` wants (the preset's owner and members: one anonymous caller must not
+   * make every upstream chatty), since every session shares each upstream's one session and the
+   * gateway filters per session. Null for a session that does not count: leave the upstreams be.
    */
-  setLogLevel(sessionId: string, level: LogLevel): LogLevel {
-    this.#levels.set(sessionId, LOG_LEVELS.indexOf(level));
-    return LOG_LEVELS[Math.min(...this.#levels.values())]!;
+  setLogLevel(sessionId: string, level: LogLevel, counts: boolean): LogLevel | null {
+    this.#levels.set(sessionId, { rank: LOG_LEVELS.indexOf(level), counts });
+    if (!counts) return null;
+    const ranks = [...this.#levels.values()].filter((l) => l.counts).map((l) => l.rank);
+    return ranks.length > 0 ? LOG_LEVELS[Math.min(...ranks)]! : null;
   }
 
   /**
@@ -236,7 +246,7 @@ export class SessionStreams {
    * A session that never did gets none, and its calls' replies stay plain JSON.
    */
   wantsLog(sessionId: string, level: unknown): boolean {
-    const min = this.#levels.get(sessionId);
+    const min = this.#levels.get(sessionId)?.rank;
     if (min === undefined) return false;
     const rank = isLogLevel(level) ? LOG_LEVELS.indexOf(level) : -1;
     return rank < 0 || rank >= min;
