@@ -234,7 +234,9 @@ export class McpDispatch {
     if (message.method === "tools/call") return this.#tools.run(ctx, message);
     // Reading a resource or getting a prompt is a call, like tools/call; the rest is control traffic.
     const counted = message.method === "resources/read" || message.method === "prompts/get";
-    const limited = counted ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now) : limits.takeControl(caller, config.rateLimit, now);
+    const limited = counted
+      ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now, session.id)
+      : limits.takeControl(caller, config.rateLimit, now, session.id);
     if (!limited.allowed) return this.#refuse(config, caller, message, limited);
     const answer = async (): Promise<string> => {
       switch (message.method) {

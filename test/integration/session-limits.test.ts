@@ -2,8 +2,8 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { presetStub } from "../../src/edge/preset-stub";
 import { SESSION_EVICTABLE_IDLE_MS, SESSIONS_PER_CALLER, SESSIONS_PER_PRESET } from "../../src/preset/session-store";
-import { givenPreset } from "../helpers";
-import { INIT, LATEST_VERSION, mcpPost, openSession, rpc } from "../mcp-raw";
+import { givenPreset, upstreamUrl } from "../helpers";
+import { INIT, LATEST_VERSION, mcpPost, openSession, rpc, toolCall } from "../mcp-raw";
 
 /**
  * Finding 2 of issue 12: anonymous initialize calls with a huge `capabilities` object filled the
@@ -101,5 +101,23 @@ describe("what an initialize makes the preset's object keep", () => {
     const rows = await sessionRows(p.owner.handle, p.slug);
     expect(rows).toHaveLength(SESSIONS_PER_PRESET);
     expect(rows.some((r) => r.id === "filler-7")).toBe(false);
+  });
+});
+
+describe("the per-session budget", () => {
+  it("refuses a session's calls past the preset's call limit even when each comes from another address", async () => {
+    const p = await givenPreset({ rateLimit: { requests: 3, windowSeconds: 60 }, servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] });
+    const sessionId = (await initialize(p.url, "198.51.100.40")).headers.get("mcp-session-id")!;
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await mcpPost(p.url, toolCall(i + 1, "alpha__echo", { text: "x" }), {
+        sessionId,
+        protocolVersion: LATEST_VERSION,
+        ...headersOf(`198.51.100.${50 + i}`),
+      });
+      statuses.push(res.status);
+      if (res.status === 429) expect(res.json.error).toMatchObject({ code: -32029 });
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
   });
 });
