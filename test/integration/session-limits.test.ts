@@ -1,4 +1,4 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { presetStub } from "../../src/edge/preset-stub";
 import { SESSION_EVICTABLE_IDLE_MS, SESSIONS_PER_CALLER, SESSIONS_PER_PRESET } from "../../src/preset/session-store";
@@ -119,5 +119,32 @@ describe("the per-session budget", () => {
       if (res.status === 429) expect(res.json.error).toMatchObject({ code: -32029 });
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  });
+});
+
+describe("sessions stored by the release before the caps", () => {
+  it("drops on upgrade the sessions that stored a client's capabilities beyond 4 KiB, and keeps the others usable", async () => {
+    const p = await givenPreset();
+    expect((await initialize(p.url, "198.51.100.60")).status).toBe(200);
+    const stub = stubOf(p.owner.handle, p.slug);
+    const now = Date.now();
+    await runInDurableObject(stub, (_i, state) => {
+      const sql = state.storage.sql;
+      // Back to schema version 2: no caller column.
+      sql.exec("DROP INDEX sessions_caller");
+      sql.exec("ALTER TABLE sessions DROP COLUMN caller");
+      sql.exec("UPDATE storage_version SET version = 2");
+      const insert = (id: string, capabilities: unknown) =>
+        sql.exec("INSERT INTO sessions VALUES (?, ?, 'anon', ?, 'old', ?, ?, ?)", id, p.presetId, LATEST_VERSION, JSON.stringify(capabilities), now, now);
+      insert("legacy-huge", { experimental: { x: "x".repeat(1_000_000) } });
+      insert("legacy-small", { sampling: {}, experimental: { y: "short" } });
+    });
+    await evictDurableObject(stub);
+    const ping = (id: string) => mcpPost(p.url, { jsonrpc: "2.0", id: 2, method: "ping" }, { sessionId: id, protocolVersion: LATEST_VERSION });
+    expect((await ping("legacy-small")).status).toBe(200);
+    expect((await ping("legacy-huge")).status).toBe(404);
+    const rows = await sessionRows(p.owner.handle, p.slug);
+    expect(rows.map((r) => r.id)).toContain("legacy-small");
+    expect(rows.every((r) => r.capabilities.length < 4096)).toBe(true);
   });
 });
