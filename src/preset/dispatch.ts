@@ -56,6 +56,9 @@ export interface DispatchDeps {
   alarms: Alarms;
 }
 
+/** Resources one session may subscribe to at once (what a caller can make the object hold). */
+export const SUBSCRIPTIONS_PER_SESSION = 100;
+
 const reply = (status: number, body: McpReply["body"], headers?: Record<string, string>): McpReply => ({ status, body, headers });
 
 export class McpDispatch {
@@ -254,7 +257,18 @@ export class McpDispatch {
           if (upstreamLevel === null) return rpcResultBody(message.id, {});
           return items.answer(config, { ...message, params: { ...message.params, level: upstreamLevel } });
         }
-        case "resources/subscribe":
+        case "resources/subscribe": {
+          const uri = message.params?.uri;
+          const held = streams.subscriptionsOf(session.id);
+          if (held.length >= SUBSCRIPTIONS_PER_SESSION && !held.includes(uri as string)) {
+            return rpcErrorBody(
+              message.id,
+              RpcCode.InvalidParams,
+              `A session may subscribe to at most ${SUBSCRIPTIONS_PER_SESSION} resources; unsubscribe from one first.`,
+            );
+          }
+          return notifications.subscription(config, session, message);
+        }
         case "resources/unsubscribe":
           return notifications.subscription(config, session, message);
         default:

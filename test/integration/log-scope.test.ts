@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { presetStub } from "../../src/edge/preset-stub";
+import { SUBSCRIPTIONS_PER_SESSION } from "../../src/preset/dispatch";
 import { SESSION_IDLE_MS, SESSIONS_PER_CALLER } from "../../src/preset/session-store";
 import { conformancePreset, EVENTUALLY, type GivenPreset, textOf, unique, upstreamStats } from "../helpers";
 import { INIT, isMethod, listen, mcpPost, openSession, post, type RawSession, readMessages, rpc, SseReader, staysQuiet, toolCall } from "../mcp-raw";
@@ -106,5 +107,16 @@ describe("what the object keeps beside a session", () => {
     }
     await vi.waitFor(async () => expect((await upstreamStats("conformance", p.scope)).requests["resources/unsubscribe"]).toBe(1), EVENTUALLY);
     await expect(rpc(session, 4, "ping")).rejects.toThrow(/^ping: 404/);
+  });
+
+  it(`refuses a session's subscription past ${SUBSCRIPTIONS_PER_SESSION} resources with -32602`, async () => {
+    const p = await scoped();
+    const session = await openSession(p.url);
+    const subscribe = (i: number) => rpc(session, 10 + i, "resources/subscribe", { uri: `test://template/${i}/data` });
+    for (let i = 0; i < SUBSCRIPTIONS_PER_SESSION; i++) expect((await subscribe(i)).result).toEqual({});
+    const refused = await subscribe(SUBSCRIPTIONS_PER_SESSION);
+    expect(refused.error).toMatchObject({ code: -32602, message: expect.stringMatching(/at most 100 resources/) });
+    // Subscribing again to one it holds is still fine.
+    expect((await subscribe(0)).result).toEqual({});
   });
 });
