@@ -180,7 +180,8 @@ export class PresetGateway extends DurableObject<Bindings> {
 
   /**
    * Every job that asked for the alarm: forgets idle rate-limit counters and audit throttles,
-   * closes upstream sessions idle for UPSTREAM_IDLE_MS, and flushes usage rollups to D1; each job
+   * ends expired sessions, re-reads a stale configuration while clients listen (access is then
+   * decided again), closes upstream sessions idle for UPSTREAM_IDLE_MS, and flushes usage rollups to D1; each job
    * asks for the alarm again while it has work left.
    */
   override async alarm(): Promise<void> {
@@ -189,6 +190,8 @@ export class PresetGateway extends DurableObject<Bindings> {
     this.#limits.prune(now);
     this.#audit.prune(now);
     this.#sessions.expire(now);
+    // A safety net for a lost invalidation: a stale configuration is reloaded, and the reload decides again for every listener.
+    if (this.#streams.hasListeners) await this.#config.latest().catch((e: unknown) => console.error("preset revalidation failed", e));
     // Not while a client listens on a standalone stream: the upstream sessions carry what it waits for.
     if (this.#streams.listening || this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#alarms.scheduleSweep();
     await this.#usage.flush();
