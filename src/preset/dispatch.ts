@@ -56,6 +56,13 @@ export interface DispatchDeps {
   alarms: Alarms;
 }
 
+/**
+ * The caller a new session counts against (SESSIONS_PER_CALLER), or null for the one bucket of
+ * anonymous callers whose address is unknown: capping that would let one of them end everyone
+ * else's sessions; the per-preset cap still bounds them.
+ */
+const cappedCaller = (key: string): string | null => (key === callerKey(null, null) ? null : key);
+
 /** Resources one session may subscribe to at once (what a caller can make the object hold). */
 export const SUBSCRIPTIONS_PER_SESSION = 100;
 
@@ -194,7 +201,7 @@ export class McpDispatch {
     const session = sessions.create({
       presetId: config.id,
       principal: sessionOwner(call.userId),
-      caller: callerKey(call.userId, call.ip),
+      caller: cappedCaller(callerKey(call.userId, call.ip)),
       protocolVersion,
       clientName: keptClientName(params.clientInfo),
       clientCapabilities: keptCapabilities(params.capabilities),

@@ -21,7 +21,7 @@ export interface Session {
   presetId: string;
   /** Who opened it: `sessionOwner(userId)`. */
   principal: string;
-  /** The caller key (policy/caller-key.ts) that opened it; null for sessions of earlier releases. */
+  /** The caller key (policy/caller-key.ts) that opened it; null when it counts against no caller (no address known, or a session of an earlier release). */
   caller: string | null;
   protocolVersion: ProtocolVersion;
   clientName: string | null;

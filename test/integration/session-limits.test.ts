@@ -148,3 +148,13 @@ describe("sessions stored by the release before the caps", () => {
     expect(rows.every((r) => r.capabilities.length < 4096)).toBe(true);
   });
 });
+
+describe("anonymous callers without a known address", () => {
+  it("are not capped as one caller: a 21st session of theirs ends no one else's", async () => {
+    const p = await givenPreset();
+    const ids: string[] = [];
+    for (let i = 0; i <= SESSIONS_PER_CALLER; i++) ids.push((await mcpPost(p.url, INIT())).headers.get("mcp-session-id")!);
+    const ping = await mcpPost(p.url, { jsonrpc: "2.0", id: 2, method: "ping" }, { sessionId: ids[0]!, protocolVersion: LATEST_VERSION });
+    expect(ping.status).toBe(200);
+  });
+});
