@@ -78,6 +78,15 @@ export class RateLimits {
     return this.#take(checks, now, (i) => `${limit.requests} requests per ${limit.windowSeconds} s${i === 0 ? "" : " in one session"}`);
   }
 
+  /** The session ended: its own counters go (its caller's stay), so ended sessions leave nothing behind. */
+  forgetSession(sessionId: string): void {
+    for (const key of [`calls|session:${sessionId}`, `control|session:${sessionId}`]) {
+      this.#dirty.delete(key);
+      this.#lastAudit.delete(key);
+      if (this.#limiter.forget(key)) void this.#storage.delete(key).catch(() => {});
+    }
+  }
+
   /** Headers of the control budget without counting (for notifications). */
   peekControl(caller: string, rateLimit: RateLimitSetting, now: number): Record<string, string> {
     const limit = controlLimit(rateLimit);

@@ -140,12 +140,13 @@ export class McpDispatch {
 
   /**
    * A session ended (its client's DELETE, expiry, eviction, revoked access): its calls in flight,
-   * subscriptions (unsubscribing upstream where it was the last), streams, log level and relayed
-   * requests go.
+   * per-session rate counters, subscriptions (unsubscribing upstream where it was the last),
+   * streams, log level and relayed requests go.
    */
   async sessionEnded(sessionId: string): Promise<void> {
-    const { notifications, streams, config } = this.#deps;
+    const { notifications, streams, config, limits } = this.#deps;
     this.#tools.endSession(sessionId);
+    limits.forgetSession(sessionId);
     const current = config.current;
     const dropped = current ? notifications.dropSubscriptions(current, { id: sessionId }) : Promise.resolve();
     streams.endSession(sessionId);

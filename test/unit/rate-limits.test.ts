@@ -24,3 +24,17 @@ describe("RateLimits per session", () => {
     expect(limits.takeControl("ip:new", control, 0, "s").message).toMatch(/100 requests per 60 s in one session/);
   });
 });
+
+describe("RateLimits.forgetSession", () => {
+  it("drops an ended session's counters, in memory and storage, and keeps its caller's", () => {
+    const deleted: string[] = [];
+    const limits = new RateLimits({ stored: new Map(), put: async () => {}, delete: async (key: string) => deleted.push(key) > 0 });
+    expect(limits.takeCall("ip:a", "t", LIMIT, undefined, 0, "s1").allowed).toBe(true);
+    expect(limits.takeCall("ip:a", "t", LIMIT, undefined, 0, "s1").allowed).toBe(true);
+    limits.forgetSession("s1");
+    expect(deleted).toEqual(["calls|session:s1"]);
+    // The caller's budget is still spent.
+    expect(limits.takeCall("ip:a", "t", LIMIT, undefined, 0, "s2").allowed).toBe(false);
+    expect(limits.takeCall("ip:b", "t", LIMIT, undefined, 0, "s1").allowed).toBe(true);
+  });
+});
