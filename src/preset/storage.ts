@@ -20,7 +20,7 @@
  *
  * | prefix           | value                                              | used by                  |
  * | ---------------- | -------------------------------------------------- | ------------------------ |
- * | `rl:<scope>|<caller>` | hit times of one sliding rate-limit window    | policy/rate-limits.ts    |
+ * | `rl:<scope>|<caller>` | hit times of one sliding rate-limit window (`<caller>` may be `session:<id>`: per-session budgets, deleted with the session) | policy/rate-limits.ts |
  * | `br:<server id>` | a circuit breaker's snapshot                       | policy/breaker-board.ts  |
  * | `rg:<grant id>`  | a revoked OAuth grant: until when to refuse it     | preset/admission.ts      |
  *
