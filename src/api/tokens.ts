@@ -4,6 +4,7 @@ import { issueToken } from "../accounts/api-tokens";
 import { getDb } from "../db/client";
 import { insertEvent, revokeTokenWithEvent } from "../db/events-repository";
 import { apiTokens } from "../db/schema";
+import { announceTokenRevoked } from "../edge/preset-stub";
 import { notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { tokenJson } from "./json-views";
@@ -69,6 +70,7 @@ export const tokenRoutes = [
     responses: { 204: { description: "Revoked" }, 404: { description: "No such token of yours" } },
     async handler(c, { params }) {
       if (!(await revokeTokenWithEvent(c.env.DB, params.id, c.get("userId")))) throw notFound("Token");
+      await announceTokenRevoked(c.env, c.get("userId"));
       return c.body(null, 204);
     },
   }),

@@ -33,3 +33,25 @@ export async function invalidatePresets(env: Env, handle: string, slugs: Iterabl
     ),
   );
 }
+
+/**
+ * One of the user's API tokens was revoked: tells the objects of the presets the user owns or is a
+ * member of, so streams opened with an API token close now instead of when they time out. On any
+ * other preset (public, of another owner) such a stream carries only what an anonymous caller may
+ * hear (no upstream log lines), and it closes within STANDALONE_MAX_MS; resuming needs a valid token.
+ */
+export async function announceTokenRevoked(env: Env, userId: string): Promise<void> {
+  const { results } = await env.DB.prepare(
+    `SELECT u.handle, p.slug FROM presets p JOIN users u ON u.id = p.owner_id
+     WHERE p.owner_id = ?1 OR p.id IN (SELECT preset_id FROM preset_members WHERE user_id = ?1)`,
+  )
+    .bind(userId)
+    .all<{ handle: string; slug: string }>();
+  await Promise.all(
+    results.map(({ handle, slug }) =>
+      presetStub(env, handle, slug)
+        .apiTokenRevoked(userId)
+        .catch((e: unknown) => console.error("token revocation not announced", handle, slug, e)),
+    ),
+  );
+}

@@ -140,7 +140,7 @@ export class PresetNotifications {
   }
 
   /** The session ended: drops its subscriptions, unsubscribing upstream where it was the last. */
-  async dropSubscriptions(config: PresetConfig, session: Session): Promise<void> {
+  async dropSubscriptions(config: PresetConfig, session: Pick<Session, "id">): Promise<void> {
     const { streams, items } = this.#deps;
     for (const uri of streams.subscriptionsOf(session.id)) {
       if (streams.unsubscribe(session.id, uri)) continue;

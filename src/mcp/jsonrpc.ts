@@ -52,6 +52,8 @@ export const RpcCode = {
   BreakerOpen: -32013,
   /** A rate limit refused the request (HTTP 429). */
   RateLimited: -32029,
+  /** The preset holds as many sessions as it may and none is idle enough to end (HTTP 503, Retry-After). */
+  SessionsFull: -32030,
   /** The client cancelled the request (LSP's RequestCancelled). */
   RequestCancelled: -32800,
 } as const;

@@ -68,6 +68,11 @@ export class SlidingWindowLimiter {
     if (sorted.length) this.#hits.set(key, sorted);
   }
 
+  /** Forgets one key's hits; returns whether it had any. */
+  forget(key: string): boolean {
+    return this.#hits.delete(key);
+  }
+
   /** Forgets keys whose newest hit is older than `maxWindowMs`; returns the keys dropped. */
   prune(maxWindowMs: number, now: number): string[] {
     const dropped: string[] = [];

@@ -1,6 +1,6 @@
 /**
  * @module A preset's rate limits: the call budget, the per-tool limits and the control budget,
- * counted per caller and persisted.
+ * counted per caller (and the call and control budgets also per session) and persisted.
  */
 import type { RateLimitSetting } from "../db/schema";
 import { type Decision, type LimitCheck, SlidingWindowLimiter } from "./rate-limiter";
@@ -51,21 +51,40 @@ export class RateLimits {
     }
   }
 
-  /** Counts a tools/call against the preset-wide limit and the tool's own limit, if it has one. */
-  takeCall(caller: string, tool: string, rateLimit: RateLimitSetting, toolLimit: RateLimitSetting | undefined, now: number): LimitOutcome {
+  /**
+   * Counts a tools/call against the preset-wide limit and the tool's own limit, if it has one, per
+   * caller; with `sessionId`, the preset-wide limit also per session (a session used from many
+   * addresses gets no more than one caller).
+   */
+  takeCall(caller: string, tool: string, rateLimit: RateLimitSetting, toolLimit: RateLimitSetting | undefined, now: number, sessionId?: string): LimitOutcome {
     const checks: LimitCheck[] = [{ key: `calls|${caller}`, limit: toMs(rateLimit) }];
-    if (toolLimit) checks.push({ key: `tool:${tool}|${caller}`, limit: toMs(toolLimit) });
-    return this.#take(checks, now, (i) =>
-      i === 0
-        ? `${rateLimit.requests} tool calls per ${rateLimit.windowSeconds} s on this preset`
-        : `${toolLimit!.requests} calls of ${tool} per ${toolLimit!.windowSeconds} s`,
-    );
+    const describe = [`${rateLimit.requests} tool calls per ${rateLimit.windowSeconds} s on this preset`];
+    if (toolLimit) {
+      checks.push({ key: `tool:${tool}|${caller}`, limit: toMs(toolLimit) });
+      describe.push(`${toolLimit.requests} calls of ${tool} per ${toolLimit.windowSeconds} s`);
+    }
+    if (sessionId !== undefined) {
+      checks.push({ key: `calls|session:${sessionId}`, limit: toMs(rateLimit) });
+      describe.push(`${rateLimit.requests} tool calls per ${rateLimit.windowSeconds} s in one session`);
+    }
+    return this.#take(checks, now, (i) => describe[i]!);
   }
 
-  /** Counts an initialize, ping, list or other non-call request against the generous control budget. */
-  takeControl(caller: string, rateLimit: RateLimitSetting, now: number): LimitOutcome {
+  /** Counts an initialize, ping, list or other non-call request against the generous control budget (per caller, and per session when given). */
+  takeControl(caller: string, rateLimit: RateLimitSetting, now: number, sessionId?: string): LimitOutcome {
     const limit = controlLimit(rateLimit);
-    return this.#take([{ key: `control|${caller}`, limit: toMs(limit) }], now, () => `${limit.requests} requests per ${limit.windowSeconds} s`);
+    const checks: LimitCheck[] = [{ key: `control|${caller}`, limit: toMs(limit) }];
+    if (sessionId !== undefined) checks.push({ key: `control|session:${sessionId}`, limit: toMs(limit) });
+    return this.#take(checks, now, (i) => `${limit.requests} requests per ${limit.windowSeconds} s${i === 0 ? "" : " in one session"}`);
+  }
+
+  /** The session ended: its own counters go (its caller's stay), so ended sessions leave nothing behind. */
+  forgetSession(sessionId: string): void {
+    for (const key of [`calls|session:${sessionId}`, `control|session:${sessionId}`]) {
+      this.#dirty.delete(key);
+      this.#lastAudit.delete(key);
+      if (this.#limiter.forget(key)) void this.#storage.delete(key).catch(() => {});
+    }
   }
 
   /** Headers of the control budget without counting (for notifications). */

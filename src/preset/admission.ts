@@ -7,6 +7,7 @@
 import type { McpReply, PresetRef } from "../mcp/contract";
 import { RpcCode, type RpcMessage, rpcErrorBody } from "../mcp/jsonrpc";
 import { decideAccess } from "../policy/access";
+import type { Listener, ListenerVerdict } from "../streaming/session-streams";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
 import { type Session, type SessionStore, sessionOwner } from "./session-store";
@@ -58,6 +59,32 @@ export class Admission {
   ownSession(sessionId: string, userId: string | null, config: PresetConfig): Session | null {
     const session = this.#sessions.get(sessionId);
     return session && session.principal === sessionOwner(userId) && session.presetId === config.id ? session : null;
+  }
+
+  /**
+   * Whether a listener keeps its standalone stream, decided again on every access change and
+   * before every notification: its user must still be admitted to the active preset (else its
+   * session ends), and the grant of its access token must not be revoked (else it is disconnected:
+   * resuming needs a valid credential). Undecided while the configuration is being reloaded; the
+   * object decides again once it is loaded.
+   */
+  listenerVerdict(listener: Listener): ListenerVerdict {
+    const config = this.#config.current;
+    if (config === undefined) return "keep";
+    if (config?.status !== "active" || decideAccess(config, listener.userId) !== "allow") return "end";
+    if (listener.grantId && this.#grantRevoked(listener.grantId)) return "disconnect";
+    return "keep";
+  }
+
+  /**
+   * Whether this user may hear what upstreams say outside any call (log lines) and set the level
+   * asked of them: the preset's owner and members; never an anonymous caller or a stranger on a
+   * public preset, whose log lines are those of its own calls.
+   */
+  entitledToUpstreamLogs(userId: string | null): boolean {
+    const config = this.#config.current;
+    if (!config || userId === null) return false;
+    return userId === config.ownerId || config.members.includes(userId);
   }
 
   #grantRevoked(grantId: string): boolean {

@@ -9,6 +9,7 @@
 
 import type { PresetNotifications } from "../items/notifications";
 import { ITEM_METHODS, type PresetItems } from "../items/preset-items";
+import { keptCapabilities, keptClientName } from "../mcp/client-capabilities";
 import type { McpCall, McpReply, MessageReply, PresetRef } from "../mcp/contract";
 import {
   errorMessageOf,
@@ -38,7 +39,7 @@ import type { Alarms } from "./alarms";
 import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
-import { type SessionStore, sessionOwner } from "./session-store";
+import { type SessionStore, sessionOwner, sessionUser } from "./session-store";
 
 export interface DispatchDeps {
   admission: Admission;
@@ -54,6 +55,16 @@ export interface DispatchDeps {
   audit: PresetAudit;
   alarms: Alarms;
 }
+
+/**
+ * The caller a new session counts against (SESSIONS_PER_CALLER), or null for the one bucket of
+ * anonymous callers whose address is unknown: capping that would let one of them end everyone
+ * else's sessions; the per-preset cap still bounds them.
+ */
+const cappedCaller = (key: string): string | null => (key === callerKey(null, null) ? null : key);
+
+/** Resources one session may subscribe to at once (what a caller can make the object hold). */
+export const SUBSCRIPTIONS_PER_SESSION = 100;
 
 const reply = (status: number, body: McpReply["body"], headers?: Record<string, string>): McpReply => ({ status, body, headers });
 
@@ -87,7 +98,8 @@ export class McpDispatch {
       if (first && isRequest(first) && first.method === "initialize") {
         const limited = limits.takeControl(caller, config.rateLimit, Date.now());
         if (!limited.allowed) return this.#refuse(config, caller, first, limited);
-        return { ...(await this.#initialize(config, call, first)), headers: limited.headers };
+        const answer = await this.#initialize(config, call, first);
+        return { ...answer, headers: { ...limited.headers, ...answer.headers } };
       }
 
       const session = call.sessionId ? admission.ownSession(call.sessionId, call.userId, config) : null;
@@ -116,16 +128,29 @@ export class McpDispatch {
 
   /** DELETE of the MCP endpoint: ends the caller's session, its calls in flight and its streams. */
   async endSession(call: Entrant & { sessionId: string }): Promise<McpReply> {
-    const { admission, sessions, notifications, streams } = this.#deps;
+    const { admission, sessions } = this.#deps;
     const gate = await admission.admit(call, undefined);
     if ("status" in gate) return gate;
     const session = admission.ownSession(call.sessionId, call.userId, gate.config);
     if (!session) return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found.");
     sessions.delete(session.id);
-    this.#tools.endSession(session.id);
-    await notifications.dropSubscriptions(gate.config, session);
-    streams.endSession(session.id);
+    await this.sessionEnded(session.id);
     return reply(204, null);
+  }
+
+  /**
+   * A session ended (its client's DELETE, expiry, eviction, revoked access): its calls in flight,
+   * per-session rate counters, subscriptions (unsubscribing upstream where it was the last),
+   * streams, log level and relayed requests go.
+   */
+  async sessionEnded(sessionId: string): Promise<void> {
+    const { notifications, streams, config, limits } = this.#deps;
+    this.#tools.endSession(sessionId);
+    limits.forgetSession(sessionId);
+    const current = config.current;
+    const dropped = current ? notifications.dropSubscriptions(current, { id: sessionId }) : Promise.resolve();
+    streams.endSession(sessionId);
+    await dropped.catch((e: unknown) => console.error("subscriptions not dropped", e));
   }
 
   /**
@@ -139,7 +164,7 @@ export class McpDispatch {
     const session = admission.ownSession(call.sessionId, call.userId, gate.config);
     if (!session) return errorReply(404, undefined, RpcCode.SessionNotFound, "Session not found: initialize a new session.");
     const fresh = !streams.hasListeners;
-    const result = streams.listen(session, call.lastEventId);
+    const result = streams.listen(session, call.lastEventId, { userId: call.userId, grantId: call.grantId ?? null });
     // The first listener: note what the lists are now, so a change can be told apart from no change.
     if (fresh && result.status === 200) notifications.listsMayHaveChanged(true);
     if (pool.connected) alarms.scheduleSweep();
@@ -173,16 +198,27 @@ export class McpDispatch {
     if (typeof params.protocolVersion !== "string") {
       return reply(400, rpcErrorBody(req.id, RpcCode.InvalidParams, "initialize needs params.protocolVersion (a string)."));
     }
-    const clientInfo = params.clientInfo as { name?: unknown } | undefined;
-    const capabilities = params.capabilities;
     const protocolVersion = negotiateVersion(params.protocolVersion);
     const session = sessions.create({
       presetId: config.id,
       principal: sessionOwner(call.userId),
+      caller: cappedCaller(callerKey(call.userId, call.ip)),
       protocolVersion,
-      clientName: typeof clientInfo?.name === "string" ? clientInfo.name.slice(0, 200) : null,
-      clientCapabilities: capabilities && typeof capabilities === "object" && !Array.isArray(capabilities) ? (capabilities as Record<string, unknown>) : {},
+      clientName: keptClientName(params.clientInfo),
+      clientCapabilities: keptCapabilities(params.capabilities),
     });
+    if ("full" in session) {
+      const retryAfter = String(session.retryAfterSeconds);
+      return reply(
+        503,
+        rpcErrorBody(req.id, RpcCode.SessionsFull, "This preset has too many open sessions; try again later.", {
+          retryAfterSeconds: session.retryAfterSeconds,
+        }),
+        {
+          "retry-after": retryAfter,
+        },
+      );
+    }
     for (const server of config.servers) pool.warm(server);
     if (config.servers.length > 0) alarms.scheduleSweep();
     // Capabilities follow the upstreams': known from earlier sessions, else learned by connecting.
@@ -209,7 +245,9 @@ export class McpDispatch {
     if (message.method === "tools/call") return this.#tools.run(ctx, message);
     // Reading a resource or getting a prompt is a call, like tools/call; the rest is control traffic.
     const counted = message.method === "resources/read" || message.method === "prompts/get";
-    const limited = counted ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now) : limits.takeControl(caller, config.rateLimit, now);
+    const limited = counted
+      ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now, session.id)
+      : limits.takeControl(caller, config.rateLimit, now, session.id);
     if (!limited.allowed) return this.#refuse(config, caller, message, limited);
     const answer = async (): Promise<string> => {
       switch (message.method) {
@@ -222,10 +260,23 @@ export class McpDispatch {
         case "logging/setLevel": {
           const level = message.params?.level;
           if (!isLogLevel(level)) return rpcErrorBody(message.id, RpcCode.InvalidParams, `params.level must be one of ${LOG_LEVELS.join(", ")}.`);
-          const upstreamLevel = streams.setLogLevel(session.id, level);
+          const upstreamLevel = streams.setLogLevel(session.id, level, this.#deps.admission.entitledToUpstreamLogs(sessionUser(session)));
+          // Only the owner's and members' sessions set what upstreams are asked for; the gateway filters per session.
+          if (upstreamLevel === null) return rpcResultBody(message.id, {});
           return items.answer(config, { ...message, params: { ...message.params, level: upstreamLevel } });
         }
-        case "resources/subscribe":
+        case "resources/subscribe": {
+          const uri = message.params?.uri;
+          const held = streams.subscriptionsOf(session.id);
+          if (held.length >= SUBSCRIPTIONS_PER_SESSION && !held.includes(uri as string)) {
+            return rpcErrorBody(
+              message.id,
+              RpcCode.InvalidParams,
+              `A session may subscribe to at most ${SUBSCRIPTIONS_PER_SESSION} resources; unsubscribe from one first.`,
+            );
+          }
+          return notifications.subscription(config, session, message);
+        }
         case "resources/unsubscribe":
           return notifications.subscription(config, session, message);
         default:

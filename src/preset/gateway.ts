@@ -45,6 +45,7 @@ export class PresetGateway extends DurableObject<Bindings> {
   readonly #alarms: Alarms;
   readonly #catalog: CatalogCache;
   readonly #notifications: PresetNotifications;
+  readonly #sessions: SessionStore;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -54,7 +55,10 @@ export class PresetGateway extends DurableObject<Bindings> {
       openStorage(ctx.storage);
     });
     const sql = ctx.storage.sql;
-    const sessions = new SessionStore(sql);
+    const sessions = new SessionStore(sql, {
+      onEnded: (id) => void this.#dispatch.sessionEnded(id),
+      inUse: (id) => this.#streams.isListening(id),
+    });
     this.#alarms = new Alarms(ctx.storage);
     this.#audit = new PresetAudit(
       () => this.env.DB,
@@ -81,13 +85,24 @@ export class PresetGateway extends DurableObject<Bindings> {
       (config, previous) => {
         this.#pool.retain(config?.servers ?? []);
         if (config && previous?.id !== config.id) sessions.retainPreset(config.id);
+        // Who may listen may have changed (members, visibility, status): decide again for every listener.
+        this.#streams.review();
         this.#listsChanged();
       },
     );
     notifications = new PresetNotifications({ streams: this.#streams, items, pool: this.#pool, catalog, config: () => this.#config.latest() });
     this.#catalog = catalog;
+    this.#sessions = sessions;
     this.#notifications = notifications;
     this.#admission = new Admission(this.#config, sessions, kvSlice(ctx.storage, KV_PREFIX.revokedGrants, { allowUnconfirmed: false }));
+    this.#streams.judgeWith({
+      verdict: (listener) => this.#admission.listenerVerdict(listener),
+      hearsUpstreamLogs: (listener) => this.#admission.entitledToUpstreamLogs(listener.userId),
+      endSession: (id) => {
+        sessions.delete(id);
+        void this.#dispatch.sessionEnded(id);
+      },
+    });
     this.#usage = new UsageRecorder(sql, { db: () => this.env.DB, metrics: () => this.env.METRICS, scheduleAlarm: (at) => this.#alarms.schedule(at) });
     this.#dispatch = new McpDispatch({
       admission: this.#admission,
@@ -124,11 +139,19 @@ export class PresetGateway extends DurableObject<Bindings> {
   async invalidate(_ref: PresetRef): Promise<void> {
     this.#config.invalidate();
     this.#listsChanged();
+    // Access may have changed: the reload decides again for every listener before the API answers.
+    if (this.#streams.hasListeners) await this.#config.latest().catch((e: unknown) => console.error("preset reload failed", e));
   }
 
-  /** Refuses access tokens of these grants from now on (until their tokens would have expired). */
+  /** Refuses access tokens of these grants from now on (until their tokens would have expired); closes their streams. */
   async revokeGrants(grantIds: string[], until: number): Promise<void> {
     await this.#admission.revokeGrants(grantIds, until);
+    this.#streams.review();
+  }
+
+  /** One of this user's API tokens was revoked: its standalone streams opened with an API token close (resuming needs a valid credential). */
+  async apiTokenRevoked(userId: string): Promise<void> {
+    this.#streams.disconnectTokenListeners(userId);
   }
 
   /** Health of each upstream by server id, for the management API. */
@@ -160,7 +183,8 @@ export class PresetGateway extends DurableObject<Bindings> {
 
   /**
    * Every job that asked for the alarm: forgets idle rate-limit counters and audit throttles,
-   * closes upstream sessions idle for UPSTREAM_IDLE_MS, and flushes usage rollups to D1; each job
+   * ends expired sessions, re-reads a stale configuration while clients listen (access is then
+   * decided again), closes upstream sessions idle for UPSTREAM_IDLE_MS, and flushes usage rollups to D1; each job
    * asks for the alarm again while it has work left.
    */
   override async alarm(): Promise<void> {
@@ -168,6 +192,9 @@ export class PresetGateway extends DurableObject<Bindings> {
     const now = Date.now();
     this.#limits.prune(now);
     this.#audit.prune(now);
+    this.#sessions.expire(now);
+    // A safety net for a lost invalidation: a stale configuration is reloaded, and the reload decides again for every listener.
+    if (this.#streams.hasListeners) await this.#config.latest().catch((e: unknown) => console.error("preset revalidation failed", e));
     // Not while a client listens on a standalone stream: the upstream sessions carry what it waits for.
     if (this.#streams.listening || this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#alarms.scheduleSweep();
     await this.#usage.flush();

@@ -5,11 +5,11 @@
  * anything (`openStorage`, inside `blockConcurrencyWhile`); the modules that use a table assume it
  * exists with the latest layout and never create or alter one themselves.
  *
- * SQLite tables (schema version 3; `storage_version` holds the version):
+ * SQLite tables (schema version 4; `storage_version` holds the version):
  *
  * | table (indexes)                      | what a row is                                                                 | used by                      |
  * | ------------------------------------ | ----------------------------------------------------------------------------- | ---------------------------- |
- * | `sessions` (`sessions_last_seen`)    | an MCP session: preset id, owner, protocol version, client name, capabilities  | preset/session-store.ts      |
+ * | `sessions` (`sessions_last_seen`, `sessions_caller`) | an MCP session: preset id, owner, caller key, protocol version, client name, the capability flags kept | preset/session-store.ts |
  * | `sse_streams`                        | an SSE stream to a client (a call's reply or a standalone GET stream)          | streaming/sse-event-log.ts   |
  * | `sse_events` (`sse_events_at`)       | one event of a stream, for Last-Event-ID resumption (10 min, 1,000 per stream) | streaming/sse-event-log.ts   |
  * | `upstream_profiles`                  | an upstream's capabilities and instructions from its last initialize          | upstream/pool.ts             |
@@ -23,7 +23,7 @@
  *
  * | prefix           | value                                              | used by                  |
  * | ---------------- | -------------------------------------------------- | ------------------------ |
- * | `rl:<scope>|<caller>` | hit times of one sliding rate-limit window    | policy/rate-limits.ts    |
+ * | `rl:<scope>|<caller>` | hit times of one sliding rate-limit window (`<caller>` may be `session:<id>`: per-session budgets, deleted with the session) | policy/rate-limits.ts |
  * | `br:<server id>` | a circuit breaker's snapshot                       | policy/breaker-board.ts  |
  * | `rg:<grant id>`  | a revoked OAuth grant: until when to refuse it     | preset/admission.ts      |
  *
@@ -95,6 +95,15 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
     sql.exec(`CREATE TABLE IF NOT EXISTS catalog_audits (
       server TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (server, kind, name))`);
     sql.exec("CREATE INDEX IF NOT EXISTS catalog_audits_at ON catalog_audits(at)");
+  },
+  // 3 → 4: a session remembers the caller key that opened it (sessions per caller are capped).
+  // Sessions of earlier releases keep NULL and count against no caller until they expire; those
+  // that stored a client's whole capabilities object beyond 4 KiB (the oversized-initialize
+  // attack) are dropped, their clients initialize again.
+  (sql) => {
+    sql.exec("DELETE FROM sessions WHERE length(capabilities) > 4096");
+    sql.exec("ALTER TABLE sessions ADD COLUMN caller TEXT");
+    sql.exec("CREATE INDEX IF NOT EXISTS sessions_caller ON sessions(caller, last_seen)");
   },
 ];
 

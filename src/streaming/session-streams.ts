@@ -17,6 +17,31 @@ export interface AwaitsAnswer {
 /** The gateway closes a standalone GET stream after this long; the client resumes it (nothing is lost). */
 export const STANDALONE_MAX_MS = 10 * 60_000;
 
+/** Who opened a session's standalone stream: the credential its GET carried. */
+export interface Listener {
+  sessionId: string;
+  userId: string | null;
+  /** The OAuth grant of the access token; null for an API token or no credential. */
+  grantId: string | null;
+}
+
+/**
+ * What the object decides about a listener now: go on; close its connection (the credential it
+ * came with was revoked: resuming needs a valid one); or end its session (its user lost access).
+ */
+export type ListenerVerdict = "keep" | "disconnect" | "end";
+
+/** How the object judges listeners (preset/admission.ts), injected so streams stay policy-free. */
+export interface ListenerPolicy {
+  verdict(listener: Listener): ListenerVerdict;
+  /** Whether the listener may hear upstream log lines sent outside any call (the preset's owner and members). */
+  hearsUpstreamLogs(listener: Listener): boolean;
+  /** The object ends this session (its user lost access). */
+  endSession(sessionId: string): void;
+}
+
+const OPEN_POLICY: ListenerPolicy = { verdict: () => "keep", hearsUpstreamLogs: () => true, endSession: () => {} };
+
 /** What a GET of the MCP endpoint gets: an SSE body, or an error. */
 export type ListenResult = { status: 200; body: ReadableStream<Uint8Array> } | { status: number; body: string };
 
@@ -36,13 +61,23 @@ export class SessionStreams {
   readonly #standalone = new Map<string, ClientStream>();
   /** Requests relayed to a client, by the id the client sees. */
   readonly #requests = new Map<string, { sessionId: string; relay: AwaitsAnswer }>();
-  readonly #levels = new Map<string, number>();
+  /** Who opened each standalone stream. */
+  readonly #listeners = new Map<string, Listener>();
+  /** Each session's log level (an index of LOG_LEVELS), and whether it counts for the level asked of upstreams. */
+  readonly #levels = new Map<string, { rank: number; counts: boolean }>();
   /** Exposed resource URIs each session subscribed to. */
   readonly #subscriptions = new Map<string, Set<string>>();
   #requestSeq = 0;
 
+  #policy: ListenerPolicy = OPEN_POLICY;
+
   constructor(sql: SqlStorage) {
     this.#log = new SseEventLog(sql);
+  }
+
+  /** Sets how listeners are judged (the object wires its admission here once it has one). */
+  judgeWith(policy: ListenerPolicy): void {
+    this.#policy = policy;
   }
 
   /** Starts the SSE reply stream of a call (on the first message that needs relaying). */
@@ -62,8 +97,10 @@ export class SessionStreams {
    * GET of the MCP endpoint. Without Last-Event-ID: the session's standalone stream (a new one
    * replaces the old). With it: that stream of the session, resumed after the event it names.
    */
-  listen(session: Session, lastEventId: string | null): ListenResult {
+  listen(session: Session, lastEventId: string | null, who: Omit<Listener, "sessionId">): ListenResult {
+    const listener = { sessionId: session.id, userId: who.userId, grantId: who.grantId };
     if (lastEventId === null) {
+      this.#listeners.set(session.id, listener);
       const id = this.#log.open(session.id, "standalone", null);
       const stream = new ClientStream(this.#log, id, session.id, supportsPolling(session));
       this.#standalone.get(session.id)?.disconnect();
@@ -76,6 +113,7 @@ export class SessionStreams {
       return { status: 400, body: rpcErrorBody(null, RpcCode.BadRequest, "Last-Event-ID does not name a stream of this session (it may have expired).") };
     }
     if (info.kind === "standalone") {
+      this.#listeners.set(session.id, listener);
       let stream = this.#standalone.get(session.id);
       if (stream?.id !== info.id) {
         stream?.disconnect();
@@ -94,7 +132,10 @@ export class SessionStreams {
     return { status: 200, body };
   }
 
-  /** Sends a notification to every session with a standalone stream (or only to `sessionIds`). */
+  /**
+   * Sends a notification to every session with a standalone stream (or only to `sessionIds`)
+   * whose access the object confirms now: a listener that lost it gets nothing (see `review`).
+   */
   broadcast(message: Record<string, unknown>, sessionIds?: Iterable<string>): void {
     const data = JSON.stringify(message);
     const now = Date.now();
@@ -103,18 +144,49 @@ export class SessionStreams {
       // Gone for longer than its events are kept: the client is not coming back for them.
       if (stream.detachedAt !== null && now - stream.detachedAt > EVENT_TTL_MS) {
         this.#standalone.delete(stream.sessionId);
+        this.#listeners.delete(stream.sessionId);
         continue;
       }
+      if (this.#judge(stream.sessionId) !== "keep") continue;
       stream.send(data);
     }
   }
 
   /**
+   * Decides again, for every session with a standalone stream, whether its listener still has
+   * access (after any change of the preset, its members, a grant or a token): a listener whose
+   * credential was revoked is disconnected, one whose user lost access has its session ended.
+   */
+  review(): void {
+    for (const sessionId of [...this.#standalone.keys()]) this.#judge(sessionId);
+  }
+
+  /** Disconnects the standalone streams a user opened with an API token (one of its tokens was revoked). */
+  disconnectTokenListeners(userId: string): void {
+    for (const [sessionId, l] of this.#listeners) {
+      if (l.userId === userId && l.grantId === null) this.#standalone.get(sessionId)?.disconnect();
+    }
+  }
+
+  #judge(sessionId: string): ListenerVerdict {
+    const listener = this.#listeners.get(sessionId);
+    const verdict = listener ? this.#policy.verdict(listener) : "keep";
+    if (verdict === "disconnect") this.#standalone.get(sessionId)?.disconnect();
+    // The object ends the session, and with it this stream (endSession below).
+    else if (verdict === "end") this.#policy.endSession(sessionId);
+    return verdict;
+  }
+
+  /**
    * A log line an upstream sent outside any call: to every listening session that asked for logs
-   * at that level, with `logger` naming the server when the upstream gave none.
+   * at that level and may hear upstream logs (the preset's owner and members, never a stranger on
+   * a public preset), with `logger` naming the server when the upstream gave none.
    */
   broadcastLog(serverName: string, params: Record<string, unknown>): void {
-    const sessions = [...this.#standalone.keys()].filter((id) => this.wantsLog(id, params.level));
+    const sessions = [...this.#standalone.keys()].filter((id) => {
+      const listener = this.#listeners.get(id);
+      return listener !== undefined && this.wantsLog(id, params.level) && this.#policy.hearsUpstreamLogs(listener);
+    });
     if (sessions.length === 0) return;
     const logger = typeof params.logger === "string" ? params.logger : serverName;
     this.broadcast({ jsonrpc: "2.0", method: "notifications/message", params: { ...params, logger } }, sessions);
@@ -123,6 +195,11 @@ export class SessionStreams {
   /** True while some session has a standalone stream (connected, or to be resumed). */
   get hasListeners(): boolean {
     return this.#standalone.size > 0;
+  }
+
+  /** True while the session's client holds its standalone stream open. */
+  isListening(sessionId: string): boolean {
+    return this.#standalone.get(sessionId)?.connected ?? false;
   }
 
   /** True while some client holds a standalone stream open (it waits for notifications). */
@@ -153,12 +230,15 @@ export class SessionStreams {
 
   /**
    * Records the session's level and returns the level to ask of the upstreams: the least severe
-   * any session wants, since every session shares each upstream's one session and the gateway
-   * filters per session.
+   * any session that `counts` wants (the preset's owner and members: one anonymous caller must not
+   * make every upstream chatty), since every session shares each upstream's one session and the
+   * gateway filters per session. Null for a session that does not count: leave the upstreams be.
    */
-  setLogLevel(sessionId: string, level: LogLevel): LogLevel {
-    this.#levels.set(sessionId, LOG_LEVELS.indexOf(level));
-    return LOG_LEVELS[Math.min(...this.#levels.values())]!;
+  setLogLevel(sessionId: string, level: LogLevel, counts: boolean): LogLevel | null {
+    this.#levels.set(sessionId, { rank: LOG_LEVELS.indexOf(level), counts });
+    if (!counts) return null;
+    const ranks = [...this.#levels.values()].filter((l) => l.counts).map((l) => l.rank);
+    return ranks.length > 0 ? LOG_LEVELS[Math.min(...ranks)]! : null;
   }
 
   /**
@@ -166,7 +246,7 @@ export class SessionStreams {
    * A session that never did gets none, and its calls' replies stay plain JSON.
    */
   wantsLog(sessionId: string, level: unknown): boolean {
-    const min = this.#levels.get(sessionId);
+    const min = this.#levels.get(sessionId)?.rank;
     if (min === undefined) return false;
     const rank = isLogLevel(level) ? LOG_LEVELS.indexOf(level) : -1;
     return rank < 0 || rank >= min;
@@ -204,6 +284,7 @@ export class SessionStreams {
   endSession(sessionId: string): void {
     this.#standalone.get(sessionId)?.disconnect();
     this.#standalone.delete(sessionId);
+    this.#listeners.delete(sessionId);
     for (const [id, stream] of this.#calls) if (stream.sessionId === sessionId) this.#calls.delete(id);
     for (const [id, pending] of this.#requests) if (pending.sessionId === sessionId) this.#requests.delete(id);
     this.#levels.delete(sessionId);

@@ -114,7 +114,7 @@ export class ToolCalls {
     facts.tool = params.name;
     facts.upstream = target.server.name;
 
-    const limited = this.#deps.limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now());
+    const limited = this.#deps.limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now(), session.id);
     if (!limited.allowed) {
       facts.outcome = "rate_limited";
       return this.#deps.refuse(ctx, req, limited);

@@ -159,10 +159,10 @@ describe("resources/updated on the standalone stream", () => {
     t.otherReader.cancel();
   });
 
-  it("relays log lines an upstream sends outside any call to the sessions that set a level, filtered by it", async () => {
+  it("relays log lines an upstream sends outside any call to the owner's sessions that set a level, filtered by it", async () => {
     const p = await conformancePreset();
-    const warned = await openSession(p.url);
-    const quiet = await openSession(p.url);
+    const warned = await openSession(p.url, { token: p.owner.token });
+    const quiet = await openSession(p.url, { token: p.owner.token });
     expect((await rpc(warned, 1, "logging/setLevel", { level: "warning" })).result).toEqual({});
     const warnedReader = await standalone(warned);
     const quietReader = await standalone(quiet);
