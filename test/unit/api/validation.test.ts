@@ -33,7 +33,7 @@ describe("parseWith: accepted input", () => {
   });
 
   it("returns transformed data, such as a trimmed name", () => {
-    expect(parseWith(CreateTokenBody, { name: "  laptop  " }, "body")).toEqual({ name: "laptop" });
+    expect(parseWith(CreateTokenBody, { name: "  laptop  " }, "body")).toEqual({ name: "laptop", scope: "manage" });
   });
 
   it("returns coerced query values", () => {
@@ -137,10 +137,10 @@ describe("parseWith: unknown fields", () => {
   });
 
   it("lists every unknown field and points at the first", () => {
-    const err = failure(CreateTokenBody, { name: "ci", scope: "all", expires: 1 });
+    const err = failure(CreateTokenBody, { name: "ci", roles: "all", expires: 1 });
     expect(err.code).toBe("unknown_field");
-    expect(err.message).toBe("Unknown fields: scope, expires.");
-    expect(err.field).toBe("scope");
+    expect(err.message).toBe("Unknown fields: roles, expires.");
+    expect(err.field).toBe("roles");
   });
 
   it("refuses unknown query parameters too", () => {
