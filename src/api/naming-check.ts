@@ -2,7 +2,8 @@
  * @module Refuses a change that would make two tools of a preset share an exposed name (plain naming or
  * overrides), naming the clash. The upstreams' live tool lists are fetched through the gateway's
  * client; an upstream that cannot be listed right now is left out of the check (its tools join
- * the catalog later, where the first server keeps a contested name).
+ * the catalog later, where a contested name stays with the server it is bound to and the newcomer is
+ * left out and audited as `tool.shadowed`: see tools/catalog.ts).
  */
 import { eq } from "drizzle-orm";
 import type { Context } from "hono";
