@@ -1,6 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { createParser } from "eventsource-parser";
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
 
 /**
  * @module Raw Streamable HTTP, for what the SDK client would not send or hides from a test: exact
@@ -246,3 +246,16 @@ export async function staysQuiet(reader: SseReader, match: (m: any) => boolean, 
 
 export const isResponseTo = (id: string | number) => (m: any) => m.id === id && ("result" in m || "error" in m);
 export const isMethod = (method: string) => (m: any) => m.method === method;
+
+/**
+ * Opens the session's standalone stream and waits until the gateway has set it up (2025-11-25
+ * sessions get a priming event first: proof the stream is connected).
+ */
+export async function openStandalone(session: RawSession): Promise<SseReader> {
+  const res = await listen(session);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toBe("text/event-stream");
+  const reader = new SseReader(res);
+  if (session.version >= "2025-11-25") await reader.until((r) => r.events.length > 0, 3_000, "the priming event");
+  return reader;
+}

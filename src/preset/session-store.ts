@@ -43,8 +43,8 @@ export function sessionUser(session: Pick<Session, "principal">): string | null 
 
 /** Sessions idle longer than this are forgotten. */
 export const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
-/** Live sessions one caller may hold on a preset; its next initialize ends its least recently used one. */
-export const SESSIONS_PER_CALLER = 20;
+/** Live sessions one caller may hold on a preset (room for a user running many agents at once); its next initialize ends its least recently used one. */
+export const SESSIONS_PER_CALLER = 100;
 /** Live sessions a preset holds; past this a new one needs a session idle this long to end, else it is refused. */
 export const SESSIONS_PER_PRESET = 2_000;
 export const SESSION_EVICTABLE_IDLE_MS = 5 * 60_000;

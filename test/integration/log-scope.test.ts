@@ -4,21 +4,13 @@ import { presetStub } from "../../src/edge/preset-stub";
 import { SUBSCRIPTIONS_PER_SESSION } from "../../src/preset/dispatch";
 import { SESSION_IDLE_MS, SESSIONS_PER_CALLER } from "../../src/preset/session-store";
 import { conformancePreset, EVENTUALLY, type GivenPreset, textOf, unique, upstreamStats } from "../helpers";
-import { INIT, isMethod, listen, mcpPost, openSession, post, type RawSession, readMessages, rpc, SseReader, staysQuiet, toolCall } from "../mcp-raw";
+import { INIT, isMethod, mcpPost, openSession, openStandalone, post, type RawSession, readMessages, rpc, staysQuiet, toolCall } from "../mcp-raw";
 
 /**
  * Finding 16 of issue 12 (the preset object's part): upstream log lines sent outside any call
  * reached every session that set a level, one anonymous `logging/setLevel debug` raised the level
  * asked of upstreams for everyone, and a session's level and subscriptions outlived it.
  */
-
-async function standalone(session: RawSession): Promise<SseReader> {
-  const res = await listen(session);
-  expect(res.status).toBe(200);
-  const reader = new SseReader(res);
-  await reader.until((r) => r.events.length > 0, 3_000, "the priming event");
-  return reader;
-}
 
 async function callTool(session: RawSession, name: string, args: Record<string, unknown> = {}): Promise<any> {
   const messages = await readMessages(await post(session, toolCall(900, name, args)));
@@ -39,8 +31,8 @@ describe("upstream log lines outside any call", () => {
     const stranger = await openSession(p.url);
     expect((await rpc(owner, 1, "logging/setLevel", { level: "warning" })).result).toEqual({});
     expect((await rpc(stranger, 1, "logging/setLevel", { level: "debug" })).result).toEqual({});
-    const ownerReader = await standalone(owner);
-    const strangerReader = await standalone(stranger);
+    const ownerReader = await openStandalone(owner);
+    const strangerReader = await openStandalone(stranger);
     expect(textOf(await callTool(stranger, "test_log_levels", { via: "session" }))).toMatch(/^Sent/);
     await ownerReader.until((r) => r.messages.filter(isMethod("notifications/message")).length >= 2, 3_000, "the owner's two log lines");
     expect(await staysQuiet(strangerReader, isMethod("notifications/message"), 300)).toBe(true);
@@ -60,7 +52,7 @@ describe("upstream log lines outside any call", () => {
     expect((await rpc(stranger, 2, "logging/setLevel", { level: "debug" })).result).toEqual({});
     expect(await setLevels(p.scope)).toBe(1);
     // The owner's upstream level stands: the upstream filters its session-wide lines at error.
-    const ownerReader = await standalone(owner);
+    const ownerReader = await openStandalone(owner);
     expect(textOf(await callTool(owner, "test_log_levels", { via: "session" }))).toMatch(/^Sent/);
     const line = await ownerReader.message(isMethod("notifications/message"));
     expect(line.params.level).toBe("error");

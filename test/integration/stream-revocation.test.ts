@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, createUser, givenPreset, type TestUser } from "../helpers";
-import { listen, openSession, type RawSession, rpc, SseReader } from "../mcp-raw";
+import { listen, openSession, openStandalone, rpc, type SseReader } from "../mcp-raw";
 import { authorizeInBrowser, authorizeUrl, pkce, registerClient, tokenRequest } from "../oauth-helpers";
 
 /**
@@ -8,14 +8,6 @@ import { authorizeInBrowser, authorizeUrl, pkce, registerClient, tokenRequest } 
  * notifications) for up to 10 minutes, though its next POST was refused. Every access change now
  * decides again for each listener, and closes the streams that fail.
  */
-
-async function standalone(session: RawSession): Promise<SseReader> {
-  const res = await listen(session);
-  expect(res.status).toBe(200);
-  const reader = new SseReader(res);
-  await reader.until((r) => r.events.length > 0, 3_000, "the priming event");
-  return reader;
-}
 
 /** Whether the stream is still open after `ms` (the gateway only closes it on its own after 10 min). */
 async function staysOpen(reader: SseReader, ms = 300): Promise<boolean> {
@@ -35,8 +27,8 @@ describe("open standalone streams when access changes", () => {
     const p = await givenPreset({ visibility: "invite_only", members: [member] });
     const memberSession = await openSession(p.url, { token: member.token });
     const ownerSession = await openSession(p.url, { token: p.owner.token });
-    const memberReader = await standalone(memberSession);
-    const ownerReader = await standalone(ownerSession);
+    const memberReader = await openStandalone(memberSession);
+    const ownerReader = await openStandalone(ownerSession);
     expect((await api("DELETE", `/presets/${p.slug}/members/${member.handle}`, { token: p.owner.token })).status).toBe(204);
     await memberReader.end(2_000);
     expect(await staysOpen(ownerReader)).toBe(true);
@@ -49,15 +41,15 @@ describe("open standalone streams when access changes", () => {
 
   it("closes every stream when the owner disables the preset", async () => {
     const p = await givenPreset();
-    const reader = await standalone(await openSession(p.url));
+    const reader = await openStandalone(await openSession(p.url));
     expect((await api("PATCH", `/presets/${p.slug}`, { token: p.owner.token, body: { status: "disabled" } })).status).toBe(200);
     await reader.end(2_000);
   });
 
   it("closes anonymous streams when a public preset becomes private, and keeps the owner's", async () => {
     const p = await givenPreset();
-    const anonymous = await standalone(await openSession(p.url));
-    const owner = await standalone(await openSession(p.url, { token: p.owner.token }));
+    const anonymous = await openStandalone(await openSession(p.url));
+    const owner = await openStandalone(await openSession(p.url, { token: p.owner.token }));
     expect((await api("PATCH", `/presets/${p.slug}`, { token: p.owner.token, body: { visibility: "private" } })).status).toBe(200);
     await anonymous.end(2_000);
     expect(await staysOpen(owner)).toBe(true);
@@ -70,8 +62,8 @@ describe("open standalone streams when access changes", () => {
     const second = await newToken(member);
     const revokedSession = await openSession(p.url, { token: second.token });
     const keptSession = await openSession(p.url, { token: member.token });
-    const revoked = await standalone(revokedSession);
-    const kept = await standalone(keptSession);
+    const revoked = await openStandalone(revokedSession);
+    const kept = await openStandalone(keptSession);
     expect((await api("DELETE", `/tokens/${second.id}`, { token: member.token })).status).toBe(204);
     // The object cannot tell the user's API tokens apart: it closes their streams, and each resumes with a token that still works.
     await revoked.end(2_000);
@@ -100,8 +92,8 @@ describe("open standalone streams when access changes", () => {
       resource: p.url,
     });
     expect(tokens.status).toBe(200);
-    const viaGrant = await standalone(await openSession(p.url, { token: tokens.body.access_token }));
-    const viaApiToken = await standalone(await openSession(p.url, { token: p.owner.token }));
+    const viaGrant = await openStandalone(await openSession(p.url, { token: tokens.body.access_token }));
+    const viaApiToken = await openStandalone(await openSession(p.url, { token: p.owner.token }));
     const grants = await api("GET", "/grants", { token: p.owner.token });
     expect((await api("DELETE", `/grants/${grants.body.grants[0].id}`, { token: p.owner.token })).status).toBe(204);
     await viaGrant.end(2_000);

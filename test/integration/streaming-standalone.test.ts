@@ -1,17 +1,19 @@
 import { describe, expect, it, vi } from "vitest";
 import { attach, conformancePreset, expireUpstreamSessions, textOf, unique } from "../helpers";
-import { deleteSession, isMethod, listen, openSession, post, type RawSession, readMessages, rpc, SseReader, staysQuiet, toolCall } from "../mcp-raw";
-
-/** Opens the session's standalone stream and waits until the gateway has set it up. */
-async function standalone(session: RawSession): Promise<SseReader> {
-  const res = await listen(session);
-  expect(res.status).toBe(200);
-  expect(res.headers.get("content-type")).toBe("text/event-stream");
-  const reader = new SseReader(res);
-  // 2025-11-25 sessions get a priming event first: proof the stream is connected.
-  if (session.version >= "2025-11-25") await reader.until((r) => r.events.length > 0, 3_000, "the priming event");
-  return reader;
-}
+import {
+  deleteSession,
+  isMethod,
+  listen,
+  openSession,
+  openStandalone,
+  post,
+  type RawSession,
+  readMessages,
+  rpc,
+  SseReader,
+  staysQuiet,
+  toolCall,
+} from "../mcp-raw";
 
 /** Lists tools, prompts and resources once, so the gateway knows them before a change. */
 async function listEverything(session: RawSession): Promise<void> {
@@ -31,7 +33,7 @@ async function callTool(session: RawSession, name: string, args: Record<string, 
 describe("the standalone GET stream", () => {
   it("starts with a priming event for a 2025-11-25 session", async () => {
     const { url } = await conformancePreset();
-    const reader = await standalone(await openSession(url));
+    const reader = await openStandalone(await openSession(url));
     expect(reader.events[0]).toMatchObject({ data: "", retry: 500 });
     expect(reader.events[0]!.id).toMatch(/\.0$/);
     reader.cancel();
@@ -41,7 +43,7 @@ describe("the standalone GET stream", () => {
     const p = await conformancePreset();
     const session = await openSession(p.url);
     await listEverything(session);
-    const reader = await standalone(session);
+    const reader = await openStandalone(session);
     await attach(p.owner, p.slug, "lib", ["test_simple_text"]);
     const note = await reader.message(isMethod("notifications/tools/list_changed"));
     expect(note).toEqual({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
@@ -55,8 +57,8 @@ describe("the standalone GET stream", () => {
     const a = await openSession(p.url);
     const b = await openSession(p.url, { version: "2025-06-18" });
     await listEverything(a);
-    const readerA = await standalone(a);
-    const readerB = await standalone(b);
+    const readerA = await openStandalone(a);
+    const readerB = await openStandalone(b);
     await attach(p.owner, p.slug, "lib", ["test_simple_text"]);
     await readerA.message(isMethod("notifications/tools/list_changed"));
     await readerB.message(isMethod("notifications/tools/list_changed"));
@@ -68,7 +70,7 @@ describe("the standalone GET stream", () => {
     const p = await conformancePreset();
     const session = await openSession(p.url);
     await listEverything(session);
-    const reader = await standalone(session);
+    const reader = await openStandalone(session);
     await attach(p.owner, p.slug, "lib", null);
     expect(await staysQuiet(reader, (m) => typeof m.method === "string" && m.method.endsWith("/list_changed"))).toBe(true);
     reader.cancel();
@@ -79,7 +81,7 @@ describe("the standalone GET stream", () => {
     const listener = await openSession(p.url);
     const caller = await openSession(p.url);
     await listEverything(listener);
-    const reader = await standalone(listener);
+    const reader = await openStandalone(listener);
     expect(textOf(await callTool(caller, "test_add_prompt", { name: "fresh_prompt" }))).toBe("Added prompt fresh_prompt.");
     await reader.message(isMethod("notifications/prompts/list_changed"));
     const prompts = (await rpc(listener, 5, "prompts/list")).result.prompts.map((x: { name: string }) => x.name);
@@ -90,7 +92,7 @@ describe("the standalone GET stream", () => {
   it("ends when the session is deleted", async () => {
     const { url } = await conformancePreset();
     const session = await openSession(url);
-    const reader = await standalone(session);
+    const reader = await openStandalone(session);
     expect(await deleteSession(session)).toBe(204);
     await reader.end();
   });
@@ -99,8 +101,8 @@ describe("the standalone GET stream", () => {
     const p = await conformancePreset();
     const session = await openSession(p.url);
     await listEverything(session);
-    const old = await standalone(session);
-    const fresh = await standalone(session);
+    const old = await openStandalone(session);
+    const fresh = await openStandalone(session);
     await old.end();
     await attach(p.owner, p.slug, "lib", ["test_simple_text"]);
     await fresh.message(isMethod("notifications/tools/list_changed"));
@@ -112,7 +114,7 @@ describe("the standalone GET stream", () => {
     const p = await conformancePreset();
     const session = await openSession(p.url);
     await listEverything(session);
-    const first = await standalone(session);
+    const first = await openStandalone(session);
     const primingId = first.events[0]!.id!;
     first.cancel();
     await attach(p.owner, p.slug, "lib", ["test_simple_text"]);
@@ -143,7 +145,7 @@ describe("resources/updated on the standalone stream", () => {
       .map((r: { uri: string }) => r.uri)
       .find((u: string) => u.endsWith("watched-resource"));
     expect((await rpc(subscribed, 2, "resources/subscribe", { uri })).result).toEqual({});
-    return { p, subscribed, other, uri: uri as string, subscribedReader: await standalone(subscribed), otherReader: await standalone(other) };
+    return { p, subscribed, other, uri: uri as string, subscribedReader: await openStandalone(subscribed), otherReader: await openStandalone(other) };
   }
 
   it.each([
@@ -164,8 +166,8 @@ describe("resources/updated on the standalone stream", () => {
     const warned = await openSession(p.url, { token: p.owner.token });
     const quiet = await openSession(p.url, { token: p.owner.token });
     expect((await rpc(warned, 1, "logging/setLevel", { level: "warning" })).result).toEqual({});
-    const warnedReader = await standalone(warned);
-    const quietReader = await standalone(quiet);
+    const warnedReader = await openStandalone(warned);
+    const quietReader = await openStandalone(quiet);
     expect(textOf(await callTool(quiet, "test_log_levels", { via: "session" }))).toMatch(/^Sent/);
     await warnedReader.until((r) => r.messages.filter(isMethod("notifications/message")).length >= 2, 3_000, "two log lines");
     const lines = warnedReader.messages.filter(isMethod("notifications/message")).map((m) => m.params);
