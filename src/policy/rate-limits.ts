@@ -36,6 +36,11 @@ const FLUSH_AFTER_MS = 1_000;
  * holding any response for the write, so limits survive the object being evicted and restarted;
  * writing each hit would cost O(limit) per call.
  */
+/** Whether a request needs its session's own window: an anonymous caller's (its address may change within the session). */
+function perSession(caller: string, sessionId: string | undefined): sessionId is string {
+  return sessionId !== undefined && !caller.startsWith("user:");
+}
+
 export class RateLimits {
   readonly #limiter = new SlidingWindowLimiter();
   readonly #storage: CounterStorage;
@@ -54,7 +59,8 @@ export class RateLimits {
   /**
    * Counts a tools/call against the preset-wide limit and the tool's own limit, if it has one, per
    * caller; with `sessionId`, the preset-wide limit also per session (a session used from many
-   * addresses gets no more than one caller).
+   * addresses gets no more than one caller). A user's session is always counted as that user, so
+   * only anonymous sessions need the second window (perSession).
    */
   takeCall(caller: string, tool: string, rateLimit: RateLimitSetting, toolLimit: RateLimitSetting | undefined, now: number, sessionId?: string): LimitOutcome {
     const checks: LimitCheck[] = [{ key: `calls|${caller}`, limit: toMs(rateLimit) }];
@@ -63,7 +69,7 @@ export class RateLimits {
       checks.push({ key: `tool:${tool}|${caller}`, limit: toMs(toolLimit) });
       describe.push(`${toolLimit.requests} calls of ${tool} per ${toolLimit.windowSeconds} s`);
     }
-    if (sessionId !== undefined) {
+    if (perSession(caller, sessionId)) {
       checks.push({ key: `calls|session:${sessionId}`, limit: toMs(rateLimit) });
       describe.push(`${rateLimit.requests} tool calls per ${rateLimit.windowSeconds} s in one session`);
     }
@@ -74,7 +80,7 @@ export class RateLimits {
   takeControl(caller: string, rateLimit: RateLimitSetting, now: number, sessionId?: string): LimitOutcome {
     const limit = controlLimit(rateLimit);
     const checks: LimitCheck[] = [{ key: `control|${caller}`, limit: toMs(limit) }];
-    if (sessionId !== undefined) checks.push({ key: `control|session:${sessionId}`, limit: toMs(limit) });
+    if (perSession(caller, sessionId)) checks.push({ key: `control|session:${sessionId}`, limit: toMs(limit) });
     return this.#take(checks, now, (i) => `${limit.requests} requests per ${limit.windowSeconds} s${i === 0 ? "" : " in one session"}`);
   }
 
