@@ -5,6 +5,8 @@
  * Host names are not resolved here (Workers cannot); on Cloudflare, outbound fetches cannot reach
  * private networks anyway, so the literal and name checks close the local-development gap.
  */
+import { ipv4Of, mappedIPv4, parseIPv4, parseIPv6 } from "./ip-address";
+
 export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
 
 /**
@@ -74,15 +76,9 @@ function isLoopbackHost(host: string): boolean {
   if (host === "localhost" || host.endsWith(".localhost") || host === "localhost.localdomain" || host === "[::1]") return true;
   const v4 = parseIPv4(host);
   if (v4) return v4[0] === 127;
-  const mapped = host.startsWith("[") ? mappedIPv4(host.slice(1, -1)) : null;
+  const v6 = host.startsWith("[") ? parseIPv6(host.slice(1, -1)) : null;
+  const mapped = v6 && mappedIPv4(v6);
   return mapped !== null && mapped[0] === 127;
-}
-
-function parseIPv4(host: string): number[] | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  return parts.every((p) => p <= 255) ? parts : null;
 }
 
 function isPublicIPv4([a, b, c]: number[]): boolean {
@@ -98,30 +94,6 @@ function isPublicIPv4([a, b, c]: number[]): boolean {
   return true;
 }
 
-/** The IPv4 address inside an IPv4-mapped (::ffff:a.b.c.d, as URL normalises it: ::ffff:xxxx:xxxx) IPv6 literal. */
-function mappedIPv4(v6: string): number[] | null {
-  const g = parseIPv6(v6);
-  return g !== null && isMapped(g) ? v4Of(g[6]!, g[7]!) : null;
-}
-
-const isMapped = (g: number[]): boolean => g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff;
-
-const v4Of = (hi: number, lo: number): number[] => [hi >> 8, hi & 255, lo >> 8, lo & 255];
-
-/** The eight 16-bit groups of an IPv6 literal in the hex-only form the URL parser serialises to, or null. */
-function parseIPv6(v6: string): number[] | null {
-  const halves = v6.split("::");
-  if (halves.length > 2) return null;
-  const groups = (part: string | undefined) => (part ? part.split(":") : []);
-  const head = groups(halves[0]);
-  const tail = groups(halves[1]);
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-  if (!all.every((x) => /^[0-9a-f]{1,4}$/.test(x))) return null;
-  return all.map((x) => parseInt(x, 16));
-}
-
 /**
  * Only global unicast (2000::/3) is public, minus the ranges inside it that are not: IETF protocol
  * assignments 2001::/23 (Teredo, benchmarking, ORCHID), documentation 2001:db8::/32 and 3fff::/20.
@@ -135,9 +107,10 @@ function isPublicIPv6(v6: string): boolean {
   const g = parseIPv6(v6);
   if (!g) return false;
   const [g0, g1, g2] = g as [number, number, number];
-  if (isMapped(g)) return isPublicIPv4(v4Of(g[6]!, g[7]!));
-  if (g0 === 0x64 && g1 === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return isPublicIPv4(v4Of(g[6]!, g[7]!));
-  if (g0 === 0x2002) return isPublicIPv4(v4Of(g1, g2));
+  const mapped = mappedIPv4(g);
+  if (mapped) return isPublicIPv4(mapped);
+  if (g0 === 0x64 && g1 === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return isPublicIPv4(ipv4Of(g[6]!, g[7]!));
+  if (g0 === 0x2002) return isPublicIPv4(ipv4Of(g1, g2));
   if ((g0 & 0xe000) !== 0x2000) return false;
   if (g0 === 0x2001 && g1 < 0x200) return false;
   if (g0 === 0x2001 && g1 === 0xdb8) return false;
