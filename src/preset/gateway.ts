@@ -98,10 +98,7 @@ export class PresetGateway extends DurableObject<Bindings> {
     this.#streams.judgeWith({
       verdict: (listener) => this.#admission.listenerVerdict(listener),
       hearsUpstreamLogs: (listener) => this.#admission.entitledToUpstreamLogs(listener.userId),
-      endSession: (id) => {
-        sessions.delete(id);
-        void this.#dispatch.sessionEnded(id);
-      },
+      endSession: (id) => sessions.end(id),
     });
     this.#usage = new UsageRecorder(sql, { db: () => this.env.DB, metrics: () => this.env.METRICS, scheduleAlarm: (at) => this.#alarms.schedule(at) });
     this.#dispatch = new McpDispatch({

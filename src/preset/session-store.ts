@@ -102,7 +102,7 @@ export class SessionStore {
     if (now - this.#lastPurge >= TOUCH_GRANULARITY_MS) this.expire(now);
     if (s.caller !== null) {
       const mine = this.#sql.exec<{ id: string }>("SELECT id FROM sessions WHERE caller = ? ORDER BY last_seen, created_at", s.caller).toArray();
-      for (const { id } of mine.slice(0, Math.max(0, mine.length - SESSIONS_PER_CALLER + 1))) this.#end(id);
+      for (const { id } of mine.slice(0, Math.max(0, mine.length - SESSIONS_PER_CALLER + 1))) this.end(id);
     }
     const count = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sessions").one().n;
     if (count >= SESSIONS_PER_PRESET) {
@@ -113,7 +113,7 @@ export class SessionStore {
         .filter(({ id }) => !this.#hooks.inUse(id))
         .slice(0, needed);
       if (idle.length < needed) return { full: true, retryAfterSeconds: SESSIONS_FULL_RETRY_S };
-      for (const { id } of idle) this.#end(id);
+      for (const { id } of idle) this.end(id);
     }
     const session: Session = {
       ...s,
@@ -161,7 +161,7 @@ export class SessionStore {
       this.#remember(session);
     }
     if (now - session.lastSeen > SESSION_IDLE_MS) {
-      this.#end(id);
+      this.end(id);
       return null;
     }
     if (now - session.lastSeen > TOUCH_GRANULARITY_MS) {
@@ -185,8 +185,8 @@ export class SessionStore {
     }
   }
 
-  /** Ends the session here and tells the object (an expiry or an eviction). */
-  #end(id: string): void {
+  /** Ends the session here and tells the object (an expiry, an eviction, or access lost). */
+  end(id: string): void {
     this.delete(id);
     this.#hooks.onEnded(id);
   }

@@ -237,8 +237,9 @@ export class SessionStreams {
   setLogLevel(sessionId: string, level: LogLevel, counts: boolean): LogLevel | null {
     this.#levels.set(sessionId, { rank: LOG_LEVELS.indexOf(level), counts });
     if (!counts) return null;
+    // This session counts, so there is at least one rank.
     const ranks = [...this.#levels.values()].filter((l) => l.counts).map((l) => l.rank);
-    return ranks.length > 0 ? LOG_LEVELS[Math.min(...ranks)]! : null;
+    return LOG_LEVELS[Math.min(...ranks)]!;
   }
 
   /**
