@@ -88,7 +88,10 @@ export interface MergedCatalog {
  */
 export function mergeCatalog(sources: readonly CatalogSource[], bindings: ReadonlyMap<string, string> = new Map()): MergedCatalog {
   const dropped: CatalogDrop[] = [];
-  const claims = new Map<string, { src: CatalogSource; tool: Tool; explicit: boolean }[]>();
+  type Claim = { src: CatalogSource; tool: Tool; name: string; explicit: boolean };
+  /** Every valid claim in server order, then the upstream's order: the order entries keep. */
+  const ordered: Claim[] = [];
+  const claims = new Map<string, Claim[]>();
   for (const src of sources) {
     const allowed = src.selection ? new Set(src.selection) : null;
     for (const tool of src.tools) {
@@ -99,16 +102,17 @@ export function mergeCatalog(sources: readonly CatalogSource[], bindings: Readon
         dropped.push({ server: src.server, upstreamName: tool.name, name, reason: "invalid_name" });
         continue;
       }
-      const explicit = !!allowed || !!src.overrides?.[tool.name]?.name;
+      const claim = { src, tool, name, explicit: !!allowed || !!src.overrides?.[tool.name]?.name };
+      ordered.push(claim);
       const list = claims.get(name);
-      if (list) list.push({ src, tool, explicit });
-      else claims.set(name, [{ src, tool, explicit }]);
+      if (list) list.push(claim);
+      else claims.set(name, [claim]);
     }
   }
   const present = new Set(sources.map((s) => s.server));
   const release = [...bindings].filter(([, server]) => !present.has(server)).map(([name]) => name);
   const bind: [string, string][] = [];
-  const winners = new Map<string, { src: CatalogSource; tool: Tool }>();
+  const winners = new Map<string, Claim>();
   for (const [name, list] of claims) {
     const explicit = list.filter((c) => c.explicit);
     const bound = bindings.get(name);
@@ -122,15 +126,11 @@ export function mergeCatalog(sources: readonly CatalogSource[], bindings: Readon
     if (winner && bindable && bound !== heldBy) bind.push([name, heldBy]);
   }
   const entries: CatalogEntry[] = [];
-  // Server order, then the upstream's order, as before.
-  for (const src of sources) {
-    for (const tool of src.tools) {
-      const name = exposedNameIn(src, tool.name);
-      const winner = winners.get(name);
-      if (winner?.src !== src || winner.tool !== tool) continue;
-      const description = src.overrides?.[tool.name]?.description;
-      entries.push({ name, server: src.server, upstreamName: tool.name, tool: { ...tool, name, ...(description !== undefined ? { description } : {}) } });
-    }
+  for (const claim of ordered) {
+    if (winners.get(claim.name) !== claim) continue;
+    const { src, tool, name } = claim;
+    const description = src.overrides?.[tool.name]?.description;
+    entries.push({ name, server: src.server, upstreamName: tool.name, tool: { ...tool, name, ...(description !== undefined ? { description } : {}) } });
   }
   return { entries, dropped, bind, release };
 }
