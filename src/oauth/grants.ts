@@ -118,9 +118,13 @@ export type RefreshTokenRow = typeof oauthRefreshTokens.$inferSelect;
 
 const sealedFor = (row: RefreshTokenRow) => `oauth-refresh:${row.tokenHash}`;
 
+/** Whether a used token still answers with its first use's pair (and has it sealed). */
+const inGrace = (row: RefreshTokenRow, now: number): row is RefreshTokenRow & { usedAt: number; successorSealed: string } =>
+  row.usedAt !== null && now - row.usedAt <= REFRESH_GRACE_MS && !!row.successorSealed;
+
 /** The pair a used token's first use got, while the grace window is open; null otherwise. */
 async function pairWithinGrace(env: Env, row: RefreshTokenRow, now: number): Promise<TokenPair | null> {
-  if (row.usedAt === null || now - row.usedAt > REFRESH_GRACE_MS || !row.successorSealed) return null;
+  if (!inGrace(row, now)) return null;
   try {
     return JSON.parse(await decryptSecret(currentSecret(env), row.successorSealed, sealedFor(row))) as TokenPair;
   } catch (e) {
@@ -144,7 +148,7 @@ export async function findRefreshToken(env: Env, token: string): Promise<{ row: 
   const grant = await db.select().from(oauthGrants).where(eq(oauthGrants.id, row.grantId)).get();
   if (!grant || grant.revokedAt) return { problem: "The grant was revoked." };
   const now = Date.now();
-  if (row.usedAt !== null && !(await pairWithinGrace(env, row, now))) {
+  if (row.usedAt !== null && !inGrace(row, now)) {
     await revokeGrant(env, grant, "refresh_token_reused", null);
     return { problem: "The refresh token was already used; its grant is revoked." };
   }
@@ -178,8 +182,10 @@ export async function rotateRefreshToken(env: Env, issuer: string, found: { row:
     ]);
     if (claimed?.meta.changes === 1) return pair;
   }
-  // Another request used it first (concurrently, or within the grace window before this one).
-  const current = await getDb(env.DB).select().from(oauthRefreshTokens).where(eq(oauthRefreshTokens.tokenHash, row.tokenHash)).get();
+  // Another request used it first: within the grace window before this one (row says so), or
+  // concurrently, having just claimed it (read it again for that use's pair).
+  const current =
+    row.usedAt !== null ? row : await getDb(env.DB).select().from(oauthRefreshTokens).where(eq(oauthRefreshTokens.tokenHash, row.tokenHash)).get();
   const pair = current ? await pairWithinGrace(env, current, now) : null;
   if (pair) return pair;
   await revokeGrant(env, grant, "refresh_token_reused", null);
