@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { base64url } from "jose";
 import type { AppEnv } from "../edge/app-env";
 import type { Bindings } from "../shared/bindings";
 import { sha256Hex } from "../shared/crypto";
+import { randomToken } from "../shared/ids";
 import { signJwt, verifyJwt } from "./keys";
 import { errorPage, pageResponse } from "./pages";
 
@@ -90,7 +90,7 @@ export async function checkCsrf(env: Bindings, issuer: string, session: BrowserS
 export async function signInCsrfToken(c: Context<AppEnv>, issuer: string, request: string): Promise<string> {
   let nonce = getCookie(c, SIGN_IN_COOKIE, "host");
   if (!nonce || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) {
-    nonce = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
+    nonce = randomToken(43);
     setCookie(c, SIGN_IN_COOKIE, nonce, { ...COOKIE_OPTIONS, maxAge: REQUEST_TTL_S });
   }
   return signJwt(
