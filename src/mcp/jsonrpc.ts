@@ -54,6 +54,12 @@ export const RpcCode = {
   RateLimited: -32029,
   /** The preset holds as many sessions as it may and none is idle enough to end (HTTP 503, Retry-After). */
   SessionsFull: -32030,
+  /** 2026-07-28: an MCP header (MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Param-*) is missing or differs from the body (HTTP 400). */
+  HeaderMismatch: -32020,
+  /** 2026-07-28: the request needs a client capability its `_meta` did not declare; data.requiredCapabilities. */
+  MissingClientCapability: -32021,
+  /** 2026-07-28: the protocol version is not one the preset speaks (HTTP 400); data.supported, data.requested. */
+  UnsupportedProtocolVersion: -32022,
   /** The client cancelled the request (LSP's RequestCancelled). */
   RequestCancelled: -32800,
 } as const;
