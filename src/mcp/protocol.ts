@@ -6,7 +6,7 @@ export const MODERN_PROTOCOL_VERSIONS = ["2026-07-28"] as const;
 export type ModernProtocolVersion = (typeof MODERN_PROTOCOL_VERSIONS)[number];
 export const MODERN_PROTOCOL_VERSION: ModernProtocolVersion = "2026-07-28";
 /** Every revision a preset speaks, newest first: what server/discover and -32022 errors list. */
-export const ALL_PROTOCOL_VERSIONS: readonly string[] = [...MODERN_PROTOCOL_VERSIONS, "2025-11-25", "2025-06-18", "2025-03-26"];
+export const ALL_PROTOCOL_VERSIONS: readonly string[] = [...MODERN_PROTOCOL_VERSIONS, ...SUPPORTED_PROTOCOL_VERSIONS];
 export const isModernVersion = (v: unknown): v is ModernProtocolVersion =>
   typeof v === "string" && (MODERN_PROTOCOL_VERSIONS as readonly string[]).includes(v);
 
