@@ -128,7 +128,7 @@ export class PresetItems {
           if (typeof params.name !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "prompts/get needs params.name (a string).");
           const target = await this.#routePrompt(config, params.name);
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown prompt: ${params.name}`);
-          return this.#forward(req, target, { ...params, name: target.value });
+          return await this.#forward(req, target, { ...params, name: target.value });
         }
         case "resources/read":
         case "resources/subscribe":
@@ -137,7 +137,7 @@ export class PresetItems {
           const target = await this.#routeUri(config, params.uri);
           if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.uri"), { uri: params.uri });
           if (!target) return rpcErrorBody(req.id, RpcCode.ResourceNotFound, `Resource not found: ${params.uri}`, { uri: params.uri });
-          return this.#forward(req, target, { ...params, uri: target.value });
+          return await this.#forward(req, target, { ...params, uri: target.value });
         }
         case "completion/complete": {
           const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
@@ -148,7 +148,7 @@ export class PresetItems {
           if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.ref.uri"));
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, "Unknown completion reference.");
           const upstreamRef = ref.type === "ref/prompt" ? { ...ref, name: target.value } : { ...ref, uri: target.value };
-          return this.#forward(req, target, { ...params, ref: upstreamRef });
+          return await this.#forward(req, target, { ...params, ref: upstreamRef });
         }
         case "logging/setLevel": {
           if (typeof params.level !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "logging/setLevel needs params.level (a string).");
