@@ -16,7 +16,10 @@ import {
   listUpstreamTools,
   type Tool,
   UpstreamFailure,
+  UpstreamRpcError,
 } from "./client";
+import { paramHeaders } from "./mcp-headers";
+import { type DiscoveredProfile, discoverEra, EraMismatch, type InputRelay, listModern, looksModern, modernRequestWithInput } from "./modern";
 import { ToolStore } from "./tool-store";
 
 /** A cached tool list older than this is refreshed in the background when served from storage. */
@@ -49,6 +52,17 @@ export interface UpstreamProfile {
   instructions: string | null;
 }
 
+/** Which protocol era an upstream speaks (modern.ts): probed once, kept until it stops working. */
+type Era = "modern" | "legacy";
+
+interface EraEntry {
+  fingerprint: string;
+  era: Promise<Era>;
+}
+
+/** What a request may ask of its caller besides the answer: relayed messages, and client input (modern upstreams). */
+export type RequestRelay = Pick<UpstreamCall, "deadline" | "onMessage" | "onPause"> & { onInputRequired?: InputRelay };
+
 interface Connection {
   fingerprint: string;
   client: Promise<Client>;
@@ -75,6 +89,7 @@ export class UpstreamPool {
   readonly #onLog: (server: PresetServer, params: Record<string, unknown>) => void;
   readonly #breakers: BreakerBoard;
   readonly #conns = new Map<string, Connection>();
+  readonly #eras = new Map<string, EraEntry>();
   readonly #tools = new Map<string, ToolList>();
   readonly #items = new Map<string, { fingerprint: string; items: Item[] }>();
   readonly #itemLoads = new Map<string, Promise<Item[]>>();
@@ -113,14 +128,16 @@ export class UpstreamPool {
   retain(servers: readonly PresetServer[]): void {
     const current = new Map(servers.map((s) => [s.id, s.fingerprint]));
     for (const [id, conn] of this.#conns) if (current.get(id) !== conn.fingerprint) this.#drop(id);
+    for (const [id, entry] of this.#eras) if (current.get(id) !== entry.fingerprint) this.#eras.delete(id);
     for (const [id, list] of this.#tools) if (current.get(id) !== list.fingerprint) this.#tools.delete(id);
     for (const [key, list] of this.#items) if (current.get(key.split("|")[0]!) !== list.fingerprint) this.#items.delete(key);
     for (const id of this.#listFailures.keys()) if (!current.has(id)) this.#listFailures.delete(id);
   }
 
   /**
-   * Sends one request to the upstream through its circuit breaker; re-initializes once if the
-   * upstream lost our session. Never retried otherwise: a tools/call may not be idempotent.
+   * Sends one request to the upstream through its circuit breaker, in the upstream's era. A legacy
+   * session is re-initialized once if the upstream lost it. Never retried otherwise (a tools/call
+   * may not be idempotent), except once when the upstream refused it for being of the wrong era.
    */
   async request(
     server: PresetServer,
@@ -128,41 +145,126 @@ export class UpstreamPool {
     params: Record<string, unknown>,
     timeoutMs: number,
     signal?: AbortSignal,
-    relay?: Pick<UpstreamCall, "deadline" | "onMessage" | "onPause">,
+    relay?: RequestRelay,
   ): Promise<Record<string, unknown>> {
     this.#lastUsed = Date.now();
     const probe = this.#admit(server);
     try {
-      for (let attempt = 0; ; attempt++) {
-        const client = await this.#client(server);
-        const id = `mcpgate-${++this.#requestSeq}`;
-        try {
-          const result = await callUpstream(server, client, {
-            ...relay,
-            id,
-            method,
-            params,
-            timeoutMs,
-            signal,
-            onToolsChanged: () => this.#toolsChanged(server),
-          });
-          this.#breakers.record(server.id, true, Date.now(), probe);
-          return result;
-        } catch (e) {
-          const failure = classifyFailure(server, e, timeoutMs);
-          if (failure instanceof UpstreamFailure && (failure.kind === "timeout" || failure.kind === "cancelled")) {
-            // Tell the upstream to stop working on it (the HTTP request is already aborted).
-            const reason = failure.kind === "timeout" ? `no answer within ${timeoutMs} ms` : "cancelled by the client";
-            client.notification({ method: "notifications/cancelled", params: { requestId: id, reason } }).catch(() => {});
-          } else if (failure instanceof UpstreamFailure) this.#drop(server.id);
-          if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
-          throw failure;
-        }
-      }
+      const result = await this.#byEra(
+        server,
+        () => this.#modernRequest(server, method, params, timeoutMs, signal, relay),
+        () => this.#legacyRequest(server, method, params, timeoutMs, signal, relay),
+      );
+      this.#breakers.record(server.id, true, Date.now(), probe);
+      return result;
     } catch (e) {
       this.#settle(server, e, probe);
       throw e;
     }
+  }
+
+  async #legacyRequest(
+    server: PresetServer,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    relay?: RequestRelay,
+  ): Promise<Record<string, unknown>> {
+    const { onInputRequired: _, ...messages } = relay ?? {};
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#client(server);
+      const id = this.#nextId();
+      try {
+        return await callUpstream(server, client, {
+          ...messages,
+          id,
+          method,
+          params,
+          timeoutMs,
+          signal,
+          onToolsChanged: () => this.#toolsChanged(server),
+        });
+      } catch (e) {
+        const failure = classifyFailure(server, e, timeoutMs);
+        if (failure instanceof UpstreamFailure && (failure.kind === "timeout" || failure.kind === "cancelled")) {
+          // Tell the upstream to stop working on it (the HTTP request is already aborted).
+          const reason = failure.kind === "timeout" ? `no answer within ${timeoutMs} ms` : "cancelled by the client";
+          client.notification({ method: "notifications/cancelled", params: { requestId: id, reason } }).catch(() => {});
+        } else if (failure instanceof UpstreamFailure) this.#drop(server.id);
+        if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
+        throw failure;
+      }
+    }
+  }
+
+  /** A modern request: one stateless POST (rounds of them when the upstream asks for client input). */
+  async #modernRequest(
+    server: PresetServer,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    relay?: RequestRelay,
+  ): Promise<Record<string, unknown>> {
+    const { onInputRequired, ...messages } = relay ?? {};
+    let headers: ReturnType<typeof paramHeaders> = null;
+    if (method === "tools/call") {
+      const known = this.knownTools(server) ?? (await this.tools(server).catch(() => null));
+      headers = paramHeaders(known?.find((t) => t.name === params.name)?.inputSchema);
+    }
+    try {
+      return await modernRequestWithInput(
+        server,
+        { ...messages, id: this.#nextId(), method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) },
+        { allowInsecure: this.#allowInsecure, paramHeaders: headers ?? [], nextId: () => this.#nextId(), relay: onInputRequired },
+      );
+    } catch (e) {
+      throw method === "resources/read" ? resourceNotFound(e, params.uri) : e;
+    }
+  }
+
+  #nextId(): string {
+    return `mcpgate-${++this.#requestSeq}`;
+  }
+
+  /**
+   * Runs `modern` or `legacy` by the upstream's era. When the answer says the verdict is stale (a
+   * modern request answered like a legacy server, or a legacy one refused with a modern error or
+   * an HTTP 400/405), the upstream is probed again once and, if its era changed, asked again: it
+   * refused the request without running it.
+   */
+  async #byEra<T>(server: PresetServer, modern: () => Promise<T>, legacy: () => Promise<T>): Promise<T> {
+    const era = await this.#era(server);
+    try {
+      return await (era === "modern" ? modern() : legacy());
+    } catch (e) {
+      if (!staleVerdict(era, e)) throw e;
+      this.#eras.delete(server.id);
+      const now = await this.#era(server);
+      if (now === era) throw e;
+      if (now === "modern") this.#drop(server.id);
+      return now === "modern" ? modern() : legacy();
+    }
+  }
+
+  /** The upstream's era: known, or probed with server/discover (one probe at a time per upstream). */
+  #era(server: PresetServer): Promise<Era> {
+    const known = this.#eras.get(server.id);
+    if (known?.fingerprint === server.fingerprint) return known.era;
+    const entry: EraEntry = {
+      fingerprint: server.fingerprint,
+      era: withRetries(() => discoverEra(server, this.#nextId(), { allowInsecure: this.#allowInsecure })).then((verdict) => {
+        if (verdict.era === "modern" && verdict.profile) this.#rememberProfile(server, verdict.profile);
+        return verdict.era;
+      }),
+    };
+    this.#eras.set(server.id, entry);
+    // A failed probe is no verdict: the next request probes again.
+    entry.era.catch(() => {
+      if (this.#eras.get(server.id) === entry) this.#eras.delete(server.id);
+    });
+    return entry.era;
   }
 
   /**
@@ -229,7 +331,13 @@ export class UpstreamPool {
       let probe = false;
       try {
         probe = this.#admit(server);
-        const items = await withRetries(async () => listUpstreamItems(server, await this.#client(server), kind));
+        const items = await withRetries(() =>
+          this.#byEra(
+            server,
+            () => this.#listModern(server, kind),
+            async () => listUpstreamItems(server, await this.#client(server), kind),
+          ),
+        );
         this.#breakers.record(server.id, true, Date.now(), probe);
         this.#items.set(key, { fingerprint: server.fingerprint, items });
         return items;
@@ -253,7 +361,7 @@ export class UpstreamPool {
     const known = this.knownProfile(server);
     if (known) return known;
     try {
-      await this.#client(server);
+      if ((await this.#era(server)) === "legacy") await this.#client(server);
     } catch {
       return null;
     }
@@ -272,12 +380,17 @@ export class UpstreamPool {
     return profile;
   }
 
-  #rememberProfile(server: PresetServer, client: Client): void {
-    const profile: UpstreamProfile = {
-      fingerprint: server.fingerprint,
-      capabilities: (client.getServerCapabilities() ?? {}) as Record<string, unknown>,
-      instructions: client.getInstructions() ?? null,
-    };
+  /** A modern upstream's items of one kind: none when its discover result lacks the capability. */
+  async #listModern(server: PresetServer, kind: ItemKind | "tools"): Promise<Item[]> {
+    if (kind !== "tools") {
+      const capabilities = this.knownProfile(server)?.capabilities;
+      if (capabilities && !capabilities[kind === "prompts" ? "prompts" : "resources"]) return [];
+    }
+    return listModern(server, kind, () => this.#nextId(), { allowInsecure: this.#allowInsecure });
+  }
+
+  #rememberProfile(server: PresetServer, said: DiscoveredProfile): void {
+    const profile: UpstreamProfile = { fingerprint: server.fingerprint, ...said };
     const before = this.#profiles.get(server.id);
     this.#profiles.set(server.id, profile);
     if (JSON.stringify(before) !== JSON.stringify(profile)) {
@@ -339,7 +452,10 @@ export class UpstreamPool {
     this.#conns.set(server.id, conn);
     conn.client
       .then((c) => {
-        this.#rememberProfile(server, c);
+        this.#rememberProfile(server, {
+          capabilities: (c.getServerCapabilities() ?? {}) as Record<string, unknown>,
+          instructions: c.getInstructions() ?? null,
+        });
         this.#onConnected(server);
       })
       .catch(() => {});
@@ -382,7 +498,13 @@ export class UpstreamPool {
       let probe = false;
       try {
         probe = this.#admit(server);
-        const tools = await withRetries(async () => listUpstreamTools(server, await this.#client(server)));
+        const tools = await withRetries(() =>
+          this.#byEra(
+            server,
+            async () => (await this.#listModern(server, "tools")) as Tool[],
+            async () => listUpstreamTools(server, await this.#client(server)),
+          ),
+        );
         this.#breakers.record(server.id, true, Date.now(), probe);
         const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
         this.#tools.set(server.id, list);
@@ -423,4 +545,22 @@ export class UpstreamPool {
       return null;
     }
   }
+}
+
+/** Whether a failure says the cached era of an upstream no longer holds. */
+function staleVerdict(era: Era, error: unknown): boolean {
+  if (era === "modern") return error instanceof EraMismatch;
+  if (looksModern(error)) return true;
+  return error instanceof UpstreamFailure && error.kind === "http_error" && (error.detail === 400 || error.detail === 405);
+}
+
+/**
+ * A modern upstream says "resource not found" with -32602 and the URI in `data`; 2025 clients (and
+ * the gateway's own answer for URIs it cannot route) know it as -32002.
+ */
+function resourceNotFound(error: unknown, uri: unknown): unknown {
+  if (!(error instanceof UpstreamRpcError) || error.code !== -32602) return error;
+  const data = error.data as { uri?: unknown } | undefined;
+  if (typeof data?.uri !== "string" && !/not found/i.test(error.message)) return error;
+  return new UpstreamRpcError(-32002, error.message, data ?? { uri });
 }
