@@ -16,6 +16,7 @@ import type { Session } from "../preset/session-store";
 import type { SessionStreams } from "../streaming/session-streams";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import { Deadline } from "../upstream/deadline";
+import type { InputAnswer, InputRelay } from "../upstream/modern";
 import type { UpstreamPool } from "../upstream/pool";
 import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, UNRESOLVED_TOOL } from "../usage/call-record";
 import type { MetricsWriter } from "../usage/metrics";
@@ -67,6 +68,7 @@ export class ToolCalls {
   /** Calls in flight by `<session>:<request id>`. */
   readonly #inflight = new Map<string, AbortController>();
   #progressSeq = 0;
+  #inputSeq = 0;
 
   constructor(deps: ToolCallDeps) {
     this.#deps = deps;
@@ -133,11 +135,11 @@ export class ToolCalls {
         : undefined;
     if (params._meta !== undefined) upstreamParams._meta = progressToken ? { ...meta, progressToken: progressToken.upstream } : meta;
     const deadline = new Deadline(server.timeoutMs, MAX_CALL_MS);
-    const { relay, closeStream } = this.#relay(session, req, server, { deadline, progressToken, streaming: !!stream });
+    const { relay, onInputRequired, closeStream } = this.#relay(session, req, server, { deadline, progressToken, streaming: !!stream });
     if (stream) void relay.opened.then((body) => stream({ status: 200, body, headers: limited.headers }));
     let reply: MessageReply | undefined;
     try {
-      reply = await this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers);
+      reply = await this.#upstream(server, req, upstreamParams, facts, controller.signal, { relay, onInputRequired, deadline }, limited.headers);
       return reply;
     } finally {
       deadline.clear();
@@ -157,11 +159,19 @@ export class ToolCalls {
     const { deadline, progressToken, streaming } = opts;
     const { streams, pool } = this.#deps;
     let callStream: ReturnType<SessionStreams["openCallStream"]> | null = null;
+    /** Input requests of a modern upstream (MRTR) relayed to the client, by the id the relay saw: where their answers go. */
+    const inputs = new Map<string, (answer: InputAnswer) => void>();
     const host: RelayHost = {
       openStream: () => (callStream = streams.openCallStream(session, req.id)),
       registerRequest: (relay) => streams.registerRequest(session.id, relay),
       forgetRequest: (id) => streams.forgetRequest(id),
       respondUpstream: (message) => {
+        const input = typeof message.id === "string" ? inputs.get(message.id) : undefined;
+        if (input) {
+          inputs.delete(message.id as string);
+          input("error" in message ? { error: message.error as { code: number; message: string } } : { result: message.result });
+          return;
+        }
         pool.respond(server, message as Parameters<UpstreamPool["respond"]>[1]).catch(() => {});
       },
       wantsLog: (level) => streaming && streams.wantsLog(session.id, level),
@@ -173,8 +183,22 @@ export class ToolCalls {
       deadline,
       polling: streaming && supportsSsePolling(session.protocolVersion),
     });
+    /** A round of input requests: each goes to the client like a 2025 upstream's request; the first error ends the round. */
+    const onInputRequired: InputRelay = (requests) =>
+      new Promise((resolve) => {
+        const answers = new Map<string, InputAnswer>();
+        for (const [key, request] of requests) {
+          const id = `mcpgate-input-${++this.#inputSeq}`;
+          inputs.set(id, (answer) => {
+            answers.set(key, answer);
+            if ("error" in answer || answers.size === requests.size) resolve(answers);
+          });
+          relay.onMessage({ jsonrpc: "2.0", id, method: request.method, ...(request.params ? { params: request.params } : {}) });
+        }
+      });
     return {
       relay,
+      onInputRequired,
       closeStream: () => {
         if (callStream) streams.closeCallStream(callStream);
       },
@@ -188,15 +212,16 @@ export class ToolCalls {
     params: Record<string, unknown>,
     facts: ToolCallFacts,
     signal: AbortSignal,
-    relay: CallRelay,
-    deadline: Deadline,
+    call: { relay: CallRelay; onInputRequired: InputRelay; deadline: Deadline },
     headers: Record<string, string> | undefined,
   ): Promise<MessageReply & { body: string }> {
+    const { relay, onInputRequired, deadline } = call;
     try {
       const result = await this.#deps.pool.request(server, "tools/call", params, server.timeoutMs, signal, {
         deadline,
         onMessage: (m) => relay.onMessage(m),
         onPause: () => relay.onPause(),
+        onInputRequired,
       });
       facts.outcome = outcomeOfResult(result);
       return { body: rpcResultBody(req.id, result), headers };
