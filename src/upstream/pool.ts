@@ -3,6 +3,8 @@
  * breaker per upstream.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { RpcCode } from "../mcp/jsonrpc";
+import { META } from "../mcp/protocol";
 import type { BreakerBoard } from "../policy/breaker-board";
 import type { PresetServer } from "../preset/config";
 import { callUpstream, type UpstreamCall } from "./call";
@@ -90,6 +92,8 @@ export class UpstreamPool {
   readonly #breakers: BreakerBoard;
   readonly #conns = new Map<string, Connection>();
   readonly #eras = new Map<string, EraEntry>();
+  /** The log level asked of each modern upstream (sent in every request's _meta), as logging/setLevel set it. */
+  readonly #logLevels = new Map<string, string>();
   readonly #tools = new Map<string, ToolList>();
   readonly #items = new Map<string, { fingerprint: string; items: Item[] }>();
   readonly #itemLoads = new Map<string, Promise<Item[]>>();
@@ -207,6 +211,13 @@ export class UpstreamPool {
     signal?: AbortSignal,
     relay?: RequestRelay,
   ): Promise<Record<string, unknown>> {
+    if (method === "logging/setLevel") {
+      // The modern era has no setLevel: the level travels in each request's _meta instead.
+      if (typeof params.level === "string") this.#logLevels.set(server.id, params.level);
+      return {};
+    }
+    const level = this.#logLevels.get(server.id);
+    if (level) params = { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [META.logLevel]: level } };
     const { onInputRequired, ...messages } = relay ?? {};
     let headers: ReturnType<typeof paramHeaders> = null;
     if (method === "tools/call") {
@@ -559,8 +570,8 @@ function staleVerdict(era: Era, error: unknown): boolean {
  * the gateway's own answer for URIs it cannot route) know it as -32002.
  */
 function resourceNotFound(error: unknown, uri: unknown): unknown {
-  if (!(error instanceof UpstreamRpcError) || error.code !== -32602) return error;
+  if (!(error instanceof UpstreamRpcError) || error.code !== RpcCode.InvalidParams) return error;
   const data = error.data as { uri?: unknown } | undefined;
   if (typeof data?.uri !== "string" && !/not found/i.test(error.message)) return error;
-  return new UpstreamRpcError(-32002, error.message, data ?? { uri });
+  return new UpstreamRpcError(RpcCode.ResourceNotFound, error.message, data ?? { uri });
 }
