@@ -1,6 +1,6 @@
-import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { connectClient, givenPreset, textOf, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { api, connectClient, givenPreset, textOf, unique, upstreamStats, upstreamUrl } from "../helpers";
 
 /**
  * The gateway talks to each upstream in that upstream's protocol era: a modern (2026-07-28)
@@ -41,13 +41,19 @@ describe("a 2025 client through a preset over a new-only modern upstream", () =>
     await client.close();
   });
 
-  it("relays the upstream's progress before the answer", async () => {
-    const { url } = await presetOver("modern");
-    const client = await connectClient(url);
+  it("relays the upstream's progress and log lines before the answer (the level travels in _meta)", async () => {
+    const { url, owner } = await presetOver("modern");
+    const client = await connectClient(url, { token: owner.token });
+    await client.setLoggingLevel("info");
+    const logs: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => {
+      logs.push(n.params.data);
+    });
     const progress: number[] = [];
     const result = await client.callTool({ name: "modern__progress", arguments: {} }, undefined, { onprogress: (p) => progress.push(p.progress) });
     expect(textOf(result)).toBe("progressed");
     expect(progress).toEqual([1, 2]);
+    expect(logs).toEqual(["modern progress done"]);
     await client.close();
   });
 
@@ -79,6 +85,19 @@ describe("a 2025 client through a preset over a new-only modern upstream", () =>
     expect(stats.requests["server/discover"]).toBe(1);
     expect(stats.requests["tools/call"]).toBe(3);
     await client.close();
+  });
+});
+
+describe("the management API over a modern upstream", () => {
+  it("lists its live tools, checks its health, and checks plain names against it", async () => {
+    const scope = unique("era");
+    const { owner } = await givenPreset({ naming: "plain", servers: [{ name: "m", url: upstreamUrl("modern", scope), tools: null }] });
+    const tools = await api("GET", "/servers/m/tools", { token: owner.token });
+    expect(tools.status).toBe(200);
+    expect(tools.body.tools.map((t: { name: string }) => t.name)).toContain("regional");
+    const health = await api("GET", "/servers/m/health", { token: owner.token });
+    expect(health.status).toBe(200);
+    expect(health.body.status).toBe("ok");
   });
 });
 
