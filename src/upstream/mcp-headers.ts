@@ -13,9 +13,11 @@ export interface ParamHeader {
 
 /** RFC 9110 token characters: what a header name part may hold. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A schema walk never goes deeper or visits more nodes than this (upstream schemas are untrusted). */
-const MAX_DEPTH = 32;
-const MAX_NODES = 2_000;
+/**
+ * A schema walk goes no deeper than this (upstream schemas are untrusted, and the walk recurses):
+ * a declaration below it goes unseen, and the upstream refuses the call for the missing header.
+ */
+const MAX_DEPTH = 64;
 const MAX_DECLARATIONS = 32;
 
 /**
@@ -26,14 +28,9 @@ const MAX_DECLARATIONS = 32;
  */
 export function paramHeaders(inputSchema: unknown): ParamHeader[] | null {
   const found: ParamHeader[] = [];
-  let nodes = 0;
   let valid = true;
   const walk = (node: unknown, path: string[] | null, depth: number): void => {
-    if (!valid) return;
-    if (++nodes > MAX_NODES || depth > MAX_DEPTH) {
-      valid = false;
-      return;
-    }
+    if (!valid || depth > MAX_DEPTH) return;
     if (Array.isArray(node)) {
       for (const v of node) walk(v, null, depth + 1);
       return;
