@@ -176,9 +176,15 @@ export async function discoverEra(server: UpstreamServer, id: string, opts: Mode
   }
   const versions = result.supportedVersions;
   if (!Array.isArray(versions) || !versions.includes(MODERN_PROTOCOL_VERSION)) return { era: "legacy" };
-  const capabilities = result.capabilities && typeof result.capabilities === "object" && !Array.isArray(result.capabilities) ? result.capabilities : {};
+  const said = result.capabilities && typeof result.capabilities === "object" && !Array.isArray(result.capabilities) ? result.capabilities : {};
+  const capabilities = { ...(said as Record<string, unknown>) };
+  // Resource subscriptions of the modern era need a subscriptions/listen stream the gateway does not hold.
+  if (capabilities.resources && typeof capabilities.resources === "object") {
+    const { subscribe: _, ...resources } = capabilities.resources as Record<string, unknown>;
+    capabilities.resources = resources;
+  }
   const instructions = typeof result.instructions === "string" ? result.instructions : null;
-  return { era: "modern", profile: { capabilities: capabilities as Record<string, unknown>, instructions } };
+  return { era: "modern", profile: { capabilities, instructions } };
 }
 
 /**

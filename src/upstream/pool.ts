@@ -219,17 +219,28 @@ export class UpstreamPool {
     const level = this.#logLevels.get(server.id);
     if (level) params = { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [META.logLevel]: level } };
     const { onInputRequired, ...messages } = relay ?? {};
-    let headers: ReturnType<typeof paramHeaders> = null;
-    if (method === "tools/call") {
-      const known = this.knownTools(server) ?? (await this.tools(server).catch(() => null));
-      headers = paramHeaders(known?.find((t) => t.name === params.name)?.inputSchema);
-    }
-    try {
-      return await modernRequestWithInput(
+    const send = async (tools: Tool[] | null) =>
+      modernRequestWithInput(
         server,
         { ...messages, id: this.#nextId(), method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) },
-        { allowInsecure: this.#allowInsecure, paramHeaders: headers ?? [], nextId: () => this.#nextId(), relay: onInputRequired },
+        {
+          allowInsecure: this.#allowInsecure,
+          paramHeaders: (method === "tools/call" && paramHeaders(tools?.find((t) => t.name === params.name)?.inputSchema)) || [],
+          nextId: () => this.#nextId(),
+          relay: onInputRequired,
+        },
       );
+    try {
+      if (method !== "tools/call") return await send(null);
+      try {
+        return await send(this.knownTools(server) ?? (await this.tools(server).catch(() => null)));
+      } catch (e) {
+        // Mcp-Param headers refused (-32020): the tool's schema may have changed. The upstream ran
+        // nothing, so list its tools again and retry once, as the spec tells clients.
+        if (!(e instanceof UpstreamRpcError) || e.code !== RpcCode.HeaderMismatch) throw e;
+        this.#tools.delete(server.id);
+        return await send(await this.#loadTools(server, Date.now()).catch(() => null));
+      }
     } catch (e) {
       throw method === "resources/read" ? resourceNotFound(e, params.uri) : e;
     }
