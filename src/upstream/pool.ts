@@ -26,6 +26,8 @@ import { ToolStore } from "./tool-store";
 
 /** A cached tool list older than this is refreshed in the background when served from storage. */
 const STORED_TOOLS_FRESH_MS = 60_000;
+/** A modern upstream's lists are listed again when older than this (in the background for tools). */
+const MODERN_LISTS_FRESH_MS = 60_000;
 /** After a failed tools/list, wait this long before asking that upstream again. */
 const LIST_RETRY_AFTER_MS = 5_000;
 /** Idempotent requests (initialize, tools/list) are retried this many times on transient failures. */
@@ -60,6 +62,8 @@ type Era = "modern" | "legacy";
 interface EraEntry {
   fingerprint: string;
   era: Promise<Era>;
+  /** The verdict once the probe answered. */
+  settled?: Era;
 }
 
 /** What a request may ask of its caller besides the answer: relayed messages, and client input (modern upstreams). */
@@ -95,7 +99,7 @@ export class UpstreamPool {
   /** The log level asked of each modern upstream (sent in every request's _meta), as logging/setLevel set it. */
   readonly #logLevels = new Map<string, string>();
   readonly #tools = new Map<string, ToolList>();
-  readonly #items = new Map<string, { fingerprint: string; items: Item[] }>();
+  readonly #items = new Map<string, { fingerprint: string; items: Item[]; fetchedAt: number }>();
   readonly #itemLoads = new Map<string, Promise<Item[]>>();
   readonly #profiles = new Map<string, UpstreamProfile>();
   readonly #toolLoads = new Map<string, Promise<Tool[]>>();
@@ -270,6 +274,16 @@ export class UpstreamPool {
     }
   }
 
+  /**
+   * Whether the upstream is known to speak the modern era. Its lists then go stale after
+   * MODERN_LISTS_FRESH_MS: it cannot tell the gateway they changed (that needs a subscriptions/listen
+   * stream, which the gateway does not hold).
+   */
+  #isModern(server: PresetServer): boolean {
+    const entry = this.#eras.get(server.id);
+    return entry?.fingerprint === server.fingerprint && entry.settled === "modern";
+  }
+
   /** The upstream's era: known, or probed with server/discover (one probe at a time per upstream). */
   #era(server: PresetServer): Promise<Era> {
     const known = this.#eras.get(server.id);
@@ -278,6 +292,7 @@ export class UpstreamPool {
       fingerprint: server.fingerprint,
       era: withRetries(() => discoverEra(server, this.#nextId(), { allowInsecure: this.#allowInsecure })).then((verdict) => {
         if (verdict.era === "modern" && verdict.profile) this.#rememberProfile(server, verdict.profile);
+        entry.settled = verdict.era;
         return verdict.era;
       }),
     };
@@ -325,7 +340,10 @@ export class UpstreamPool {
   /** The upstream's tool list: from memory, else storage, else the upstream. */
   async tools(server: PresetServer, now = Date.now()): Promise<Tool[]> {
     const cached = this.#tools.get(server.id);
-    if (cached?.fingerprint === server.fingerprint) return cached.tools;
+    if (cached?.fingerprint === server.fingerprint) {
+      if (this.#isModern(server) && now - cached.fetchedAt > MODERN_LISTS_FRESH_MS) this.#refreshInBackground(server);
+      return cached.tools;
+    }
     const stored = this.#readStored(server);
     if (stored) {
       this.#tools.set(server.id, stored);
@@ -346,7 +364,8 @@ export class UpstreamPool {
   async items(server: PresetServer, kind: ItemKind): Promise<Item[]> {
     const key = `${server.id}|${kind}`;
     const cached = this.#items.get(key);
-    if (cached?.fingerprint === server.fingerprint) return cached.items;
+    const fresh = !this.#isModern(server) || Date.now() - (cached?.fetchedAt ?? 0) <= MODERN_LISTS_FRESH_MS;
+    if (cached?.fingerprint === server.fingerprint && fresh) return cached.items;
     const inflight = this.#itemLoads.get(key);
     if (inflight) return inflight;
     const load = (async () => {
@@ -361,7 +380,7 @@ export class UpstreamPool {
           ),
         );
         this.#breakers.record(server.id, true, Date.now(), probe);
-        this.#items.set(key, { fingerprint: server.fingerprint, items });
+        this.#items.set(key, { fingerprint: server.fingerprint, items, fetchedAt: Date.now() });
         return items;
       } catch (e) {
         const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
