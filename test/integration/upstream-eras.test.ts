@@ -23,7 +23,7 @@ describe("a 2025 client through a preset over a new-only modern upstream", () =>
     const { url, scope } = await presetOver("modern");
     const client = await connectClient(url);
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["modern__confirm", "modern__echo", "modern__progress", "modern__regional"]);
+    expect(tools.map((t) => t.name).sort()).toEqual(["modern__confirm", "modern__echo", "modern__nag", "modern__progress", "modern__regional"]);
     const echo = await client.callTool({ name: "modern__echo", arguments: { text: "hi" } });
     expect(textOf(echo)).toBe("echo:hi");
     expect(echo).not.toHaveProperty("resultType");
@@ -154,6 +154,19 @@ describe("input_required from a modern upstream, for a 2025 client", () => {
     expect(result).not.toHaveProperty("resultType");
     expect(asked).toEqual(["elicit:Proceed?", "sample"]);
     expect((await upstreamStats("modern", scope)).requests["tools/call"]).toBe(3);
+    await client.close();
+  });
+
+  it("gives up on an upstream that asks for input round after round (10 rounds at most)", async () => {
+    const { url, scope } = await presetOver("modern");
+    const client = await connectClient(url, { capabilities: { elicitation: {}, sampling: {} } });
+    await expect(client.callTool({ name: "modern__nag", arguments: {} })).rejects.toMatchObject({
+      code: -32012,
+      message: expect.stringContaining("more than 10 times"),
+    });
+    expect((await upstreamStats("modern", scope)).requests["tools/call"]).toBe(10);
+    const echo = await client.callTool({ name: "modern__echo", arguments: { text: "still here" } });
+    expect(textOf(echo)).toBe("echo:still here");
     await client.close();
   });
 
