@@ -385,6 +385,8 @@ export class UpstreamPool {
       } catch (e) {
         const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
         if (failure instanceof UpstreamFailure && failure.kind !== "breaker_open") this.#settle(server, failure, probe);
+        // A stale list (of a modern upstream) is still better than none while the upstream fails.
+        if (cached?.fingerprint === server.fingerprint) return cached.items;
         throw failure;
       } finally {
         this.#itemLoads.delete(key);
