@@ -126,6 +126,12 @@ export async function modernRequest(
     });
     if (!res.ok) {
       const status = res.status;
+      // Redirects are followed only by the legacy client (same origin, re-checked): a modern
+      // request that meets one is treated as a legacy answer, so the legacy path handles it.
+      if (status >= 300 && status < 400) {
+        await res.body?.cancel();
+        throw new EraMismatch(name, status);
+      }
       if (status >= 400 && status < 500 && status !== 401 && status !== 403) {
         const error = rpcErrorIn(await readLimitedText(res, ERROR_BODY_BYTES).catch(() => null));
         // 404 with -32601 is a modern server without the method; the rest only modern servers say.
