@@ -22,9 +22,12 @@ import {
   rpcErrorBody,
   rpcResultBody,
 } from "../mcp/jsonrpc";
-import { allowsBatches, isLogLevel, LOG_LEVELS, negotiateVersion } from "../mcp/protocol";
+import type { ModernRequest } from "../mcp/modern";
+import { CACHEABLE_METHODS, type CacheHints, isErrorReply, modernReply } from "../mcp/modern-results";
+import { ALL_PROTOCOL_VERSIONS, allowsBatches, isLogLevel, LOG_LEVELS, META, negotiateVersion } from "../mcp/protocol";
 import { callerKey } from "../policy/caller-key";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
+import { randomToken } from "../shared/ids";
 import { GATEWAY_VERSION } from "../shared/version";
 import type { SessionStreams } from "../streaming/session-streams";
 import { resolveToolName } from "../tools/catalog";
@@ -39,7 +42,7 @@ import type { Alarms } from "./alarms";
 import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
-import { type SessionStore, sessionOwner, sessionUser } from "./session-store";
+import { type Session, type SessionStore, sessionOwner, sessionUser } from "./session-store";
 
 export interface DispatchDeps {
   admission: Admission;
@@ -68,6 +71,11 @@ export const SUBSCRIPTIONS_PER_SESSION = 100;
 
 const reply = (status: number, body: McpReply["body"], headers?: Record<string, string>): McpReply => ({ status, body, headers });
 
+/** Legacy methods that 2026-07-28 removed (SEP-2575): a modern request for one gets 404 and -32601. */
+const REMOVED_IN_MODERN: ReadonlySet<string> = new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
+/** How long a modern client may treat a list (and server/discover) as fresh; list changes are announced anyway. */
+export const LIST_TTL_MS = 60_000;
+
 export class McpDispatch {
   readonly #deps: DispatchDeps;
   readonly #tools: ToolCalls;
@@ -95,6 +103,7 @@ export class McpDispatch {
       const caller = callerKey(call.userId, call.ip);
       if ("status" in gate) return this.#turnedAway(call, caller, gate, metrics);
       const { config } = gate;
+      if (call.modern !== undefined) return await this.#modern(config, call, caller, call.modern, metrics);
       if (first && isRequest(first) && first.method === "initialize") {
         const limited = limits.takeControl(caller, config.rateLimit, Date.now());
         if (!limited.allowed) return this.#refuse(config, caller, first, limited);
@@ -175,7 +184,7 @@ export class McpDispatch {
    * A tools/call alone in its POST: answered with JSON, unless it needs to relay something before
    * its answer; then with an SSE stream as soon as that opens (the call goes on behind it).
    */
-  async #streamableCall(ctx: CallContext, req: RpcRequest, ref: PresetRef): Promise<McpReply> {
+  async #streamableCall(ctx: CallContext, req: RpcRequest, ref: PresetRef, settled?: () => void): Promise<McpReply> {
     let streamed!: StreamOpened;
     let streaming = false;
     const opened = new Promise<McpReply>((resolve) => {
@@ -185,11 +194,90 @@ export class McpDispatch {
       };
     });
     const work = this.#tools.run(ctx, req, streamed).then((h) => reply(h.status ?? 200, h.body, h.headers));
+    if (settled) work.finally(settled).catch(() => {});
     // Once the stream is out, a failure ends it (CallRelay.finish) and must not surface here.
     work.catch((e: unknown) => {
       if (streaming) console.error("streamed tool call failed", ref.handle, ref.slug, e);
     });
     return Promise.race([work, opened]);
+  }
+
+  /**
+   * One modern-era (2026-07-28) request: served statelessly with a stand-in session that lives as
+   * long as the request (its per-request log level, its relayed stream), through the same
+   * handlers, limits and records as the legacy era; the reply gets what the modern era adds.
+   */
+  async #modern(config: PresetConfig, call: McpCall, caller: string, request: ModernRequest | null, metrics: MetricsWriter): Promise<McpReply> {
+    const first = call.messages[0];
+    // A notification: 2026-07-28 defines none over HTTP (closing a stream is cancellation); accepted.
+    if (request === null || !first || !isRequest(first)) return reply(202, null);
+    if (REMOVED_IN_MODERN.has(first.method)) {
+      return reply(
+        404,
+        rpcErrorBody(first.id, RpcCode.MethodNotFound, `Method not found: ${first.method} is not part of protocol version ${request.version}.`),
+      );
+    }
+    const now = Date.now();
+    const session: Session = {
+      id: `m-${randomToken(12)}`,
+      presetId: config.id,
+      principal: sessionOwner(call.userId),
+      caller: null,
+      protocolVersion: request.version,
+      clientName: keptClientName(request.clientInfo),
+      // Requests to the client (sampling, elicitation, roots) are not relayed to a modern client:
+      // its era has input_required results instead, so the upstream is told the client cannot answer.
+      clientCapabilities: {},
+      createdAt: now,
+      lastSeen: now,
+    };
+    const { limits, streams, pool, alarms } = this.#deps;
+    const hints = (method: string): CacheHints | undefined =>
+      CACHEABLE_METHODS.has(method)
+        ? {
+            ttlMs: method === "resources/read" ? 0 : LIST_TTL_MS,
+            cacheScope: method !== "resources/read" && config.visibility === "public" ? "public" : "private",
+          }
+        : undefined;
+    const ctx: CallContext = { config, session, caller, metrics, shape: (req, body) => modernReply(body, req.id, hints(req.method)) };
+    const forget = () => {
+      limits.forgetSession(session.id);
+      streams.endSession(session.id);
+    };
+    if (request.logLevel) streams.setLogLevel(session.id, request.logLevel, false);
+    if (first.method === "tools/call") {
+      const answer = await this.#streamableCall(ctx, first, call, forget);
+      if (pool.connected) alarms.scheduleSweep();
+      return answer;
+    }
+    try {
+      if (first.method === "server/discover") {
+        const limited = limits.takeControl(caller, config.rateLimit, now);
+        if (!limited.allowed) return this.#refuse(config, caller, first, limited);
+        return reply(200, await this.#discover(config, first), limited.headers);
+      }
+      const handled = await this.#handle(ctx, first);
+      if (pool.connected) alarms.scheduleSweep();
+      const body = handled.body === null ? null : ctx.shape!(first, handled.body);
+      const status = body !== null && isErrorReply(body, first.id, RpcCode.MethodNotFound) ? 404 : (handled.status ?? 200);
+      return reply(status, body, handled.headers);
+    } finally {
+      forget();
+    }
+  }
+
+  /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */
+  async #discover(config: PresetConfig, req: RpcRequest): Promise<string> {
+    const { capabilities, instructions } = await this.#deps.items.describe(config);
+    return rpcResultBody(req.id, {
+      resultType: "complete",
+      supportedVersions: ALL_PROTOCOL_VERSIONS,
+      capabilities,
+      ...(instructions ? { instructions } : {}),
+      _meta: { [META.serverInfo]: { name: `${config.handle}/${config.slug}`, title: config.name, version: GATEWAY_VERSION } },
+      ttlMs: LIST_TTL_MS,
+      cacheScope: config.visibility === "public" ? "public" : "private",
+    });
   }
 
   async #initialize(config: PresetConfig, call: McpCall, req: RpcRequest): Promise<McpReply> {

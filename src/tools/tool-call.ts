@@ -44,6 +44,8 @@ export interface CallContext {
   /** The caller key (policy/caller-key.ts): what limits and records count. */
   caller: string;
   metrics: MetricsWriter;
+  /** How a reply to `req` is written for this caller's era (modern-era additions); none in the legacy era. */
+  shape?: (req: RpcRequest, body: string) => string;
 }
 
 /** Receives the reply as an SSE stream as soon as the call has something to relay before its answer. */
@@ -137,7 +139,8 @@ export class ToolCalls {
     if (stream) void relay.opened.then((body) => stream({ status: 200, body, headers: limited.headers }));
     let reply: MessageReply | undefined;
     try {
-      reply = await this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers);
+      const answered = await this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers);
+      reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;
     } finally {
       deadline.clear();
