@@ -29,7 +29,7 @@ import { callerKey } from "../policy/caller-key";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import { randomToken } from "../shared/ids";
 import { GATEWAY_VERSION } from "../shared/version";
-import type { SessionStreams } from "../streaming/session-streams";
+import type { ListenFilter, SessionStreams } from "../streaming/session-streams";
 import { resolveToolName } from "../tools/catalog";
 import type { CatalogCache } from "../tools/catalog-cache";
 import { type CallContext, type StreamOpened, ToolCalls } from "../tools/tool-call";
@@ -73,12 +73,19 @@ const reply = (status: number, body: McpReply["body"], headers?: Record<string, 
 
 /** Legacy methods that 2026-07-28 removed (SEP-2575): a modern request for one gets 404 and -32601. */
 const REMOVED_IN_MODERN: ReadonlySet<string> = new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
+/** Modern-era listen streams one caller may hold open on a preset, and the preset in all (like sessions). */
+export const LISTENS_PER_CALLER = 100;
+export const LISTENS_PER_PRESET = 2_000;
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
 /** How long a modern client may treat a list (and server/discover) as fresh; list changes are announced anyway. */
 export const LIST_TTL_MS = 60_000;
 
 export class McpDispatch {
   readonly #deps: DispatchDeps;
   readonly #tools: ToolCalls;
+  /** Open modern-era listen streams: stand-in session id → the caller key that opened it. */
+  readonly #listens = new Map<string, string>();
 
   constructor(deps: DispatchDeps) {
     this.#deps = deps;
@@ -154,6 +161,7 @@ export class McpDispatch {
    */
   async sessionEnded(sessionId: string): Promise<void> {
     const { notifications, streams, config, limits } = this.#deps;
+    this.#listens.delete(sessionId);
     this.#tools.endSession(sessionId);
     limits.forgetSession(sessionId);
     const current = config.current;
@@ -244,6 +252,7 @@ export class McpDispatch {
       limits.forgetSession(session.id);
       streams.endSession(session.id);
     };
+    if (first.method === "subscriptions/listen") return this.#listenModern(config, call, caller, session, first);
     if (request.logLevel) streams.setLogLevel(session.id, request.logLevel, false);
     if (first.method === "tools/call") {
       const answer = await this.#streamableCall(ctx, first, call, forget);
@@ -264,6 +273,53 @@ export class McpDispatch {
     } finally {
       forget();
     }
+  }
+
+  /**
+   * subscriptions/listen (2026-07-28): a stream of the list changes and resource updates the
+   * client opted into, under a stand-in session that ends with the stream. Bounded like sessions:
+   * LISTENS_PER_CALLER per caller, LISTENS_PER_PRESET in all (then 503 and -32030).
+   */
+  async #listenModern(config: PresetConfig, call: McpCall, caller: string, session: Session, req: RpcRequest): Promise<McpReply> {
+    const { limits, items, notifications, streams, pool, alarms } = this.#deps;
+    const limited = limits.takeControl(caller, config.rateLimit, Date.now());
+    if (!limited.allowed) return this.#refuse(config, caller, req, limited);
+    const wanted = req.params?.notifications ?? {};
+    const uris = isObject(wanted) ? (wanted.resourceSubscriptions ?? []) : null;
+    if (!isObject(wanted) || !Array.isArray(uris) || !uris.every((u) => typeof u === "string")) {
+      return reply(200, rpcErrorBody(req.id, RpcCode.InvalidParams, "params.notifications must be an object; its resourceSubscriptions a list of URIs."));
+    }
+    if (uris.length > SUBSCRIPTIONS_PER_SESSION) {
+      return reply(200, rpcErrorBody(req.id, RpcCode.InvalidParams, `A listen may subscribe to at most ${SUBSCRIPTIONS_PER_SESSION} resources.`));
+    }
+    const mine = [...this.#listens.values()].filter((c) => c === caller).length;
+    if (this.#listens.size >= LISTENS_PER_PRESET || (cappedCaller(caller) !== null && mine >= LISTENS_PER_CALLER)) {
+      return reply(503, rpcErrorBody(req.id, RpcCode.SessionsFull, "This preset has too many open listen streams; try again later.", { retryAfterSeconds: 60 }), {
+        "retry-after": "60",
+      });
+    }
+    const { capabilities } = await items.describe(config);
+    const has = (name: string) => isObject(capabilities[name]);
+    const filter: ListenFilter = {};
+    if (wanted.toolsListChanged === true) filter.toolsListChanged = true;
+    if (wanted.promptsListChanged === true && has("prompts")) filter.promptsListChanged = true;
+    if (wanted.resourcesListChanged === true && has("resources")) filter.resourcesListChanged = true;
+    if (uris.length > 0 && isObject(capabilities.resources) && capabilities.resources.subscribe === true) {
+      const subscribed: string[] = [];
+      for (const uri of new Set(uris as string[])) {
+        const answer = await notifications.subscription(config, session, { jsonrpc: "2.0", id: req.id, method: "resources/subscribe", params: { uri } });
+        if (errorMessageOf(answer) === null) subscribed.push(uri);
+      }
+      filter.resourceSubscriptions = subscribed;
+    }
+    const fresh = !streams.hasListeners;
+    this.#listens.set(session.id, caller);
+    const listener = { sessionId: session.id, userId: call.userId, grantId: call.grantId ?? null };
+    const body = streams.listenModern(listener, req.id, filter, () => void this.sessionEnded(session.id));
+    // The first listener: note what the lists are now, so a change can be told apart from no change.
+    if (fresh) notifications.listsMayHaveChanged(true);
+    if (pool.connected) alarms.scheduleSweep();
+    return reply(200, body, { ...limited.headers, "x-accel-buffering": "no" });
   }
 
   /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */

@@ -89,6 +89,11 @@ export class ClientStream {
     this.disconnect();
   }
 
+  /** An SSE comment line (not logged): keeps a quiet stream open through intermediaries, and finds out whether the client is still there. */
+  keepAlive(): void {
+    this.#write(":\n\n");
+  }
+
   /** Closes the current connection; the stream goes on (the client may resume it). */
   disconnect(): void {
     const writer = this.#writer;

@@ -1,7 +1,7 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { describe, expect, it, vi } from "vitest";
-import { api, conformancePreset, connectClient, createUser, EVENTUALLY, givenPreset, textOf, upstreamUrl } from "../helpers";
-import { fetchFor, mcpPost, messagesOf, parseSse, post } from "../mcp-raw";
+import { api, attach, conformancePreset, connectClient, createUser, EVENTUALLY, givenPreset, textOf, upstreamUrl } from "../helpers";
+import { fetchFor, isMethod, mcpPost, messagesOf, parseSse, post, SseReader, staysQuiet } from "../mcp-raw";
 
 /**
  * The modern era (2026-07-28) on a preset's endpoint, beside the legacy one: stateless requests
@@ -198,5 +198,68 @@ describe("the modern era (2026-07-28) through a preset", () => {
       const calls = await api("GET", `/presets/${p.slug}/calls`, { token: p.owner.token });
       expect(calls.body.calls.map((c: { outcome: string }) => c.outcome).sort()).toEqual(["ok", "ok", "rate_limited"]);
     }, EVENTUALLY);
+  });
+
+  it("opens subscriptions/listen: acknowledged first with what it honors, then only what it asked for, each tagged with its subscription id", async () => {
+    const p = await conformancePreset();
+    await send(p.url, modern(1, "tools/list"));
+    await send(p.url, modern(2, "prompts/list"));
+    const open = modern("sub-1", "subscriptions/listen", {
+      notifications: { toolsListChanged: true, resourceSubscriptions: ["test://watched-resource"], unknownKind: true },
+    });
+    const res = await post(p.url, open, { headers: headersFor(open) });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = new SseReader(res);
+    const tag = { "io.modelcontextprotocol/subscriptionId": "sub-1" };
+    expect(await reader.message(() => true)).toEqual({
+      jsonrpc: "2.0",
+      method: "notifications/subscriptions/acknowledged",
+      params: { _meta: tag, notifications: { toolsListChanged: true, resourceSubscriptions: ["test://watched-resource"] } },
+    });
+    // Another client adds a prompt: this listen did not ask for prompt changes.
+    const add = modern(3, "tools/call", { name: "test_add_prompt", arguments: { name: "late_prompt" } });
+    await send(p.url, add);
+    const update = modern(4, "tools/call", { name: "test_update_resource", arguments: {} });
+    expect((await send(p.url, update)).json.result.content[0].text).toBe("Sent resources/updated for test://watched-resource.");
+    expect(await reader.message(isMethod("notifications/resources/updated"))).toEqual({
+      jsonrpc: "2.0",
+      method: "notifications/resources/updated",
+      params: { uri: "test://watched-resource", _meta: tag },
+    });
+    await attach(p.owner, p.slug, "lib", ["test_simple_text"]);
+    expect(await reader.message(isMethod("notifications/tools/list_changed"))).toEqual({
+      jsonrpc: "2.0",
+      method: "notifications/tools/list_changed",
+      params: { _meta: tag },
+    });
+    expect(await staysQuiet(reader, isMethod("notifications/prompts/list_changed"), 200)).toBe(true);
+    reader.cancel();
+  });
+
+  it("lets the SDK v2 client listen for list changes through a preset", async () => {
+    const p = await conformancePreset();
+    const client = await modernClient(p.url);
+    await client.listTools();
+    const changed = new Promise<void>((resolve) => client.setNotificationHandler("notifications/tools/list_changed", () => resolve()));
+    const subscription = await client.listen({ toolsListChanged: true });
+    expect(subscription.honoredFilter).toEqual({ toolsListChanged: true });
+    await attach(p.owner, p.slug, "lib", ["test_simple_text"]);
+    await changed;
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["test_simple_text"]);
+    await client.close();
+  });
+
+  it("ends a member's listen stream when the owner removes them, and refuses a malformed filter", async () => {
+    const member = await createUser();
+    const p = await givenPreset({ visibility: "invite_only", members: [member], servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] });
+    const open = modern(1, "subscriptions/listen", { notifications: { toolsListChanged: true } });
+    const reader = new SseReader(await post(p.url, open, { token: member.token, headers: headersFor(open) }));
+    await reader.message(isMethod("notifications/subscriptions/acknowledged"));
+    expect((await api("DELETE", `/presets/${p.slug}/members/${member.handle}`, { token: p.owner.token })).status).toBe(204);
+    await reader.end();
+
+    const bad = await send(p.url, modern(2, "subscriptions/listen", { notifications: { resourceSubscriptions: "test://x" } }), { token: p.owner.token });
+    expect(bad.json.error).toMatchObject({ code: -32602 });
+    expect(bad.json.error.message).toContain("resourceSubscriptions");
   });
 });
