@@ -294,9 +294,13 @@ export class McpDispatch {
     }
     const mine = [...this.#listens.values()].filter((c) => c === caller).length;
     if (this.#listens.size >= LISTENS_PER_PRESET || (cappedCaller(caller) !== null && mine >= LISTENS_PER_CALLER)) {
-      return reply(503, rpcErrorBody(req.id, RpcCode.SessionsFull, "This preset has too many open listen streams; try again later.", { retryAfterSeconds: 60 }), {
-        "retry-after": "60",
-      });
+      return reply(
+        503,
+        rpcErrorBody(req.id, RpcCode.SessionsFull, "This preset has too many open listen streams; try again later.", { retryAfterSeconds: 60 }),
+        {
+          "retry-after": "60",
+        },
+      );
     }
     const { capabilities } = await items.describe(config);
     const has = (name: string) => isObject(capabilities[name]);

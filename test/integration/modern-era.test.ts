@@ -1,6 +1,6 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { describe, expect, it, vi } from "vitest";
-import { api, attach, conformancePreset, connectClient, createUser, EVENTUALLY, givenPreset, textOf, upstreamUrl } from "../helpers";
+import { api, attach, conformancePreset, connectClient, createUser, EVENTUALLY, givenPreset, textOf, unique, upstreamStats, upstreamUrl } from "../helpers";
 import { fetchFor, isMethod, mcpPost, messagesOf, parseSse, post, SseReader, staysQuiet } from "../mcp-raw";
 
 /**
@@ -261,5 +261,20 @@ describe("the modern era (2026-07-28) through a preset", () => {
     const bad = await send(p.url, modern(2, "subscriptions/listen", { notifications: { resourceSubscriptions: "test://x" } }), { token: p.owner.token });
     expect(bad.json.error).toMatchObject({ code: -32602 });
     expect(bad.json.error.message).toContain("resourceSubscriptions");
+  });
+
+  it("takes a client closing a call's stream for its cancellation and cancels the call upstream", async () => {
+    const scope = unique("cancel");
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "lib", url: upstreamUrl("conformance", scope), tools: null }] });
+    const slow = modern("slow-1", "tools/call", { name: "test_slow_progress", arguments: { steps: 50, intervalMs: 100 } }, { progressToken: "p" });
+    const reader = new SseReader(await post(p.url, slow, { headers: headersFor(slow) }));
+    await reader.message(isMethod("notifications/progress"));
+    reader.cancel();
+    const stats = await vi.waitFor(async () => {
+      const s = await upstreamStats("conformance", scope);
+      expect(s.requests["notifications/cancelled"] ?? 0).toBeGreaterThanOrEqual(1);
+      return s;
+    }, EVENTUALLY);
+    expect(stats.requests["notifications/cancelled"]).toBe(1);
   });
 });
