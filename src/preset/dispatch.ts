@@ -233,9 +233,8 @@ export class McpDispatch {
       caller: null,
       protocolVersion: request.version,
       clientName: keptClientName(request.clientInfo),
-      // Requests to the client (sampling, elicitation, roots) are not relayed to a modern client:
-      // its era has input_required results instead, so the upstream is told the client cannot answer.
-      clientCapabilities: {},
+      // What an upstream may ask this client through input_required rounds (tools/input-rounds.ts).
+      clientCapabilities: keptCapabilities(request.capabilities),
       createdAt: now,
       lastSeen: now,
     };
