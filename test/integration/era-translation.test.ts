@@ -135,4 +135,26 @@ describe("a legacy upstream asking a modern client for input (MRTR translation)"
     expect(textOf(result as Record<string, unknown>)).toBe('name=Grace; greeting=Hi from the LLM to {"type":"text","text":"Greet Grace"}');
     await client.close();
   });
+
+  it("checks a modern call's Mcp-Param-* headers against the parameters the tool marks x-mcp-header", async () => {
+    const p = await askerPreset();
+    const query = (id: number, args: Record<string, unknown>) => ({ ...call(id, "query"), params: { ...call(id, "query").params, arguments: args } });
+    const ok = await send(p.url, query(1, { region: "eu-west1", limit: 5, sql: "SELECT 1" }), { "mcp-param-region": "eu-west1", "mcp-param-limit": "5" });
+    expect(ok.json.result.content[0].text).toBe("eu-west1: SELECT 1");
+    // A value that is not plain ASCII travels Base64-encoded.
+    const encoded = await send(p.url, query(2, { region: "zürich", sql: "SELECT 2" }), {
+      "mcp-param-region": `=?base64?${btoa(String.fromCharCode(...new TextEncoder().encode("zürich")))}?=`,
+    });
+    expect(encoded.json.result.content[0].text).toBe("zürich: SELECT 2");
+    for (const [args, headers, why] of [
+      [{ region: "eu-west1", sql: "x" }, {}, "Mcp-Param-region header is required"],
+      [{ region: "eu-west1", sql: "x" }, { "mcp-param-region": "us-east1" }, "differs"],
+      [{ region: "eu-west1", limit: 5, sql: "x" }, { "mcp-param-region": "eu-west1", "mcp-param-limit": "6" }, "differs"],
+      [{ region: "eu-west1", sql: "x" }, { "mcp-param-region": "eu-west1", "mcp-param-dry": "true" }, "is sent but"],
+    ] as const) {
+      const res = await send(p.url, query(3, args), headers);
+      expect([res.status, res.json.error.code], JSON.stringify(headers)).toEqual([400, -32020]);
+      expect(res.json.error.message).toContain(why);
+    }
+  });
 });
