@@ -157,4 +157,20 @@ describe("a legacy upstream asking a modern client for input (MRTR translation)"
       expect(res.json.error.message).toContain(why);
     }
   });
+
+  it("parks at most 50 calls per caller: the next upstream question is refused, not parked", async () => {
+    const p = await askerPreset();
+    const ip = { "cf-connecting-ip": "198.51.100.50" };
+    const rounds = await Promise.all(Array.from({ length: 50 }, (_, i) => send(p.url, call(i, "roots"), ip)));
+    expect(rounds.every((r) => r.json.result?.resultType === "input_required")).toBe(true);
+    const refused = await send(p.url, call(50, "roots"), ip);
+    expect(refused.json.result).toMatchObject({ resultType: "complete", isError: true });
+    // Another caller is not held back by this one.
+    expect((await send(p.url, call(51, "roots"), { "cf-connecting-ip": "198.51.100.51" })).json.result.resultType).toBe("input_required");
+    // Answering one frees its place.
+    const [key] = onlyRequest(rounds[0]!.json.result);
+    const done = await send(p.url, call(52, "roots", { inputResponses: { [key]: { roots: [] } }, requestState: rounds[0]!.json.result.requestState }), ip);
+    expect(done.json.result.resultType).toBe("complete");
+    expect((await send(p.url, call(53, "roots"), ip)).json.result.resultType).toBe("input_required");
+  });
 });

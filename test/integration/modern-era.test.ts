@@ -277,4 +277,21 @@ describe("the modern era (2026-07-28) through a preset", () => {
     }, EVENTUALLY);
     expect(stats.requests["notifications/cancelled"]).toBe(1);
   });
+
+  it("holds at most 100 listen streams per caller; another caller still gets one", async () => {
+    const p = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] });
+    const open = (id: number, ip: string) => {
+      const body = modern(id, "subscriptions/listen", { notifications: { toolsListChanged: true } });
+      return post(p.url, body, { headers: headersFor(body, { "cf-connecting-ip": ip }) });
+    };
+    const streams = await Promise.all(Array.from({ length: 100 }, (_, i) => open(i, "198.51.100.77")));
+    expect(streams.every((r) => r.status === 200)).toBe(true);
+    const refused = await open(100, "198.51.100.77");
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("60");
+    expect((await refused.json()).error.code).toBe(-32030);
+    const theirs = await open(101, "198.51.100.78");
+    expect(theirs.status).toBe(200);
+    await Promise.all([theirs, ...streams].map((r) => r.body?.cancel()));
+  });
 });
