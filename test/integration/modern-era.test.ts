@@ -289,7 +289,7 @@ describe("the modern era (2026-07-28) through a preset", () => {
     const refused = await open(100, "198.51.100.77");
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("60");
-    expect((await refused.json()).error.code).toBe(-32030);
+    expect(((await refused.json()) as { error: { code: number } }).error.code).toBe(-32030);
     const theirs = await open(101, "198.51.100.78");
     expect(theirs.status).toBe(200);
     await Promise.all([theirs, ...streams].map((r) => r.body?.cancel()));
