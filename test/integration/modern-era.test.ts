@@ -294,4 +294,17 @@ describe("the modern era (2026-07-28) through a preset", () => {
     expect(theirs.status).toBe(200);
     await Promise.all([theirs, ...streams].map((r) => r.body?.cancel()));
   });
+
+  it("lets a dual-era SDK v2 client (auto) land on the modern era, and serves a warm tools/list with no upstream request", async () => {
+    const scope = unique("warm");
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "lib", url: upstreamUrl("conformance", scope), tools: null }] });
+    const client = new ModernClient({ name: "auto", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+    await client.connect(new ModernTransport(new URL(p.url), { fetch: fetchFor(p.url) }));
+    expect(client.getProtocolEra()).toBe("modern");
+    await client.listTools();
+    const before = (await upstreamStats("conformance", scope)).requests["tools/list"] ?? 0;
+    for (let i = 0; i < 3; i++) expect((await client.listTools()).tools.length).toBeGreaterThan(5);
+    expect((await upstreamStats("conformance", scope)).requests["tools/list"] ?? 0).toBe(before);
+    await client.close();
+  });
 });
