@@ -32,7 +32,8 @@ import { GATEWAY_VERSION } from "../shared/version";
 import type { ListenFilter, SessionStreams } from "../streaming/session-streams";
 import { resolveToolName } from "../tools/catalog";
 import type { CatalogCache } from "../tools/catalog-cache";
-import { type CallContext, type StreamOpened, ToolCalls } from "../tools/tool-call";
+import { TaskRoutes } from "../tools/task-routes";
+import { type CallContext, ownerOf, type StreamOpened, ToolCalls } from "../tools/tool-call";
 import type { UpstreamPool } from "../upstream/pool";
 import { type ToolCallFacts, toolCallRecord, UNRESOLVED_TOOL } from "../usage/call-record";
 import type { MetricsWriter } from "../usage/metrics";
@@ -84,12 +85,15 @@ export const LIST_TTL_MS = 60_000;
 export class McpDispatch {
   readonly #deps: DispatchDeps;
   readonly #tools: ToolCalls;
+  readonly #tasks: TaskRoutes;
   /** Open modern-era listen streams: stand-in session id → the caller key that opened it. */
   readonly #listens = new Map<string, string>();
 
   constructor(deps: DispatchDeps) {
     this.#deps = deps;
+    this.#tasks = new TaskRoutes(deps.pool);
     this.#tools = new ToolCalls({
+      tasks: this.#tasks,
       pool: deps.pool,
       catalog: deps.catalog,
       streams: deps.streams,
@@ -341,7 +345,9 @@ export class McpDispatch {
 
   /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */
   async #discover(config: PresetConfig, req: RpcRequest): Promise<string> {
-    const { capabilities, instructions } = await this.#deps.items.describe(config);
+    const { capabilities: declared, instructions } = await this.#deps.items.describe(config);
+    // 2025-11-25 tasks became an extension (io.modelcontextprotocol/tasks) in 2026-07-28, not carried yet.
+    const { tasks: _legacyTasks, ...capabilities } = declared;
     return rpcResultBody(req.id, {
       resultType: "complete",
       supportedVersions: ALL_PROTOCOL_VERSIONS,
@@ -440,6 +446,11 @@ export class McpDispatch {
         }
         case "resources/unsubscribe":
           return notifications.subscription(config, session, message);
+        case "tasks/get":
+        case "tasks/result":
+        case "tasks/cancel":
+        case "tasks/list":
+          return this.#tasks.answer(config, ownerOf(ctx), message);
         default:
           if (ITEM_METHODS.has(message.method)) return items.answer(config, message);
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);

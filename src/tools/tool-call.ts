@@ -23,6 +23,7 @@ import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
 import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
 import { canonicalJson, INPUT_WAIT_MS, PARKED_PER_CALLER, PARKED_PER_PRESET, ParkedCall } from "./input-rounds";
+import type { TaskRoutes } from "./task-routes";
 
 /** However much progress an upstream reports, a tools/call ends after this long. */
 export const MAX_CALL_MS = 15 * 60_000;
@@ -61,6 +62,8 @@ export interface ToolCallDeps {
   upstreamNotification: (server: PresetServer, message: Record<string, unknown>) => void;
   /** The reply to a request a rate limit refused (and its audit event). */
   refuse: (ctx: CallContext, req: RpcRequest, limited: LimitOutcome) => MessageReply & { status: number };
+  /** Where tasks started by calls are routed from (2025-11-25 tasks). */
+  tasks: TaskRoutes;
   /** Records one call (metrics, rollups, call log); never throws. */
   record: (ctx: CallContext, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number) => void;
 }
@@ -220,7 +223,7 @@ export class ToolCalls {
       relay.finish(reply?.body ?? rpcErrorBody(req.id, RpcCode.InternalError, "Internal error."));
       closeStream();
     };
-    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers).then((answered) => {
+    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers, ownerOf(ctx)).then((answered) => {
       reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;
     });
@@ -320,6 +323,7 @@ export class ToolCalls {
     relay: CallRelay,
     deadline: Deadline,
     headers: Record<string, string> | undefined,
+    owner: string,
   ): Promise<MessageReply & { body: string }> {
     try {
       const result = await this.#deps.pool.request(server, "tools/call", params, server.timeoutMs, signal, {
@@ -327,8 +331,11 @@ export class ToolCalls {
         onMessage: (m) => relay.onMessage(m),
         onPause: () => relay.onPause(),
       });
-      facts.outcome = outcomeOfResult(result);
-      return { body: rpcResultBody(req.id, result), headers };
+      // A task started upstream (params.task) reaches the client under the gateway's id.
+      const adopted = this.#deps.tasks.adopt(server, owner, result);
+      if (adopted instanceof UpstreamRpcError) throw adopted;
+      facts.outcome = outcomeOfResult(adopted);
+      return { body: rpcResultBody(req.id, adopted), headers };
     } catch (e) {
       if (e instanceof UpstreamRpcError) {
         facts.outcome = "tool_error";
@@ -346,6 +353,6 @@ export class ToolCalls {
 }
 
 const inflightKey = (sessionId: string, requestId: string | number) => `${sessionId}:${JSON.stringify(requestId)}`;
-/** Who may continue a parked call: the caller's principal and caller key. */
-const ownerOf = (ctx: CallContext) => `${ctx.session.principal}|${ctx.caller}`;
+/** Who may continue a parked call or use a task: the caller's principal and caller key. */
+export const ownerOf = (ctx: CallContext) => `${ctx.session.principal}|${ctx.caller}`;
 const ABANDONED = new DOMException("the client did not come back with the input asked for", "AbortError");
