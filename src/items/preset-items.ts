@@ -11,6 +11,7 @@ import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/js
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
 import type { CatalogAudit } from "../tools/catalog-audit";
+import { offersToolTasks } from "../tools/task-routes";
 import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
 import { selectItems, selectsPrompt, uriJudge } from "./item-selection";
@@ -113,6 +114,8 @@ export class PresetItems {
     }
     if (has("logging")) capabilities.logging = {};
     if (has("completions")) capabilities.completions = {};
+    // Tasks (2025-11-25): when an upstream lets tools/call run as a task, so may the preset (tools/task-routes.ts).
+    if (profiles.some((p) => offersToolTasks(p.profile?.capabilities))) capabilities.tasks = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
     const parts = [config.description, ...profiles.filter((p) => p.profile?.instructions).map((p) => `## ${p.server.name}\n${p.profile!.instructions}`)];
     const instructions = parts.filter(Boolean).join("\n\n");
     return { capabilities, instructions: instructions || null };
