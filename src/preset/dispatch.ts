@@ -22,7 +22,7 @@ import {
   rpcErrorBody,
   rpcResultBody,
 } from "../mcp/jsonrpc";
-import { type ModernRequest, paramHeaderMismatch } from "../mcp/modern";
+import { type ModernRequest, paramHeaderMismatch, withoutEraMeta } from "../mcp/modern";
 import { CACHEABLE_METHODS, type CacheHints, isErrorReply, modernReply } from "../mcp/modern-results";
 import { ALL_PROTOCOL_VERSIONS, allowsBatches, isLogLevel, LOG_LEVELS, META, negotiateVersion } from "../mcp/protocol";
 import { callerKey } from "../policy/caller-key";
@@ -43,7 +43,7 @@ import type { Alarms } from "./alarms";
 import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
-import { type Session, type SessionStore, sessionOwner, sessionUser } from "./session-store";
+import { budgetOf, type Session, type SessionStore, sessionOwner, sessionUser } from "./session-store";
 
 export interface DispatchDeps {
   admission: Admission;
@@ -220,9 +220,11 @@ export class McpDispatch {
    * handlers, limits and records as the legacy era; the reply gets what the modern era adds.
    */
   async #modern(config: PresetConfig, call: McpCall, caller: string, request: ModernRequest | null, metrics: MetricsWriter): Promise<McpReply> {
-    const first = call.messages[0];
+    const sent = call.messages[0];
     // A notification: 2026-07-28 defines none over HTTP (closing a stream is cancellation); accepted.
-    if (request === null || !first || !isRequest(first)) return reply(202, null);
+    if (request === null || !sent || !isRequest(sent)) return reply(202, null);
+    // Upstreams are not told the client's era: a legacy upstream session must not see 2026-07-28 in _meta.
+    const first = withoutEraMeta(sent);
     if (REMOVED_IN_MODERN.has(first.method)) {
       return reply(
         404,
@@ -241,6 +243,7 @@ export class McpDispatch {
       clientCapabilities: keptCapabilities(request.capabilities),
       createdAt: now,
       lastSeen: now,
+      standIn: true,
     };
     const { limits, streams, pool, alarms } = this.#deps;
     const hints = (method: string): CacheHints | undefined =>
@@ -251,10 +254,8 @@ export class McpDispatch {
           }
         : undefined;
     const ctx: CallContext = { config, session, caller, metrics, shape: (req, body) => modernReply(body, req.id, hints(req.method)) };
-    const forget = () => {
-      limits.forgetSession(session.id);
-      streams.endSession(session.id);
-    };
+    // What the request left in the object goes with it (no budget of its own: nothing in the rate limits).
+    const forget = () => streams.endStandIn(session.id);
     if (first.method === "subscriptions/listen") return this.#listenModern(config, call, caller, session, first);
     if (request.logLevel) streams.setLogLevel(session.id, request.logLevel, false);
     if (first.method === "tools/call") {
@@ -413,8 +414,8 @@ export class McpDispatch {
     // Reading a resource or getting a prompt is a call, like tools/call; the rest is control traffic.
     const counted = message.method === "resources/read" || message.method === "prompts/get";
     const limited = counted
-      ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now, session.id)
-      : limits.takeControl(caller, config.rateLimit, now, session.id);
+      ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now, budgetOf(session))
+      : limits.takeControl(caller, config.rateLimit, now, budgetOf(session));
     if (!limited.allowed) return this.#refuse(config, caller, message, limited);
     const answer = async (): Promise<string> => {
       switch (message.method) {

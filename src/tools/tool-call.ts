@@ -12,7 +12,7 @@ import { RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } fro
 import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
-import type { Session } from "../preset/session-store";
+import { budgetOf, type Session } from "../preset/session-store";
 import type { SessionStreams } from "../streaming/session-streams";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import { Deadline } from "../upstream/deadline";
@@ -129,7 +129,7 @@ export class ToolCalls {
     if (responses === null || typeof responses !== "object" || Array.isArray(responses)) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.inputResponses must be an object of answers by input request key.") };
     }
-    const limited = this.#deps.limits.takeControl(caller, config.rateLimit, Date.now(), ctx.session.id);
+    const limited = this.#deps.limits.takeControl(caller, config.rateLimit, Date.now(), budgetOf(ctx.session));
     if (!limited.allowed) return this.#deps.refuse(ctx, req, limited);
     this.#states.delete(state as string);
     if (parked.timer !== undefined) clearTimeout(parked.timer);
@@ -189,7 +189,7 @@ export class ToolCalls {
     facts.tool = params.name;
     facts.upstream = target.server.name;
 
-    const limited = this.#deps.limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now(), session.id);
+    const limited = this.#deps.limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now(), budgetOf(session));
     if (!limited.allowed) {
       facts.outcome = "rate_limited";
       return this.#deps.refuse(ctx, req, limited);

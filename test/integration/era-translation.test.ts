@@ -173,4 +173,12 @@ describe("a legacy upstream asking a modern client for input (MRTR translation)"
     expect(done.json.result.resultType).toBe("complete");
     expect((await send(p.url, call(53, "roots"), ip)).json.result.resultType).toBe("input_required");
   });
+
+  it("does not tell a legacy upstream the modern client's era: the era's _meta keys stay at the gateway", async () => {
+    const p = await askerPreset();
+    const body = call(1, "meta");
+    body.params._meta = { ...body.params._meta, "io.modelcontextprotocol/logLevel": "info", trace: "t-1" } as typeof body.params._meta;
+    const res = await send(p.url, body);
+    expect(JSON.parse(res.json.result.content[0].text)).toEqual({ trace: "t-1" });
+  });
 });
