@@ -249,14 +249,12 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers }) {
 
 /**
  * A POST of the modern era (2026-07-28 and later): its MCP-Protocol-Version header names a 2026+
- * revision, or its message carries the per-request `_meta` protocol-version claim. Legacy POSTs
- * (initialize, session traffic) have neither. A POST with an Mcp-Session-Id is always legacy (the
- * modern era has no sessions), even if its `_meta` carries the modern claim: more lenient than the
- * SDK v2 entry (`isLegacyRequest`), which would refuse such a request with -32020.
+ * revision, or its message carries the per-request `_meta` protocol-version claim, as the SDK v2
+ * entry (`isLegacyRequest`) decides. Legacy POSTs (initialize, session traffic) have neither; a
+ * session's POST that carries the modern claim is the modern handler's to refuse (-32020).
  * @param {import('node:http').IncomingMessage} req @param {unknown} body
  */
 function isModernPost(req, body) {
-  if (req.headers["mcp-session-id"] !== undefined) return false;
   const header = headerValue(req.headers["mcp-protocol-version"]);
   if (header && header >= "2026") return true;
   const meta = body && typeof body === "object" && !Array.isArray(body) ? /** @type {{ params?: { _meta?: unknown } }} */ (body).params?._meta : undefined;
