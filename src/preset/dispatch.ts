@@ -289,7 +289,9 @@ export class McpDispatch {
         }
         sentCall = { ...first, params: { ...first.params, task: {} } };
       }
-      const answer = await this.#streamableCall(ctx, sentCall, call, forget);
+      let answer = await this.#streamableCall(ctx, sentCall, call, forget);
+      // An upstream that needs a capability this client did not declare: HTTP 400, as the modern era answers it.
+      if (typeof answer.body === "string" && isErrorReply(answer.body, first.id, RpcCode.MissingClientCapability)) answer = { ...answer, status: 400 };
       if (pool.connected) alarms.scheduleSweep();
       return answer;
     }

@@ -13,6 +13,7 @@ import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { budgetOf, type Session } from "../preset/session-store";
+import { randomToken } from "../shared/ids";
 import type { SessionStreams } from "../streaming/session-streams";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import { Deadline } from "../upstream/deadline";
@@ -76,6 +77,8 @@ export class ToolCalls {
   /** Modern clients' calls waiting for their input (input-rounds.ts), and each round's requestState. */
   readonly #parkedCalls = new Set<ParkedCall>();
   readonly #states = new Map<string, ParkedCall>();
+  /** Modern upstreams' rounds out with modern clients: our handle → the upstream's requestState and whom it is for. */
+  readonly #passStates = new Map<string, { server: string; upstreamState: string | null; owner: string; tool: string; argsKey: string; expiresAt: number }>();
   #progressSeq = 0;
   #inputSeq = 0;
 
@@ -85,16 +88,30 @@ export class ToolCalls {
 
   /** Runs a tools/call, then records it however it ended. With `stream`, the reply may turn into SSE. */
   async run(ctx: CallContext, req: RpcRequest, stream?: StreamOpened): Promise<MessageReply> {
-    if (req.params?.requestState !== undefined && isModernVersion(ctx.session.protocolVersion)) return this.#resume(ctx, req);
+    // A modern client's retry: of a call parked here, or of a modern upstream's own round (sent on with the upstream's state).
+    let upstreamState: string | null | undefined;
+    if (req.params?.requestState !== undefined && isModernVersion(ctx.session.protocolVersion)) {
+      const passed = this.#passedOn(ctx, req);
+      if (passed === null) return this.#resume(ctx, req);
+      if ("body" in passed) return passed;
+      upstreamState = passed.state;
+    }
     const at = Date.now();
     const facts: ToolCallFacts = { tool: UNRESOLVED_TOOL, upstream: null, outcome: "upstream_error" };
     let reply: MessageReply | undefined;
     // A call answered with input_required goes on: it is recorded when it ends.
     let later: Promise<string | null> | null = null;
     try {
-      reply = await this.#run(ctx, req, facts, stream, (answer) => {
-        later = answer;
-      });
+      reply = await this.#run(
+        ctx,
+        req,
+        facts,
+        stream,
+        (answer) => {
+          later = answer;
+        },
+        upstreamState,
+      );
       return reply;
     } finally {
       const record = (body: string | null) => this.#deps.record(ctx, req, facts, body, at);
@@ -175,6 +192,8 @@ export class ToolCalls {
     facts: ToolCallFacts,
     stream: StreamOpened | undefined,
     goesOn: (answer: Promise<string | null>) => void,
+    /** A retry of a modern upstream's round: the upstream's requestState in place of the client's (null: none). */
+    upstreamState?: string | null,
   ): Promise<MessageReply> {
     const { config, session, caller } = ctx;
     const params = req.params ?? {};
@@ -201,6 +220,10 @@ export class ToolCalls {
     facts.outcome = "upstream_error";
     const server = target.server;
     const upstreamParams: Record<string, unknown> = { ...params, name: target.upstreamName };
+    if (upstreamState !== undefined) {
+      delete upstreamParams.requestState;
+      if (upstreamState !== null) upstreamParams.requestState = upstreamState;
+    }
     const { progressToken: clientToken, ...meta } = (params._meta ?? {}) as Record<string, unknown>;
     const progressToken =
       stream && (typeof clientToken === "string" || typeof clientToken === "number")
@@ -232,8 +255,8 @@ export class ToolCalls {
       closeStream();
     };
     const call = { relay, onInputRequired, deadline };
-    const task = { owner: ownerOf(ctx), modern: cancelOnClose !== undefined };
-    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, task).then((answered) => {
+    const who = { owner: ownerOf(ctx), modern: cancelOnClose !== undefined, capabilities: session.clientCapabilities };
+    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, who).then((answered) => {
       reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;
     });
@@ -264,6 +287,51 @@ export class ToolCalls {
     const round = this.#round(parked, req.id);
     relay.detach(round);
     return { body: round, headers: limited.headers };
+  }
+
+  /**
+   * A modern upstream's input_required for a modern client: its input requests go to the client
+   * under the upstream's own keys, its requestState stays here behind a handle of ours (bound to
+   * the caller, tool and arguments, single use, INPUT_WAIT_MS), so the client can neither read
+   * nor forge the upstream's state, and nothing is held open upstream meanwhile.
+   */
+  #passOn(server: PresetServer, owner: string, req: RpcRequest, result: Record<string, unknown>): Record<string, unknown> {
+    const now = Date.now();
+    for (const [handle, entry] of this.#passStates) if (entry.expiresAt <= now) this.#passStates.delete(handle);
+    if (this.#passStates.size >= PARKED_PER_PRESET) {
+      throw new UpstreamRpcError(RpcCode.InternalError, "The gateway holds too many rounds waiting for their clients' input; try again later.");
+    }
+    const handle = `mrtr_${randomToken(32)}`;
+    const upstreamState = typeof result.requestState === "string" ? result.requestState : null;
+    this.#passStates.set(handle, {
+      server: server.name,
+      upstreamState,
+      owner,
+      tool: req.params?.name as string,
+      argsKey: canonicalJson(req.params?.arguments ?? {}),
+      expiresAt: now + INPUT_WAIT_MS,
+    });
+    return { resultType: "input_required", ...(result.inputRequests !== undefined ? { inputRequests: result.inputRequests } : {}), requestState: handle };
+  }
+
+  /**
+   * A retry naming a modern upstream's round (see #passOn): the upstream's state to send on, or the
+   * refusal; null when the requestState is not such a handle (a parked call's, or none at all).
+   */
+  #passedOn(ctx: CallContext, req: RpcRequest): { state: string | null } | MessageReply | null {
+    const params = req.params ?? {};
+    const handle = params.requestState;
+    const entry = typeof handle === "string" ? this.#passStates.get(handle) : undefined;
+    if (!entry) return null;
+    const refuse = (message: string): MessageReply => ({ body: rpcErrorBody(req.id, RpcCode.InvalidParams, message) });
+    if (entry.owner !== ownerOf(ctx) || entry.expiresAt <= Date.now()) {
+      return refuse("params.requestState is not one this preset issued to you: it may have expired or been used already.");
+    }
+    if (params.name !== entry.tool || canonicalJson(params.arguments ?? {}) !== entry.argsKey) {
+      return refuse("params.requestState belongs to a call of another tool or with other arguments.");
+    }
+    this.#passStates.delete(handle as string);
+    return { state: entry.upstreamState };
   }
 
   /** Holds an upstream's input request for the client's next round, unless the caller or the preset has too many calls parked. */
@@ -354,7 +422,7 @@ export class ToolCalls {
     signal: AbortSignal,
     call: { relay: CallRelay; onInputRequired: InputRelay; deadline: Deadline },
     headers: Record<string, string> | undefined,
-    task: { owner: string; modern: boolean },
+    caller: { owner: string; modern: boolean; capabilities: Record<string, unknown> },
   ): Promise<MessageReply & { body: string }> {
     const { relay, onInputRequired, deadline } = call;
     try {
@@ -363,9 +431,15 @@ export class ToolCalls {
         onMessage: (m) => relay.onMessage(m),
         onPause: () => relay.onPause(),
         onInputRequired,
+        clientCapabilities: caller.capabilities,
+        passThroughInput: caller.modern,
       });
+      if (caller.modern && result.resultType === "input_required") {
+        facts.outcome = "ok";
+        return { body: rpcResultBody(req.id, this.#passOn(server, caller.owner, req, result)), headers };
+      }
       // A task started upstream (params.task) reaches the client under the gateway's id.
-      const adopted = this.#deps.tasks.adopt(server, task.owner, result, task.modern);
+      const adopted = this.#deps.tasks.adopt(server, caller.owner, result, caller.modern);
       if (adopted instanceof UpstreamRpcError) throw adopted;
       facts.outcome = outcomeOfResult(adopted);
       return { body: rpcResultBody(req.id, adopted), headers };

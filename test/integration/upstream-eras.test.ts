@@ -170,12 +170,12 @@ describe("input_required from a modern upstream, for a 2025 client", () => {
     await client.close();
   });
 
-  it("answers a client that did not declare the capability with a JSON-RPC error", async () => {
+  it("declares the calling client's own capabilities upstream: one without elicitation is refused by the upstream itself (-32021)", async () => {
     const { url, scope } = await presetOver("modern");
     const client = await connectClient(url, { capabilities: { sampling: {} } });
     await expect(client.callTool({ name: "modern__confirm", arguments: {} })).rejects.toMatchObject({
-      code: -32601,
-      message: expect.stringContaining("did not declare the elicitation capability"),
+      code: -32021,
+      message: expect.stringContaining("elicitation"),
     });
     expect((await upstreamStats("modern", scope)).requests["tools/call"]).toBe(1);
     await client.close();
