@@ -13,7 +13,6 @@ import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { budgetOf, type Session } from "../preset/session-store";
-import { randomToken } from "../shared/ids";
 import type { SessionStreams } from "../streaming/session-streams";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import { Deadline } from "../upstream/deadline";
@@ -24,7 +23,7 @@ import type { MetricsWriter } from "../usage/metrics";
 import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
 import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
-import { canonicalJson, INPUT_WAIT_MS, PARKED_PER_CALLER, PARKED_PER_PRESET, ParkedCall } from "./input-rounds";
+import { canonicalJson, INPUT_WAIT_MS, PARKED_PER_CALLER, PARKED_PER_PRESET, ParkedCall, type PassedRounds, roundKey } from "./input-rounds";
 import type { TaskRoutes } from "./task-routes";
 
 /** However much progress an upstream reports, a tools/call ends after this long. */
@@ -66,6 +65,8 @@ export interface ToolCallDeps {
   refuse: (ctx: CallContext, req: RpcRequest, limited: LimitOutcome) => MessageReply & { status: number };
   /** Where tasks started by calls are routed from (2025-11-25 tasks). */
   tasks: TaskRoutes;
+  /** Modern upstreams' input rounds out with modern clients. */
+  rounds: PassedRounds;
   /** Records one call (metrics, rollups, call log); never throws. */
   record: (ctx: CallContext, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number) => void;
 }
@@ -77,8 +78,6 @@ export class ToolCalls {
   /** Modern clients' calls waiting for their input (input-rounds.ts), and each round's requestState. */
   readonly #parkedCalls = new Set<ParkedCall>();
   readonly #states = new Map<string, ParkedCall>();
-  /** Modern upstreams' rounds out with modern clients: our handle → the upstream's requestState and whom it is for. */
-  readonly #passStates = new Map<string, { server: string; upstreamState: string | null; owner: string; tool: string; argsKey: string; expiresAt: number }>();
   #progressSeq = 0;
   #inputSeq = 0;
 
@@ -289,49 +288,20 @@ export class ToolCalls {
     return { body: round, headers: limited.headers };
   }
 
-  /**
-   * A modern upstream's input_required for a modern client: its input requests go to the client
-   * under the upstream's own keys, its requestState stays here behind a handle of ours (bound to
-   * the caller, tool and arguments, single use, INPUT_WAIT_MS), so the client can neither read
-   * nor forge the upstream's state, and nothing is held open upstream meanwhile.
-   */
-  #passOn(server: PresetServer, owner: string, req: RpcRequest, result: Record<string, unknown>): Record<string, unknown> {
-    const now = Date.now();
-    for (const [handle, entry] of this.#passStates) if (entry.expiresAt <= now) this.#passStates.delete(handle);
-    if (this.#passStates.size >= PARKED_PER_PRESET) {
+  /** A modern upstream's round for a modern client (input-rounds.ts PassedRounds). */
+  #issueRound(server: PresetServer, owner: string, req: RpcRequest, result: Record<string, unknown>): Record<string, unknown> {
+    try {
+      return this.#deps.rounds.issue(server.name, owner, roundKey(req.method, req.params), result);
+    } catch {
       throw new UpstreamRpcError(RpcCode.InternalError, "The gateway holds too many rounds waiting for their clients' input; try again later.");
     }
-    const handle = `mrtr_${randomToken(32)}`;
-    const upstreamState = typeof result.requestState === "string" ? result.requestState : null;
-    this.#passStates.set(handle, {
-      server: server.name,
-      upstreamState,
-      owner,
-      tool: req.params?.name as string,
-      argsKey: canonicalJson(req.params?.arguments ?? {}),
-      expiresAt: now + INPUT_WAIT_MS,
-    });
-    return { resultType: "input_required", ...(result.inputRequests !== undefined ? { inputRequests: result.inputRequests } : {}), requestState: handle };
   }
 
-  /**
-   * A retry naming a modern upstream's round (see #passOn): the upstream's state to send on, or the
-   * refusal; null when the requestState is not such a handle (a parked call's, or none at all).
-   */
+  /** A retry naming a modern upstream's round: the upstream's state to send on, the refusal, or null (not such a round). */
   #passedOn(ctx: CallContext, req: RpcRequest): { state: string | null } | MessageReply | null {
-    const params = req.params ?? {};
-    const handle = params.requestState;
-    const entry = typeof handle === "string" ? this.#passStates.get(handle) : undefined;
-    if (!entry) return null;
-    const refuse = (message: string): MessageReply => ({ body: rpcErrorBody(req.id, RpcCode.InvalidParams, message) });
-    if (entry.owner !== ownerOf(ctx) || entry.expiresAt <= Date.now()) {
-      return refuse("params.requestState is not one this preset issued to you: it may have expired or been used already.");
-    }
-    if (params.name !== entry.tool || canonicalJson(params.arguments ?? {}) !== entry.argsKey) {
-      return refuse("params.requestState belongs to a call of another tool or with other arguments.");
-    }
-    this.#passStates.delete(handle as string);
-    return { state: entry.upstreamState };
+    const redeemed = this.#deps.rounds.redeem(req.params?.requestState, ownerOf(ctx), roundKey(req.method, req.params));
+    if (redeemed && "refused" in redeemed) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, redeemed.refused) };
+    return redeemed;
   }
 
   /** Holds an upstream's input request for the client's next round, unless the caller or the preset has too many calls parked. */
@@ -436,7 +406,7 @@ export class ToolCalls {
       });
       if (caller.modern && result.resultType === "input_required") {
         facts.outcome = "ok";
-        return { body: rpcResultBody(req.id, this.#passOn(server, caller.owner, req, result)), headers };
+        return { body: rpcResultBody(req.id, this.#issueRound(server, caller.owner, req, result)), headers };
       }
       // A task started upstream (params.task) reaches the client under the gateway's id.
       const adopted = this.#deps.tasks.adopt(server, caller.owner, result, caller.modern);

@@ -222,4 +222,20 @@ describe("a legacy upstream asking a modern client for input (MRTR translation)"
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe(-32021);
   });
+
+  it("passes a modern upstream's input_required on prompts/get to a modern client, and its retry back", async () => {
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "modern", url: upstreamUrl("modern"), tools: null }] });
+    const get = (id: number, extra: Record<string, unknown> = {}) => {
+      const body = { ...call(id, "ask"), method: "prompts/get" };
+      body.params = { ...body.params, ...extra } as typeof body.params;
+      delete (body.params as Record<string, unknown>).arguments;
+      return mcpPost(p.url, body, { headers: { "mcp-protocol-version": MODERN, "mcp-method": "prompts/get", "mcp-name": "ask" } });
+    };
+    const first = await get(1);
+    expect(first.json.result).toMatchObject({ resultType: "input_required", inputRequests: { topic: { method: "elicitation/create" } } });
+    const answer = { inputResponses: { topic: { action: "accept", content: { topic: "tides" } } } };
+    expect((await get(2, { ...answer, requestState: "asked" })).json.error).toMatchObject({ code: -32602 });
+    const done = await get(3, { ...answer, requestState: first.json.result.requestState });
+    expect(done.json.result).toMatchObject({ resultType: "complete", messages: [{ content: { text: "Tell me about tides" } }] });
+  });
 });

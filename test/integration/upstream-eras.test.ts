@@ -64,7 +64,7 @@ describe("a 2025 client through a preset over a new-only modern upstream", () =>
     expect(client.getServerCapabilities()?.resources).toBeDefined();
     expect(client.getInstructions()).toContain("A modern-era fixture.");
     const { prompts } = await client.listPrompts();
-    expect(prompts.map((p) => p.name)).toEqual(["modern__greet"]);
+    expect(prompts.map((p) => p.name)).toEqual(["modern__greet", "modern__ask"]);
     const prompt = await client.getPrompt({ name: "modern__greet", arguments: { name: "Ann" } });
     expect(prompt.messages[0]!.content).toEqual({ type: "text", text: "Hello, Ann" });
     expect(prompt).not.toHaveProperty("resultType");
