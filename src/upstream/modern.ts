@@ -12,7 +12,7 @@ import { META, MODERN_PROTOCOL_VERSION } from "../mcp/protocol";
 import { readLimitedText } from "../shared/read-limited";
 import { checkUpstreamUrl } from "../shared/url-guard";
 import { GATEWAY_NAME, GATEWAY_VERSION } from "../shared/version";
-import { contentType, readCapped, readEventStream, settle, type UpstreamCall } from "./call";
+import { contentType, readCapped, readEventStream, requestFailure, settle, type UpstreamCall } from "./call";
 import {
   CONNECT_TIMEOUT_MS,
   ITEM_LISTS,
@@ -156,11 +156,7 @@ export async function modernRequest(
     await res.body?.cancel();
     throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' answered with a content type that is not MCP.`);
   } catch (e) {
-    if (e instanceof UpstreamFailure || e instanceof UpstreamRpcError) throw e;
-    if (call.signal?.aborted) throw new UpstreamFailure(name, "cancelled", `The call to upstream '${name}' was cancelled.`);
-    if (deadline.expired) throw new UpstreamFailure(name, "timeout", `Upstream '${name}' did not answer within ${call.timeoutMs} ms.`);
-    if (e instanceof SyntaxError) throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' sent a reply that is not valid JSON-RPC.`);
-    throw new UpstreamFailure(name, "unreachable", `Upstream '${name}' is unreachable.`);
+    throw requestFailure(name, e, call, deadline);
   } finally {
     if (!call.deadline) deadline.clear();
   }
