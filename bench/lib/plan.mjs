@@ -100,6 +100,20 @@ export const WORKLOADS = [
     targets: MODERN_TARGETS,
     legacyTwin: "churn-c1",
   },
+  {
+    // The same upstream and preset as the legacy churn row: only the client's era differs, so the
+    // row shows what dropping the handshake saves (the gateway speaks 2025 to the upstream).
+    id: "modern-churn-same-c1",
+    label: "2026-07-28 new client over the 2025 upstream: list → call, c=1",
+    server: "bench",
+    preset: "echo",
+    concurrency: 1,
+    op: { kind: "churn", ...ECHO },
+    extras: false,
+    era: "modern",
+    targets: ["gateway"],
+    legacyTwin: "churn-c1",
+  },
 ];
 
 /**

@@ -179,11 +179,12 @@ export function checkTargets(r, { serverTime, bundleGzipBytes }) {
     st ? st.meanMs <= 2 : null,
   );
   const churn = g["churn-c1"];
-  const modernChurn = g["modern-churn-c1"];
+  // Same upstream and preset, only the client's era differs (the modern upstream's own cost is in modern-churn-c1).
+  const modernChurn = g["modern-churn-same-c1"];
   const churnOk = has(churn) && has(modernChurn);
   add(
     "modern-churn",
-    "a new 2026-07-28 client (list → call, no handshake) ≥ 2× the req/s of a new legacy session through the gateway",
+    "a new 2026-07-28 client (list → call, no handshake) ≥ 2× the req/s of a new legacy session through the gateway, same upstream",
     churnOk ? `${f(modernChurn.rps / churn.rps)}× (p50 ${f(modernChurn.p50Ms)} vs ${f(churn.p50Ms)} ms)` : "n/a",
     churnOk ? modernChurn.rps >= 2 * churn.rps : null,
   );
