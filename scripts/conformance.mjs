@@ -33,7 +33,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startConformanceModernUpstream } from "../test/fixtures/conformance-modern-upstream.mjs";
 import { startConformanceUpstream } from "../test/fixtures/conformance-upstream.mjs";
-import { differenceNotes, failureNotes, featureNotes, resultTable } from "./lib/conformance-report.mjs";
+import { differenceNotes, failureNotes, featureNotes, resultTable, wireNotes } from "./lib/conformance-report.mjs";
 import { ensureSuite, NODE_VERSION, requiredServerScenarios, runScenarios, runSuite, SUITE_PACKAGE, SUITE_VERSION } from "./lib/conformance-suite.mjs";
 import { ensureDevVars, readDevVars } from "./lib/dev-vars.mjs";
 import { startProtocolPin } from "./lib/protocol-pin.mjs";
@@ -190,7 +190,14 @@ async function main() {
         modernNotes.push(`${label}: not run, seeding its preset failed: ${modernSeedError}`);
         continue;
       }
-      const pin = opts["no-pin"] || modern ? undefined : await startProtocolPin({ target: url, version });
+      // 2026-07-28: nothing to pin, but the proxy records each scenario's exchanges for the report.
+      const pin = modern
+        ? await startProtocolPin({ target: url, record: true })
+        : opts["no-pin"]
+          ? undefined
+          : await startProtocolPin({ target: url, version });
+      /** @type {Map<string, import('./lib/protocol-pin.mjs').Exchange[]>} */
+      const exchanges = new Map();
       log(`running the suite (${version}) ${target === "direct" ? "directly against the upstream" : "through the preset"}…`);
       if (target !== "direct" && version === versions[0])
         log('(workerd may log "disconnected: ::write(...): Broken pipe": the suite\'s client hanging up on reply bodies it does not read; harmless)');
@@ -205,7 +212,11 @@ async function main() {
         signal: aborter.signal,
       };
       const run = modern
-        ? await runScenarios({ ...common, scenarios: opts.scenario ? [opts.scenario] : required })
+        ? await runScenarios({
+            ...common,
+            scenarios: opts.scenario ? [opts.scenario] : required,
+            onScenarioDone: (scenario) => exchanges.set(scenario, pin?.takeExchanges() ?? []),
+          })
         : await runSuite({ ...common, scenario: opts.scenario });
       const stats = pin?.stats() ?? { initializesPinned: 0, requestedVersions: {}, headerVersions: {} };
       await pin?.close();
@@ -220,11 +231,11 @@ async function main() {
         .map(([v, n]) => `${v}×${n}`)
         .join(", ");
       log(`  ${label}: ${passed}/${total} checks passed in ${((Date.now() - t) / 1000).toFixed(1)} s${run.timedOut ? " (cut off by the time limit)" : ""}`);
-      if (pin)
+      if (pin && !modern)
         pinNotes.push(
           `${label}: ${stats.initializesPinned} initialize requests set to ${version} (the clients asked for ${fmtCounts(stats.requestedVersions)}); the other requests carried MCP-Protocol-Version ${negotiated || "none"}`,
         );
-      columns.push({ version, target, run });
+      columns.push({ version, target, run, ...(modern ? { exchanges } : {}) });
     }
   }
 
@@ -233,23 +244,25 @@ async function main() {
   const notes = failureNotes(columns);
   const needs = featureNotes(columns);
   const differences = differenceNotes(columns);
+  const wire = wireNotes(columns);
   console.log(`\n${table}\n`);
   console.log(`What the scenarios failing through the preset exercise:\n${needs}`);
   console.log(`Fewer checks passed through the preset than directly:\n${differences}`);
+  if (wire) console.log(`Failing checks through the preset, with the wire:\n${wire}`);
   console.log(`wall time ${wallSeconds} s\n`);
   if (seed.naming !== "plain") console.log(`NOTE: ${seed.namingNote}\n`);
   if (opts.scenario) log("--scenario run: docs/conformance.md left as it is");
   else if (!opts["no-docs"]) {
     mkdirSync(dirname(DOC_PATH), { recursive: true });
-    writeFileSync(DOC_PATH, renderDoc({ table, notes, needs, differences, pinNotes, modernNotes, seed, wallSeconds }));
+    writeFileSync(DOC_PATH, renderDoc({ table, notes, needs, differences, wire, pinNotes, modernNotes, seed, wallSeconds }));
     log(`wrote ${DOC_PATH.slice(ROOT.length)}`);
   }
 }
 
 /**
- * @param {{ table: string, notes: string, needs: string, differences: string, pinNotes: string[], modernNotes: string[], seed: Seed, wallSeconds: number }} r
+ * @param {{ table: string, notes: string, needs: string, differences: string, wire: string, pinNotes: string[], modernNotes: string[], seed: Seed, wallSeconds: number }} r
  */
-function renderDoc({ table, notes, needs, differences, pinNotes, modernNotes, seed, wallSeconds }) {
+function renderDoc({ table, notes, needs, differences, wire, pinNotes, modernNotes, seed, wallSeconds }) {
   const commit = git(["rev-parse", "--short", "HEAD"]) || "unknown";
   const dirty = git(["status", "--porcelain"]) ? " with uncommitted changes" : "";
   const command = `npm run conformance${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
@@ -300,7 +313,18 @@ ${differences}
 
 The suite's own message for every failing or warning check.
 
-${notes}`;
+${notes}${
+  wire
+    ? `
+## Failing checks through the preset, with the wire
+
+For the columns recorded by the harness's proxy: each failing (or warning) check with the suite's details, then the
+first exchange of that scenario that the gateway answered with an error (an HTTP status of 400 or more, or a JSON-RPC
+error), bodies cut short.
+
+${wire}`
+    : ""
+}`;
 }
 
 /**

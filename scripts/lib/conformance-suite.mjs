@@ -88,10 +88,11 @@ export function requiredServerScenarios(cli, revision) {
  * Runs the named scenarios one by one (`--scenario`, each into its own output folder) and
  * collects their results in that order, within `runTimeoutMs` for all of them together: a
  * scenario left when time is up is `not_run`, one that wrote no result is `crashed` with 0/0.
- * @param {Omit<Parameters<typeof runSuite>[0], 'scenario'> & { scenarios: string[] }} options
+ * `onScenarioDone` runs after each scenario that ran (e.g. to take what a recording proxy saw).
+ * @param {Omit<Parameters<typeof runSuite>[0], 'scenario'> & { scenarios: string[], onScenarioDone?: (scenario: string) => void }} options
  * @returns {Promise<SuiteRun>}
  */
-export async function runScenarios({ scenarios, runTimeoutMs, outputDir, ...rest }) {
+export async function runScenarios({ scenarios, runTimeoutMs, outputDir, onScenarioDone, ...rest }) {
   const deadline = Date.now() + runTimeoutMs;
   /** @type {ScenarioResult[]} */
   const results = [];
@@ -111,6 +112,7 @@ export async function runScenarios({ scenarios, runTimeoutMs, outputDir, ...rest
     if (run.exitCode !== 0) exitCode = run.exitCode;
     if (run.timedOut) timedOut = true;
     results.push(run.scenarios.find((s) => s.scenario === scenario) ?? { scenario, outcome: "crashed", passed: 0, failed: 0, warnings: 0, checks: [] });
+    onScenarioDone?.(scenario);
   }
   return { scenarios: results, exitCode, timedOut, stderr };
 }
