@@ -9,8 +9,9 @@ import { PENDING_SCENARIOS } from "./conformance-suite.mjs";
  * @typedef {import('./conformance-suite.mjs').ScenarioResult} ScenarioResult
  * @typedef {import('./conformance-suite.mjs').SuiteRun} SuiteRun
  * @typedef {import('./protocol-pin.mjs').Exchange} Exchange
- * @typedef {{ version: string, target: 'direct' | 'via preset', run: SuiteRun, exchanges?: Map<string, Exchange[]> }} Column
- *   exchanges: what a recording proxy saw, per scenario (the 2026-07-28 columns)
+ * @typedef {{ version: string, target: 'direct' | 'via preset', run: SuiteRun, exchanges?: Map<string, Exchange[]>, upstreamExchanges?: Map<string, Exchange[]> }} Column
+ *   exchanges: what a recording proxy in front of the target saw, per scenario (the 2026-07-28 columns);
+ *   upstreamExchanges: what the gateway sent the upstream meanwhile (through the preset)
  */
 
 /**
@@ -73,6 +74,10 @@ export function failureNotes(columns) {
     const bad = c.run.scenarios.filter((s) => s.failed > 0 || s.warnings > 0 || s.outcome !== "ran" || s.passed === 0);
     if (bad.length === 0) continue;
     out.push(`#### ${c.version} ${c.target}`, "");
+    if (c.target === "via preset" && c.exchanges) {
+      out.push(`${bad.length} scenarios: see "Failing checks through the preset, with the wire" below.`, "");
+      continue;
+    }
     for (const s of bad) {
       if (s.outcome === "not_run") {
         out.push(`- **${s.scenario}**: not run (the run hit its time limit first)`);
@@ -251,6 +256,15 @@ export function wireNotes(columns) {
       if (errors[0])
         out.push(`  - first error on the wire (${errors.length} of ${exchanges.length} requests answered with an error): ${formatExchange(errors[0])}`);
       else out.push(`  - no error on the wire (${exchanges.length} requests recorded)`);
+      const upstream = c.upstreamExchanges?.get(s.scenario);
+      if (upstream) {
+        const upstreamErrors = upstream.filter(isErrorExchange);
+        out.push(
+          `  - upstream side (gateway → upstream): ${upstream.length ? upstream.map((e) => `${e.rpcMethod ?? e.method} ${e.status ?? "?"}`).join(", ") : "nothing sent"}${
+            upstreamErrors[0] ? `; first error: ${formatExchange(upstreamErrors[0])}` : ""
+          }`,
+        );
+      }
     }
     out.push("");
   }
