@@ -1,7 +1,8 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { McpReply } from "../mcp/contract";
-import { isRequest, RpcCode, type RpcMessage, readableId, validateMessage } from "../mcp/jsonrpc";
-import { isSupportedVersion } from "../mcp/protocol";
+import { isRequest, RpcCode, type RpcMessage, readableId, rpcErrorBody, validateMessage } from "../mcp/jsonrpc";
+import { eraOf, type ModernRequest } from "../mcp/modern";
+import { ALL_PROTOCOL_VERSIONS, isModernVersion, isSupportedVersion } from "../mcp/protocol";
 import { bearerChallenge } from "../oauth/metadata";
 import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../shared/json-depth";
 import { publicUrl } from "../shared/public-url";
@@ -41,7 +42,7 @@ const HEADER_TOKEN = /^[\x21-\x7e]{1,128}$/;
 type McpRequest =
   | { method: "GET"; sessionId: string; lastEventId: string | null }
   | { method: "DELETE"; sessionId: string }
-  | { method: "POST"; sessionId: string | null; messages: RpcMessage[]; batch: boolean };
+  | { method: "POST"; sessionId: string | null; messages: RpcMessage[]; batch: boolean; modern?: ModernRequest | null };
 
 type McpEnv = CallerEnv & { Variables: { request: McpRequest } };
 
@@ -89,6 +90,13 @@ async function checkPost(c: Context<McpEnv>, sessionId: string | null): Promise<
     if (!checked.ok) return jsonRpcError(400, readableId(item), RpcCode.InvalidRequest, `Invalid request: ${checked.reason}.`);
     messages.push(checked.message);
   }
+  const era = eraOf((name) => c.req.header(name), messages, batch);
+  if (era.era === "refused") {
+    const { status, id, code, message, data } = era.refusal;
+    return new Response(rpcErrorBody(id, code, message, data), { status, headers: { "content-type": "application/json" } });
+  }
+  // The modern era has no sessions: an Mcp-Session-Id it sends is ignored.
+  if (era.era === "modern") return { method: "POST", sessionId: null, messages, batch: false, modern: era.request };
   const initialize = messages.find((m) => isRequest(m) && m.method === "initialize");
   if (initialize && batch) {
     return jsonRpcError(400, readableId(initialize), RpcCode.InvalidRequest, "initialize must not be part of a batch.");
@@ -109,11 +117,21 @@ const checkRequest: MiddlewareHandler<McpEnv> = async (c, next) => {
   if (sessionId !== null && !HEADER_TOKEN.test(sessionId)) {
     return jsonRpcError(400, null, RpcCode.BadRequest, "Mcp-Session-Id is malformed.");
   }
-  const version = c.req.header("mcp-protocol-version");
-  if (version !== undefined && !isSupportedVersion(version)) {
-    return jsonRpcError(400, null, RpcCode.BadRequest, `Unsupported MCP-Protocol-Version: ${version.slice(0, 40)}.`);
-  }
   const method = c.req.method;
+  const version = c.req.header("mcp-protocol-version");
+  // POSTs are told apart by era in checkPost; GET and DELETE exist only in the legacy era.
+  if (method !== "POST" && version !== undefined && !isSupportedVersion(version)) {
+    if (isModernVersion(version)) {
+      return jsonRpcError(405, null, RpcCode.BadRequest, `${method} is not part of protocol version ${version}; send requests with POST.`, { allow: "POST" });
+    }
+    return new Response(
+      rpcErrorBody(null, RpcCode.UnsupportedProtocolVersion, "Unsupported protocol version", {
+        supported: ALL_PROTOCOL_VERSIONS,
+        requested: version.slice(0, 40),
+      }),
+      { status: 400, headers: { "content-type": "application/json" } },
+    );
+  }
   let checked: McpRequest | Response;
   if (method === "POST") checked = await checkPost(c, sessionId);
   else if (method === "GET") checked = checkGet(c, sessionId);
@@ -149,7 +167,17 @@ async function forward(c: Context<McpEnv>): Promise<Response> {
       ? await stub.listen({ handle, slug, userId, grantId, sessionId: request.sessionId, lastEventId: request.lastEventId })
       : request.method === "DELETE"
         ? await stub.endSession({ handle, slug, userId, grantId, sessionId: request.sessionId })
-        : await stub.mcp({ handle, slug, userId, grantId, ip, sessionId: request.sessionId, messages: request.messages, batch: request.batch });
+        : await stub.mcp({
+            handle,
+            slug,
+            userId,
+            grantId,
+            ip,
+            sessionId: request.sessionId,
+            messages: request.messages,
+            batch: request.batch,
+            modern: request.modern,
+          });
   // The 401 challenge: where to discover how to get a token; invalid_token when one was sent.
   return toResponse(reply, () => bearerChallenge(publicUrl(c), handle, slug, userId ? "invalid_token" : undefined));
 }

@@ -4,6 +4,7 @@
  * comes back (status, body, headers). Types only.
  */
 import type { RpcMessage } from "./jsonrpc";
+import type { ModernRequest } from "./modern";
 
 export interface PresetRef {
   handle: string;
@@ -26,6 +27,8 @@ export interface McpCall extends PresetRef, Caller {
   sessionId: string | null;
   messages: RpcMessage[];
   batch: boolean;
+  /** A modern-era (2026-07-28) request: what its `_meta` says (null for a notification); absent in the legacy era. */
+  modern?: ModernRequest | null;
 }
 
 export interface McpReply {

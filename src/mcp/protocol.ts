@@ -7,8 +7,7 @@ export type ModernProtocolVersion = (typeof MODERN_PROTOCOL_VERSIONS)[number];
 export const MODERN_PROTOCOL_VERSION: ModernProtocolVersion = "2026-07-28";
 /** Every revision a preset speaks, newest first: what server/discover and -32022 errors list. */
 export const ALL_PROTOCOL_VERSIONS: readonly string[] = [...MODERN_PROTOCOL_VERSIONS, ...SUPPORTED_PROTOCOL_VERSIONS];
-export const isModernVersion = (v: unknown): v is ModernProtocolVersion =>
-  typeof v === "string" && (MODERN_PROTOCOL_VERSIONS as readonly string[]).includes(v);
+export const isModernVersion = (v: unknown): v is ModernProtocolVersion => typeof v === "string" && (MODERN_PROTOCOL_VERSIONS as readonly string[]).includes(v);
 
 /** The `_meta` keys of a modern-era request and result (2026-07-28, SEP-2575). */
 export const META = {
@@ -34,13 +33,13 @@ export function negotiateVersion(requested: unknown): ProtocolVersion {
 }
 
 /** JSON-RPC batches existed only in 2025-03-26; later revisions removed them. */
-export function allowsBatches(v: ProtocolVersion): boolean {
+export function allowsBatches(v: ProtocolVersion | ModernProtocolVersion): boolean {
   return v === "2025-03-26";
 }
 
 /** SSE polling (SEP-1699, 2025-11-25): priming events, and streams the server may close for the client to resume. */
-export function supportsSsePolling(v: ProtocolVersion): boolean {
-  return v >= "2025-11-25";
+export function supportsSsePolling(v: ProtocolVersion | ModernProtocolVersion): boolean {
+  return v === "2025-11-25";
 }
 
 /** MCP's log levels (syslog's), least severe first. */

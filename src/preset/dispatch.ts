@@ -22,11 +22,14 @@ import {
   rpcErrorBody,
   rpcResultBody,
 } from "../mcp/jsonrpc";
-import { allowsBatches, isLogLevel, LOG_LEVELS, negotiateVersion } from "../mcp/protocol";
+import type { ModernRequest } from "../mcp/modern";
+import { CACHEABLE_METHODS, type CacheHints, isErrorReply, modernReply } from "../mcp/modern-results";
+import { ALL_PROTOCOL_VERSIONS, allowsBatches, isLogLevel, LOG_LEVELS, META, negotiateVersion } from "../mcp/protocol";
 import { callerKey } from "../policy/caller-key";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
+import { randomToken } from "../shared/ids";
 import { GATEWAY_VERSION } from "../shared/version";
-import type { SessionStreams } from "../streaming/session-streams";
+import type { ListenFilter, SessionStreams } from "../streaming/session-streams";
 import { resolveToolName } from "../tools/catalog";
 import type { CatalogCache } from "../tools/catalog-cache";
 import { type CallContext, type StreamOpened, ToolCalls } from "../tools/tool-call";
@@ -39,7 +42,7 @@ import type { Alarms } from "./alarms";
 import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
-import { type SessionStore, sessionOwner, sessionUser } from "./session-store";
+import { type Session, type SessionStore, sessionOwner, sessionUser } from "./session-store";
 
 export interface DispatchDeps {
   admission: Admission;
@@ -68,9 +71,21 @@ export const SUBSCRIPTIONS_PER_SESSION = 100;
 
 const reply = (status: number, body: McpReply["body"], headers?: Record<string, string>): McpReply => ({ status, body, headers });
 
+/** Legacy methods that 2026-07-28 removed (SEP-2575): a modern request for one gets 404 and -32601. */
+const REMOVED_IN_MODERN: ReadonlySet<string> = new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
+/** Modern-era listen streams one caller may hold open on a preset, and the preset in all (like sessions). */
+export const LISTENS_PER_CALLER = 100;
+export const LISTENS_PER_PRESET = 2_000;
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** How long a modern client may treat a list (and server/discover) as fresh; list changes are announced anyway. */
+export const LIST_TTL_MS = 60_000;
+
 export class McpDispatch {
   readonly #deps: DispatchDeps;
   readonly #tools: ToolCalls;
+  /** Open modern-era listen streams: stand-in session id → the caller key that opened it. */
+  readonly #listens = new Map<string, string>();
 
   constructor(deps: DispatchDeps) {
     this.#deps = deps;
@@ -95,6 +110,7 @@ export class McpDispatch {
       const caller = callerKey(call.userId, call.ip);
       if ("status" in gate) return this.#turnedAway(call, caller, gate, metrics);
       const { config } = gate;
+      if (call.modern !== undefined) return await this.#modern(config, call, caller, call.modern, metrics);
       if (first && isRequest(first) && first.method === "initialize") {
         const limited = limits.takeControl(caller, config.rateLimit, Date.now());
         if (!limited.allowed) return this.#refuse(config, caller, first, limited);
@@ -145,6 +161,7 @@ export class McpDispatch {
    */
   async sessionEnded(sessionId: string): Promise<void> {
     const { notifications, streams, config, limits } = this.#deps;
+    this.#listens.delete(sessionId);
     this.#tools.endSession(sessionId);
     limits.forgetSession(sessionId);
     const current = config.current;
@@ -175,7 +192,7 @@ export class McpDispatch {
    * A tools/call alone in its POST: answered with JSON, unless it needs to relay something before
    * its answer; then with an SSE stream as soon as that opens (the call goes on behind it).
    */
-  async #streamableCall(ctx: CallContext, req: RpcRequest, ref: PresetRef): Promise<McpReply> {
+  async #streamableCall(ctx: CallContext, req: RpcRequest, ref: PresetRef, settled?: () => void): Promise<McpReply> {
     let streamed!: StreamOpened;
     let streaming = false;
     const opened = new Promise<McpReply>((resolve) => {
@@ -185,11 +202,142 @@ export class McpDispatch {
       };
     });
     const work = this.#tools.run(ctx, req, streamed).then((h) => reply(h.status ?? 200, h.body, h.headers));
+    if (settled) work.finally(settled).catch(() => {});
     // Once the stream is out, a failure ends it (CallRelay.finish) and must not surface here.
     work.catch((e: unknown) => {
       if (streaming) console.error("streamed tool call failed", ref.handle, ref.slug, e);
     });
     return Promise.race([work, opened]);
+  }
+
+  /**
+   * One modern-era (2026-07-28) request: served statelessly with a stand-in session that lives as
+   * long as the request (its per-request log level, its relayed stream), through the same
+   * handlers, limits and records as the legacy era; the reply gets what the modern era adds.
+   */
+  async #modern(config: PresetConfig, call: McpCall, caller: string, request: ModernRequest | null, metrics: MetricsWriter): Promise<McpReply> {
+    const first = call.messages[0];
+    // A notification: 2026-07-28 defines none over HTTP (closing a stream is cancellation); accepted.
+    if (request === null || !first || !isRequest(first)) return reply(202, null);
+    if (REMOVED_IN_MODERN.has(first.method)) {
+      return reply(
+        404,
+        rpcErrorBody(first.id, RpcCode.MethodNotFound, `Method not found: ${first.method} is not part of protocol version ${request.version}.`),
+      );
+    }
+    const now = Date.now();
+    const session: Session = {
+      id: `m-${randomToken(12)}`,
+      presetId: config.id,
+      principal: sessionOwner(call.userId),
+      caller: null,
+      protocolVersion: request.version,
+      clientName: keptClientName(request.clientInfo),
+      // Requests to the client (sampling, elicitation, roots) are not relayed to a modern client:
+      // its era has input_required results instead, so the upstream is told the client cannot answer.
+      clientCapabilities: {},
+      createdAt: now,
+      lastSeen: now,
+    };
+    const { limits, streams, pool, alarms } = this.#deps;
+    const hints = (method: string): CacheHints | undefined =>
+      CACHEABLE_METHODS.has(method)
+        ? {
+            ttlMs: method === "resources/read" ? 0 : LIST_TTL_MS,
+            cacheScope: method !== "resources/read" && config.visibility === "public" ? "public" : "private",
+          }
+        : undefined;
+    const ctx: CallContext = { config, session, caller, metrics, shape: (req, body) => modernReply(body, req.id, hints(req.method)) };
+    const forget = () => {
+      limits.forgetSession(session.id);
+      streams.endSession(session.id);
+    };
+    if (first.method === "subscriptions/listen") return this.#listenModern(config, call, caller, session, first);
+    if (request.logLevel) streams.setLogLevel(session.id, request.logLevel, false);
+    if (first.method === "tools/call") {
+      const answer = await this.#streamableCall(ctx, first, call, forget);
+      if (pool.connected) alarms.scheduleSweep();
+      return answer;
+    }
+    try {
+      if (first.method === "server/discover") {
+        const limited = limits.takeControl(caller, config.rateLimit, now);
+        if (!limited.allowed) return this.#refuse(config, caller, first, limited);
+        return reply(200, await this.#discover(config, first), limited.headers);
+      }
+      const handled = await this.#handle(ctx, first);
+      if (pool.connected) alarms.scheduleSweep();
+      const body = handled.body === null ? null : ctx.shape!(first, handled.body);
+      const status = body !== null && isErrorReply(body, first.id, RpcCode.MethodNotFound) ? 404 : (handled.status ?? 200);
+      return reply(status, body, handled.headers);
+    } finally {
+      forget();
+    }
+  }
+
+  /**
+   * subscriptions/listen (2026-07-28): a stream of the list changes and resource updates the
+   * client opted into, under a stand-in session that ends with the stream. Bounded like sessions:
+   * LISTENS_PER_CALLER per caller, LISTENS_PER_PRESET in all (then 503 and -32030).
+   */
+  async #listenModern(config: PresetConfig, call: McpCall, caller: string, session: Session, req: RpcRequest): Promise<McpReply> {
+    const { limits, items, notifications, streams, pool, alarms } = this.#deps;
+    const limited = limits.takeControl(caller, config.rateLimit, Date.now());
+    if (!limited.allowed) return this.#refuse(config, caller, req, limited);
+    const wanted = req.params?.notifications ?? {};
+    const uris = isObject(wanted) ? (wanted.resourceSubscriptions ?? []) : null;
+    if (!isObject(wanted) || !Array.isArray(uris) || !uris.every((u) => typeof u === "string")) {
+      return reply(200, rpcErrorBody(req.id, RpcCode.InvalidParams, "params.notifications must be an object; its resourceSubscriptions a list of URIs."));
+    }
+    if (uris.length > SUBSCRIPTIONS_PER_SESSION) {
+      return reply(200, rpcErrorBody(req.id, RpcCode.InvalidParams, `A listen may subscribe to at most ${SUBSCRIPTIONS_PER_SESSION} resources.`));
+    }
+    const mine = [...this.#listens.values()].filter((c) => c === caller).length;
+    if (this.#listens.size >= LISTENS_PER_PRESET || (cappedCaller(caller) !== null && mine >= LISTENS_PER_CALLER)) {
+      return reply(
+        503,
+        rpcErrorBody(req.id, RpcCode.SessionsFull, "This preset has too many open listen streams; try again later.", { retryAfterSeconds: 60 }),
+        {
+          "retry-after": "60",
+        },
+      );
+    }
+    const { capabilities } = await items.describe(config);
+    const has = (name: string) => isObject(capabilities[name]);
+    const filter: ListenFilter = {};
+    if (wanted.toolsListChanged === true) filter.toolsListChanged = true;
+    if (wanted.promptsListChanged === true && has("prompts")) filter.promptsListChanged = true;
+    if (wanted.resourcesListChanged === true && has("resources")) filter.resourcesListChanged = true;
+    if (uris.length > 0 && isObject(capabilities.resources) && capabilities.resources.subscribe === true) {
+      const subscribed: string[] = [];
+      for (const uri of new Set(uris as string[])) {
+        const answer = await notifications.subscription(config, session, { jsonrpc: "2.0", id: req.id, method: "resources/subscribe", params: { uri } });
+        if (errorMessageOf(answer) === null) subscribed.push(uri);
+      }
+      filter.resourceSubscriptions = subscribed;
+    }
+    const fresh = !streams.hasListeners;
+    this.#listens.set(session.id, caller);
+    const listener = { sessionId: session.id, userId: call.userId, grantId: call.grantId ?? null };
+    const body = streams.listenModern(listener, req.id, filter, () => void this.sessionEnded(session.id));
+    // The first listener: note what the lists are now, so a change can be told apart from no change.
+    if (fresh) notifications.listsMayHaveChanged(true);
+    if (pool.connected) alarms.scheduleSweep();
+    return reply(200, body, { ...limited.headers, "x-accel-buffering": "no" });
+  }
+
+  /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */
+  async #discover(config: PresetConfig, req: RpcRequest): Promise<string> {
+    const { capabilities, instructions } = await this.#deps.items.describe(config);
+    return rpcResultBody(req.id, {
+      resultType: "complete",
+      supportedVersions: ALL_PROTOCOL_VERSIONS,
+      capabilities,
+      ...(instructions ? { instructions } : {}),
+      _meta: { [META.serverInfo]: { name: `${config.handle}/${config.slug}`, title: config.name, version: GATEWAY_VERSION } },
+      ttlMs: LIST_TTL_MS,
+      cacheScope: config.visibility === "public" ? "public" : "private",
+    });
   }
 
   async #initialize(config: PresetConfig, call: McpCall, req: RpcRequest): Promise<McpReply> {

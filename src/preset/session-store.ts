@@ -13,7 +13,7 @@
  */
 
 import { CLIENT_NAME_MAX, keptCapabilities } from "../mcp/client-capabilities";
-import type { ProtocolVersion } from "../mcp/protocol";
+import type { ModernProtocolVersion, ProtocolVersion } from "../mcp/protocol";
 import { randomToken } from "../shared/ids";
 
 export interface Session {
@@ -23,7 +23,8 @@ export interface Session {
   principal: string;
   /** The caller key (policy/caller-key.ts) that opened it; null when it counts against no caller (no address known, or a session of an earlier release). */
   caller: string | null;
-  protocolVersion: ProtocolVersion;
+  /** A modern version only for the stand-in session of one modern-era request (never stored). */
+  protocolVersion: ProtocolVersion | ModernProtocolVersion;
   clientName: string | null;
   /** The flags the gateway reads (mcp/client-capabilities.ts `keptCapabilities`), nothing else. */
   clientCapabilities: Record<string, unknown>;

@@ -29,6 +29,8 @@ export class ClientStream {
   #connections = 0;
   /** When the last connection ended (null while one is open). */
   detachedAt: number | null = Date.now();
+  /** Told when the client drops its connection (not when the gateway closes it): a modern-era request's stream closing is its cancellation. */
+  onGone: (() => void) | null = null;
 
   constructor(log: SseEventLog, id: string, sessionId: string, priming: boolean) {
     this.#log = log;
@@ -59,6 +61,8 @@ export class ClientStream {
     const { readable, writable } = new IdentityTransformStream();
     const writer = writable.getWriter();
     this.#writer = writer;
+    // The client cancelled the body: the writer errors (a close of ours resolves it instead).
+    writer.closed.catch(() => this.#gone(writer));
     this.#connections++;
     this.detachedAt = null;
     if (afterSeq === null) {
@@ -89,6 +93,11 @@ export class ClientStream {
     this.disconnect();
   }
 
+  /** An SSE comment line (not logged): keeps a quiet stream open through intermediaries, and finds out whether the client is still there. */
+  keepAlive(): void {
+    this.#write(":\n\n");
+  }
+
   /** Closes the current connection; the stream goes on (the client may resume it). */
   disconnect(): void {
     const writer = this.#writer;
@@ -102,12 +111,14 @@ export class ClientStream {
     const writer = this.#writer;
     if (!writer) return;
     // Not awaited: the writer queues in order. A failed write means the client went away.
-    writer.write(encoder.encode(text)).catch(() => {
-      if (this.#writer === writer) {
-        this.#writer = null;
-        this.detachedAt = Date.now();
-      }
-    });
+    writer.write(encoder.encode(text)).catch(() => this.#gone(writer));
+  }
+
+  #gone(writer: WritableStreamDefaultWriter<Uint8Array>): void {
+    if (this.#writer !== writer) return;
+    this.#writer = null;
+    this.detachedAt = Date.now();
+    this.onGone?.();
   }
 }
 

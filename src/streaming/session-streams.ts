@@ -4,7 +4,7 @@
  */
 
 import { RpcCode, type RpcId, rpcErrorBody } from "../mcp/jsonrpc";
-import { isLogLevel, LOG_LEVELS, type LogLevel, supportsSsePolling } from "../mcp/protocol";
+import { isLogLevel, LOG_LEVELS, type LogLevel, META, supportsSsePolling } from "../mcp/protocol";
 import type { Session } from "../preset/session-store";
 import { ClientStream } from "./client-stream";
 import { EVENT_TTL_MS, parseEventId, SseEventLog } from "./sse-event-log";
@@ -16,6 +16,25 @@ export interface AwaitsAnswer {
 
 /** The gateway closes a standalone GET stream after this long; the client resumes it (nothing is lost). */
 export const STANDALONE_MAX_MS = 10 * 60_000;
+
+/** A modern-era listen stream sends an SSE comment this often while quiet, and learns so that its client left. */
+export const LISTEN_KEEPALIVE_MS = 15_000;
+
+/** What a modern-era `subscriptions/listen` opted into (2026-07-28), as the gateway honors it. */
+export interface ListenFilter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+  resourceSubscriptions?: string[];
+}
+
+/** Which filter field lets a notification through on a listen stream. */
+const FILTER_OF: Record<string, keyof ListenFilter> = {
+  "notifications/tools/list_changed": "toolsListChanged",
+  "notifications/prompts/list_changed": "promptsListChanged",
+  "notifications/resources/list_changed": "resourcesListChanged",
+  "notifications/resources/updated": "resourceSubscriptions",
+};
 
 /** Who opened a session's standalone stream: the credential its GET carried. */
 export interface Listener {
@@ -65,6 +84,8 @@ export class SessionStreams {
   readonly #listeners = new Map<string, Listener>();
   /** Each session's log level (an index of LOG_LEVELS), and whether it counts for the level asked of upstreams. */
   readonly #levels = new Map<string, { rank: number; counts: boolean }>();
+  /** Modern-era listen streams (by their stand-in session): the subscription id (the listen request's id) and filter. */
+  readonly #modern = new Map<string, { subscriptionId: RpcId; filter: ListenFilter }>();
   /** Exposed resource URIs each session subscribed to. */
   readonly #subscriptions = new Map<string, Set<string>>();
   #requestSeq = 0;
@@ -133,6 +154,53 @@ export class SessionStreams {
   }
 
   /**
+   * A modern-era `subscriptions/listen` (2026-07-28): a stream of its own, acknowledged first with
+   * the filter the gateway honors; every notification on it is one the filter asked for, tagged
+   * with the subscription id. No resumption: when the client leaves (a keep-alive write fails) or
+   * after STANDALONE_MAX_MS (then answered with the listen request's result, a graceful end),
+   * `ended` is told, and the object drops the stand-in session with its subscriptions.
+   */
+  listenModern(listener: Listener, subscriptionId: RpcId, filter: ListenFilter, ended: () => void): ReadableStream<Uint8Array> {
+    const { sessionId } = listener;
+    this.#listeners.set(sessionId, listener);
+    this.#modern.set(sessionId, { subscriptionId, filter });
+    const stream = new ClientStream(this.#log, this.#log.open(sessionId, "standalone", null), sessionId, false);
+    this.#standalone.set(sessionId, stream);
+    const body = stream.connect(null);
+    const tag = { [META.subscriptionId]: subscriptionId };
+    stream.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { _meta: tag, notifications: filter } }));
+    let over = false;
+    const finish = () => {
+      if (over) return;
+      over = true;
+      clearInterval(beat);
+      clearTimeout(limit);
+      ended();
+    };
+    const beat = setInterval(() => {
+      if (stream.connected && !stream.done) stream.keepAlive();
+      else finish();
+    }, LISTEN_KEEPALIVE_MS);
+    const limit = setTimeout(() => {
+      stream.end(JSON.stringify({ jsonrpc: "2.0", id: subscriptionId, result: { resultType: "complete", _meta: tag } }));
+      finish();
+    }, STANDALONE_MAX_MS);
+    return body;
+  }
+
+  /** The text of `message` for a session's standalone stream: as it is, or on a modern listen stream tagged, or null when its filter leaves it out. */
+  #framed(sessionId: string, message: Record<string, unknown>, data: string): string | null {
+    const modern = this.#modern.get(sessionId);
+    if (!modern) return data;
+    const field = FILTER_OF[message.method as string];
+    if (!field || !modern.filter[field]) return null;
+    const params = (message.params ?? {}) as Record<string, unknown>;
+    if (field === "resourceSubscriptions" && !modern.filter.resourceSubscriptions?.includes(params.uri as string)) return null;
+    const meta = { ...(params._meta as Record<string, unknown> | undefined), [META.subscriptionId]: modern.subscriptionId };
+    return JSON.stringify({ ...message, params: { ...params, _meta: meta } });
+  }
+
+  /**
    * Sends a notification to every session with a standalone stream (or only to `sessionIds`)
    * whose access the object confirms now: a listener that lost it gets nothing (see `review`).
    */
@@ -148,7 +216,8 @@ export class SessionStreams {
         continue;
       }
       if (this.#judge(stream.sessionId) !== "keep") continue;
-      stream.send(data);
+      const framed = this.#framed(stream.sessionId, message, data);
+      if (framed !== null) stream.send(framed);
     }
   }
 
@@ -286,6 +355,7 @@ export class SessionStreams {
     this.#standalone.get(sessionId)?.disconnect();
     this.#standalone.delete(sessionId);
     this.#listeners.delete(sessionId);
+    this.#modern.delete(sessionId);
     for (const [id, stream] of this.#calls) if (stream.sessionId === sessionId) this.#calls.delete(id);
     for (const [id, pending] of this.#requests) if (pending.sessionId === sessionId) this.#requests.delete(id);
     this.#levels.delete(sessionId);

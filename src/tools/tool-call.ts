@@ -9,7 +9,7 @@
  */
 import type { MessageReply } from "../mcp/contract";
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
-import { supportsSsePolling } from "../mcp/protocol";
+import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import type { Session } from "../preset/session-store";
@@ -44,6 +44,8 @@ export interface CallContext {
   /** The caller key (policy/caller-key.ts): what limits and records count. */
   caller: string;
   metrics: MetricsWriter;
+  /** How a reply to `req` is written for this caller's era (modern-era additions); none in the legacy era. */
+  shape?: (req: RpcRequest, body: string) => string;
 }
 
 /** Receives the reply as an SSE stream as soon as the call has something to relay before its answer. */
@@ -133,11 +135,16 @@ export class ToolCalls {
         : undefined;
     if (params._meta !== undefined) upstreamParams._meta = progressToken ? { ...meta, progressToken: progressToken.upstream } : meta;
     const deadline = new Deadline(server.timeoutMs, MAX_CALL_MS);
-    const { relay, closeStream } = this.#relay(session, req, server, { deadline, progressToken, streaming: !!stream });
+    // 2026-07-28: closing a request's stream is its cancellation (there is no notifications/cancelled over HTTP).
+    const cancelOnClose = isModernVersion(session.protocolVersion)
+      ? () => controller.abort(new DOMException("the client closed the stream", "AbortError"))
+      : undefined;
+    const { relay, closeStream } = this.#relay(session, req, server, { deadline, progressToken, streaming: !!stream, cancelOnClose });
     if (stream) void relay.opened.then((body) => stream({ status: 200, body, headers: limited.headers }));
     let reply: MessageReply | undefined;
     try {
-      reply = await this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers);
+      const answered = await this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers);
+      reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;
     } finally {
       deadline.clear();
@@ -152,13 +159,17 @@ export class ToolCalls {
     session: Session,
     req: RpcRequest,
     server: PresetServer,
-    opts: { deadline: Deadline; progressToken: RelayOptions["progressToken"]; streaming: boolean },
+    opts: { deadline: Deadline; progressToken: RelayOptions["progressToken"]; streaming: boolean; cancelOnClose?: () => void },
   ) {
-    const { deadline, progressToken, streaming } = opts;
+    const { deadline, progressToken, streaming, cancelOnClose } = opts;
     const { streams, pool } = this.#deps;
     let callStream: ReturnType<SessionStreams["openCallStream"]> | null = null;
     const host: RelayHost = {
-      openStream: () => (callStream = streams.openCallStream(session, req.id)),
+      openStream: () => {
+        callStream = streams.openCallStream(session, req.id);
+        if (cancelOnClose) callStream.onGone = cancelOnClose;
+        return callStream;
+      },
       registerRequest: (relay) => streams.registerRequest(session.id, relay),
       forgetRequest: (id) => streams.forgetRequest(id),
       respondUpstream: (message) => {

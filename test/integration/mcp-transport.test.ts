@@ -24,10 +24,14 @@ describe("protocol version negotiation", () => {
     expect(res.json.result.protocolVersion).toBe("2025-11-25");
   });
 
-  it("refuses an unsupported MCP-Protocol-Version header with 400", async () => {
+  it("refuses an unsupported MCP-Protocol-Version header with 400 and -32022 listing the versions it speaks", async () => {
     const session = await rawSession(url);
     const res = await mcpPost(url, { jsonrpc: "2.0", id: 2, method: "ping" }, { sessionId: session, headers: { "mcp-protocol-version": "2024-01-01" } });
     expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({
+      id: 2,
+      error: { code: -32022, data: { requested: "2024-01-01", supported: ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"] } },
+    });
     expect(res.json.error.message).toMatch(/MCP-Protocol-Version/);
   });
 

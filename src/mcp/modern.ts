@@ -1,0 +1,119 @@
+/**
+ * @module Which era a POST to a preset speaks, and the checks of the modern one (2026-07-28). Pure.
+ *
+ * As versioning.mdx says for a dual-era server: a request carrying the modern per-request `_meta`
+ * (or a modern MCP-Protocol-Version header) is served statelessly; anything else is the legacy
+ * era (an initialize opens a session). A modern request must be one JSON-RPC message, carry
+ * `_meta["io.modelcontextprotocol/protocolVersion"]` (a version the preset speaks, else -32022 with
+ * the supported list) and `clientCapabilities` (an object, else -32602), and mirror its body in
+ * the standard headers of SEP-2243: MCP-Protocol-Version, Mcp-Method, and Mcp-Name for
+ * tools/call, resources/read and prompts/get (Base64 sentinel decoded), else -32020. All with 400.
+ */
+import { isRequest, RpcCode, type RpcId, type RpcMessage, readableId } from "./jsonrpc";
+import { ALL_PROTOCOL_VERSIONS, isLogLevel, isModernVersion, isSupportedVersion, type LogLevel, META, type ModernProtocolVersion } from "./protocol";
+
+/** What the gateway keeps of a modern request's `_meta`: its version, the client's name and log level. */
+export interface ModernRequest {
+  version: ModernProtocolVersion;
+  /** The client's declared capabilities, as sent (the object reads the flags it needs). */
+  capabilities: Record<string, unknown>;
+  clientInfo: unknown;
+  /** `io.modelcontextprotocol/logLevel`: log messages at or above it reach the request's stream; none without it. */
+  logLevel: LogLevel | null;
+}
+
+export interface EraRefusal {
+  status: number;
+  id: RpcId | null;
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+export type EraVerdict = { era: "legacy" } | { era: "modern"; request: ModernRequest | null } | { era: "refused"; refusal: EraRefusal };
+
+/** Methods whose Mcp-Name header mirrors a body field. */
+const NAME_FIELD: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
+const SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/;
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** A header value as SEP-2243 carries it: plain visible ASCII, or `=?base64?…?=` around UTF-8. Null when malformed. */
+export function decodeHeaderValue(value: string): string | null {
+  const encoded = SENTINEL.exec(value);
+  if (!encoded) return /^[\x20-\x7e\t]*$/.test(value) ? value : null;
+  try {
+    const bytes = Uint8Array.from(atob(encoded[1]!), (c) => c.charCodeAt(0));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+function metaOf(message: RpcMessage | undefined): Record<string, unknown> | null {
+  if (!message || !("method" in message)) return null;
+  const meta = message.params?._meta;
+  return isObject(meta) ? meta : null;
+}
+
+/**
+ * The era of one POST, from its MCP-Protocol-Version header and its messages: legacy (the caller
+ * goes on as before), modern (with what its `_meta` says; null for a notification), or refused.
+ */
+export function eraOf(header: (name: string) => string | undefined, messages: RpcMessage[], batch: boolean): EraVerdict {
+  const headerVersion = header("mcp-protocol-version");
+  const first = messages[0];
+  const metaVersion = metaOf(first)?.[META.protocolVersion];
+  const modern = isModernVersion(headerVersion) || (metaVersion !== undefined && !batch && !isSupportedVersion(metaVersion));
+  if (!modern) {
+    if (headerVersion !== undefined && !isSupportedVersion(headerVersion)) return unsupported(readableId(first), headerVersion);
+    return { era: "legacy" };
+  }
+  const id = readableId(first);
+  const refuse = (code: number, message: string, data?: unknown): EraVerdict => ({ era: "refused", refusal: { status: 400, id, code, message, data } });
+  if (batch || !first) return refuse(RpcCode.InvalidRequest, "Invalid request: protocol version 2026-07-28 takes one JSON-RPC message per POST, not a batch.");
+  if (!("method" in first)) return refuse(RpcCode.InvalidRequest, "Invalid request: protocol version 2026-07-28 clients do not send responses.");
+  if (!isRequest(first)) return { era: "modern", request: null };
+  const meta = metaOf(first);
+  if (metaVersion === undefined) {
+    return refuse(RpcCode.InvalidParams, `Invalid params: params._meta["${META.protocolVersion}"] is required in protocol version ${headerVersion}.`);
+  }
+  if (!isModernVersion(metaVersion)) return unsupported(id, metaVersion);
+  if (headerVersion === undefined) return refuse(RpcCode.HeaderMismatch, "Header mismatch: the MCP-Protocol-Version header is required.");
+  if (headerVersion !== metaVersion) {
+    return refuse(RpcCode.HeaderMismatch, `Header mismatch: MCP-Protocol-Version ${headerVersion.slice(0, 40)} differs from the body's ${metaVersion}.`);
+  }
+  const capabilities = meta?.[META.clientCapabilities];
+  if (!isObject(capabilities)) {
+    return refuse(RpcCode.InvalidParams, `Invalid params: params._meta["${META.clientCapabilities}"] is required and must be an object.`);
+  }
+  const logLevel = meta?.[META.logLevel];
+  if (logLevel !== undefined && !isLogLevel(logLevel)) {
+    return refuse(RpcCode.InvalidParams, `Invalid params: params._meta["${META.logLevel}"] must be a log level such as "info".`);
+  }
+  const method = header("mcp-method");
+  if (method === undefined) return refuse(RpcCode.HeaderMismatch, "Header mismatch: the Mcp-Method header is required.");
+  if (method !== first.method) return refuse(RpcCode.HeaderMismatch, `Header mismatch: Mcp-Method ${method.slice(0, 60)} differs from the body's method.`);
+  const field = NAME_FIELD[first.method];
+  if (field) {
+    const raw = header("mcp-name");
+    if (raw === undefined) return refuse(RpcCode.HeaderMismatch, `Header mismatch: the Mcp-Name header is required for ${first.method}.`);
+    const name = decodeHeaderValue(raw);
+    if (name === null) return refuse(RpcCode.HeaderMismatch, "Header mismatch: the Mcp-Name header is malformed.");
+    if (name !== first.params?.[field]) return refuse(RpcCode.HeaderMismatch, `Header mismatch: Mcp-Name differs from params.${field}.`);
+  }
+  return { era: "modern", request: { version: metaVersion, capabilities, clientInfo: meta?.[META.clientInfo], logLevel: logLevel ?? null } };
+}
+
+function unsupported(id: RpcId | null, requested: unknown): EraVerdict {
+  const shown = typeof requested === "string" ? requested.slice(0, 40) : requested;
+  return {
+    era: "refused",
+    refusal: {
+      status: 400,
+      id,
+      code: RpcCode.UnsupportedProtocolVersion,
+      message: `Unsupported protocol version: ${typeof shown === "string" ? shown : "(not a string)"}; MCP-Protocol-Version and _meta must name one of ${ALL_PROTOCOL_VERSIONS.join(", ")}.`,
+      data: { supported: ALL_PROTOCOL_VERSIONS, requested: typeof shown === "string" ? shown : null },
+    },
+  };
+}
