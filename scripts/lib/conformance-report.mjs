@@ -258,7 +258,8 @@ export function wireNotes(columns) {
       else out.push(`  - no error on the wire (${exchanges.length} requests recorded)`);
       const upstream = c.upstreamExchanges?.get(s.scenario);
       if (upstream) {
-        const upstreamErrors = upstream.filter(isErrorExchange);
+        // A stateless upstream refusing the gateway's standalone GET stream (405) is expected; show the first POST error.
+        const upstreamErrors = upstream.filter((e) => isErrorExchange(e) && e.method !== "GET");
         out.push(
           `  - upstream side (gateway → upstream): ${upstream.length ? upstream.map((e) => `${e.rpcMethod ?? e.method} ${e.status ?? "?"}`).join(", ") : "nothing sent"}${
             upstreamErrors[0] ? `; first error: ${formatExchange(upstreamErrors[0])}` : ""
