@@ -19,7 +19,8 @@
  *      no initialize to pin and runs the server scenarios its requirements file
  *      (requirements/2026-07-28.yaml in the suite's package) lists, one `--scenario` at a time
  *   6. print the table and write it to docs/conformance.md (not with --no-docs or --scenario),
- *      stop everything (--keep-results keeps the suite's raw checks.json files)
+ *      stop everything (--keep-results keeps the suite's raw checks.json files and, for 2026-07-28,
+ *      each scenario's recorded exchanges.json and, through the preset, upstream-exchanges.json)
  *
  * Exits 0 whatever the suite finds; 1 only when the harness itself failed (tools, upstream,
  * gateway, seeding, or a run that produced no result at all).
@@ -224,6 +225,13 @@ async function main() {
             onScenarioDone: (scenario) => {
               exchanges.set(scenario, pin?.takeExchanges() ?? []);
               upstreamExchanges.set(scenario, upstreamRecorder?.takeExchanges() ?? []);
+              if (opts["keep-results"]) {
+                // Beside the suite's checks.json: every exchange of the scenario, client side and (through the preset) upstream side.
+                const dir = join(common.outputDir, scenario);
+                mkdirSync(dir, { recursive: true });
+                writeFileSync(join(dir, "exchanges.json"), JSON.stringify(exchanges.get(scenario), null, 2));
+                if (target === "via preset") writeFileSync(join(dir, "upstream-exchanges.json"), JSON.stringify(upstreamExchanges.get(scenario), null, 2));
+              }
             },
           })
         : await runSuite({ ...common, scenario: opts.scenario });
