@@ -220,7 +220,12 @@ export function differenceNotes(columns) {
     for (const s of preset.run.scenarios) {
       const d = direct.run.scenarios.find((x) => x.scenario === s.scenario);
       if (!d || s.passed >= d.passed) continue;
-      const why = s.failed === 0 ? (SCORING_DIFFERENCES[s.scenario] ?? "no check failed; fewer were scored") : "checks fail (see below)";
+      const why =
+        s.failed > 0
+          ? "checks fail (see below)"
+          : s.warnings > 0
+            ? "no check failed, but a SHOULD-level check warns instead of passing (see below)"
+            : (SCORING_DIFFERENCES[s.scenario] ?? "no check failed; fewer were scored");
       out.push(`- **${s.scenario}** (${preset.version}): ${s.passed}/${s.passed + s.failed} via the preset, ${d.passed}/${d.passed + d.failed} direct: ${why}`);
     }
   }
