@@ -38,6 +38,18 @@ const HANDLE_OR_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$/;
 /** Mcp-Session-Id and Last-Event-ID values: visible ASCII, bounded. */
 const HEADER_TOKEN = /^[\x21-\x7e]{1,128}$/;
 
+/** A request's `Mcp-Param-{Name}` headers by lower-case name (at most MAX_PARAM_HEADERS of them). */
+function paramHeaders(headers: Headers): Record<string, string> {
+  const found: Record<string, string> = {};
+  let n = 0;
+  for (const [name, value] of headers) {
+    if (!name.startsWith("mcp-param-") || n++ >= MAX_PARAM_HEADERS) continue;
+    found[name.slice("mcp-param-".length)] = value;
+  }
+  return found;
+}
+const MAX_PARAM_HEADERS = 64;
+
 /** What the request checks found, for the handler: one shape per supported method. */
 type McpRequest =
   | { method: "GET"; sessionId: string; lastEventId: string | null }
@@ -96,7 +108,10 @@ async function checkPost(c: Context<McpEnv>, sessionId: string | null): Promise<
     return new Response(rpcErrorBody(id, code, message, data), { status, headers: { "content-type": "application/json" } });
   }
   // The modern era has no sessions: an Mcp-Session-Id it sends is ignored.
-  if (era.era === "modern") return { method: "POST", sessionId: null, messages, batch: false, modern: era.request };
+  if (era.era === "modern") {
+    if (era.request) era.request.paramHeaders = paramHeaders(c.req.raw.headers);
+    return { method: "POST", sessionId: null, messages, batch: false, modern: era.request };
+  }
   const initialize = messages.find((m) => isRequest(m) && m.method === "initialize");
   if (initialize && batch) {
     return jsonRpcError(400, readableId(initialize), RpcCode.InvalidRequest, "initialize must not be part of a batch.");

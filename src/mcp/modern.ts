@@ -20,6 +20,8 @@ export interface ModernRequest {
   clientInfo: unknown;
   /** `io.modelcontextprotocol/logLevel`: log messages at or above it reach the request's stream; none without it. */
   logLevel: LogLevel | null;
+  /** The request's `Mcp-Param-{Name}` headers, by lower-case name, as sent (checked against the tool's `x-mcp-header` parameters). */
+  paramHeaders: Record<string, string>;
 }
 
 export interface EraRefusal {
@@ -101,7 +103,57 @@ export function eraOf(header: (name: string) => string | undefined, messages: Rp
     if (name === null) return refuse(RpcCode.HeaderMismatch, "Header mismatch: the Mcp-Name header is malformed.");
     if (name !== first.params?.[field]) return refuse(RpcCode.HeaderMismatch, `Header mismatch: Mcp-Name differs from params.${field}.`);
   }
-  return { era: "modern", request: { version: metaVersion, capabilities, clientInfo: meta?.[META.clientInfo], logLevel: logLevel ?? null } };
+  return { era: "modern", request: { version: metaVersion, capabilities, clientInfo: meta?.[META.clientInfo], logLevel: logLevel ?? null, paramHeaders: {} } };
+}
+
+/** At most this many `x-mcp-header` parameters of a tool are checked, found at most this deep. */
+const MAX_HEADER_PARAMS = 64;
+const MAX_HEADER_DEPTH = 8;
+
+/** The `x-mcp-header` parameters of a tool's input schema: reachable from the root through `properties` only (SEP-2243). */
+export function headerParams(inputSchema: unknown): { name: string; path: string[] }[] {
+  const found: { name: string; path: string[] }[] = [];
+  const walk = (schema: unknown, path: string[]) => {
+    if (!isObject(schema) || !isObject(schema.properties) || path.length >= MAX_HEADER_DEPTH) return;
+    for (const [key, property] of Object.entries(schema.properties)) {
+      if (found.length >= MAX_HEADER_PARAMS) return;
+      if (!isObject(property)) continue;
+      const name = property["x-mcp-header"];
+      if (typeof name === "string" && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) found.push({ name: name.toLowerCase(), path: [...path, key] });
+      walk(property, [...path, key]);
+    }
+  };
+  walk(inputSchema, []);
+  return found;
+}
+
+/**
+ * Why a tools/call's `Mcp-Param-{Name}` headers do not mirror its arguments (null when they do):
+ * every `x-mcp-header` parameter with a value needs its header, equal after decoding (integers
+ * compared as numbers); a header for a parameter the arguments leave out is a mismatch too.
+ */
+export function paramHeaderMismatch(inputSchema: unknown, args: unknown, headers: Record<string, string>): string | null {
+  for (const { name, path } of headerParams(inputSchema)) {
+    let value: unknown = args;
+    for (const key of path) value = isObject(value) ? value[key] : undefined;
+    const raw = headers[name];
+    const present = value !== undefined && value !== null;
+    if (!present) {
+      if (raw !== undefined) return `Mcp-Param-${name} is sent but arguments.${path.join(".")} is not.`;
+      continue;
+    }
+    if (raw === undefined) return `the Mcp-Param-${name} header is required: arguments.${path.join(".")} has a value.`;
+    const decoded = decodeHeaderValue(raw);
+    const same =
+      decoded !== null &&
+      (typeof value === "number"
+        ? decoded.trim() !== "" && Number(decoded) === value
+        : typeof value === "boolean"
+          ? decoded === String(value)
+          : decoded === value);
+    if (!same) return `Mcp-Param-${name} differs from arguments.${path.join(".")}.`;
+  }
+  return null;
 }
 
 function unsupported(id: RpcId | null, requested: unknown): EraVerdict {

@@ -22,7 +22,7 @@ import {
   rpcErrorBody,
   rpcResultBody,
 } from "../mcp/jsonrpc";
-import type { ModernRequest } from "../mcp/modern";
+import { type ModernRequest, paramHeaderMismatch } from "../mcp/modern";
 import { CACHEABLE_METHODS, type CacheHints, isErrorReply, modernReply } from "../mcp/modern-results";
 import { ALL_PROTOCOL_VERSIONS, allowsBatches, isLogLevel, LOG_LEVELS, META, negotiateVersion } from "../mcp/protocol";
 import { callerKey } from "../policy/caller-key";
@@ -233,9 +233,8 @@ export class McpDispatch {
       caller: null,
       protocolVersion: request.version,
       clientName: keptClientName(request.clientInfo),
-      // Requests to the client (sampling, elicitation, roots) are not relayed to a modern client:
-      // its era has input_required results instead, so the upstream is told the client cannot answer.
-      clientCapabilities: {},
+      // What an upstream may ask this client through input_required rounds (tools/input-rounds.ts).
+      clientCapabilities: keptCapabilities(request.capabilities),
       createdAt: now,
       lastSeen: now,
     };
@@ -255,6 +254,11 @@ export class McpDispatch {
     if (first.method === "subscriptions/listen") return this.#listenModern(config, call, caller, session, first);
     if (request.logLevel) streams.setLogLevel(session.id, request.logLevel, false);
     if (first.method === "tools/call") {
+      const mismatch = await this.#paramHeaders(config, first, request.paramHeaders);
+      if (mismatch) {
+        forget();
+        return reply(400, rpcErrorBody(first.id, RpcCode.HeaderMismatch, `Header mismatch: ${mismatch}`));
+      }
       const answer = await this.#streamableCall(ctx, first, call, forget);
       if (pool.connected) alarms.scheduleSweep();
       return answer;
@@ -324,6 +328,15 @@ export class McpDispatch {
     if (fresh) notifications.listsMayHaveChanged(true);
     if (pool.connected) alarms.scheduleSweep();
     return reply(200, body, { ...limited.headers, "x-accel-buffering": "no" });
+  }
+
+  /** Why a modern tools/call's Mcp-Param-* headers do not mirror the arguments the tool marks `x-mcp-header` (SEP-2243); null when they do. */
+  async #paramHeaders(config: PresetConfig, req: RpcRequest, headers: Record<string, string>): Promise<string | null> {
+    const name = req.params?.name;
+    if (typeof name !== "string") return null;
+    const { entries } = await this.#deps.catalog.entries(config);
+    const tool = entries.find((e) => e.name === name)?.tool;
+    return tool ? paramHeaderMismatch(tool.inputSchema, req.params?.arguments, headers) : null;
   }
 
   /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */

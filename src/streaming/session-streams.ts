@@ -156,7 +156,7 @@ export class SessionStreams {
   /**
    * A modern-era `subscriptions/listen` (2026-07-28): a stream of its own, acknowledged first with
    * the filter the gateway honors; every notification on it is one the filter asked for, tagged
-   * with the subscription id. No resumption: when the client leaves (a keep-alive write fails) or
+   * with the subscription id. No resumption: when the client leaves (a write fails: at the latest the next keep-alive) or
    * after STANDALONE_MAX_MS (then answered with the listen request's result, a graceful end),
    * `ended` is told, and the object drops the stand-in session with its subscriptions.
    */
@@ -181,6 +181,7 @@ export class SessionStreams {
       if (stream.connected && !stream.done) stream.keepAlive();
       else finish();
     }, LISTEN_KEEPALIVE_MS);
+    stream.onGone = finish;
     const limit = setTimeout(() => {
       stream.end(JSON.stringify({ jsonrpc: "2.0", id: subscriptionId, result: { resultType: "complete", _meta: tag } }));
       finish();

@@ -39,6 +39,12 @@ export interface RelayOptions {
   deadline: Deadline;
   /** The session speaks 2025-11-25: the gateway may close the stream and let it resume (polling). */
   polling: boolean;
+  /**
+   * A modern-era client (2026-07-28) is asked through input_required results, not requests on its
+   * stream: requests the client declared capabilities for go here instead (input-rounds.ts).
+   * False: none can be held now (too many parked calls), and the upstream is refused.
+   */
+  collect?: (gatewayId: string, method: string, params: unknown) => boolean;
 }
 
 const CAPABILITY_OF: Record<string, string> = {
@@ -56,6 +62,8 @@ export class CallRelay {
   /** Requests relayed to the client and not answered yet: gateway id → upstream id. */
   readonly #pending = new Map<string, RpcId>();
   #finished = false;
+  /** The client's reply went out (an input_required round): nothing more is sent on a stream. */
+  #detached = false;
 
   constructor(host: RelayHost, opts: RelayOptions) {
     this.#host = host;
@@ -118,6 +126,18 @@ export class CallRelay {
     this.#host.respondUpstream({ jsonrpc: "2.0", id: upstreamId, ...outcome });
   }
 
+  /**
+   * The client's request is answered before the call ends (an input_required round): `body` ends
+   * the reply stream if there is one (returns whether it did); from now on nothing is streamed.
+   */
+  detach(body: string): boolean {
+    this.#detached = true;
+    const stream = this.#stream;
+    if (!stream) return false;
+    stream.end(body);
+    return true;
+  }
+
   /** The call is over: `body` is its serialized answer. Returns whether it went out on the stream. */
   finish(body: string): boolean {
     if (this.#finished) return this.#stream !== null;
@@ -127,7 +147,7 @@ export class CallRelay {
       this.#settled(gatewayId);
       this.#send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: gatewayId, reason: "The tool call ended." } }, false);
     }
-    if (!this.#stream) return false;
+    if (!this.#stream || this.#detached) return false;
     this.#stream.end(body);
     return true;
   }
@@ -151,7 +171,11 @@ export class CallRelay {
     const gatewayId = this.#host.registerRequest(this, upstreamId);
     this.#pending.set(gatewayId, upstreamId);
     this.#opts.deadline.hold();
-    this.#send({ jsonrpc: "2.0", id: gatewayId, method, ...(params === undefined ? {} : { params }) });
+    if (!this.#opts.collect) this.#send({ jsonrpc: "2.0", id: gatewayId, method, ...(params === undefined ? {} : { params }) });
+    else if (!this.#opts.collect(gatewayId, method, params)) {
+      this.#settled(gatewayId);
+      this.#refuse(upstreamId, RpcCode.InternalError, "The gateway holds too many calls waiting for their clients' input; try again later.");
+    }
   }
 
   #refuse(upstreamId: RpcId, code: number, message: string): void {
@@ -165,7 +189,7 @@ export class CallRelay {
   }
 
   #send(message: Record<string, unknown>, open = true): void {
-    if (!this.#stream && !open) return;
+    if (this.#detached || (!this.#stream && !open)) return;
     this.#ensureStream().send(JSON.stringify(message));
   }
 

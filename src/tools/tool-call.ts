@@ -8,7 +8,7 @@
  * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
  */
 import type { MessageReply } from "../mcp/contract";
-import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
+import { RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
@@ -22,6 +22,7 @@ import type { MetricsWriter } from "../usage/metrics";
 import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
 import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
+import { canonicalJson, INPUT_WAIT_MS, PARKED_PER_CALLER, PARKED_PER_PRESET, ParkedCall } from "./input-rounds";
 
 /** However much progress an upstream reports, a tools/call ends after this long. */
 export const MAX_CALL_MS = 15 * 60_000;
@@ -68,6 +69,9 @@ export class ToolCalls {
   readonly #deps: ToolCallDeps;
   /** Calls in flight by `<session>:<request id>`. */
   readonly #inflight = new Map<string, AbortController>();
+  /** Modern clients' calls waiting for their input (input-rounds.ts), and each round's requestState. */
+  readonly #parkedCalls = new Set<ParkedCall>();
+  readonly #states = new Map<string, ParkedCall>();
   #progressSeq = 0;
 
   constructor(deps: ToolCallDeps) {
@@ -76,15 +80,73 @@ export class ToolCalls {
 
   /** Runs a tools/call, then records it however it ended. With `stream`, the reply may turn into SSE. */
   async run(ctx: CallContext, req: RpcRequest, stream?: StreamOpened): Promise<MessageReply> {
+    if (req.params?.requestState !== undefined && isModernVersion(ctx.session.protocolVersion)) return this.#resume(ctx, req);
     const at = Date.now();
     const facts: ToolCallFacts = { tool: UNRESOLVED_TOOL, upstream: null, outcome: "upstream_error" };
     let reply: MessageReply | undefined;
+    // A call answered with input_required goes on: it is recorded when it ends.
+    let later: Promise<string | null> | null = null;
     try {
-      reply = await this.#run(ctx, req, facts, stream);
+      reply = await this.#run(ctx, req, facts, stream, (answer) => {
+        later = answer;
+      });
       return reply;
     } finally {
-      this.#deps.record(ctx, req, facts, reply?.body ?? null, at);
+      const record = (body: string | null) => this.#deps.record(ctx, req, facts, body, at);
+      if (later) void (later as Promise<string | null>).then(record);
+      else record(reply?.body ?? null);
     }
+  }
+
+  /**
+   * A modern client's retry of a call answered with input_required: its `requestState` must name a
+   * call parked for this caller, tool and arguments, and is used up; the answers go upstream and
+   * the reply is the next round or the call's answer.
+   */
+  async #resume(ctx: CallContext, req: RpcRequest): Promise<MessageReply> {
+    const { config, caller } = ctx;
+    const params = req.params ?? {};
+    const state = params.requestState;
+    const parked = typeof state === "string" ? this.#states.get(state) : undefined;
+    if (!parked || parked.owner !== ownerOf(ctx)) {
+      return {
+        body: rpcErrorBody(
+          req.id,
+          RpcCode.InvalidParams,
+          "params.requestState is not one this preset issued to you: it may have expired or been used already.",
+        ),
+      };
+    }
+    if (params.name !== parked.tool || canonicalJson(params.arguments ?? {}) !== parked.argsKey) {
+      return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.requestState belongs to a call of another tool or with other arguments.") };
+    }
+    const responses = params.inputResponses ?? {};
+    if (responses === null || typeof responses !== "object" || Array.isArray(responses)) {
+      return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.inputResponses must be an object of answers by input request key.") };
+    }
+    const limited = this.#deps.limits.takeControl(caller, config.rateLimit, Date.now(), ctx.session.id);
+    if (!limited.allowed) return this.#deps.refuse(ctx, req, limited);
+    this.#states.delete(state as string);
+    if (parked.timer !== undefined) clearTimeout(parked.timer);
+    parked.state = null;
+    parked.answer(responses as Record<string, unknown>);
+    await parked.settled();
+    return { body: this.#round(parked, req.id), headers: limited.headers };
+  }
+
+  /** The reply to a client request of a parked call now; a new round's state is kept, and the call is cancelled if nobody comes back for it. */
+  #round(parked: ParkedCall, id: RpcId): string {
+    const body = parked.reply(id);
+    const state = parked.state;
+    if (state !== null) {
+      this.#states.set(state, parked);
+      parked.timer = setTimeout(() => {
+        if (this.#states.get(state) !== parked) return;
+        this.#states.delete(state);
+        parked.abort();
+      }, INPUT_WAIT_MS);
+    }
+    return body;
   }
 
   /** A client's notifications/cancelled: aborts its call in flight, which cancels it upstream. */
@@ -102,7 +164,13 @@ export class ToolCalls {
   }
 
   /** Noting in `facts` which tool and upstream the call reached and how it ended. */
-  async #run(ctx: CallContext, req: RpcRequest, facts: ToolCallFacts, stream?: StreamOpened): Promise<MessageReply> {
+  async #run(
+    ctx: CallContext,
+    req: RpcRequest,
+    facts: ToolCallFacts,
+    stream: StreamOpened | undefined,
+    goesOn: (answer: Promise<string | null>) => void,
+  ): Promise<MessageReply> {
     const { config, session, caller } = ctx;
     const params = req.params ?? {};
     facts.outcome = "denied";
@@ -139,19 +207,61 @@ export class ToolCalls {
     const cancelOnClose = isModernVersion(session.protocolVersion)
       ? () => controller.abort(new DOMException("the client closed the stream", "AbortError"))
       : undefined;
-    const { relay, closeStream } = this.#relay(session, req, server, { deadline, progressToken, streaming: !!stream, cancelOnClose });
+    // A modern client is asked for input with input_required rounds while the call stays open here.
+    const parked = cancelOnClose ? new ParkedCall(ownerOf(ctx), params.name, args, req.id, () => controller.abort(ABANDONED)) : null;
+    const collect = parked ? (key: string, method: string, input: unknown) => this.#park(parked, key, method, input) : undefined;
+    const { relay, closeStream } = this.#relay(session, req, server, { deadline, progressToken, streaming: !!stream, cancelOnClose, collect });
+    if (parked) parked.relay = relay;
     if (stream) void relay.opened.then((body) => stream({ status: 200, body, headers: limited.headers }));
     let reply: MessageReply | undefined;
-    try {
-      const answered = await this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers);
-      reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
-      return reply;
-    } finally {
+    const ended = () => {
       deadline.clear();
       if (this.#inflight.get(key) === controller) this.#inflight.delete(key);
       relay.finish(reply?.body ?? rpcErrorBody(req.id, RpcCode.InternalError, "Internal error."));
       closeStream();
+    };
+    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers).then((answered) => {
+      reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
+      return reply;
+    });
+    if (!parked) return answer.finally(ended);
+    const first = await Promise.race([answer, parked.settled().then(() => null)]).catch((e: unknown) => {
+      ended();
+      throw e;
+    });
+    if (first !== null) {
+      ended();
+      return first;
     }
+    // The upstream asked for input: this request is answered with a round, the call goes on.
+    this.#parkedCalls.add(parked);
+    const failed = rpcErrorBody(req.id, RpcCode.InternalError, "Internal error.");
+    const settled = answer.then(
+      (r) => r.body ?? failed,
+      () => failed,
+    );
+    goesOn(
+      settled.then((body) => {
+        parked.finish(body);
+        ended();
+        this.#parkedCalls.delete(parked);
+        return body;
+      }),
+    );
+    const round = this.#round(parked, req.id);
+    relay.detach(round);
+    return { body: round, headers: limited.headers };
+  }
+
+  /** Holds an upstream's input request for the client's next round, unless the caller or the preset has too many calls parked. */
+  #park(parked: ParkedCall, key: string, method: string, params: unknown): boolean {
+    if (!this.#parkedCalls.has(parked)) {
+      let mine = 0;
+      for (const p of this.#parkedCalls) if (p.owner === parked.owner) mine++;
+      if (this.#parkedCalls.size >= PARKED_PER_PRESET || mine >= PARKED_PER_CALLER) return false;
+    }
+    parked.push(key, method, params);
+    return true;
   }
 
   /** The relay of one call: what the upstream sends before its answer, to the calling session. */
@@ -159,9 +269,15 @@ export class ToolCalls {
     session: Session,
     req: RpcRequest,
     server: PresetServer,
-    opts: { deadline: Deadline; progressToken: RelayOptions["progressToken"]; streaming: boolean; cancelOnClose?: () => void },
+    opts: {
+      deadline: Deadline;
+      progressToken: RelayOptions["progressToken"];
+      streaming: boolean;
+      cancelOnClose?: () => void;
+      collect?: RelayOptions["collect"];
+    },
   ) {
-    const { deadline, progressToken, streaming, cancelOnClose } = opts;
+    const { deadline, progressToken, streaming, cancelOnClose, collect } = opts;
     const { streams, pool } = this.#deps;
     let callStream: ReturnType<SessionStreams["openCallStream"]> | null = null;
     const host: RelayHost = {
@@ -179,10 +295,12 @@ export class ToolCalls {
       onOtherNotification: (m) => this.#deps.upstreamNotification(server, m),
     };
     const relay = new CallRelay(host, {
-      capabilities: streaming ? session.clientCapabilities : {},
+      // A modern client is asked through input_required rounds, streaming or not.
+      capabilities: streaming || collect ? session.clientCapabilities : {},
       progressToken,
       deadline,
       polling: streaming && supportsSsePolling(session.protocolVersion),
+      collect,
     });
     return {
       relay,
@@ -228,3 +346,6 @@ export class ToolCalls {
 }
 
 const inflightKey = (sessionId: string, requestId: string | number) => `${sessionId}:${JSON.stringify(requestId)}`;
+/** Who may continue a parked call: the caller's principal and caller key. */
+const ownerOf = (ctx: CallContext) => `${ctx.session.principal}|${ctx.caller}`;
+const ABANDONED = new DOMException("the client did not come back with the input asked for", "AbortError");

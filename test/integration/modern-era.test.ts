@@ -277,4 +277,34 @@ describe("the modern era (2026-07-28) through a preset", () => {
     }, EVENTUALLY);
     expect(stats.requests["notifications/cancelled"]).toBe(1);
   });
+
+  it("holds at most 100 listen streams per caller; another caller still gets one", async () => {
+    const p = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo"] }] });
+    const open = (id: number, ip: string) => {
+      const body = modern(id, "subscriptions/listen", { notifications: { toolsListChanged: true } });
+      return post(p.url, body, { headers: headersFor(body, { "cf-connecting-ip": ip }) });
+    };
+    const streams = await Promise.all(Array.from({ length: 100 }, (_, i) => open(i, "198.51.100.77")));
+    expect(streams.every((r) => r.status === 200)).toBe(true);
+    const refused = await open(100, "198.51.100.77");
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("60");
+    expect(((await refused.json()) as { error: { code: number } }).error.code).toBe(-32030);
+    const theirs = await open(101, "198.51.100.78");
+    expect(theirs.status).toBe(200);
+    await Promise.all([theirs, ...streams].map((r) => r.body?.cancel()));
+  });
+
+  it("lets a dual-era SDK v2 client (auto) land on the modern era, and serves a warm tools/list with no upstream request", async () => {
+    const scope = unique("warm");
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "lib", url: upstreamUrl("conformance", scope), tools: null }] });
+    const client = new ModernClient({ name: "auto", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+    await client.connect(new ModernTransport(new URL(p.url), { fetch: fetchFor(p.url) }));
+    expect(client.getProtocolEra()).toBe("modern");
+    await client.listTools();
+    const before = (await upstreamStats("conformance", scope)).requests["tools/list"] ?? 0;
+    for (let i = 0; i < 3; i++) expect((await client.listTools()).tools.length).toBeGreaterThan(5);
+    expect((await upstreamStats("conformance", scope)).requests["tools/list"] ?? 0).toBe(before);
+    await client.close();
+  });
 });
