@@ -73,6 +73,7 @@ try {
       concurrency: workload.concurrency,
       durationMs: ms,
       op: opFor(workload.op, addr.toolPrefix),
+      era: workload.era,
     });
   await load(1_500); // warm: JIT, upstream session, caches
 

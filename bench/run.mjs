@@ -22,9 +22,9 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { buildGateway, buildNaiveProxy, prepareSource, ROOT } from "./lib/build.mjs";
 import { forkReady, startGuard, stopChild } from "./lib/children.mjs";
-import { PROTOCOL_VERSION, runCell } from "./lib/driver.mjs";
+import { MODERN_PROTOCOL_VERSION, PROTOCOL_VERSION, runCell } from "./lib/driver.mjs";
 import { benchSecrets, seedGateway, startMiniflare } from "./lib/gateway.mjs";
-import { CATALOG_SIZES, MODES, opFor, rotate, TARGETS, WORKLOADS } from "./lib/plan.mjs";
+import { CATALOG_SIZES, MODES, opFor, rotate, runsOn, TARGETS, WORKLOADS } from "./lib/plan.mjs";
 import { probeServerTime } from "./lib/probe.mjs";
 import { cpuDelta, descendants, descendantsNamed, sampleCpu } from "./lib/procfs.mjs";
 import { checkTargets, cpuPerRequest, rawCell, renderMarkdown, summarizeCells } from "./lib/report.mjs";
@@ -136,7 +136,7 @@ async function main() {
   const cpuGroups = { driver: [process.pid], upstream: [/** @type {number} */ (upstream.child.pid)], workerd, peer: [/** @type {number} */ (peer.child.pid)] };
   if (dev) cpuGroups["wrangler-dev"] = [dev.pid, ...descendants(dev.pid)];
   const targets = TARGETS.filter((t) => t.id !== "wrangler-dev" || dev);
-  const targetsFor = (/** @type {import('./lib/plan.mjs').Workload} */ w) => targets.filter((t) => !t.extra || w.extras);
+  const targetsFor = (/** @type {import('./lib/plan.mjs').Workload} */ w) => targets.filter((t) => runsOn(w, t));
 
   /** Messages the upstream server has received so far, by JSON-RPC method. */
   const upstreamCounts = async (/** @type {string} */ server) => {
@@ -159,6 +159,7 @@ async function main() {
       concurrency: w.concurrency,
       durationMs,
       op: opFor(w.op, addr.toolPrefix),
+      era: w.era,
       hooks: {
         before: async () => {
           up0 = await upstreamCounts(w.server);
@@ -237,12 +238,13 @@ async function main() {
       ...mode,
       storage: storage.kind,
       protocolVersion: PROTOCOL_VERSION,
+      modernProtocolVersion: MODERN_PROTOCOL_VERSION,
       wire: "application/json (upstream jsonResponse, peer enableJsonResponse)",
       rateLimitLifted: seed.rateLimitLifted,
     },
     bundle: { rawBytes: bundle.rawBytes, gzipBytes: bundle.gzipBytes, gzipBytesChecked: bundleGzipBytes, wranglerReport: bundle.wranglerReport },
     targets: targets.map((t) => ({ id: t.id, label: t.label })),
-    workloads: WORKLOADS.map((w) => ({ id: w.id, label: w.label, concurrency: w.concurrency })),
+    workloads: WORKLOADS.map((w) => ({ id: w.id, label: w.label, concurrency: w.concurrency, era: w.era ?? "legacy", targets: w.targets ?? null })),
     results,
     cpuMsPerRequestAtSaturation: { workload: "echo-c32", byTarget: cpu },
     upstreamRequestsThroughGateway: Object.fromEntries(Object.entries(results.gateway ?? {}).map(([w, s]) => [w, s.upstreamRequestsPerOp])),

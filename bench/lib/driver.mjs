@@ -4,33 +4,52 @@
  * notifications/initialized, then repeats the workload's operation, carrying Mcp-Session-Id and
  * MCP-Protocol-Version on every request. Replies are parsed and checked (a JSON-RPC error, a tool
  * error or a short tool list counts as an error, not a sample), JSON or SSE alike.
+ *
+ * A modern-era (2026-07-28) client has no handshake and no session: every request carries
+ * `MCP-Protocol-Version`, `Mcp-Method` (and `Mcp-Name` for tools/call, prompts/get,
+ * resources/read) and the `_meta` envelope (protocol version, client capabilities, client info);
+ * every result must say `resultType: "complete"`.
  */
 import { Client } from "undici";
 
 export const PROTOCOL_VERSION = "2025-11-25";
+export const MODERN_PROTOCOL_VERSION = "2026-07-28";
+const CLIENT_INFO = { name: "mcpgate-bench", version: "1.0.0" };
+/** Methods whose `Mcp-Name` header carries a param (2026-07-28 streamable HTTP). */
+const NAME_PARAM = /** @type {Record<string, string>} */ ({ "tools/call": "name", "prompts/get": "name", "resources/read": "uri" });
+
+/** @typedef {'legacy' | 'modern'} Era */
 const REQUEST_TIMEOUT_MS = 15_000;
 const SETTLE_MS = 50;
 
-/** One MCP session over one connection. */
+/** One MCP session over one connection (for the modern era: one client, which has no session). */
 export class McpSession {
   #conn;
   #path;
   #extra;
+  #era;
   #nextId = 1;
   /** @type {string | undefined} */ sessionId;
   /** @type {string | undefined} */ version;
   /** `dur` of the last reply's `server-timing: app;dur=<ms>` header (set by bench/workers/timer.mjs). */
   /** @type {number | null} */ serverTimingMs = null;
 
-  /** @param {Client} conn @param {string} path @param {Record<string, string>} extraHeaders */
-  constructor(conn, path, extraHeaders) {
+  /** @param {Client} conn @param {string} path @param {Record<string, string>} extraHeaders @param {Era} [era] */
+  constructor(conn, path, extraHeaders, era = "legacy") {
     this.#conn = conn;
     this.#path = path;
     this.#extra = extraHeaders;
+    this.#era = era;
+    if (era === "modern") this.version = MODERN_PROTOCOL_VERSION;
+  }
+
+  /** Ready to call: a legacy session initializes, a modern client has nothing to do. */
+  async open() {
+    if (this.#era === "legacy") await this.initialize();
   }
 
   async initialize() {
-    const params = { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "mcpgate-bench", version: "1.0.0" } };
+    const params = { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO };
     const { result, headers } = await this.#post({ jsonrpc: "2.0", id: this.#nextId++, method: "initialize", params });
     const sid = headers["mcp-session-id"];
     if (typeof sid !== "string") throw new Error("initialize: no Mcp-Session-Id in the reply");
@@ -41,7 +60,21 @@ export class McpSession {
 
   /** @param {string} method @param {Record<string, unknown>} [params] */
   async rpc(method, params = {}) {
-    return (await this.#post({ jsonrpc: "2.0", id: this.#nextId++, method, params })).result;
+    if (this.#era === "legacy") return (await this.#post({ jsonrpc: "2.0", id: this.#nextId++, method, params })).result;
+    const _meta = {
+      "io.modelcontextprotocol/protocolVersion": MODERN_PROTOCOL_VERSION,
+      "io.modelcontextprotocol/clientCapabilities": {},
+      "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+    };
+    /** @type {Record<string, string>} */
+    const headers = { "mcp-method": method };
+    const name = NAME_PARAM[method] ? params[NAME_PARAM[method]] : undefined;
+    if (typeof name === "string") headers["mcp-name"] = name;
+    const { result } = await this.#post({ jsonrpc: "2.0", id: this.#nextId++, method, params: { ...params, _meta } }, headers);
+    if (/** @type {{ resultType?: unknown }} */ (result).resultType !== "complete") {
+      throw new Error(`${method}: resultType ${JSON.stringify(/** @type {{ resultType?: unknown }} */ (result).resultType)}, expected "complete"`);
+    }
+    return result;
   }
 
   /** Ends the session (DELETE); failures are ignored, e.g. a server that does not support it. */
@@ -61,12 +94,12 @@ export class McpSession {
     return h;
   }
 
-  /** @param {Record<string, unknown>} message */
-  async #post(message) {
+  /** @param {Record<string, unknown>} message @param {Record<string, string>} [headers] per-request headers */
+  async #post(message, headers) {
     const res = await this.#conn.request({
       path: this.#path,
       method: "POST",
-      headers: this.#headers(),
+      headers: headers ? { ...this.#headers(), ...headers } : this.#headers(),
       body: JSON.stringify(message),
       headersTimeout: REQUEST_TIMEOUT_MS,
       bodyTimeout: REQUEST_TIMEOUT_MS,
@@ -129,10 +162,12 @@ export async function listAll(s) {
  * Runs one cell: `concurrency` virtual clients repeat `op` against origin+path for `durationMs`.
  * Session setup and teardown happen outside the timed window; `hooks.before`/`hooks.after` run
  * right at its edges (to read CPU and upstream counters for exactly the timed requests).
+ * A modern-era cell (`era: 'modern'`) opens no sessions; its churn operation is a new client's
+ * tools/list + tools/call, with no handshake before and no DELETE after.
  * @param {{ origin: string, path: string, headers?: Record<string, string>, concurrency: number, durationMs: number, op: Operation,
- *   hooks?: { before?: () => Promise<void>, after?: () => Promise<void> } }} cell
+ *   era?: Era, hooks?: { before?: () => Promise<void>, after?: () => Promise<void> } }} cell
  */
-export async function runCell({ origin, path, headers = {}, concurrency, durationMs, op, hooks = {} }) {
+export async function runCell({ origin, path, headers = {}, concurrency, durationMs, op, era = "legacy", hooks = {} }) {
   const conns = Array.from({ length: concurrency }, () => new Client(origin, { pipelining: 1, keepAliveTimeout: 60_000 }));
   /** @type {number[]} */
   const latencies = [];
@@ -161,19 +196,19 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
       if (got.tools !== op.expectTools) throw new Error(`tools/list: ${got.tools} tools, expected ${op.expectTools}`);
       return { pages: got.pages };
     }
-    const fresh = new McpSession(conn, path, headers);
-    await fresh.initialize();
+    const fresh = new McpSession(conn, path, headers, era);
+    await fresh.open();
     await listAll(fresh);
     await callTool(fresh, op.tool, op.args);
-    return { pages: 0, after: () => fresh.end() };
+    return { pages: 0, after: era === "legacy" ? () => fresh.end() : undefined };
   };
   try {
     if (op.kind !== "churn") {
       const setup = await Promise.allSettled(
         conns.map(async (c, i) => {
-          const s = new McpSession(c, path, headers);
+          const s = new McpSession(c, path, headers, era);
           sessions[i] = s;
-          await s.initialize();
+          await s.open();
         }),
       );
       const failed = setup.find((r) => r.status === "rejected");

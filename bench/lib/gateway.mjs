@@ -18,6 +18,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { ROOT } from "./build.mjs";
+import { MODERN_SERVERS } from "./plan.mjs";
 
 /**
  * compatibility_date and compatibility_flags from wrangler.toml (the two lines we need).
@@ -104,8 +105,10 @@ export async function startMiniflare({ srcRoot, scriptPath, naivePath, upstreamB
 
 /**
  * Seeds a user, the upstream servers and the presets through the REST API, as a user would.
- * Presets: `echo` (public, server `bench`), `list<N>` (public, server `tools<N>`) and
- * `echo-private` (private, server `bench`; needs the user's API token: one D1 read per request).
+ * Presets: `echo` (public, server `bench`), `list<N>` (public, server `tools<N>`),
+ * `echo-private` (private, server `bench`; needs the user's API token: one D1 read per request),
+ * and over the dual-era upstream servers `modern-echo` (server `modern`) and `modern-list1000`
+ * (server `modern-tools1000`), both public, for the 2026-07-28 workloads.
  * @param {string} base gateway origin
  * @param {string} adminToken
  * @param {string} upstreamBase
@@ -124,12 +127,19 @@ export async function seedGateway(base, adminToken, upstreamBase, catalogSizes) 
   };
   const handle = "bench";
   const { token } = await call("POST", "/users", adminToken, { handle });
-  const servers = [["bench", "bench"], ...catalogSizes.map((n) => [`tools${n}`, `tools${n}`])];
+  const servers = [
+    ["bench", "bench"],
+    ...catalogSizes.map((n) => [`tools${n}`, `tools${n}`]),
+    [MODERN_SERVERS.echo, MODERN_SERVERS.echo],
+    [MODERN_SERVERS.list, MODERN_SERVERS.list],
+  ];
   for (const [name, path] of servers) await call("POST", "/servers", token, { name, url: `${upstreamBase}/${path}/mcp` });
   const presets = [
     { slug: "echo", server: "bench", visibility: "public" },
     { slug: "echo-private", server: "bench", visibility: "private" },
     ...catalogSizes.map((n) => ({ slug: `list${n}`, server: `tools${n}`, visibility: "public" })),
+    { slug: "modern-echo", server: MODERN_SERVERS.echo, visibility: "public" },
+    { slug: `modern-list${MODERN_SERVERS.listSize}`, server: MODERN_SERVERS.list, visibility: "public" },
   ];
   // Presets have a per-caller tools/call rate limit (default 100 per 60 s) once the API knows
   // `rateLimit`; lift it so the benchmark measures the path, not the limiter's refusals.

@@ -3,16 +3,24 @@
  * addressed for a given workload. Pure data and functions, no I/O.
  */
 export const CATALOG_SIZES = [10, 100, 1000];
+/** The dual-era upstream servers (bench/servers/upstream.mjs): `echo`/`sleep`, and a 1,000-tool catalog. */
+export const MODERN_SERVERS = { echo: "modern", list: "modern-tools1000", listSize: 1000 };
+/** Targets that speak the 2026-07-28 era: the naive proxy and the peer are built on SDK v1 (2025 only). */
+export const MODERN_TARGETS = ["direct", "gateway", "floor"];
 
 /** Repetitions, timed window per cell, warm-up per cell, samples of the server-time probe. */
 export const MODES = {
   full: { reps: 3, cellMs: 2_500, warmupMs: 600, probeSamples: 300, wranglerDev: true, deadlineMs: 9.5 * 60_000 },
-  quick: { reps: 3, cellMs: 350, warmupMs: 150, probeSamples: 100, wranglerDev: false, deadlineMs: 118_000 },
+  quick: { reps: 3, cellMs: 350, warmupMs: 150, probeSamples: 100, wranglerDev: false, deadlineMs: 135_000 },
 };
 
 /**
  * @typedef {import('./driver.mjs').Operation} Operation
- * @typedef {{ id: string, label: string, server: string, preset: string, concurrency: number, op: Operation, extras: boolean }} Workload
+ * @typedef {{ id: string, label: string, server: string, preset: string, concurrency: number, op: Operation, extras: boolean,
+ *   era?: import('./driver.mjs').Era, targets?: string[], legacyTwin?: string }} Workload
+ *   `era` is the client's protocol era (legacy when absent); `targets`, when present, lists the
+ *   only targets that run it (the others cannot speak that era and show "—"); `legacyTwin` is the
+ *   legacy workload it is compared with.
  */
 
 const ECHO = { tool: "echo", args: { text: "hello" } };
@@ -55,7 +63,53 @@ export const WORKLOADS = [
     op: { kind: "churn", ...ECHO },
     extras: false,
   },
+  // The 2026-07-28 era: no initialize, no session; every request carries its own `_meta` envelope.
+  ...[1, 8].map((c) => ({
+    id: `modern-echo-c${c}`,
+    label: `2026-07-28 tools/call echo, c=${c}`,
+    server: MODERN_SERVERS.echo,
+    preset: "modern-echo",
+    concurrency: c,
+    op: { kind: /** @type {const} */ ("call"), ...ECHO },
+    extras: false,
+    era: /** @type {const} */ ("modern"),
+    targets: MODERN_TARGETS,
+    legacyTwin: `echo-c${c}`,
+  })),
+  {
+    id: `modern-list-${MODERN_SERVERS.listSize}`,
+    label: `2026-07-28 tools/list, ${MODERN_SERVERS.listSize} tools, c=1`,
+    server: MODERN_SERVERS.list,
+    preset: `modern-list${MODERN_SERVERS.listSize}`,
+    concurrency: 1,
+    op: { kind: "list", expectTools: MODERN_SERVERS.listSize },
+    extras: false,
+    era: "modern",
+    targets: MODERN_TARGETS,
+    legacyTwin: `list-${MODERN_SERVERS.listSize}`,
+  },
+  {
+    id: "modern-churn-c1",
+    label: "2026-07-28 new client: list → call (no handshake), c=1",
+    server: MODERN_SERVERS.echo,
+    preset: "modern-echo",
+    concurrency: 1,
+    op: { kind: "churn", ...ECHO },
+    extras: false,
+    era: "modern",
+    targets: MODERN_TARGETS,
+    legacyTwin: "churn-c1",
+  },
 ];
+
+/**
+ * Whether `target` runs `workload`: extras only on workloads that take them, and only the
+ * targets a workload lists when it lists some (see Workload.targets).
+ * @param {Workload} w @param {{ id: string, extra: boolean }} t
+ */
+export function runsOn(w, t) {
+  return (!t.extra || w.extras) && (!w.targets || w.targets.includes(t.id));
+}
 
 /**
  * @typedef {{ upstream: string, gateway: string, floor: string, naive: string, peer: Record<string, string>, dev?: string, handle: string, token: string }} Endpoints

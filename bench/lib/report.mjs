@@ -178,12 +178,24 @@ export function checkTargets(r, { serverTime, bundleGzipBytes }) {
     st ? `${f(st.meanMs)} ms (mean wall, in workerd)${cpuNote}` : "n/a",
     st ? st.meanMs <= 2 : null,
   );
+  const churn = g["churn-c1"];
+  const modernChurn = g["modern-churn-c1"];
+  const churnOk = has(churn) && has(modernChurn);
+  add(
+    "modern-churn",
+    "a new 2026-07-28 client (list → call, no handshake) ≥ 2× the req/s of a new legacy session through the gateway",
+    churnOk ? `${f(modernChurn.rps / churn.rps)}× (p50 ${f(modernChurn.p50Ms)} vs ${f(churn.p50Ms)} ms)` : "n/a",
+    churnOk ? modernChurn.rps >= 2 * churn.rps : null,
+  );
   add("bundle", "bundle ≤ 1 MiB gzip", `${f(bundleGzipBytes / 1024, 1)} KiB`, bundleGzipBytes <= 1024 * 1024);
   return checks;
 }
 
 /**
- * @param {{ results: Record<string, Record<string, any>>, targets: { id: string, label: string }[], workloads: { id: string, label: string }[],
+ * Targets that run every workload but not this one show as a row of "—" (a workload that lists
+ * its targets: the others cannot speak its protocol era); extras are left out, as before.
+ * @param {{ results: Record<string, Record<string, any>>, targets: { id: string, label: string, extra?: boolean }[],
+ *   workloads: { id: string, label: string, targets?: string[], legacyTwin?: string }[],
  *   cpu: ReturnType<typeof cpuPerRequest>, serverTime: Record<string, any>, checks: ReturnType<typeof checkTargets>,
  *   bundle: { gzipBytes: number, rawBytes: number, wranglerReport: { gzipKiB: number } | null }, header: string }} doc
  */
@@ -193,13 +205,34 @@ export function renderMarkdown({ results, targets, workloads, cpu, serverTime, c
     "| workload | target | p50 ms | p99 ms | req/s | p50 min–max | req/s min–max | req/s ×direct | req/s ×floor | p50 +floor ms | server CPU ms/op | upstream req/op | errors |",
   );
   lines.push("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+  const cols = 13;
   for (const w of workloads) {
     for (const t of targets) {
       const s = results[t.id]?.[w.id];
+      if (!s && w.targets && !t.extra && !w.targets.includes(t.id)) {
+        lines.push(`| ${w.label} | ${t.id} |${" — |".repeat(cols - 2)}`);
+        continue;
+      }
       if (!s) continue;
       lines.push(
         `| ${w.label} | ${t.id} | ${f(s.p50Ms)} | ${f(s.p99Ms)} | ${f(s.rps, 0)} | ${fr(s.p50Range)} | ${fr(s.rpsRange, 0)} | ${f(s.ratioToDirect)} | ${f(s.ratioToFloor)} | ${f(s.addedP50MsVsFloor)} | ${f(s.serverCpuMsPerOp, 3)} | ${s.upstreamRequestsPerOp === null ? "–" : f(s.upstreamRequestsPerOp, 3)} | ${s.errors} |`,
       );
+    }
+  }
+  const twins = workloads.filter((w) => w.legacyTwin);
+  if (twins.length) {
+    lines.push("", "**2026-07-28 vs legacy, same operation** (modern ÷ legacy req/s: above 1.00 the modern row is faster; p50 in ms, legacy → modern)", "");
+    const cmpTargets = targets.filter((t) => twins.some((w) => results[t.id]?.[w.id]));
+    lines.push(`| workload | ${cmpTargets.map((t) => `${t.id} p50 | ${t.id} ×req/s`).join(" | ")} |`);
+    lines.push(`|---|${cmpTargets.map(() => "--:|--:").join("|")}|`);
+    for (const w of twins) {
+      const legacyLabel = workloads.find((x) => x.id === w.legacyTwin)?.label ?? w.legacyTwin;
+      const cells = cmpTargets.map((t) => {
+        const m = results[t.id]?.[w.id];
+        const l = results[t.id]?.[/** @type {string} */ (w.legacyTwin)];
+        return m && l ? `${f(l.p50Ms)} → ${f(m.p50Ms)} | ${f(m.rps / l.rps)}` : "— | —";
+      });
+      lines.push(`| ${w.label} vs ${legacyLabel} | ${cells.join(" | ")} |`);
     }
   }
   const groups = [...new Set(Object.values(cpu).flatMap((e) => Object.keys(e.msPerRequest)))];

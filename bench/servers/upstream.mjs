@@ -5,9 +5,18 @@
  *
  *   /bench/mcp        `echo` and `sleep`, the tools/call workloads (an SDK McpServer with zod)
  *   /tools<N>/mcp     N synthetic tools (N = 10, 100, 1000), the tools/list workloads
+ *   /modern/mcp       dual-era `echo` and `sleep`: the 2025 era as /bench/mcp does, the 2026-07-28
+ *                     era through the SDK v2 `createMcpHandler` (the modern-* workloads)
+ *   /modern-tools1000/mcp  dual-era 1,000 synthetic tools, the same way (modern-list-1000)
  *
- * Every server answers POSTs with plain JSON (`jsonResponse`), not SSE: the gateway always answers
- * its clients with JSON, so JSON end to end keeps every target on the same wire format.
+ * Every server answers POSTs with plain JSON (`jsonResponse`; the modern era's default response
+ * mode answers JSON when no notification precedes the result), not SSE: the gateway always answers its clients with JSON, so JSON end to end keeps
+ * every target on the same wire format.
+ *
+ * The dual-era servers keep the legacy era on the same stateful SDK v1 sessions as the legacy
+ * servers (mcp-host routes by era, see its `modern` option), so a gateway that talks 2025 to its
+ * upstreams sees exactly what it sees on /bench/mcp, and one that talks 2026-07-28 gets a modern
+ * server. The modern leg is stateless by design: the SDK builds a fresh server per request.
  *
  * Started with an IPC channel: it sends `{ url }` once listening, and exits when the parent
  * disconnects (which also happens when the parent dies), so it never outlives a run.
@@ -16,6 +25,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { createMcpHandler, McpServer as McpServerV2, Server as ServerV2 } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { startMcpHost } from "../../scripts/lib/mcp-host.mjs";
 import { CATALOG_SIZES } from "../lib/plan.mjs";
@@ -74,11 +84,58 @@ function catalogFactory(n) {
   };
 }
 
+/** The modern leg of /modern/mcp: the same tools on an SDK v2 McpServer. */
+function createModernBenchServer() {
+  const server = new McpServerV2({ name: "bench-upstream-modern", version: "1.0.0" });
+  server.registerTool("echo", { description: "Returns the text it is given", inputSchema: z.object({ text: z.string() }) }, ({ text: t }) => text(t));
+  server.registerTool(
+    "sleep",
+    { description: "Waits ms milliseconds, then answers", inputSchema: z.object({ ms: z.number().int().min(0).max(10_000) }) },
+    async ({ ms }) => {
+      await sleep(ms);
+      return text(`slept ${ms}`);
+    },
+  );
+  return server;
+}
+
+/** The modern leg of /modern-tools<N>/mcp: an SDK v2 low-level Server returning the prebuilt list. @param {number} n */
+function modernCatalogFactory(n) {
+  const tools = Array.from({ length: n }, (_, i) => syntheticTool(i));
+  return () => {
+    const server = new ServerV2({ name: `modern-tools${n}`, version: "1.0.0" }, { capabilities: { tools: {} } });
+    server.setRequestHandler("tools/list", () => ({ tools }));
+    return server;
+  };
+}
+
+/**
+ * The 2026-07-28 era of a dual-era server: `createMcpHandler` strict to the modern era (mcp-host
+ * routes legacy traffic to its own sessions), given the body mcp-host already parsed. Its default
+ * response mode answers with a single JSON body unless a handler emits a notification before its
+ * result, which these tools never do: JSON replies, without `responseMode: 'json'`'s start-up warning.
+ * @param {import('@modelcontextprotocol/server').McpServerFactory} factory
+ * @returns {import('../../scripts/lib/mcp-host.mjs').ModernHandler}
+ */
+function modernLeg(factory) {
+  const handler = createMcpHandler(factory, { legacy: "reject", keepAliveMs: 0 });
+  return (request, parsedBody) => handler.fetch(request, { parsedBody });
+}
+
+/** The catalog size of the dual-era list server (the largest legacy one). */
+export const MODERN_CATALOG_SIZE = 1000;
+
 /** @param {{ port?: number }} [options] */
 export function startBenchUpstream({ port = 0 } = {}) {
   /** @type {Record<string, import('../../scripts/lib/mcp-host.mjs').ServerSpec>} */
   const servers = { bench: { create: createBenchServer, jsonResponse: true } };
   for (const n of CATALOG_SIZES) servers[`tools${n}`] = { create: catalogFactory(n), jsonResponse: true };
+  servers.modern = { create: createBenchServer, jsonResponse: true, modern: modernLeg(createModernBenchServer) };
+  servers[`modern-tools${MODERN_CATALOG_SIZE}`] = {
+    create: catalogFactory(MODERN_CATALOG_SIZE),
+    jsonResponse: true,
+    modern: modernLeg(modernCatalogFactory(MODERN_CATALOG_SIZE)),
+  };
   return startMcpHost({ host: "127.0.0.1", port, servers });
 }
 

@@ -30,12 +30,17 @@ import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } 
  * @typedef {{ name: string, scope: string, headers: Record<string, string | string[] | undefined> }} SessionContext
  * @typedef {(ctx: SessionContext) => McpServer} ServerFactory
  * @typedef {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: string) => void} RawHandler
- * @typedef {ServerFactory | { raw: RawHandler } | { create: ServerFactory, jsonResponse?: boolean, resumable?: boolean | { retryMs?: number } }} ServerSpec
+ * @typedef {(request: Request, parsedBody: unknown) => Promise<Response>} ModernHandler
+ * @typedef {ServerFactory | { raw: RawHandler }
+ *   | { create: ServerFactory, jsonResponse?: boolean, resumable?: boolean | { retryMs?: number }, modern?: ModernHandler }} ServerSpec
  *   A plain factory answers POSTs as SSE streams (the SDK default); `jsonResponse: true` answers
  *   with plain `application/json` bodies instead, so gateways can be tested against both.
  *   `resumable` gives each session an event store (event-store.mjs): POST streams start with a
  *   priming event carrying `retry` (RESUMABLE_RETRY_MS unless `retryMs` says otherwise), a tool
  *   may close its stream mid-call (`extra.closeSSEStream`), and GET + Last-Event-ID resumes it.
+ *   `modern` makes the server dual-era: POSTs of the 2026-07-28 era (see isModernPost) go to this
+ *   web-standard handler (e.g. the SDK v2 `createMcpHandler(...).fetch`, given the parsed body),
+ *   everything else to the legacy sessions above. Counters count both.
  * @typedef {{ initializes: number, requests: Record<string, number>, sessions: number, notFound: number, lastHeaders: Record<string, string | string[] | undefined> | null }} ServerStats
  * @typedef {{ url: string, port: number, close(): Promise<void>, stats(name: string, scope?: string): ServerStats }} McpHost
  */
@@ -175,6 +180,11 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers }) {
       if (body === undefined) return sendJsonRpcError(res, 400, -32700, "Parse error");
     }
 
+    if (typeof spec === "object" && "modern" in spec && spec.modern && req.method === "POST" && isModernPost(req, body)) {
+      countMethods(c, body);
+      return serveFetch(req, res, rawBody, (request) => /** @type {ModernHandler} */ (spec.modern)(request, body));
+    }
+
     const sessionId = headerValue(req.headers["mcp-session-id"]);
     const existing = sessionId ? sessions.get(sessionId) : undefined;
     if (existing && existing.key === key) {
@@ -235,6 +245,49 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers }) {
       return closing;
     },
   };
+}
+
+/**
+ * A POST of the modern era (2026-07-28 and later): its MCP-Protocol-Version header names a 2026+
+ * revision, or its message carries the per-request `_meta` protocol-version claim, as the SDK v2
+ * entry (`isLegacyRequest`) decides. Legacy POSTs (initialize, session traffic) have neither; a
+ * session's POST that carries the modern claim is the modern handler's to refuse (-32020).
+ * @param {import('node:http').IncomingMessage} req @param {unknown} body
+ */
+function isModernPost(req, body) {
+  const header = headerValue(req.headers["mcp-protocol-version"]);
+  if (header && header >= "2026") return true;
+  const meta = body && typeof body === "object" && !Array.isArray(body) ? /** @type {{ params?: { _meta?: unknown } }} */ (body).params?._meta : undefined;
+  return !!meta && typeof meta === "object" && "io.modelcontextprotocol/protocolVersion" in meta;
+}
+
+/**
+ * Serves one Node request with a web-standard handler: a `Request` from the already-read body,
+ * the `Response` streamed back (JSON or SSE). A client that disconnects aborts the request's signal.
+ * @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {string} rawBody
+ * @param {(request: Request) => Promise<Response>} handle
+ */
+async function serveFetch(req, res, rawBody, handle) {
+  const abort = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, {
+    method: req.method,
+    headers,
+    body: req.method === "GET" || req.method === "HEAD" ? undefined : rawBody,
+    signal: abort.signal,
+  });
+  const response = await handle(request);
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  if (!response.body) return void res.end();
+  try {
+    for await (const chunk of response.body) res.write(chunk);
+  } finally {
+    res.end();
+  }
 }
 
 /** @param {{ requests: Record<string, number> }} c @param {unknown} body @param {string} [fallback] */

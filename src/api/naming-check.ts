@@ -12,8 +12,8 @@ import { presetServers, servers } from "../db/schema";
 import type { AppEnv } from "../edge/app-env";
 import { conflict } from "../shared/errors";
 import { type CatalogSource, findCollisions, type ItemOverride, type ToolNaming } from "../tools/catalog";
-import { fetchUpstreamTools } from "../upstream/client";
 import { openHeaders } from "../upstream/header-secrets";
+import { fetchUpstreamTools } from "../upstream/one-shot";
 
 export interface AttachmentPlan {
   serverId: string;

@@ -11,6 +11,7 @@ import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/js
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
 import type { CatalogAudit } from "../tools/catalog-audit";
+import { offersToolTasks } from "../tools/task-routes";
 import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
 import { selectItems, selectsPrompt, uriJudge } from "./item-selection";
@@ -113,6 +114,8 @@ export class PresetItems {
     }
     if (has("logging")) capabilities.logging = {};
     if (has("completions")) capabilities.completions = {};
+    // Tasks (2025-11-25): when an upstream lets tools/call run as a task, so may the preset (tools/task-routes.ts).
+    if (profiles.some((p) => offersToolTasks(p.profile?.capabilities))) capabilities.tasks = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
     const parts = [config.description, ...profiles.filter((p) => p.profile?.instructions).map((p) => `## ${p.server.name}\n${p.profile!.instructions}`)];
     const instructions = parts.filter(Boolean).join("\n\n");
     return { capabilities, instructions: instructions || null };
@@ -128,7 +131,7 @@ export class PresetItems {
           if (typeof params.name !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "prompts/get needs params.name (a string).");
           const target = await this.#routePrompt(config, params.name);
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown prompt: ${params.name}`);
-          return this.#forward(req, target, { ...params, name: target.value });
+          return await this.#forward(req, target, { ...params, name: target.value });
         }
         case "resources/read":
         case "resources/subscribe":
@@ -137,7 +140,7 @@ export class PresetItems {
           const target = await this.#routeUri(config, params.uri);
           if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.uri"), { uri: params.uri });
           if (!target) return rpcErrorBody(req.id, RpcCode.ResourceNotFound, `Resource not found: ${params.uri}`, { uri: params.uri });
-          return this.#forward(req, target, { ...params, uri: target.value });
+          return await this.#forward(req, target, { ...params, uri: target.value });
         }
         case "completion/complete": {
           const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
@@ -148,7 +151,7 @@ export class PresetItems {
           if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.ref.uri"));
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, "Unknown completion reference.");
           const upstreamRef = ref.type === "ref/prompt" ? { ...ref, name: target.value } : { ...ref, uri: target.value };
-          return this.#forward(req, target, { ...params, ref: upstreamRef });
+          return await this.#forward(req, target, { ...params, ref: upstreamRef });
         }
         case "logging/setLevel": {
           if (typeof params.level !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "logging/setLevel needs params.level (a string).");

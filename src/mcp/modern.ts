@@ -169,3 +169,18 @@ function unsupported(id: RpcId | null, requested: unknown): EraVerdict {
     },
   };
 }
+
+/**
+ * `req` without the modern era's own `_meta` keys (version, client capabilities and info, log
+ * level), as the gateway forwards it: the gateway tells each upstream its own era (a dual-era
+ * upstream refuses a legacy session's request whose `_meta` says 2026-07-28).
+ */
+export function withoutEraMeta<T extends { params?: Record<string, unknown> }>(req: T): T {
+  const meta = req.params?._meta;
+  if (!isObject(meta)) return req;
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) if (!ERA_META_KEYS.has(key)) rest[key] = value;
+  const { _meta: _dropped, ...params } = req.params!;
+  return { ...req, params: Object.keys(rest).length > 0 ? { ...params, _meta: rest } : params };
+}
+const ERA_META_KEYS: ReadonlySet<string> = new Set([META.protocolVersion, META.clientCapabilities, META.clientInfo, META.logLevel]);

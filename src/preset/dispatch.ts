@@ -22,7 +22,7 @@ import {
   rpcErrorBody,
   rpcResultBody,
 } from "../mcp/jsonrpc";
-import { type ModernRequest, paramHeaderMismatch } from "../mcp/modern";
+import { type ModernRequest, paramHeaderMismatch, withoutEraMeta } from "../mcp/modern";
 import { CACHEABLE_METHODS, type CacheHints, isErrorReply, modernReply } from "../mcp/modern-results";
 import { ALL_PROTOCOL_VERSIONS, allowsBatches, isLogLevel, LOG_LEVELS, META, negotiateVersion } from "../mcp/protocol";
 import { callerKey } from "../policy/caller-key";
@@ -32,7 +32,8 @@ import { GATEWAY_VERSION } from "../shared/version";
 import type { ListenFilter, SessionStreams } from "../streaming/session-streams";
 import { resolveToolName } from "../tools/catalog";
 import type { CatalogCache } from "../tools/catalog-cache";
-import { type CallContext, type StreamOpened, ToolCalls } from "../tools/tool-call";
+import { TaskRoutes } from "../tools/task-routes";
+import { type CallContext, ownerOf, type StreamOpened, ToolCalls } from "../tools/tool-call";
 import type { UpstreamPool } from "../upstream/pool";
 import { type ToolCallFacts, toolCallRecord, UNRESOLVED_TOOL } from "../usage/call-record";
 import type { MetricsWriter } from "../usage/metrics";
@@ -42,7 +43,7 @@ import type { Alarms } from "./alarms";
 import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
-import { type Session, type SessionStore, sessionOwner, sessionUser } from "./session-store";
+import { budgetOf, type Session, type SessionStore, sessionOwner, sessionUser } from "./session-store";
 
 export interface DispatchDeps {
   admission: Admission;
@@ -84,12 +85,15 @@ export const LIST_TTL_MS = 60_000;
 export class McpDispatch {
   readonly #deps: DispatchDeps;
   readonly #tools: ToolCalls;
+  readonly #tasks: TaskRoutes;
   /** Open modern-era listen streams: stand-in session id → the caller key that opened it. */
   readonly #listens = new Map<string, string>();
 
   constructor(deps: DispatchDeps) {
     this.#deps = deps;
+    this.#tasks = new TaskRoutes(deps.pool);
     this.#tools = new ToolCalls({
+      tasks: this.#tasks,
       pool: deps.pool,
       catalog: deps.catalog,
       streams: deps.streams,
@@ -216,9 +220,11 @@ export class McpDispatch {
    * handlers, limits and records as the legacy era; the reply gets what the modern era adds.
    */
   async #modern(config: PresetConfig, call: McpCall, caller: string, request: ModernRequest | null, metrics: MetricsWriter): Promise<McpReply> {
-    const first = call.messages[0];
+    const sent = call.messages[0];
     // A notification: 2026-07-28 defines none over HTTP (closing a stream is cancellation); accepted.
-    if (request === null || !first || !isRequest(first)) return reply(202, null);
+    if (request === null || !sent || !isRequest(sent)) return reply(202, null);
+    // Upstreams are not told the client's era: a legacy upstream session must not see 2026-07-28 in _meta.
+    const first = withoutEraMeta(sent);
     if (REMOVED_IN_MODERN.has(first.method)) {
       return reply(
         404,
@@ -237,6 +243,7 @@ export class McpDispatch {
       clientCapabilities: keptCapabilities(request.capabilities),
       createdAt: now,
       lastSeen: now,
+      standIn: true,
     };
     const { limits, streams, pool, alarms } = this.#deps;
     const hints = (method: string): CacheHints | undefined =>
@@ -247,10 +254,8 @@ export class McpDispatch {
           }
         : undefined;
     const ctx: CallContext = { config, session, caller, metrics, shape: (req, body) => modernReply(body, req.id, hints(req.method)) };
-    const forget = () => {
-      limits.forgetSession(session.id);
-      streams.endSession(session.id);
-    };
+    // What the request left in the object goes with it (no budget of its own: nothing in the rate limits).
+    const forget = () => streams.endStandIn(session.id);
     if (first.method === "subscriptions/listen") return this.#listenModern(config, call, caller, session, first);
     if (request.logLevel) streams.setLogLevel(session.id, request.logLevel, false);
     if (first.method === "tools/call") {
@@ -341,7 +346,9 @@ export class McpDispatch {
 
   /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */
   async #discover(config: PresetConfig, req: RpcRequest): Promise<string> {
-    const { capabilities, instructions } = await this.#deps.items.describe(config);
+    const { capabilities: declared, instructions } = await this.#deps.items.describe(config);
+    // 2025-11-25 tasks became an extension (io.modelcontextprotocol/tasks) in 2026-07-28, not carried yet.
+    const { tasks: _legacyTasks, ...capabilities } = declared;
     return rpcResultBody(req.id, {
       resultType: "complete",
       supportedVersions: ALL_PROTOCOL_VERSIONS,
@@ -407,8 +414,8 @@ export class McpDispatch {
     // Reading a resource or getting a prompt is a call, like tools/call; the rest is control traffic.
     const counted = message.method === "resources/read" || message.method === "prompts/get";
     const limited = counted
-      ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now, session.id)
-      : limits.takeControl(caller, config.rateLimit, now, session.id);
+      ? limits.takeCall(caller, message.method, config.rateLimit, undefined, now, budgetOf(session))
+      : limits.takeControl(caller, config.rateLimit, now, budgetOf(session));
     if (!limited.allowed) return this.#refuse(config, caller, message, limited);
     const answer = async (): Promise<string> => {
       switch (message.method) {
@@ -440,6 +447,11 @@ export class McpDispatch {
         }
         case "resources/unsubscribe":
           return notifications.subscription(config, session, message);
+        case "tasks/get":
+        case "tasks/result":
+        case "tasks/cancel":
+        case "tasks/list":
+          return this.#tasks.answer(config, ownerOf(ctx), message);
         default:
           if (ITEM_METHODS.has(message.method)) return items.answer(config, message);
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);

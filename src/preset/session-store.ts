@@ -30,7 +30,12 @@ export interface Session {
   clientCapabilities: Record<string, unknown>;
   createdAt: number;
   lastSeen: number;
+  /** The stand-in of one modern-era request (never stored): it has no budget of its own. */
+  standIn?: true;
 }
+
+/** The session whose own budget a request also counts against (anonymous legacy sessions): none for a modern request's stand-in. */
+export const budgetOf = (session: Pick<Session, "id" | "standIn">): string | undefined => (session.standIn ? undefined : session.id);
 
 /** The owner a session is bound to: the user, or `anon` for every anonymous caller. */
 export function sessionOwner(userId: string | null): string {

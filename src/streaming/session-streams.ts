@@ -86,6 +86,8 @@ export class SessionStreams {
   readonly #levels = new Map<string, { rank: number; counts: boolean }>();
   /** Modern-era listen streams (by their stand-in session): the subscription id (the listen request's id) and filter. */
   readonly #modern = new Map<string, { subscriptionId: RpcId; filter: ListenFilter }>();
+  /** Modern requests' stand-in sessions that opened a call stream (what endStandIn must clear from the log). */
+  readonly #standInStreams = new Set<string>();
   /** Exposed resource URIs each session subscribed to. */
   readonly #subscriptions = new Map<string, Set<string>>();
   #requestSeq = 0;
@@ -103,6 +105,7 @@ export class SessionStreams {
 
   /** Starts the SSE reply stream of a call (on the first message that needs relaying). */
   openCallStream(session: Session, requestId: RpcId): ClientStream {
+    if (session.standIn) this.#standInStreams.add(session.id);
     const id = this.#log.open(session.id, "call", requestId);
     const stream = new ClientStream(this.#log, id, session.id, supportsPolling(session));
     this.#calls.set(id, stream);
@@ -346,6 +349,12 @@ export class SessionStreams {
 
   subscribers(uri: string): string[] {
     return [...this.#subscriptions].filter(([, uris]) => uris.has(uri)).map(([id]) => id);
+  }
+
+  /** A modern request is over: its log level goes, and its stream's log if it opened one (most do not: nothing to delete). */
+  endStandIn(sessionId: string): void {
+    this.#levels.delete(sessionId);
+    if (this.#standInStreams.delete(sessionId)) this.endSession(sessionId);
   }
 
   /**

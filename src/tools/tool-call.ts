@@ -12,10 +12,11 @@ import { RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } fro
 import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
-import type { Session } from "../preset/session-store";
+import { budgetOf, type Session } from "../preset/session-store";
 import type { SessionStreams } from "../streaming/session-streams";
 import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import { Deadline } from "../upstream/deadline";
+import type { InputAnswer, InputRelay } from "../upstream/modern";
 import type { UpstreamPool } from "../upstream/pool";
 import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, UNRESOLVED_TOOL } from "../usage/call-record";
 import type { MetricsWriter } from "../usage/metrics";
@@ -23,6 +24,7 @@ import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
 import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
 import { canonicalJson, INPUT_WAIT_MS, PARKED_PER_CALLER, PARKED_PER_PRESET, ParkedCall } from "./input-rounds";
+import type { TaskRoutes } from "./task-routes";
 
 /** However much progress an upstream reports, a tools/call ends after this long. */
 export const MAX_CALL_MS = 15 * 60_000;
@@ -61,6 +63,8 @@ export interface ToolCallDeps {
   upstreamNotification: (server: PresetServer, message: Record<string, unknown>) => void;
   /** The reply to a request a rate limit refused (and its audit event). */
   refuse: (ctx: CallContext, req: RpcRequest, limited: LimitOutcome) => MessageReply & { status: number };
+  /** Where tasks started by calls are routed from (2025-11-25 tasks). */
+  tasks: TaskRoutes;
   /** Records one call (metrics, rollups, call log); never throws. */
   record: (ctx: CallContext, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number) => void;
 }
@@ -73,6 +77,7 @@ export class ToolCalls {
   readonly #parkedCalls = new Set<ParkedCall>();
   readonly #states = new Map<string, ParkedCall>();
   #progressSeq = 0;
+  #inputSeq = 0;
 
   constructor(deps: ToolCallDeps) {
     this.#deps = deps;
@@ -124,7 +129,7 @@ export class ToolCalls {
     if (responses === null || typeof responses !== "object" || Array.isArray(responses)) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.inputResponses must be an object of answers by input request key.") };
     }
-    const limited = this.#deps.limits.takeControl(caller, config.rateLimit, Date.now(), ctx.session.id);
+    const limited = this.#deps.limits.takeControl(caller, config.rateLimit, Date.now(), budgetOf(ctx.session));
     if (!limited.allowed) return this.#deps.refuse(ctx, req, limited);
     this.#states.delete(state as string);
     if (parked.timer !== undefined) clearTimeout(parked.timer);
@@ -184,7 +189,7 @@ export class ToolCalls {
     facts.tool = params.name;
     facts.upstream = target.server.name;
 
-    const limited = this.#deps.limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now(), session.id);
+    const limited = this.#deps.limits.takeCall(caller, params.name, config.rateLimit, config.toolLimits[params.name], Date.now(), budgetOf(session));
     if (!limited.allowed) {
       facts.outcome = "rate_limited";
       return this.#deps.refuse(ctx, req, limited);
@@ -210,7 +215,13 @@ export class ToolCalls {
     // A modern client is asked for input with input_required rounds while the call stays open here.
     const parked = cancelOnClose ? new ParkedCall(ownerOf(ctx), params.name, args, req.id, () => controller.abort(ABANDONED)) : null;
     const collect = parked ? (key: string, method: string, input: unknown) => this.#park(parked, key, method, input) : undefined;
-    const { relay, closeStream } = this.#relay(session, req, server, { deadline, progressToken, streaming: !!stream, cancelOnClose, collect });
+    const { relay, onInputRequired, closeStream } = this.#relay(session, req, server, {
+      deadline,
+      progressToken,
+      streaming: !!stream,
+      cancelOnClose,
+      collect,
+    });
     if (parked) parked.relay = relay;
     if (stream) void relay.opened.then((body) => stream({ status: 200, body, headers: limited.headers }));
     let reply: MessageReply | undefined;
@@ -220,7 +231,8 @@ export class ToolCalls {
       relay.finish(reply?.body ?? rpcErrorBody(req.id, RpcCode.InternalError, "Internal error."));
       closeStream();
     };
-    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, relay, deadline, limited.headers).then((answered) => {
+    const call = { relay, onInputRequired, deadline };
+    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, ownerOf(ctx)).then((answered) => {
       reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;
     });
@@ -280,6 +292,8 @@ export class ToolCalls {
     const { deadline, progressToken, streaming, cancelOnClose, collect } = opts;
     const { streams, pool } = this.#deps;
     let callStream: ReturnType<SessionStreams["openCallStream"]> | null = null;
+    /** Input requests of a modern upstream (MRTR) relayed to the client, by the id the relay saw: where their answers go. */
+    const inputs = new Map<string, (answer: InputAnswer) => void>();
     const host: RelayHost = {
       openStream: () => {
         callStream = streams.openCallStream(session, req.id);
@@ -289,6 +303,12 @@ export class ToolCalls {
       registerRequest: (relay) => streams.registerRequest(session.id, relay),
       forgetRequest: (id) => streams.forgetRequest(id),
       respondUpstream: (message) => {
+        const input = typeof message.id === "string" ? inputs.get(message.id) : undefined;
+        if (input) {
+          inputs.delete(message.id as string);
+          input("error" in message ? { error: message.error as { code: number; message: string } } : { result: message.result });
+          return;
+        }
         pool.respond(server, message as Parameters<UpstreamPool["respond"]>[1]).catch(() => {});
       },
       wantsLog: (level) => streaming && streams.wantsLog(session.id, level),
@@ -302,8 +322,22 @@ export class ToolCalls {
       polling: streaming && supportsSsePolling(session.protocolVersion),
       collect,
     });
+    /** A round of input requests: each goes to the client like a 2025 upstream's request; the first error ends the round. */
+    const onInputRequired: InputRelay = (requests) =>
+      new Promise((resolve) => {
+        const answers = new Map<string, InputAnswer>();
+        for (const [key, request] of requests) {
+          const id = `mcpgate-input-${++this.#inputSeq}`;
+          inputs.set(id, (answer) => {
+            answers.set(key, answer);
+            if ("error" in answer || answers.size === requests.size) resolve(answers);
+          });
+          relay.onMessage({ jsonrpc: "2.0", id, method: request.method, ...(request.params ? { params: request.params } : {}) });
+        }
+      });
     return {
       relay,
+      onInputRequired,
       closeStream: () => {
         if (callStream) streams.closeCallStream(callStream);
       },
@@ -317,18 +351,23 @@ export class ToolCalls {
     params: Record<string, unknown>,
     facts: ToolCallFacts,
     signal: AbortSignal,
-    relay: CallRelay,
-    deadline: Deadline,
+    call: { relay: CallRelay; onInputRequired: InputRelay; deadline: Deadline },
     headers: Record<string, string> | undefined,
+    owner: string,
   ): Promise<MessageReply & { body: string }> {
+    const { relay, onInputRequired, deadline } = call;
     try {
       const result = await this.#deps.pool.request(server, "tools/call", params, server.timeoutMs, signal, {
         deadline,
         onMessage: (m) => relay.onMessage(m),
         onPause: () => relay.onPause(),
+        onInputRequired,
       });
-      facts.outcome = outcomeOfResult(result);
-      return { body: rpcResultBody(req.id, result), headers };
+      // A task started upstream (params.task) reaches the client under the gateway's id.
+      const adopted = this.#deps.tasks.adopt(server, owner, result);
+      if (adopted instanceof UpstreamRpcError) throw adopted;
+      facts.outcome = outcomeOfResult(adopted);
+      return { body: rpcResultBody(req.id, adopted), headers };
     } catch (e) {
       if (e instanceof UpstreamRpcError) {
         facts.outcome = "tool_error";
@@ -346,6 +385,6 @@ export class ToolCalls {
 }
 
 const inflightKey = (sessionId: string, requestId: string | number) => `${sessionId}:${JSON.stringify(requestId)}`;
-/** Who may continue a parked call: the caller's principal and caller key. */
-const ownerOf = (ctx: CallContext) => `${ctx.session.principal}|${ctx.caller}`;
+/** Who may continue a parked call or use a task: the caller's principal and caller key. */
+export const ownerOf = (ctx: CallContext) => `${ctx.session.principal}|${ctx.caller}`;
 const ABANDONED = new DOMException("the client did not come back with the input asked for", "AbortError");

@@ -76,7 +76,7 @@ export async function callUpstream(server: UpstreamServer, client: Client, call:
   }
 }
 
-const contentType = (res: Response) => (res.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+export const contentType = (res: Response) => (res.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
 
 /**
  * Reads the call's SSE reply until the answer. An upstream that closes the stream before answering
@@ -129,7 +129,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** The result of the JSON-RPC response to `id`, or the upstream's own error. */
-function settle(name: string, id: string, message: unknown): Record<string, unknown> {
+export function settle(name: string, id: string, message: unknown): Record<string, unknown> {
   const m = message as { jsonrpc?: unknown; id?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } } | null;
   if (!m || typeof m !== "object" || Array.isArray(m) || m.jsonrpc !== "2.0" || m.id !== id) {
     throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' sent a reply that is not valid JSON-RPC.`);
@@ -144,7 +144,7 @@ function settle(name: string, id: string, message: unknown): Record<string, unkn
 const tooLarge = (name: string) => new UpstreamFailure(name, "bad_response", `Upstream '${name}' answered more than ${MAX_REPLY_BYTES / 1024 / 1024} MiB.`);
 const cutOff = (name: string) => new UpstreamFailure(name, "unreachable", `Upstream '${name}' closed the connection in the middle of its reply.`);
 
-async function readCapped(name: string, res: Response): Promise<string> {
+export async function readCapped(name: string, res: Response): Promise<string> {
   let text: string | null;
   try {
     text = await readLimitedText(res, MAX_REPLY_BYTES);
@@ -156,7 +156,7 @@ async function readCapped(name: string, res: Response): Promise<string> {
   return text;
 }
 
-interface StreamPosition {
+export interface StreamPosition {
   lastEventId?: string;
   retryMs?: number;
 }
@@ -165,7 +165,7 @@ interface StreamPosition {
  * Reads one SSE reply until the response to our request (null if it ends first). Every other
  * message is handed to the call.
  */
-async function readEventStream(name: string, res: Response, call: UpstreamCall, position: StreamPosition): Promise<{ message: unknown } | null> {
+export async function readEventStream(name: string, res: Response, call: UpstreamCall, position: StreamPosition): Promise<{ message: unknown } | null> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let answer: { message: unknown } | null = null;

@@ -3,6 +3,8 @@
  * breaker per upstream.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { RpcCode } from "../mcp/jsonrpc";
+import { META } from "../mcp/protocol";
 import type { BreakerBoard } from "../policy/breaker-board";
 import type { PresetServer } from "../preset/config";
 import { callUpstream, type UpstreamCall } from "./call";
@@ -16,11 +18,16 @@ import {
   listUpstreamTools,
   type Tool,
   UpstreamFailure,
+  UpstreamRpcError,
 } from "./client";
+import { paramHeaders } from "./mcp-headers";
+import { type DiscoveredProfile, discoverEra, EraMismatch, type InputRelay, listModern, looksModern, modernRequestWithInput } from "./modern";
 import { ToolStore } from "./tool-store";
 
 /** A cached tool list older than this is refreshed in the background when served from storage. */
 const STORED_TOOLS_FRESH_MS = 60_000;
+/** A modern upstream's lists are listed again when older than this (in the background for tools). */
+const MODERN_LISTS_FRESH_MS = 60_000;
 /** After a failed tools/list, wait this long before asking that upstream again. */
 const LIST_RETRY_AFTER_MS = 5_000;
 /** Idempotent requests (initialize, tools/list) are retried this many times on transient failures. */
@@ -49,6 +56,19 @@ export interface UpstreamProfile {
   instructions: string | null;
 }
 
+/** Which protocol era an upstream speaks (modern.ts): probed once, kept until it stops working. */
+type Era = "modern" | "legacy";
+
+interface EraEntry {
+  fingerprint: string;
+  era: Promise<Era>;
+  /** The verdict once the probe answered. */
+  settled?: Era;
+}
+
+/** What a request may ask of its caller besides the answer: relayed messages, and client input (modern upstreams). */
+export type RequestRelay = Pick<UpstreamCall, "deadline" | "onMessage" | "onPause"> & { onInputRequired?: InputRelay };
+
 interface Connection {
   fingerprint: string;
   client: Promise<Client>;
@@ -75,8 +95,11 @@ export class UpstreamPool {
   readonly #onLog: (server: PresetServer, params: Record<string, unknown>) => void;
   readonly #breakers: BreakerBoard;
   readonly #conns = new Map<string, Connection>();
+  readonly #eras = new Map<string, EraEntry>();
+  /** The log level asked of each modern upstream (sent in every request's _meta), as logging/setLevel set it. */
+  readonly #logLevels = new Map<string, string>();
   readonly #tools = new Map<string, ToolList>();
-  readonly #items = new Map<string, { fingerprint: string; items: Item[] }>();
+  readonly #items = new Map<string, { fingerprint: string; items: Item[]; fetchedAt: number }>();
   readonly #itemLoads = new Map<string, Promise<Item[]>>();
   readonly #profiles = new Map<string, UpstreamProfile>();
   readonly #toolLoads = new Map<string, Promise<Tool[]>>();
@@ -113,14 +136,16 @@ export class UpstreamPool {
   retain(servers: readonly PresetServer[]): void {
     const current = new Map(servers.map((s) => [s.id, s.fingerprint]));
     for (const [id, conn] of this.#conns) if (current.get(id) !== conn.fingerprint) this.#drop(id);
+    for (const [id, entry] of this.#eras) if (current.get(id) !== entry.fingerprint) this.#eras.delete(id);
     for (const [id, list] of this.#tools) if (current.get(id) !== list.fingerprint) this.#tools.delete(id);
     for (const [key, list] of this.#items) if (current.get(key.split("|")[0]!) !== list.fingerprint) this.#items.delete(key);
     for (const id of this.#listFailures.keys()) if (!current.has(id)) this.#listFailures.delete(id);
   }
 
   /**
-   * Sends one request to the upstream through its circuit breaker; re-initializes once if the
-   * upstream lost our session. Never retried otherwise: a tools/call may not be idempotent.
+   * Sends one request to the upstream through its circuit breaker, in the upstream's era. A legacy
+   * session is re-initialized once if the upstream lost it. Never retried otherwise (a tools/call
+   * may not be idempotent), except once when the upstream refused it for being of the wrong era.
    */
   async request(
     server: PresetServer,
@@ -128,41 +153,155 @@ export class UpstreamPool {
     params: Record<string, unknown>,
     timeoutMs: number,
     signal?: AbortSignal,
-    relay?: Pick<UpstreamCall, "deadline" | "onMessage" | "onPause">,
+    relay?: RequestRelay,
   ): Promise<Record<string, unknown>> {
     this.#lastUsed = Date.now();
     const probe = this.#admit(server);
     try {
-      for (let attempt = 0; ; attempt++) {
-        const client = await this.#client(server);
-        const id = `mcpgate-${++this.#requestSeq}`;
-        try {
-          const result = await callUpstream(server, client, {
-            ...relay,
-            id,
-            method,
-            params,
-            timeoutMs,
-            signal,
-            onToolsChanged: () => this.#toolsChanged(server),
-          });
-          this.#breakers.record(server.id, true, Date.now(), probe);
-          return result;
-        } catch (e) {
-          const failure = classifyFailure(server, e, timeoutMs);
-          if (failure instanceof UpstreamFailure && (failure.kind === "timeout" || failure.kind === "cancelled")) {
-            // Tell the upstream to stop working on it (the HTTP request is already aborted).
-            const reason = failure.kind === "timeout" ? `no answer within ${timeoutMs} ms` : "cancelled by the client";
-            client.notification({ method: "notifications/cancelled", params: { requestId: id, reason } }).catch(() => {});
-          } else if (failure instanceof UpstreamFailure) this.#drop(server.id);
-          if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
-          throw failure;
-        }
-      }
+      const result = await this.#byEra(
+        server,
+        () => this.#modernRequest(server, method, params, timeoutMs, signal, relay),
+        () => this.#legacyRequest(server, method, params, timeoutMs, signal, relay),
+      );
+      this.#breakers.record(server.id, true, Date.now(), probe);
+      return result;
     } catch (e) {
       this.#settle(server, e, probe);
       throw e;
     }
+  }
+
+  async #legacyRequest(
+    server: PresetServer,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    relay?: RequestRelay,
+  ): Promise<Record<string, unknown>> {
+    const { onInputRequired: _, ...messages } = relay ?? {};
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#client(server);
+      const id = this.#nextId();
+      try {
+        return await callUpstream(server, client, {
+          ...messages,
+          id,
+          method,
+          params,
+          timeoutMs,
+          signal,
+          onToolsChanged: () => this.#toolsChanged(server),
+        });
+      } catch (e) {
+        const failure = classifyFailure(server, e, timeoutMs);
+        if (failure instanceof UpstreamFailure && (failure.kind === "timeout" || failure.kind === "cancelled")) {
+          // Tell the upstream to stop working on it (the HTTP request is already aborted).
+          const reason = failure.kind === "timeout" ? `no answer within ${timeoutMs} ms` : "cancelled by the client";
+          client.notification({ method: "notifications/cancelled", params: { requestId: id, reason } }).catch(() => {});
+        } else if (failure instanceof UpstreamFailure) this.#drop(server.id);
+        if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
+        throw failure;
+      }
+    }
+  }
+
+  /** A modern request: one stateless POST (rounds of them when the upstream asks for client input). */
+  async #modernRequest(
+    server: PresetServer,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    relay?: RequestRelay,
+  ): Promise<Record<string, unknown>> {
+    if (method === "logging/setLevel") {
+      // The modern era has no setLevel: the level travels in each request's _meta instead.
+      if (typeof params.level === "string") this.#logLevels.set(server.id, params.level);
+      return {};
+    }
+    const level = this.#logLevels.get(server.id);
+    if (level) params = { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [META.logLevel]: level } };
+    const { onInputRequired, ...messages } = relay ?? {};
+    const send = async (tools: Tool[] | null) =>
+      modernRequestWithInput(
+        server,
+        { ...messages, id: this.#nextId(), method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) },
+        {
+          allowInsecure: this.#allowInsecure,
+          paramHeaders: (method === "tools/call" && paramHeaders(tools?.find((t) => t.name === params.name)?.inputSchema)) || [],
+          nextId: () => this.#nextId(),
+          relay: onInputRequired,
+        },
+      );
+    try {
+      if (method !== "tools/call") return await send(null);
+      try {
+        return await send(this.knownTools(server) ?? (await this.tools(server).catch(() => null)));
+      } catch (e) {
+        // Mcp-Param headers refused (-32020): the tool's schema may have changed. The upstream ran
+        // nothing, so list its tools again and retry once, as the spec tells clients.
+        if (!(e instanceof UpstreamRpcError) || e.code !== RpcCode.HeaderMismatch) throw e;
+        this.#tools.delete(server.id);
+        return await send(await this.#loadTools(server, Date.now()).catch(() => null));
+      }
+    } catch (e) {
+      throw method === "resources/read" ? resourceNotFound(e, params.uri) : e;
+    }
+  }
+
+  #nextId(): string {
+    return `mcpgate-${++this.#requestSeq}`;
+  }
+
+  /**
+   * Runs `modern` or `legacy` by the upstream's era. When the answer says the verdict is stale (a
+   * modern request answered like a legacy server, or a legacy one refused with a modern error or
+   * an HTTP 400/405), the upstream is probed again once and, if its era changed, asked again: it
+   * refused the request without running it.
+   */
+  async #byEra<T>(server: PresetServer, modern: () => Promise<T>, legacy: () => Promise<T>): Promise<T> {
+    const era = await this.#era(server);
+    try {
+      return await (era === "modern" ? modern() : legacy());
+    } catch (e) {
+      if (!staleVerdict(era, e)) throw e;
+      this.#eras.delete(server.id);
+      const now = await this.#era(server);
+      if (now === era) throw e;
+      if (now === "modern") this.#drop(server.id);
+      return now === "modern" ? modern() : legacy();
+    }
+  }
+
+  /**
+   * Whether the upstream is known to speak the modern era. Its lists then go stale after
+   * MODERN_LISTS_FRESH_MS: it cannot tell the gateway they changed (that needs a subscriptions/listen
+   * stream, which the gateway does not hold).
+   */
+  #isModern(server: PresetServer): boolean {
+    const entry = this.#eras.get(server.id);
+    return entry?.fingerprint === server.fingerprint && entry.settled === "modern";
+  }
+
+  /** The upstream's era: known, or probed with server/discover (one probe at a time per upstream). */
+  #era(server: PresetServer): Promise<Era> {
+    const known = this.#eras.get(server.id);
+    if (known?.fingerprint === server.fingerprint) return known.era;
+    const entry: EraEntry = {
+      fingerprint: server.fingerprint,
+      era: withRetries(() => discoverEra(server, this.#nextId(), { allowInsecure: this.#allowInsecure })).then((verdict) => {
+        if (verdict.era === "modern" && verdict.profile) this.#rememberProfile(server, verdict.profile);
+        entry.settled = verdict.era;
+        return verdict.era;
+      }),
+    };
+    this.#eras.set(server.id, entry);
+    // A failed probe is no verdict: the next request probes again.
+    entry.era.catch(() => {
+      if (this.#eras.get(server.id) === entry) this.#eras.delete(server.id);
+    });
+    return entry.era;
   }
 
   /**
@@ -201,7 +340,10 @@ export class UpstreamPool {
   /** The upstream's tool list: from memory, else storage, else the upstream. */
   async tools(server: PresetServer, now = Date.now()): Promise<Tool[]> {
     const cached = this.#tools.get(server.id);
-    if (cached?.fingerprint === server.fingerprint) return cached.tools;
+    if (cached?.fingerprint === server.fingerprint) {
+      if (this.#isModern(server) && now - cached.fetchedAt > MODERN_LISTS_FRESH_MS) this.#refreshInBackground(server);
+      return cached.tools;
+    }
     const stored = this.#readStored(server);
     if (stored) {
       this.#tools.set(server.id, stored);
@@ -222,20 +364,29 @@ export class UpstreamPool {
   async items(server: PresetServer, kind: ItemKind): Promise<Item[]> {
     const key = `${server.id}|${kind}`;
     const cached = this.#items.get(key);
-    if (cached?.fingerprint === server.fingerprint) return cached.items;
+    const fresh = !this.#isModern(server) || Date.now() - (cached?.fetchedAt ?? 0) <= MODERN_LISTS_FRESH_MS;
+    if (cached?.fingerprint === server.fingerprint && fresh) return cached.items;
     const inflight = this.#itemLoads.get(key);
     if (inflight) return inflight;
     const load = (async () => {
       let probe = false;
       try {
         probe = this.#admit(server);
-        const items = await withRetries(async () => listUpstreamItems(server, await this.#client(server), kind));
+        const items = await withRetries(() =>
+          this.#byEra(
+            server,
+            () => this.#listModern(server, kind),
+            async () => listUpstreamItems(server, await this.#client(server), kind),
+          ),
+        );
         this.#breakers.record(server.id, true, Date.now(), probe);
-        this.#items.set(key, { fingerprint: server.fingerprint, items });
+        this.#items.set(key, { fingerprint: server.fingerprint, items, fetchedAt: Date.now() });
         return items;
       } catch (e) {
         const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
         if (failure instanceof UpstreamFailure && failure.kind !== "breaker_open") this.#settle(server, failure, probe);
+        // A stale list (of a modern upstream) is still better than none while the upstream fails.
+        if (cached?.fingerprint === server.fingerprint) return cached.items;
         throw failure;
       } finally {
         this.#itemLoads.delete(key);
@@ -253,7 +404,7 @@ export class UpstreamPool {
     const known = this.knownProfile(server);
     if (known) return known;
     try {
-      await this.#client(server);
+      if ((await this.#era(server)) === "legacy") await this.#client(server);
     } catch {
       return null;
     }
@@ -272,12 +423,17 @@ export class UpstreamPool {
     return profile;
   }
 
-  #rememberProfile(server: PresetServer, client: Client): void {
-    const profile: UpstreamProfile = {
-      fingerprint: server.fingerprint,
-      capabilities: (client.getServerCapabilities() ?? {}) as Record<string, unknown>,
-      instructions: client.getInstructions() ?? null,
-    };
+  /** A modern upstream's items of one kind: none when its discover result lacks the capability. */
+  async #listModern(server: PresetServer, kind: ItemKind | "tools"): Promise<Item[]> {
+    if (kind !== "tools") {
+      const capabilities = this.knownProfile(server)?.capabilities;
+      if (capabilities && !capabilities[kind === "prompts" ? "prompts" : "resources"]) return [];
+    }
+    return listModern(server, kind, () => this.#nextId(), { allowInsecure: this.#allowInsecure });
+  }
+
+  #rememberProfile(server: PresetServer, said: DiscoveredProfile): void {
+    const profile: UpstreamProfile = { fingerprint: server.fingerprint, ...said };
     const before = this.#profiles.get(server.id);
     this.#profiles.set(server.id, profile);
     if (JSON.stringify(before) !== JSON.stringify(profile)) {
@@ -339,7 +495,10 @@ export class UpstreamPool {
     this.#conns.set(server.id, conn);
     conn.client
       .then((c) => {
-        this.#rememberProfile(server, c);
+        this.#rememberProfile(server, {
+          capabilities: (c.getServerCapabilities() ?? {}) as Record<string, unknown>,
+          instructions: c.getInstructions() ?? null,
+        });
         this.#onConnected(server);
       })
       .catch(() => {});
@@ -382,7 +541,13 @@ export class UpstreamPool {
       let probe = false;
       try {
         probe = this.#admit(server);
-        const tools = await withRetries(async () => listUpstreamTools(server, await this.#client(server)));
+        const tools = await withRetries(() =>
+          this.#byEra(
+            server,
+            async () => (await this.#listModern(server, "tools")) as Tool[],
+            async () => listUpstreamTools(server, await this.#client(server)),
+          ),
+        );
         this.#breakers.record(server.id, true, Date.now(), probe);
         const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
         this.#tools.set(server.id, list);
@@ -423,4 +588,22 @@ export class UpstreamPool {
       return null;
     }
   }
+}
+
+/** Whether a failure says the cached era of an upstream no longer holds. */
+function staleVerdict(era: Era, error: unknown): boolean {
+  if (era === "modern") return error instanceof EraMismatch;
+  if (looksModern(error)) return true;
+  return error instanceof UpstreamFailure && error.kind === "http_error" && (error.detail === 400 || error.detail === 405);
+}
+
+/**
+ * A modern upstream says "resource not found" with -32602 and the URI in `data`; 2025 clients (and
+ * the gateway's own answer for URIs it cannot route) know it as -32002.
+ */
+function resourceNotFound(error: unknown, uri: unknown): unknown {
+  if (!(error instanceof UpstreamRpcError) || error.code !== RpcCode.InvalidParams) return error;
+  const data = error.data as { uri?: unknown } | undefined;
+  if (typeof data?.uri !== "string" && !/not found/i.test(error.message)) return error;
+  return new UpstreamRpcError(RpcCode.ResourceNotFound, error.message, data ?? { uri });
 }

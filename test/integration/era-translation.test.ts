@@ -173,4 +173,35 @@ describe("a legacy upstream asking a modern client for input (MRTR translation)"
     expect(done.json.result.resultType).toBe("complete");
     expect((await send(p.url, call(53, "roots"), ip)).json.result.resultType).toBe("input_required");
   });
+
+  it("does not tell a legacy upstream the modern client's era: the era's _meta keys stay at the gateway", async () => {
+    const p = await askerPreset();
+    const body = call(1, "meta");
+    body.params._meta = { ...body.params._meta, "io.modelcontextprotocol/logLevel": "info", trace: "t-1" } as typeof body.params._meta;
+    const res = await send(p.url, body);
+    expect(JSON.parse(res.json.result.content[0].text)).toEqual({ trace: "t-1" });
+  });
+
+  it("carries a modern upstream's input_required to a modern client through the gateway's own rounds, the upstream's requestState never leaving the object", async () => {
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "modern", url: upstreamUrl("modern"), tools: null }] });
+    const first = await send(p.url, call(1, "confirm"));
+    expect(first.json.result.resultType).toBe("input_required");
+    const [okKey, ok] = onlyRequest(first.json.result);
+    expect(ok).toMatchObject({ method: "elicitation/create", params: { message: "Proceed?" } });
+    expect(first.json.result.requestState).not.toContain("round-");
+    const second = await send(
+      p.url,
+      call(2, "confirm", { inputResponses: { [okKey]: { action: "accept", content: { ok: true } } }, requestState: first.json.result.requestState }),
+    );
+    const [poemKey, poem] = onlyRequest(second.json.result);
+    expect(poem.method).toBe("sampling/createMessage");
+    const done = await send(
+      p.url,
+      call(3, "confirm", {
+        inputResponses: { [poemKey]: { role: "assistant", content: { type: "text", text: "roses" }, model: "m" } },
+        requestState: second.json.result.requestState,
+      }),
+    );
+    expect(done.json.result).toMatchObject({ resultType: "complete", content: [{ text: "confirmed:true poem:roses" }] });
+  });
 });
