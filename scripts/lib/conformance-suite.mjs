@@ -87,7 +87,8 @@ export function requiredServerScenarios(cli, revision) {
 /**
  * Runs the named scenarios one by one (`--scenario`, each into its own output folder) and
  * collects their results in that order, within `runTimeoutMs` for all of them together: a
- * scenario left when time is up is `not_run`, one that wrote no result is `crashed` with 0/0.
+ * scenario left when time is up is `not_run`, one that wrote no result is `crashed` with 0/0, or
+ * left out when the suite exited cleanly (it skips a scenario that does not apply at the revision).
  * `onScenarioDone` runs after each scenario that ran (e.g. to take what a recording proxy saw).
  * @param {Omit<Parameters<typeof runSuite>[0], 'scenario'> & { scenarios: string[], onScenarioDone?: (scenario: string) => void }} options
  * @returns {Promise<SuiteRun>}
@@ -111,7 +112,9 @@ export async function runScenarios({ scenarios, runTimeoutMs, outputDir, onScena
     stderr = `${stderr}${run.stderr}`.slice(-100_000);
     if (run.exitCode !== 0) exitCode = run.exitCode;
     if (run.timedOut) timedOut = true;
-    results.push(run.scenarios.find((s) => s.scenario === scenario) ?? { scenario, outcome: "crashed", passed: 0, failed: 0, warnings: 0, checks: [] });
+    const result = run.scenarios.find((s) => s.scenario === scenario);
+    // No result but a clean exit: the suite skipped it as not applicable at this revision.
+    if (result || run.exitCode !== 0 || run.timedOut) results.push(result ?? { scenario, outcome: "crashed", passed: 0, failed: 0, warnings: 0, checks: [] });
     onScenarioDone?.(scenario);
   }
   return { scenarios: results, exitCode, timedOut, stderr };
