@@ -22,6 +22,8 @@ export function modernReply(body: string, id: RpcId, hints?: CacheHints): string
   const rest = body.slice(head.length);
   if (rest.startsWith('"result":{')) {
     const inner = rest.slice('"result":{'.length);
+    // A result that says its own type (a task, an input round) is left as it is.
+    if (inner.startsWith('"resultType":')) return body;
     let fields = '"resultType":"complete"';
     if (hints) fields += `,"ttlMs":${Math.max(0, Math.floor(hints.ttlMs))},"cacheScope":"${hints.cacheScope}"`;
     return `${head}"result":{${fields}${inner.startsWith("}") ? "" : ","}${inner}`;

@@ -32,7 +32,7 @@ import { GATEWAY_VERSION } from "../shared/version";
 import type { ListenFilter, SessionStreams } from "../streaming/session-streams";
 import { resolveToolName } from "../tools/catalog";
 import type { CatalogCache } from "../tools/catalog-cache";
-import { TaskRoutes } from "../tools/task-routes";
+import { TASKS_EXTENSION, TaskRoutes } from "../tools/task-routes";
 import { type CallContext, ownerOf, type StreamOpened, ToolCalls } from "../tools/tool-call";
 import type { UpstreamPool } from "../upstream/pool";
 import { type ToolCallFacts, toolCallRecord, UNRESOLVED_TOOL } from "../usage/call-record";
@@ -73,7 +73,16 @@ export const SUBSCRIPTIONS_PER_SESSION = 100;
 const reply = (status: number, body: McpReply["body"], headers?: Record<string, string>): McpReply => ({ status, body, headers });
 
 /** Legacy methods that 2026-07-28 removed (SEP-2575): a modern request for one gets 404 and -32601. */
-const REMOVED_IN_MODERN: ReadonlySet<string> = new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
+const REMOVED_IN_MODERN: ReadonlySet<string> = new Set([
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  // The tasks extension of 2026-07-28 polls with tasks/get and has no list.
+  "tasks/list",
+  "tasks/result",
+]);
 /** Modern-era listen streams one caller may hold open on a preset, and the preset in all (like sessions). */
 export const LISTENS_PER_CALLER = 100;
 export const LISTENS_PER_PRESET = 2_000;
@@ -259,12 +268,28 @@ export class McpDispatch {
     if (first.method === "subscriptions/listen") return this.#listenModern(config, call, caller, session, first);
     if (request.logLevel) streams.setLogLevel(session.id, request.logLevel, false);
     if (first.method === "tools/call") {
-      const mismatch = await this.#paramHeaders(config, first, request.paramHeaders);
+      const tool = await this.#toolOf(config, first);
+      const mismatch = tool ? paramHeaderMismatch(tool.inputSchema, first.params?.arguments, request.paramHeaders) : null;
       if (mismatch) {
         forget();
         return reply(400, rpcErrorBody(first.id, RpcCode.HeaderMismatch, `Header mismatch: ${mismatch}`));
       }
-      const answer = await this.#streamableCall(ctx, first, call, forget);
+      // A task-only tool runs as a task of the tasks extension, for a client that declared it.
+      let sentCall = first;
+      if ((tool?.execution as { taskSupport?: unknown } | undefined)?.taskSupport === "required" && first.params?.requestState === undefined) {
+        const extensions = request.capabilities.extensions as Record<string, unknown> | undefined;
+        if (!extensions || typeof extensions[TASKS_EXTENSION] !== "object") {
+          forget();
+          return reply(
+            400,
+            rpcErrorBody(first.id, RpcCode.MissingClientCapability, `Missing required client capability: ${first.params?.name} runs only as a task.`, {
+              requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } },
+            }),
+          );
+        }
+        sentCall = { ...first, params: { ...first.params, task: {} } };
+      }
+      const answer = await this.#streamableCall(ctx, sentCall, call, forget);
       if (pool.connected) alarms.scheduleSweep();
       return answer;
     }
@@ -335,20 +360,20 @@ export class McpDispatch {
     return reply(200, body, { ...limited.headers, "x-accel-buffering": "no" });
   }
 
-  /** Why a modern tools/call's Mcp-Param-* headers do not mirror the arguments the tool marks `x-mcp-header` (SEP-2243); null when they do. */
-  async #paramHeaders(config: PresetConfig, req: RpcRequest, headers: Record<string, string>): Promise<string | null> {
+  /** The exposed tool a tools/call names (for its `x-mcp-header` parameters and its `execution`), if the catalog has it. */
+  async #toolOf(config: PresetConfig, req: RpcRequest): Promise<Record<string, unknown> | undefined> {
     const name = req.params?.name;
-    if (typeof name !== "string") return null;
+    if (typeof name !== "string") return undefined;
     const { entries } = await this.#deps.catalog.entries(config);
-    const tool = entries.find((e) => e.name === name)?.tool;
-    return tool ? paramHeaderMismatch(tool.inputSchema, req.params?.arguments, headers) : null;
+    return entries.find((e) => e.name === name)?.tool;
   }
 
   /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */
   async #discover(config: PresetConfig, req: RpcRequest): Promise<string> {
     const { capabilities: declared, instructions } = await this.#deps.items.describe(config);
-    // 2025-11-25 tasks became an extension (io.modelcontextprotocol/tasks) in 2026-07-28, not carried yet.
-    const { tasks: _legacyTasks, ...capabilities } = declared;
+    // 2025-11-25 tasks are the tasks extension in 2026-07-28.
+    const { tasks, ...capabilities } = declared;
+    if (tasks) capabilities.extensions = { [TASKS_EXTENSION]: {} };
     return rpcResultBody(req.id, {
       resultType: "complete",
       supportedVersions: ALL_PROTOCOL_VERSIONS,
@@ -451,7 +476,10 @@ export class McpDispatch {
         case "tasks/result":
         case "tasks/cancel":
         case "tasks/list":
-          return this.#tasks.answer(config, ownerOf(ctx), message);
+          return this.#tasks.answer(config, ownerOf(ctx), message, session.standIn === true);
+        case "tasks/update":
+          if (session.standIn) return this.#tasks.answer(config, ownerOf(ctx), message, true);
+          return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
         default:
           if (ITEM_METHODS.has(message.method)) return items.answer(config, message);
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);

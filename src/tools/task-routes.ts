@@ -35,10 +35,19 @@ interface TaskRoute {
   expiresAt: number;
 }
 
+/** A 2025-11-25 task as the 2026-07-28 tasks extension shapes it (ttlMs, pollIntervalMs). */
+function modernTask(task: Record<string, unknown>): Record<string, unknown> {
+  const { ttl, pollInterval, ...rest } = task;
+  return { ...rest, ttlMs: typeof ttl === "number" ? ttl : null, ...(typeof pollInterval === "number" ? { pollIntervalMs: pollInterval } : {}) };
+}
+
+/** The extension's capability key (2026-07-28 tasks). */
+export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
+
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** The methods this module answers. */
-export const TASK_METHODS: ReadonlySet<string> = new Set(["tasks/get", "tasks/result", "tasks/cancel", "tasks/list"]);
+export const TASK_METHODS: ReadonlySet<string> = new Set(["tasks/get", "tasks/result", "tasks/cancel", "tasks/list", "tasks/update"]);
 
 /** Whether an upstream's capabilities let clients augment tools/call with a task. */
 export const offersToolTasks = (capabilities: Record<string, unknown> | undefined): boolean => {
@@ -59,7 +68,7 @@ export class TaskRoutes {
    * bound to `owner`; anything else is returned as it is. A caller or preset over its bound gets
    * an error result instead (and the task is cancelled upstream).
    */
-  adopt(server: PresetServer, owner: string, result: Record<string, unknown>): Record<string, unknown> | UpstreamRpcError {
+  adopt(server: PresetServer, owner: string, result: Record<string, unknown>, modern = false): Record<string, unknown> | UpstreamRpcError {
     const task = result.task;
     if (!isObject(task) || typeof task.taskId !== "string") return result;
     this.#sweep(Date.now());
@@ -76,11 +85,16 @@ export class TaskRoutes {
     const ttl = typeof task.ttl === "number" && task.ttl > 0 ? Math.min(task.ttl, MAX_TASK_MS) : DEFAULT_TASK_MS;
     const exposed = { ...task, taskId: id };
     this.#routes.set(id, { server: server.name, upstreamId: task.taskId, owner, task: exposed, expiresAt: Date.now() + ttl });
-    return { ...result, task: exposed };
+    // The tasks extension of 2026-07-28: the task itself is the result, marked resultType "task".
+    return modern ? { resultType: "task", ...modernTask(exposed) } : { ...result, task: exposed };
   }
 
-  /** tasks/get, tasks/result, tasks/cancel, tasks/list of `owner`, as serialized replies. */
-  async answer(config: PresetConfig, owner: string, req: RpcRequest): Promise<string> {
+  /**
+   * tasks/get, tasks/result, tasks/cancel, tasks/list of `owner`, as serialized replies; with
+   * `modern`, the tasks extension's tasks/get (the result or error inlined once the task ended),
+   * tasks/update and tasks/cancel (empty acknowledgements).
+   */
+  async answer(config: PresetConfig, owner: string, req: RpcRequest, modern = false): Promise<string> {
     this.#sweep(Date.now());
     if (req.method === "tasks/list") return this.#list(config, owner, req);
     const id = req.params?.taskId;
@@ -90,6 +104,7 @@ export class TaskRoutes {
     const server = config.servers.find((s) => s.name === route.server);
     if (!server) return rpcErrorBody(req.id, RpcCode.InvalidParams, "The server that ran this task is no longer part of the preset.");
     try {
+      if (modern) return rpcResultBody(req.id, await this.#modern(server, id as string, route, req.method));
       const timeout = req.method === "tasks/result" ? RESULT_WAIT_MS : server.timeoutMs;
       const result = await this.#pool.request(server, req.method, { ...req.params, taskId: route.upstreamId }, timeout);
       return rpcResultBody(req.id, this.#exposed(id as string, route, req.method, result));
@@ -98,6 +113,32 @@ export class TaskRoutes {
       if (e instanceof UpstreamFailure) return rpcErrorBody(req.id, RpcCode.UpstreamUnavailable, e.message, { upstream: e.upstream, reason: e.kind });
       throw e;
     }
+  }
+
+  /** A modern client's tasks/get (with the result or error once the task ended), tasks/update or tasks/cancel. */
+  async #modern(server: PresetServer, id: string, route: TaskRoute, method: string): Promise<Record<string, unknown>> {
+    const upstream = { taskId: route.upstreamId };
+    // No input is ever asked of a modern client through a task (the upstream's task input is not carried): nothing is outstanding.
+    if (method === "tasks/update") return { resultType: "complete" };
+    if (method === "tasks/cancel") {
+      this.#exposed(id, route, "tasks/cancel", await this.#pool.request(server, "tasks/cancel", upstream, server.timeoutMs));
+      return { resultType: "complete" };
+    }
+    const task = this.#exposed(id, route, "tasks/get", await this.#pool.request(server, "tasks/get", upstream, server.timeoutMs));
+    const detailed: Record<string, unknown> = { resultType: "complete", ...modernTask(task) };
+    if (task.status === "completed") {
+      const { _meta, ...result } = await this.#pool.request(server, "tasks/result", upstream, server.timeoutMs);
+      detailed.result = result;
+    } else if (task.status === "failed") {
+      detailed.error = await this.#pool.request(server, "tasks/result", upstream, server.timeoutMs).then(
+        () => ({ code: RpcCode.InternalError, message: "The task failed." }),
+        (e: unknown) =>
+          e instanceof UpstreamRpcError
+            ? { code: e.code, message: e.message, ...(e.data === undefined ? {} : { data: e.data }) }
+            : { code: RpcCode.InternalError, message: "The task failed." },
+      );
+    }
+    return detailed;
   }
 
   /** The caller's tasks; those not finished are asked for their status first. */

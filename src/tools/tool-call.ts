@@ -232,7 +232,8 @@ export class ToolCalls {
       closeStream();
     };
     const call = { relay, onInputRequired, deadline };
-    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, ownerOf(ctx)).then((answered) => {
+    const task = { owner: ownerOf(ctx), modern: cancelOnClose !== undefined };
+    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, task).then((answered) => {
       reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;
     });
@@ -353,7 +354,7 @@ export class ToolCalls {
     signal: AbortSignal,
     call: { relay: CallRelay; onInputRequired: InputRelay; deadline: Deadline },
     headers: Record<string, string> | undefined,
-    owner: string,
+    task: { owner: string; modern: boolean },
   ): Promise<MessageReply & { body: string }> {
     const { relay, onInputRequired, deadline } = call;
     try {
@@ -364,7 +365,7 @@ export class ToolCalls {
         onInputRequired,
       });
       // A task started upstream (params.task) reaches the client under the gateway's id.
-      const adopted = this.#deps.tasks.adopt(server, owner, result);
+      const adopted = this.#deps.tasks.adopt(server, task.owner, result, task.modern);
       if (adopted instanceof UpstreamRpcError) throw adopted;
       facts.outcome = outcomeOfResult(adopted);
       return { body: rpcResultBody(req.id, adopted), headers };

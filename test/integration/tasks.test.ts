@@ -72,4 +72,60 @@ describe("tasks through a preset", () => {
     expect(cancelled.result).toMatchObject({ taskId: task.taskId });
     expect((await upstreamStats("asker", p.scope)).requests["tasks/cancel"]).toBe(1);
   });
+
+  it("offers a modern client the tasks extension: a task-only tool answers with resultType task, tasks/get inlines the result", async () => {
+    const p = await preset();
+    const withTasks = { extensions: { "io.modelcontextprotocol/tasks": {} } };
+    const discover = await modernPost(p.url, modernBody(1, "server/discover", {}, {}));
+    expect(discover.json.result.capabilities.extensions).toEqual({ "io.modelcontextprotocol/tasks": {} });
+    expect(discover.json.result.capabilities.tasks).toBeUndefined();
+
+    const refused = await modernPost(p.url, modernBody(2, "tools/call", { name: "research", arguments: { topic: "moons", ms: 100 } }, {}));
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { extensions: { "io.modelcontextprotocol/tasks": {} } } } });
+
+    const started = await modernPost(p.url, modernBody(3, "tools/call", { name: "research", arguments: { topic: "moons", ms: 100 } }, withTasks));
+    expect(started.json.result).toMatchObject({ resultType: "task", status: "working", ttlMs: 60_000, pollIntervalMs: 50 });
+    const taskId: string = started.json.result.taskId;
+    expect(taskId).toMatch(/^task_/);
+    const done = await vi.waitFor(async () => {
+      const got = await modernPost(p.url, modernBody(4, "tasks/get", { taskId }, withTasks));
+      expect(got.json.result.status).toBe("completed");
+      return got.json.result;
+    }, EVENTUALLY);
+    expect(done).toMatchObject({ resultType: "complete", taskId, result: { content: [{ type: "text", text: "researched moons" }] } });
+    expect((await modernPost(p.url, modernBody(5, "tasks/update", { taskId, inputResponses: {} }, withTasks))).json.result).toEqual({ resultType: "complete" });
+    // Another caller's poll is answered like an unknown task; the extension has no tasks/list.
+    const stranger = await modernPost(p.url, modernBody(6, "tasks/get", { taskId }, withTasks), { "cf-connecting-ip": "203.0.113.77" });
+    expect(stranger.json.error).toMatchObject({ code: -32602 });
+    expect((await modernPost(p.url, modernBody(7, "tasks/list", {}, withTasks))).status).toBe(404);
+
+    const slow = await modernPost(p.url, modernBody(8, "tools/call", { name: "research", arguments: { topic: "tides", ms: 10_000 } }, withTasks));
+    const cancelled = await modernPost(p.url, modernBody(9, "tasks/cancel", { taskId: slow.json.result.taskId }, withTasks));
+    expect(cancelled.json.result).toEqual({ resultType: "complete" });
+    const after = await modernPost(p.url, modernBody(10, "tasks/get", { taskId: slow.json.result.taskId }, withTasks));
+    expect(after.json.result.status).toBe("cancelled");
+  });
 });
+
+function modernBody(id: number, method: string, params: Record<string, unknown>, capabilities: Record<string, unknown>) {
+  return {
+    jsonrpc: "2.0",
+    id,
+    method,
+    params: {
+      ...params,
+      _meta: {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+      },
+    },
+  };
+}
+
+function modernPost(url: string, body: ReturnType<typeof modernBody>, headers: Record<string, string> = {}) {
+  const name = (body.params as Record<string, unknown>).name;
+  return mcpPost(url, body, {
+    headers: { "mcp-protocol-version": "2026-07-28", "mcp-method": body.method, ...(typeof name === "string" ? { "mcp-name": name } : {}), ...headers },
+  });
+}
