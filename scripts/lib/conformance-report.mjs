@@ -233,6 +233,50 @@ export function differenceNotes(columns) {
 }
 
 /**
+ * The JSON-RPC id of the request behind a check of server-stateless, whose checks carry no request
+ * (the scenario uses fixed ids; from its source, 0.2.0-alpha.12).
+ * @type {Record<string, number>}
+ */
+const STATELESS_CHECK_REQUEST_IDS = {
+  "sep-2575-request-meta-client-info-optional": 105,
+  "sep-2575-server-implements-discover": 201,
+  "sep-2575-server-identifies-in-result-meta": 201,
+  "sep-2575-server-declares-prompts-in-discover": 203,
+  "sep-2575-discover-capabilities-match-handlers": 202,
+  "sep-2575-server-unsupported-version-error": 301,
+  "sep-2575-http-server-unsupported-version-400": 301,
+  "sep-2575-http-server-header-mismatch-400": 302,
+  "sep-2575-server-rejects-undeclared-capability": 401,
+  "sep-2575-missing-capability-http-400": 401,
+  "sep-2575-http-server-method-not-found-404": 601,
+};
+
+/**
+ * The exchange behind a failing check: the request whose JSON-RPC id the check names (in its
+ * details, its message, or STATELESS_CHECK_REQUEST_IDS).
+ * @param {import('./conformance-suite.mjs').Check} check @param {Exchange[]} exchanges
+ * @returns {Exchange | undefined}
+ */
+function exchangeOf(check, exchanges) {
+  const fromDetails = /"id":\s*(-?\d+|"(?:[^"\\]|\\.)*")/.exec(JSON.stringify(check.details ?? {}))?.[1];
+  const fromMessage = /\bid (\d+)\b/.exec(check.errorMessage ?? "")?.[1];
+  const known = STATELESS_CHECK_REQUEST_IDS[check.id];
+  const wanted = fromDetails ?? fromMessage ?? (known === undefined ? undefined : String(known));
+  if (wanted === undefined) return undefined;
+  const key = wanted.startsWith('"') ? wanted : JSON.stringify(Number(wanted));
+  return exchanges.find((e) => e.body !== undefined && JSON.stringify(requestId(e.body)) === key);
+}
+
+/** @param {string} body @returns {unknown} the JSON-RPC id of a recorded request body */
+function requestId(body) {
+  try {
+    return JSON.parse(body)?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * For the columns that carry recorded exchanges (2026-07-28), through the preset: every failing or
  * warning check with the suite's details, and the first exchange of its scenario answered with an
  * error. Empty when no such column has failures.
@@ -248,6 +292,7 @@ export function wireNotes(columns) {
     out.push(`#### ${c.version} ${c.target}`, "");
     for (const s of bad) {
       out.push(`- **${s.scenario}**${s.outcome === "ran" ? "" : ` (${s.outcome === "crashed" ? "crashed" : "not run"})`}`);
+      const exchanges = c.exchanges.get(s.scenario) ?? [];
       for (const check of s.checks.filter((k) => k.status === "FAILURE" || k.status === "WARNING")) {
         // wire-schema-valid's message already quotes the offending message.
         const details =
@@ -255,8 +300,9 @@ export function wireNotes(columns) {
             ? ` — details: \`${cut(JSON.stringify(check.details), 300)}\``
             : "";
         out.push(`  - \`${check.id}\`${check.status === "WARNING" ? " (warning)" : ""}: ${oneLine(check.errorMessage ?? check.description ?? "")}${details}`);
+        const behind = exchangeOf(check, exchanges);
+        if (behind) out.push(`    - its request: ${formatExchange(behind)}`);
       }
-      const exchanges = c.exchanges.get(s.scenario) ?? [];
       const errors = exchanges.filter(isErrorExchange);
       if (errors[0])
         out.push(`  - first error on the wire (${errors.length} of ${exchanges.length} requests answered with an error): ${formatExchange(errors[0])}`);
