@@ -11,6 +11,7 @@ import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/js
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
 import type { CatalogAudit } from "../tools/catalog-audit";
+import { type PassedRounds, roundKey } from "../tools/input-rounds";
 import { offersToolTasks } from "../tools/task-routes";
 import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
@@ -59,6 +60,13 @@ function plainSelecting(config: PresetConfig, uri: string): PresetServer[] | typ
 
 const unsafeMessage = (field: string) =>
   `${field} expands a selected resource template with a value the gateway refuses: '.' or '..' segments, encoded '/' or '\\', backslashes and control characters are not allowed in template variables.`;
+
+/** A modern-era caller of prompts/get or resources/read: who it is, what it declared, where its rounds are kept. */
+export interface ModernCaller {
+  owner: string;
+  capabilities: Record<string, unknown>;
+  rounds: PassedRounds;
+}
 
 /** How long initialize waits to learn an upstream's capabilities it has never seen (once per upstream). */
 const DESCRIBE_BUDGET_MS = 1_500;
@@ -121,7 +129,25 @@ export class PresetItems {
     return { capabilities, instructions: instructions || null };
   }
 
-  async answer(config: PresetConfig, req: RpcRequest): Promise<string> {
+  /**
+   * The answer to an item request. With `modern` (a 2026-07-28 client), prompts/get and
+   * resources/read tell a modern upstream the client's own capabilities, and an input_required
+   * answer goes to the client as a round of its own (input-rounds.ts PassedRounds); its retry's
+   * requestState is exchanged for the upstream's.
+   */
+  async answer(config: PresetConfig, req: RpcRequest, modern?: ModernCaller): Promise<string> {
+    if (modern && (req.method === "prompts/get" || req.method === "resources/read") && req.params?.requestState !== undefined) {
+      const redeemed = modern.rounds.redeem(req.params.requestState, modern.owner, roundKey(req.method, req.params));
+      if (!redeemed)
+        return rpcErrorBody(
+          req.id,
+          RpcCode.InvalidParams,
+          "params.requestState is not one this preset issued to you: it may have expired or been used already.",
+        );
+      if ("refused" in redeemed) return rpcErrorBody(req.id, RpcCode.InvalidParams, redeemed.refused);
+      const { requestState: _client, ...params } = req.params;
+      req = { ...req, params: redeemed.state === null ? params : { ...params, requestState: redeemed.state } };
+    }
     try {
       const list = LIST_KEYS[req.method];
       if (list) return rpcResultBody(req.id, { [list.key]: await this.#list(config, list.kind) });
@@ -131,7 +157,7 @@ export class PresetItems {
           if (typeof params.name !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "prompts/get needs params.name (a string).");
           const target = await this.#routePrompt(config, params.name);
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown prompt: ${params.name}`);
-          return await this.#forward(req, target, { ...params, name: target.value });
+          return await this.#forward(req, target, { ...params, name: target.value }, modern);
         }
         case "resources/read":
         case "resources/subscribe":
@@ -140,7 +166,7 @@ export class PresetItems {
           const target = await this.#routeUri(config, params.uri);
           if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.uri"), { uri: params.uri });
           if (!target) return rpcErrorBody(req.id, RpcCode.ResourceNotFound, `Resource not found: ${params.uri}`, { uri: params.uri });
-          return await this.#forward(req, target, { ...params, uri: target.value });
+          return await this.#forward(req, target, { ...params, uri: target.value }, req.method === "resources/read" ? modern : undefined);
         }
         case "completion/complete": {
           const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
@@ -172,8 +198,16 @@ export class PresetItems {
     }
   }
 
-  async #forward(req: RpcRequest, target: Target, params: Record<string, unknown>): Promise<string> {
-    const result = await this.#pool.request(target.server, req.method, params, target.server.timeoutMs);
+  async #forward(req: RpcRequest, target: Target, params: Record<string, unknown>, modern?: ModernCaller): Promise<string> {
+    const relay = modern ? { clientCapabilities: modern.capabilities, passThroughInput: true } : undefined;
+    const result = await this.#pool.request(target.server, req.method, params, target.server.timeoutMs, undefined, relay);
+    if (modern && result.resultType === "input_required") {
+      try {
+        return rpcResultBody(req.id, modern.rounds.issue(target.server.name, modern.owner, roundKey(req.method, req.params), result));
+      } catch {
+        return rpcErrorBody(req.id, RpcCode.InternalError, "The gateway holds too many rounds waiting for their clients' input; try again later.");
+      }
+    }
     const out = target.server.naming === "plain" ? result : rewriteUris(result, (u) => exposeUri(target.server.name, "prefixed", u));
     return rpcResultBody(req.id, out);
   }

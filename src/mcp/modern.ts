@@ -79,11 +79,13 @@ export function eraOf(header: (name: string) => string | undefined, messages: Rp
   if (metaVersion === undefined) {
     return refuse(RpcCode.InvalidParams, `Invalid params: params._meta["${META.protocolVersion}"] is required in protocol version ${headerVersion}.`);
   }
-  if (!isModernVersion(metaVersion)) return unsupported(id, metaVersion);
+  // Header and body must agree before either is judged (a header naming 2026-07-28 over a body naming another is a mismatch).
   if (headerVersion === undefined) return refuse(RpcCode.HeaderMismatch, "Header mismatch: the MCP-Protocol-Version header is required.");
   if (headerVersion !== metaVersion) {
-    return refuse(RpcCode.HeaderMismatch, `Header mismatch: MCP-Protocol-Version ${headerVersion.slice(0, 40)} differs from the body's ${metaVersion}.`);
+    const shown = typeof metaVersion === "string" ? metaVersion.slice(0, 40) : "(not a string)";
+    return refuse(RpcCode.HeaderMismatch, `Header mismatch: MCP-Protocol-Version ${headerVersion.slice(0, 40)} differs from the body's ${shown}.`);
   }
+  if (!isModernVersion(metaVersion)) return unsupported(id, metaVersion);
   const capabilities = meta?.[META.clientCapabilities];
   if (!isObject(capabilities)) {
     return refuse(RpcCode.InvalidParams, `Invalid params: params._meta["${META.clientCapabilities}"] is required and must be an object.`);

@@ -32,6 +32,7 @@ import { GATEWAY_VERSION } from "../shared/version";
 import type { ListenFilter, SessionStreams } from "../streaming/session-streams";
 import { resolveToolName } from "../tools/catalog";
 import type { CatalogCache } from "../tools/catalog-cache";
+import { PassedRounds } from "../tools/input-rounds";
 import { TASKS_EXTENSION, TaskRoutes } from "../tools/task-routes";
 import { type CallContext, ownerOf, type StreamOpened, ToolCalls } from "../tools/tool-call";
 import type { UpstreamPool } from "../upstream/pool";
@@ -95,6 +96,8 @@ export class McpDispatch {
   readonly #deps: DispatchDeps;
   readonly #tools: ToolCalls;
   readonly #tasks: TaskRoutes;
+  /** Modern upstreams' input rounds out with modern clients (tools/call, prompts/get, resources/read). */
+  readonly #rounds = new PassedRounds();
   /** Open modern-era listen streams: stand-in session id → the caller key that opened it. */
   readonly #listens = new Map<string, string>();
 
@@ -103,6 +106,7 @@ export class McpDispatch {
     this.#tasks = new TaskRoutes(deps.pool);
     this.#tools = new ToolCalls({
       tasks: this.#tasks,
+      rounds: this.#rounds,
       pool: deps.pool,
       catalog: deps.catalog,
       streams: deps.streams,
@@ -289,7 +293,9 @@ export class McpDispatch {
         }
         sentCall = { ...first, params: { ...first.params, task: {} } };
       }
-      const answer = await this.#streamableCall(ctx, sentCall, call, forget);
+      let answer = await this.#streamableCall(ctx, sentCall, call, forget);
+      // An upstream that needs a capability this client did not declare: HTTP 400, as the modern era answers it.
+      if (typeof answer.body === "string" && isErrorReply(answer.body, first.id, RpcCode.MissingClientCapability)) answer = { ...answer, status: 400 };
       if (pool.connected) alarms.scheduleSweep();
       return answer;
     }
@@ -481,7 +487,11 @@ export class McpDispatch {
           if (session.standIn) return this.#tasks.answer(config, ownerOf(ctx), message, true);
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
         default:
-          if (ITEM_METHODS.has(message.method)) return items.answer(config, message);
+          if (ITEM_METHODS.has(message.method)) {
+            // A modern client answers a modern upstream's input rounds itself (prompts/get, resources/read).
+            const modern = session.standIn ? { owner: ownerOf(ctx), capabilities: session.clientCapabilities, rounds: this.#rounds } : undefined;
+            return items.answer(config, message, modern);
+          }
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
       }
     };

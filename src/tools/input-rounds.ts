@@ -127,3 +127,55 @@ export class ParkedCall {
     return rpcResultBody(id, { resultType: "input_required", inputRequests, requestState: this.state });
   }
 }
+
+/** A modern upstream's round out with a modern client: the upstream's state and whom it is for. */
+interface PassedRound {
+  server: string;
+  upstreamState: string | null;
+  owner: string;
+  /** The request it answers: method, and its name or URI and arguments (canonical JSON). */
+  key: string;
+  expiresAt: number;
+}
+
+/** What identifies a request across its rounds: the method and its name or URI and arguments. */
+export function roundKey(method: string, params: Record<string, unknown> | undefined): string {
+  return canonicalJson({ method, name: params?.name ?? null, uri: params?.uri ?? null, arguments: params?.arguments ?? {} });
+}
+
+/**
+ * Modern upstreams' input_required rounds passed on to modern clients (tools/call, prompts/get,
+ * resources/read): the client gets the upstream's input requests under the upstream's own keys,
+ * and in place of the upstream's requestState a handle of the gateway's, single use, bound to the
+ * caller and the request, good for INPUT_WAIT_MS. Nothing is held open upstream meanwhile; at most
+ * PARKED_PER_PRESET rounds are out at once.
+ */
+export class PassedRounds {
+  readonly #rounds = new Map<string, PassedRound>();
+
+  /** The client's input_required for an upstream's `result`; throws when too many rounds are out. */
+  issue(server: string, owner: string, key: string, result: Record<string, unknown>): Record<string, unknown> {
+    const now = Date.now();
+    for (const [handle, round] of this.#rounds) if (round.expiresAt <= now) this.#rounds.delete(handle);
+    if (this.#rounds.size >= PARKED_PER_PRESET) throw new Error("too many input rounds out");
+    const handle = `mrtr_${randomToken(32)}`;
+    const upstreamState = typeof result.requestState === "string" ? result.requestState : null;
+    this.#rounds.set(handle, { server, upstreamState, owner, key, expiresAt: now + INPUT_WAIT_MS });
+    return { resultType: "input_required", ...(result.inputRequests !== undefined ? { inputRequests: result.inputRequests } : {}), requestState: handle };
+  }
+
+  /**
+   * A retry's requestState: the upstream's state to send on (used up), the reason it is refused,
+   * or null when it is no handle of this kind.
+   */
+  redeem(handle: unknown, owner: string, key: string): { state: string | null } | { refused: string } | null {
+    const round = typeof handle === "string" ? this.#rounds.get(handle) : undefined;
+    if (!round) return null;
+    if (round.owner !== owner || round.expiresAt <= Date.now()) {
+      return { refused: "params.requestState is not one this preset issued to you: it may have expired or been used already." };
+    }
+    if (round.key !== key) return { refused: "params.requestState belongs to another request (another name, URI or arguments)." };
+    this.#rounds.delete(handle as string);
+    return { state: round.upstreamState };
+  }
+}

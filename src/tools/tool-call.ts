@@ -23,7 +23,7 @@ import type { MetricsWriter } from "../usage/metrics";
 import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
 import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
-import { canonicalJson, INPUT_WAIT_MS, PARKED_PER_CALLER, PARKED_PER_PRESET, ParkedCall } from "./input-rounds";
+import { canonicalJson, INPUT_WAIT_MS, PARKED_PER_CALLER, PARKED_PER_PRESET, ParkedCall, type PassedRounds, roundKey } from "./input-rounds";
 import type { TaskRoutes } from "./task-routes";
 
 /** However much progress an upstream reports, a tools/call ends after this long. */
@@ -65,6 +65,8 @@ export interface ToolCallDeps {
   refuse: (ctx: CallContext, req: RpcRequest, limited: LimitOutcome) => MessageReply & { status: number };
   /** Where tasks started by calls are routed from (2025-11-25 tasks). */
   tasks: TaskRoutes;
+  /** Modern upstreams' input rounds out with modern clients. */
+  rounds: PassedRounds;
   /** Records one call (metrics, rollups, call log); never throws. */
   record: (ctx: CallContext, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number) => void;
 }
@@ -85,16 +87,30 @@ export class ToolCalls {
 
   /** Runs a tools/call, then records it however it ended. With `stream`, the reply may turn into SSE. */
   async run(ctx: CallContext, req: RpcRequest, stream?: StreamOpened): Promise<MessageReply> {
-    if (req.params?.requestState !== undefined && isModernVersion(ctx.session.protocolVersion)) return this.#resume(ctx, req);
+    // A modern client's retry: of a call parked here, or of a modern upstream's own round (sent on with the upstream's state).
+    let upstreamState: string | null | undefined;
+    if (req.params?.requestState !== undefined && isModernVersion(ctx.session.protocolVersion)) {
+      const passed = this.#passedOn(ctx, req);
+      if (passed === null) return this.#resume(ctx, req);
+      if ("body" in passed) return passed;
+      upstreamState = passed.state;
+    }
     const at = Date.now();
     const facts: ToolCallFacts = { tool: UNRESOLVED_TOOL, upstream: null, outcome: "upstream_error" };
     let reply: MessageReply | undefined;
     // A call answered with input_required goes on: it is recorded when it ends.
     let later: Promise<string | null> | null = null;
     try {
-      reply = await this.#run(ctx, req, facts, stream, (answer) => {
-        later = answer;
-      });
+      reply = await this.#run(
+        ctx,
+        req,
+        facts,
+        stream,
+        (answer) => {
+          later = answer;
+        },
+        upstreamState,
+      );
       return reply;
     } finally {
       const record = (body: string | null) => this.#deps.record(ctx, req, facts, body, at);
@@ -175,6 +191,8 @@ export class ToolCalls {
     facts: ToolCallFacts,
     stream: StreamOpened | undefined,
     goesOn: (answer: Promise<string | null>) => void,
+    /** A retry of a modern upstream's round: the upstream's requestState in place of the client's (null: none). */
+    upstreamState?: string | null,
   ): Promise<MessageReply> {
     const { config, session, caller } = ctx;
     const params = req.params ?? {};
@@ -201,6 +219,10 @@ export class ToolCalls {
     facts.outcome = "upstream_error";
     const server = target.server;
     const upstreamParams: Record<string, unknown> = { ...params, name: target.upstreamName };
+    if (upstreamState !== undefined) {
+      delete upstreamParams.requestState;
+      if (upstreamState !== null) upstreamParams.requestState = upstreamState;
+    }
     const { progressToken: clientToken, ...meta } = (params._meta ?? {}) as Record<string, unknown>;
     const progressToken =
       stream && (typeof clientToken === "string" || typeof clientToken === "number")
@@ -232,8 +254,8 @@ export class ToolCalls {
       closeStream();
     };
     const call = { relay, onInputRequired, deadline };
-    const task = { owner: ownerOf(ctx), modern: cancelOnClose !== undefined };
-    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, task).then((answered) => {
+    const who = { owner: ownerOf(ctx), modern: cancelOnClose !== undefined, capabilities: session.clientCapabilities };
+    const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, who).then((answered) => {
       reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;
     });
@@ -264,6 +286,22 @@ export class ToolCalls {
     const round = this.#round(parked, req.id);
     relay.detach(round);
     return { body: round, headers: limited.headers };
+  }
+
+  /** A modern upstream's round for a modern client (input-rounds.ts PassedRounds). */
+  #issueRound(server: PresetServer, owner: string, req: RpcRequest, result: Record<string, unknown>): Record<string, unknown> {
+    try {
+      return this.#deps.rounds.issue(server.name, owner, roundKey(req.method, req.params), result);
+    } catch {
+      throw new UpstreamRpcError(RpcCode.InternalError, "The gateway holds too many rounds waiting for their clients' input; try again later.");
+    }
+  }
+
+  /** A retry naming a modern upstream's round: the upstream's state to send on, the refusal, or null (not such a round). */
+  #passedOn(ctx: CallContext, req: RpcRequest): { state: string | null } | MessageReply | null {
+    const redeemed = this.#deps.rounds.redeem(req.params?.requestState, ownerOf(ctx), roundKey(req.method, req.params));
+    if (redeemed && "refused" in redeemed) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, redeemed.refused) };
+    return redeemed;
   }
 
   /** Holds an upstream's input request for the client's next round, unless the caller or the preset has too many calls parked. */
@@ -354,7 +392,7 @@ export class ToolCalls {
     signal: AbortSignal,
     call: { relay: CallRelay; onInputRequired: InputRelay; deadline: Deadline },
     headers: Record<string, string> | undefined,
-    task: { owner: string; modern: boolean },
+    caller: { owner: string; modern: boolean; capabilities: Record<string, unknown> },
   ): Promise<MessageReply & { body: string }> {
     const { relay, onInputRequired, deadline } = call;
     try {
@@ -363,9 +401,15 @@ export class ToolCalls {
         onMessage: (m) => relay.onMessage(m),
         onPause: () => relay.onPause(),
         onInputRequired,
+        clientCapabilities: caller.capabilities,
+        passThroughInput: caller.modern,
       });
+      if (caller.modern && result.resultType === "input_required") {
+        facts.outcome = "ok";
+        return { body: rpcResultBody(req.id, this.#issueRound(server, caller.owner, req, result)), headers };
+      }
       // A task started upstream (params.task) reaches the client under the gateway's id.
-      const adopted = this.#deps.tasks.adopt(server, task.owner, result, task.modern);
+      const adopted = this.#deps.tasks.adopt(server, caller.owner, result, caller.modern);
       if (adopted instanceof UpstreamRpcError) throw adopted;
       facts.outcome = outcomeOfResult(adopted);
       return { body: rpcResultBody(req.id, adopted), headers };

@@ -66,14 +66,19 @@ export async function callUpstream(server: UpstreamServer, client: Client, call:
     await res.body?.cancel();
     throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' answered with a content type that is not MCP.`);
   } catch (e) {
-    if (e instanceof UpstreamFailure || e instanceof UpstreamRpcError) throw e;
-    if (call.signal?.aborted) throw new UpstreamFailure(name, "cancelled", `The call to upstream '${name}' was cancelled.`);
-    if (deadline.expired) throw new UpstreamFailure(name, "timeout", `Upstream '${name}' did not answer within ${call.timeoutMs} ms.`);
-    if (e instanceof SyntaxError) throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' sent a reply that is not valid JSON-RPC.`);
-    throw new UpstreamFailure(name, "unreachable", `Upstream '${name}' is unreachable.`);
+    throw requestFailure(name, e, call, deadline);
   } finally {
     if (!call.deadline) deadline.clear();
   }
+}
+
+/** What a failed upstream HTTP request stands for: its own failure or JSON-RPC error, else cancelled, timed out, broken or unreachable. */
+export function requestFailure(name: string, e: unknown, call: Pick<UpstreamCall, "signal" | "timeoutMs">, deadline: Deadline): unknown {
+  if (e instanceof UpstreamFailure || e instanceof UpstreamRpcError) return e;
+  if (call.signal?.aborted) return new UpstreamFailure(name, "cancelled", `The call to upstream '${name}' was cancelled.`);
+  if (deadline.expired) return new UpstreamFailure(name, "timeout", `Upstream '${name}' did not answer within ${call.timeoutMs} ms.`);
+  if (e instanceof SyntaxError) return new UpstreamFailure(name, "bad_response", `Upstream '${name}' sent a reply that is not valid JSON-RPC.`);
+  return new UpstreamFailure(name, "unreachable", `Upstream '${name}' is unreachable.`);
 }
 
 export const contentType = (res: Response) => (res.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();

@@ -12,7 +12,7 @@ import { META, MODERN_PROTOCOL_VERSION } from "../mcp/protocol";
 import { readLimitedText } from "../shared/read-limited";
 import { checkUpstreamUrl } from "../shared/url-guard";
 import { GATEWAY_NAME, GATEWAY_VERSION } from "../shared/version";
-import { contentType, readCapped, readEventStream, settle, type UpstreamCall } from "./call";
+import { contentType, readCapped, readEventStream, requestFailure, settle, type UpstreamCall } from "./call";
 import {
   CONNECT_TIMEOUT_MS,
   ITEM_LISTS,
@@ -55,17 +55,19 @@ const MODERN_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"];
 
 export interface ModernOptions {
   allowInsecure: boolean;
+  /** The client capabilities declared upstream: the calling client's, else the gateway's own. */
+  clientCapabilities?: Record<string, unknown>;
 }
 
 /** The `_meta` every modern request carries, merged over the request's own. */
-function withMeta(params: Record<string, unknown>): Record<string, unknown> {
+function withMeta(params: Record<string, unknown>, clientCapabilities: Record<string, unknown> = UPSTREAM_CLIENT_CAPABILITIES): Record<string, unknown> {
   const meta = params._meta && typeof params._meta === "object" ? (params._meta as Record<string, unknown>) : {};
   return {
     ...params,
     _meta: {
       ...meta,
       [META.protocolVersion]: MODERN_PROTOCOL_VERSION,
-      [META.clientCapabilities]: UPSTREAM_CLIENT_CAPABILITIES,
+      [META.clientCapabilities]: clientCapabilities,
       [META.clientInfo]: { name: GATEWAY_NAME, version: GATEWAY_VERSION },
     },
   };
@@ -110,7 +112,7 @@ export async function modernRequest(
   if (!check.ok) throw new UpstreamFailure(name, "blocked", `Upstream '${name}' is not allowed: URL ${check.reason}.`);
   const deadline = call.deadline ?? new Deadline(call.timeoutMs, call.timeoutMs);
   const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
-  const params = withMeta(call.params);
+  const params = withMeta(call.params, opts.clientCapabilities);
   try {
     const res = await fetch(server.url, {
       method: "POST",
@@ -154,11 +156,7 @@ export async function modernRequest(
     await res.body?.cancel();
     throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' answered with a content type that is not MCP.`);
   } catch (e) {
-    if (e instanceof UpstreamFailure || e instanceof UpstreamRpcError) throw e;
-    if (call.signal?.aborted) throw new UpstreamFailure(name, "cancelled", `The call to upstream '${name}' was cancelled.`);
-    if (deadline.expired) throw new UpstreamFailure(name, "timeout", `Upstream '${name}' did not answer within ${call.timeoutMs} ms.`);
-    if (e instanceof SyntaxError) throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' sent a reply that is not valid JSON-RPC.`);
-    throw new UpstreamFailure(name, "unreachable", `Upstream '${name}' is unreachable.`);
+    throw requestFailure(name, e, call, deadline);
   } finally {
     if (!call.deadline) deadline.clear();
   }
@@ -246,12 +244,14 @@ function inputRequestsOf(server: UpstreamServer, result: Record<string, unknown>
 export async function modernRequestWithInput(
   server: UpstreamServer,
   call: UpstreamCall,
-  opts: ModernOptions & { paramHeaders?: readonly ParamHeader[]; nextId: () => string; relay?: InputRelay },
+  opts: ModernOptions & { paramHeaders?: readonly ParamHeader[]; nextId: () => string; relay?: InputRelay; passThrough?: boolean },
 ): Promise<Record<string, unknown>> {
   let params = call.params;
   for (let round = 0; ; round++) {
     const result = await modernRequest(server, { ...call, id: round === 0 ? call.id : opts.nextId(), params }, opts);
     if (result.resultType !== "input_required") return toLegacyResult(result);
+    // A modern client answers the upstream's own rounds (the gateway keeps its requestState).
+    if (opts.passThrough) return result;
     if (!opts.relay) {
       throw new UpstreamRpcError(RpcCode.InternalError, `Upstream '${server.name}' asked for client input, which the gateway cannot relay for ${call.method}.`);
     }

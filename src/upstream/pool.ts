@@ -67,7 +67,13 @@ interface EraEntry {
 }
 
 /** What a request may ask of its caller besides the answer: relayed messages, and client input (modern upstreams). */
-export type RequestRelay = Pick<UpstreamCall, "deadline" | "onMessage" | "onPause"> & { onInputRequired?: InputRelay };
+export type RequestRelay = Pick<UpstreamCall, "deadline" | "onMessage" | "onPause"> & {
+  onInputRequired?: InputRelay;
+  /** The calling client's capabilities, declared to a modern upstream in its stead (else the gateway's own). */
+  clientCapabilities?: Record<string, unknown>;
+  /** A modern client: a modern upstream's input_required result is returned as it is, for the client to answer. */
+  passThroughInput?: boolean;
+};
 
 interface Connection {
   fingerprint: string;
@@ -179,7 +185,7 @@ export class UpstreamPool {
     signal?: AbortSignal,
     relay?: RequestRelay,
   ): Promise<Record<string, unknown>> {
-    const { onInputRequired: _, ...messages } = relay ?? {};
+    const { onInputRequired: _, clientCapabilities: _c, passThroughInput: _p, ...messages } = relay ?? {};
     for (let attempt = 0; ; attempt++) {
       const client = await this.#client(server);
       const id = this.#nextId();
@@ -222,7 +228,7 @@ export class UpstreamPool {
     }
     const level = this.#logLevels.get(server.id);
     if (level) params = { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [META.logLevel]: level } };
-    const { onInputRequired, ...messages } = relay ?? {};
+    const { onInputRequired, clientCapabilities, passThroughInput, ...messages } = relay ?? {};
     const send = async (tools: Tool[] | null) =>
       modernRequestWithInput(
         server,
@@ -232,6 +238,8 @@ export class UpstreamPool {
           paramHeaders: (method === "tools/call" && paramHeaders(tools?.find((t) => t.name === params.name)?.inputSchema)) || [],
           nextId: () => this.#nextId(),
           relay: onInputRequired,
+          clientCapabilities,
+          passThrough: passThroughInput,
         },
       );
     try {

@@ -187,14 +187,17 @@ describe("a legacy upstream asking a modern client for input (MRTR translation)"
     const first = await send(p.url, call(1, "confirm"));
     expect(first.json.result.resultType).toBe("input_required");
     const [okKey, ok] = onlyRequest(first.json.result);
+    // The upstream's own keys reach the client; its requestState stays behind a handle of the gateway's.
+    expect(okKey).toBe("ok");
     expect(ok).toMatchObject({ method: "elicitation/create", params: { message: "Proceed?" } });
+    expect(first.json.result.requestState).toMatch(/^mrtr_/);
     expect(first.json.result.requestState).not.toContain("round-");
     const second = await send(
       p.url,
       call(2, "confirm", { inputResponses: { [okKey]: { action: "accept", content: { ok: true } } }, requestState: first.json.result.requestState }),
     );
     const [poemKey, poem] = onlyRequest(second.json.result);
-    expect(poem.method).toBe("sampling/createMessage");
+    expect([poemKey, poem.method]).toEqual(["poem", "sampling/createMessage"]);
     const done = await send(
       p.url,
       call(3, "confirm", {
@@ -203,5 +206,36 @@ describe("a legacy upstream asking a modern client for input (MRTR translation)"
       }),
     );
     expect(done.json.result).toMatchObject({ resultType: "complete", content: [{ text: "confirmed:true poem:roses" }] });
+    // The handle was used up, and a stranger cannot use one either.
+    const replay = await send(p.url, call(4, "confirm", { inputResponses: {}, requestState: second.json.result.requestState }));
+    expect(replay.json.error).toMatchObject({ code: -32602 });
+    const fresh = await send(p.url, call(5, "confirm"));
+    const stolen = await send(p.url, call(6, "confirm", { inputResponses: {}, requestState: fresh.json.result.requestState }), {
+      "cf-connecting-ip": "203.0.113.99",
+    });
+    expect(stolen.json.error).toMatchObject({ code: -32602 });
+  });
+
+  it("tells a modern upstream what the modern client declared: one without elicitation gets the upstream's -32021 as HTTP 400", async () => {
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "modern", url: upstreamUrl("modern"), tools: null }] });
+    const res = await send(p.url, call(1, "confirm", {}, { sampling: {} }));
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe(-32021);
+  });
+
+  it("passes a modern upstream's input_required on prompts/get to a modern client, and its retry back", async () => {
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "modern", url: upstreamUrl("modern"), tools: null }] });
+    const get = (id: number, extra: Record<string, unknown> = {}) => {
+      const body = { ...call(id, "ask"), method: "prompts/get" };
+      body.params = { ...body.params, ...extra } as typeof body.params;
+      delete (body.params as Record<string, unknown>).arguments;
+      return mcpPost(p.url, body, { headers: { "mcp-protocol-version": MODERN, "mcp-method": "prompts/get", "mcp-name": "ask" } });
+    };
+    const first = await get(1);
+    expect(first.json.result).toMatchObject({ resultType: "input_required", inputRequests: { topic: { method: "elicitation/create" } } });
+    const answer = { inputResponses: { topic: { action: "accept", content: { topic: "tides" } } } };
+    expect((await get(2, { ...answer, requestState: "asked" })).json.error).toMatchObject({ code: -32602 });
+    const done = await get(3, { ...answer, requestState: first.json.result.requestState });
+    expect(done.json.result).toMatchObject({ resultType: "complete", messages: [{ content: { text: "Tell me about tides" } }] });
   });
 });

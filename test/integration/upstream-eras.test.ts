@@ -64,7 +64,7 @@ describe("a 2025 client through a preset over a new-only modern upstream", () =>
     expect(client.getServerCapabilities()?.resources).toBeDefined();
     expect(client.getInstructions()).toContain("A modern-era fixture.");
     const { prompts } = await client.listPrompts();
-    expect(prompts.map((p) => p.name)).toEqual(["modern__greet"]);
+    expect(prompts.map((p) => p.name)).toEqual(["modern__greet", "modern__ask"]);
     const prompt = await client.getPrompt({ name: "modern__greet", arguments: { name: "Ann" } });
     expect(prompt.messages[0]!.content).toEqual({ type: "text", text: "Hello, Ann" });
     expect(prompt).not.toHaveProperty("resultType");
@@ -170,12 +170,12 @@ describe("input_required from a modern upstream, for a 2025 client", () => {
     await client.close();
   });
 
-  it("answers a client that did not declare the capability with a JSON-RPC error", async () => {
+  it("declares the calling client's own capabilities upstream: one without elicitation is refused by the upstream itself (-32021)", async () => {
     const { url, scope } = await presetOver("modern");
     const client = await connectClient(url, { capabilities: { sampling: {} } });
     await expect(client.callTool({ name: "modern__confirm", arguments: {} })).rejects.toMatchObject({
-      code: -32601,
-      message: expect.stringContaining("did not declare the elicitation capability"),
+      code: -32021,
+      message: expect.stringContaining("elicitation"),
     });
     expect((await upstreamStats("modern", scope)).requests["tools/call"]).toBe(1);
     await client.close();

@@ -29,7 +29,11 @@ describe("eraOf", () => {
       method: "tools/list",
       params: { _meta: { ...meta, "io.modelcontextprotocol/protocolVersion": "2030-01-01" } },
     };
-    expect(eraOf(headers({ "mcp-method": "tools/list" }), [future], false)).toMatchObject({ refusal: { code: -32022, data: { requested: "2030-01-01" } } });
+    expect(eraOf(headers({ "mcp-protocol-version": "2030-01-01", "mcp-method": "tools/list" }), [future], false)).toMatchObject({
+      refusal: { code: -32022, data: { requested: "2030-01-01" } },
+    });
+    // A header naming 2026-07-28 over a body naming another version is a mismatch first.
+    expect(eraOf(headers({ "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" }), [future], false)).toMatchObject({ refusal: { code: -32020 } });
     expect(eraOf(headers({ "mcp-method": "tools/list" }), [req("tools/list")], false)).toMatchObject({ refusal: { code: -32020 } });
   });
 
