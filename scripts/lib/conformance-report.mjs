@@ -303,14 +303,16 @@ export function wireNotes(columns) {
         const behind = exchangeOf(check, exchanges);
         if (behind) out.push(`    - its request: ${formatExchange(behind)}`);
       }
-      const errors = exchanges.filter(isErrorExchange);
-      if (errors[0])
+      // Only warnings: the scenario's error replies are its deliberate probes, not the cause.
+      const errors = s.failed > 0 || s.outcome !== "ran" ? exchanges.filter(isErrorExchange) : [];
+      if (s.failed === 0 && s.outcome === "ran") out.push(`  - ${exchanges.length} requests recorded`);
+      else if (errors[0])
         out.push(`  - first error on the wire (${errors.length} of ${exchanges.length} requests answered with an error): ${formatExchange(errors[0])}`);
       else out.push(`  - no error on the wire (${exchanges.length} requests recorded)`);
       const upstream = c.upstreamExchanges?.get(s.scenario);
       if (upstream) {
         // A stateless upstream refusing the gateway's standalone GET stream (405) is expected; show the first POST error.
-        const upstreamErrors = upstream.filter((e) => isErrorExchange(e) && e.method !== "GET");
+        const upstreamErrors = s.failed > 0 || s.outcome !== "ran" ? upstream.filter((e) => isErrorExchange(e) && e.method !== "GET") : [];
         out.push(
           `  - upstream side (gateway → upstream): ${upstream.length ? upstream.map((e) => `${e.rpcMethod ?? e.method} ${e.status ?? "?"}`).join(", ") : "nothing sent"}${
             upstreamErrors[0] ? `; first error: ${formatExchange(upstreamErrors[0])}` : ""
