@@ -339,9 +339,10 @@ ${notes}${
     ? `
 ## Failing checks through the preset, with the wire
 
-For the columns recorded by the harness's proxy: each failing (or warning) check with the suite's details, then the
-first exchange of that scenario that the gateway answered with an error (an HTTP status of 400 or more, or a JSON-RPC
-error), bodies cut short.
+For the columns recorded by the harness's proxies: each failing (or warning) check with the suite's details and, when
+the check names it, the request behind it; then, for a scenario with failures, the first exchange the gateway answered
+with an error (an HTTP status of 400 or more, or a JSON-RPC error); then what the gateway sent the upstream meanwhile.
+Bodies are cut short; \`--keep-results\` keeps every exchange.
 
 ${wire}`
     : ""
