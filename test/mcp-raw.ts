@@ -259,3 +259,32 @@ export async function openStandalone(session: RawSession): Promise<SseReader> {
   if (session.version >= "2025-11-25") await reader.until((r) => r.events.length > 0, 3_000, "the priming event");
   return reader;
 }
+
+/** The modern era's protocol version (2026-07-28: no session, `_meta` on every request). */
+export const MODERN_VERSION = "2026-07-28";
+
+/** A modern request: `params` plus the `_meta` every modern request carries (`meta` overrides its keys). */
+export function modernMessage(id: number | string, method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}) {
+  return {
+    jsonrpc: "2.0",
+    id,
+    method,
+    params: {
+      ...params,
+      _meta: {
+        "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { name: "modern-raw", version: "1" },
+        ...meta,
+      } as Record<string, unknown>,
+    },
+  };
+}
+
+/** The headers a modern client sends with `body` (SEP-2243), then `extra`. */
+export function modernHeaders(body: { method: string; params: Record<string, unknown> }, extra: Record<string, string> = {}): Record<string, string> {
+  const headers: Record<string, string> = { "mcp-protocol-version": MODERN_VERSION, "mcp-method": body.method };
+  const name = body.params.name ?? body.params.uri;
+  if (typeof name === "string" && ["tools/call", "prompts/get", "resources/read"].includes(body.method)) headers["mcp-name"] = name;
+  return { ...headers, ...extra };
+}

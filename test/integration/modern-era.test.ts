@@ -1,7 +1,7 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { describe, expect, it, vi } from "vitest";
 import { api, attach, conformancePreset, connectClient, createUser, EVENTUALLY, givenPreset, textOf, unique, upstreamStats, upstreamUrl } from "../helpers";
-import { fetchFor, isMethod, mcpPost, messagesOf, parseSse, post, SseReader, staysQuiet } from "../mcp-raw";
+import { fetchFor, isMethod, MODERN_VERSION, mcpPost, messagesOf, modernHeaders, modernMessage, parseSse, post, SseReader, staysQuiet } from "../mcp-raw";
 
 /**
  * The modern era (2026-07-28) on a preset's endpoint, beside the legacy one: stateless requests
@@ -10,34 +10,9 @@ import { fetchFor, isMethod, mcpPost, messagesOf, parseSse, post, SseReader, sta
  * era and the SDK v1 client on one preset at the same time.
  */
 
-const MODERN = "2026-07-28";
-const CLIENT_INFO = { name: "modern-raw", version: "1" };
-
-/** A modern request body: `params` plus the `_meta` every modern request carries. */
-function modern(id: number | string, method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}) {
-  return {
-    jsonrpc: "2.0",
-    id,
-    method,
-    params: {
-      ...params,
-      _meta: {
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
-        ...meta,
-      },
-    },
-  };
-}
-
-/** The headers a modern client sends with `body`. */
-function headersFor(body: { method: string; params: Record<string, unknown> }, extra: Record<string, string> = {}): Record<string, string> {
-  const headers: Record<string, string> = { "mcp-protocol-version": MODERN, "mcp-method": body.method };
-  const name = body.params.name ?? body.params.uri;
-  if (typeof name === "string" && ["tools/call", "prompts/get", "resources/read"].includes(body.method)) headers["mcp-name"] = name;
-  return { ...headers, ...extra };
-}
+const MODERN = MODERN_VERSION;
+const modern = modernMessage;
+const headersFor = modernHeaders;
 
 const send = (url: string, body: ReturnType<typeof modern>, opts: { token?: string; headers?: Record<string, string> } = {}) =>
   mcpPost(url, body, { token: opts.token, headers: headersFor(body, opts.headers) });

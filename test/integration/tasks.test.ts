@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { createUser, EVENTUALLY, givenPreset, unique, upstreamStats, upstreamUrl } from "../helpers";
-import { INIT, mcpPost, openSession, rpc } from "../mcp-raw";
+import { INIT, mcpPost, modernHeaders, modernMessage, openSession, rpc } from "../mcp-raw";
 
 /**
  * Tasks (2025-11-25) through a preset: a task-only tool of the `asker` upstream runs as a task the
@@ -108,24 +108,8 @@ describe("tasks through a preset", () => {
   });
 });
 
-function modernBody(id: number, method: string, params: Record<string, unknown>, capabilities: Record<string, unknown>) {
-  return {
-    jsonrpc: "2.0",
-    id,
-    method,
-    params: {
-      ...params,
-      _meta: {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": capabilities,
-      },
-    },
-  };
-}
+const modernBody = (id: number, method: string, params: Record<string, unknown>, capabilities: Record<string, unknown>) =>
+  modernMessage(id, method, params, { "io.modelcontextprotocol/clientCapabilities": capabilities });
 
-function modernPost(url: string, body: ReturnType<typeof modernBody>, headers: Record<string, string> = {}) {
-  const name = (body.params as Record<string, unknown>).name;
-  return mcpPost(url, body, {
-    headers: { "mcp-protocol-version": "2026-07-28", "mcp-method": body.method, ...(typeof name === "string" ? { "mcp-name": name } : {}), ...headers },
-  });
-}
+const modernPost = (url: string, body: ReturnType<typeof modernBody>, headers: Record<string, string> = {}) =>
+  mcpPost(url, body, { headers: modernHeaders(body, headers) });
