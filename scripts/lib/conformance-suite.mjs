@@ -13,7 +13,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export const SUITE_PACKAGE = "@modelcontextprotocol/conformance";
 /** Pinned: the 0.2 line is the first whose --spec-version also fixes the revision raw scenarios speak and the schema the wire is checked against. */
@@ -59,6 +59,65 @@ export function ensureSuite(toolsDir, log) {
     throw new Error(`.tools/node_modules/node/bin/node is not node v${NODE_VERSION} after installing (does npm run the "node" package's install script here?)`);
   if (!suiteOk()) throw new Error(`${SUITE_PACKAGE}@${SUITE_VERSION} is not in .tools/ after installing`);
   return { node, cli };
+}
+
+/**
+ * The server scenarios a revision requires, as frozen in the suite's `requirements/<revision>.yaml`
+ * (the `server:` list; its `not_scored` extension and pending entries are left out).
+ * @param {string} cli the suite's CLI script (from ensureSuite)
+ * @param {string} revision e.g. 2026-07-28
+ * @returns {string[]}
+ */
+export function requiredServerScenarios(cli, revision) {
+  const path = join(dirname(dirname(cli)), "requirements", `${revision}.yaml`);
+  /** @type {string[]} */
+  const names = [];
+  let inServer = false;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (/^\S/.test(line)) inServer = /^server:\s*$/.test(line);
+    else if (inServer) {
+      const m = /^\s+-\s+([\w./-]+)\s*$/.exec(line);
+      if (m) names.push(m[1]);
+    }
+  }
+  if (names.length === 0) throw new Error(`${path} lists no server scenarios`);
+  return names;
+}
+
+/**
+ * Runs the named scenarios one by one (`--scenario`, each into its own output folder) and
+ * collects their results in that order, within `runTimeoutMs` for all of them together: a
+ * scenario left when time is up is `not_run`, one that wrote no result is `crashed` with 0/0, or
+ * left out when the suite exited cleanly (it skips a scenario that does not apply at the revision).
+ * `onScenarioDone` runs after each scenario that ran (e.g. to take what a recording proxy saw).
+ * @param {Omit<Parameters<typeof runSuite>[0], 'scenario'> & { scenarios: string[], onScenarioDone?: (scenario: string) => void }} options
+ * @returns {Promise<SuiteRun>}
+ */
+export async function runScenarios({ scenarios, runTimeoutMs, outputDir, onScenarioDone, ...rest }) {
+  const deadline = Date.now() + runTimeoutMs;
+  /** @type {ScenarioResult[]} */
+  const results = [];
+  let stderr = "";
+  let timedOut = false;
+  /** @type {number | string} */
+  let exitCode = 0;
+  for (const scenario of scenarios) {
+    const left = deadline - Date.now();
+    if (timedOut || left <= 0) {
+      timedOut = true;
+      results.push({ scenario, outcome: "not_run", passed: 0, failed: 0, warnings: 0, checks: [] });
+      continue;
+    }
+    const run = await runSuite({ ...rest, scenario, outputDir: join(outputDir, scenario.replace(/\//g, "_")), runTimeoutMs: left });
+    stderr = `${stderr}${run.stderr}`.slice(-100_000);
+    if (run.exitCode !== 0) exitCode = run.exitCode;
+    if (run.timedOut) timedOut = true;
+    const result = run.scenarios.find((s) => s.scenario === scenario);
+    // No result but a clean exit: the suite skipped it as not applicable at this revision.
+    if (result || run.exitCode !== 0 || run.timedOut) results.push(result ?? { scenario, outcome: "crashed", passed: 0, failed: 0, warnings: 0, checks: [] });
+    onScenarioDone?.(scenario);
+  }
+  return { scenarios: results, exitCode, timedOut, stderr };
 }
 
 /**

@@ -16,26 +16,41 @@
  * itself is replaced by the target's (so the server sees what a direct client would send).
  * `stats()` tells what it saw: how many initializes it pinned and which protocol versions later
  * requests carried, so a run can show the pin took.
+ *
+ * Without a `version` it pins nothing and only passes through (the 2026-07-28 revision has no
+ * initialize to pin). With `record`, it also keeps every exchange (the request's method, the MCP
+ * headers and body, the reply's status, content type and first bytes) until `takeExchanges()`,
+ * so a report can show the request and response behind a failing check.
  */
 import { createServer, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { brotliDecompressSync, constants, gunzipSync, inflateSync } from "node:zlib";
 import { readBody, safeParse } from "./http-util.mjs";
 
 /**
  * @typedef {{ initializesPinned: number, requestedVersions: Record<string, number>, headerVersions: Record<string, number> }} PinStats
  *   requestedVersions: what the clients asked for before rewriting; headerVersions: the
  *   MCP-Protocol-Version headers of the other requests.
- * @typedef {{ url: string, stats(): PinStats, close(): Promise<void> }} ProtocolPin
+ * @typedef {{ method: string, rpcMethod?: string, headers: Record<string, string>, body?: string, status?: number, contentType?: string, reply: string, error?: string }} Exchange
+ *   one request through the proxy; `body` and `reply` are cut to RECORD_BYTES
+ * @typedef {{ url: string, stats(): PinStats, takeExchanges(): Exchange[], close(): Promise<void> }} ProtocolPin
  */
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const RECORD_BYTES = 1_500;
+/** How much of a reply the recorder keeps before decoding it (compressed replies need more than RECORD_BYTES). */
+const RECORD_CAPTURE_BYTES = 64 * 1024;
+/** The request headers worth showing in a report. */
+const RECORDED_HEADERS = ["mcp-protocol-version", "mcp-method", "mcp-name", "mcp-session-id", "accept", "content-type", "host", "origin", "last-event-id"];
 
 /**
  * Starts a proxy on 127.0.0.1 that forwards every request, whatever its path, to `target`.
- * @param {{ target: string, version: string }} options
+ * @param {{ target: string, version?: string, record?: boolean }} options
  * @returns {Promise<ProtocolPin>} `url` is the proxy's stand-in for `target`
  */
-export async function startProtocolPin({ target, version }) {
+export async function startProtocolPin({ target, version, record = false }) {
+  /** @type {Exchange[]} */
+  let exchanges = [];
   const targetUrl = new URL(target);
   const send = targetUrl.protocol === "https:" ? httpsRequest : httpRequest;
   /** @type {PinStats} */
@@ -63,7 +78,18 @@ export async function startProtocolPin({ target, version }) {
     let body = req.method === "POST" || req.method === "PUT" ? await readBody(req, MAX_BODY_BYTES) : undefined;
 
     const message = body === undefined ? undefined : safeParse(body.toString("utf8"));
-    if (isInitialize(message)) {
+    /** @type {Exchange | undefined} */
+    let exchange;
+    if (record) {
+      /** @type {Record<string, string>} */
+      const shown = {};
+      for (const h of RECORDED_HEADERS) if (headers[h] !== undefined) shown[h] = String(headers[h]);
+      exchange = { method: req.method ?? "?", headers: shown, reply: "" };
+      if (message && typeof message === "object" && typeof message.method === "string") exchange.rpcMethod = message.method;
+      if (body !== undefined) exchange.body = body.toString("utf8").slice(0, RECORD_BYTES);
+      exchanges.push(exchange);
+    }
+    if (version !== undefined && isInitialize(message)) {
       const asked = String(message.params?.protocolVersion ?? "(none)");
       counts.requestedVersions[asked] = (counts.requestedVersions[asked] ?? 0) + 1;
       counts.initializesPinned++;
@@ -87,12 +113,32 @@ export async function startProtocolPin({ target, version }) {
     });
     upstream.on("response", (reply) => {
       reply.on("end", () => (replied = true));
+      if (exchange) {
+        const ex = exchange;
+        ex.status = reply.statusCode;
+        ex.contentType = String(reply.headers["content-type"] ?? "");
+        const encoding = String(reply.headers["content-encoding"] ?? "");
+        /** @type {Buffer[]} */
+        const chunks = [];
+        let size = 0;
+        const keep = () => (ex.reply = decode(Buffer.concat(chunks), encoding).slice(0, RECORD_BYTES));
+        reply.on("data", (chunk) => {
+          if (size >= RECORD_CAPTURE_BYTES) return;
+          chunks.push(chunk);
+          size += chunk.length;
+          // A stream that never ends (subscriptions/listen) still shows what arrived so far.
+          keep();
+        });
+      }
       res.writeHead(reply.statusCode ?? 502, reply.headers);
       res.flushHeaders();
       reply.pipe(res);
     });
     await new Promise((resolve, reject) => {
-      upstream.on("error", reject);
+      upstream.on("error", (err) => {
+        if (exchange) exchange.error = err.message;
+        reject(err);
+      });
       res.on("close", () => resolve(undefined));
       upstream.end(body);
     });
@@ -113,6 +159,11 @@ export async function startProtocolPin({ target, version }) {
   return {
     url: `http://${ownAuthority}${targetUrl.pathname}${targetUrl.search}`,
     stats: () => structuredClone(counts),
+    takeExchanges() {
+      const taken = exchanges;
+      exchanges = [];
+      return taken;
+    },
     close() {
       closing ??= new Promise((resolve) => {
         server.close(() => resolve(undefined));
@@ -127,4 +178,20 @@ export async function startProtocolPin({ target, version }) {
 /** @param {unknown} m @returns {m is { method: 'initialize', params?: Record<string, unknown> }} */
 function isInitialize(m) {
   return !!m && typeof m === "object" && !Array.isArray(m) && /** @type {{ method?: unknown }} */ (m).method === "initialize";
+}
+
+/**
+ * A recorded reply as text, decompressed when the gateway compressed it (the suite's fetch asks
+ * for gzip); a cut or undecodable body yields what could be decoded.
+ * @param {Buffer} raw @param {string} encoding
+ */
+function decode(raw, encoding) {
+  try {
+    if (encoding === "gzip") return gunzipSync(raw, { finishFlush: constants.Z_SYNC_FLUSH }).toString("utf8");
+    if (encoding === "deflate") return inflateSync(raw, { finishFlush: constants.Z_SYNC_FLUSH }).toString("utf8");
+    if (encoding === "br") return brotliDecompressSync(raw, { finishFlush: constants.BROTLI_OPERATION_FLUSH }).toString("utf8");
+  } catch {
+    return `(${encoding} body of ${raw.length} bytes that did not decode)`;
+  }
+  return raw.toString("utf8");
 }
