@@ -21,13 +21,15 @@ import {
   UpstreamRpcError,
 } from "./client";
 import { paramHeaders } from "./mcp-headers";
-import { type DiscoveredProfile, discoverEra, EraMismatch, type InputRelay, listModern, looksModern, modernRequestWithInput } from "./modern";
+import { type DiscoveredProfile, discoverEra, EraMismatch, type InputRelay, listModern, looksModern, modernRequest, modernRequestWithInput } from "./modern";
 import { ToolStore } from "./tool-store";
 
 /** A cached tool list older than this is refreshed in the background when served from storage. */
 const STORED_TOOLS_FRESH_MS = 60_000;
 /** A modern upstream's lists are listed again when older than this (in the background for tools). */
 const MODERN_LISTS_FRESH_MS = 60_000;
+/** A listen stream to a modern upstream is renewed (by the next request) after this long. */
+const MODERN_LISTEN_MS = 10 * 60_000;
 /** After a failed tools/list, wait this long before asking that upstream again. */
 const LIST_RETRY_AFTER_MS = 5_000;
 /** Idempotent requests (initialize, tools/list) are retried this many times on transient failures. */
@@ -106,6 +108,8 @@ export class UpstreamPool {
   readonly #logLevels = new Map<string, string>();
   readonly #tools = new Map<string, ToolList>();
   readonly #items = new Map<string, { fingerprint: string; items: Item[]; fetchedAt: number }>();
+  /** The subscriptions/listen stream held to each modern upstream in use. */
+  readonly #listens = new Map<string, { fingerprint: string; controller: AbortController }>();
   readonly #itemLoads = new Map<string, Promise<Item[]>>();
   readonly #profiles = new Map<string, UpstreamProfile>();
   readonly #toolLoads = new Map<string, Promise<Tool[]>>();
@@ -142,6 +146,7 @@ export class UpstreamPool {
   retain(servers: readonly PresetServer[]): void {
     const current = new Map(servers.map((s) => [s.id, s.fingerprint]));
     for (const [id, conn] of this.#conns) if (current.get(id) !== conn.fingerprint) this.#drop(id);
+    for (const [id, listen] of this.#listens) if (current.get(id) !== listen.fingerprint) this.#stopListening(id);
     for (const [id, entry] of this.#eras) if (current.get(id) !== entry.fingerprint) this.#eras.delete(id);
     for (const [id, list] of this.#tools) if (current.get(id) !== list.fingerprint) this.#tools.delete(id);
     for (const [key, list] of this.#items) if (current.get(key.split("|")[0]!) !== list.fingerprint) this.#items.delete(key);
@@ -226,6 +231,7 @@ export class UpstreamPool {
       if (typeof params.level === "string") this.#logLevels.set(server.id, params.level);
       return {};
     }
+    this.#listen(server);
     const level = this.#logLevels.get(server.id);
     if (level) params = { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [META.logLevel]: level } };
     const { onInputRequired, clientCapabilities, passThroughInput, ...messages } = relay ?? {};
@@ -256,6 +262,53 @@ export class UpstreamPool {
     } catch (e) {
       throw method === "resources/read" ? resourceNotFound(e, params.uri) : e;
     }
+  }
+
+  /**
+   * A modern upstream in use is listened to, as a legacy session holds its standalone stream: one
+   * `subscriptions/listen` for the list changes its discover result says it announces, so the
+   * preset learns of them at once (else only at the MODERN_LISTS_FRESH_MS refresh). It ends with
+   * the stream (at most MODERN_LISTEN_MS), when the upstream is dropped or idle; the next request
+   * opens another.
+   */
+  #listen(server: PresetServer): void {
+    if (this.#listens.get(server.id)?.fingerprint === server.fingerprint) return;
+    const capabilities = this.knownProfile(server)?.capabilities ?? {};
+    const announces = (kind: string) => (capabilities[kind] as { listChanged?: unknown } | undefined)?.listChanged === true;
+    const filter: Record<string, boolean> = {};
+    if (announces("tools")) filter.toolsListChanged = true;
+    if (announces("prompts")) filter.promptsListChanged = true;
+    if (announces("resources")) filter.resourcesListChanged = true;
+    if (Object.keys(filter).length === 0) return;
+    const controller = new AbortController();
+    const entry = { fingerprint: server.fingerprint, controller };
+    this.#listens.set(server.id, entry);
+    const onMessage = (m: Record<string, unknown>) => {
+      if (m.method === "notifications/prompts/list_changed") this.itemsChanged(server, "prompts");
+      else if (m.method === "notifications/resources/list_changed") this.itemsChanged(server, "resources");
+    };
+    modernRequest(
+      server,
+      {
+        id: this.#nextId(),
+        method: "subscriptions/listen",
+        params: { notifications: filter },
+        timeoutMs: MODERN_LISTEN_MS,
+        signal: controller.signal,
+        onToolsChanged: () => this.#toolsChanged(server),
+        onMessage,
+      },
+      { allowInsecure: this.#allowInsecure },
+    )
+      .catch(() => {})
+      .finally(() => {
+        if (this.#listens.get(server.id) === entry) this.#listens.delete(server.id);
+      });
+  }
+
+  #stopListening(serverId: string): void {
+    this.#listens.get(serverId)?.controller.abort();
+    this.#listens.delete(serverId);
   }
 
   #nextId(): string {
@@ -467,7 +520,7 @@ export class UpstreamPool {
   }
 
   get connected(): boolean {
-    return this.#conns.size > 0;
+    return this.#conns.size > 0 || this.#listens.size > 0;
   }
 
   /**
@@ -476,7 +529,10 @@ export class UpstreamPool {
    * never idle, so idle presets must let go of their upstreams. Returns whether any remain open.
    */
   closeIfIdle(now: number, idleMs: number): boolean {
-    if (now - this.#lastUsed >= idleMs) for (const id of [...this.#conns.keys()]) this.#drop(id);
+    if (now - this.#lastUsed >= idleMs) {
+      for (const id of [...this.#conns.keys()]) this.#drop(id);
+      for (const id of [...this.#listens.keys()]) this.#stopListening(id);
+    }
     return this.connected;
   }
 

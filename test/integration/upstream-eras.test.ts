@@ -1,6 +1,7 @@
 import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { describe, expect, it } from "vitest";
-import { api, connectClient, givenPreset, textOf, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { describe, expect, it, vi } from "vitest";
+import { api, connectClient, EVENTUALLY, givenPreset, textOf, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { isMethod, openSession, openStandalone, rpc } from "../mcp-raw";
 
 /**
  * The gateway talks to each upstream in that upstream's protocol era: a modern (2026-07-28)
@@ -179,5 +180,22 @@ describe("input_required from a modern upstream, for a 2025 client", () => {
     });
     expect((await upstreamStats("modern", scope)).requests["tools/call"]).toBe(1);
     await client.close();
+  });
+
+  it("listens to a modern upstream in use: its tool-list change reaches a 2025 client's stream at once", async () => {
+    const scope = unique("grow");
+    const p = await givenPreset({ naming: "plain", servers: [{ name: "growing", url: upstreamUrl("growing", scope), tools: null }] });
+    const session = await openSession(p.url);
+    expect((await rpc(session, 1, "tools/list")).result.tools.map((t: { name: string }) => t.name)).not.toContain("extra");
+    const reader = await openStandalone(session);
+    const caller = await connectClient(p.url);
+    await caller.callTool({ name: "grow", arguments: {} });
+    await reader.message(isMethod("notifications/tools/list_changed"), 5_000);
+    await vi.waitFor(async () => {
+      expect((await rpc(session, 2, "tools/list")).result.tools.map((t: { name: string }) => t.name)).toContain("extra");
+    }, EVENTUALLY);
+    expect((await upstreamStats("growing", scope)).requests["subscriptions/listen"]).toBeGreaterThanOrEqual(1);
+    reader.cancel();
+    await caller.close();
   });
 });
