@@ -41,17 +41,9 @@ export async function callUpstream(server: UpstreamServer, client: Client, call:
   if (transport?.sessionId) headers["mcp-session-id"] = transport.sessionId;
   if (transport?.protocolVersion) headers["mcp-protocol-version"] = transport.protocolVersion;
 
-  const deadline = call.deadline ?? new Deadline(call.timeoutMs, call.timeoutMs);
-  const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
   const name = server.name;
-  try {
-    const res = await fetch(server.url, {
-      method: "POST",
-      headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: call.id, method: call.method, params: call.params }),
-      signal,
-      redirect: "manual",
-    });
+  return withinDeadline(name, call, async (signal) => {
+    const res = await postRpc(server.url, headers, call, call.params, signal);
     if (res.status === 404 && transport?.sessionId) {
       await res.body?.cancel();
       throw new UpstreamFailure(name, "session_lost", `Upstream '${name}' no longer knows the session.`);
@@ -65,6 +57,35 @@ export async function callUpstream(server: UpstreamServer, client: Client, call:
     if (type === "text/event-stream") return await followEventStream(server, res, call, { headers, signal });
     await res.body?.cancel();
     throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' answered with a content type that is not MCP.`);
+  });
+}
+
+/** One JSON-RPC request POSTed upstream, accepting a JSON or SSE reply; redirects are not followed. */
+export function postRpc(
+  url: string,
+  headers: Record<string, string>,
+  call: Pick<UpstreamCall, "id" | "method">,
+  params: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: call.id, method: call.method, params }),
+    signal,
+    redirect: "manual",
+  });
+}
+
+/**
+ * One upstream HTTP exchange within the call's deadline (its own, or `timeoutMs` from now) and
+ * the caller's cancellation; whatever it throws is classified (requestFailure).
+ */
+export async function withinDeadline<T>(name: string, call: UpstreamCall, exchange: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const deadline = call.deadline ?? new Deadline(call.timeoutMs, call.timeoutMs);
+  const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
+  try {
+    return await exchange(signal);
   } catch (e) {
     throw requestFailure(name, e, call, deadline);
   } finally {

@@ -12,7 +12,7 @@ import { META, MODERN_PROTOCOL_VERSION } from "../mcp/protocol";
 import { readLimitedText } from "../shared/read-limited";
 import { checkUpstreamUrl } from "../shared/url-guard";
 import { GATEWAY_NAME, GATEWAY_VERSION } from "../shared/version";
-import { contentType, readCapped, readEventStream, requestFailure, settle, type UpstreamCall } from "./call";
+import { contentType, postRpc, readCapped, readEventStream, settle, type UpstreamCall, withinDeadline } from "./call";
 import {
   CONNECT_TIMEOUT_MS,
   ITEM_LISTS,
@@ -24,7 +24,6 @@ import {
   UpstreamRpcError,
   type UpstreamServer,
 } from "./client";
-import { Deadline } from "./deadline";
 import { modernHeaders, type ParamHeader, paramHeaders } from "./mcp-headers";
 
 /** A modern request answered like a legacy server would (a 4xx without a modern error body): the era verdict is stale. */
@@ -110,22 +109,10 @@ export async function modernRequest(
   const name = server.name;
   const check = checkUpstreamUrl(server.url, { allowInsecure: opts.allowInsecure });
   if (!check.ok) throw new UpstreamFailure(name, "blocked", `Upstream '${name}' is not allowed: URL ${check.reason}.`);
-  const deadline = call.deadline ?? new Deadline(call.timeoutMs, call.timeoutMs);
-  const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
   const params = withMeta(call.params, opts.clientCapabilities);
-  try {
-    const res = await fetch(server.url, {
-      method: "POST",
-      headers: {
-        ...server.headers,
-        ...modernHeaders(call.method, params, opts.paramHeaders),
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: call.id, method: call.method, params }),
-      signal,
-      redirect: "manual",
-    });
+  const headers = { ...server.headers, ...modernHeaders(call.method, params, opts.paramHeaders) };
+  return withinDeadline(name, call, async (signal) => {
+    const res = await postRpc(server.url, headers, call, params, signal);
     if (!res.ok) {
       const status = res.status;
       // Redirects are followed only by the legacy client (same origin, re-checked): a modern
@@ -155,11 +142,7 @@ export async function modernRequest(
     }
     await res.body?.cancel();
     throw new UpstreamFailure(name, "bad_response", `Upstream '${name}' answered with a content type that is not MCP.`);
-  } catch (e) {
-    throw requestFailure(name, e, call, deadline);
-  } finally {
-    if (!call.deadline) deadline.clear();
-  }
+  });
 }
 
 /**
