@@ -6,6 +6,8 @@
  * preset's Durable Object hold per session is a few bytes. Pure.
  */
 
+import { isJsonObject } from "./jsonrpc";
+
 /** Client names (clientInfo.name) are cut to this many characters. */
 export const CLIENT_NAME_MAX = 200;
 
@@ -16,26 +18,24 @@ export type KeptCapabilities = {
   roots?: { listChanged?: true };
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-
 /** The flags of `declared` the gateway uses, and nothing else. */
 export function keptCapabilities(declared: unknown): KeptCapabilities {
-  if (!isObject(declared)) return {};
+  if (!isJsonObject(declared)) return {};
   const kept: KeptCapabilities = {};
-  if (isObject(declared.sampling)) kept.sampling = {};
+  if (isJsonObject(declared.sampling)) kept.sampling = {};
   const elicitation = declared.elicitation;
-  if (isObject(elicitation)) {
+  if (isJsonObject(elicitation)) {
     kept.elicitation = {};
-    if (isObject(elicitation.form)) kept.elicitation.form = {};
-    if (isObject(elicitation.url)) kept.elicitation.url = {};
+    if (isJsonObject(elicitation.form)) kept.elicitation.form = {};
+    if (isJsonObject(elicitation.url)) kept.elicitation.url = {};
   }
   const roots = declared.roots;
-  if (isObject(roots)) kept.roots = roots.listChanged === true ? { listChanged: true } : {};
+  if (isJsonObject(roots)) kept.roots = roots.listChanged === true ? { listChanged: true } : {};
   return kept;
 }
 
 /** clientInfo.name, bounded; null when there is none. */
 export function keptClientName(clientInfo: unknown): string | null {
-  if (!isObject(clientInfo) || typeof clientInfo.name !== "string") return null;
+  if (!isJsonObject(clientInfo) || typeof clientInfo.name !== "string") return null;
   return clientInfo.name.slice(0, CLIENT_NAME_MAX);
 }

@@ -64,6 +64,9 @@ export const RpcCode = {
   RequestCancelled: -32800,
 } as const;
 
+/** A JSON object: not null, not an array. */
+export const isJsonObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
 export const isRequest = (m: RpcMessage): m is RpcRequest => "method" in m && "id" in m;
 export const isNotification = (m: RpcMessage): m is RpcNotification => "method" in m && !("id" in m);
 

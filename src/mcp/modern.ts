@@ -9,7 +9,7 @@
  * the standard headers of SEP-2243: MCP-Protocol-Version, Mcp-Method, and Mcp-Name for
  * tools/call, resources/read and prompts/get (Base64 sentinel decoded), else -32020. All with 400.
  */
-import { isRequest, RpcCode, type RpcId, type RpcMessage, readableId } from "./jsonrpc";
+import { isJsonObject, isRequest, RpcCode, type RpcId, type RpcMessage, readableId } from "./jsonrpc";
 import { ALL_PROTOCOL_VERSIONS, isLogLevel, isModernVersion, isSupportedVersion, type LogLevel, META, type ModernProtocolVersion } from "./protocol";
 
 /** What the gateway keeps of a modern request's `_meta`: its version, the client's name and log level. */
@@ -37,7 +37,6 @@ export type EraVerdict = { era: "legacy" } | { era: "modern"; request: ModernReq
 /** Methods whose Mcp-Name header mirrors a body field. */
 const NAME_FIELD: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
 const SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/;
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** A header value as SEP-2243 carries it: plain visible ASCII, or `=?base64?…?=` around UTF-8. Null when malformed. */
 export function decodeHeaderValue(value: string): string | null {
@@ -54,7 +53,7 @@ export function decodeHeaderValue(value: string): string | null {
 function metaOf(message: RpcMessage | undefined): Record<string, unknown> | null {
   if (!message || !("method" in message)) return null;
   const meta = message.params?._meta;
-  return isObject(meta) ? meta : null;
+  return isJsonObject(meta) ? meta : null;
 }
 
 /**
@@ -87,7 +86,7 @@ export function eraOf(header: (name: string) => string | undefined, messages: Rp
   }
   if (!isModernVersion(metaVersion)) return unsupported(id, metaVersion);
   const capabilities = meta?.[META.clientCapabilities];
-  if (!isObject(capabilities)) {
+  if (!isJsonObject(capabilities)) {
     return refuse(RpcCode.InvalidParams, `Invalid params: params._meta["${META.clientCapabilities}"] is required and must be an object.`);
   }
   const logLevel = meta?.[META.logLevel];
@@ -116,10 +115,10 @@ const MAX_HEADER_DEPTH = 8;
 export function headerParams(inputSchema: unknown): { name: string; path: string[] }[] {
   const found: { name: string; path: string[] }[] = [];
   const walk = (schema: unknown, path: string[]) => {
-    if (!isObject(schema) || !isObject(schema.properties) || path.length >= MAX_HEADER_DEPTH) return;
+    if (!isJsonObject(schema) || !isJsonObject(schema.properties) || path.length >= MAX_HEADER_DEPTH) return;
     for (const [key, property] of Object.entries(schema.properties)) {
       if (found.length >= MAX_HEADER_PARAMS) return;
-      if (!isObject(property)) continue;
+      if (!isJsonObject(property)) continue;
       const name = property["x-mcp-header"];
       if (typeof name === "string" && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) found.push({ name: name.toLowerCase(), path: [...path, key] });
       walk(property, [...path, key]);
@@ -137,7 +136,7 @@ export function headerParams(inputSchema: unknown): { name: string; path: string
 export function paramHeaderMismatch(inputSchema: unknown, args: unknown, headers: Record<string, string>): string | null {
   for (const { name, path } of headerParams(inputSchema)) {
     let value: unknown = args;
-    for (const key of path) value = isObject(value) ? value[key] : undefined;
+    for (const key of path) value = isJsonObject(value) ? value[key] : undefined;
     const raw = headers[name];
     const present = value !== undefined && value !== null;
     if (!present) {
@@ -179,7 +178,7 @@ function unsupported(id: RpcId | null, requested: unknown): EraVerdict {
  */
 export function withoutEraMeta<T extends { params?: Record<string, unknown> }>(req: T): T {
   const meta = req.params?._meta;
-  if (!isObject(meta)) return req;
+  if (!isJsonObject(meta)) return req;
   const rest: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(meta)) if (!ERA_META_KEYS.has(key)) rest[key] = value;
   const { _meta: _dropped, ...params } = req.params!;

@@ -13,6 +13,7 @@ import { keptCapabilities, keptClientName } from "../mcp/client-capabilities";
 import type { McpCall, McpReply, MessageReply, PresetRef } from "../mcp/contract";
 import {
   errorMessageOf,
+  isJsonObject,
   isNotification,
   isRequest,
   RpcCode,
@@ -87,7 +88,6 @@ const REMOVED_IN_MODERN: ReadonlySet<string> = new Set([
 /** Modern-era listen streams one caller may hold open on a preset, and the preset in all (like sessions). */
 export const LISTENS_PER_CALLER = 100;
 export const LISTENS_PER_PRESET = 2_000;
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** How long a modern client may treat a list (and server/discover) as fresh; list changes are announced anyway. */
 export const LIST_TTL_MS = 60_000;
@@ -325,8 +325,8 @@ export class McpDispatch {
     const limited = limits.takeControl(caller, config.rateLimit, Date.now());
     if (!limited.allowed) return this.#refuse(config, caller, req, limited);
     const wanted = req.params?.notifications ?? {};
-    const uris = isObject(wanted) ? (wanted.resourceSubscriptions ?? []) : null;
-    if (!isObject(wanted) || !Array.isArray(uris) || !uris.every((u) => typeof u === "string")) {
+    const uris = isJsonObject(wanted) ? (wanted.resourceSubscriptions ?? []) : null;
+    if (!isJsonObject(wanted) || !Array.isArray(uris) || !uris.every((u) => typeof u === "string")) {
       return reply(200, rpcErrorBody(req.id, RpcCode.InvalidParams, "params.notifications must be an object; its resourceSubscriptions a list of URIs."));
     }
     if (uris.length > SUBSCRIPTIONS_PER_SESSION) {
@@ -343,12 +343,12 @@ export class McpDispatch {
       );
     }
     const { capabilities } = await items.describe(config);
-    const has = (name: string) => isObject(capabilities[name]);
+    const has = (name: string) => isJsonObject(capabilities[name]);
     const filter: ListenFilter = {};
     if (wanted.toolsListChanged === true) filter.toolsListChanged = true;
     if (wanted.promptsListChanged === true && has("prompts")) filter.promptsListChanged = true;
     if (wanted.resourcesListChanged === true && has("resources")) filter.resourcesListChanged = true;
-    if (uris.length > 0 && isObject(capabilities.resources) && capabilities.resources.subscribe === true) {
+    if (uris.length > 0 && isJsonObject(capabilities.resources) && capabilities.resources.subscribe === true) {
       const subscribed: string[] = [];
       for (const uri of new Set(uris as string[])) {
         const answer = await notifications.subscription(config, session, { jsonrpc: "2.0", id: req.id, method: "resources/subscribe", params: { uri } });

@@ -9,7 +9,7 @@
  * bounded per caller and per preset, and are dropped when the task's `ttl` (at most a day) runs
  * out; an object restart forgets them (the client then gets -32602 for the id).
  */
-import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
+import { isJsonObject, RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { randomToken } from "../shared/ids";
 import { UpstreamFailure, UpstreamRpcError } from "../upstream/client";
@@ -44,15 +44,13 @@ function modernTask(task: Record<string, unknown>): Record<string, unknown> {
 /** The extension's capability key (2026-07-28 tasks). */
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-
 /** The methods this module answers. */
 export const TASK_METHODS: ReadonlySet<string> = new Set(["tasks/get", "tasks/result", "tasks/cancel", "tasks/list", "tasks/update"]);
 
 /** Whether an upstream's capabilities let clients augment tools/call with a task. */
 export const offersToolTasks = (capabilities: Record<string, unknown> | undefined): boolean => {
   const tasks = capabilities?.tasks;
-  return isObject(tasks) && isObject(tasks.requests) && isObject(tasks.requests.tools) && isObject(tasks.requests.tools.call);
+  return isJsonObject(tasks) && isJsonObject(tasks.requests) && isJsonObject(tasks.requests.tools) && isJsonObject(tasks.requests.tools.call);
 };
 
 export class TaskRoutes {
@@ -70,7 +68,7 @@ export class TaskRoutes {
    */
   adopt(server: PresetServer, owner: string, result: Record<string, unknown>, modern = false): Record<string, unknown> | UpstreamRpcError {
     const task = result.task;
-    if (!isObject(task) || typeof task.taskId !== "string") return result;
+    if (!isJsonObject(task) || typeof task.taskId !== "string") return result;
     this.#sweep(Date.now());
     let mine = 0;
     for (const r of this.#routes.values()) if (r.owner === owner) mine++;
@@ -160,8 +158,8 @@ export class TaskRoutes {
   /** An upstream's answer with the gateway's task id in place of its own (and the route's last known task updated). */
   #exposed(id: string, route: TaskRoute, method: string, result: Record<string, unknown>): Record<string, unknown> {
     if (method === "tasks/result") {
-      const meta = isObject(result._meta) ? result._meta : undefined;
-      if (!meta || !isObject(meta[RELATED_TASK])) return result;
+      const meta = isJsonObject(result._meta) ? result._meta : undefined;
+      if (!meta || !isJsonObject(meta[RELATED_TASK])) return result;
       return { ...result, _meta: { ...meta, [RELATED_TASK]: { ...meta[RELATED_TASK], taskId: id } } };
     }
     if (typeof result.taskId !== "string") return result;

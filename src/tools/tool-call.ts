@@ -8,7 +8,7 @@
  * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
  */
 import type { MessageReply } from "../mcp/contract";
-import { RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
+import { isJsonObject, RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
@@ -142,7 +142,7 @@ export class ToolCalls {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.requestState belongs to a call of another tool or with other arguments.") };
     }
     const responses = params.inputResponses ?? {};
-    if (responses === null || typeof responses !== "object" || Array.isArray(responses)) {
+    if (!isJsonObject(responses)) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.inputResponses must be an object of answers by input request key.") };
     }
     const limited = this.#deps.limits.takeControl(caller, config.rateLimit, Date.now(), budgetOf(ctx.session));
@@ -150,7 +150,7 @@ export class ToolCalls {
     this.#states.delete(state as string);
     if (parked.timer !== undefined) clearTimeout(parked.timer);
     parked.state = null;
-    parked.answer(responses as Record<string, unknown>);
+    parked.answer(responses);
     await parked.settled();
     return { body: this.#round(parked, req.id), headers: limited.headers };
   }

@@ -3,6 +3,7 @@
  * Mcp-Method, Mcp-Name, and Mcp-Param-{Name} for tool arguments whose schema says `x-mcp-header`.
  * Pure.
  */
+import { isJsonObject } from "../mcp/jsonrpc";
 import { MODERN_PROTOCOL_VERSION } from "../mcp/protocol";
 
 /** An `x-mcp-header` declaration: the header's name part and the `properties` path to the argument. */
@@ -51,7 +52,7 @@ export function paramHeaders(inputSchema: unknown): ParamHeader[] | null {
       found.push({ name, path });
     }
     for (const [key, value] of Object.entries(obj)) {
-      if (key === "properties" && value && typeof value === "object" && !Array.isArray(value) && path) {
+      if (key === "properties" && isJsonObject(value) && path) {
         for (const [prop, sub] of Object.entries(value as Record<string, unknown>)) walk(sub, [...path, prop], depth + 1);
       } else if (key !== "x-mcp-header") walk(value, null, depth + 1);
     }
@@ -92,7 +93,7 @@ export function modernHeaders(method: string, params: Record<string, unknown>, d
   if (method === "tools/call") {
     for (const { name, path } of declarations) {
       let value: unknown = params.arguments;
-      for (const key of path) value = value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+      for (const key of path) value = isJsonObject(value) ? value[key] : undefined;
       const text = headerText(value);
       if (text !== undefined) headers[`mcp-param-${name.toLowerCase()}`] = encodeHeaderValue(text);
     }

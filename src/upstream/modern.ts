@@ -7,7 +7,7 @@
  * call (call.ts reads the reply). A 4xx without a recognized modern error body is an EraMismatch:
  * the upstream answers like a legacy server, and the pool probes it again.
  */
-import { RpcCode } from "../mcp/jsonrpc";
+import { isJsonObject, RpcCode } from "../mcp/jsonrpc";
 import { META, MODERN_PROTOCOL_VERSION } from "../mcp/protocol";
 import { readLimitedText } from "../shared/read-limited";
 import { checkUpstreamUrl } from "../shared/url-guard";
@@ -163,7 +163,7 @@ export async function discoverEra(server: UpstreamServer, id: string, opts: Mode
   }
   const versions = result.supportedVersions;
   if (!Array.isArray(versions) || !versions.includes(MODERN_PROTOCOL_VERSION)) return { era: "legacy" };
-  const said = result.capabilities && typeof result.capabilities === "object" && !Array.isArray(result.capabilities) ? result.capabilities : {};
+  const said = isJsonObject(result.capabilities) ? result.capabilities : {};
   const capabilities = { ...(said as Record<string, unknown>) };
   // Resource subscriptions of the modern era need a subscriptions/listen stream the gateway does not hold.
   if (capabilities.resources && typeof capabilities.resources === "object") {
@@ -181,7 +181,7 @@ export async function discoverEra(server: UpstreamServer, id: string, opts: Mode
 export function toLegacyResult(result: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...result };
   for (const field of MODERN_RESULT_FIELDS) delete out[field];
-  if (out._meta && typeof out._meta === "object" && !Array.isArray(out._meta) && META.serverInfo in out._meta) {
+  if (isJsonObject(out._meta) && META.serverInfo in out._meta) {
     const { [META.serverInfo]: _, ...meta } = out._meta as Record<string, unknown>;
     if (Object.keys(meta).length > 0) out._meta = meta;
     else delete out._meta;
@@ -206,14 +206,14 @@ function inputRequestsOf(server: UpstreamServer, result: Record<string, unknown>
   const bad = (why: string) => new UpstreamFailure(server.name, "bad_response", `Upstream '${server.name}' asked for client input ${why}.`);
   const raw = result.inputRequests;
   if (raw === undefined) return new Map();
-  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw bad("in a malformed inputRequests");
-  const entries = Object.entries(raw as Record<string, unknown>);
+  if (!isJsonObject(raw)) throw bad("in a malformed inputRequests");
+  const entries = Object.entries(raw);
   if (entries.length > MAX_INPUT_REQUESTS) throw bad(`more than ${MAX_INPUT_REQUESTS} times in one round`);
   const requests = new Map<string, InputRequest>();
   for (const [key, value] of entries) {
     const r = value as { method?: unknown; params?: unknown } | null;
     if (!r || typeof r !== "object" || typeof r.method !== "string" || !INPUT_METHODS.has(r.method)) throw bad("with a request the gateway cannot relay");
-    if (r.params !== undefined && (!r.params || typeof r.params !== "object" || Array.isArray(r.params))) throw bad("with malformed params");
+    if (r.params !== undefined && !isJsonObject(r.params)) throw bad("with malformed params");
     requests.set(key, { method: r.method as InputRequest["method"], params: r.params as Record<string, unknown> | undefined });
   }
   return requests;
@@ -288,7 +288,7 @@ export async function listModern(server: UpstreamServer, kind: ItemKind | "tools
     const list = result[key];
     if (!Array.isArray(list)) throw new UpstreamFailure(server.name, "bad_response", `Upstream '${server.name}' sent a reply that is not valid JSON-RPC.`);
     for (const item of list) {
-      if (!item || typeof item !== "object" || Array.isArray(item)) continue;
+      if (!isJsonObject(item)) continue;
       if (kind === "tools" && typeof (item as Tool).name !== "string") continue;
       // A tool whose x-mcp-header declarations are invalid is left out, as the spec tells clients.
       if (kind === "tools" && paramHeaders((item as Tool).inputSchema) === null) continue;
