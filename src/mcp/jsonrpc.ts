@@ -79,6 +79,12 @@ export function rpcResultBody(id: RpcId, result: unknown): string {
   return JSON.stringify({ jsonrpc: "2.0", id, result });
 }
 
+/**
+ * How every reply to request `id` the gateway serializes begins (rpcResultBody, rpcErrorBody, the
+ * catalog's cached pages): what code that splices a serialized reply relies on.
+ */
+export const replyHead = (id: RpcId | null): string => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},`;
+
 const isId = (v: unknown): v is RpcId => typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
 
 /** The id of a message-like value if it has a usable one, for error replies. */

@@ -5,7 +5,7 @@
  * -32002 for a resource that does not exist. Spliced into the JSON text rather than parsed and
  * serialized again, so a warm tools/list of a thousand tools costs the modern era nothing more. Pure.
  */
-import { RpcCode, type RpcId } from "./jsonrpc";
+import { RpcCode, type RpcId, replyHead } from "./jsonrpc";
 
 export interface CacheHints {
   ttlMs: number;
@@ -17,7 +17,7 @@ export const CACHEABLE_METHODS: ReadonlySet<string> = new Set(["tools/list", "pr
 
 /** `body` (one serialized JSON-RPC response to request `id`) as a modern client gets it. */
 export function modernReply(body: string, id: RpcId, hints?: CacheHints): string {
-  const head = `{"jsonrpc":"2.0","id":${JSON.stringify(id)},`;
+  const head = replyHead(id);
   if (!body.startsWith(head)) return body;
   const rest = body.slice(head.length);
   if (rest.startsWith('"result":{')) {
@@ -35,5 +35,5 @@ export function modernReply(body: string, id: RpcId, hints?: CacheHints): string
 
 /** Whether `body` is an error reply with `code` (for the HTTP status of a modern reply). */
 export function isErrorReply(body: string, id: RpcId, code: number): boolean {
-  return body.startsWith(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"error":{"code":${code},`);
+  return body.startsWith(`${replyHead(id)}"error":{"code":${code},`);
 }

@@ -3,7 +3,7 @@
  * upstreams' tool lists and kept as ready-made tools/list pages.
  */
 
-import { RpcCode, type RpcRequest, rpcErrorBody } from "../mcp/jsonrpc";
+import { RpcCode, type RpcRequest, replyHead, rpcErrorBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
 import type { UpstreamPool } from "../upstream/pool";
@@ -58,7 +58,7 @@ export class CatalogCache {
       page = JSON.stringify(next === null ? { tools: items.map((e) => e.tool) } : { tools: items.map((e) => e.tool), nextCursor: encodeCursor({ o: next }) });
       if (complete && generation === this.#generation) this.#pages.set(key, page);
     }
-    return `{"jsonrpc":"2.0","id":${JSON.stringify(req.id)},"result":${page}}`;
+    return `${replyHead(req.id)}"result":${page}}`;
   }
 
   /**

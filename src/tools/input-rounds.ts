@@ -14,7 +14,7 @@
  * within INPUT_WAIT_MS. So it cannot be forged, replayed, or presented by another caller or for
  * another request; an object restart forgets parked calls, and their states with them.
  */
-import { type RpcId, rpcResultBody } from "../mcp/jsonrpc";
+import { type RpcId, replyHead, rpcResultBody } from "../mcp/jsonrpc";
 import { randomToken } from "../shared/ids";
 import type { CallRelay } from "./call-relay";
 
@@ -42,8 +42,8 @@ export function canonicalJson(value: unknown): string {
 
 /** `body` (a serialized reply to request `from`) as the reply to request `to`. */
 export function reIdentified(body: string, from: RpcId, to: RpcId): string {
-  const head = `{"jsonrpc":"2.0","id":${JSON.stringify(from)},`;
-  return body.startsWith(head) ? `{"jsonrpc":"2.0","id":${JSON.stringify(to)},${body.slice(head.length)}` : body;
+  const head = replyHead(from);
+  return body.startsWith(head) ? `${replyHead(to)}${body.slice(head.length)}` : body;
 }
 
 /** One tools/call of a modern client, kept open upstream while the client gathers input. */
