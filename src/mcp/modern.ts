@@ -8,6 +8,8 @@
  * the supported list) and `clientCapabilities` (an object, else -32602), and mirror its body in
  * the standard headers of SEP-2243: MCP-Protocol-Version, Mcp-Method, and Mcp-Name for
  * tools/call, resources/read and prompts/get (Base64 sentinel decoded), else -32020. All with 400.
+ * Also the header value codec both directions use (encodeHeaderValue for requests upstream,
+ * decodeHeaderValue for clients' requests).
  */
 import { isJsonObject, isRequest, RpcCode, type RpcId, type RpcMessage, readableId } from "./jsonrpc";
 import { ALL_PROTOCOL_VERSIONS, isLogLevel, isModernVersion, isSupportedVersion, type LogLevel, META, type ModernProtocolVersion } from "./protocol";
@@ -34,9 +36,23 @@ export interface EraRefusal {
 
 export type EraVerdict = { era: "legacy" } | { era: "modern"; request: ModernRequest | null } | { era: "refused"; refusal: EraRefusal };
 
-/** Methods whose Mcp-Name header mirrors a body field. */
-const NAME_FIELD: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
+/** The parameter an Mcp-Name header mirrors, by method (SEP-2243). */
+export const NAMED_PARAM: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
+/** A well-formed Base64 sentinel, with its content. */
 const SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/;
+/** A value that looks like the Base64 sentinel (so, written as it is, it would be read as one). */
+const LOOKS_ENCODED = /^=\?base64\?.*\?=$/s;
+/** Visible ASCII, with inner spaces: what goes into a header as written. */
+const PLAIN = /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/;
+
+/** A header value as the spec's Value Encoding says: as is when plain visible ASCII, else `=?base64?…?=`. */
+export function encodeHeaderValue(value: string): string {
+  if (PLAIN.test(value) && !LOOKS_ENCODED.test(value)) return value;
+  const bytes = new TextEncoder().encode(value);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return `=?base64?${btoa(binary)}?=`;
+}
 
 /** A header value as SEP-2243 carries it: plain visible ASCII, or `=?base64?…?=` around UTF-8. Null when malformed. */
 export function decodeHeaderValue(value: string): string | null {
@@ -96,7 +112,7 @@ export function eraOf(header: (name: string) => string | undefined, messages: Rp
   const method = header("mcp-method");
   if (method === undefined) return refuse(RpcCode.HeaderMismatch, "Header mismatch: the Mcp-Method header is required.");
   if (method !== first.method) return refuse(RpcCode.HeaderMismatch, `Header mismatch: Mcp-Method ${method.slice(0, 60)} differs from the body's method.`);
-  const field = NAME_FIELD[first.method];
+  const field = NAMED_PARAM[first.method];
   if (field) {
     const raw = header("mcp-name");
     if (raw === undefined) return refuse(RpcCode.HeaderMismatch, `Header mismatch: the Mcp-Name header is required for ${first.method}.`);

@@ -4,6 +4,7 @@
  * Pure.
  */
 import { isJsonObject } from "../mcp/jsonrpc";
+import { encodeHeaderValue, NAMED_PARAM } from "../mcp/modern";
 import { MODERN_PROTOCOL_VERSION } from "../mcp/protocol";
 
 /** An `x-mcp-header` declaration: the header's name part and the `properties` path to the argument. */
@@ -61,19 +62,6 @@ export function paramHeaders(inputSchema: unknown): ParamHeader[] | null {
   return valid ? found : null;
 }
 
-const SENTINEL = /^=\?base64\?.*\?=$/s;
-/** Visible ASCII, with inner spaces: what goes into a header as written. */
-const PLAIN = /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/;
-
-/** A header value as the spec's Value Encoding says: as is when plain visible ASCII, else `=?base64?…?=`. */
-export function encodeHeaderValue(value: string): string {
-  if (PLAIN.test(value) && !SENTINEL.test(value)) return value;
-  const bytes = new TextEncoder().encode(value);
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return `=?base64?${btoa(binary)}?=`;
-}
-
 /** The header text of an argument value, or undefined when it has none (absent, null, another type). */
 function headerText(value: unknown): string | undefined {
   if (typeof value === "string") return value;
@@ -82,12 +70,10 @@ function headerText(value: unknown): string | undefined {
   return undefined;
 }
 
-const NAMED_METHODS: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
-
 /** Every MCP header of one modern request: the standard ones, and Mcp-Param-* from `declarations`. */
 export function modernHeaders(method: string, params: Record<string, unknown>, declarations: readonly ParamHeader[] = []): Record<string, string> {
   const headers: Record<string, string> = { "mcp-protocol-version": MODERN_PROTOCOL_VERSION, "mcp-method": method };
-  const field = NAMED_METHODS[method];
+  const field = NAMED_PARAM[method];
   const named = field ? params[field] : undefined;
   if (typeof named === "string") headers["mcp-name"] = encodeHeaderValue(named);
   if (method === "tools/call") {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { encodeHeaderValue, modernHeaders, paramHeaders } from "../../src/upstream/mcp-headers";
+import { encodeHeaderValue } from "../../src/mcp/modern";
+import { modernHeaders, paramHeaders } from "../../src/upstream/mcp-headers";
 
 const b64 = (s: string) => `=?base64?${btoa(String.fromCharCode(...new TextEncoder().encode(s)))}?=`;
 
