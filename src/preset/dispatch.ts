@@ -369,9 +369,7 @@ export class McpDispatch {
   /** The exposed tool a tools/call names (for its `x-mcp-header` parameters and its `execution`), if the catalog has it. */
   async #toolOf(config: PresetConfig, req: RpcRequest): Promise<Record<string, unknown> | undefined> {
     const name = req.params?.name;
-    if (typeof name !== "string") return undefined;
-    const { entries } = await this.#deps.catalog.entries(config);
-    return entries.find((e) => e.name === name)?.tool;
+    return typeof name === "string" ? (await this.#deps.catalog.entry(config, name))?.tool : undefined;
   }
 
   /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */

@@ -97,9 +97,14 @@ export class CatalogCache {
    * The upstream tool behind an exposed name that is not `<server>__<tool>` (plain naming, or
    * renamed by an override), found through the catalog.
    */
-  async route(config: PresetConfig, name: string): Promise<{ server: PresetServer; upstreamName: string } | null> {
+  /** The exposed tool named `name`, if the catalog has it. */
+  async entry(config: PresetConfig, name: string): Promise<CatalogEntry | undefined> {
     const { entries } = await this.entries(config);
-    const entry = entries.find((e) => e.name === name);
+    return entries.find((e) => e.name === name);
+  }
+
+  async route(config: PresetConfig, name: string): Promise<{ server: PresetServer; upstreamName: string } | null> {
+    const entry = await this.entry(config, name);
     const server = entry && config.servers.find((s) => s.name === entry.server);
     return entry && server ? { server, upstreamName: entry.upstreamName } : null;
   }
