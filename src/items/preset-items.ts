@@ -11,7 +11,7 @@ import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/js
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
 import type { CatalogAudit } from "../tools/catalog-audit";
-import { type PassedRounds, roundKey } from "../tools/input-rounds";
+import { type PassedRounds, roundKey, UNKNOWN_REQUEST_STATE } from "../tools/input-rounds";
 import { offersToolTasks } from "../tools/task-routes";
 import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
@@ -138,12 +138,7 @@ export class PresetItems {
   async answer(config: PresetConfig, req: RpcRequest, modern?: ModernCaller): Promise<string> {
     if (modern && (req.method === "prompts/get" || req.method === "resources/read") && req.params?.requestState !== undefined) {
       const redeemed = modern.rounds.redeem(req.params.requestState, modern.owner, roundKey(req.method, req.params));
-      if (!redeemed)
-        return rpcErrorBody(
-          req.id,
-          RpcCode.InvalidParams,
-          "params.requestState is not one this preset issued to you: it may have expired or been used already.",
-        );
+      if (!redeemed) return rpcErrorBody(req.id, RpcCode.InvalidParams, UNKNOWN_REQUEST_STATE);
       if ("refused" in redeemed) return rpcErrorBody(req.id, RpcCode.InvalidParams, redeemed.refused);
       const { requestState: _client, ...params } = req.params;
       req = { ...req, params: redeemed.state === null ? params : { ...params, requestState: redeemed.state } };

@@ -18,6 +18,9 @@ import { type RpcId, replyHead, rpcResultBody } from "../mcp/jsonrpc";
 import { randomToken } from "../shared/ids";
 import type { CallRelay } from "./call-relay";
 
+/** What a retry whose requestState names nothing of this caller's is told (-32602). */
+export const UNKNOWN_REQUEST_STATE = "params.requestState is not one this preset issued to you: it may have expired or been used already.";
+
 /** How long a parked call waits for the client's retry before it is cancelled upstream. */
 export const INPUT_WAIT_MS = 5 * 60_000;
 /** Calls one caller may have parked on a preset at once, and the preset in all; past them the upstream's request is refused. */
@@ -172,7 +175,7 @@ export class PassedRounds {
     const round = typeof handle === "string" ? this.#rounds.get(handle) : undefined;
     if (!round) return null;
     if (round.owner !== owner || round.expiresAt <= Date.now()) {
-      return { refused: "params.requestState is not one this preset issued to you: it may have expired or been used already." };
+      return { refused: UNKNOWN_REQUEST_STATE };
     }
     if (round.key !== key) return { refused: "params.requestState belongs to another request (another name, URI or arguments)." };
     this.#rounds.delete(handle as string);

@@ -44,9 +44,6 @@ function modernTask(task: Record<string, unknown>): Record<string, unknown> {
 /** The extension's capability key (2026-07-28 tasks). */
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
 
-/** The methods this module answers. */
-export const TASK_METHODS: ReadonlySet<string> = new Set(["tasks/get", "tasks/result", "tasks/cancel", "tasks/list", "tasks/update"]);
-
 /** Whether an upstream's capabilities let clients augment tools/call with a task. */
 export const offersToolTasks = (capabilities: Record<string, unknown> | undefined): boolean => {
   const tasks = capabilities?.tasks;

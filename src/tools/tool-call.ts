@@ -23,7 +23,16 @@ import type { MetricsWriter } from "../usage/metrics";
 import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
 import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
-import { canonicalJson, INPUT_WAIT_MS, PARKED_PER_CALLER, PARKED_PER_PRESET, ParkedCall, type PassedRounds, roundKey } from "./input-rounds";
+import {
+  canonicalJson,
+  INPUT_WAIT_MS,
+  PARKED_PER_CALLER,
+  PARKED_PER_PRESET,
+  ParkedCall,
+  type PassedRounds,
+  roundKey,
+  UNKNOWN_REQUEST_STATE,
+} from "./input-rounds";
 import type { TaskRoutes } from "./task-routes";
 
 /** However much progress an upstream reports, a tools/call ends after this long. */
@@ -131,11 +140,7 @@ export class ToolCalls {
     const parked = typeof state === "string" ? this.#states.get(state) : undefined;
     if (!parked || parked.owner !== ownerOf(ctx)) {
       return {
-        body: rpcErrorBody(
-          req.id,
-          RpcCode.InvalidParams,
-          "params.requestState is not one this preset issued to you: it may have expired or been used already.",
-        ),
+        body: rpcErrorBody(req.id, RpcCode.InvalidParams, UNKNOWN_REQUEST_STATE),
       };
     }
     if (params.name !== parked.tool || canonicalJson(params.arguments ?? {}) !== parked.argsKey) {
