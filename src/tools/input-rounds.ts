@@ -91,10 +91,6 @@ export class ParkedCall {
     this.#wake?.();
   }
 
-  get finished(): boolean {
-    return this.#final !== null;
-  }
-
   /** Waits until there is something to tell the client: input to ask for, or the answer. */
   async settled(): Promise<void> {
     while (this.#queue.size === 0 && this.#final === null) {
