@@ -118,6 +118,8 @@ export interface PresetServer {
   resources?: string[] | null;
   overrides?: Record<string, { name?: string; description?: string }>;
   enabled?: boolean;
+  /** Whose upstream session a request goes on (left to the API's default, per-caller, when absent). */
+  sessionScope?: "shared" | "per-caller" | "per-session";
   /** false: only registered, for the test to attach itself. */
   attach?: boolean;
 }
@@ -163,9 +165,12 @@ export async function givenPreset(spec: PresetSpec = {}): Promise<GivenPreset> {
   const registered: Record<string, any> = {};
   for (const { name, url, headers, timeoutMs } of servers) registered[name] = await addServer(owner, name, url, { headers, timeoutMs });
   const preset = await addPreset(owner, slug, visibility, { toolNaming: naming, ...fields });
-  for (const { name, attach = true, tools, prompts, resources, overrides, enabled } of servers) {
+  for (const { name, attach = true, tools, prompts, resources, overrides, enabled, sessionScope } of servers) {
     if (!attach) continue;
-    const res = await api("PUT", `/presets/${slug}/servers/${name}`, { token: owner.token, body: { tools, prompts, resources, overrides, enabled } });
+    const res = await api("PUT", `/presets/${slug}/servers/${name}`, {
+      token: owner.token,
+      body: { tools, prompts, resources, overrides, enabled, sessionScope },
+    });
     // A first attach creates the selection: anything but 201 means the setup is not what the test asked for.
     if (res.status !== 201) throw new Error(`attach ${name}: ${res.status} ${JSON.stringify(res.body)}`);
   }
@@ -181,10 +186,16 @@ export async function givenPreset(spec: PresetSpec = {}): Promise<GivenPreset> {
  * all its tools, with plain names unless told.
  */
 export function conformancePreset(
-  opts: { upstream?: "conformance" | "conformance_resumable" | "hostile"; naming?: "plain" | "prefixed"; timeoutMs?: number; scope?: string } = {},
+  opts: {
+    upstream?: "conformance" | "conformance_resumable" | "hostile";
+    naming?: "plain" | "prefixed";
+    timeoutMs?: number;
+    scope?: string;
+    sessionScope?: PresetServer["sessionScope"];
+  } = {},
 ): Promise<GivenPreset> {
-  const { upstream = "conformance", naming = "plain", timeoutMs, scope } = opts;
-  return givenPreset({ naming, servers: [{ name: "lib", url: upstreamUrl(upstream, scope), timeoutMs, tools: null }] });
+  const { upstream = "conformance", naming = "plain", timeoutMs, scope, sessionScope } = opts;
+  return givenPreset({ naming, servers: [{ name: "lib", url: upstreamUrl(upstream, scope), timeoutMs, tools: null, sessionScope }] });
 }
 
 /** Counters of a fixture upstream (initializes, requests by method, last headers). */

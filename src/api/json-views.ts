@@ -1,6 +1,6 @@
 /** @module Database rows to API JSON. Secrets never leave here: header values are masked. */
 
-import { type apiTokens, type callLog, DEFAULT_RATE_LIMIT, type presets, type servers, type users } from "../db/schema";
+import { type apiTokens, type callLog, DEFAULT_RATE_LIMIT, type presets, type SessionScope, type servers, type users } from "../db/schema";
 import type { UpstreamHealth } from "../policy/breaker-board";
 
 export const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
@@ -36,6 +36,7 @@ export interface AttachedJson {
   prompts: string[] | null;
   resources: string[] | null;
   overrides: Record<string, { name?: string; description?: string }>;
+  sessionScope: SessionScope;
   health: UpstreamHealth;
 }
 

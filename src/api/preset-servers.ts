@@ -2,7 +2,7 @@
 import { and, eq } from "drizzle-orm";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
-import { presetServers } from "../db/schema";
+import { DEFAULT_SESSION_SCOPE, presetServers } from "../db/schema";
 import { invalidatePresets } from "../edge/preset-stub";
 import { notFound } from "../shared/errors";
 import { assertNoNameClash } from "./naming-check";
@@ -37,14 +37,24 @@ export const presetServerRoutes = [
         const resources = body.resources === undefined ? (current?.resources ?? null) : body.resources;
         const enabled = body.enabled ?? current?.enabled ?? true;
         const overrides = body.overrides === undefined ? (current?.overrides ?? null) : body.overrides;
+        const sessionScope = body.sessionScope ?? current?.sessionScope ?? DEFAULT_SESSION_SCOPE;
         await assertNoNameClash(c, preset.id, preset.toolNaming, { serverId: server.id, enabled, tools, overrides });
         const now = Date.now();
         if (!current) {
           await db.batch([
-            db
-              .insert(presetServers)
-              .values({ presetId: preset.id, serverId: server.id, enabled, tools, prompts, resources, overrides, createdAt: now, updatedAt: now }),
-            insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools, prompts, resources } }, now),
+            db.insert(presetServers).values({
+              presetId: preset.id,
+              serverId: server.id,
+              enabled,
+              tools,
+              prompts,
+              resources,
+              overrides,
+              sessionScope,
+              createdAt: now,
+              updatedAt: now,
+            }),
+            insertEvent(db, { ...actor, type: "server.attached", payload: { server: server.name, enabled, tools, prompts, resources, sessionScope } }, now),
           ]);
           return true;
         }
@@ -54,17 +64,19 @@ export const presetServerRoutes = [
           resources: current.resources ?? null,
           enabled: current.enabled,
           overrides: current.overrides ?? null,
+          sessionScope: current.sessionScope,
         };
-        const after = { tools, prompts, resources, enabled, overrides };
+        const after = { tools, prompts, resources, enabled, overrides, sessionScope };
         const changed =
           !sameSelection(before.tools, tools) ||
           !sameSelection(before.prompts, prompts) ||
           !sameSelection(before.resources, resources) ||
           before.enabled !== enabled ||
-          JSON.stringify(before.overrides) !== JSON.stringify(overrides);
+          JSON.stringify(before.overrides) !== JSON.stringify(overrides) ||
+          before.sessionScope !== sessionScope;
         if (changed) {
           await db.batch([
-            db.update(presetServers).set({ tools, prompts, resources, enabled, overrides, updatedAt: now }).where(key),
+            db.update(presetServers).set({ tools, prompts, resources, enabled, overrides, sessionScope, updatedAt: now }).where(key),
             insertEvent(db, { ...actor, type: "tools.changed", payload: { server: server.name, before, after } }, now),
           ]);
         }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { TOKEN_SCOPES } from "../accounts/api-tokens";
+import { SESSION_SCOPES } from "../db/schema";
 
 const SLUG_LIKE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
@@ -31,6 +32,11 @@ export const ServerName = z
   .describe("The upstream's short name, used as the prefix of its exposed tools (`<name>__<tool>`).");
 
 export const Visibility = z.enum(["public", "private", "invite_only"]);
+export const SessionScopeField = z
+  .enum(SESSION_SCOPES)
+  .describe(
+    "Whose upstream MCP session a request goes on: shared (one for every client: stateless upstreams), per-caller (one per signed-in user, or per client session for anonymous callers; the default), per-session (one per client session).",
+  );
 export const PresetStatus = z.enum(["active", "disabled", "archived"]);
 
 /** Header names a server may not set: they belong to HTTP or to the MCP transport itself. */
@@ -203,6 +209,7 @@ export const AttachServerBody = z.strictObject({
   prompts: PromptSelection.optional(),
   resources: ResourceSelection.optional(),
   overrides: ToolOverrides.nullable().optional(),
+  sessionScope: SessionScopeField.optional(),
 });
 
 export const AddMemberBody = z.strictObject({ handle: Handle });
@@ -308,6 +315,7 @@ export const AttachedServer = z.object({
   prompts: z.array(z.string()).nullable().describe("Selected upstream prompt names; null: every prompt."),
   resources: z.array(z.string()).nullable().describe("Selected upstream resource URIs and templates; null: every resource."),
   overrides: z.record(z.string(), z.object({ name: z.string().optional(), description: z.string().optional() })),
+  sessionScope: SessionScopeField,
   health: ServerHealth,
 });
 export const Preset = z.object({

@@ -27,6 +27,7 @@ export async function attachedServers(db: Db, presetId: string) {
       prompts: presetServers.prompts,
       resources: presetServers.resources,
       overrides: presetServers.overrides,
+      sessionScope: presetServers.sessionScope,
     })
     .from(presetServers)
     .innerJoin(servers, eq(servers.id, presetServers.serverId))

@@ -44,6 +44,10 @@ export const servers = sqliteTable(
 );
 
 export type Visibility = "public" | "private" | "invite_only";
+/** Whose upstream MCP session a request goes on (upstream/session-scope.ts). */
+export const SESSION_SCOPES = ["shared", "per-caller", "per-session"] as const;
+export type SessionScope = (typeof SESSION_SCOPES)[number];
+export const DEFAULT_SESSION_SCOPE: SessionScope = "per-caller";
 export interface RateLimitSetting {
   requests: number;
   windowSeconds: number;
@@ -89,6 +93,8 @@ export const presetServers = sqliteTable(
     /** JSON array of upstream resource URIs and URI templates, or null for "every resource". */
     resources: text("resources", { mode: "json" }).$type<string[] | null>(),
     overrides: text("overrides", { mode: "json" }).$type<Record<string, { name?: string; description?: string }> | null>(),
+    /** Whose upstream session a request goes on (migrations/0009_session_scope.sql, upstream/session-scope.ts). */
+    sessionScope: text("session_scope").$type<SessionScope>().notNull().default("per-caller"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

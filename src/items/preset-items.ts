@@ -13,8 +13,9 @@ import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/cat
 import type { CatalogAudit } from "../tools/catalog-audit";
 import { type PassedRounds, roundKey, UNKNOWN_REQUEST_STATE } from "../tools/input-rounds";
 import { offersToolTasks } from "../tools/task-routes";
-import { type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
+import { CallerIdentityError, type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
+import type { UpstreamCaller } from "../upstream/session-scope";
 import { selectItems, selectsPrompt, uriJudge } from "./item-selection";
 import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "./resource-names";
 
@@ -98,9 +99,9 @@ export class PresetItems {
    * has them and the preset selects any of them; completions when such an upstream offers them for
    * what the preset exposes; logging when an upstream logs.
    */
-  async describe(config: PresetConfig): Promise<{ capabilities: Record<string, unknown>; instructions: string | null }> {
+  async describe(config: PresetConfig, caller?: UpstreamCaller): Promise<{ capabilities: Record<string, unknown>; instructions: string | null }> {
     const profiles = await Promise.all(
-      config.servers.map(async (s) => ({ server: s, profile: this.#pool.knownProfile(s) ?? (await withinBudget(this.#pool.profile(s))) })),
+      config.servers.map(async (s) => ({ server: s, profile: this.#pool.knownProfile(s) ?? (await withinBudget(this.#pool.profile(s, caller))) })),
     );
     type Profiled = (typeof profiles)[number];
     // An empty selection (`[]`) exposes none of that kind; null exposes all.
@@ -135,7 +136,11 @@ export class PresetItems {
    * answer goes to the client as a round of its own (input-rounds.ts PassedRounds); its retry's
    * requestState is exchanged for the upstream's.
    */
-  async answer(config: PresetConfig, req: RpcRequest, modern?: ModernCaller): Promise<string> {
+  /**
+   * The answer to a prompt, resource or completion request. `caller` picks the upstream session a
+   * request goes on (session-scope.ts), the gateway's own when absent.
+   */
+  async answer(config: PresetConfig, req: RpcRequest, modern?: ModernCaller, caller?: UpstreamCaller): Promise<string> {
     if (modern && (req.method === "prompts/get" || req.method === "resources/read") && req.params?.requestState !== undefined) {
       const redeemed = modern.rounds.redeem(req.params.requestState, modern.owner, roundKey(req.method, req.params));
       if (!redeemed) return rpcErrorBody(req.id, RpcCode.InvalidParams, UNKNOWN_REQUEST_STATE);
@@ -145,34 +150,35 @@ export class PresetItems {
     }
     try {
       const list = LIST_KEYS[req.method];
-      if (list) return rpcResultBody(req.id, { [list.key]: await this.#list(config, list.kind) });
+      if (list) return rpcResultBody(req.id, { [list.key]: await this.#list(config, list.kind, caller) });
       const params = req.params ?? {};
       switch (req.method) {
         case "prompts/get": {
           if (typeof params.name !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "prompts/get needs params.name (a string).");
-          const target = await this.#routePrompt(config, params.name);
+          const target = await this.#routePrompt(config, params.name, caller);
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown prompt: ${params.name}`);
-          return await this.#forward(req, target, { ...params, name: target.value }, modern);
+          return await this.#forward(req, target, { ...params, name: target.value }, modern, caller);
         }
         case "resources/read":
         case "resources/subscribe":
         case "resources/unsubscribe": {
           if (typeof params.uri !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, `${req.method} needs params.uri (a string).`);
-          const target = await this.#routeUri(config, params.uri);
+          const target = await this.#routeUri(config, params.uri, caller);
           if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.uri"), { uri: params.uri });
           if (!target) return rpcErrorBody(req.id, RpcCode.ResourceNotFound, `Resource not found: ${params.uri}`, { uri: params.uri });
-          return await this.#forward(req, target, { ...params, uri: target.value }, req.method === "resources/read" ? modern : undefined);
+          const read = req.method === "resources/read";
+          return await this.#forward(req, target, { ...params, uri: target.value }, read ? modern : undefined, caller);
         }
         case "completion/complete": {
           const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
           let target: Routed = null;
-          if (ref?.type === "ref/prompt" && typeof ref.name === "string") target = await this.#routePrompt(config, ref.name);
-          else if (ref?.type === "ref/resource" && typeof ref.uri === "string") target = await this.#routeTemplate(config, ref.uri);
+          if (ref?.type === "ref/prompt" && typeof ref.name === "string") target = await this.#routePrompt(config, ref.name, caller);
+          else if (ref?.type === "ref/resource" && typeof ref.uri === "string") target = await this.#routeTemplate(config, ref.uri, caller);
           else return rpcErrorBody(req.id, RpcCode.InvalidParams, "completion/complete needs params.ref (ref/prompt with a name or ref/resource with a uri).");
           if (target === UNSAFE) return rpcErrorBody(req.id, RpcCode.InvalidParams, unsafeMessage("params.ref.uri"));
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, "Unknown completion reference.");
           const upstreamRef = ref.type === "ref/prompt" ? { ...ref, name: target.value } : { ...ref, uri: target.value };
-          return await this.#forward(req, target, { ...params, ref: upstreamRef });
+          return await this.#forward(req, target, { ...params, ref: upstreamRef }, undefined, caller);
         }
         case "logging/setLevel": {
           if (typeof params.level !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "logging/setLevel needs params.level (a string).");
@@ -189,12 +195,13 @@ export class PresetItems {
     } catch (e) {
       if (e instanceof UpstreamRpcError) return rpcErrorBody(req.id, e.code, e.message, e.data);
       if (e instanceof UpstreamFailure) return rpcErrorBody(req.id, RpcCode.UpstreamUnavailable, e.message, { upstream: e.upstream, reason: e.kind });
+      if (e instanceof CallerIdentityError) return rpcErrorBody(req.id, RpcCode.Unauthorized, e.message, { upstream: e.upstream });
       throw e;
     }
   }
 
-  async #forward(req: RpcRequest, target: Target, params: Record<string, unknown>, modern?: ModernCaller): Promise<string> {
-    const relay = modern ? { clientCapabilities: modern.capabilities, passThroughInput: true } : undefined;
+  async #forward(req: RpcRequest, target: Target, params: Record<string, unknown>, modern?: ModernCaller, caller?: UpstreamCaller): Promise<string> {
+    const relay = { ...(modern ? { clientCapabilities: modern.capabilities, passThroughInput: true } : {}), ...(caller ? { caller } : {}) };
     const result = await this.#pool.request(target.server, req.method, params, target.server.timeoutMs, undefined, relay);
     if (modern && result.resultType === "input_required") {
       try {
@@ -208,10 +215,10 @@ export class PresetItems {
   }
 
   /** Every enabled server's selected items of one kind, exposed; an upstream that cannot be listed is left out. */
-  async #list(config: PresetConfig, kind: ItemKind): Promise<Item[]> {
+  async #list(config: PresetConfig, kind: ItemKind, caller?: UpstreamCaller): Promise<Item[]> {
     const lists = await Promise.all(
       config.servers.map(async (server) => {
-        const items = await this.#pool.items(server, kind).catch(() => [] as Item[]);
+        const items = await this.#pool.items(server, kind, caller).catch(() => [] as Item[]);
         const selection = kind === "prompts" ? server.promptSelection : server.resourceSelection;
         const selected = selectItems(kind, selection, items);
         return (kind === "prompts" ? selected.filter((p) => this.#validPrompt(config, server, String(p.name ?? ""))) : selected).map((item) =>
@@ -229,8 +236,8 @@ export class PresetItems {
   }
 
   /** The server that owns an exposed resource URI, or null. */
-  async ownerOf(config: PresetConfig, uri: string): Promise<PresetServer | null> {
-    const target = await this.#routeUri(config, uri);
+  async ownerOf(config: PresetConfig, uri: string, caller?: UpstreamCaller): Promise<PresetServer | null> {
+    const target = await this.#routeUri(config, uri, caller);
     return target && target !== UNSAFE ? target.server : null;
   }
 
@@ -242,7 +249,7 @@ export class PresetItems {
     return false;
   }
 
-  async #routePrompt(config: PresetConfig, name: string): Promise<Target | null> {
+  async #routePrompt(config: PresetConfig, name: string, caller?: UpstreamCaller): Promise<Target | null> {
     if (!EXPOSED_PROMPT_NAME.test(name)) return null;
     const at = name.indexOf(NAME_SEPARATOR);
     if (at > 0) {
@@ -252,37 +259,37 @@ export class PresetItems {
       if (server) return selectsPrompt(server.promptSelection, value) ? { server, value } : null;
     }
     for (const server of config.servers.filter((s) => s.naming === "plain" && selectsPrompt(s.promptSelection, name))) {
-      const prompts = await this.#pool.items(server, "prompts").catch(() => [] as Item[]);
+      const prompts = await this.#pool.items(server, "prompts", caller).catch(() => [] as Item[]);
       if (prompts.some((p) => p.name === name)) return { server, value: name };
     }
     return null;
   }
 
   /** The owner of a selected resource URI: by its prefix, else an exact listed URI, else a template match. */
-  async #routeUri(config: PresetConfig, uri: string): Promise<Routed> {
+  async #routeUri(config: PresetConfig, uri: string, caller?: UpstreamCaller): Promise<Routed> {
     if (parsePrefixedUri(uri)) return byPrefix(config, uri);
     const plain = plainSelecting(config, uri);
     if (plain === UNSAFE) return UNSAFE;
     for (const server of plain) {
-      const resources = await this.#pool.items(server, "resources").catch(() => [] as Item[]);
+      const resources = await this.#pool.items(server, "resources", caller).catch(() => [] as Item[]);
       if (resources.some((r) => r.uri === uri)) return { server, value: uri };
     }
     for (const server of plain) {
-      const templates = await this.#pool.items(server, "resourceTemplates").catch(() => [] as Item[]);
+      const templates = await this.#pool.items(server, "resourceTemplates", caller).catch(() => [] as Item[]);
       if (templates.some((t) => typeof t.uriTemplate === "string" && matchesTemplate(t.uriTemplate, uri))) return { server, value: uri };
     }
     return null;
   }
 
   /** The owner of a selected resource template named by its (exposed) template string. */
-  async #routeTemplate(config: PresetConfig, uriTemplate: string): Promise<Routed> {
+  async #routeTemplate(config: PresetConfig, uriTemplate: string, caller?: UpstreamCaller): Promise<Routed> {
     if (parsePrefixedUri(uriTemplate)) return byPrefix(config, uriTemplate);
     const plain = plainSelecting(config, uriTemplate);
     if (plain === UNSAFE) return UNSAFE;
     for (const server of plain) {
-      const templates = await this.#pool.items(server, "resourceTemplates").catch(() => [] as Item[]);
+      const templates = await this.#pool.items(server, "resourceTemplates", caller).catch(() => [] as Item[]);
       if (templates.some((t) => t.uriTemplate === uriTemplate)) return { server, value: uriTemplate };
     }
-    return this.#routeUri(config, uriTemplate);
+    return this.#routeUri(config, uriTemplate, caller);
   }
 }

@@ -3,7 +3,7 @@
  * (headers decrypted).
  */
 
-import { DEFAULT_RATE_LIMIT, type PresetStatus, type RateLimitSetting, type Visibility } from "../db/schema";
+import { DEFAULT_RATE_LIMIT, type PresetStatus, type RateLimitSetting, type SessionScope, type Visibility } from "../db/schema";
 import type { Bindings } from "../shared/bindings";
 import type { ItemOverride, ToolNaming } from "../tools/catalog";
 import type { UpstreamServer } from "../upstream/client";
@@ -20,6 +20,8 @@ export interface PresetServer extends UpstreamServer {
   /** The preset's tool naming, carried per server so catalog routing needs only the server. */
   naming: ToolNaming;
   overrides: Record<string, ItemOverride> | null;
+  /** Whose upstream session a request goes on (upstream/session-scope.ts). */
+  sessionScope: SessionScope;
   /** Changes whenever the way to reach the upstream changes (URL, headers, timeout). */
   fingerprint: string;
 }
@@ -46,7 +48,7 @@ export interface PresetConfig {
 const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status, p.rate_limit, p.tool_limits,
   p.audit_calls, p.audit_arguments, p.tool_naming
   FROM presets p JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
-const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools, ps.prompts, ps.resources, ps.overrides
+const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools, ps.prompts, ps.resources, ps.overrides, ps.session_scope
   FROM preset_servers ps JOIN servers s ON s.id = ps.server_id JOIN presets p ON p.id = ps.preset_id
   JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2 AND ps.enabled = 1 ORDER BY s.name`;
 const MEMBERS_SQL = `SELECT m.user_id FROM preset_members m JOIN presets p ON p.id = m.preset_id
@@ -75,6 +77,7 @@ type ServerRow = {
   prompts: string | null;
   resources: string | null;
   overrides: string | null;
+  session_scope: SessionScope;
 };
 
 /** The preset at /mcp/<handle>/<slug>, or null if there is none. One D1 round trip. */
@@ -98,6 +101,7 @@ export async function loadPresetConfig(env: Bindings, handle: string, slug: stri
       resourceSelection: s.resources ? (JSON.parse(s.resources) as string[]) : null,
       naming: preset.tool_naming,
       overrides: s.overrides ? (JSON.parse(s.overrides) as Record<string, ItemOverride>) : null,
+      sessionScope: s.session_scope,
       fingerprint: `${s.url}\n${s.headers_enc ?? ""}\n${s.timeout_ms}`,
     })),
   );

@@ -45,7 +45,7 @@ import type { Alarms } from "./alarms";
 import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
-import { budgetOf, type Session, type SessionStore, sessionOwner, sessionUser } from "./session-store";
+import { budgetOf, type Session, type SessionStore, sessionOwner, sessionUser, upstreamCallerOf } from "./session-store";
 
 export interface DispatchDeps {
   admission: Admission;
@@ -111,7 +111,7 @@ export class McpDispatch {
       catalog: deps.catalog,
       streams: deps.streams,
       limits: deps.limits,
-      upstreamNotification: (server, m) => deps.notifications.upstreamNotification(server, m),
+      upstreamNotification: (server, m, caller) => deps.notifications.upstreamNotification(server, m, caller),
       refuse: (ctx, req, limited) => this.#refuse(ctx.config, ctx.caller, req, limited),
       record: (ctx, req, facts, body, at) => this.#record(ctx.config, ctx.caller, req, facts, body, at, ctx.metrics),
     });
@@ -185,6 +185,8 @@ export class McpDispatch {
     const dropped = current ? notifications.dropSubscriptions(current, { id: sessionId }) : Promise.resolve();
     streams.endSession(sessionId);
     await dropped.catch((e: unknown) => console.error("subscriptions not dropped", e));
+    // Its own upstream sessions (per-session scope) end after its subscriptions were dropped on them.
+    this.#deps.pool.endSession(sessionId);
   }
 
   /**
@@ -272,7 +274,7 @@ export class McpDispatch {
     if (first.method === "subscriptions/listen") return this.#listenModern(config, call, caller, session, first);
     if (request.logLevel) streams.setLogLevel(session.id, request.logLevel, false);
     if (first.method === "tools/call") {
-      const tool = await this.#toolOf(config, first);
+      const tool = await this.#toolOf(config, session, first);
       const mismatch = tool ? paramHeaderMismatch(tool.inputSchema, first.params?.arguments, request.paramHeaders) : null;
       if (mismatch) {
         forget();
@@ -367,9 +369,9 @@ export class McpDispatch {
   }
 
   /** The exposed tool a tools/call names (for its `x-mcp-header` parameters and its `execution`), if the catalog has it. */
-  async #toolOf(config: PresetConfig, req: RpcRequest): Promise<Record<string, unknown> | undefined> {
+  async #toolOf(config: PresetConfig, session: Session, req: RpcRequest): Promise<Record<string, unknown> | undefined> {
     const name = req.params?.name;
-    return typeof name === "string" ? (await this.#deps.catalog.entry(config, name))?.tool : undefined;
+    return typeof name === "string" ? (await this.#deps.catalog.entry(config, name, upstreamCallerOf(session)))?.tool : undefined;
   }
 
   /** server/discover: the versions the preset speaks, its capabilities (its upstreams'), identity and instructions. */
@@ -416,10 +418,10 @@ export class McpDispatch {
         },
       );
     }
-    for (const server of config.servers) pool.warm(server);
+    for (const server of config.servers) pool.warm(server, upstreamCallerOf(session));
     if (config.servers.length > 0) alarms.scheduleSweep();
     // Capabilities follow the upstreams': known from earlier sessions, else learned by connecting.
-    const { capabilities: declared, instructions } = await items.describe(config);
+    const { capabilities: declared, instructions } = await items.describe(config, upstreamCallerOf(session));
     const result = {
       protocolVersion,
       capabilities: declared,
@@ -451,7 +453,7 @@ export class McpDispatch {
         case "ping":
           return rpcResultBody(message.id, {});
         case "tools/list":
-          return catalog.list(config, message);
+          return catalog.list(config, message, upstreamCallerOf(session));
         case "initialize":
           return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
         case "logging/setLevel": {
@@ -488,7 +490,7 @@ export class McpDispatch {
           if (ITEM_METHODS.has(message.method)) {
             // A modern client answers a modern upstream's input rounds itself (prompts/get, resources/read).
             const modern = session.standIn ? { owner: ownerOf(ctx), capabilities: session.clientCapabilities, rounds: this.#rounds } : undefined;
-            return items.answer(config, message, modern);
+            return items.answer(config, message, modern, upstreamCallerOf(session));
           }
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
       }

@@ -4,12 +4,14 @@
  * - the preset's configuration (ConfigCache, invalidated by the API on every change) and admission;
  * - the MCP sessions of its clients (SessionStore) and their SSE streams (SessionStreams);
  * - exact per-caller rate limits (RateLimits) and one circuit breaker per upstream (BreakerBoard);
- * - one upstream MCP session per server (UpstreamPool), the tool catalog (CatalogCache), prompts
+ * - the upstream MCP sessions, per server and session scope (UpstreamPool), the tool catalog (CatalogCache), prompts
  *   and resources (PresetItems), and what clients are told unasked (PresetNotifications);
  * - usage recording (UsageRecorder), audit events (PresetAudit) and the one alarm (Alarms).
  * Requests go to McpDispatch. Storage layout and migrations: storage.ts.
  */
+
 import { DurableObject } from "cloudflare:workers";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { PresetNotifications } from "../items/notifications";
 import { PresetItems } from "../items/preset-items";
 import type { McpCall, McpReply, PresetRef } from "../mcp/contract";
@@ -17,7 +19,7 @@ import { BreakerBoard, type UpstreamHealth } from "../policy/breaker-board";
 import { callerKey } from "../policy/caller-key";
 import { RateLimits } from "../policy/rate-limits";
 import type { Bindings } from "../shared/bindings";
-import { SessionStreams } from "../streaming/session-streams";
+import { AskRefused, SessionStreams } from "../streaming/session-streams";
 import { CatalogAudit } from "../tools/catalog-audit";
 import { CatalogCache } from "../tools/catalog-cache";
 import { ToolBindings } from "../tools/tool-bindings";
@@ -73,9 +75,14 @@ export class PresetGateway extends DurableObject<Bindings> {
     this.#pool = new UpstreamPool(sql, this.#breakers, {
       allowInsecure: env.ALLOW_INSECURE_UPSTREAMS === "true",
       onToolsChanged: () => this.#listsChanged(),
-      onResourceUpdated: (server, uri) => notifications.resourceUpdated(server, uri),
-      onConnected: (server) => notifications.resubscribe(server),
+      onResourceUpdated: (server, uri, caller) => notifications.resourceUpdated(server, uri, caller),
+      onConnected: (server, key) => notifications.resubscribe(server, key),
       onLog: (server, params) => this.#streams.broadcastLog(server.name, params),
+      // What an upstream asks outside any call goes to the client that owns its session (per-caller, per-session scopes).
+      askSession: (_server, sessionId, method, params) =>
+        this.#streams.ask(sessionId, method, params).catch((e: unknown) => {
+          throw e instanceof AskRefused ? new McpError(e.code, e.message) : e;
+        }),
     });
     const catalogAudit = new CatalogAudit(sql, (config, type, target, payload) => this.#audit.write(config, type, target, payload));
     const items = new PresetItems(this.#pool, { audit: catalogAudit });

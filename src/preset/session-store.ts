@@ -15,6 +15,7 @@
 import { CLIENT_NAME_MAX, keptCapabilities } from "../mcp/client-capabilities";
 import type { ModernProtocolVersion, ProtocolVersion } from "../mcp/protocol";
 import { randomToken } from "../shared/ids";
+import type { UpstreamCaller } from "../upstream/session-scope";
 
 export interface Session {
   id: string;
@@ -33,6 +34,14 @@ export interface Session {
   /** The stand-in of one modern-era request (never stored): it has no budget of its own. */
   standIn?: true;
 }
+
+/** The downstream side of a request, as the upstream pool picks its upstream session by it (upstream/session-scope.ts). */
+export const upstreamCallerOf = (session: Session): UpstreamCaller => ({
+  sessionId: session.id,
+  userId: sessionUser(session),
+  capabilities: session.clientCapabilities,
+  ...(session.standIn ? { ephemeral: true } : {}),
+});
 
 /** The session whose own budget a request also counts against (anonymous legacy sessions): none for a modern request's stand-in. */
 export const budgetOf = (session: Pick<Session, "id" | "standIn">): string | undefined => (session.standIn ? undefined : session.id);

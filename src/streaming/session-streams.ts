@@ -17,6 +17,22 @@ export interface AwaitsAnswer {
 /** The gateway closes a standalone GET stream after this long; the client resumes it (nothing is lost). */
 export const STANDALONE_MAX_MS = 10 * 60_000;
 
+/** What an upstream asks a client outside any call waits this long for the client's standalone stream, then for its answer. */
+export const ASK_STREAM_WAIT_MS = 10_000;
+export const ASK_ANSWER_WAIT_MS = 5 * 60_000;
+/** Requests asked of one session outside any call and not answered yet, at most. */
+export const ASKS_PER_SESSION = 16;
+
+/** Why a request could not be asked of a client, with the JSON-RPC code the upstream gets. */
+export class AskRefused extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A modern-era listen stream sends an SSE comment this often while quiet, and learns so that its client left. */
 export const LISTEN_KEEPALIVE_MS = 15_000;
 
@@ -79,13 +95,15 @@ export class SessionStreams {
   /** Each session's standalone stream, connected or waiting for the client to resume it. */
   readonly #standalone = new Map<string, ClientStream>();
   /** Requests relayed to a client, by the id the client sees. */
-  readonly #requests = new Map<string, { sessionId: string; relay: AwaitsAnswer }>();
+  readonly #requests = new Map<string, { sessionId: string; relay: AwaitsAnswer; outOfCall?: boolean }>();
   /** Who opened each standalone stream. */
   readonly #listeners = new Map<string, Listener>();
   /** Each session's log level (an index of LOG_LEVELS), and whether it counts for the level asked of upstreams. */
   readonly #levels = new Map<string, { rank: number; counts: boolean }>();
   /** Modern-era listen streams (by their stand-in session): the subscription id (the listen request's id) and filter. */
   readonly #modern = new Map<string, { subscriptionId: RpcId; filter: ListenFilter }>();
+  /** Sessions waiting for a standalone stream to ask their client something on (`ask`). */
+  readonly #streamWaiters = new Map<string, Set<() => void>>();
   /** Modern requests' stand-in sessions that opened a call stream (what endStandIn must clear from the log). */
   readonly #standInStreams = new Set<string>();
   /** Exposed resource URIs each session subscribed to. */
@@ -129,7 +147,9 @@ export class SessionStreams {
       const stream = new ClientStream(this.#log, id, session.id, supportsPolling(session));
       this.#standalone.get(session.id)?.disconnect();
       this.#standalone.set(session.id, stream);
-      return { status: 200, body: this.#connectStandalone(stream, null) };
+      const body = this.#connectStandalone(stream, null);
+      this.#streamOpened(session.id);
+      return { status: 200, body };
     }
     const position = parseEventId(lastEventId);
     const info = position && this.#log.stream(position.streamId);
@@ -281,6 +301,61 @@ export class SessionStreams {
     return false;
   }
 
+  /**
+   * Asks a session's client something an upstream asked outside any call (roots/list after
+   * initialize, an elicitation on the upstream's standalone stream): sent on the session's
+   * standalone stream, waiting ASK_STREAM_WAIT_MS for the client to open one; the client's
+   * answer resolves it (its error rejects it), or ASK_ANSWER_WAIT_MS pass.
+   */
+  async ask(sessionId: string, method: string, params: Record<string, unknown> | undefined): Promise<Record<string, unknown>> {
+    if (this.#modern.has(sessionId) || sessionId.startsWith("m-")) {
+      throw new AskRefused(RpcCode.InvalidRequest, `The client speaks a protocol version with no requests outside a call; ${method} cannot reach it.`);
+    }
+    let pending = 0;
+    for (const r of this.#requests.values()) if (r.sessionId === sessionId && r.outOfCall) pending++;
+    if (pending >= ASKS_PER_SESSION) throw new AskRefused(RpcCode.InvalidRequest, `The client has ${ASKS_PER_SESSION} requests outside a call unanswered.`);
+    if (!this.#standalone.has(sessionId)) await this.#waitForStream(sessionId);
+    const stream = this.#standalone.get(sessionId);
+    if (!stream) throw new AskRefused(RpcCode.InvalidRequest, `The client holds no stream to receive ${method} outside a call.`);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#requests.delete(id);
+        reject(new AskRefused(RpcCode.InternalError, `The client did not answer ${method} within ${ASK_ANSWER_WAIT_MS / 1000} s.`));
+      }, ASK_ANSWER_WAIT_MS);
+      const id = this.registerRequest(sessionId, {
+        answer: (gatewayId, response) => {
+          clearTimeout(timer);
+          this.#requests.delete(gatewayId);
+          const error = response.error as { code?: unknown; message?: unknown } | undefined;
+          if (error)
+            reject(new AskRefused(typeof error.code === "number" ? error.code : RpcCode.InternalError, String(error.message ?? "The client refused.")));
+          else resolve((response.result ?? {}) as Record<string, unknown>);
+        },
+      });
+      this.#requests.get(id)!.outOfCall = true;
+      stream.send(JSON.stringify({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) }));
+    });
+  }
+
+  #waitForStream(sessionId: string): Promise<void> {
+    return new Promise((resolve) => {
+      const waiters = this.#streamWaiters.get(sessionId) ?? new Set();
+      this.#streamWaiters.set(sessionId, waiters);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.#streamWaiters.get(sessionId) === waiters) this.#streamWaiters.delete(sessionId);
+        resolve();
+      };
+      const timer = setTimeout(done, ASK_STREAM_WAIT_MS);
+      waiters.add(done);
+    });
+  }
+
+  #streamOpened(sessionId: string): void {
+    for (const done of [...(this.#streamWaiters.get(sessionId) ?? [])]) done();
+  }
+
   /** A new id for a request relayed to a client. */
   registerRequest(sessionId: string, relay: AwaitsAnswer): string {
     const id = `mcpgate-s${++this.#requestSeq}`;
@@ -371,6 +446,7 @@ export class SessionStreams {
     this.#levels.delete(sessionId);
     this.#subscriptions.delete(sessionId);
     this.#log.dropSession(sessionId);
+    this.#streamOpened(sessionId);
   }
 
   #connectStandalone(stream: ClientStream, afterSeq: number | null): ReadableStream<Uint8Array> {

@@ -7,9 +7,19 @@ import { RpcCode, type RpcRequest, replyHead, rpcErrorBody } from "../mcp/jsonrp
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
 import type { UpstreamPool } from "../upstream/pool";
+import { GATEWAY_CALLER, type UpstreamCaller } from "../upstream/session-scope";
 import { type CatalogDrop, type CatalogEntry, mergeCatalog, pageOf } from "./catalog";
 import type { CatalogAudit } from "./catalog-audit";
 import type { ToolBindings } from "./tool-bindings";
+
+/** Catalog variants kept at once (callers whose sessions list different tools: capability profiles, session state). */
+const MAX_VARIANTS = 64;
+
+interface Variant {
+  entries: CatalogEntry[];
+  /** Serialized tools/list results by cursor. */
+  pages: Map<string, string>;
+}
 
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 1000;
@@ -26,10 +36,14 @@ export class CatalogCache {
   readonly #pool: UpstreamPool;
   readonly #audit: CatalogAudit | null;
   readonly #bindings: ToolBindings | null;
-  #entries: CatalogEntry[] | null = null;
+  /**
+   * The catalog as built from one combination of the servers' tool lists, by the lists' ids:
+   * callers whose upstream sessions list the same tools (the same arrays: pool.ts) share one.
+   */
+  readonly #variants = new Map<string, Variant>();
+  readonly #listIds = new WeakMap<object, number>();
+  #nextListId = 0;
   #generation = 0;
-  /** Serialized tools/list results by cursor, valid until the catalog changes. */
-  readonly #pages = new Map<string, string>();
 
   constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit; bindings?: ToolBindings } = {}) {
     this.#pool = pool;
@@ -39,24 +53,31 @@ export class CatalogCache {
 
   reset(): void {
     this.#generation++;
-    this.#entries = null;
-    this.#pages.clear();
+    this.#variants.clear();
   }
 
-  /** The serialized tools/list response to `req`. */
-  async list(config: PresetConfig, req: RpcRequest): Promise<string> {
+  #idOf(list: object): number {
+    let id = this.#listIds.get(list);
+    if (id === undefined) {
+      id = ++this.#nextListId;
+      this.#listIds.set(list, id);
+    }
+    return id;
+  }
+
+  /** The serialized tools/list response to `req`, as a client of `caller`'s profile sees the catalog. */
+  async list(config: PresetConfig, req: RpcRequest, caller: UpstreamCaller = GATEWAY_CALLER): Promise<string> {
     const cursor = req.params?.cursor;
     if (cursor !== undefined && typeof cursor !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.cursor must be a string.");
     const offset = cursor ? decodeCursor(cursor, isOffsetCursor)?.o : 0;
     if (offset === undefined) return rpcErrorBody(req.id, RpcCode.InvalidParams, "params.cursor is not a cursor this server issued.");
     const key = cursor ?? "";
-    let page = this.#pages.get(key);
+    const { entries, variant } = await this.#entries(config, caller);
+    let page = variant?.pages.get(key);
     if (page === undefined) {
-      const generation = this.#generation;
-      const { entries, complete } = await this.entries(config);
       const { items, next } = pageOf(entries, offset, TOOLS_PAGE_SIZE);
       page = JSON.stringify(next === null ? { tools: items.map((e) => e.tool) } : { tools: items.map((e) => e.tool), nextCursor: encodeCursor({ o: next }) });
-      if (complete && generation === this.#generation) this.#pages.set(key, page);
+      variant?.pages.set(key, page);
     }
     return `${replyHead(req.id)}"result":${page}}`;
   }
@@ -66,25 +87,55 @@ export class CatalogCache {
    * its last known tools, so clients' tool lists do not flap; with none known it is left out and
    * the catalog is not kept.
    */
-  async entries(config: PresetConfig): Promise<{ entries: CatalogEntry[]; complete: boolean }> {
-    if (this.#entries) return { entries: this.#entries, complete: true };
+  async entries(config: PresetConfig, caller: UpstreamCaller = GATEWAY_CALLER): Promise<{ entries: CatalogEntry[]; complete: boolean }> {
+    const { entries, variant } = await this.#entries(config, caller);
+    return { entries, complete: variant !== null };
+  }
+
+  /**
+   * What the catalog looks like from the lists already known (each server's first profile list),
+   * without asking any upstream or opening a session: what tells listeners that tools changed.
+   */
+  signature(config: PresetConfig): string {
+    const sources = config.servers.map((server) => ({
+      server: server.name,
+      selection: server.selection,
+      tools: this.#pool.anyKnownTools(server) ?? [],
+      naming: server.naming,
+      overrides: server.overrides,
+    }));
+    return JSON.stringify(mergeCatalog(sources).entries.map((e) => e.tool));
+  }
+
+  /** The catalog the caller sees, and the variant it is kept as (null: incomplete, not kept). */
+  async #entries(config: PresetConfig, caller: UpstreamCaller): Promise<{ entries: CatalogEntry[]; variant: Variant | null }> {
     const generation = this.#generation;
     let complete = true;
-    const sources = await Promise.all(
+    const lists = await Promise.all(
       config.servers.map(async (server) => {
-        let tools = await this.#pool.tools(server).catch(() => null);
-        if (!tools) {
-          tools = this.#pool.knownTools(server);
-          if (!tools) complete = false;
-        }
-        return { server: server.name, selection: server.selection, tools: tools ?? [], naming: server.naming, overrides: server.overrides };
+        const tools = (await this.#pool.tools(server, caller).catch(() => null)) ?? this.#pool.knownTools(server, caller);
+        if (!tools) complete = false;
+        return tools;
       }),
     );
+    const key = lists.map((l) => (l ? this.#idOf(l) : 0)).join(",");
+    const kept = this.#variants.get(key);
+    if (kept && generation === this.#generation) return { entries: kept.entries, variant: kept };
+    const sources = config.servers.map((server, i) => ({
+      server: server.name,
+      selection: server.selection,
+      tools: lists[i] ?? [],
+      naming: server.naming,
+      overrides: server.overrides,
+    }));
     const { entries, dropped, bind, release } = mergeCatalog(sources, this.#bindings?.of(config.id));
     this.#bindings?.apply(config.id, bind, release);
     for (const drop of dropped) this.#audited(config, drop);
-    if (complete && generation === this.#generation) this.#entries = entries;
-    return { entries, complete };
+    if (!complete || generation !== this.#generation) return { entries, variant: null };
+    const variant: Variant = { entries, pages: new Map() };
+    if (this.#variants.size >= MAX_VARIANTS) this.#variants.delete(this.#variants.keys().next().value as string);
+    this.#variants.set(key, variant);
+    return { entries, variant };
   }
 
   /** Audits a tool the catalog left out (at most once per server and name per 24 h: CatalogAudit). Shadowed tools are never routed to. */
@@ -93,18 +144,18 @@ export class CatalogCache {
     else this.#audit?.note(config, "tool.shadowed", drop.server, drop.name, { upstreamName: drop.upstreamName, heldBy: drop.heldBy });
   }
 
+  /** The exposed tool named `name`, if the catalog (as `caller`'s profile sees it) has it. */
+  async entry(config: PresetConfig, name: string, caller: UpstreamCaller = GATEWAY_CALLER): Promise<CatalogEntry | undefined> {
+    const { entries } = await this.entries(config, caller);
+    return entries.find((e) => e.name === name);
+  }
+
   /**
    * The upstream tool behind an exposed name that is not `<server>__<tool>` (plain naming, or
    * renamed by an override), found through the catalog.
    */
-  /** The exposed tool named `name`, if the catalog has it. */
-  async entry(config: PresetConfig, name: string): Promise<CatalogEntry | undefined> {
-    const { entries } = await this.entries(config);
-    return entries.find((e) => e.name === name);
-  }
-
-  async route(config: PresetConfig, name: string): Promise<{ server: PresetServer; upstreamName: string } | null> {
-    const entry = await this.entry(config, name);
+  async route(config: PresetConfig, name: string, caller: UpstreamCaller = GATEWAY_CALLER): Promise<{ server: PresetServer; upstreamName: string } | null> {
+    const entry = await this.entry(config, name, caller);
     const server = entry && config.servers.find((s) => s.name === entry.server);
     return entry && server ? { server, upstreamName: entry.upstreamName } : null;
   }

@@ -14,6 +14,7 @@ import type { PresetConfig, PresetServer } from "../preset/config";
 import { randomToken } from "../shared/ids";
 import { UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
+import { GATEWAY_CALLER, type UpstreamCaller } from "../upstream/session-scope";
 
 /** Tasks one caller may hold through a preset, and the preset in all; past them a new task is cancelled upstream and refused. */
 export const TASKS_PER_CALLER = 100;
@@ -30,6 +31,8 @@ interface TaskRoute {
   server: string;
   upstreamId: string;
   owner: string;
+  /** Whose upstream session the task runs on: its requests go there (kept open past a modern request that started it). */
+  caller: UpstreamCaller;
   /** The task as last seen, under the gateway's id. */
   task: Record<string, unknown>;
   expiresAt: number;
@@ -63,14 +66,20 @@ export class TaskRoutes {
    * bound to `owner`; anything else is returned as it is. A caller or preset over its bound gets
    * an error result instead (and the task is cancelled upstream).
    */
-  adopt(server: PresetServer, owner: string, result: Record<string, unknown>, modern = false): Record<string, unknown> | UpstreamRpcError {
+  adopt(
+    server: PresetServer,
+    owner: string,
+    result: Record<string, unknown>,
+    modern = false,
+    caller: UpstreamCaller = GATEWAY_CALLER,
+  ): Record<string, unknown> | UpstreamRpcError {
     const task = result.task;
     if (!isJsonObject(task) || typeof task.taskId !== "string") return result;
     this.#sweep(Date.now());
     let mine = 0;
     for (const r of this.#routes.values()) if (r.owner === owner) mine++;
     if (mine >= TASKS_PER_CALLER || this.#routes.size >= TASKS_PER_PRESET) {
-      this.#pool.request(server, "tasks/cancel", { taskId: task.taskId }, server.timeoutMs).catch(() => {});
+      this.#pool.request(server, "tasks/cancel", { taskId: task.taskId }, server.timeoutMs, undefined, { caller }).catch(() => {});
       return new UpstreamRpcError(
         RpcCode.InvalidRequest,
         `Too many tasks: a caller may hold ${TASKS_PER_CALLER} tasks on a preset at once; let some finish first.`,
@@ -79,7 +88,8 @@ export class TaskRoutes {
     const id = `task_${randomToken(32)}`;
     const ttl = typeof task.ttl === "number" && task.ttl > 0 ? Math.min(task.ttl, MAX_TASK_MS) : DEFAULT_TASK_MS;
     const exposed = { ...task, taskId: id };
-    this.#routes.set(id, { server: server.name, upstreamId: task.taskId, owner, task: exposed, expiresAt: Date.now() + ttl });
+    const { ephemeral: _, ...runsOn } = caller;
+    this.#routes.set(id, { server: server.name, upstreamId: task.taskId, owner, caller: runsOn, task: exposed, expiresAt: Date.now() + ttl });
     // The tasks extension of 2026-07-28: the task itself is the result, marked resultType "task".
     return modern ? { resultType: "task", ...modernTask(exposed) } : { ...result, task: exposed };
   }
@@ -101,7 +111,7 @@ export class TaskRoutes {
     try {
       if (modern) return rpcResultBody(req.id, await this.#modern(server, id as string, route, req.method));
       const timeout = req.method === "tasks/result" ? RESULT_WAIT_MS : server.timeoutMs;
-      const result = await this.#pool.request(server, req.method, { ...req.params, taskId: route.upstreamId }, timeout);
+      const result = await this.#pool.request(server, req.method, { ...req.params, taskId: route.upstreamId }, timeout, undefined, { caller: route.caller });
       return rpcResultBody(req.id, this.#exposed(id as string, route, req.method, result));
     } catch (e) {
       if (e instanceof UpstreamRpcError) return rpcErrorBody(req.id, e.code, e.message, e.data);
@@ -113,19 +123,20 @@ export class TaskRoutes {
   /** A modern client's tasks/get (with the result or error once the task ended), tasks/update or tasks/cancel. */
   async #modern(server: PresetServer, id: string, route: TaskRoute, method: string): Promise<Record<string, unknown>> {
     const upstream = { taskId: route.upstreamId };
+    const on = { caller: route.caller };
     // No input is ever asked of a modern client through a task (the upstream's task input is not carried): nothing is outstanding.
     if (method === "tasks/update") return { resultType: "complete" };
     if (method === "tasks/cancel") {
-      this.#exposed(id, route, "tasks/cancel", await this.#pool.request(server, "tasks/cancel", upstream, server.timeoutMs));
+      this.#exposed(id, route, "tasks/cancel", await this.#pool.request(server, "tasks/cancel", upstream, server.timeoutMs, undefined, on));
       return { resultType: "complete" };
     }
-    const task = this.#exposed(id, route, "tasks/get", await this.#pool.request(server, "tasks/get", upstream, server.timeoutMs));
+    const task = this.#exposed(id, route, "tasks/get", await this.#pool.request(server, "tasks/get", upstream, server.timeoutMs, undefined, on));
     const detailed: Record<string, unknown> = { resultType: "complete", ...modernTask(task) };
     if (task.status === "completed") {
-      const { _meta, ...result } = await this.#pool.request(server, "tasks/result", upstream, server.timeoutMs);
+      const { _meta, ...result } = await this.#pool.request(server, "tasks/result", upstream, server.timeoutMs, undefined, on);
       detailed.result = result;
     } else if (task.status === "failed") {
-      detailed.error = await this.#pool.request(server, "tasks/result", upstream, server.timeoutMs).then(
+      detailed.error = await this.#pool.request(server, "tasks/result", upstream, server.timeoutMs, undefined, on).then(
         () => ({ code: RpcCode.InternalError, message: "The task failed." }),
         (e: unknown) =>
           e instanceof UpstreamRpcError
@@ -145,7 +156,9 @@ export class TaskRoutes {
         .map(async ([id, route]) => {
           const server = config.servers.find((s) => s.name === route.server);
           if (!server) return;
-          const task = await this.#pool.request(server, "tasks/get", { taskId: route.upstreamId }, server.timeoutMs).catch(() => null);
+          const task = await this.#pool
+            .request(server, "tasks/get", { taskId: route.upstreamId }, server.timeoutMs, undefined, { caller: route.caller })
+            .catch(() => null);
           if (task) this.#exposed(id, route, "tasks/get", task);
         }),
     );

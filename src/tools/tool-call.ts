@@ -7,17 +7,19 @@
  * recorded once. Calls in flight are kept by session and request id, so a client's
  * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
  */
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { MessageReply } from "../mcp/contract";
 import { isJsonObject, RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
-import { budgetOf, type Session } from "../preset/session-store";
+import { budgetOf, type Session, upstreamCallerOf } from "../preset/session-store";
 import type { SessionStreams } from "../streaming/session-streams";
-import { type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
+import { CallerIdentityError, type FailureKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import { Deadline } from "../upstream/deadline";
 import type { InputAnswer, InputRelay } from "../upstream/modern";
-import type { UpstreamPool } from "../upstream/pool";
+import type { AskClient, UpstreamPool } from "../upstream/pool";
+import type { UpstreamCaller } from "../upstream/session-scope";
 import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, UNRESOLVED_TOOL } from "../usage/call-record";
 import type { MetricsWriter } from "../usage/metrics";
 import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
@@ -47,6 +49,7 @@ const FAILURE_CODES: Record<FailureKind, number> = {
   bad_response: RpcCode.UpstreamBadResponse,
   breaker_open: RpcCode.BreakerOpen,
   cancelled: RpcCode.RequestCancelled,
+  sessions_full: RpcCode.SessionsFull,
 };
 
 /** One request being served: the preset, the caller's session, who the caller counts as, and the invocation's metrics. */
@@ -69,13 +72,15 @@ export interface ToolCallDeps {
   streams: SessionStreams;
   limits: RateLimits;
   /** A notification on a call's stream that is about the upstream, not the call (list_changed, resources/updated). */
-  upstreamNotification: (server: PresetServer, message: Record<string, unknown>) => void;
+  upstreamNotification: (server: PresetServer, message: Record<string, unknown>, caller: UpstreamCaller) => void;
   /** The reply to a request a rate limit refused (and its audit event). */
   refuse: (ctx: CallContext, req: RpcRequest, limited: LimitOutcome) => MessageReply & { status: number };
   /** Where tasks started by calls are routed from (2025-11-25 tasks). */
   tasks: TaskRoutes;
   /** Modern upstreams' input rounds out with modern clients. */
   rounds: PassedRounds;
+  /** The JSON-RPC error for a caller who lacks their own credentials for an upstream (a connect URL, as a URL elicitation where the client takes one). */
+  identityError?: (error: CallerIdentityError, capabilities: Record<string, unknown>) => { code: number; message: string; data?: unknown };
   /** Records one call (metrics, rollups, call log); never throws. */
   record: (ctx: CallContext, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number) => void;
 }
@@ -207,7 +212,7 @@ export class ToolCalls {
     if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.") };
     }
-    const target = resolveToolName(params.name, config.servers) ?? (await this.#deps.catalog.route(config, params.name));
+    const target = resolveToolName(params.name, config.servers) ?? (await this.#deps.catalog.route(config, params.name, upstreamCallerOf(session)));
     if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
     facts.tool = params.name;
     facts.upstream = target.server.name;
@@ -242,7 +247,7 @@ export class ToolCalls {
     // A modern client is asked for input with input_required rounds while the call stays open here.
     const parked = cancelOnClose ? new ParkedCall(ownerOf(ctx), params.name, args, req.id, () => controller.abort(ABANDONED)) : null;
     const collect = parked ? (key: string, method: string, input: unknown) => this.#park(parked, key, method, input) : undefined;
-    const { relay, onInputRequired, closeStream } = this.#relay(session, req, server, {
+    const { relay, onInputRequired, ask, closeStream } = this.#relay(session, req, server, {
       deadline,
       progressToken,
       streaming: !!stream,
@@ -258,8 +263,8 @@ export class ToolCalls {
       relay.finish(reply?.body ?? rpcErrorBody(req.id, RpcCode.InternalError, "Internal error."));
       closeStream();
     };
-    const call = { relay, onInputRequired, deadline };
-    const who = { owner: ownerOf(ctx), modern: cancelOnClose !== undefined, capabilities: session.clientCapabilities };
+    const call = { relay, onInputRequired, ask, deadline };
+    const who = { owner: ownerOf(ctx), modern: cancelOnClose !== undefined, capabilities: session.clientCapabilities, upstream: upstreamCallerOf(session) };
     const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, who).then((answered) => {
       reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;
@@ -353,10 +358,10 @@ export class ToolCalls {
           input("error" in message ? { error: message.error as { code: number; message: string } } : { result: message.result });
           return;
         }
-        pool.respond(server, message as Parameters<UpstreamPool["respond"]>[1]).catch(() => {});
+        pool.respond(server, upstreamCallerOf(session), message as Parameters<UpstreamPool["respond"]>[2]).catch(() => {});
       },
       wantsLog: (level) => streaming && streams.wantsLog(session.id, level),
-      onOtherNotification: (m) => this.#deps.upstreamNotification(server, m),
+      onOtherNotification: (m) => this.#deps.upstreamNotification(server, m, upstreamCallerOf(session)),
     };
     const relay = new CallRelay(host, {
       // A modern client is asked through input_required rounds, streaming or not.
@@ -366,6 +371,19 @@ export class ToolCalls {
       polling: streaming && supportsSsePolling(session.protocolVersion),
       collect,
     });
+    /**
+     * What the upstream asks outside the call's reply while the call runs (its standalone stream):
+     * relayed on the call's stream like a request on its reply, the answer returned to the pool.
+     */
+    const ask: AskClient = (method, params) =>
+      new Promise((resolve, reject) => {
+        const id = `mcpgate-ask-${++this.#inputSeq}`;
+        inputs.set(id, (answer) => {
+          if ("error" in answer) reject(new McpError(answer.error.code, answer.error.message, (answer.error as { data?: unknown }).data));
+          else resolve((answer.result ?? {}) as Record<string, unknown>);
+        });
+        relay.onMessage({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
+      });
     /** A round of input requests: each goes to the client like a 2025 upstream's request; the first error ends the round. */
     const onInputRequired: InputRelay = (requests) =>
       new Promise((resolve) => {
@@ -382,6 +400,7 @@ export class ToolCalls {
     return {
       relay,
       onInputRequired,
+      ask,
       closeStream: () => {
         if (callStream) streams.closeCallStream(callStream);
       },
@@ -395,13 +414,15 @@ export class ToolCalls {
     params: Record<string, unknown>,
     facts: ToolCallFacts,
     signal: AbortSignal,
-    call: { relay: CallRelay; onInputRequired: InputRelay; deadline: Deadline },
+    call: { relay: CallRelay; onInputRequired: InputRelay; ask: AskClient; deadline: Deadline },
     headers: Record<string, string> | undefined,
-    caller: { owner: string; modern: boolean; capabilities: Record<string, unknown> },
+    caller: { owner: string; modern: boolean; capabilities: Record<string, unknown>; upstream: UpstreamCaller },
   ): Promise<MessageReply & { body: string }> {
-    const { relay, onInputRequired, deadline } = call;
+    const { relay, onInputRequired, ask, deadline } = call;
     try {
       const result = await this.#deps.pool.request(server, "tools/call", params, server.timeoutMs, signal, {
+        caller: caller.upstream,
+        ask,
         deadline,
         onMessage: (m) => relay.onMessage(m),
         onPause: () => relay.onPause(),
@@ -414,7 +435,7 @@ export class ToolCalls {
         return { body: rpcResultBody(req.id, this.#issueRound(server, caller.owner, req, result)), headers };
       }
       // A task started upstream (params.task) reaches the client under the gateway's id.
-      const adopted = this.#deps.tasks.adopt(server, caller.owner, result, caller.modern);
+      const adopted = this.#deps.tasks.adopt(server, caller.owner, result, caller.modern, caller.upstream);
       if (adopted instanceof UpstreamRpcError) throw adopted;
       facts.outcome = outcomeOfResult(adopted);
       return { body: rpcResultBody(req.id, adopted), headers };
@@ -422,6 +443,11 @@ export class ToolCalls {
       if (e instanceof UpstreamRpcError) {
         facts.outcome = "tool_error";
         return { body: rpcErrorBody(req.id, e.code, e.message, e.data), headers };
+      }
+      if (e instanceof CallerIdentityError) {
+        facts.outcome = "denied";
+        const error = this.#deps.identityError?.(e, caller.capabilities) ?? { code: RpcCode.Unauthorized, message: e.message, data: { upstream: e.upstream } };
+        return { body: rpcErrorBody(req.id, error.code, error.message, error.data), headers };
       }
       if (e instanceof UpstreamFailure) {
         facts.outcome = outcomeOfFailure(e.kind);

@@ -6,7 +6,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
   ErrorCode,
+  ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   McpError,
   PromptListChangedNotificationSchema,
@@ -31,7 +34,16 @@ export interface UpstreamServer {
 export const CONNECT_TIMEOUT_MS = 5_000;
 const MAX_TOOL_PAGES = 50;
 
-export type FailureKind = "unreachable" | "timeout" | "http_error" | "bad_response" | "session_lost" | "blocked" | "breaker_open" | "cancelled";
+export type FailureKind =
+  | "unreachable"
+  | "timeout"
+  | "http_error"
+  | "bad_response"
+  | "session_lost"
+  | "blocked"
+  | "breaker_open"
+  | "cancelled"
+  | "sessions_full";
 
 /** An upstream that could not be used; `message` is safe to show to MCP clients and API users. */
 export class UpstreamFailure extends Error {
@@ -47,7 +59,7 @@ export class UpstreamFailure extends Error {
 
   /** Whether this says something about the upstream's health (for its circuit breaker). */
   get countsAgainstUpstream(): boolean {
-    if (this.kind === "cancelled" || this.kind === "breaker_open") return false;
+    if (this.kind === "cancelled" || this.kind === "breaker_open" || this.kind === "sessions_full") return false;
     if (this.kind === "http_error") return (this.detail ?? 500) >= 500;
     return true;
   }
@@ -55,6 +67,20 @@ export class UpstreamFailure extends Error {
   /** Failures worth one more try for idempotent requests (initialize, tools/list). */
   get transient(): boolean {
     return this.kind === "unreachable" || this.kind === "session_lost" || (this.kind === "http_error" && (this.detail ?? 500) >= 500);
+  }
+}
+
+/**
+ * The caller's own credentials for an upstream could not be had (not connected, anonymous,
+ * revoked): nothing was sent upstream, and nothing is counted against it. `cause` says why
+ * (credentials/caller-credentials.ts CredentialsRequired).
+ */
+export class CallerIdentityError extends Error {
+  constructor(
+    readonly upstream: string,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : `No credentials of the caller's for upstream '${upstream}'.`);
   }
 }
 
@@ -217,18 +243,25 @@ export interface ConnectOptions {
   onLog?: (params: Record<string, unknown>) => void;
   /** Called when the connection ends (closed by us, or the transport failed). */
   onClose?: () => void;
+  /** The client capabilities to declare (session-scope.ts declaredCapabilities); by default every one the gateway relays. */
+  capabilities?: Record<string, unknown>;
+  /**
+   * Answers a request the upstream sends outside any call's reply (sampling, elicitation, roots on
+   * the standalone stream): resolves with the result, or throws an McpError for the upstream.
+   */
+  onRequest?: (method: string, params: Record<string, unknown> | undefined) => Promise<Record<string, unknown>>;
 }
 
 /**
- * What the gateway declares to upstreams. The upstream session is shared by every client of the
- * preset, so it offers everything a client might: a request the calling client did not declare
- * (sampling, elicitation, roots) is answered with an error by the gateway instead of relayed.
+ * What the gateway declares to an upstream when no client stands behind the session (the
+ * management API's one-shot sessions): everything it might relay. Sessions opened for clients
+ * declare what those clients declared (session-scope.ts).
  */
 export const UPSTREAM_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
 
 /** Opens an initialized MCP client session with the upstream (one initialize handshake). */
 export async function connectUpstream(server: UpstreamServer, opts: ConnectOptions): Promise<Client> {
-  const client = new Client({ name: GATEWAY_NAME, version: GATEWAY_VERSION }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES });
+  const client = new Client({ name: GATEWAY_NAME, version: GATEWAY_VERSION }, { capabilities: opts.capabilities ?? UPSTREAM_CLIENT_CAPABILITIES });
   const transport = new StreamableHTTPClientTransport(new URL(server.url), {
     fetch: guardedFetch(server, opts.allowInsecure, opts.fetch),
     requestInit: { headers: server.headers },
@@ -253,6 +286,15 @@ export async function connectUpstream(server: UpstreamServer, opts: ConnectOptio
   if (opts.onLog) {
     const log = opts.onLog;
     client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => log(n.params as Record<string, unknown>));
+  }
+  if (opts.onRequest) {
+    const ask = opts.onRequest;
+    const declared = opts.capabilities ?? UPSTREAM_CLIENT_CAPABILITIES;
+    const relayed = (schema: typeof CreateMessageRequestSchema | typeof ElicitRequestSchema | typeof ListRootsRequestSchema) =>
+      client.setRequestHandler(schema, async (req) => (await ask(req.method, req.params as Record<string, unknown> | undefined)) as never);
+    if ("sampling" in declared) relayed(CreateMessageRequestSchema);
+    if ("elicitation" in declared) relayed(ElicitRequestSchema);
+    if ("roots" in declared) relayed(ListRootsRequestSchema);
   }
   client.onclose = () => opts.onClose?.();
   client.onerror = () => {}; // failures surface through the request that hit them

@@ -3,12 +3,15 @@
  * breaker per upstream.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { RpcCode } from "../mcp/jsonrpc";
 import { META } from "../mcp/protocol";
 import type { BreakerBoard } from "../policy/breaker-board";
 import type { PresetServer } from "../preset/config";
 import { callUpstream, type UpstreamCall } from "./call";
 import {
+  CallerIdentityError,
   CONNECT_TIMEOUT_MS,
   classifyFailure,
   connectUpstream,
@@ -22,6 +25,17 @@ import {
 } from "./client";
 import { paramHeaders } from "./mcp-headers";
 import { type DiscoveredProfile, discoverEra, EraMismatch, type InputRelay, listModern, looksModern, modernRequest, modernRequestWithInput } from "./modern";
+import {
+  capabilityProfile,
+  declaredCapabilities,
+  GATEWAY_CALLER,
+  gatewayCallerLike,
+  isGatewayCaller,
+  outlivesRequest,
+  ownedBySession,
+  sessionKey,
+  type UpstreamCaller,
+} from "./session-scope";
 import { ToolStore } from "./tool-store";
 
 /** A cached tool list older than this is refreshed in the background when served from storage. */
@@ -32,6 +46,14 @@ const MODERN_LISTS_FRESH_MS = 60_000;
 const MODERN_LISTEN_MS = 10 * 60_000;
 /** After a failed tools/list, wait this long before asking that upstream again. */
 const LIST_RETRY_AFTER_MS = 5_000;
+/** Live upstream sessions a preset's object holds at most (of every server and scope); past this the least recently used idle one is closed. */
+export const MAX_UPSTREAM_SESSIONS = 200;
+/** An upstream session unused this long is closed (DELETE), whatever else the preset does. */
+export const UPSTREAM_SESSION_IDLE_MS = 5 * 60_000;
+/** A caller's own credentials are resolved again this long before they expire, and at least this often. */
+const IDENTITY_REFRESH_MS = 60_000;
+/** Callers whose credentials the object keeps resolved at once (for modern upstreams; legacy sessions keep their own). */
+const MAX_IDENTITIES = 1_000;
 /** Idempotent requests (initialize, tools/list) are retried this many times on transient failures. */
 const IDEMPOTENT_RETRIES = 2;
 const RETRY_BASE_MS = 100;
@@ -68,8 +90,21 @@ interface EraEntry {
   settled?: Era;
 }
 
+/** Asks the client behind a request something (sampling, elicitation, roots) the upstream asked: the client's result, or an McpError. */
+export type AskClient = (method: string, params: Record<string, unknown> | undefined) => Promise<Record<string, unknown>>;
+
+/** Headers a caller's own credentials add on an upstream's requests, and until when they hold (credentials/caller-credentials.ts). */
+export interface UpstreamIdentity {
+  headers: Record<string, string>;
+  expiresAt: number | null;
+}
+
 /** What a request may ask of its caller besides the answer: relayed messages, and client input (modern upstreams). */
 export type RequestRelay = Pick<UpstreamCall, "deadline" | "onMessage" | "onPause"> & {
+  /** Whose upstream session the request goes on (session-scope.ts); the gateway's own when absent. */
+  caller?: UpstreamCaller;
+  /** How to ask this request's client what the upstream asks outside the request's reply (its standalone stream) while it runs. */
+  ask?: AskClient;
   onInputRequired?: InputRelay;
   /** The calling client's capabilities, declared to a modern upstream in its stead (else the gateway's own). */
   clientCapabilities?: Record<string, unknown>;
@@ -77,9 +112,24 @@ export type RequestRelay = Pick<UpstreamCall, "deadline" | "onMessage" | "onPaus
   passThroughInput?: boolean;
 };
 
+/** One upstream MCP session, of one server, held for the callers its key names (session-scope.ts). */
 interface Connection {
+  serverId: string;
+  /** `<server id>|<session key>` */
+  id: string;
+  key: string;
   fingerprint: string;
   client: Promise<Client>;
+  /** Sent on every request of the session: the server's headers and the caller's own credentials (refreshed in place). */
+  headers: Record<string, string>;
+  identityExpires: number | null;
+  lastUsed: number;
+  /** Requests in flight on it, newest last, with how to ask their clients. */
+  active: Array<{ sessionId: string; ask?: AskClient }>;
+  /** The downstream session that used it last: where what the upstream asks outside any request goes. */
+  lastSession: string;
+  /** The caller it was opened for (its scope key and capability profile are this caller's). */
+  caller: UpstreamCaller;
 }
 
 interface ToolList {
@@ -98,11 +148,19 @@ export class UpstreamPool {
   readonly #toolStore: ToolStore;
   readonly #allowInsecure: boolean;
   readonly #onToolsChanged: (serverId: string) => void;
-  readonly #onResourceUpdated: (server: PresetServer, uri: string) => void;
-  readonly #onConnected: (server: PresetServer) => void;
+  readonly #onResourceUpdated: (server: PresetServer, uri: string, caller: UpstreamCaller) => void;
+  readonly #onConnected: (server: PresetServer, key: string) => void;
   readonly #onLog: (server: PresetServer, params: Record<string, unknown>) => void;
+  readonly #identify: ((server: PresetServer, caller: UpstreamCaller) => Promise<UpstreamIdentity>) | null;
+  readonly #ownCredentials: (server: PresetServer) => boolean;
+  readonly #askSession:
+    | ((server: PresetServer, sessionId: string, method: string, params: Record<string, unknown> | undefined) => Promise<Record<string, unknown>>)
+    | null;
   readonly #breakers: BreakerBoard;
+  /** Upstream sessions by `<server id>|<session key>`, least recently used first. */
   readonly #conns = new Map<string, Connection>();
+  /** Callers' resolved credentials by `<server id>|<user id>` (modern upstreams, and before a session opens). */
+  readonly #identities = new Map<string, { identity: UpstreamIdentity; resolvedAt: number; fingerprint: string }>();
   readonly #eras = new Map<string, EraEntry>();
   /** The log level asked of each modern upstream (sent in every request's _meta), as logging/setLevel set it. */
   readonly #logLevels = new Map<string, string>();
@@ -124,12 +182,18 @@ export class UpstreamPool {
       allowInsecure: boolean;
       /** An upstream's tools, prompts or resources changed. */
       onToolsChanged: (serverId: string) => void;
-      /** An upstream says a resource the gateway subscribed to changed. */
-      onResourceUpdated?: (server: PresetServer, uri: string) => void;
-      /** A new upstream session was opened (the first, or after the last one was lost or closed). */
-      onConnected?: (server: PresetServer) => void;
+      /** An upstream says a resource changed, on the upstream session of `caller`. */
+      onResourceUpdated?: (server: PresetServer, uri: string, caller: UpstreamCaller) => void;
+      /** A new upstream session was opened (the first of its key, or after the last one was lost or closed). */
+      onConnected?: (server: PresetServer, key: string) => void;
       /** A log line the upstream sent outside any call. */
       onLog?: (server: PresetServer, params: Record<string, unknown>) => void;
+      /** Whether a server's requests need each caller's own credentials (never shared between users). */
+      ownCredentials?: (server: PresetServer) => boolean;
+      /** The headers a caller's own credentials add (throws when the caller has none). */
+      identify?: (server: PresetServer, caller: UpstreamCaller) => Promise<UpstreamIdentity>;
+      /** Sends what an upstream asks outside any request to a downstream session (its standalone stream). */
+      askSession?: (server: PresetServer, sessionId: string, method: string, params: Record<string, unknown> | undefined) => Promise<Record<string, unknown>>;
     },
   ) {
     this.#sql = sql;
@@ -140,17 +204,22 @@ export class UpstreamPool {
     this.#onResourceUpdated = opts.onResourceUpdated ?? (() => {});
     this.#onConnected = opts.onConnected ?? (() => {});
     this.#onLog = opts.onLog ?? (() => {});
+    this.#identify = opts.identify ?? null;
+    this.#ownCredentials = opts.ownCredentials ?? (() => false);
+    this.#askSession = opts.askSession ?? null;
   }
 
   /** Forgets connections and tool lists of servers that left the preset or changed how they are reached. */
   retain(servers: readonly PresetServer[]): void {
     const current = new Map(servers.map((s) => [s.id, s.fingerprint]));
-    for (const [id, conn] of this.#conns) if (current.get(id) !== conn.fingerprint) this.#drop(id);
+    for (const conn of [...this.#conns.values()]) if (current.get(conn.serverId) !== conn.fingerprint) this.#drop(conn);
+    // Credentials may have been revoked or changed (the API invalidates the preset): resolved again when next needed.
+    this.#identities.clear();
     for (const [id, listen] of this.#listens) if (current.get(id) !== listen.fingerprint) this.#stopListening(id);
     for (const [id, entry] of this.#eras) if (current.get(id) !== entry.fingerprint) this.#eras.delete(id);
-    for (const [id, list] of this.#tools) if (current.get(id) !== list.fingerprint) this.#tools.delete(id);
-    for (const [key, list] of this.#items) if (current.get(key.split("|")[0]!) !== list.fingerprint) this.#items.delete(key);
-    for (const id of this.#listFailures.keys()) if (!current.has(id)) this.#listFailures.delete(id);
+    for (const [key, list] of this.#tools) if (current.get(serverOfKey(key)) !== list.fingerprint) this.#tools.delete(key);
+    for (const [key, list] of this.#items) if (current.get(serverOfKey(key)) !== list.fingerprint) this.#items.delete(key);
+    for (const key of this.#listFailures.keys()) if (!current.has(serverOfKey(key))) this.#listFailures.delete(key);
   }
 
   /**
@@ -168,9 +237,11 @@ export class UpstreamPool {
   ): Promise<Record<string, unknown>> {
     this.#lastUsed = Date.now();
     const probe = this.#admit(server);
+    let result: Record<string, unknown> | undefined;
     try {
-      const result = await this.#byEra(
+      result = await this.#byEra(
         server,
+        relay?.caller ?? GATEWAY_CALLER,
         () => this.#modernRequest(server, method, params, timeoutMs, signal, relay),
         () => this.#legacyRequest(server, method, params, timeoutMs, signal, relay),
       );
@@ -179,7 +250,26 @@ export class UpstreamPool {
     } catch (e) {
       this.#settle(server, e, probe);
       throw e;
+    } finally {
+      const caller = relay?.caller;
+      // A modern request's own upstream session (anonymous, or per-session) ends with it, unless
+      // it started a task there (then it is closed when idle, like any other).
+      const startedTask = typeof result?.task === "object" && result.task !== null;
+      if (caller && !startedTask && !outlivesRequest(server.sessionScope, caller, this.#ownCredentials(server))) {
+        const conn = this.#conns.get(connId(server, this.#keyOf(server, caller)));
+        if (conn && conn.active.length === 0) this.#drop(conn, true);
+      }
     }
+  }
+
+  /** The key of the upstream session a caller's requests to a server go on (for telling which clients share one). */
+  sessionKeyOf(server: PresetServer, caller: UpstreamCaller): string {
+    return this.#keyOf(server, caller);
+  }
+
+  /** The key of the upstream session a caller's requests to a server go on. */
+  #keyOf(server: PresetServer, caller: UpstreamCaller): string {
+    return sessionKey(server.sessionScope, caller, this.#ownCredentials(server));
   }
 
   async #legacyRequest(
@@ -190,19 +280,22 @@ export class UpstreamPool {
     signal?: AbortSignal,
     relay?: RequestRelay,
   ): Promise<Record<string, unknown>> {
-    const { onInputRequired: _, clientCapabilities: _c, passThroughInput: _p, ...messages } = relay ?? {};
+    const { onInputRequired: _, clientCapabilities: _c, passThroughInput: _p, caller = GATEWAY_CALLER, ask, ...messages } = relay ?? {};
     for (let attempt = 0; ; attempt++) {
-      const client = await this.#client(server);
+      const conn = await this.#connection(server, caller);
+      const client = await conn.client;
       const id = this.#nextId();
+      const running = { sessionId: caller.sessionId, ask };
+      conn.active.push(running);
       try {
-        return await callUpstream(server, client, {
+        return await callUpstream({ ...server, headers: conn.headers }, client, {
           ...messages,
           id,
           method,
           params,
           timeoutMs,
           signal,
-          onToolsChanged: () => this.#toolsChanged(server),
+          onToolsChanged: () => this.#toolsChanged(server, conn),
         });
       } catch (e) {
         const failure = classifyFailure(server, e, timeoutMs);
@@ -210,9 +303,12 @@ export class UpstreamPool {
           // Tell the upstream to stop working on it (the HTTP request is already aborted).
           const reason = failure.kind === "timeout" ? `no answer within ${timeoutMs} ms` : "cancelled by the client";
           client.notification({ method: "notifications/cancelled", params: { requestId: id, reason } }).catch(() => {});
-        } else if (failure instanceof UpstreamFailure) this.#drop(server.id);
+        } else if (failure instanceof UpstreamFailure) this.#drop(conn, failure.kind !== "session_lost");
         if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
         throw failure;
+      } finally {
+        conn.active.splice(conn.active.indexOf(running), 1);
+        conn.lastUsed = Date.now();
       }
     }
   }
@@ -234,10 +330,12 @@ export class UpstreamPool {
     this.#listen(server);
     const level = this.#logLevels.get(server.id);
     if (level) params = { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [META.logLevel]: level } };
-    const { onInputRequired, clientCapabilities, passThroughInput, ...messages } = relay ?? {};
+    const { onInputRequired, clientCapabilities, passThroughInput, caller = GATEWAY_CALLER, ask: _a, ...messages } = relay ?? {};
+    const identity = await this.#identityOf(server, caller);
+    const reached = identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
     const send = async (tools: Tool[] | null) =>
       modernRequestWithInput(
-        server,
+        reached,
         { ...messages, id: this.#nextId(), method, params, timeoutMs, signal, onToolsChanged: () => this.#toolsChanged(server) },
         {
           allowInsecure: this.#allowInsecure,
@@ -251,13 +349,13 @@ export class UpstreamPool {
     try {
       if (method !== "tools/call") return await send(null);
       try {
-        return await send(this.knownTools(server) ?? (await this.tools(server).catch(() => null)));
+        return await send(this.knownTools(server, caller) ?? (await this.tools(server, caller).catch(() => null)));
       } catch (e) {
         // Mcp-Param headers refused (-32020): the tool's schema may have changed. The upstream ran
         // nothing, so list its tools again and retry once, as the spec tells clients.
         if (!(e instanceof UpstreamRpcError) || e.code !== RpcCode.HeaderMismatch) throw e;
-        this.#tools.delete(server.id);
-        return await send(await this.#loadTools(server, Date.now()).catch(() => null));
+        this.#tools.delete(profileKey(server, caller));
+        return await send(await this.#loadTools(server, this.#listerOf(server, caller), Date.now()).catch(() => null));
       }
     } catch (e) {
       throw method === "resources/read" ? resourceNotFound(e, params.uri) : e;
@@ -321,16 +419,16 @@ export class UpstreamPool {
    * an HTTP 400/405), the upstream is probed again once and, if its era changed, asked again: it
    * refused the request without running it.
    */
-  async #byEra<T>(server: PresetServer, modern: () => Promise<T>, legacy: () => Promise<T>): Promise<T> {
-    const era = await this.#era(server);
+  async #byEra<T>(server: PresetServer, caller: UpstreamCaller, modern: () => Promise<T>, legacy: () => Promise<T>): Promise<T> {
+    const era = await this.#era(server, caller);
     try {
       return await (era === "modern" ? modern() : legacy());
     } catch (e) {
       if (!staleVerdict(era, e)) throw e;
       this.#eras.delete(server.id);
-      const now = await this.#era(server);
+      const now = await this.#era(server, caller);
       if (now === era) throw e;
-      if (now === "modern") this.#drop(server.id);
+      if (now === "modern") this.#dropServer(server.id);
       return now === "modern" ? modern() : legacy();
     }
   }
@@ -345,13 +443,18 @@ export class UpstreamPool {
     return entry?.fingerprint === server.fingerprint && entry.settled === "modern";
   }
 
-  /** The upstream's era: known, or probed with server/discover (one probe at a time per upstream). */
-  #era(server: PresetServer): Promise<Era> {
+  /** The upstream's era: known, or probed with server/discover (one probe at a time per upstream; with the caller's credentials where it needs a user's own). */
+  #era(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER): Promise<Era> {
     const known = this.#eras.get(server.id);
     if (known?.fingerprint === server.fingerprint) return known.era;
+    const probe = async () => {
+      const identity = await this.#identityOf(server, caller);
+      const reached = identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
+      return withRetries(() => discoverEra(reached, this.#nextId(), { allowInsecure: this.#allowInsecure }));
+    };
     const entry: EraEntry = {
       fingerprint: server.fingerprint,
-      era: withRetries(() => discoverEra(server, this.#nextId(), { allowInsecure: this.#allowInsecure })).then((verdict) => {
+      era: probe().then((verdict) => {
         if (verdict.era === "modern" && verdict.profile) this.#rememberProfile(server, verdict.profile);
         entry.settled = verdict.era;
         return verdict.era;
@@ -369,8 +472,12 @@ export class UpstreamPool {
    * Sends a client's answer to a request the upstream made during a call (sampling, elicitation,
    * roots) on the upstream session that made it. False if that session is gone.
    */
-  async respond(server: PresetServer, message: { jsonrpc: "2.0"; id: string | number; result?: unknown; error?: unknown }): Promise<boolean> {
-    const conn = this.#conns.get(server.id);
+  async respond(
+    server: PresetServer,
+    caller: UpstreamCaller,
+    message: { jsonrpc: "2.0"; id: string | number; result?: unknown; error?: unknown },
+  ): Promise<boolean> {
+    const conn = this.#conns.get(connId(server, this.#keyOf(server, caller)));
     if (!conn || conn.fingerprint !== server.fingerprint) return false;
     try {
       const client = await conn.client;
@@ -394,66 +501,123 @@ export class UpstreamPool {
   /** Tells the breaker what a failed request says about the upstream. */
   #settle(server: PresetServer, error: unknown, probe: boolean): void {
     if (error instanceof UpstreamFailure && error.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), probe, error.message);
-    else if (error instanceof UpstreamFailure) this.#breakers.release(server.id, probe);
-    else this.#breakers.record(server.id, true, Date.now(), probe); // the upstream answered (a JSON-RPC error)
+    else if (error instanceof UpstreamRpcError)
+      this.#breakers.record(server.id, true, Date.now(), probe); // the upstream answered (a JSON-RPC error)
+    else this.#breakers.release(server.id, probe); // nothing was learned of the upstream (no credentials of the caller's, ...)
   }
 
-  /** The upstream's tool list: from memory, else storage, else the upstream. */
-  async tools(server: PresetServer, now = Date.now()): Promise<Tool[]> {
-    const cached = this.#tools.get(server.id);
+  /**
+   * The upstream's tool list as the caller sees it: listed on the caller's own upstream session,
+   * since what an upstream lists may depend on the session (tools offered only to clients that
+   * declared sampling, tools a session added). Each capability profile also keeps one canonical
+   * list, stored for restarts: the first any session of that profile listed, or its shared
+   * session's; a session's list equal to it is that same array, so a thousand sessions with the
+   * same tools hold one copy. A modern upstream (no sessions), and a modern request without an
+   * upstream session of its own, use the profile's list.
+   */
+  async tools(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER, now = Date.now()): Promise<Tool[]> {
+    const lister = this.#listerOf(server, caller);
+    const key = this.#listKeyOf(server, lister);
+    const cached = this.#tools.get(key);
     if (cached?.fingerprint === server.fingerprint) {
-      if (this.#isModern(server) && now - cached.fetchedAt > MODERN_LISTS_FRESH_MS) this.#refreshInBackground(server);
+      if (this.#isModern(server) && now - cached.fetchedAt > MODERN_LISTS_FRESH_MS) this.#refreshInBackground(server, lister);
       return cached.tools;
     }
-    const stored = this.#readStored(server);
-    if (stored) {
-      this.#tools.set(server.id, stored);
-      if (now - stored.fetchedAt > STORED_TOOLS_FRESH_MS) this.#refreshInBackground(server);
-      return stored.tools;
+    if (key === profileKey(server, lister)) {
+      const stored = this.#readStored(server, key);
+      if (stored) {
+        this.#tools.set(key, stored);
+        if (now - stored.fetchedAt > STORED_TOOLS_FRESH_MS) this.#refreshInBackground(server, lister);
+        return stored.tools;
+      }
     }
-    return this.#loadTools(server, now);
+    return this.#loadTools(server, lister, now);
   }
 
-  /** The last tool list known for the server (memory or storage) without asking the upstream. */
-  knownTools(server: PresetServer): Tool[] | null {
-    const cached = this.#tools.get(server.id);
-    if (cached?.fingerprint === server.fingerprint) return cached.tools;
-    return this.#readStored(server)?.tools ?? null;
+  /** The last tool list known for the caller (its session's, else its profile's, from memory or storage) without asking the upstream. */
+  knownTools(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER): Tool[] | null {
+    const lister = this.#listerOf(server, caller);
+    const own = this.#tools.get(this.#listKeyOf(server, lister));
+    if (own?.fingerprint === server.fingerprint) return own.tools;
+    const key = profileKey(server, lister);
+    const canonical = this.#tools.get(key);
+    if (canonical?.fingerprint === server.fingerprint) return canonical.tools;
+    return this.#readStored(server, key)?.tools ?? null;
   }
 
-  /** The upstream's prompts, resources or resource templates (in memory; refreshed on list_changed). */
-  async items(server: PresetServer, kind: ItemKind): Promise<Item[]> {
-    const key = `${server.id}|${kind}`;
-    const cached = this.#items.get(key);
+  /** A tool list of the server any profile's clients were last served (null if none is known in memory): for telling that tools changed. */
+  anyKnownTools(server: PresetServer): Tool[] | null {
+    const prefix = `${server.id}#`;
+    for (const [key, list] of this.#tools) if (key.startsWith(prefix) && list.fingerprint === server.fingerprint) return list.tools;
+    return null;
+  }
+
+  /** Who a caller's tool list is listed as: itself, or for a modern request whose upstream session would not outlive it, the gateway with its profile. */
+  #listerOf(server: PresetServer, caller: UpstreamCaller): UpstreamCaller {
+    return outlivesRequest(server.sessionScope, caller, this.#ownCredentials(server)) ? caller : gatewayCallerLike(caller);
+  }
+
+  /** A list's key: the upstream session's id (`<server>|<key>`), or the profile's (`<server>#<profile>`) for a modern upstream. */
+  #listKeyOf(server: PresetServer, lister: UpstreamCaller): string {
+    return this.#isModern(server) ? profileKey(server, lister) : connId(server, this.#keyOf(server, lister));
+  }
+
+  /**
+   * The upstream's prompts, resources or resource templates as the caller's upstream session lists
+   * them (a session may have resources of its own), in memory and refreshed on list_changed.
+   * Without a caller (telling listeners that lists changed): any list of the server already held,
+   * else one listed on any of its sessions.
+   */
+  async items(server: PresetServer, kind: ItemKind, caller?: UpstreamCaller): Promise<Item[]> {
+    const lister = caller ? this.#listerOf(server, caller) : null;
+    let key = lister ? `${this.#listKeyOf(server, lister)}|${kind}` : null;
+    if (key === null) {
+      for (const [k, list] of this.#items) if (serverOfKey(k) === server.id && k.endsWith(`|${kind}`) && list.fingerprint === server.fingerprint) key = k;
+    }
+    const cached = key === null ? undefined : this.#items.get(key);
     const fresh = !this.#isModern(server) || Date.now() - (cached?.fetchedAt ?? 0) <= MODERN_LISTS_FRESH_MS;
     if (cached?.fingerprint === server.fingerprint && fresh) return cached.items;
-    const inflight = this.#itemLoads.get(key);
+    const loadKey = key ?? `${server.id}|any|${kind}`;
+    const inflight = this.#itemLoads.get(loadKey);
     if (inflight) return inflight;
     const load = (async () => {
       let probe = false;
       try {
         probe = this.#admit(server);
+        let listedOn = key;
         const items = await withRetries(() =>
           this.#byEra(
             server,
-            () => this.#listModern(server, kind),
-            async () => listUpstreamItems(server, await this.#client(server), kind),
+            lister ?? GATEWAY_CALLER,
+            () => {
+              listedOn = `${profileKey(server, lister ?? GATEWAY_CALLER)}|${kind}`;
+              return this.#listModern(server, kind, lister ?? GATEWAY_CALLER);
+            },
+            async () => {
+              const conn = lister ? await this.#connection(server, lister) : await this.#anyConnection(server);
+              listedOn = `${conn.id}|${kind}`;
+              return listUpstreamItems(server, await conn.client, kind);
+            },
           ),
         );
         this.#breakers.record(server.id, true, Date.now(), probe);
-        this.#items.set(key, { fingerprint: server.fingerprint, items, fetchedAt: Date.now() });
+        if (listedOn) this.#items.set(listedOn, { fingerprint: server.fingerprint, items, fetchedAt: Date.now() });
         return items;
       } catch (e) {
+        if (e instanceof CallerIdentityError) {
+          this.#breakers.release(server.id, probe);
+          throw e;
+        }
         const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
         if (failure instanceof UpstreamFailure && failure.kind !== "breaker_open") this.#settle(server, failure, probe);
         // A stale list (of a modern upstream) is still better than none while the upstream fails.
         if (cached?.fingerprint === server.fingerprint) return cached.items;
         throw failure;
       } finally {
-        this.#itemLoads.delete(key);
+        this.#itemLoads.delete(loadKey);
       }
     })();
-    this.#itemLoads.set(key, load);
+    this.#itemLoads.set(loadKey, load);
     return load;
   }
 
@@ -461,11 +625,11 @@ export class UpstreamPool {
    * What the upstream declared at initialize: its capabilities and instructions. Known from the
    * last session (memory, then storage) or learned by connecting; null if it cannot be reached.
    */
-  async profile(server: PresetServer): Promise<UpstreamProfile | null> {
+  async profile(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER): Promise<UpstreamProfile | null> {
     const known = this.knownProfile(server);
     if (known) return known;
     try {
-      if ((await this.#era(server)) === "legacy") await this.#client(server);
+      if ((await this.#era(server, caller)) === "legacy") await (await this.#anyConnection(server, caller)).client;
     } catch {
       return null;
     }
@@ -485,12 +649,14 @@ export class UpstreamPool {
   }
 
   /** A modern upstream's items of one kind: none when its discover result lacks the capability. */
-  async #listModern(server: PresetServer, kind: ItemKind | "tools"): Promise<Item[]> {
+  async #listModern(server: PresetServer, kind: ItemKind | "tools", caller: UpstreamCaller): Promise<Item[]> {
     if (kind !== "tools") {
       const capabilities = this.knownProfile(server)?.capabilities;
       if (capabilities && !capabilities[kind === "prompts" ? "prompts" : "resources"]) return [];
     }
-    return listModern(server, kind, () => this.#nextId(), { allowInsecure: this.#allowInsecure });
+    const identity = await this.#identityOf(server, caller);
+    const reached = identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
+    return listModern(reached, kind, () => this.#nextId(), { allowInsecure: this.#allowInsecure });
   }
 
   #rememberProfile(server: PresetServer, said: DiscoveredProfile): void {
@@ -508,15 +674,20 @@ export class UpstreamPool {
   }
 
   /** The upstream's prompts or resources (with templates) changed: list them again when next asked. */
-  itemsChanged(server: PresetServer, kind: "prompts" | "resources"): void {
-    this.#items.delete(`${server.id}|${kind}`);
-    if (kind === "resources") this.#items.delete(`${server.id}|resourceTemplates`);
+  itemsChanged(server: PresetServer, kind: "prompts" | "resources", caller?: UpstreamCaller): void {
+    const kinds = kind === "resources" ? ["|resources", "|resourceTemplates"] : ["|prompts"];
+    // Said on one session: that session's lists (its profile's, for a modern upstream); else every list of the server.
+    const on = caller ? this.#listKeyOf(server, this.#listerOf(server, caller)) : null;
+    for (const key of [...this.#items.keys()]) {
+      if (serverOfKey(key) !== server.id || !kinds.some((k) => key.endsWith(k))) continue;
+      if (on === null || key.startsWith(`${on}|`)) this.#items.delete(key);
+    }
     this.#onToolsChanged(server.id);
   }
 
-  /** Opens the upstream session and loads its tools ahead of the first call; failures are only logged. */
-  warm(server: PresetServer): void {
-    this.tools(server).catch(() => {});
+  /** Opens an upstream session and loads the tools a client of `caller`'s profile sees, ahead of its first call; failures are only logged. */
+  warm(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER): void {
+    this.tools(server, caller).catch(() => {});
   }
 
   get connected(): boolean {
@@ -524,135 +695,350 @@ export class UpstreamPool {
   }
 
   /**
-   * Closes every upstream session if none was used for `idleMs`. An open session holds a
-   * standalone SSE stream (for list_changed), and an object with an outbound fetch in flight is
-   * never idle, so idle presets must let go of their upstreams. Returns whether any remain open.
+   * Closes the upstream sessions unused for `idleMs` (and the listen streams, once the whole pool
+   * is). An open session holds a standalone SSE stream (for list_changed), and an object with an
+   * outbound fetch in flight is never idle, so idle presets must let go of their upstreams.
+   * Returns whether any remain open.
    */
   closeIfIdle(now: number, idleMs: number): boolean {
-    if (now - this.#lastUsed >= idleMs) {
-      for (const id of [...this.#conns.keys()]) this.#drop(id);
-      for (const id of [...this.#listens.keys()]) this.#stopListening(id);
-    }
+    for (const conn of [...this.#conns.values()]) if (conn.active.length === 0 && now - conn.lastUsed >= idleMs) this.#drop(conn, true);
+    if (now - this.#lastUsed >= idleMs) for (const id of [...this.#listens.keys()]) this.#stopListening(id);
     return this.connected;
   }
 
-  #client(server: PresetServer): Promise<Client> {
-    this.#lastUsed = Date.now();
-    const existing = this.#conns.get(server.id);
-    if (existing?.fingerprint === server.fingerprint) return existing.client;
-    if (existing) this.#drop(server.id);
-    const conn: Connection = {
-      fingerprint: server.fingerprint,
-      client: withRetries(() =>
-        connectUpstream(server, {
-          allowInsecure: this.#allowInsecure,
-          onToolsChanged: () => this.#toolsChanged(server),
-          onItemsChanged: (kind) => this.itemsChanged(server, kind === "resourceTemplates" ? "resources" : kind),
-          onResourceUpdated: (uri) => this.#onResourceUpdated(server, uri),
-          onLog: (params) => this.#onLog(server, params),
-          onClose: () => {
-            if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
+  /** A downstream session ended: the upstream sessions that were its own end too (DELETE). */
+  endSession(sessionId: string): void {
+    const own = `session:${sessionId}|`;
+    for (const conn of [...this.#conns.values()]) if (conn.key.startsWith(own)) this.#drop(conn, true);
+  }
+
+  /** How many upstream sessions are open (or opening), by server id. */
+  sessionCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const conn of this.#conns.values()) counts[conn.serverId] = (counts[conn.serverId] ?? 0) + 1;
+    return counts;
+  }
+
+  /**
+   * The upstream session a caller's requests to a server go on: open, or opened now (declaring the
+   * caller's capability profile, with the caller's own credentials where the server needs them).
+   * Past MAX_UPSTREAM_SESSIONS the least recently used idle session is closed; if every one is busy,
+   * the request is refused.
+   */
+  async #connection(server: PresetServer, caller: UpstreamCaller): Promise<Connection> {
+    const now = Date.now();
+    this.#lastUsed = now;
+    const key = this.#keyOf(server, caller);
+    const id = connId(server, key);
+    const existing = this.#conns.get(id);
+    if (existing?.fingerprint === server.fingerprint) {
+      // Most recently used last: the map's order is the LRU order.
+      this.#conns.delete(id);
+      this.#conns.set(id, existing);
+      existing.lastUsed = now;
+      if (!caller.ephemeral || ownedBySession(key)) existing.lastSession = caller.sessionId;
+      if (existing.identityExpires !== null && existing.identityExpires - now < IDENTITY_REFRESH_MS) {
+        Object.assign(existing.headers, (await this.#identityOf(server, caller, true))?.headers);
+        existing.identityExpires = this.#identities.get(identityKey(server, caller))?.identity.expiresAt ?? null;
+      }
+      return existing;
+    }
+    if (existing) this.#drop(existing, true);
+    this.#makeRoom(server);
+    // Registered before anything is awaited, so concurrent requests of the caller share one session.
+    const headers = { ...server.headers };
+    const open = async () => {
+      const identity = await this.#identityOf(server, caller);
+      Object.assign(headers, identity?.headers);
+      conn.identityExpires = identity?.expiresAt ?? null;
+      return withRetries(() =>
+        connectUpstream(
+          { ...server, headers },
+          {
+            allowInsecure: this.#allowInsecure,
+            capabilities: declaredCapabilities(capabilityProfile(caller.capabilities)),
+            onRequest: (method, params) => this.#askOwner(server, conn, method, params),
+            onToolsChanged: () => this.#toolsChanged(server, conn),
+            onItemsChanged: (kind) => this.itemsChanged(server, kind === "resourceTemplates" ? "resources" : kind, conn.caller),
+            onResourceUpdated: (uri) => this.#onResourceUpdated(server, uri, conn.caller),
+            onLog: (params) => this.#onLog(server, params),
+            onClose: () => {
+              if (this.#conns.get(id) === conn) this.#conns.delete(id);
+            },
           },
-        }),
-      ),
+        ),
+      );
     };
-    this.#conns.set(server.id, conn);
+    const conn: Connection = {
+      serverId: server.id,
+      id,
+      key,
+      fingerprint: server.fingerprint,
+      headers,
+      identityExpires: null,
+      lastUsed: now,
+      active: [],
+      lastSession: caller.sessionId,
+      caller: { sessionId: caller.sessionId, userId: caller.userId, capabilities: caller.capabilities },
+      client: Promise.resolve().then(open),
+    };
+    this.#conns.set(id, conn);
     conn.client
       .then((c) => {
         this.#rememberProfile(server, {
           capabilities: (c.getServerCapabilities() ?? {}) as Record<string, unknown>,
           instructions: c.getInstructions() ?? null,
         });
-        this.#onConnected(server);
+        this.#onConnected(server, key);
+      })
+      .catch(() => {
+        if (this.#conns.get(id) === conn) this.#conns.delete(id);
+      });
+    await conn.client;
+    return conn;
+  }
+
+  /**
+   * Any open session of the server (what it declares, and its prompt and resource lists, do not
+   * depend on who asks), else the caller's own.
+   */
+  async #anyConnection(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER): Promise<Connection> {
+    for (const conn of this.#conns.values()) {
+      if (conn.serverId === server.id && conn.fingerprint === server.fingerprint) {
+        await conn.client;
+        return conn;
+      }
+    }
+    return this.#connection(server, this.#listerOf(server, caller));
+  }
+
+  /** Closes the least recently used idle upstream session when the object holds MAX_UPSTREAM_SESSIONS. */
+  #makeRoom(server: PresetServer): void {
+    if (this.#conns.size < MAX_UPSTREAM_SESSIONS) return;
+    for (const conn of this.#conns.values()) {
+      if (conn.active.length === 0) {
+        this.#drop(conn, true);
+        return;
+      }
+    }
+    throw new UpstreamFailure(
+      server.name,
+      "sessions_full",
+      `The preset holds ${MAX_UPSTREAM_SESSIONS} upstream sessions, all busy; try again shortly (or attach '${server.name}' with sessionScope "shared" if it keeps no state per client).`,
+    );
+  }
+
+  /**
+   * A request the upstream sent outside any request's reply (sampling, elicitation, roots): to the
+   * client that owns the session. A running request of it asks its own client first (a call whose
+   * upstream asks on its standalone stream, as SDK v2 servers answering in JSON do); else the
+   * session's last downstream session gets it on its standalone stream. A session shared between
+   * clients (or the gateway's own) has no one to ask.
+   */
+  async #askOwner(server: PresetServer, conn: Connection, method: string, params: Record<string, unknown> | undefined): Promise<Record<string, unknown>> {
+    if (!conn.key.startsWith("user:") && !ownedBySession(conn.key)) {
+      throw new McpError(
+        ErrorCode.InvalidRequest,
+        `The gateway shares this upstream session between clients, so it has no one to ask ${method} outside a call (attach the server per-caller or per-session).`,
+      );
+    }
+    const running = conn.active.findLast((r) => r.ask !== undefined);
+    if (running?.ask) return running.ask(method, params);
+    if (!this.#askSession) throw new McpError(ErrorCode.InvalidRequest, `No client to ask ${method}.`);
+    return this.#askSession(server, conn.lastSession, method, params);
+  }
+
+  /**
+   * The headers a caller's own credentials add for a server that needs them (null for one that
+   * does not), kept until shortly before they expire. The gateway's own requests use the preset
+   * owner's.
+   */
+  async #identityOf(server: PresetServer, caller: UpstreamCaller, fresh = false): Promise<UpstreamIdentity | null> {
+    if (!this.#identify || !this.#ownCredentials(server)) return null;
+    const key = identityKey(server, caller);
+    const now = Date.now();
+    const kept = this.#identities.get(key);
+    if (
+      !fresh &&
+      kept?.fingerprint === server.fingerprint &&
+      now - kept.resolvedAt < IDENTITY_REFRESH_MS &&
+      (kept.identity.expiresAt === null || kept.identity.expiresAt - now >= IDENTITY_REFRESH_MS)
+    ) {
+      return kept.identity;
+    }
+    let identity: UpstreamIdentity;
+    try {
+      identity = await this.#identify(server, caller);
+    } catch (e) {
+      throw new CallerIdentityError(server.name, e);
+    }
+    this.#identities.delete(key);
+    if (this.#identities.size >= MAX_IDENTITIES) this.#identities.delete(this.#identities.keys().next().value as string);
+    this.#identities.set(key, { identity, resolvedAt: now, fingerprint: server.fingerprint });
+    return identity;
+  }
+
+  /** Closes an upstream session; `end` also tells the upstream (DELETE), unless it already lost the session. */
+  #drop(conn: Connection, end = false): void {
+    if (this.#conns.get(conn.id) === conn) this.#conns.delete(conn.id);
+    // Its own lists go with it (a profile's canonical tool list stays).
+    this.#tools.delete(conn.id);
+    for (const kind of ["prompts", "resources", "resourceTemplates"]) this.#items.delete(`${conn.id}|${kind}`);
+    conn.client
+      .then(async (c) => {
+        const transport = c.transport as StreamableHTTPClientTransport | undefined;
+        if (end && transport?.sessionId) {
+          await Promise.race([transport.terminateSession().catch(() => {}), new Promise((r) => setTimeout(r, TERMINATE_WAIT_MS))]);
+        }
+        await c.close();
       })
       .catch(() => {});
-    conn.client.catch(() => {
-      if (this.#conns.get(server.id) === conn) this.#conns.delete(server.id);
-    });
-    return conn.client;
   }
 
-  #drop(serverId: string): void {
-    const conn = this.#conns.get(serverId);
-    this.#conns.delete(serverId);
-    conn?.client.then((c) => c.close()).catch(() => {});
+  #dropServer(serverId: string): void {
+    for (const conn of [...this.#conns.values()]) if (conn.serverId === serverId) this.#drop(conn);
   }
 
-  #toolsChanged(server: PresetServer): void {
-    this.#tools.delete(server.id);
+  /**
+   * An upstream said its tools changed: on one session (`conn`), that session's list and its
+   * profile's canonical one go; without one (a modern upstream's listen stream), every list of the
+   * server. The catalog is rebuilt, and the lists are listed again in the background.
+   */
+  #toolsChanged(server: PresetServer, conn?: Connection): void {
+    const gone = conn ? [conn.id, profileKey(server, conn.caller)] : [...this.#tools.keys()].filter((k) => serverOfKey(k) === server.id);
+    for (const key of gone) {
+      this.#tools.delete(key);
+      this.#listFailures.delete(key);
+    }
     try {
-      this.#toolStore.delete(server.id);
+      if (conn) this.#toolStore.delete(profileKey(server, conn.caller));
+      else this.#toolStore.deleteServer(server.id);
     } catch (e) {
       console.error("stored tool list not deleted", server.name, e);
     }
-    this.#listFailures.delete(server.id);
     this.#onToolsChanged(server.id);
-    this.#refreshInBackground(server);
+    if (conn) this.#refreshInBackground(server, conn.caller);
+    else {
+      const profiles = new Set(gone.filter((k) => k.includes("#")).map(profileOfKey));
+      for (const profile of profiles.size > 0 ? profiles : [capabilityProfile(GATEWAY_CALLER.capabilities)]) {
+        this.#refreshInBackground(server, { ...GATEWAY_CALLER, capabilities: declaredCapabilities(profile) });
+      }
+    }
   }
 
-  #refreshInBackground(server: PresetServer): void {
-    this.#loadTools(server, Date.now())
+  #refreshInBackground(server: PresetServer, lister: UpstreamCaller): void {
+    this.#loadTools(server, lister, Date.now())
       .then(() => this.#onToolsChanged(server.id))
       .catch(() => {});
   }
 
-  #loadTools(server: PresetServer, now: number): Promise<Tool[]> {
-    const inflight = this.#toolLoads.get(server.id);
+  /** Lists the tools `lister` sees (on its own upstream session; a modern upstream statelessly, with its credentials where the server needs them). */
+  #loadTools(server: PresetServer, lister: UpstreamCaller, now: number): Promise<Tool[]> {
+    const key = this.#listKeyOf(server, lister);
+    const inflight = this.#toolLoads.get(key);
     if (inflight) return inflight;
-    const failed = this.#listFailures.get(server.id);
+    const failed = this.#listFailures.get(key);
     if (failed && now - failed.at < LIST_RETRY_AFTER_MS) return Promise.reject(failed.error);
     const load = (async () => {
       let probe = false;
       try {
         probe = this.#admit(server);
-        const tools = await withRetries(() =>
+        let listedOn: string = key;
+        const listed = await withRetries(() =>
           this.#byEra(
             server,
-            async () => (await this.#listModern(server, "tools")) as Tool[],
-            async () => listUpstreamTools(server, await this.#client(server)),
+            lister,
+            async () => {
+              listedOn = profileKey(server, lister);
+              return (await this.#listModern(server, "tools", lister)) as Tool[];
+            },
+            async () => {
+              const conn = await this.#connection(server, lister);
+              listedOn = conn.id;
+              return listUpstreamTools(server, await conn.client);
+            },
           ),
         );
         this.#breakers.record(server.id, true, Date.now(), probe);
-        const list = { fingerprint: server.fingerprint, tools, fetchedAt: Date.now() };
-        this.#tools.set(server.id, list);
-        this.#listFailures.delete(server.id);
-        this.#store(server, list);
+        const fetchedAt = Date.now();
+        const tools = this.#canonical(server, lister, listedOn, listed, fetchedAt);
+        this.#tools.set(listedOn, { fingerprint: server.fingerprint, tools, fetchedAt });
+        this.#listFailures.delete(key);
         return tools;
       } catch (e) {
+        if (e instanceof CallerIdentityError) {
+          this.#breakers.release(server.id, probe);
+          throw e;
+        }
         const failure = classifyFailure(server, e, CONNECT_TIMEOUT_MS);
         const asFailure = failure instanceof UpstreamFailure ? failure : new UpstreamFailure(server.name, "bad_response", failure.message);
         if (asFailure.kind !== "breaker_open") this.#settle(server, asFailure, probe);
-        this.#listFailures.set(server.id, { at: Date.now(), error: asFailure });
+        this.#listFailures.set(key, { at: Date.now(), error: asFailure });
         throw asFailure;
       } finally {
-        this.#toolLoads.delete(server.id);
+        this.#toolLoads.delete(key);
       }
     })();
-    this.#toolLoads.set(server.id, load);
+    this.#toolLoads.set(key, load);
     return load;
+  }
+
+  /**
+   * A session's new list, as the profile's canonical list where they are equal (one copy), or as
+   * the new canonical one where there is none yet, or it was listed on a session every client of
+   * the profile shares. Returns the array to keep.
+   */
+  #canonical(server: PresetServer, lister: UpstreamCaller, listedOn: string, listed: Tool[], fetchedAt: number): Tool[] {
+    const key = profileKey(server, lister);
+    const held = this.#tools.get(key);
+    const canonical = held?.fingerprint === server.fingerprint ? held : this.#readStored(server, key);
+    if (canonical && listedOn !== key && JSON.stringify(canonical.tools) === JSON.stringify(listed)) {
+      if (!held) this.#tools.set(key, canonical);
+      return canonical.tools;
+    }
+    const shared = listedOn === key || !/\|(user|session):/.test(listedOn);
+    if (!canonical || shared) {
+      const list = { fingerprint: server.fingerprint, tools: listed, fetchedAt };
+      this.#tools.set(key, list);
+      this.#store(server, key, list);
+    }
+    return listed;
   }
 
   /**
    * Keeps a tool list for restarts. A storage failure is the object's problem, not the upstream's:
    * logged, never counted against its breaker; the list is still served from memory.
    */
-  #store(server: PresetServer, list: ToolList): void {
+  #store(server: PresetServer, key: string, list: ToolList): void {
     try {
-      if (!this.#toolStore.write(server.id, list)) console.warn("tool list too big to store; kept in memory only", server.name, list.tools.length);
+      if (!this.#toolStore.write(key, list)) console.warn("tool list too big to store; kept in memory only", server.name, list.tools.length);
     } catch (e) {
       console.error("tool list not stored", server.name, e);
     }
   }
 
-  #readStored(server: PresetServer): ToolList | null {
+  #readStored(server: PresetServer, key: string): ToolList | null {
     try {
-      return this.#toolStore.read(server.id, server.fingerprint);
+      // A list an earlier release stored is kept under the server's id alone: any profile may start from it.
+      return this.#toolStore.read(key, server.fingerprint) ?? this.#toolStore.read(server.id, server.fingerprint);
     } catch (e) {
       console.error("stored tool list unreadable", server.name, e);
       return null;
     }
   }
 }
+
+/** How long closing an upstream session waits for the upstream to acknowledge its DELETE. */
+const TERMINATE_WAIT_MS = 2_000;
+
+const connId = (server: PresetServer, key: string) => `${server.id}|${key}`;
+/** A tool list's key: the server and the capability profile it was listed for. */
+const profileKey = (server: PresetServer, caller: UpstreamCaller) => `${server.id}#${capabilityProfile(caller.capabilities)}`;
+const serverOfKey = (key: string) => key.split(/[#|]/, 1)[0]!;
+const profileOfKey = (key: string) => key.slice(key.indexOf("#") + 1);
+/** Credentials are a user's (the gateway's own requests: the owner's, resolved by the object). */
+const identityKey = (server: PresetServer, caller: UpstreamCaller) =>
+  `${server.id}|${isGatewayCaller(caller) ? "gateway" : (caller.userId ?? `anon:${caller.sessionId}`)}`;
 
 /** Whether a failure says the cached era of an upstream no longer holds. */
 function staleVerdict(era: Era, error: unknown): boolean {

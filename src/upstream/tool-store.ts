@@ -73,6 +73,13 @@ export class ToolStore {
     return { fingerprint: row.fingerprint, tools, fetchedAt: row.fetched_at };
   }
 
+  /** Deletes every list of a server (one per capability profile: `<server id>#<profile>`). */
+  deleteServer(serverId: string): void {
+    const prefix = `${serverId}#`;
+    this.#sql.exec("DELETE FROM upstream_tool_chunks WHERE server_id = ? OR substr(server_id, 1, ?) = ?", serverId, prefix.length, prefix);
+    this.#sql.exec("DELETE FROM upstream_tools WHERE server_id = ? OR substr(server_id, 1, ?) = ?", serverId, prefix.length, prefix);
+  }
+
   delete(serverId: string): void {
     this.#sql.exec("DELETE FROM upstream_tool_chunks WHERE server_id = ?", serverId);
     this.#sql.exec("DELETE FROM upstream_tools WHERE server_id = ?", serverId);

@@ -166,7 +166,8 @@ describe("a big upstream catalog", () => {
     const view = await api("GET", `/presets/${p.slug}`, { token: p.owner.token });
     expect(view.body.servers[0].health).toMatchObject({ status: "ok", breaker: "closed", lastError: null });
     // The whole list is in the object's storage (in chunks), so a restarted object serves it without asking.
-    const serverId = p.servers.huge.id as string;
+    // Stored per capability profile: `-` is a client that declared none (upstream/pool.ts).
+    const serverId = `${p.servers.huge.id as string}#-`;
     await runInDurableObject(presetStub(env, p.owner.handle, p.slug), async (_instance, state) => {
       const sql = state.storage.sql;
       const row = sql.exec<{ fingerprint: string }>("SELECT fingerprint FROM upstream_tools WHERE server_id = ?", serverId).one();

@@ -75,9 +75,9 @@ describe("a preset as a virtual MCP server", () => {
     await client.close();
   });
 
-  it("reuses one upstream session across calls and clients instead of initializing per call", async () => {
+  it("reuses one upstream session across calls and clients of a shared server instead of initializing per call", async () => {
     const scope = unique("reuse");
-    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: null }] });
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: null, sessionScope: "shared" }] });
     for (let i = 0; i < 2; i++) {
       const client = await connectClient(url);
       await client.listTools();

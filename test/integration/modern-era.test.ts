@@ -176,7 +176,9 @@ describe("the modern era (2026-07-28) through a preset", () => {
   });
 
   it("opens subscriptions/listen: acknowledged first with what it honors, then only what it asked for, each tagged with its subscription id", async () => {
-    const p = await conformancePreset();
+    // Shared: the tool that changes the resource runs on the session the listen subscribed on (an
+    // anonymous modern request otherwise gets an upstream session of its own, session-scope.test.ts).
+    const p = await conformancePreset({ sessionScope: "shared" });
     await send(p.url, modern(1, "tools/list"));
     await send(p.url, modern(2, "prompts/list"));
     const open = modern("sub-1", "subscriptions/listen", {

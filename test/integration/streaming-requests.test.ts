@@ -48,7 +48,7 @@ describe("sampling through a preset", () => {
     expect(res.headers.get("content-type")).toBe("application/json");
     const body = await res.json<any>();
     expect(body.result.isError).toBe(true);
-    expect(body.result.content[0].text).toContain("The client did not declare the sampling capability.");
+    expect(body.result.content[0].text).toContain("The client did not declare the sampling capability");
   });
 });
 
@@ -164,7 +164,7 @@ describe("roots through a preset", () => {
     const client = await connectClient((await conformancePreset()).url, { capabilities: { sampling: {} } });
     const result = await client.callTool({ name: "test_roots", arguments: {} });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain("The client did not declare the roots capability.");
+    expect(textOf(result)).toContain("The client did not declare the roots capability");
     await client.close();
   });
 });

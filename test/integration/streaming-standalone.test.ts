@@ -77,7 +77,8 @@ describe("the standalone GET stream", () => {
   });
 
   it("tells listeners prompts/list_changed when an upstream's prompts change (announced on another session's call)", async () => {
-    const p = await conformancePreset();
+    // One shared upstream session: the prompt another client adds is the listener's too.
+    const p = await conformancePreset({ sessionScope: "shared" });
     const listener = await openSession(p.url);
     const caller = await openSession(p.url);
     await listEverything(listener);
@@ -137,8 +138,9 @@ describe("the standalone GET stream", () => {
 
 describe("resources/updated on the standalone stream", () => {
   /** A preset, a subscribed session and an unsubscribed one, both listening. */
+  // Two clients of one shared upstream session: one subscribes, the other's calls change the resource.
   async function twoListeners(naming: "plain" | "prefixed" = "plain", scope?: string) {
-    const p = await conformancePreset({ naming, scope });
+    const p = await conformancePreset({ naming, scope, sessionScope: "shared" });
     const subscribed = await openSession(p.url);
     const other = await openSession(p.url);
     const uri = (await rpc(subscribed, 1, "resources/list")).result.resources
