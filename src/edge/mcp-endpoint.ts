@@ -192,6 +192,7 @@ async function forward(c: Context<McpEnv>): Promise<Response> {
             messages: request.messages,
             batch: request.batch,
             modern: request.modern,
+            origin: publicUrl(c),
           });
   // The 401 challenge: where to discover how to get a token; invalid_token when one was sent.
   return toResponse(reply, () => bearerChallenge(publicUrl(c), handle, slug, userId ? "invalid_token" : undefined));

@@ -29,6 +29,8 @@ export interface McpCall extends PresetRef, Caller {
   batch: boolean;
   /** A modern-era (2026-07-28) request: what its `_meta` says (null for a notification); absent in the legacy era. */
   modern?: ModernRequest | null;
+  /** The gateway's public origin as this request reached it (PUBLIC_URL, else its own): for links sent back to this caller. */
+  origin?: string;
 }
 
 export interface McpReply {

@@ -140,7 +140,7 @@ export class McpDispatch {
       if (call.batch && !allowsBatches(session.protocolVersion)) {
         return errorReply(400, undefined, RpcCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${session.protocolVersion}.`);
       }
-      const ctx: CallContext = { config, session, caller, metrics };
+      const ctx: CallContext = { config, session, caller, metrics, origin: call.origin };
       if (!call.batch && first && isRequest(first) && first.method === "tools/call") {
         const answer = await this.#streamableCall(ctx, first, call);
         if (pool.connected) alarms.scheduleSweep();
@@ -268,7 +268,7 @@ export class McpDispatch {
             cacheScope: method !== "resources/read" && config.visibility === "public" ? "public" : "private",
           }
         : undefined;
-    const ctx: CallContext = { config, session, caller, metrics, shape: (req, body) => modernReply(body, req.id, hints(req.method)) };
+    const ctx: CallContext = { config, session, caller, metrics, origin: call.origin, shape: (req, body) => modernReply(body, req.id, hints(req.method)) };
     // What the request left in the object goes with it (no budget of its own: nothing in the rate limits).
     const forget = () => streams.endStandIn(session.id);
     if (first.method === "subscriptions/listen") return this.#listenModern(config, call, caller, session, first);
@@ -418,10 +418,10 @@ export class McpDispatch {
         },
       );
     }
-    for (const server of config.servers) pool.warm(server, upstreamCallerOf(session));
+    for (const server of config.servers) pool.warm(server, upstreamCallerOf(session, call.origin));
     if (config.servers.length > 0) alarms.scheduleSweep();
     // Capabilities follow the upstreams': known from earlier sessions, else learned by connecting.
-    const { capabilities: declared, instructions } = await items.describe(config, upstreamCallerOf(session));
+    const { capabilities: declared, instructions } = await items.describe(config, upstreamCallerOf(session, call.origin));
     const result = {
       protocolVersion,
       capabilities: declared,
@@ -453,7 +453,7 @@ export class McpDispatch {
         case "ping":
           return rpcResultBody(message.id, {});
         case "tools/list":
-          return catalog.list(config, message, upstreamCallerOf(session));
+          return catalog.list(config, message, upstreamCallerOf(session, ctx.origin));
         case "initialize":
           return rpcErrorBody(message.id, RpcCode.InvalidRequest, "The session is already initialized.");
         case "logging/setLevel": {
@@ -490,7 +490,7 @@ export class McpDispatch {
           if (ITEM_METHODS.has(message.method)) {
             // A modern client answers a modern upstream's input rounds itself (prompts/get, resources/read).
             const modern = session.standIn ? { owner: ownerOf(ctx), capabilities: session.clientCapabilities, rounds: this.#rounds } : undefined;
-            return items.answer(config, message, modern, upstreamCallerOf(session));
+            return items.answer(config, message, modern, upstreamCallerOf(session, ctx.origin));
           }
           return rpcErrorBody(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
       }

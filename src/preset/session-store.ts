@@ -36,11 +36,12 @@ export interface Session {
 }
 
 /** The downstream side of a request, as the upstream pool picks its upstream session by it (upstream/session-scope.ts). */
-export const upstreamCallerOf = (session: Session): UpstreamCaller => ({
+export const upstreamCallerOf = (session: Session, origin?: string): UpstreamCaller => ({
   sessionId: session.id,
   userId: sessionUser(session),
   capabilities: session.clientCapabilities,
   ...(session.standIn ? { ephemeral: true } : {}),
+  ...(origin ? { origin } : {}),
 });
 
 /** The session whose own budget a request also counts against (anonymous legacy sessions): none for a modern request's stand-in. */

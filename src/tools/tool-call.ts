@@ -59,6 +59,8 @@ export interface CallContext {
   /** The caller key (policy/caller-key.ts): what limits and records count. */
   caller: string;
   metrics: MetricsWriter;
+  /** The gateway's public origin as the request reached it (for links sent back to the caller). */
+  origin?: string;
   /** How a reply to `req` is written for this caller's era (modern-era additions); none in the legacy era. */
   shape?: (req: RpcRequest, body: string) => string;
 }
@@ -212,7 +214,7 @@ export class ToolCalls {
     if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.") };
     }
-    const target = resolveToolName(params.name, config.servers) ?? (await this.#deps.catalog.route(config, params.name, upstreamCallerOf(session)));
+    const target = resolveToolName(params.name, config.servers) ?? (await this.#deps.catalog.route(config, params.name, upstreamCallerOf(session, ctx.origin)));
     if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
     facts.tool = params.name;
     facts.upstream = target.server.name;
@@ -264,7 +266,12 @@ export class ToolCalls {
       closeStream();
     };
     const call = { relay, onInputRequired, ask, deadline };
-    const who = { owner: ownerOf(ctx), modern: cancelOnClose !== undefined, capabilities: session.clientCapabilities, upstream: upstreamCallerOf(session) };
+    const who = {
+      owner: ownerOf(ctx),
+      modern: cancelOnClose !== undefined,
+      capabilities: session.clientCapabilities,
+      upstream: upstreamCallerOf(session, ctx.origin),
+    };
     const answer = this.#upstream(server, req, upstreamParams, facts, controller.signal, call, limited.headers, who).then((answered) => {
       reply = ctx.shape ? { ...answered, body: ctx.shape(req, answered.body) } : answered;
       return reply;

@@ -130,6 +130,8 @@ interface Connection {
   lastSession: string;
   /** The caller it was opened for (its scope key and capability profile are this caller's). */
   caller: UpstreamCaller;
+  /** It announced that its tools changed: from then on it is served its own list, not its profile's. */
+  toolsChanged: boolean;
 }
 
 interface ToolList {
@@ -157,6 +159,7 @@ export class UpstreamPool {
     | ((server: PresetServer, sessionId: string, method: string, params: Record<string, unknown> | undefined) => Promise<Record<string, unknown>>)
     | null;
   readonly #breakers: BreakerBoard;
+  readonly #maxSessions: number;
   /** Upstream sessions by `<server id>|<session key>`, least recently used first. */
   readonly #conns = new Map<string, Connection>();
   /** Callers' resolved credentials by `<server id>|<user id>` (modern upstreams, and before a session opens). */
@@ -192,6 +195,8 @@ export class UpstreamPool {
       ownCredentials?: (server: PresetServer) => boolean;
       /** The headers a caller's own credentials add (throws when the caller has none). */
       identify?: (server: PresetServer, caller: UpstreamCaller) => Promise<UpstreamIdentity>;
+      /** Upstream sessions held at most (MAX_UPSTREAM_SESSIONS). */
+      maxSessions?: number;
       /** Sends what an upstream asks outside any request to a downstream session (its standalone stream). */
       askSession?: (server: PresetServer, sessionId: string, method: string, params: Record<string, unknown> | undefined) => Promise<Record<string, unknown>>;
     },
@@ -207,6 +212,7 @@ export class UpstreamPool {
     this.#identify = opts.identify ?? null;
     this.#ownCredentials = opts.ownCredentials ?? (() => false);
     this.#askSession = opts.askSession ?? null;
+    this.#maxSessions = opts.maxSessions ?? MAX_UPSTREAM_SESSIONS;
   }
 
   /** Forgets connections and tool lists of servers that left the preset or changed how they are reached. */
@@ -507,13 +513,15 @@ export class UpstreamPool {
   }
 
   /**
-   * The upstream's tool list as the caller sees it: listed on the caller's own upstream session,
-   * since what an upstream lists may depend on the session (tools offered only to clients that
-   * declared sampling, tools a session added). Each capability profile also keeps one canonical
-   * list, stored for restarts: the first any session of that profile listed, or its shared
-   * session's; a session's list equal to it is that same array, so a thousand sessions with the
-   * same tools hold one copy. A modern upstream (no sessions), and a modern request without an
-   * upstream session of its own, use the profile's list.
+   * The upstream's tool list as the caller sees it. What an upstream lists may depend on the
+   * client's capabilities (tools offered only to clients that declared sampling), so each
+   * capability profile has its list, kept in storage for restarts; and on the session (tools a
+   * session added), so an upstream session that announces a change of its tools is listed on its
+   * own from then on. A new session is served its profile's list at once (no tools/list per new
+   * client); one older than STORED_TOOLS_FRESH_MS is listed again on that session in the
+   * background. A session's list equal to its profile's is that same array: a thousand sessions
+   * with the same tools hold one copy. A server that needs each caller's own credentials is listed
+   * per session (each account may see other tools).
    */
   async tools(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER, now = Date.now()): Promise<Tool[]> {
     const lister = this.#listerOf(server, caller);
@@ -523,7 +531,17 @@ export class UpstreamPool {
       if (this.#isModern(server) && now - cached.fetchedAt > MODERN_LISTS_FRESH_MS) this.#refreshInBackground(server, lister);
       return cached.tools;
     }
-    if (key === profileKey(server, lister)) {
+    const profile = profileKey(server, lister);
+    if (key !== profile && !this.#ownCredentials(server) && !this.#conns.get(key)?.toolsChanged) {
+      const held = this.#tools.get(profile);
+      const canonical = held?.fingerprint === server.fingerprint ? held : this.#readStored(server, profile);
+      if (canonical) {
+        if (!held) this.#tools.set(profile, canonical);
+        if (now - canonical.fetchedAt > STORED_TOOLS_FRESH_MS) this.#refreshInBackground(server, lister);
+        return canonical.tools;
+      }
+    }
+    if (key === profile) {
       const stored = this.#readStored(server, key);
       if (stored) {
         this.#tools.set(key, stored);
@@ -688,6 +706,10 @@ export class UpstreamPool {
   /** Opens an upstream session and loads the tools a client of `caller`'s profile sees, ahead of its first call; failures are only logged. */
   warm(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER): void {
     this.tools(server, caller).catch(() => {});
+    // The session itself too, so that the first call does not wait for an upstream initialize.
+    this.#era(server, caller)
+      .then((era) => (era === "legacy" ? this.#connection(server, this.#listerOf(server, caller)) : null))
+      .catch(() => {});
   }
 
   get connected(): boolean {
@@ -780,6 +802,7 @@ export class UpstreamPool {
       active: [],
       lastSession: caller.sessionId,
       caller: { sessionId: caller.sessionId, userId: caller.userId, capabilities: caller.capabilities },
+      toolsChanged: false,
       client: Promise.resolve().then(open),
     };
     this.#conns.set(id, conn);
@@ -814,7 +837,7 @@ export class UpstreamPool {
 
   /** Closes the least recently used idle upstream session when the object holds MAX_UPSTREAM_SESSIONS. */
   #makeRoom(server: PresetServer): void {
-    if (this.#conns.size < MAX_UPSTREAM_SESSIONS) return;
+    if (this.#conns.size < this.#maxSessions) return;
     for (const conn of this.#conns.values()) {
       if (conn.active.length === 0) {
         this.#drop(conn, true);
@@ -824,7 +847,7 @@ export class UpstreamPool {
     throw new UpstreamFailure(
       server.name,
       "sessions_full",
-      `The preset holds ${MAX_UPSTREAM_SESSIONS} upstream sessions, all busy; try again shortly (or attach '${server.name}' with sessionScope "shared" if it keeps no state per client).`,
+      `The preset holds ${this.#maxSessions} upstream sessions, all busy; try again shortly (or attach '${server.name}' with sessionScope "shared" if it keeps no state per client).`,
     );
   }
 
@@ -900,11 +923,23 @@ export class UpstreamPool {
   }
 
   /**
-   * An upstream said its tools changed: on one session (`conn`), that session's list and its
-   * profile's canonical one go; without one (a modern upstream's listen stream), every list of the
-   * server. The catalog is rebuilt, and the lists are listed again in the background.
+   * An upstream said its tools changed. On a client's own session: that session is listed on its
+   * own from then on (the change may be its alone), and its profile's list is listed again by the
+   * next new session. On a session every client of the profile shares (or the gateway's): that
+   * list and the profile's go. Without a session (a modern upstream's listen stream): every list
+   * of the server. The catalog is rebuilt, and the lists are listed again in the background.
    */
   #toolsChanged(server: PresetServer, conn?: Connection): void {
+    if (conn && (conn.key.startsWith("user:") || ownedBySession(conn.key))) {
+      conn.toolsChanged = true;
+      this.#tools.delete(conn.id);
+      this.#listFailures.delete(conn.id);
+      const profile = this.#tools.get(profileKey(server, conn.caller));
+      if (profile) profile.fetchedAt = 0;
+      this.#onToolsChanged(server.id);
+      this.#refreshInBackground(server, conn.caller);
+      return;
+    }
     const gone = conn ? [conn.id, profileKey(server, conn.caller)] : [...this.#tools.keys()].filter((k) => serverOfKey(k) === server.id);
     for (const key of gone) {
       this.#tools.delete(key);
@@ -944,6 +979,7 @@ export class UpstreamPool {
       try {
         probe = this.#admit(server);
         let listedOn: string = key;
+        let fresh = true;
         const listed = await withRetries(() =>
           this.#byEra(
             server,
@@ -955,13 +991,14 @@ export class UpstreamPool {
             async () => {
               const conn = await this.#connection(server, lister);
               listedOn = conn.id;
+              fresh = !conn.toolsChanged;
               return listUpstreamTools(server, await conn.client);
             },
           ),
         );
         this.#breakers.record(server.id, true, Date.now(), probe);
         const fetchedAt = Date.now();
-        const tools = this.#canonical(server, lister, listedOn, listed, fetchedAt);
+        const tools = this.#canonical(server, lister, listedOn, listed, fetchedAt, fresh);
         this.#tools.set(listedOn, { fingerprint: server.fingerprint, tools, fetchedAt });
         this.#listFailures.delete(key);
         return tools;
@@ -984,20 +1021,20 @@ export class UpstreamPool {
   }
 
   /**
-   * A session's new list, as the profile's canonical list where they are equal (one copy), or as
-   * the new canonical one where there is none yet, or it was listed on a session every client of
-   * the profile shares. Returns the array to keep.
+   * A session's new list, as the profile's list where they are equal (one copy), or as the
+   * profile's new list where it was listed on a session that announced no change of its own
+   * (`fresh`: what any new session of the profile would list). Returns the array to keep.
    */
-  #canonical(server: PresetServer, lister: UpstreamCaller, listedOn: string, listed: Tool[], fetchedAt: number): Tool[] {
+  #canonical(server: PresetServer, lister: UpstreamCaller, listedOn: string, listed: Tool[], fetchedAt: number, fresh: boolean): Tool[] {
     const key = profileKey(server, lister);
     const held = this.#tools.get(key);
     const canonical = held?.fingerprint === server.fingerprint ? held : this.#readStored(server, key);
     if (canonical && listedOn !== key && JSON.stringify(canonical.tools) === JSON.stringify(listed)) {
+      canonical.fetchedAt = fetchedAt;
       if (!held) this.#tools.set(key, canonical);
       return canonical.tools;
     }
-    const shared = listedOn === key || !/\|(user|session):/.test(listedOn);
-    if (!canonical || shared) {
+    if (!canonical || fresh) {
       const list = { fingerprint: server.fingerprint, tools: listed, fetchedAt };
       this.#tools.set(key, list);
       this.#store(server, key, list);

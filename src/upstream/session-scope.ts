@@ -26,6 +26,8 @@ export interface UpstreamCaller {
   capabilities: Record<string, unknown>;
   /** A modern request's stand-in session: nothing of it outlives the request. */
   ephemeral?: boolean;
+  /** The gateway's public origin as the caller's request named it: where a connect page it is sent to lives. */
+  origin?: string;
 }
 
 const GATEWAY_SESSION = "gateway";

@@ -15,7 +15,10 @@ describe("the idle timeout of a tools/call", () => {
     const session = await openSession(url);
     const reader = new SseReader(await post(session, toolCall(1, "test_slow_progress", { steps: 4, intervalMs: 120 }, { progressToken: "p" })));
     await reader.end();
-    expect(reader.messages.filter((m) => m.method === "notifications/progress").map((m) => m.params.progress)).toEqual([1, 2, 3, 4]);
+    expect(
+      reader.messages.filter((m) => m.method === "notifications/progress").map((m) => m.params.progress),
+      JSON.stringify(reader.messages),
+    ).toEqual([1, 2, 3, 4]);
     expect(reader.messages.at(-1)).toMatchObject({ id: 1, result: { content: [{ type: "text", text: "Ran 4 steps of 120 ms." }] } });
   });
 
