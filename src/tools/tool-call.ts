@@ -7,6 +7,8 @@
  * recorded once. Calls in flight are kept by session and request id, so a client's
  * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
  */
+
+import { exposeResultUris } from "../items/item-selection";
 import type { MessageReply } from "../mcp/contract";
 import { isJsonObject, RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
@@ -417,7 +419,7 @@ export class ToolCalls {
       const adopted = this.#deps.tasks.adopt(server, caller.owner, result, caller.modern);
       if (adopted instanceof UpstreamRpcError) throw adopted;
       facts.outcome = outcomeOfResult(adopted);
-      return { body: rpcResultBody(req.id, adopted), headers };
+      return { body: rpcResultBody(req.id, exposeResultUris(server, adopted)), headers };
     } catch (e) {
       if (e instanceof UpstreamRpcError) {
         facts.outcome = "tool_error";
