@@ -7,7 +7,7 @@ import { RpcCode, type RpcRequest, replyHead, rpcErrorBody } from "../mcp/jsonrp
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
 import type { UpstreamPool } from "../upstream/pool";
-import { type CatalogDrop, type CatalogEntry, mergeCatalog, pageOf } from "./catalog";
+import { type CatalogDrop, type CatalogEntry, mergeCatalog, pageOf, resolveToolName } from "./catalog";
 import type { CatalogAudit } from "./catalog-audit";
 import type { ToolBindings } from "./tool-bindings";
 
@@ -93,17 +93,28 @@ export class CatalogCache {
     else this.#audit?.note(config, "tool.shadowed", drop.server, drop.name, { upstreamName: drop.upstreamName, heldBy: drop.heldBy });
   }
 
-  /**
-   * The upstream tool behind an exposed name that is not `<server>__<tool>` (plain naming, or
-   * renamed by an override), found through the catalog.
-   */
   /** The exposed tool named `name`, if the catalog has it. */
   async entry(config: PresetConfig, name: string): Promise<CatalogEntry | undefined> {
     const { entries } = await this.entries(config);
     return entries.find((e) => e.name === name);
   }
 
+  /**
+   * Where a tools/call of an exposed name goes: a `<server>__<tool>` name straight to its server
+   * (no need to wait for the other servers' lists), other names through the catalog. Either way
+   * the upstream must list the tool, so a name it does not list is refused here even when the
+   * server exposes all its tools (`tools: null`). Only a server whose tool list the gateway has
+   * never had (it could not be listed yet: down, breaker open) is reached by the name and the
+   * selection alone, so its failures still count against its breaker. Clients learn names from
+   * this catalog's tools/list; a tool added upstream is routable once the upstream's list_changed
+   * (or a refresh of a stored or modern list) brings it in, and then it is listed too.
+   */
   async route(config: PresetConfig, name: string): Promise<{ server: PresetServer; upstreamName: string } | null> {
+    const direct = resolveToolName(name, config.servers);
+    if (direct) {
+      const tools = await this.#pool.tools(direct.server).catch(() => this.#pool.knownTools(direct.server));
+      return tools === null || tools.some((t) => t.name === direct.upstreamName) ? direct : null;
+    }
     const entry = await this.entry(config, name);
     const server = entry && config.servers.find((s) => s.name === entry.server);
     return entry && server ? { server, upstreamName: entry.upstreamName } : null;

@@ -23,7 +23,6 @@ import type { UpstreamPool } from "../upstream/pool";
 import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, UNRESOLVED_TOOL } from "../usage/call-record";
 import type { MetricsWriter } from "../usage/metrics";
 import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
-import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
 import {
   canonicalJson,
@@ -209,7 +208,7 @@ export class ToolCalls {
     if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.") };
     }
-    const target = resolveToolName(params.name, config.servers) ?? (await this.#deps.catalog.route(config, params.name));
+    const target = await this.#deps.catalog.route(config, params.name);
     if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
     facts.tool = params.name;
     facts.upstream = target.server.name;

@@ -20,7 +20,7 @@ type Reader = {
   close(): Promise<void>;
 };
 
-const textRead = async (client: Reader, uri: string) => ((await client.readResource({ uri })).contents[0] as { uri: string; text: string });
+const textRead = async (client: Reader, uri: string) => (await client.readResource({ uri })).contents[0] as { uri: string; text: string };
 
 describe("resource URIs in tools/call results", () => {
   for (const era of ["legacy", "modern"] as const) {
@@ -45,7 +45,11 @@ describe("resource URIs in tools/call results", () => {
     const p = await preset("prefixed", ["doc://readme"]);
     const client = await connectClient(p.url);
     const result = (await client.callTool({ name: "lib__links", arguments: {} })) as { content: any[] };
-    expect(result.content.slice(0, 3).map((c) => c.uri ?? c.resource.uri)).toEqual(["mcpgate://lib/doc://readme", "doc://pages/2", "https://example.com/elsewhere"]);
+    expect(result.content.slice(0, 3).map((c) => c.uri ?? c.resource.uri)).toEqual([
+      "mcpgate://lib/doc://readme",
+      "doc://pages/2",
+      "https://example.com/elsewhere",
+    ]);
     expect((await textRead(client, result.content[0].uri)).text).toBe("the readme");
     await client.close();
   });
