@@ -14,6 +14,9 @@ import type { ToolBindings } from "./tool-bindings";
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 1000;
 
+/** How often a tools/call of a name its upstream does not list may have that upstream listed again (CatalogCache.route). */
+export const RELIST_UNKNOWN_MS = 10_000;
+
 const isOffsetCursor = (v: unknown): v is { o: number } =>
   !!v && typeof v === "object" && Number.isInteger((v as { o?: unknown }).o) && (v as { o: number }).o >= 0;
 
@@ -30,6 +33,8 @@ export class CatalogCache {
   #generation = 0;
   /** Serialized tools/list results by cursor, valid until the catalog changes. */
   readonly #pages = new Map<string, string>();
+  /** When each server (by id) was last listed again for a name it did not list. */
+  readonly #relisted = new Map<string, number>();
 
   constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit; bindings?: ToolBindings } = {}) {
     this.#pool = pool;
@@ -103,17 +108,23 @@ export class CatalogCache {
    * Where a tools/call of an exposed name goes: a `<server>__<tool>` name straight to its server
    * (no need to wait for the other servers' lists), other names through the catalog. Either way
    * the upstream must list the tool, so a name it does not list is refused here even when the
-   * server exposes all its tools (`tools: null`). Only a server whose tool list the gateway has
-   * never had (it could not be listed yet: down, breaker open) is reached by the name and the
-   * selection alone, so its failures still count against its breaker. Clients learn names from
-   * this catalog's tools/list; a tool added upstream is routable once the upstream's list_changed
-   * (or a refresh of a stored or modern list) brings it in, and then it is listed too.
+   * server exposes all its tools (`tools: null`). The list may be stale (a tool added, or an
+   * upstream that changed, without a list_changed): before refusing a `<server>__<tool>` name the
+   * server is listed again, at most once per RELIST_UNKNOWN_MS (so unknown names cannot make the
+   * gateway hammer an upstream) and not while its listing is backing off after a failure. Only a
+   * server whose tool list the gateway has never had (down, breaker open) is reached by the name
+   * and the selection alone, so its failures still count against its breaker.
    */
-  async route(config: PresetConfig, name: string): Promise<{ server: PresetServer; upstreamName: string } | null> {
+  async route(config: PresetConfig, name: string, now = Date.now()): Promise<{ server: PresetServer; upstreamName: string } | null> {
     const direct = resolveToolName(name, config.servers);
     if (direct) {
-      const tools = await this.#pool.tools(direct.server).catch(() => this.#pool.knownTools(direct.server));
-      return tools === null || tools.some((t) => t.name === direct.upstreamName) ? direct : null;
+      const { server, upstreamName } = direct;
+      const tools = await this.#pool.tools(server).catch(() => this.#pool.knownTools(server));
+      if (tools === null || tools.some((t) => t.name === upstreamName)) return direct;
+      if (now - (this.#relisted.get(server.id) ?? Number.NEGATIVE_INFINITY) < RELIST_UNKNOWN_MS) return null;
+      this.#relisted.set(server.id, now);
+      const fresh = await this.#pool.relistTools(server).catch(() => null);
+      return fresh?.some((t) => t.name === upstreamName) ? direct : null;
     }
     const entry = await this.entry(config, name);
     const server = entry && config.servers.find((s) => s.name === entry.server);

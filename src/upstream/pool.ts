@@ -414,6 +414,13 @@ export class UpstreamPool {
     return this.#loadTools(server, now);
   }
 
+  /** The tool list asked of the upstream now (unless listing it failed moments ago); a change reaches clients as a list_changed would. */
+  async relistTools(server: PresetServer): Promise<Tool[]> {
+    const tools = await this.#loadTools(server, Date.now());
+    this.#onToolsChanged(server.id);
+    return tools;
+  }
+
   /** The last tool list known for the server (memory or storage) without asking the upstream. */
   knownTools(server: PresetServer): Tool[] | null {
     const cached = this.#tools.get(server.id);

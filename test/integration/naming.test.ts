@@ -103,10 +103,13 @@ describe("tool names the upstream does not list", () => {
     const modern = modernMessage(4, "tools/call", { name: "alpha__nonexistent", arguments: {} });
     expect((await mcpPost(p.url, modern, { headers: modernHeaders(modern) })).json.error).toEqual(refused("alpha__nonexistent"));
     // The same error as for a tool the preset leaves out.
-    const narrow = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", p.scope), tools: ["echo"] }] });
+    const narrow = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", unique("narrow")), tools: ["echo"] }] });
     const unexposed = await mcpPost(narrow.url, toolCall(5, "alpha__secret"), { sessionId: await rawSession(narrow.url) });
     expect(unexposed.json.error).toEqual(refused("alpha__secret"));
-    expect((await upstreamStats("alpha", p.scope)).requests["tools/call"]).toBe(1);
+    const { requests } = await upstreamStats("alpha", p.scope);
+    expect(requests["tools/call"]).toBe(1);
+    // Listed once, then once again for the first unknown name (its list might have been stale), not for every unknown name.
+    expect(requests["tools/list"]).toBe(2);
   });
 
   it("refuses them with plain naming too, in both eras", async () => {
