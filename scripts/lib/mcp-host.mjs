@@ -41,6 +41,9 @@ import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } 
  *   `modern` makes the server dual-era: POSTs of the 2026-07-28 era (see isModernPost) go to this
  *   web-standard handler (e.g. the SDK v2 `createMcpHandler(...).fetch`, given the parsed body),
  *   everything else to the legacy sessions above. Counters count both.
+ * @typedef {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, url: URL) => boolean} ExtraRoute
+ *   A route of the servers' own (e.g. a fixture's control endpoint), tried before a path that
+ *   names no server gets 404: true when it took the request.
  * @typedef {{ initializes: number, requests: Record<string, number>, sessions: number, notFound: number, lastHeaders: Record<string, string | string[] | undefined> | null }} ServerStats
  * @typedef {{ url: string, port: number, close(): Promise<void>, stats(name: string, scope?: string): ServerStats }} McpHost
  */
@@ -51,10 +54,10 @@ export const RESUMABLE_RETRY_MS = 50;
 
 /**
  * Starts the host. Resolves once it listens.
- * @param {{ host?: string, port?: number, servers: Record<string, ServerSpec> }} options
+ * @param {{ host?: string, port?: number, servers: Record<string, ServerSpec>, routes?: ExtraRoute }} options
  * @returns {Promise<McpHost>}
  */
-export async function startMcpHost({ host = "127.0.0.1", port = 0, servers }) {
+export async function startMcpHost({ host = "127.0.0.1", port = 0, servers, routes }) {
   /** @type {Map<string, { initializes: number, requests: Record<string, number>, notFound: number, lastHeaders: ServerStats['lastHeaders'] }>} */
   const counters = new Map();
   /** Servers (by scope/name key) currently answering 503, see /__down. */
@@ -147,6 +150,7 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers }) {
     if (parts.length === 2 && parts[1] === "mcp") name = parts[0];
     else if (parts.length === 4 && parts[0] === "scope" && parts[3] === "mcp") [, pathScope, name] = parts;
     const spec = name !== undefined && Object.hasOwn(servers, name) ? servers[name] : undefined;
+    if ((!name || !spec) && routes?.(req, res, url)) return;
     if (!name || !spec) return sendJson(res, 404, { error: "no such server" });
     if (down.has(keyOf(name, pathScope))) return sendJson(res, 503, { error: "down for a test" });
 
@@ -267,7 +271,7 @@ function isModernPost(req, body) {
  * @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {string} rawBody
  * @param {(request: Request) => Promise<Response>} handle
  */
-async function serveFetch(req, res, rawBody, handle) {
+export async function serveFetch(req, res, rawBody, handle) {
   const abort = new AbortController();
   res.once("close", () => {
     if (!res.writableFinished) abort.abort();
@@ -283,6 +287,8 @@ async function serveFetch(req, res, rawBody, handle) {
   const response = await handle(request);
   res.writeHead(response.status, Object.fromEntries(response.headers));
   if (!response.body) return void res.end();
+  // A stream (the standalone GET) may say nothing for a while: its client should know it is open.
+  res.flushHeaders();
   try {
     for await (const chunk of response.body) res.write(chunk);
   } finally {

@@ -6,8 +6,9 @@
  * (resources/list, read, subscribe), so a client can read exactly the resources it may see listed.
  */
 
+import type { ToolNaming } from "../tools/catalog";
 import type { Item, ItemKind } from "../upstream/client";
-import { expansionOf, templatePattern } from "./resource-names";
+import { expansionOf, exposeUri, mapResultUris, templatePattern } from "./resource-names";
 
 export type ItemSelection = readonly string[] | null;
 
@@ -62,4 +63,17 @@ export function selectItems(kind: ItemKind, selection: ItemSelection, items: rea
   if (kind === "resourceTemplates") return items.filter((t) => typeof t.uriTemplate === "string" && selectsTemplate(selection, t.uriTemplate));
   const selects = uriSelector(selection);
   return items.filter((r) => typeof r.uri === "string" && selects(r.uri));
+}
+
+/**
+ * An upstream's result (tools/call, prompts/get, resources/read) with the resource URIs it names
+ * (resource-names.ts mapResultUris) in the form the preset exposes them: with prefixed naming, a
+ * URI the server's selection admits becomes `mcpgate://<server>/<uri>`, which resources/read
+ * routes back; any other URI is kept as the upstream wrote it (the gateway would not serve it, and
+ * a client may still reach an `https://` link on its own). Plain naming keeps every URI.
+ */
+export function exposeResultUris<T>(server: { name: string; naming: ToolNaming; resourceSelection: ItemSelection }, result: T): T {
+  if (server.naming === "plain") return result;
+  const judge = uriJudge(server.resourceSelection);
+  return mapResultUris(result, (uri) => (judge(uri) === "selected" ? exposeUri(server.name, "prefixed", uri) : uri));
 }

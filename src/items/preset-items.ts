@@ -16,8 +16,8 @@ import { offersToolTasks } from "../tools/task-routes";
 import { CallerIdentityError, type Item, type ItemKind, UpstreamFailure, UpstreamRpcError } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
 import type { UpstreamCaller } from "../upstream/session-scope";
-import { selectItems, selectsPrompt, uriJudge } from "./item-selection";
-import { exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris } from "./resource-names";
+import { exposeResultUris, selectItems, selectsPrompt, uriJudge } from "./item-selection";
+import { exposeUri, matchesTemplate, parsePrefixedUri } from "./resource-names";
 
 export const ITEM_METHODS = new Set([
   "prompts/list",
@@ -210,8 +210,7 @@ export class PresetItems {
         return rpcErrorBody(req.id, RpcCode.InternalError, "The gateway holds too many rounds waiting for their clients' input; try again later.");
       }
     }
-    const out = target.server.naming === "plain" ? result : rewriteUris(result, (u) => exposeUri(target.server.name, "prefixed", u));
-    return rpcResultBody(req.id, out);
+    return rpcResultBody(req.id, exposeResultUris(target.server, result));
   }
 
   /** Every enabled server's selected items of one kind, exposed; an upstream that cannot be listed is left out. */

@@ -97,11 +97,34 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** Replaces every `uri` field (resource contents, embedded resources) found in a result. */
-export function rewriteUris(value: unknown, map: (uri: string) => string, depth = 0): unknown {
-  if (depth > 32 || value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map((v) => rewriteUris(v, map, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = k === "uri" && typeof v === "string" ? map(v) : rewriteUris(v, map, depth + 1);
-  return out;
+/**
+ * A result with the resource URIs it names mapped: `contents[].uri` (resources/read), and in
+ * content items — a tool result's `content[]`, a prompt's `messages[].content` — a resource
+ * link's `uri` and an embedded resource's `resource.uri`. Nothing else is touched: not
+ * `structuredContent` (the tool's own data, checked against its output schema), not `_meta`.
+ */
+export function mapResultUris<T>(result: T, map: (uri: string) => string): T {
+  if (!isObject(result)) return result;
+  const out: Record<string, unknown> = { ...result };
+  if (Array.isArray(out.contents)) out.contents = out.contents.map((c) => (isObject(c) && typeof c.uri === "string" ? { ...c, uri: map(c.uri) } : c));
+  if (Array.isArray(out.content)) out.content = out.content.map((c) => mapContentUri(c, map));
+  if (Array.isArray(out.messages)) {
+    out.messages = out.messages.map((m) => {
+      if (!isObject(m)) return m;
+      const content = Array.isArray(m.content) ? m.content.map((c) => mapContentUri(c, map)) : mapContentUri(m.content, map);
+      return { ...m, content };
+    });
+  }
+  return out as T;
 }
+
+function mapContentUri(item: unknown, map: (uri: string) => string): unknown {
+  if (!isObject(item)) return item;
+  if (item.type === "resource_link" && typeof item.uri === "string") return { ...item, uri: map(item.uri) };
+  if (item.type === "resource" && isObject(item.resource) && typeof item.resource.uri === "string") {
+    return { ...item, resource: { ...item.resource, uri: map(item.resource.uri) } };
+  }
+  return item;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);

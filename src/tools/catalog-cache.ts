@@ -8,7 +8,7 @@ import type { PresetConfig, PresetServer } from "../preset/config";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
 import type { UpstreamPool } from "../upstream/pool";
 import { GATEWAY_CALLER, type UpstreamCaller } from "../upstream/session-scope";
-import { type CatalogDrop, type CatalogEntry, mergeCatalog, pageOf } from "./catalog";
+import { type CatalogDrop, type CatalogEntry, mergeCatalog, pageOf, resolveToolName } from "./catalog";
 import type { CatalogAudit } from "./catalog-audit";
 import type { ToolBindings } from "./tool-bindings";
 
@@ -23,6 +23,9 @@ interface Variant {
 
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 1000;
+
+/** How often a tools/call of a name its upstream does not list may have that upstream listed again (CatalogCache.route). */
+export const RELIST_UNKNOWN_MS = 10_000;
 
 const isOffsetCursor = (v: unknown): v is { o: number } =>
   !!v && typeof v === "object" && Number.isInteger((v as { o?: unknown }).o) && (v as { o: number }).o >= 0;
@@ -44,6 +47,8 @@ export class CatalogCache {
   readonly #listIds = new WeakMap<object, number>();
   #nextListId = 0;
   #generation = 0;
+  /** When each server (by id) was last listed again for a name it did not list. */
+  readonly #relisted = new Map<string, number>();
 
   constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit; bindings?: ToolBindings } = {}) {
     this.#pool = pool;
@@ -144,17 +149,40 @@ export class CatalogCache {
     else this.#audit?.note(config, "tool.shadowed", drop.server, drop.name, { upstreamName: drop.upstreamName, heldBy: drop.heldBy });
   }
 
-  /** The exposed tool named `name`, if the catalog (as `caller`'s profile sees it) has it. */
+  /** The exposed tool named `name`, if the catalog (as `caller`'s upstream sessions list it) has it. */
   async entry(config: PresetConfig, name: string, caller: UpstreamCaller = GATEWAY_CALLER): Promise<CatalogEntry | undefined> {
     const { entries } = await this.entries(config, caller);
     return entries.find((e) => e.name === name);
   }
 
   /**
-   * The upstream tool behind an exposed name that is not `<server>__<tool>` (plain naming, or
-   * renamed by an override), found through the catalog.
+   * Where a tools/call of an exposed name goes: a `<server>__<tool>` name straight to its server
+   * (no need to wait for the other servers' lists), other names through the catalog. Either way
+   * the upstream must list the tool (to this caller), so a name it does not list is refused here
+   * even when the server exposes all its tools (`tools: null`). The list may be stale (a tool
+   * added, or an upstream that changed, without a list_changed): before refusing a
+   * `<server>__<tool>` name the server is listed again, at most once per RELIST_UNKNOWN_MS (so
+   * unknown names cannot make the gateway hammer an upstream) and not while its listing is
+   * backing off after a failure. Only a server whose tool list the gateway has never had (down,
+   * breaker open) is reached by the name and the selection alone, so its failures still count
+   * against its breaker.
    */
-  async route(config: PresetConfig, name: string, caller: UpstreamCaller = GATEWAY_CALLER): Promise<{ server: PresetServer; upstreamName: string } | null> {
+  async route(
+    config: PresetConfig,
+    name: string,
+    caller: UpstreamCaller = GATEWAY_CALLER,
+    now = Date.now(),
+  ): Promise<{ server: PresetServer; upstreamName: string } | null> {
+    const direct = resolveToolName(name, config.servers);
+    if (direct) {
+      const { server, upstreamName } = direct;
+      const tools = await this.#pool.tools(server, caller).catch(() => this.#pool.knownTools(server, caller));
+      if (tools === null || tools.some((t) => t.name === upstreamName)) return direct;
+      if (now - (this.#relisted.get(server.id) ?? Number.NEGATIVE_INFINITY) < RELIST_UNKNOWN_MS) return null;
+      this.#relisted.set(server.id, now);
+      const fresh = await this.#pool.relistTools(server, caller).catch(() => null);
+      return fresh?.some((t) => t.name === upstreamName) ? direct : null;
+    }
     const entry = await this.entry(config, name, caller);
     const server = entry && config.servers.find((s) => s.name === entry.server);
     return entry && server ? { server, upstreamName: entry.upstreamName } : null;

@@ -9,6 +9,7 @@
  * bounded per caller and per preset, and are dropped when the task's `ttl` (at most a day) runs
  * out; an object restart forgets them (the client then gets -32602 for the id).
  */
+import { exposeResultUris } from "../items/item-selection";
 import { isJsonObject, RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { randomToken } from "../shared/ids";
@@ -112,7 +113,9 @@ export class TaskRoutes {
       if (modern) return rpcResultBody(req.id, await this.#modern(server, id as string, route, req.method));
       const timeout = req.method === "tasks/result" ? RESULT_WAIT_MS : server.timeoutMs;
       const result = await this.#pool.request(server, req.method, { ...req.params, taskId: route.upstreamId }, timeout, undefined, { caller: route.caller });
-      return rpcResultBody(req.id, this.#exposed(id as string, route, req.method, result));
+      const exposed = this.#exposed(id as string, route, req.method, result);
+      // tasks/result is the tools/call's result: its resource URIs as tools/call shows them (tool-call.ts).
+      return rpcResultBody(req.id, req.method === "tasks/result" ? exposeResultUris(server, exposed) : exposed);
     } catch (e) {
       if (e instanceof UpstreamRpcError) return rpcErrorBody(req.id, e.code, e.message, e.data);
       if (e instanceof UpstreamFailure) return rpcErrorBody(req.id, RpcCode.UpstreamUnavailable, e.message, { upstream: e.upstream, reason: e.kind });
@@ -134,7 +137,7 @@ export class TaskRoutes {
     const detailed: Record<string, unknown> = { resultType: "complete", ...modernTask(task) };
     if (task.status === "completed") {
       const { _meta, ...result } = await this.#pool.request(server, "tasks/result", upstream, server.timeoutMs, undefined, on);
-      detailed.result = result;
+      detailed.result = exposeResultUris(server, result);
     } else if (task.status === "failed") {
       detailed.error = await this.#pool.request(server, "tasks/result", upstream, server.timeoutMs, undefined, on).then(
         () => ({ code: RpcCode.InternalError, message: "The task failed." }),

@@ -8,6 +8,7 @@
  * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
  */
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { exposeResultUris } from "../items/item-selection";
 import type { MessageReply } from "../mcp/contract";
 import { isJsonObject, RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
@@ -23,7 +24,6 @@ import type { UpstreamCaller } from "../upstream/session-scope";
 import { outcomeOfFailure, outcomeOfResult, type ToolCallFacts, UNRESOLVED_TOOL } from "../usage/call-record";
 import type { MetricsWriter } from "../usage/metrics";
 import { CallRelay, type RelayHost, type RelayOptions } from "./call-relay";
-import { resolveToolName } from "./catalog";
 import type { CatalogCache } from "./catalog-cache";
 import {
   canonicalJson,
@@ -214,7 +214,7 @@ export class ToolCalls {
     if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
       return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, "params.arguments must be an object.") };
     }
-    const target = resolveToolName(params.name, config.servers) ?? (await this.#deps.catalog.route(config, params.name, upstreamCallerOf(session, ctx.origin)));
+    const target = await this.#deps.catalog.route(config, params.name, upstreamCallerOf(session, ctx.origin));
     if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
     facts.tool = params.name;
     facts.upstream = target.server.name;
@@ -445,7 +445,7 @@ export class ToolCalls {
       const adopted = this.#deps.tasks.adopt(server, caller.owner, result, caller.modern, caller.upstream);
       if (adopted instanceof UpstreamRpcError) throw adopted;
       facts.outcome = outcomeOfResult(adopted);
-      return { body: rpcResultBody(req.id, adopted), headers };
+      return { body: rpcResultBody(req.id, exposeResultUris(server, adopted)), headers };
     } catch (e) {
       if (e instanceof UpstreamRpcError) {
         facts.outcome = "tool_error";

@@ -552,6 +552,13 @@ export class UpstreamPool {
     return this.#loadTools(server, lister, now);
   }
 
+  /** The tool list the caller's upstream session lists now (unless listing it failed moments ago); a change reaches clients as a list_changed would. */
+  async relistTools(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER): Promise<Tool[]> {
+    const tools = await this.#loadTools(server, this.#listerOf(server, caller), Date.now());
+    this.#onToolsChanged(server.id);
+    return tools;
+  }
+
   /** The last tool list known for the caller (its session's, else its profile's, from memory or storage) without asking the upstream. */
   knownTools(server: PresetServer, caller: UpstreamCaller = GATEWAY_CALLER): Tool[] | null {
     const lister = this.#listerOf(server, caller);

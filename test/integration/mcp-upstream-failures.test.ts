@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { connectClient, givenPreset, upstreamUrl } from "../helpers";
+import { connectClient, givenPreset, unique, upstreamStats, upstreamUrl } from "../helpers";
 import { mcpPost, post, rawSession, readMessages, toolCall } from "../mcp-raw";
 
 /** A preset with a healthy alpha (echo, sleep) and one broken server named `broken` at `brokenUrl`. */
@@ -71,9 +71,11 @@ describe("upstreams that fail", () => {
     expect(res.json).toEqual({ ...sent, id: 42 });
   });
 
-  it("passes an SDK upstream's isError result for a selected tool it does not have", async () => {
-    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "ghost"] }] });
+  it("refuses a selected tool its upstream does not list, as an unexposed one, without reaching the upstream", async () => {
+    const scope = unique("ghost");
+    const { url } = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: ["echo", "ghost"] }] });
     const res = await call(url, await rawSession(url), "alpha__ghost");
-    expect(res.json.result).toMatchObject({ isError: true, content: [{ type: "text", text: expect.stringContaining("ghost") }] });
+    expect(res.json.error).toEqual({ code: -32602, message: "Unknown tool: alpha__ghost" });
+    expect((await upstreamStats("alpha", scope)).requests["tools/call"]).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { api, attach, connectClient, givenPreset, type PresetSpec, upstreamUrl } from "../helpers";
+import { describe, expect, it, vi } from "vitest";
+import { api, attach, connectClient, EVENTUALLY, givenPreset, type PresetSpec, textOf, unique, upstreamStats, upstreamUrl } from "../helpers";
+import { mcpPost, modernHeaders, modernMessage, rawSession, toolCall } from "../mcp-raw";
 
 /** A public preset, with servers alpha and beta registered for each test to attach as it needs. */
 const preset = (naming?: PresetSpec["naming"]) =>
@@ -80,5 +81,52 @@ describe("tool naming options", () => {
     const naming = await api("PATCH", `/presets/${p.slug}`, { token: p.owner.token, body: { toolNaming: "camel" } });
     expect(naming.status).toBe(400);
     expect(naming.body.error.field).toBe("toolNaming");
+  });
+});
+
+describe("tool names the upstream does not list", () => {
+  /** A preset of alpha (own counters in a scope) exposing all its tools, and a session on it. */
+  async function allOfAlpha(naming: PresetSpec["naming"]) {
+    const scope = unique("unlisted");
+    const p = await givenPreset({ naming, servers: [{ name: "alpha", url: upstreamUrl("alpha", scope), tools: null }] });
+    return { ...p, scope, session: await rawSession(p.url) };
+  }
+  const refused = (name: string) => ({ code: -32602, message: `Unknown tool: ${name}` });
+
+  it("refuses them at the gateway with tools: null, as it refuses an unexposed tool, and the upstream never sees the call", async () => {
+    const p = await allOfAlpha("prefixed");
+    const call = (body: Record<string, unknown>) => mcpPost(p.url, body, { sessionId: p.session });
+    expect((await call(toolCall(1, "alpha__echo", { text: "listed" }))).json.result.content[0].text).toBe("listed");
+    expect((await call(toolCall(2, "alpha__nonexistent"))).json.error).toEqual(refused("alpha__nonexistent"));
+    const asTask = { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "alpha__nonexistent", arguments: {}, task: { ttl: 60_000 } } };
+    expect((await call(asTask)).json.error).toEqual(refused("alpha__nonexistent"));
+    const modern = modernMessage(4, "tools/call", { name: "alpha__nonexistent", arguments: {} });
+    expect((await mcpPost(p.url, modern, { headers: modernHeaders(modern) })).json.error).toEqual(refused("alpha__nonexistent"));
+    // The same error as for a tool the preset leaves out.
+    const narrow = await givenPreset({ servers: [{ name: "alpha", url: upstreamUrl("alpha", unique("narrow")), tools: ["echo"] }] });
+    const unexposed = await mcpPost(narrow.url, toolCall(5, "alpha__secret"), { sessionId: await rawSession(narrow.url) });
+    expect(unexposed.json.error).toEqual(refused("alpha__secret"));
+    const { requests } = await upstreamStats("alpha", p.scope);
+    expect(requests["tools/call"]).toBe(1);
+    // Listed once, then once again for the first unknown name (its list might have been stale), not for every unknown name.
+    expect(requests["tools/list"]).toBe(2);
+  });
+
+  it("refuses them with plain naming too, in both eras", async () => {
+    const p = await allOfAlpha("plain");
+    expect((await mcpPost(p.url, toolCall(1, "nonexistent"), { sessionId: p.session })).json.error).toEqual(refused("nonexistent"));
+    const modern = modernMessage(2, "tools/call", { name: "nonexistent", arguments: {} });
+    expect((await mcpPost(p.url, modern, { headers: modernHeaders(modern) })).json.error).toEqual(refused("nonexistent"));
+    expect((await upstreamStats("alpha", p.scope)).requests["tools/call"]).toBeUndefined();
+  });
+
+  it("routes a tool the upstream added once its list_changed came in", async () => {
+    const scope = unique("grown");
+    const p = await givenPreset({ servers: [{ name: "beta", url: upstreamUrl("beta", scope), tools: null }] });
+    const client = await connectClient(p.url);
+    await expect(client.callTool({ name: "beta__sprout", arguments: {} })).rejects.toThrow(/Unknown tool: beta__sprout/);
+    await client.callTool({ name: "beta__grow", arguments: { name: "sprout" } });
+    await vi.waitFor(async () => expect(textOf(await client.callTool({ name: "beta__sprout", arguments: {} }))).toBe("sprout says hi"), EVENTUALLY);
+    await client.close();
   });
 });

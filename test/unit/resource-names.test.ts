@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expansionOf, exposeUri, matchesTemplate, parsePrefixedUri, rewriteUris, templatePattern, unsafeTemplateValue } from "../../src/items/resource-names";
+import { expansionOf, exposeUri, mapResultUris, matchesTemplate, parsePrefixedUri, templatePattern, unsafeTemplateValue } from "../../src/items/resource-names";
 
 describe("resource names", () => {
   it("keeps URIs with plain naming and wraps them with their server otherwise, reversibly", () => {
@@ -22,13 +22,30 @@ describe("resource names", () => {
     expect(matchesTemplate("a.b/{x}", "aXb/1")).toBe(false); // literals are literal
   });
 
-  it("rewrites every uri field in a nested result, and nothing else", () => {
-    const result = { contents: [{ uri: "file:///a", text: "uri" }], nested: { resource: { uri: "x://y", mimeType: "text/plain" } }, uris: ["keep"] };
-    expect(rewriteUris(result, (u) => `P:${u}`)).toEqual({
-      contents: [{ uri: "P:file:///a", text: "uri" }],
-      nested: { resource: { uri: "P:x://y", mimeType: "text/plain" } },
-      uris: ["keep"],
+  it("maps the URIs of read contents, resource links and embedded resources, and nothing else", () => {
+    const link = { type: "resource_link", uri: "file:///a", name: "a" };
+    const embedded = { type: "resource", resource: { uri: "x://y", mimeType: "text/plain", text: "uri" } };
+    const tool = { content: [link, embedded, { type: "text", text: "file:///a" }], structuredContent: { uri: "file:///a" }, _meta: { uri: "keep" } };
+    expect(mapResultUris(tool, (u) => `P:${u}`)).toEqual({
+      content: [
+        { ...link, uri: "P:file:///a" },
+        { ...embedded, resource: { ...embedded.resource, uri: "P:x://y" } },
+        { type: "text", text: "file:///a" },
+      ],
+      structuredContent: { uri: "file:///a" },
+      _meta: { uri: "keep" },
     });
+    expect(mapResultUris({ contents: [{ uri: "file:///a", text: "uri" }] }, (u) => `P:${u}`)).toEqual({ contents: [{ uri: "P:file:///a", text: "uri" }] });
+    const prompt = {
+      messages: [
+        { role: "user", content: embedded },
+        { role: "user", content: [link] },
+      ],
+    };
+    expect(mapResultUris(prompt, (u) => `P:${u}`).messages).toEqual([
+      { role: "user", content: { ...embedded, resource: { ...embedded.resource, uri: "P:x://y" } } },
+      { role: "user", content: [{ ...link, uri: "P:file:///a" }] },
+    ]);
   });
 });
 
