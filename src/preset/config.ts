@@ -106,7 +106,9 @@ export async function loadPresetConfig(env: Bindings, handle: string, slug: stri
       overrides: s.overrides ? (JSON.parse(s.overrides) as Record<string, ItemOverride>) : null,
       auth: s.auth,
       userHeaders: JSON.parse(s.user_headers) as string[],
-      fingerprint: `${s.url}\n${s.headers_enc ?? ""}\n${s.timeout_ms}\n${s.auth}\n${s.user_headers}`,
+      // Servers without per-user credentials keep the fingerprint they had before those existed, so
+      // an upgrade does not invalidate the tool lists deployed objects cached.
+      fingerprint: `${s.url}\n${s.headers_enc ?? ""}\n${s.timeout_ms}${s.auth === "owner" && s.user_headers === "[]" ? "" : `\n${s.auth}\n${s.user_headers}`}`,
     })),
   );
   return {
