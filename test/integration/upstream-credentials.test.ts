@@ -311,6 +311,27 @@ describe("attacks on the connect flow", () => {
     });
   }
 
+  it("refuses to store a token larger than 8192 characters", async () => {
+    const p = await credPreset(oauthUpstream("bigtoken"), { auth: "oauth" });
+    const user = await createUser();
+    const { done } = await connectAs(p, user, account("big"));
+    expect(done.status).toBe(502);
+    expect(await rowsOf(user.id)).toHaveLength(0);
+  });
+
+  it("caps the connection attempts under way per consumer", async () => {
+    const p = await credPreset(oauthUpstream("dcr"), { auth: "oauth" });
+    const user = await createUser();
+    const insert = env.DB.prepare(
+      "INSERT INTO upstream_connect_states (state_hash, user_id, server_id, issuer, resource, verifier_enc, return_label, expires_at) VALUES (?, ?, 'x', 'x', 'x', 'x', 'x', ?)",
+    );
+    await env.DB.batch(Array.from({ length: 20 }, (_, i) => insert.bind(`h-${user.id}-${i}`, user.id, Date.now() + 60_000)));
+    const { cookie } = await signInAt(p.connectPath, user);
+    const page = await browse(p.connectPath, { cookie });
+    expect(page.status).toBe(400);
+    expect(page.html).toContain("Too many");
+  });
+
   it("refuses loopback authorization metadata unless ALLOW_INSECURE_UPSTREAMS is set", async () => {
     const { discoverAuthServer } = await import("../../src/credentials/discovery");
     const strict = { allowInsecure: false, fetch: (input: string, init?: RequestInit) => fetch(input, init) };
