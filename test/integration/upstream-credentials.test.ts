@@ -419,6 +419,22 @@ describe("bring your own key", () => {
     expect(await rowsOf(user.id)).toHaveLength(0);
   });
 
+  it("caps the credentials one consumer may keep at 100", async () => {
+    const p = await byoPreset();
+    const user = await createUser();
+    const now = Date.now();
+    const server = env.DB.prepare("INSERT INTO servers (id, owner_id, name, url, created_at, updated_at) VALUES (?, ?, ?, 'https://x.example/mcp', ?, ?)");
+    const cred = env.DB.prepare(
+      "INSERT INTO upstream_credentials (user_id, server_id, kind, secret_enc, resource, created_at, updated_at) VALUES (?, ?, ?, 'v1.x.y', 'https://x.example/mcp', ?, ?)",
+    );
+    const ids = Array.from({ length: 50 }, (_, i) => `srv_cap_${user.id}_${i}`);
+    await env.DB.batch(ids.map((id, i) => server.bind(id, p.owner.id, `cap${i}-${user.handle}`.slice(0, 32), now, now)));
+    await env.DB.batch(ids.flatMap((id) => [cred.bind(user.id, id, "oauth", now, now), cred.bind(user.id, id, "headers", now, now)]));
+    const res = await api("PUT", `/connections/${p.owner.handle}/${p.slug}/${p.server}`, { token: user.token, body: { headers: { "X-Api-Key": "k" } } });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe("too_many_connections");
+  });
+
   it("refuses a consumer without access to the preset, and asks a caller without a key to set one", async () => {
     const p = await byoPreset({ visibility: "private" });
     const stranger = await createUser();
