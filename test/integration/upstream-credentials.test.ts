@@ -446,6 +446,30 @@ describe("bring your own key", () => {
   });
 });
 
+describe("a server with both OAuth and a per-user header", () => {
+  it("shows the headers form with a link that starts the OAuth connection, and needs both before a call", async () => {
+    const p = await credPreset(oauthUpstream("dcr"), { auth: "oauth", headers: { "X-Org": { perUser: true } } });
+    const user = await createUser();
+    const { cookie, location } = await signInAt(`${p.connectPath}?step=oauth`, user);
+    expect(location).toBe(`${p.connectPath}?step=oauth`);
+    const page = await browse(p.connectPath, { cookie });
+    expect(page.status).toBe(200);
+    expect(page.html).toContain(`href="${p.connectPath}?step=oauth"`);
+    const start = await browse(`${p.connectPath}?step=oauth`, { cookie });
+    expect(start.status).toBe(302);
+    const acct = account("kim");
+    expect((await browse(await approveAtUpstream(start.location!, acct), { cookie })).status).toBe(200);
+    const missing = (await resolve(p, user.id).catch((e: unknown) => e)) as CredentialsRequired;
+    expect(missing).toBeInstanceOf(CredentialsRequired);
+    expect(missing.message).toContain("X-Org");
+    await api("PUT", `/connections/${p.owner.handle}/${p.slug}/${p.server}`, { token: user.token, body: { headers: { "X-Org": "org-1" } } });
+    const id = await resolve(p, user.id);
+    expect(id.headers).toEqual({ "X-Org": "org-1", Authorization: expect.stringMatching(new RegExp(`^Bearer at-${acct}-`)) });
+    const kinds = (await api("GET", "/connections", { token: user.token })).body.connections.map((c: { kind: string }) => c.kind);
+    expect(kinds.sort()).toEqual(["headers", "oauth"]);
+  });
+});
+
 describe("servers declaring per-user credentials", () => {
   it("refuses an owner Authorization header on an oauth server and reports auth and userHeaders", async () => {
     const owner = await createUser();
