@@ -50,6 +50,7 @@ export default defineConfig(async () => {
                   OIDC_CLIENT_SECRET: "idp-test-secret",
                   OIDC_NAME: "Test IdP",
                   IDP_BASE: inject<string>("idpBase"),
+                  OAUTH_UPSTREAM_BASE: inject<string>("oauthUpstreamBase"),
                 },
               },
             })),

@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { adminRoutes } from "./api/admin";
 import { callRoutes } from "./api/calls";
+import { connectionRoutes } from "./api/connections";
 import { eventRoutes } from "./api/events";
 import { grantRoutes } from "./api/grants";
 import { memberRoutes } from "./api/members";
@@ -21,6 +22,7 @@ import { userRoutes } from "./api/users";
 import type { AppEnv } from "./edge/app-env";
 import { mcpEndpoint } from "./edge/mcp-endpoint";
 import { discardUnreadBody } from "./edge/request-body";
+import { buildConnect } from "./oauth/connect-routes";
 import { buildOAuth } from "./oauth/routes";
 import { ApiError, errorBody } from "./shared/errors";
 import { publicUrl } from "./shared/public-url";
@@ -42,6 +44,7 @@ export const apiRoutes: readonly AnyRoute[] = [
   ...callRoutes,
   ...statsRoutes,
   ...grantRoutes,
+  ...connectionRoutes,
   ...adminRoutes,
 ];
 
@@ -68,6 +71,7 @@ export function buildApp(): Hono<AppEnv> {
   });
   app.route("/api/v1", buildApi());
   app.route("/", buildOAuth());
+  app.route("/", buildConnect());
   app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.field), err.status);

@@ -12,6 +12,8 @@ declare global {
       DEAD_UPSTREAM: string;
       /** Base URL of the fake OpenID Connect provider (test/fixtures/idp.mjs); also OIDC_ISSUER. */
       IDP_BASE: string;
+      /** Base URL of the OAuth-protected upstream (test/fixtures/oauth-upstream.mjs). */
+      OAUTH_UPSTREAM_BASE: string;
     }
   }
 }

@@ -16,5 +16,6 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
   provide("upstreamBase", fixtures.upstreamBase);
   provide("deadUpstream", fixtures.deadUpstream);
   provide("idpBase", fixtures.idpBase);
+  provide("oauthUpstreamBase", fixtures.oauthUpstreamBase);
   return () => fixtures.stop();
 }

@@ -7,6 +7,8 @@ declare module "vitest" {
     deadUpstream: string;
     /** Base URL (and issuer) of the fake OpenID Connect provider, `fixtures/idp.mjs`. */
     idpBase: string;
+    /** Base URL of the OAuth-protected upstream and its authorization server, `fixtures/oauth-upstream.mjs`. */
+    oauthUpstreamBase: string;
   }
 }
 

@@ -60,6 +60,8 @@ async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult
       url: upstreamUrl,
       headersEnc: null,
       headerNames: "[]",
+      auth: "owner",
+      userHeaders: "[]",
       timeoutMs: 30_000,
       createdAt: now,
       updatedAt: now,

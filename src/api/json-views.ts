@@ -22,6 +22,8 @@ export function serverJson(s: typeof servers.$inferSelect) {
     name: s.name,
     url: s.url,
     headers: Object.fromEntries(names.map((n) => [n, MASK])),
+    auth: s.auth,
+    userHeaders: JSON.parse(s.userHeaders) as string[],
     timeoutMs: s.timeoutMs,
     createdAt: iso(s.createdAt)!,
     updatedAt: iso(s.updatedAt)!,

@@ -57,19 +57,42 @@ const RESERVED_HEADERS = new Set([
   "last-event-id",
 ]);
 
+export const HeaderName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "is not a valid header name")
+  .refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()), "is reserved by HTTP or MCP and cannot be set");
+
+export const HeaderValue = z
+  .string()
+  .max(4096, "must be at most 4096 characters")
+  .regex(/^[^\r\n\0]*$/, "may not contain line breaks");
+
 export const UpstreamHeaders = z
-  .record(
-    z
-      .string()
-      .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "is not a valid header name")
-      .refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()), "is reserved by HTTP or MCP and cannot be set"),
-    z
-      .string()
-      .max(4096, "must be at most 4096 characters")
-      .regex(/^[^\r\n\0]*$/, "may not contain line breaks"),
-  )
+  .record(HeaderName, HeaderValue)
   .refine((h) => Object.keys(h).length <= 20, "may have at most 20 entries")
   .describe("Headers sent to the upstream on every request (e.g. Authorization). Stored encrypted, never returned.");
+
+/** The most header names a server may leave to each consumer. */
+export const MAX_USER_HEADERS = 5;
+
+/** A header each consumer fills with their own value (bring your own key). */
+export const PerUserHeader = z.strictObject({ perUser: z.literal(true) }).describe("Each consumer sets this header's value for themselves.");
+
+export const ServerHeaders = z
+  .record(HeaderName, z.union([HeaderValue, PerUserHeader]))
+  .refine((h) => Object.keys(h).length <= 20, "may have at most 20 entries")
+  .refine((h) => new Set(Object.keys(h).map((n) => n.toLowerCase())).size === Object.keys(h).length, "may not name a header twice (names are case-insensitive)")
+  .refine((h) => Object.values(h).filter((v) => typeof v !== "string").length <= MAX_USER_HEADERS, `may leave at most ${MAX_USER_HEADERS} headers to consumers`)
+  .describe(
+    "Headers sent to the upstream on every request. A string value is the owner's secret (e.g. Authorization), stored encrypted and never returned; " +
+      '{"perUser": true} makes each consumer set their own value (PUT /connections/{user}/{slug}/{server}).',
+  );
+
+export const ServerAuthField = z
+  .enum(["owner", "oauth"])
+  .describe(
+    "owner (default): calls carry the owner's headers; oauth: each consumer connects their own account at the upstream's OAuth authorization server (GET /connect/{user}/{slug}/{server}).",
+  );
 
 export const TimeoutMs = z
   .number()
@@ -137,7 +160,8 @@ export const UrlField = z.string().max(2048, "must be at most 2048 characters").
 export const CreateServerBody = z.strictObject({
   name: ServerName,
   url: UrlField,
-  headers: UpstreamHeaders.optional(),
+  headers: ServerHeaders.optional(),
+  auth: ServerAuthField.optional(),
   timeoutMs: TimeoutMs.optional(),
 });
 
@@ -145,7 +169,8 @@ export const UpdateServerBody = z
   .strictObject({
     name: ServerName.optional(),
     url: UrlField.optional(),
-    headers: UpstreamHeaders.optional().describe("Replaces all headers; {} removes them."),
+    headers: ServerHeaders.optional().describe("Replaces all headers, per-user ones included; {} removes them."),
+    auth: ServerAuthField.optional(),
     timeoutMs: TimeoutMs.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, "must change at least one field");
@@ -294,7 +319,9 @@ export const Server = z.object({
   id: z.string(),
   name: z.string(),
   url: z.string(),
-  headers: z.record(z.string(), z.string()).describe("Header names with masked values."),
+  headers: z.record(z.string(), z.string()).describe("The owner's header names with masked values."),
+  auth: ServerAuthField,
+  userHeaders: z.array(z.string()).describe("Header names each consumer sets for themselves."),
   timeoutMs: z.number(),
   createdAt: Timestamp,
   updatedAt: Timestamp,

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
-import { presetServers, presets, servers, users } from "../db/schema";
+import { presetServers, presets, type ServerAuth, servers, upstreamCredentials, users } from "../db/schema";
 import type { AppEnv } from "../edge/app-env";
 import { invalidatePresets } from "../edge/preset-stub";
 import { ApiError, conflict, invalidField, notFound } from "../shared/errors";
@@ -15,7 +15,7 @@ import { openHeaders, sealHeaders } from "../upstream/header-secrets";
 import { fetchUpstreamTools } from "../upstream/one-shot";
 import { serverJson } from "./json-views";
 import { defineRoute } from "./route";
-import { CreateServerBody, list, Server, ServerParams, UpdateServerBody, UpstreamToolList } from "./schemas";
+import { CreateServerBody, list, Server, type ServerHeaders, ServerParams, UpdateServerBody, UpstreamToolList } from "./schemas";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -30,8 +30,33 @@ const UpdatedServer = Server.extend({
 });
 
 /** What an audit event may say about a server: where it points and which headers it has, never their values. */
-function serverAudit(row: { id: string; name: string; url: string; headerNames: string }) {
-  return { serverId: row.id, name: row.name, origin: new URL(row.url).origin, headerNames: JSON.parse(row.headerNames) as string[] };
+function serverAudit(row: { id: string; name: string; url: string; headerNames: string; auth: ServerAuth; userHeaders: string }) {
+  return {
+    serverId: row.id,
+    name: row.name,
+    origin: new URL(row.url).origin,
+    headerNames: JSON.parse(row.headerNames) as string[],
+    auth: row.auth,
+    userHeaders: JSON.parse(row.userHeaders) as string[],
+  };
+}
+
+/**
+ * Splits a headers body into the owner's secret values and the names left to each consumer. With
+ * `auth: "oauth"` the upstream's Authorization belongs to the consumer's token, so no header may
+ * take it.
+ */
+function splitHeaders(headers: z.output<typeof ServerHeaders>, auth: ServerAuth) {
+  const owner: Record<string, string> = {};
+  const perUser: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (auth === "oauth" && name.toLowerCase() === "authorization") {
+      throw invalidField(`headers.${name}`, 'is set by each consumer\'s OAuth token when auth is "oauth"');
+    }
+    if (typeof value === "string") owner[name] = value;
+    else perUser.push(name);
+  }
+  return { owner, userHeaders: JSON.stringify(perUser) };
 }
 
 function assertUpstreamUrl(c: Context<AppEnv>, url: string): string {
@@ -82,12 +107,16 @@ export const serverRoutes = [
       if (taken) throw conflict(`You already have a server named '${body.name}'.`);
       const now = Date.now();
       const id = newId("srv", now);
+      const auth = body.auth ?? "owner";
+      const { owner, userHeaders } = splitHeaders(body.headers ?? {}, auth);
       const row = {
         id,
         ownerId,
         name: body.name,
         url,
-        ...(await sealHeaders(c.env, id, body.headers ?? {})),
+        ...(await sealHeaders(c.env, id, owner)),
+        auth,
+        userHeaders,
         timeoutMs: body.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         createdAt: now,
         updatedAt: now,
@@ -157,18 +186,25 @@ export const serverRoutes = [
       // the owner supplies them again in the same request.
       const storedNames = JSON.parse(current.headerNames) as string[];
       const dropped = new URL(url).origin !== new URL(current.url).origin && body.headers === undefined ? storedNames : [];
-      const headers = body.headers ?? (dropped.length > 0 ? {} : undefined);
+      const auth = body.auth ?? current.auth;
+      let split: ReturnType<typeof splitHeaders> | undefined;
+      if (body.headers !== undefined) split = splitHeaders(body.headers, auth);
+      else if (dropped.length > 0) split = { owner: {}, userHeaders: current.userHeaders };
+      else if (auth === "oauth" && storedNames.some((n) => n.toLowerCase() === "authorization")) {
+        throw invalidField("auth", 'cannot be "oauth" while the server has an owner Authorization header; send headers without it');
+      }
       const now = Date.now();
       const next = {
         ...current,
         name: body.name ?? current.name,
         url,
+        auth,
         timeoutMs: body.timeoutMs ?? current.timeoutMs,
-        ...(headers !== undefined ? await sealHeaders(c.env, current.id, headers) : {}),
+        ...(split !== undefined ? { ...(await sealHeaders(c.env, current.id, split.owner)), userHeaders: split.userHeaders } : {}),
         updatedAt: now,
       };
-      const changed: string[] = (["name", "url", "timeoutMs"] as const).filter((k) => next[k] !== current[k]);
-      if (headers !== undefined) changed.push("headers");
+      const changed: string[] = (["name", "url", "timeoutMs", "auth", "userHeaders"] as const).filter((k) => next[k] !== current[k]);
+      if (split !== undefined) changed.push("headers");
       const payload = {
         ...serverAudit(next),
         changed,
@@ -213,6 +249,7 @@ export const serverRoutes = [
       const db = getDb(c.env.DB);
       const now = Date.now();
       await db.batch([
+        db.delete(upstreamCredentials).where(eq(upstreamCredentials.serverId, row.id)),
         db.delete(servers).where(eq(servers.id, row.id)),
         insertEvent(
           db,

@@ -30,7 +30,10 @@ export type EventType =
   | "auth.failed"
   | "tool.refused"
   | "prompt.refused"
-  | "tool.shadowed";
+  | "tool.shadowed"
+  | "credential.connected"
+  | "credential.headers_set"
+  | "credential.disconnected";
 
 export interface EventInput {
   ownerId: string;

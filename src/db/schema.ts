@@ -37,11 +37,17 @@ export const servers = sqliteTable(
     headersEnc: text("headers_enc"),
     headerNames: text("header_names").notNull().default("[]"),
     timeoutMs: integer("timeout_ms").notNull().default(30000),
+    /** How calls authenticate upstream: the owner's headers, or each consumer's OAuth tokens (0010). */
+    auth: text("auth").$type<ServerAuth>().notNull().default("owner"),
+    /** JSON array of header names each consumer fills with their own value (0010). */
+    userHeaders: text("user_headers").notNull().default("[]"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [unique().on(t.ownerId, t.name)],
 );
+
+export type ServerAuth = "owner" | "oauth";
 
 export type Visibility = "public" | "private" | "invite_only";
 /** Whose upstream MCP session a request goes on (upstream/session-scope.ts). */
@@ -218,3 +224,58 @@ export const oauthConsents = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.clientId, t.presetId] })],
 );
+
+// ---- Per-user upstream credentials (migrations/0010_upstream_credentials.sql)
+
+export type CredentialKind = "oauth" | "headers";
+
+export const upstreamCredentials = sqliteTable(
+  "upstream_credentials",
+  {
+    userId: text("user_id").notNull(),
+    serverId: text("server_id").notNull(),
+    kind: text("kind").$type<CredentialKind>().notNull(),
+    /** Sealed JSON, bound to `<userId>:<serverId>:<kind>` (credentials/credential-store.ts). */
+    secretEnc: text("secret_enc").notNull(),
+    /** The upstream URL the secret was given for. */
+    resource: text("resource").notNull(),
+    issuer: text("issuer"),
+    scope: text("scope"),
+    headerNames: text("header_names").notNull().default("[]"),
+    expiresAt: integer("expires_at"),
+    version: integer("version").notNull().default(1),
+    refreshLease: integer("refresh_lease"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.serverId, t.kind] }), index("upstream_credentials_server").on(t.serverId)],
+);
+
+export const upstreamOAuthClients = sqliteTable(
+  "upstream_oauth_clients",
+  {
+    serverId: text("server_id").notNull(),
+    issuer: text("issuer").notNull(),
+    registration: text("registration").$type<"metadata_document" | "dynamic">().notNull(),
+    clientId: text("client_id").notNull(),
+    clientSecretEnc: text("client_secret_enc"),
+    tokenEndpointAuthMethod: text("token_endpoint_auth_method").$type<"none" | "client_secret_post" | "client_secret_basic">().notNull(),
+    authorizationEndpoint: text("authorization_endpoint").notNull(),
+    tokenEndpoint: text("token_endpoint").notNull(),
+    revocationEndpoint: text("revocation_endpoint"),
+    redirectUri: text("redirect_uri").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.serverId, t.issuer] })],
+);
+
+export const upstreamConnectStates = sqliteTable("upstream_connect_states", {
+  stateHash: text("state_hash").primaryKey(),
+  userId: text("user_id").notNull(),
+  serverId: text("server_id").notNull(),
+  issuer: text("issuer").notNull(),
+  resource: text("resource").notNull(),
+  verifierEnc: text("verifier_enc").notNull(),
+  returnLabel: text("return_label").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});

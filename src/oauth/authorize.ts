@@ -14,7 +14,18 @@ import { createGrant, issueCode } from "./grants";
 import { DEFAULT_SCOPE, parseResource, SCOPES } from "./metadata";
 import { oidcEnabled } from "./oidc";
 import { consentPage, errorPage, pageResponse, signInPage } from "./pages";
-import { checkCsrf, checkSignInCsrf, completeSignIn, csrfToken, openRequest, type PendingRequest, readSession, sealRequest, signInCsrfToken } from "./session";
+import {
+  checkCsrf,
+  checkSignInCsrf,
+  completeSignIn,
+  csrfToken,
+  openRequest,
+  openReturn,
+  type PendingRequest,
+  readSession,
+  sealRequest,
+  signInCsrfToken,
+} from "./session";
 
 /**
  * @module The authorization endpoint (authorization code + PKCE S256, RFC 8707 resource naming
@@ -165,6 +176,20 @@ async function pageForm(c: Context<AppEnv>): Promise<URLSearchParams | Response>
   return pageResponse(c, errorPage("Bad request", "The form must be sent as application/x-www-form-urlencoded."), 400);
 }
 
+/**
+ * The sign-in page for a gateway page (the connect page) rather than an authorization request:
+ * `sealed` is a sealReturn token, and signing in goes back to the page it names.
+ */
+export async function signInForReturn(c: Context<AppEnv>, issuer: string, sealed: string, error?: string): Promise<Response> {
+  const next = await openReturn(c.env, issuer, sealed);
+  const label = next ? next.replace(/^\/connect\//, "").replace(/\?.*$/, "") : "";
+  const oidc = oidcEnabled(c.env)
+    ? { name: c.env.OIDC_NAME || "your identity provider", url: `/oauth/oidc/start?request=${encodeURIComponent(sealed)}` }
+    : undefined;
+  const csrf = await signInCsrfToken(c, issuer, sealed);
+  return pageResponse(c, signInPage({ request: sealed, csrf, clientName: "The connect page", presetLabel: label, error, oidc }), error ? 401 : 200);
+}
+
 /** Sign-in with an API token (for self-hosters without an identity provider). */
 export async function loginPost(c: Context<AppEnv>): Promise<Response> {
   const issuer = publicUrl(c);
@@ -178,11 +203,13 @@ export async function loginPost(c: Context<AppEnv>): Promise<Response> {
       403,
     );
   }
-  const r = await resume(c, issuer, sealed);
+  const back = await openReturn(c.env, issuer, sealed);
+  const r = back ? null : await resume(c, issuer, sealed);
   if (r instanceof Response) return r;
   const token = String(form.get("token") ?? "").trim();
   const userId = token ? await resolveApiToken(c.env.DB, token, (p) => c.executionCtx.waitUntil(p)) : null;
   if (!userId) {
+    if (!r) return signInForReturn(c, issuer, sealed, "That API token is not valid.");
     return pageResponse(
       c,
       signInPage({

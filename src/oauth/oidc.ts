@@ -12,7 +12,7 @@ import { publicUrl } from "../shared/public-url";
 import { checkUpstreamUrl } from "../shared/url-guard";
 import { signJwt, verifyJwt } from "./keys";
 import { errorPage, pageResponse } from "./pages";
-import { COOKIE_OPTIONS, completeSignIn, openRequest } from "./session";
+import { COOKIE_OPTIONS, completeSignIn, openRequest, openReturn } from "./session";
 
 /**
  * @module Sign-in through an external OpenID Connect provider (authorization code + PKCE, client
@@ -62,7 +62,8 @@ export async function oidcStart(c: Context<AppEnv>): Promise<Response> {
   if (!oidcEnabled(c.env)) return pageResponse(c, errorPage("Not available", "No identity provider is configured."), 404);
   const issuer = publicUrl(c);
   const sealed = c.req.query("request") ?? "";
-  if (!(await openRequest(c.env, issuer, sealed))) return pageResponse(c, errorPage("Request expired", "Start again from your application."), 400);
+  if (!(await openRequest(c.env, issuer, sealed)) && !(await openReturn(c.env, issuer, sealed)))
+    return pageResponse(c, errorPage("Request expired", "Start again from your application."), 400);
   let doc: z.output<typeof Discovery>;
   try {
     doc = await discover(c.env);

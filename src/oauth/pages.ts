@@ -100,3 +100,44 @@ export function consentPage(v: ConsentView): HtmlEscapedString {
 </form>`,
   );
 }
+
+export interface ConnectView {
+  /** `<owner>/<slug>/<server>`. */
+  label: string;
+  server: string;
+  /** The form's action: the connect page itself. */
+  action: string;
+  csrf: string;
+  /** Per-user header names, and whether this consumer has set them. */
+  headers: string[];
+  headersSet: boolean;
+  /** The link that starts the OAuth connection, when the server uses OAuth. */
+  oauthUrl: string | null;
+  notice?: string;
+  error?: string;
+}
+
+/** The connect page of a server with per-user headers (and maybe OAuth too). Values are never shown. */
+export function connectPage(v: ConnectView): HtmlEscapedString {
+  const fields = v.headers.map((n) => html`<label>${n}<br><input type="password" name="header:${n}" autocomplete="off" required></label><br>`);
+  return page(
+    "Connect an upstream",
+    html`<h1>Your credentials for <code>${v.server}</code></h1>
+<p>The preset <code>${v.label}</code> calls this server with your own credentials. The gateway stores them encrypted and never shows them again.</p>
+${v.notice ? html`<p>${v.notice}</p>` : ""}${v.error ? html`<p class="error">${v.error}</p>` : ""}
+<div class="card"><p>Headers: ${v.headers.join(", ")} (${v.headersSet ? "set" : "not set"})</p>
+<form method="post" action="${v.action}">
+<input type="hidden" name="csrf" value="${v.csrf}">
+${raw(fields.map(String).join(""))}<p><button class="primary" type="submit">Save</button></p>
+</form></div>
+${v.oauthUrl ? html`<p><a class="button" href="${v.oauthUrl}">Connect your account at the upstream</a></p>` : ""}`,
+  );
+}
+
+/** The end of a connection: shown in the window the consumer opened. */
+export function connectedPage(server: string, label: string): HtmlEscapedString {
+  return page(
+    "Connected",
+    html`<h1>Connected</h1><p>Your account is connected to <code>${server}</code> for the preset <code>${label}</code>. You can close this window.</p>`,
+  );
+}

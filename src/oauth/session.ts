@@ -50,6 +50,21 @@ export async function openRequest(env: Bindings, issuer: string, token: string):
   return (payload?.req as PendingRequest | undefined) ?? null;
 }
 
+/** Paths a signed-in browser may be sent back to after a sign-in that did not start at /oauth/authorize. */
+const RETURN_PATH = /^\/connect\/[a-z0-9-]{1,50}\/[a-z0-9-]{1,50}\/[a-z0-9_-]{1,32}(\?step=oauth)?$/;
+
+/** A sign-in that returns to a gateway page (the connect page) instead of an authorization request. */
+export async function sealReturn(env: Bindings, issuer: string, path: string): Promise<string> {
+  if (!RETURN_PATH.test(path)) throw new Error(`not a path sign-in may return to: ${path}`);
+  return signJwt(env, { next: path }, { typ: "mcpgate-return+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "return"), issuer });
+}
+
+/** The path a sealed return names, or null (expired, forged, an authorization request, or not a connect page). */
+export async function openReturn(env: Bindings, issuer: string, token: string): Promise<string | null> {
+  const payload = await verifyJwt(env, token, { typ: "mcpgate-return+jwt", audience: aud(issuer, "return"), issuer });
+  return typeof payload?.next === "string" && RETURN_PATH.test(payload.next) ? payload.next : null;
+}
+
 export interface BrowserSession {
   userId: string;
   sid: string;
@@ -114,6 +129,12 @@ export async function checkSignInCsrf(c: Context<AppEnv>, issuer: string, reques
  */
 export async function completeSignIn(c: Context<AppEnv>, issuer: string, userId: string, sealed: string): Promise<Response> {
   const pending = await openRequest(c.env, issuer, sealed);
+  const back = pending ? null : await openReturn(c.env, issuer, sealed);
+  if (back) {
+    setCookie(c, SESSION_COOKIE, await sessionToken(c.env, issuer, userId), { ...COOKIE_OPTIONS, maxAge: SESSION_TTL_S });
+    c.header("cache-control", "no-store");
+    return c.redirect(back, 303);
+  }
   if (!pending) return pageResponse(c, errorPage("Request expired", "Start again from your application."), 400);
   const q = new URLSearchParams({
     response_type: "code",

@@ -3,7 +3,7 @@
  * (headers decrypted).
  */
 
-import { DEFAULT_RATE_LIMIT, type PresetStatus, type RateLimitSetting, type SessionScope, type Visibility } from "../db/schema";
+import { DEFAULT_RATE_LIMIT, type PresetStatus, type RateLimitSetting, type ServerAuth, type SessionScope, type Visibility } from "../db/schema";
 import type { Bindings } from "../shared/bindings";
 import type { ItemOverride, ToolNaming } from "../tools/catalog";
 import type { UpstreamServer } from "../upstream/client";
@@ -22,6 +22,10 @@ export interface PresetServer extends UpstreamServer {
   overrides: Record<string, ItemOverride> | null;
   /** Whose upstream session a request goes on (upstream/session-scope.ts). */
   sessionScope: SessionScope;
+  /** owner: calls carry `headers` only; oauth: also each caller's own token (credentials/caller-credentials.ts). */
+  auth: ServerAuth;
+  /** Header names each caller fills with their own value. */
+  userHeaders: string[];
   /** Changes whenever the way to reach the upstream changes (URL, headers, timeout). */
   fingerprint: string;
 }
@@ -48,7 +52,7 @@ export interface PresetConfig {
 const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status, p.rate_limit, p.tool_limits,
   p.audit_calls, p.audit_arguments, p.tool_naming
   FROM presets p JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
-const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, ps.tools, ps.prompts, ps.resources, ps.overrides, ps.session_scope
+const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, s.auth, s.user_headers, ps.tools, ps.prompts, ps.resources, ps.overrides, ps.session_scope
   FROM preset_servers ps JOIN servers s ON s.id = ps.server_id JOIN presets p ON p.id = ps.preset_id
   JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2 AND ps.enabled = 1 ORDER BY s.name`;
 const MEMBERS_SQL = `SELECT m.user_id FROM preset_members m JOIN presets p ON p.id = m.preset_id
@@ -73,6 +77,8 @@ type ServerRow = {
   url: string;
   headers_enc: string | null;
   timeout_ms: number;
+  auth: ServerAuth;
+  user_headers: string;
   tools: string | null;
   prompts: string | null;
   resources: string | null;
@@ -102,7 +108,11 @@ export async function loadPresetConfig(env: Bindings, handle: string, slug: stri
       naming: preset.tool_naming,
       overrides: s.overrides ? (JSON.parse(s.overrides) as Record<string, ItemOverride>) : null,
       sessionScope: s.session_scope,
-      fingerprint: `${s.url}\n${s.headers_enc ?? ""}\n${s.timeout_ms}`,
+      auth: s.auth,
+      userHeaders: JSON.parse(s.user_headers) as string[],
+      // Servers without per-user credentials keep the fingerprint they had before those existed, so
+      // an upgrade does not invalidate the tool lists deployed objects cached.
+      fingerprint: `${s.url}\n${s.headers_enc ?? ""}\n${s.timeout_ms}${s.auth === "owner" && s.user_headers === "[]" ? "" : `\n${s.auth}\n${s.user_headers}`}`,
     })),
   );
   return {

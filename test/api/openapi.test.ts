@@ -73,6 +73,9 @@ const ROUTES: [string, string][] = [
   ["delete", "/api/v1/grants/{id}"],
   ["get", "/api/v1/presets/{slug}/grants"],
   ["delete", "/api/v1/presets/{slug}/grants/{id}"],
+  ["get", "/api/v1/connections"],
+  ["put", "/api/v1/connections/{user}/{slug}/{server}"],
+  ["delete", "/api/v1/connections/{user}/{slug}/{server}"],
 ];
 
 describe("GET /api/v1/openapi.json", () => {
