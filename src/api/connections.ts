@@ -3,6 +3,7 @@
  * header values): list them (never a secret), set header values, disconnect (with a best-effort
  * RFC 7009 revocation at the upstream's authorization server).
  */
+
 import { findConnectTarget } from "../credentials/connect-target";
 import { deleteCredentials, listCredentials, openOAuth, saveUserHeaders } from "../credentials/credential-store";
 import { guardOptions } from "../credentials/guarded-fetch";
@@ -11,6 +12,7 @@ import { revokeToken } from "../credentials/tokens";
 import { checkUserHeaders } from "../credentials/user-headers";
 import { getDb } from "../db/client";
 import { insertEvent } from "../db/events-repository";
+import { announceCredentialsChanged } from "../edge/preset-stub";
 import { decideAccess } from "../policy/access";
 import type { Bindings } from "../shared/bindings";
 import { ApiError, invalidField, notFound } from "../shared/errors";
@@ -86,6 +88,7 @@ export const connectionRoutes = [
       if (!check.ok) throw invalidField(check.field, check.problem);
       const now = Date.now();
       await saveUserHeaders(c.env, userId, target.server.id, target.server.url, check.headers, now);
+      await announceCredentialsChanged(c.env, target.server.id, userId);
       await insertEvent(getDb(c.env.DB), {
         ownerId: target.preset.ownerId,
         presetId: target.preset.id,
@@ -111,6 +114,7 @@ export const connectionRoutes = [
       const target = await findConnectTarget(c.env, params.user, params.slug, params.server);
       const rows = target ? await deleteCredentials(c.env, userId, target.server.id) : [];
       if (!target || rows.length === 0) throw notFound(`Your credentials for '${params.server}' in ${params.user}/${params.slug}`);
+      await announceCredentialsChanged(c.env, target.server.id, userId);
       await insertEvent(getDb(c.env.DB), {
         ownerId: target.preset.ownerId,
         presetId: target.preset.id,

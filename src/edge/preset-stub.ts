@@ -35,6 +35,26 @@ export async function invalidatePresets(env: Env, handle: string, slugs: Iterabl
 }
 
 /**
+ * A user's own credentials for a server changed (connected, key set, disconnected): the objects
+ * of every preset the server is attached to forget what they resolved for that user and close
+ * that user's upstream sessions of it, so the next call uses the new credentials (or none).
+ */
+export async function announceCredentialsChanged(env: Env, serverId: string, userId: string): Promise<void> {
+  const { results } = await env.DB.prepare(
+    `SELECT u.handle, p.slug FROM preset_servers ps JOIN presets p ON p.id = ps.preset_id JOIN users u ON u.id = p.owner_id WHERE ps.server_id = ?1`,
+  )
+    .bind(serverId)
+    .all<{ handle: string; slug: string }>();
+  await Promise.all(
+    results.map(({ handle, slug }) =>
+      presetStub(env, handle, slug)
+        .credentialsChanged(serverId, userId)
+        .catch((e: unknown) => console.error("credential change not announced", handle, slug, e)),
+    ),
+  );
+}
+
+/**
  * One of the user's API tokens was revoked: tells the objects of the presets the user owns or is a
  * member of, so streams opened with an API token close now instead of when they time out. On any
  * other preset (public, of another owner) such a stream carries only what an anonymous caller may

@@ -7,6 +7,7 @@
  * and instructions a preset declares are derived from what its upstreams declared.
  */
 
+import { CredentialsRequired, credentialsRequiredError } from "../credentials/caller-credentials";
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
@@ -195,7 +196,11 @@ export class PresetItems {
     } catch (e) {
       if (e instanceof UpstreamRpcError) return rpcErrorBody(req.id, e.code, e.message, e.data);
       if (e instanceof UpstreamFailure) return rpcErrorBody(req.id, RpcCode.UpstreamUnavailable, e.message, { upstream: e.upstream, reason: e.kind });
-      if (e instanceof CallerIdentityError) return rpcErrorBody(req.id, RpcCode.Unauthorized, e.message, { upstream: e.upstream });
+      if (e instanceof CallerIdentityError) {
+        if (!(e.cause instanceof CredentialsRequired)) return rpcErrorBody(req.id, RpcCode.Unauthorized, e.message, { upstream: e.upstream });
+        const error = credentialsRequiredError(e.cause, caller?.capabilities ?? {});
+        return rpcErrorBody(req.id, error.code, error.message, error.data);
+      }
       throw e;
     }
   }

@@ -5,6 +5,7 @@
  * redirect to the upstream's authorization server, the callback, and the gateway's Client ID
  * Metadata Document for those servers.
  */
+
 import { type Context, Hono } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
@@ -17,6 +18,7 @@ import { checkUserHeaders } from "../credentials/user-headers";
 import { getDb } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import type { AppEnv } from "../edge/app-env";
+import { announceCredentialsChanged } from "../edge/preset-stub";
 import { decideAccess } from "../policy/access";
 import { ApiError } from "../shared/errors";
 import { publicUrl } from "../shared/public-url";
@@ -95,6 +97,7 @@ export function buildConnect(): Hono<AppEnv> {
         { userId: session.userId, state, code: c.req.query("code") ?? null, iss: c.req.query("iss") ?? null, error: c.req.query("error") ?? null },
         guardOptions(c.env),
       );
+      await announceCredentialsChanged(c.env, done.serverId, session.userId);
       const db = getDb(c.env.DB);
       const event = insertEvent(db, {
         ownerId: done.ownerId,

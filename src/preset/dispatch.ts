@@ -7,6 +7,7 @@
  * request is counted against the caller's rate limits first. Also the session's DELETE and GET.
  */
 
+import { CredentialsRequired, credentialsRequiredError } from "../credentials/caller-credentials";
 import type { PresetNotifications } from "../items/notifications";
 import { ITEM_METHODS, type PresetItems } from "../items/preset-items";
 import { keptCapabilities, keptClientName } from "../mcp/client-capabilities";
@@ -112,6 +113,11 @@ export class McpDispatch {
       streams: deps.streams,
       limits: deps.limits,
       upstreamNotification: (server, m, caller) => deps.notifications.upstreamNotification(server, m, caller),
+      // A caller without their own credentials for an upstream is sent to its connect page (a URL elicitation where the client takes one).
+      identityError: (e, capabilities) =>
+        e.cause instanceof CredentialsRequired
+          ? credentialsRequiredError(e.cause, capabilities)
+          : { code: RpcCode.Unauthorized, message: e.message, data: { upstream: e.upstream } },
       refuse: (ctx, req, limited) => this.#refuse(ctx.config, ctx.caller, req, limited),
       record: (ctx, req, facts, body, at) => this.#record(ctx.config, ctx.caller, req, facts, body, at, ctx.metrics),
     });

@@ -12,6 +12,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { type CallerIdentity, CredentialsRequired, callerCredentials, needsCallerCredentials } from "../credentials/caller-credentials";
 import { PresetNotifications } from "../items/notifications";
 import { PresetItems } from "../items/preset-items";
 import type { McpCall, McpReply, PresetRef } from "../mcp/contract";
@@ -24,11 +25,12 @@ import { CatalogAudit } from "../tools/catalog-audit";
 import { CatalogCache } from "../tools/catalog-cache";
 import { ToolBindings } from "../tools/tool-bindings";
 import { UpstreamPool } from "../upstream/pool";
+import { isGatewayCaller, type UpstreamCaller } from "../upstream/session-scope";
 import { UsageRecorder } from "../usage/recorder";
 import { Admission, type Entrant } from "./admission";
 import { Alarms, UPSTREAM_IDLE_MS } from "./alarms";
 import { PresetAudit } from "./audit";
-import { loadPresetConfig } from "./config";
+import { loadPresetConfig, type PresetServer } from "./config";
 import { ConfigCache } from "./config-cache";
 import { McpDispatch } from "./dispatch";
 import { SessionStore } from "./session-store";
@@ -78,6 +80,9 @@ export class PresetGateway extends DurableObject<Bindings> {
       onResourceUpdated: (server, uri, caller) => notifications.resourceUpdated(server, uri, caller),
       onConnected: (server, key) => notifications.resubscribe(server, key),
       onLog: (server, params) => this.#streams.broadcastLog(server.name, params),
+      // Each consumer's own upstream credentials (credentials/caller-credentials.ts); the gateway's own requests use the owner's.
+      ownCredentials: (server) => needsCallerCredentials(server),
+      identify: (server, caller) => this.#identify(server, caller),
       // What an upstream asks outside any call goes to the client that owns its session (per-caller, per-session scopes).
       askSession: (_server, sessionId, method, params) =>
         this.#streams.ask(sessionId, method, params).catch((e: unknown) => {
@@ -124,6 +129,16 @@ export class PresetGateway extends DurableObject<Bindings> {
     });
   }
 
+  /** The headers a caller's own credentials add on an upstream's requests; CredentialsRequired when they have none. */
+  async #identify(server: PresetServer, caller: UpstreamCaller): Promise<CallerIdentity> {
+    const config = this.#config.current;
+    if (!config) throw new CredentialsRequired(server.name, null, `Upstream '${server.name}' needs your own credentials.`);
+    const userId = isGatewayCaller(caller) ? config.ownerId : caller.userId;
+    // The connect page is named by the origin the caller's request reached (PUBLIC_URL when set).
+    const origin = this.env.PUBLIC_URL?.replace(/\/+$/, "") || caller.origin || "";
+    return callerCredentials(this.env, server, userId, { origin, handle: config.handle, slug: config.slug });
+  }
+
   /** A POST to the preset's MCP endpoint. */
   async mcp(call: McpCall): Promise<McpReply> {
     return this.#dispatch.mcp(call);
@@ -154,6 +169,11 @@ export class PresetGateway extends DurableObject<Bindings> {
   }
 
   /** One of this user's API tokens was revoked: its standalone streams opened with an API token close (resuming needs a valid credential). */
+  /** A user's own credentials for a server changed: what was resolved for them, and their upstream sessions of it, go. */
+  async credentialsChanged(serverId: string, userId: string): Promise<void> {
+    this.#pool.forgetCaller(serverId, userId);
+  }
+
   async apiTokenRevoked(userId: string): Promise<void> {
     this.#streams.disconnectTokenListeners(userId);
   }

@@ -118,7 +118,8 @@ export class CatalogCache {
     let complete = true;
     const lists = await Promise.all(
       config.servers.map(async (server) => {
-        const tools = (await this.#pool.tools(server, caller).catch(() => null)) ?? this.#pool.knownTools(server, caller);
+        // A caller who cannot list it now (down, or no credentials of theirs yet) sees what others were last served.
+        const tools = (await this.#pool.tools(server, caller).catch(() => null)) ?? this.#pool.knownTools(server, caller) ?? this.#pool.anyKnownTools(server);
         if (!tools) complete = false;
         return tools;
       }),

@@ -735,6 +735,14 @@ export class UpstreamPool {
     return this.connected;
   }
 
+  /** A user's own credentials for a server changed: forgets what was resolved for them and ends their upstream sessions of it. */
+  forgetCaller(serverId: string, userId: string): void {
+    this.#identities.delete(`${serverId}|${userId}`);
+    for (const conn of [...this.#conns.values()]) {
+      if (conn.serverId === serverId && conn.caller.userId === userId && !isGatewayCaller(conn.caller)) this.#drop(conn, true);
+    }
+  }
+
   /** A downstream session ended: the upstream sessions that were its own end too (DELETE). */
   endSession(sessionId: string): void {
     const own = `session:${sessionId}|`;
