@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--ref <git-ref>] [--reps N] [--cell-ms N] [--wrangler-dev | --no-wrangler-dev]
+ * `npm run bench [-- --quick] [--ref <git-ref>] [--reps N] [--cell-ms N] [--deadline-s N] [--wrangler-dev | --no-wrangler-dev]
  *   [--storage tmpfs|disk] [--out file]`
  *
  * One bounded, loopback-only benchmark of the gateway against direct calls, a bare forwarding
@@ -36,6 +36,7 @@ const { values: opts } = parseArgs({
     ref: { type: "string" },
     reps: { type: "string" },
     "cell-ms": { type: "string" },
+    "deadline-s": { type: "string" },
     "wrangler-dev": { type: "boolean" },
     "no-wrangler-dev": { type: "boolean" },
     out: { type: "string", default: join(ROOT, "bench/results/latest.json") },
@@ -47,6 +48,7 @@ const mode = {
   ...MODES[modeName],
   ...(opts.reps ? { reps: Math.max(1, Number(opts.reps)) } : {}),
   ...(opts["cell-ms"] ? { cellMs: Number(opts["cell-ms"]) } : {}),
+  ...(opts["deadline-s"] ? { deadlineMs: Number(opts["deadline-s"]) * 1000 } : {}),
 };
 if (opts["wrangler-dev"]) mode.wranglerDev = true;
 if (opts["no-wrangler-dev"]) mode.wranglerDev = false;

@@ -19,7 +19,7 @@ export const SCOPE_CALLERS = 8;
 /** Repetitions, timed window per cell, warm-up per cell, samples of the server-time probe. */
 export const MODES = {
   full: { reps: 3, cellMs: 2_500, warmupMs: 600, probeSamples: 300, wranglerDev: true, deadlineMs: 9.5 * 60_000 },
-  quick: { reps: 3, cellMs: 350, warmupMs: 150, probeSamples: 100, wranglerDev: false, deadlineMs: 135_000 },
+  quick: { reps: 3, cellMs: 350, warmupMs: 150, probeSamples: 100, wranglerDev: false, deadlineMs: 150_000 },
 };
 
 /**
