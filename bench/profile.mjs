@@ -19,7 +19,7 @@ import { forkReady, startGuard, stopChild } from "./lib/children.mjs";
 import { summarizeProfile } from "./lib/cpuprofile.mjs";
 import { runCell } from "./lib/driver.mjs";
 import { benchSecrets, seedGateway, startMiniflare } from "./lib/gateway.mjs";
-import { CATALOG_SIZES, opFor, TARGETS, WORKLOADS } from "./lib/plan.mjs";
+import { CATALOG_SIZES, opFor, SCOPE_CALLERS, TARGETS, WORKLOADS } from "./lib/plan.mjs";
 import { descendantsNamed } from "./lib/procfs.mjs";
 import { summarize } from "./lib/stats.mjs";
 
@@ -61,15 +61,16 @@ try {
   });
   cleanups.push(() => mf.dispose());
   for (const pid of descendantsNamed(process.pid, "workerd")) guard.watch(pid);
-  const seed = await seedGateway(urls.gateway, secrets.ADMIN_TOKEN, upstream.ready.url, CATALOG_SIZES);
+  const seed = await seedGateway(urls.gateway, secrets.ADMIN_TOKEN, upstream.ready.url, CATALOG_SIZES, workload.callers ? SCOPE_CALLERS : 0);
 
-  const endpoints = { upstream: upstream.ready.url, ...urls, peer: {}, handle: seed.handle, token: seed.token };
+  const endpoints = { upstream: upstream.ready.url, ...urls, peer: {}, handle: seed.handle, token: seed.token, callerTokens: seed.callerTokens };
   const addr = target.address(workload, endpoints);
   const load = (/** @type {number} */ ms) =>
     runCell({
       origin: addr.origin,
       path: addr.path,
       headers: addr.headers,
+      clientHeaders: addr.clientHeaders,
       concurrency: workload.concurrency,
       durationMs: ms,
       op: opFor(workload.op, addr.toolPrefix),

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--ref <git-ref>] [--reps N] [--cell-ms N] [--wrangler-dev | --no-wrangler-dev]
+ * `npm run bench [-- --quick] [--ref <git-ref>] [--reps N] [--cell-ms N] [--deadline-s N] [--wrangler-dev | --no-wrangler-dev]
  *   [--storage tmpfs|disk] [--out file]`
  *
  * One bounded, loopback-only benchmark of the gateway against direct calls, a bare forwarding
@@ -24,7 +24,7 @@ import { buildGateway, buildNaiveProxy, prepareSource, ROOT } from "./lib/build.
 import { forkReady, startGuard, stopChild } from "./lib/children.mjs";
 import { MODERN_PROTOCOL_VERSION, PROTOCOL_VERSION, runCell } from "./lib/driver.mjs";
 import { benchSecrets, seedGateway, startMiniflare } from "./lib/gateway.mjs";
-import { CATALOG_SIZES, MODES, opFor, rotate, runsOn, TARGETS, WORKLOADS } from "./lib/plan.mjs";
+import { CATALOG_SIZES, MODES, opFor, rotate, runsOn, SCOPE_CALLERS, TARGETS, WORKLOADS } from "./lib/plan.mjs";
 import { probeServerTime } from "./lib/probe.mjs";
 import { cpuDelta, descendants, descendantsNamed, sampleCpu } from "./lib/procfs.mjs";
 import { checkTargets, cpuPerRequest, rawCell, renderMarkdown, summarizeCells } from "./lib/report.mjs";
@@ -36,6 +36,7 @@ const { values: opts } = parseArgs({
     ref: { type: "string" },
     reps: { type: "string" },
     "cell-ms": { type: "string" },
+    "deadline-s": { type: "string" },
     "wrangler-dev": { type: "boolean" },
     "no-wrangler-dev": { type: "boolean" },
     out: { type: "string", default: join(ROOT, "bench/results/latest.json") },
@@ -47,6 +48,7 @@ const mode = {
   ...MODES[modeName],
   ...(opts.reps ? { reps: Math.max(1, Number(opts.reps)) } : {}),
   ...(opts["cell-ms"] ? { cellMs: Number(opts["cell-ms"]) } : {}),
+  ...(opts["deadline-s"] ? { deadlineMs: Number(opts["deadline-s"]) * 1000 } : {}),
 };
 if (opts["wrangler-dev"]) mode.wranglerDev = true;
 if (opts["no-wrangler-dev"]) mode.wranglerDev = false;
@@ -108,8 +110,10 @@ async function main() {
   cleanups.push(() => mf.dispose());
   const workerd = descendantsNamed(process.pid, "workerd");
   for (const pid of workerd) guard.watch(pid);
-  const seed = await seedGateway(urls.gateway, secrets.ADMIN_TOKEN, upstreamBase, CATALOG_SIZES);
+  const callers = WORKLOADS.some((w) => w.callers) ? SCOPE_CALLERS : 0;
+  const seed = await seedGateway(urls.gateway, secrets.ADMIN_TOKEN, upstreamBase, CATALOG_SIZES, callers);
   if (!seed.rateLimitLifted) log("note: this API has no preset rate limit to lift");
+  if (!seed.sessionScopes) log("note: this API has no upstream session scopes: the scope-* rows all measure one shared session");
 
   /** @type {{ url: string, pid: number, stop: () => Promise<void> } | undefined} */
   let dev;
@@ -131,18 +135,29 @@ async function main() {
   }
   log(`up: upstream ${upstreamBase}, gateway ${urls.gateway}, workerd pid ${workerd.join(",")}${dev ? `, wrangler dev ${dev.url}` : ""}`);
 
-  const endpoints = { upstream: upstreamBase, ...urls, peer: peer.ready.urls, dev: dev?.url, handle: seed.handle, token: seed.token };
+  const endpoints = {
+    upstream: upstreamBase,
+    ...urls,
+    peer: peer.ready.urls,
+    dev: dev?.url,
+    handle: seed.handle,
+    token: seed.token,
+    callerTokens: seed.callerTokens,
+  };
   /** @type {Record<string, number[]>} */
   const cpuGroups = { driver: [process.pid], upstream: [/** @type {number} */ (upstream.child.pid)], workerd, peer: [/** @type {number} */ (peer.child.pid)] };
   if (dev) cpuGroups["wrangler-dev"] = [dev.pid, ...descendants(dev.pid)];
   const targets = TARGETS.filter((t) => t.id !== "wrangler-dev" || dev);
   const targetsFor = (/** @type {import('./lib/plan.mjs').Workload} */ w) => targets.filter((t) => runsOn(w, t));
 
+  /** The upstream server's counters: sessions it initialized, messages by JSON-RPC method. */
+  const upstreamStats = async (/** @type {string} */ server) =>
+    /** @type {{ initializes: number, requests: Record<string, number> }} */ (await (await fetch(`${upstreamBase}/__stats/${server}`)).json());
   /** Messages the upstream server has received so far, by JSON-RPC method. */
-  const upstreamCounts = async (/** @type {string} */ server) => {
-    const stats = await (await fetch(`${upstreamBase}/__stats/${server}`)).json();
-    return /** @type {Record<string, number>} */ (stats.requests);
-  };
+  const upstreamCounts = async (/** @type {string} */ server) => (await upstreamStats(server)).requests;
+  /** Upstream sessions the first (warm-up) cell of each workload opened, gateway only. */
+  /** @type {Record<string, number>} */
+  const warmupSessions = {};
 
   /** @param {import('./lib/plan.mjs').Target} t @param {import('./lib/plan.mjs').Workload} w @param {number} durationMs @param {number} rep */
   const runOne = async (t, w, durationMs, rep) => {
@@ -152,10 +167,14 @@ async function main() {
       cpu1 = {},
       up0 = {},
       up1 = {};
+    // Upstream sessions opened over the whole cell, setup and teardown included (the timed
+    // window alone misses the sessions its clients' setup opened).
+    const init0 = (await upstreamStats(w.server)).initializes;
     const r = await runCell({
       origin: addr.origin,
       path: addr.path,
       headers: addr.headers,
+      clientHeaders: addr.clientHeaders,
       concurrency: w.concurrency,
       durationMs,
       op: opFor(w.op, addr.toolPrefix),
@@ -177,7 +196,18 @@ async function main() {
         .filter(([, n]) => n !== 0),
     );
     const total = Object.values(byMethod).reduce((a, b) => a + b, 0);
-    return { rep, target: t.id, workload: w.id, ...r, cpuMs: cpuDelta(cpu0, cpu1), upstreamMessages: r.wallMs > 0 ? total : null, upstreamByMethod: byMethod };
+    const upstreamSessions = (await upstreamStats(w.server)).initializes - init0;
+    if (rep < 0 && t.id === "gateway") warmupSessions[w.id] = upstreamSessions;
+    return {
+      rep,
+      target: t.id,
+      workload: w.id,
+      ...r,
+      cpuMs: cpuDelta(cpu0, cpu1),
+      upstreamMessages: r.wallMs > 0 ? total : null,
+      upstreamByMethod: byMethod,
+      upstreamSessions,
+    };
   };
 
   log("warm-up: every cell once");
@@ -224,7 +254,7 @@ async function main() {
     `${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, workerd ${versions.workerd}, wrangler ${versions.wrangler}, SDK ${versions["@modelcontextprotocol/sdk"]}; ` +
       `source ${src.commit?.slice(0, 10) ?? "?"}${src.dirty ? " + uncommitted changes" : ""}. JSON replies everywhere; p50/p99 pooled over repetitions, req/s = median of repetitions; ×direct and ×floor are req/s ratios.`,
   ].join("\n");
-  console.log(renderMarkdown({ results, targets, workloads: WORKLOADS, cpu, serverTime, checks, bundle, header }));
+  console.log(renderMarkdown({ results, targets, workloads: WORKLOADS, cpu, serverTime, checks, bundle, header, warmupSessions }));
 
   const doc = {
     schema: 1,
@@ -241,13 +271,30 @@ async function main() {
       modernProtocolVersion: MODERN_PROTOCOL_VERSION,
       wire: "application/json (upstream jsonResponse, peer enableJsonResponse)",
       rateLimitLifted: seed.rateLimitLifted,
+      sessionScopes: seed.sessionScopes,
+      scopeCallers: callers,
     },
     bundle: { rawBytes: bundle.rawBytes, gzipBytes: bundle.gzipBytes, gzipBytesChecked: bundleGzipBytes, wranglerReport: bundle.wranglerReport },
     targets: targets.map((t) => ({ id: t.id, label: t.label })),
-    workloads: WORKLOADS.map((w) => ({ id: w.id, label: w.label, concurrency: w.concurrency, era: w.era ?? "legacy", targets: w.targets ?? null })),
+    workloads: WORKLOADS.map((w) => ({
+      id: w.id,
+      label: w.label,
+      concurrency: w.concurrency,
+      era: w.era ?? "legacy",
+      targets: w.targets ?? null,
+      preset: w.preset,
+      signedInCallers: w.callers ? w.concurrency : 0,
+      sessionScope: w.scope ?? (seed.sessionScopes ? "shared" : null),
+    })),
     results,
     cpuMsPerRequestAtSaturation: { workload: "echo-c32", byTarget: cpu },
     upstreamRequestsThroughGateway: Object.fromEntries(Object.entries(results.gateway ?? {}).map(([w, s]) => [w, s.upstreamRequestsPerOp])),
+    upstreamSessionsThroughGateway: Object.fromEntries(
+      Object.entries(results.gateway ?? {}).map(([w, s]) => [
+        w,
+        { warmupCell: warmupSessions[w] ?? null, perCell: s.upstreamSessionsPerCell, perOp: s.upstreamSessionsPerOp },
+      ]),
+    ),
     serverTime,
     checks,
     raw: cells.map(rawCell),

@@ -164,11 +164,13 @@ export async function listAll(s) {
  * right at its edges (to read CPU and upstream counters for exactly the timed requests).
  * A modern-era cell (`era: 'modern'`) opens no sessions; its churn operation is a new client's
  * tools/list + tools/call, with no handshake before and no DELETE after.
- * @param {{ origin: string, path: string, headers?: Record<string, string>, concurrency: number, durationMs: number, op: Operation,
- *   era?: Era, hooks?: { before?: () => Promise<void>, after?: () => Promise<void> } }} cell
+ * `clientHeaders[i]`, when given, adds to `headers` for client i (e.g. each client its own user's token).
+ * @param {{ origin: string, path: string, headers?: Record<string, string>, clientHeaders?: Record<string, string>[], concurrency: number,
+ *   durationMs: number, op: Operation, era?: Era, hooks?: { before?: () => Promise<void>, after?: () => Promise<void> } }} cell
  */
-export async function runCell({ origin, path, headers = {}, concurrency, durationMs, op, era = "legacy", hooks = {} }) {
+export async function runCell({ origin, path, headers = {}, clientHeaders, concurrency, durationMs, op, era = "legacy", hooks = {} }) {
   const conns = Array.from({ length: concurrency }, () => new Client(origin, { pipelining: 1, keepAliveTimeout: 60_000 }));
+  const headersOf = (/** @type {number} */ i) => (clientHeaders ? { ...headers, ...clientHeaders[i] } : headers);
   /** @type {number[]} */
   const latencies = [];
   let errors = 0;
@@ -182,11 +184,11 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
   /** @type {McpSession[]} */
   const sessions = [];
   /**
-   * One operation on a client's connection and session.
-   * @param {Client} conn @param {McpSession} s
+   * One operation on client i's connection and session.
+   * @param {Client} conn @param {McpSession} s @param {number} i
    * @returns {Promise<{ pages: number, after?: () => Promise<void> }>}
    */
-  const once = async (conn, s) => {
+  const once = async (conn, s, i) => {
     if (op.kind === "call") {
       await callTool(s, op.tool, op.args);
       return { pages: 0 };
@@ -196,7 +198,7 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
       if (got.tools !== op.expectTools) throw new Error(`tools/list: ${got.tools} tools, expected ${op.expectTools}`);
       return { pages: got.pages };
     }
-    const fresh = new McpSession(conn, path, headers, era);
+    const fresh = new McpSession(conn, path, headersOf(i), era);
     await fresh.open();
     await listAll(fresh);
     await callTool(fresh, op.tool, op.args);
@@ -206,7 +208,7 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
     if (op.kind !== "churn") {
       const setup = await Promise.allSettled(
         conns.map(async (c, i) => {
-          const s = new McpSession(c, path, headers, era);
+          const s = new McpSession(c, path, headersOf(i), era);
           sessions[i] = s;
           await s.open();
         }),
@@ -217,7 +219,7 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
     // One untimed operation per client, then a pause: the cell starts in steady state (JIT warm,
     // caches filled, and any background work the first request set off, such as a Durable
     // Object refreshing a stale stored tool list, already done) for every target alike.
-    await Promise.allSettled(conns.map((conn, i) => once(conn, sessions[i]).then((r) => r.after?.())));
+    await Promise.allSettled(conns.map((conn, i) => once(conn, sessions[i], i).then((r) => r.after?.())));
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     await hooks.before?.();
     const start = performance.now();
@@ -227,7 +229,7 @@ export async function runCell({ origin, path, headers = {}, concurrency, duratio
         while (performance.now() < deadline) {
           const t0 = performance.now();
           try {
-            const r = await once(conn, sessions[i]);
+            const r = await once(conn, sessions[i], i);
             latencies.push(performance.now() - t0);
             pages += r.pages;
             if (r.after) await r.after(); // churn: end the session inside the wall time, outside the latency

@@ -18,7 +18,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { ROOT } from "./build.mjs";
-import { MODERN_SERVERS } from "./plan.mjs";
+import { MODERN_SERVERS, SCOPE_PRESETS } from "./plan.mjs";
 
 /**
  * compatibility_date and compatibility_flags from wrangler.toml (the two lines we need).
@@ -108,13 +108,20 @@ export async function startMiniflare({ srcRoot, scriptPath, naivePath, upstreamB
  * Presets: `echo` (public, server `bench`), `list<N>` (public, server `tools<N>`),
  * `echo-private` (private, server `bench`; needs the user's API token: one D1 read per request),
  * and over the dual-era upstream servers `modern-echo` (server `modern`) and `modern-list1000`
- * (server `modern-tools1000`), both public, for the 2026-07-28 workloads.
+ * (server `modern-tools1000`), both public, for the 2026-07-28 workloads. All of them attach
+ * their server with `sessionScope: "shared"`, what every result before session scopes measured.
+ * The scope presets `scope-shared`, `scope-caller` and `scope-session` (public, server `bench`)
+ * attach it with `shared`, `per-caller` and `per-session` (SCOPE_PRESETS), and `callers` more
+ * users (`bench-caller-<i>`, each with its own API token) call them as distinct signed-in callers.
+ * Against an API without session scopes (`--ref` to an older commit) the field is left out:
+ * every preset is then what `shared` is, and `sessionScopes` comes back false.
  * @param {string} base gateway origin
  * @param {string} adminToken
  * @param {string} upstreamBase
  * @param {number[]} catalogSizes
+ * @param {number} [callers] how many signed-in callers to create for the scope rows
  */
-export async function seedGateway(base, adminToken, upstreamBase, catalogSizes) {
+export async function seedGateway(base, adminToken, upstreamBase, catalogSizes, callers = 0) {
   const call = async (/** @type {string} */ method, /** @type {string} */ path, /** @type {string} */ token, /** @type {unknown} */ body) => {
     const res = await fetch(`${base}/api/v1${path}`, {
       method,
@@ -140,10 +147,12 @@ export async function seedGateway(base, adminToken, upstreamBase, catalogSizes) 
     ...catalogSizes.map((n) => ({ slug: `list${n}`, server: `tools${n}`, visibility: "public" })),
     { slug: "modern-echo", server: MODERN_SERVERS.echo, visibility: "public" },
     { slug: `modern-list${MODERN_SERVERS.listSize}`, server: MODERN_SERVERS.list, visibility: "public" },
+    ...Object.entries(SCOPE_PRESETS).map(([scope, slug]) => ({ slug, server: "bench", visibility: "public", scope })),
   ];
   // Presets have a per-caller tools/call rate limit (default 100 per 60 s) once the API knows
   // `rateLimit`; lift it so the benchmark measures the path, not the limiter's refusals.
   let rateLimitLifted = true;
+  let sessionScopes = true;
   for (const p of presets) {
     const body = { slug: p.slug, name: `bench ${p.slug}`, visibility: p.visibility };
     try {
@@ -153,7 +162,21 @@ export async function seedGateway(base, adminToken, upstreamBase, catalogSizes) 
       rateLimitLifted = false; // an API without rate limits: nothing to lift
       await call("POST", "/presets", token, body);
     }
-    await call("PUT", `/presets/${p.slug}/servers/${p.server}`, token, { tools: null });
+    const attach = { tools: null };
+    const scope = "scope" in p ? p.scope : "shared";
+    if (sessionScopes) {
+      try {
+        await call("PUT", `/presets/${p.slug}/servers/${p.server}`, token, { ...attach, sessionScope: scope });
+        continue;
+      } catch (e) {
+        if (!/sessionScope|unrecognized/i.test(String(e))) throw e;
+        sessionScopes = false; // an API without session scopes: every upstream session is shared
+      }
+    }
+    await call("PUT", `/presets/${p.slug}/servers/${p.server}`, token, attach);
   }
-  return { handle, token, rateLimitLifted };
+  /** @type {string[]} */
+  const callerTokens = [];
+  for (let i = 1; i <= callers; i++) callerTokens.push((await call("POST", "/users", adminToken, { handle: `bench-caller-${i}` })).token);
+  return { handle, token, callerTokens, rateLimitLifted, sessionScopes };
 }

@@ -8,19 +8,29 @@ export const MODERN_SERVERS = { echo: "modern", list: "modern-tools1000", listSi
 /** Targets that speak the 2026-07-28 era: the naive proxy and the peer are built on SDK v1 (2025 only). */
 export const MODERN_TARGETS = ["direct", "gateway", "floor"];
 
+/**
+ * The presets whose `bench` server is attached with each upstream session scope (the other
+ * presets attach theirs `shared`, as every result before scopes measured), and how many
+ * signed-in callers (users with their own API token) the scope rows run as.
+ */
+export const SCOPE_PRESETS = { shared: "scope-shared", "per-caller": "scope-caller", "per-session": "scope-session" };
+export const SCOPE_CALLERS = 8;
+
 /** Repetitions, timed window per cell, warm-up per cell, samples of the server-time probe. */
 export const MODES = {
   full: { reps: 3, cellMs: 2_500, warmupMs: 600, probeSamples: 300, wranglerDev: true, deadlineMs: 9.5 * 60_000 },
-  quick: { reps: 3, cellMs: 350, warmupMs: 150, probeSamples: 100, wranglerDev: false, deadlineMs: 135_000 },
+  quick: { reps: 3, cellMs: 350, warmupMs: 150, probeSamples: 100, wranglerDev: false, deadlineMs: 150_000 },
 };
 
 /**
  * @typedef {import('./driver.mjs').Operation} Operation
  * @typedef {{ id: string, label: string, server: string, preset: string, concurrency: number, op: Operation, extras: boolean,
- *   era?: import('./driver.mjs').Era, targets?: string[], legacyTwin?: string }} Workload
+ *   era?: import('./driver.mjs').Era, targets?: string[], legacyTwin?: string, callers?: boolean, scope?: string }} Workload
  *   `era` is the client's protocol era (legacy when absent); `targets`, when present, lists the
  *   only targets that run it (the others cannot speak that era and show "—"); `legacyTwin` is the
- *   legacy workload it is compared with.
+ *   legacy workload it is compared with. `callers`: each of the c clients is its own signed-in
+ *   user (Endpoints.callerTokens), not anonymous; `scope` names the upstream session scope the
+ *   row measures (its preset is one of SCOPE_PRESETS), for the upstream sessions table.
  */
 
 const ECHO = { tool: "echo", args: { text: "hello" } };
@@ -114,6 +124,33 @@ export const WORKLOADS = [
     targets: ["gateway"],
     legacyTwin: "churn-c1",
   },
+  // Upstream session scopes: the same upstream `bench` server on three presets that differ only
+  // in the scope, called by 8 persistent clients that are 8 distinct signed-in users.
+  ...Object.entries({ shared: "shared", "per-caller": "caller", "per-session": "session" }).map(([scope, short]) => ({
+    id: `scope-${short}-c${SCOPE_CALLERS}`,
+    label: `tools/call echo, c=${SCOPE_CALLERS}, ${SCOPE_CALLERS} signed-in callers, scope ${scope}`,
+    server: "bench",
+    preset: SCOPE_PRESETS[/** @type {keyof typeof SCOPE_PRESETS} */ (scope)],
+    concurrency: SCOPE_CALLERS,
+    op: { kind: /** @type {const} */ ("call"), ...ECHO },
+    extras: false,
+    targets: ["gateway"],
+    callers: true,
+    scope,
+  })),
+  {
+    // churn-c1 under per-caller: an anonymous caller's upstream session is its client session's,
+    // so every new client costs an upstream initialize (churn-c1's `shared` reuses one session).
+    id: "scope-caller-churn-c1",
+    label: "new session: initialize → list → call, c=1, anonymous, scope per-caller",
+    server: "bench",
+    preset: SCOPE_PRESETS["per-caller"],
+    concurrency: 1,
+    op: { kind: "churn", ...ECHO },
+    extras: false,
+    targets: ["gateway"],
+    scope: "per-caller",
+  },
 ];
 
 /**
@@ -126,8 +163,10 @@ export function runsOn(w, t) {
 }
 
 /**
- * @typedef {{ upstream: string, gateway: string, floor: string, naive: string, peer: Record<string, string>, dev?: string, handle: string, token: string }} Endpoints
- * @typedef {{ origin: string, path: string, headers?: Record<string, string>, toolPrefix: string }} Address
+ * @typedef {{ upstream: string, gateway: string, floor: string, naive: string, peer: Record<string, string>, dev?: string, handle: string, token: string,
+ *   callerTokens: string[] }} Endpoints
+ * @typedef {{ origin: string, path: string, headers?: Record<string, string>, clientHeaders?: Record<string, string>[], toolPrefix: string }} Address
+ *   `clientHeaders[i]`, when present, adds to `headers` for client i (its own user's token).
  * @typedef {{ id: string, label: string, extra: boolean, address: (w: Workload, e: Endpoints) => Address }} Target
  */
 
@@ -137,6 +176,15 @@ const split = (url) => {
   return { origin: u.origin, path: u.pathname };
 };
 
+/**
+ * One `authorization` header per client, each a different signed-in user.
+ * @param {Endpoints} e @param {number} n
+ */
+function callerHeaders(e, n) {
+  if (e.callerTokens.length < n) throw new Error(`${n} signed-in callers wanted, ${e.callerTokens.length} seeded`);
+  return e.callerTokens.slice(0, n).map((t) => ({ authorization: `Bearer ${t}` }));
+}
+
 /** @type {Target[]} */
 export const TARGETS = [
   { id: "direct", label: "direct (client → upstream)", extra: false, address: (w, e) => ({ origin: e.upstream, path: `/${w.server}/mcp`, toolPrefix: "" }) },
@@ -144,7 +192,12 @@ export const TARGETS = [
     id: "gateway",
     label: "gateway (public preset)",
     extra: false,
-    address: (w, e) => ({ origin: e.gateway, path: `/mcp/${e.handle}/${w.preset}`, toolPrefix: `${w.server}__` }),
+    address: (w, e) => ({
+      origin: e.gateway,
+      path: `/mcp/${e.handle}/${w.preset}`,
+      toolPrefix: `${w.server}__`,
+      ...(w.callers ? { clientHeaders: callerHeaders(e, w.concurrency) } : {}),
+    }),
   },
   { id: "floor", label: "floor (bare forwarding worker)", extra: false, address: (w, e) => ({ origin: e.floor, path: `/${w.server}/mcp`, toolPrefix: "" }) },
   {

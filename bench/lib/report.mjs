@@ -10,7 +10,8 @@ const fr = (/** @type {number[]} */ [a, b], d = 2) => `${f(a, d)}–${f(b, d)}`;
 /**
  * @typedef {{ rep: number, target: string, workload: string, latencies: Float64Array, wallMs: number, errors: number,
  *   firstError: string | null, pagesPerOp: number, cpuMs: Record<string, number>, upstreamMessages: number | null,
- *   upstreamByMethod: Record<string, number> }} Cell
+ *   upstreamByMethod: Record<string, number>, upstreamSessions?: number }} Cell
+ *   `upstreamSessions`: initializes the upstream server saw over the whole cell, setup and teardown included.
  */
 
 /** Percentiles kept per cell in the raw section instead of every sample. */
@@ -35,6 +36,7 @@ export function rawCell(c) {
     cpuMs: c.cpuMs,
     upstreamMessages: c.upstreamMessages,
     upstreamByMethod: c.upstreamByMethod,
+    upstreamSessions: c.upstreamSessions ?? null,
   };
 }
 
@@ -60,11 +62,14 @@ export function summarizeCells(cells, targetIds, workloadIds) {
       const cpu = {};
       for (const c of mine) for (const [g, ms] of Object.entries(c.cpuMs)) cpu[g] = (cpu[g] ?? 0) + ms;
       const perOp = (/** @type {number} */ x) => (ops ? x / ops : NaN);
+      const sessions = mine.every((c) => c.upstreamSessions !== undefined) ? mine.reduce((n, c) => n + /** @type {number} */ (c.upstreamSessions), 0) : null;
       out[t] ??= {};
       out[t][w] = {
         ...s,
         pagesPerOp: mean(mine.map((c) => c.pagesPerOp)),
         upstreamRequestsPerOp: up === null || ops === 0 ? null : up / ops,
+        upstreamSessionsPerCell: sessions === null ? null : sessions / mine.length,
+        upstreamSessionsPerOp: sessions === null ? null : perOp(sessions),
         upstreamByMethodPerOp: Object.fromEntries(Object.entries(byMethod).map(([m, n]) => [m, perOp(n)])),
         cpuMsPerOp: Object.fromEntries(Object.entries(cpu).map(([g, ms]) => [g, perOp(ms)])),
         serverCpuMsPerOp: perOp(
@@ -198,9 +203,10 @@ export function checkTargets(r, { serverTime, bundleGzipBytes }) {
  * @param {{ results: Record<string, Record<string, any>>, targets: { id: string, label: string, extra?: boolean }[],
  *   workloads: { id: string, label: string, targets?: string[], legacyTwin?: string }[],
  *   cpu: ReturnType<typeof cpuPerRequest>, serverTime: Record<string, any>, checks: ReturnType<typeof checkTargets>,
- *   bundle: { gzipBytes: number, rawBytes: number, wranglerReport: { gzipKiB: number } | null }, header: string }} doc
+ *   bundle: { gzipBytes: number, rawBytes: number, wranglerReport: { gzipKiB: number } | null }, header: string,
+ *   warmupSessions?: Record<string, number> }} doc
  */
-export function renderMarkdown({ results, targets, workloads, cpu, serverTime, checks, bundle, header }) {
+export function renderMarkdown({ results, targets, workloads, cpu, serverTime, checks, bundle, header, warmupSessions = {} }) {
   const lines = [header, ""];
   lines.push(
     "| workload | target | p50 ms | p99 ms | req/s | p50 min–max | req/s min–max | req/s ×direct | req/s ×floor | p50 +floor ms | server CPU ms/op | upstream req/op | errors |",
@@ -236,6 +242,7 @@ export function renderMarkdown({ results, targets, workloads, cpu, serverTime, c
       lines.push(`| ${w.label} vs ${legacyLabel} | ${cells.join(" | ")} |`);
     }
   }
+  lines.push(...scopeTable(results, workloads, warmupSessions));
   const groups = [...new Set(Object.values(cpu).flatMap((e) => Object.keys(e.msPerRequest)))];
   lines.push("", "**CPU ms per request at saturation (tools/call echo, c=32), per process** (servers = all but the driver)", "");
   lines.push(`| target | ${groups.join(" | ")} | servers |`, `|---|${groups.map(() => "--:").join("|")}|--:|`);
@@ -257,4 +264,42 @@ export function renderMarkdown({ results, targets, workloads, cpu, serverTime, c
   lines.push("**Targets**", "");
   for (const c of checks) lines.push(`- ${c.pass === null ? "n/a " : c.pass ? "PASS" : "MISS"} ${c.text}: ${c.value}`);
   return lines.join("\n");
+}
+
+/**
+ * The upstream session scope rows through the gateway beside their `shared` twins: req/s against
+ * the shared row of the same operation and against the floor's plain row (echo-c8, churn-c1), and
+ * the upstream sessions (initializes) each opened. Empty when no workload names a scope.
+ * @param {Record<string, Record<string, any>>} results
+ * @param {{ id: string, label: string, concurrency?: number, op?: { kind: string }, scope?: string, callers?: boolean, era?: string }[]} workloads
+ * @param {Record<string, number>} warmupSessions
+ */
+function scopeTable(results, workloads, warmupSessions) {
+  const scoped = workloads.filter((w) => w.scope);
+  if (!scoped.length) return [];
+  const same = (/** @type {typeof workloads[number]} */ a, /** @type {typeof workloads[number]} */ b) =>
+    a.op?.kind === b.op?.kind && a.concurrency === b.concurrency;
+  /** The unscoped legacy row of the same operation (what the floor ran). @param {typeof workloads[number]} w */
+  const plain = (w) => workloads.find((x) => !x.scope && !x.era && !x.callers && same(x, w));
+  /** The shared row of the same operation: a scope row, else the plain row (churn-c1). @param {typeof workloads[number]} w */
+  const sharedOf = (w) => scoped.find((x) => x.scope === "shared" && same(x, w)) ?? plain(w);
+  const rows = [...new Set(scoped.flatMap((w) => [sharedOf(w), w]).filter((w) => w !== undefined))];
+  const lines = [
+    "",
+    "**Upstream session scopes, gateway** (sessions = initializes the upstream saw: in the first cell of the run, and per timed cell with its setup; init/op = upstream initializes per timed operation)",
+    "",
+    "| workload | scope | p50 ms | req/s | ×shared | ×floor | sessions, first cell | sessions per cell | init/op |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+  ];
+  for (const w of rows) {
+    const s = results.gateway?.[w.id];
+    if (!s) continue;
+    const sh = results.gateway?.[sharedOf(w)?.id ?? ""];
+    const fl = results.floor?.[plain(w)?.id ?? ""];
+    const init = s.upstreamByMethodPerOp?.initialize ?? 0;
+    lines.push(
+      `| ${w.label} | ${w.scope ?? "shared"} | ${f(s.p50Ms)} | ${f(s.rps, 0)} | ${sh ? f(s.rps / sh.rps) : "–"} | ${fl ? f(s.rps / fl.rps) : "–"} | ${warmupSessions[w.id] ?? "–"} | ${s.upstreamSessionsPerCell === null ? "–" : f(s.upstreamSessionsPerCell, 1)} | ${f(init, 3)} |`,
+    );
+  }
+  return lines;
 }
