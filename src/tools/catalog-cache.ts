@@ -177,7 +177,8 @@ export class CatalogCache {
     const direct = resolveToolName(name, config.servers);
     if (direct) {
       const { server, upstreamName } = direct;
-      const tools = await this.#pool.tools(server, caller).catch(() => this.#pool.knownTools(server, caller));
+      // The list already held answers at once (the hot path); else it is asked for.
+      const tools = this.#pool.knownTools(server, caller) ?? (await this.#pool.tools(server, caller).catch(() => null));
       if (tools === null || tools.some((t) => t.name === upstreamName)) return direct;
       if (now - (this.#relisted.get(server.id) ?? Number.NEGATIVE_INFINITY) < RELIST_UNKNOWN_MS) return null;
       this.#relisted.set(server.id, now);

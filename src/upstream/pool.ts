@@ -288,7 +288,8 @@ export class UpstreamPool {
   ): Promise<Record<string, unknown>> {
     const { onInputRequired: _, clientCapabilities: _c, passThroughInput: _p, caller = GATEWAY_CALLER, ask, ...messages } = relay ?? {};
     for (let attempt = 0; ; attempt++) {
-      const conn = await this.#connection(server, caller);
+      const reached = this.#connection(server, caller);
+      const conn = reached instanceof Promise ? await reached : reached;
       const client = await conn.client;
       const id = this.#nextId();
       const running = { sessionId: caller.sessionId, ask };
@@ -762,7 +763,7 @@ export class UpstreamPool {
    * Past MAX_UPSTREAM_SESSIONS the least recently used idle session is closed; if every one is busy,
    * the request is refused.
    */
-  async #connection(server: PresetServer, caller: UpstreamCaller): Promise<Connection> {
+  #connection(server: PresetServer, caller: UpstreamCaller): Connection | Promise<Connection> {
     const now = Date.now();
     this.#lastUsed = now;
     const key = this.#keyOf(server, caller);
@@ -774,12 +775,20 @@ export class UpstreamPool {
       this.#conns.set(id, existing);
       existing.lastUsed = now;
       if (!caller.ephemeral || ownedBySession(key)) existing.lastSession = caller.sessionId;
-      if (existing.identityExpires !== null && existing.identityExpires - now < IDENTITY_REFRESH_MS) {
-        Object.assign(existing.headers, (await this.#identityOf(server, caller, true))?.headers);
-        existing.identityExpires = this.#identities.get(identityKey(server, caller))?.identity.expiresAt ?? null;
-      }
-      return existing;
+      // The hot path returns at once; only credentials about to expire are resolved again first.
+      if (existing.identityExpires === null || existing.identityExpires - now >= IDENTITY_REFRESH_MS) return existing;
+      return this.#identityOf(server, caller, true).then((identity) => {
+        Object.assign(existing.headers, identity?.headers);
+        existing.identityExpires = identity?.expiresAt ?? null;
+        return existing;
+      });
     }
+    return this.#open(server, caller, key, id, existing);
+  }
+
+  /** Opens a new upstream session for the caller (see #connection). */
+  async #open(server: PresetServer, caller: UpstreamCaller, key: string, id: string, existing: Connection | undefined): Promise<Connection> {
+    const now = Date.now();
     if (existing) this.#drop(existing, true);
     this.#makeRoom(server);
     // Registered before anything is awaited, so concurrent requests of the caller share one session.
