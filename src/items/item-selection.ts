@@ -8,7 +8,7 @@
 
 import type { ToolNaming } from "../tools/catalog";
 import type { Item, ItemKind } from "../upstream/client";
-import { expansionOf, exposeUri, mapResultUris, templatePattern } from "./resource-names";
+import { expansionOf, exposeUri, mapResultUris, namesResources, templatePattern } from "./resource-names";
 
 export type ItemSelection = readonly string[] | null;
 
@@ -73,7 +73,8 @@ export function selectItems(kind: ItemKind, selection: ItemSelection, items: rea
  * a client may still reach an `https://` link on its own). Plain naming keeps every URI.
  */
 export function exposeResultUris<T>(server: { name: string; naming: ToolNaming; resourceSelection: ItemSelection }, result: T): T {
-  if (server.naming === "plain") return result;
+  // Most results name no resource: they are returned as they are, with nothing built or copied.
+  if (server.naming === "plain" || !namesResources(result)) return result;
   const judge = uriJudge(server.resourceSelection);
   return mapResultUris(result, (uri) => (judge(uri) === "selected" ? exposeUri(server.name, "prefixed", uri) : uri));
 }

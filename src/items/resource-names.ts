@@ -103,6 +103,13 @@ function escapeRegExp(s: string): string {
  * link's `uri` and an embedded resource's `resource.uri`. Nothing else is touched: not
  * `structuredContent` (the tool's own data, checked against its output schema), not `_meta`.
  */
+/** Whether a result has anything mapResultUris would look at: resource contents, prompt messages, resource links or embedded resources. */
+export function namesResources(result: unknown): boolean {
+  if (!isObject(result)) return false;
+  if (Array.isArray(result.contents) || Array.isArray(result.messages)) return true;
+  return Array.isArray(result.content) && result.content.some((c) => isObject(c) && (c.type === "resource_link" || c.type === "resource"));
+}
+
 export function mapResultUris<T>(result: T, map: (uri: string) => string): T {
   if (!isObject(result)) return result;
   const out: Record<string, unknown> = { ...result };
