@@ -680,6 +680,8 @@ export class UpstreamPool {
       const capabilities = this.knownProfile(server)?.capabilities;
       if (capabilities && !capabilities[kind === "prompts" ? "prompts" : "resources"]) return [];
     }
+    // Listed means in use: its list changes are listened for from now on, not only from its first call.
+    this.#listen(server);
     const identity = await this.#identityOf(server, caller);
     const reached = identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
     return listModern(reached, kind, () => this.#nextId(), { allowInsecure: this.#allowInsecure });
