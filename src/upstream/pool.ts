@@ -32,6 +32,7 @@ import {
   gatewayCallerLike,
   isGatewayCaller,
   outlivesRequest,
+  ownedByClient,
   ownedBySession,
   sessionKey,
   type UpstreamCaller,
@@ -262,19 +263,14 @@ export class UpstreamPool {
       // it started a task there (then it is closed when idle, like any other).
       const startedTask = typeof result?.task === "object" && result.task !== null;
       if (caller && !startedTask && !outlivesRequest(server.sessionScope, caller, this.#ownCredentials(server))) {
-        const conn = this.#conns.get(connId(server, this.#keyOf(server, caller)));
+        const conn = this.#conns.get(connId(server, this.sessionKeyOf(server, caller)));
         if (conn && conn.active.length === 0) this.#drop(conn, true);
       }
     }
   }
 
-  /** The key of the upstream session a caller's requests to a server go on (for telling which clients share one). */
+  /** The key of the upstream session a caller's requests to a server go on (also for telling which clients share one). */
   sessionKeyOf(server: PresetServer, caller: UpstreamCaller): string {
-    return this.#keyOf(server, caller);
-  }
-
-  /** The key of the upstream session a caller's requests to a server go on. */
-  #keyOf(server: PresetServer, caller: UpstreamCaller): string {
     return sessionKey(server.sessionScope, caller, this.#ownCredentials(server));
   }
 
@@ -338,8 +334,7 @@ export class UpstreamPool {
     const level = this.#logLevels.get(server.id);
     if (level) params = { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [META.logLevel]: level } };
     const { onInputRequired, clientCapabilities, passThroughInput, caller = GATEWAY_CALLER, ask: _a, ...messages } = relay ?? {};
-    const identity = await this.#identityOf(server, caller);
-    const reached = identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
+    const reached = await this.#asCaller(server, caller);
     const send = async (tools: Tool[] | null) =>
       modernRequestWithInput(
         reached,
@@ -455,8 +450,7 @@ export class UpstreamPool {
     const known = this.#eras.get(server.id);
     if (known?.fingerprint === server.fingerprint) return known.era;
     const probe = async () => {
-      const identity = await this.#identityOf(server, caller);
-      const reached = identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
+      const reached = await this.#asCaller(server, caller);
       return withRetries(() => discoverEra(reached, this.#nextId(), { allowInsecure: this.#allowInsecure }));
     };
     const entry: EraEntry = {
@@ -484,7 +478,7 @@ export class UpstreamPool {
     caller: UpstreamCaller,
     message: { jsonrpc: "2.0"; id: string | number; result?: unknown; error?: unknown },
   ): Promise<boolean> {
-    const conn = this.#conns.get(connId(server, this.#keyOf(server, caller)));
+    const conn = this.#conns.get(connId(server, this.sessionKeyOf(server, caller)));
     if (!conn || conn.fingerprint !== server.fingerprint) return false;
     try {
       const client = await conn.client;
@@ -532,22 +526,13 @@ export class UpstreamPool {
       if (this.#isModern(server) && now - cached.fetchedAt > MODERN_LISTS_FRESH_MS) this.#refreshInBackground(server, lister);
       return cached.tools;
     }
+    // A modern upstream's list is its profile's; so is a new session's that announced no change of its own.
     const profile = profileKey(server, lister);
-    if (key !== profile && !this.#ownCredentials(server) && !this.#conns.get(key)?.toolsChanged) {
-      const held = this.#tools.get(profile);
-      const canonical = held?.fingerprint === server.fingerprint ? held : this.#readStored(server, profile);
+    if (key === profile || (!this.#ownCredentials(server) && !this.#conns.get(key)?.toolsChanged)) {
+      const canonical = this.#profileList(server, profile);
       if (canonical) {
-        if (!held) this.#tools.set(profile, canonical);
         if (now - canonical.fetchedAt > STORED_TOOLS_FRESH_MS) this.#refreshInBackground(server, lister);
         return canonical.tools;
-      }
-    }
-    if (key === profile) {
-      const stored = this.#readStored(server, key);
-      if (stored) {
-        this.#tools.set(key, stored);
-        if (now - stored.fetchedAt > STORED_TOOLS_FRESH_MS) this.#refreshInBackground(server, lister);
-        return stored.tools;
       }
     }
     return this.#loadTools(server, lister, now);
@@ -565,10 +550,16 @@ export class UpstreamPool {
     const lister = this.#listerOf(server, caller);
     const own = this.#tools.get(this.#listKeyOf(server, lister));
     if (own?.fingerprint === server.fingerprint) return own.tools;
-    const key = profileKey(server, lister);
-    const canonical = this.#tools.get(key);
-    if (canonical?.fingerprint === server.fingerprint) return canonical.tools;
-    return this.#readStored(server, key)?.tools ?? null;
+    return this.#profileList(server, profileKey(server, lister))?.tools ?? null;
+  }
+
+  /** A capability profile's tool list (`<server>#<profile>`): in memory, else from storage (then kept in memory). */
+  #profileList(server: PresetServer, key: string): ToolList | null {
+    const held = this.#tools.get(key);
+    if (held?.fingerprint === server.fingerprint) return held;
+    const stored = this.#readStored(server, key);
+    if (stored) this.#tools.set(key, stored);
+    return stored;
   }
 
   /** A tool list of the server any profile's clients were last served (null if none is known in memory): for telling that tools changed. */
@@ -585,7 +576,7 @@ export class UpstreamPool {
 
   /** A list's key: the upstream session's id (`<server>|<key>`), or the profile's (`<server>#<profile>`) for a modern upstream. */
   #listKeyOf(server: PresetServer, lister: UpstreamCaller): string {
-    return this.#isModern(server) ? profileKey(server, lister) : connId(server, this.#keyOf(server, lister));
+    return this.#isModern(server) ? profileKey(server, lister) : connId(server, this.sessionKeyOf(server, lister));
   }
 
   /**
@@ -682,9 +673,7 @@ export class UpstreamPool {
     }
     // Listed means in use: its list changes are listened for from now on, not only from its first call.
     this.#listen(server);
-    const identity = await this.#identityOf(server, caller);
-    const reached = identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
-    return listModern(reached, kind, () => this.#nextId(), { allowInsecure: this.#allowInsecure });
+    return listModern(await this.#asCaller(server, caller), kind, () => this.#nextId(), { allowInsecure: this.#allowInsecure });
   }
 
   #rememberProfile(server: PresetServer, said: DiscoveredProfile): void {
@@ -768,7 +757,7 @@ export class UpstreamPool {
   #connection(server: PresetServer, caller: UpstreamCaller): Connection | Promise<Connection> {
     const now = Date.now();
     this.#lastUsed = now;
-    const key = this.#keyOf(server, caller);
+    const key = this.sessionKeyOf(server, caller);
     const id = connId(server, key);
     const existing = this.#conns.get(id);
     if (existing?.fingerprint === server.fingerprint) {
@@ -885,7 +874,7 @@ export class UpstreamPool {
    * clients (or the gateway's own) has no one to ask.
    */
   async #askOwner(server: PresetServer, conn: Connection, method: string, params: Record<string, unknown> | undefined): Promise<Record<string, unknown>> {
-    if (!conn.key.startsWith("user:") && !ownedBySession(conn.key)) {
+    if (!ownedByClient(conn.key)) {
       throw new McpError(
         ErrorCode.InvalidRequest,
         `The gateway shares this upstream session between clients, so it has no one to ask ${method} outside a call (attach the server per-caller or per-session).`,
@@ -927,6 +916,12 @@ export class UpstreamPool {
     return identity;
   }
 
+  /** The server as a caller reaches it statelessly (a modern upstream, the era probe): its headers, with the caller's own credentials over them where it needs them. */
+  async #asCaller(server: PresetServer, caller: UpstreamCaller): Promise<PresetServer> {
+    const identity = await this.#identityOf(server, caller);
+    return identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
+  }
+
   /** Closes an upstream session; `end` also tells the upstream (DELETE), unless it already lost the session. */
   #drop(conn: Connection, end = false): void {
     if (this.#conns.get(conn.id) === conn) this.#conns.delete(conn.id);
@@ -956,7 +951,7 @@ export class UpstreamPool {
    * of the server. The catalog is rebuilt, and the lists are listed again in the background.
    */
   #toolsChanged(server: PresetServer, conn?: Connection): void {
-    if (conn && (conn.key.startsWith("user:") || ownedBySession(conn.key))) {
+    if (conn && ownedByClient(conn.key)) {
       conn.toolsChanged = true;
       this.#tools.delete(conn.id);
       this.#listFailures.delete(conn.id);
@@ -1053,11 +1048,9 @@ export class UpstreamPool {
    */
   #canonical(server: PresetServer, lister: UpstreamCaller, listedOn: string, listed: Tool[], fetchedAt: number, fresh: boolean): Tool[] {
     const key = profileKey(server, lister);
-    const held = this.#tools.get(key);
-    const canonical = held?.fingerprint === server.fingerprint ? held : this.#readStored(server, key);
+    const canonical = this.#profileList(server, key);
     if (canonical && listedOn !== key && JSON.stringify(canonical.tools) === JSON.stringify(listed)) {
       canonical.fetchedAt = fetchedAt;
-      if (!held) this.#tools.set(key, canonical);
       return canonical.tools;
     }
     if (!canonical || fresh) {

@@ -91,6 +91,9 @@ export function sessionKey(scope: SessionScope, caller: UpstreamCaller, ownCrede
 /** Whether the session behind a key is one downstream session's own (its requests may go to that client). */
 export const ownedBySession = (key: string): boolean => key.startsWith("session:");
 
+/** Whether the session behind a key belongs to one client (a user's, or a client session's): not shared, not the gateway's own. */
+export const ownedByClient = (key: string): boolean => key.startsWith("user:") || ownedBySession(key);
+
 /** Whether the upstream session behind a key may outlive the request that opened it. */
 export function outlivesRequest(scope: SessionScope, caller: UpstreamCaller, ownCredentials: boolean): boolean {
   return !caller.ephemeral || holderOf(scope, caller, ownCredentials) !== `session:${caller.sessionId}`;
