@@ -378,30 +378,31 @@ export class ToolCalls {
       polling: streaming && supportsSsePolling(session.protocolVersion),
       collect,
     });
+    /** One request relayed to the client as if on the call's reply: resolved with the client's answer. */
+    const askOnce = (method: string, params: unknown): Promise<InputAnswer> =>
+      new Promise((resolve) => {
+        const id = `mcpgate-input-${++this.#inputSeq}`;
+        inputs.set(id, resolve);
+        relay.onMessage({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
+      });
     /**
      * What the upstream asks outside the call's reply while the call runs (its standalone stream):
      * relayed on the call's stream like a request on its reply, the answer returned to the pool.
      */
-    const ask: AskClient = (method, params) =>
-      new Promise((resolve, reject) => {
-        const id = `mcpgate-ask-${++this.#inputSeq}`;
-        inputs.set(id, (answer) => {
-          if ("error" in answer) reject(new McpError(answer.error.code, answer.error.message, (answer.error as { data?: unknown }).data));
-          else resolve((answer.result ?? {}) as Record<string, unknown>);
-        });
-        relay.onMessage({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
-      });
+    const ask: AskClient = async (method, params) => {
+      const answer = await askOnce(method, params);
+      if ("error" in answer) throw new McpError(answer.error.code, answer.error.message, (answer.error as { data?: unknown }).data);
+      return (answer.result ?? {}) as Record<string, unknown>;
+    };
     /** A round of input requests: each goes to the client like a 2025 upstream's request; the first error ends the round. */
     const onInputRequired: InputRelay = (requests) =>
       new Promise((resolve) => {
         const answers = new Map<string, InputAnswer>();
         for (const [key, request] of requests) {
-          const id = `mcpgate-input-${++this.#inputSeq}`;
-          inputs.set(id, (answer) => {
+          void askOnce(request.method, request.params).then((answer) => {
             answers.set(key, answer);
             if ("error" in answer || answers.size === requests.size) resolve(answers);
           });
-          relay.onMessage({ jsonrpc: "2.0", id, method: request.method, ...(request.params ? { params: request.params } : {}) });
         }
       });
     return {
