@@ -154,10 +154,8 @@ export class PresetNotifications {
     const { streams } = this.#deps;
     const wanted = new Map<string, UpstreamCaller>();
     for (const uri of streams.subscribedUris()) {
-      for (const id of streams.subscribers(uri)) {
-        const caller = this.#callers.get(id);
-        if (caller && this.#deps.pool.sessionKeyOf(server, caller) === key) wanted.set(uri, caller);
-      }
+      const behind = streams.subscribers(uri).find((id) => this.#sameSession(server, id, key));
+      if (behind) wanted.set(uri, this.#callers.get(behind)!);
     }
     if (wanted.size === 0) return;
     void this.#deps

@@ -407,10 +407,9 @@ export class SessionStreams {
     set.add(uri);
   }
 
-  /** Drops the session's subscription; returns whether any other session still subscribes to the URI. */
-  unsubscribe(sessionId: string, uri: string): boolean {
+  /** Drops the session's subscription (whether an upstream session is still held to it is the caller's question: notifications.ts). */
+  unsubscribe(sessionId: string, uri: string): void {
     this.#subscriptions.get(sessionId)?.delete(uri);
-    return this.subscribers(uri).length > 0;
   }
 
   /** Every URI some session subscribes to. */
