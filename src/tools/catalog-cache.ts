@@ -6,6 +6,7 @@
 import { RpcCode, type RpcRequest, replyHead, rpcErrorBody } from "../mcp/jsonrpc";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
+import type { Tool } from "../upstream/client";
 import type { UpstreamPool } from "../upstream/pool";
 import { GATEWAY_CALLER, type UpstreamCaller } from "../upstream/session-scope";
 import { type CatalogDrop, type CatalogEntry, mergeCatalog, pageOf, resolveToolName } from "./catalog";
@@ -20,6 +21,10 @@ interface Variant {
   /** Serialized tools/list results by cursor. */
   pages: Map<string, string>;
 }
+
+/** What the catalog is merged from: each server's tool list (none known: no tools), selection, naming and overrides. */
+const sourcesOf = (servers: readonly PresetServer[], lists: readonly (Tool[] | null)[]) =>
+  servers.map((server, i) => ({ server: server.name, selection: server.selection, tools: lists[i] ?? [], naming: server.naming, overrides: server.overrides }));
 
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 1000;
@@ -102,14 +107,8 @@ export class CatalogCache {
    * without asking any upstream or opening a session: what tells listeners that tools changed.
    */
   signature(config: PresetConfig): string {
-    const sources = config.servers.map((server) => ({
-      server: server.name,
-      selection: server.selection,
-      tools: this.#pool.anyKnownTools(server) ?? [],
-      naming: server.naming,
-      overrides: server.overrides,
-    }));
-    return JSON.stringify(mergeCatalog(sources).entries.map((e) => e.tool));
+    const lists = config.servers.map((server) => this.#pool.anyKnownTools(server));
+    return JSON.stringify(mergeCatalog(sourcesOf(config.servers, lists)).entries.map((e) => e.tool));
   }
 
   /** The catalog the caller sees, and the variant it is kept as (null: incomplete, not kept). */
@@ -127,14 +126,7 @@ export class CatalogCache {
     const key = lists.map((l) => (l ? this.#idOf(l) : 0)).join(",");
     const kept = this.#variants.get(key);
     if (kept && generation === this.#generation) return { entries: kept.entries, variant: kept };
-    const sources = config.servers.map((server, i) => ({
-      server: server.name,
-      selection: server.selection,
-      tools: lists[i] ?? [],
-      naming: server.naming,
-      overrides: server.overrides,
-    }));
-    const { entries, dropped, bind, release } = mergeCatalog(sources, this.#bindings?.of(config.id));
+    const { entries, dropped, bind, release } = mergeCatalog(sourcesOf(config.servers, lists), this.#bindings?.of(config.id));
     this.#bindings?.apply(config.id, bind, release);
     for (const drop of dropped) this.#audited(config, drop);
     if (!complete || generation !== this.#generation) return { entries, variant: null };
