@@ -4,7 +4,7 @@
  * RFC 7009 revocation at the upstream's authorization server).
  */
 
-import { findConnectTarget } from "../credentials/connect-target";
+import { type ConnectTarget, findConnectTarget } from "../credentials/connect-target";
 import { deleteCredentials, listCredentials, openOAuth, saveUserHeaders } from "../credentials/credential-store";
 import { guardOptions } from "../credentials/guarded-fetch";
 import { findClient } from "../credentials/registration";
@@ -12,7 +12,7 @@ import { revokeToken } from "../credentials/tokens";
 import { checkUserHeaders } from "../credentials/user-headers";
 import { getDb } from "../db/client";
 import { insertEvent } from "../db/events-repository";
-import { announceCredentialsChanged } from "../edge/preset-stub";
+import { announceCredentialsChanged, type Env } from "../edge/preset-stub";
 import { decideAccess } from "../policy/access";
 import type { Bindings } from "../shared/bindings";
 import { ApiError, invalidField, notFound } from "../shared/errors";
@@ -38,6 +38,28 @@ function connectionJson(r: Listed) {
 }
 
 /** Revokes the tokens of deleted oauth rows at their authorization server, best effort. */
+/**
+ * After a consumer's credentials for a preset server changed: the presets using the server forget
+ * what they resolved for the consumer, and the change is audited (names only, never a value).
+ */
+async function credentialsChanged(
+  env: Env,
+  target: ConnectTarget,
+  userId: string,
+  type: "credential.headers_set" | "credential.disconnected",
+  payload: Record<string, unknown>,
+): Promise<void> {
+  await announceCredentialsChanged(env, target.server.id, userId);
+  await insertEvent(getDb(env.DB), {
+    ownerId: target.preset.ownerId,
+    presetId: target.preset.id,
+    actorId: userId,
+    type,
+    target: target.server.name,
+    payload: { serverId: target.server.id, ...payload },
+  }).run();
+}
+
 async function revokeAll(env: Bindings, serverId: string, rows: Awaited<ReturnType<typeof deleteCredentials>>): Promise<void> {
   for (const row of rows) {
     if (row.kind !== "oauth" || !row.issuer) continue;
@@ -88,15 +110,7 @@ export const connectionRoutes = [
       if (!check.ok) throw invalidField(check.field, check.problem);
       const now = Date.now();
       await saveUserHeaders(c.env, userId, target.server.id, target.server.url, check.headers, now);
-      await announceCredentialsChanged(c.env, target.server.id, userId);
-      await insertEvent(getDb(c.env.DB), {
-        ownerId: target.preset.ownerId,
-        presetId: target.preset.id,
-        actorId: userId,
-        type: "credential.headers_set",
-        target: target.server.name,
-        payload: { serverId: target.server.id, headerNames: Object.keys(check.headers) },
-      }).run();
+      await credentialsChanged(c.env, target, userId, "credential.headers_set", { headerNames: Object.keys(check.headers) });
       const row = (await listCredentials(c.env, userId)).find((r) => r.kind === "headers" && r.server === target.server.name && r.owner === params.user);
       return c.json(connectionJson(row!));
     },
@@ -114,15 +128,7 @@ export const connectionRoutes = [
       const target = await findConnectTarget(c.env, params.user, params.slug, params.server);
       const rows = target ? await deleteCredentials(c.env, userId, target.server.id) : [];
       if (!target || rows.length === 0) throw notFound(`Your credentials for '${params.server}' in ${params.user}/${params.slug}`);
-      await announceCredentialsChanged(c.env, target.server.id, userId);
-      await insertEvent(getDb(c.env.DB), {
-        ownerId: target.preset.ownerId,
-        presetId: target.preset.id,
-        actorId: userId,
-        type: "credential.disconnected",
-        target: target.server.name,
-        payload: { serverId: target.server.id, kinds: rows.map((r) => r.kind) },
-      }).run();
+      await credentialsChanged(c.env, target, userId, "credential.disconnected", { kinds: rows.map((r) => r.kind) });
       c.executionCtx.waitUntil(revokeAll(c.env, target.server.id, rows));
       return c.body(null, 204);
     },
