@@ -33,7 +33,15 @@ export type EventType =
   | "tool.shadowed"
   | "credential.connected"
   | "credential.headers_set"
-  | "credential.disconnected";
+  | "credential.disconnected"
+  | "tool.drifted"
+  | "tool.added"
+  | "tool.removed"
+  | "drift.approved"
+  | "drift.rejected"
+  | "upstream.unreachable"
+  | "error_rate.high"
+  | "rate_limit.surge";
 
 export interface EventInput {
   ownerId: string;

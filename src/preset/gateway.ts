@@ -67,6 +67,7 @@ export class PresetGateway extends DurableObject<Bindings> {
     this.#audit = new PresetAudit(
       () => this.env.DB,
       () => this.#config.current,
+      () => this.env.WEBHOOKS,
     );
     this.#limits = new RateLimits(kvSlice(ctx.storage, KV_PREFIX.rateLimits));
     this.#breakers = new BreakerBoard(kvSlice(ctx.storage, KV_PREFIX.breakers), (serverId, state, lastError) =>

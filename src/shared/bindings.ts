@@ -41,4 +41,6 @@ export interface Bindings {
   METRICS?: AnalyticsEngineDataset;
   /** Days events, call-log rows and usage rollups are kept (default 90); see src/jobs/retention.ts. */
   RETENTION_DAYS?: string;
+  /** Alerts for owners' webhooks (alerts/alert.ts): a Cloudflare Queue this worker also consumes. Optional: without it no webhook is sent. */
+  WEBHOOKS?: Queue;
 }
