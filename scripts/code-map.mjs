@@ -16,6 +16,8 @@ const FOLDERS = {
   items: "prompts, resources and what clients are told unasked",
   streaming: "how do SSE streams to clients work and resume?",
   upstream: "how does the gateway talk to upstream MCP servers?",
+  pinning: "is this still the tool the owner approved? (pins, drift held for review)",
+  alerts: "how is an owner told that something needs them? (alerts, webhooks)",
   credentials: "whose credentials go upstream? (each consumer's OAuth tokens and own header values)",
   policy: "who may do what, how often: access, rate limits, circuit breakers",
   usage: "what is recorded about calls, and the stats built from it",

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { adminRoutes } from "./api/admin";
 import { callRoutes } from "./api/calls";
 import { connectionRoutes } from "./api/connections";
+import { driftRoutes } from "./api/drift";
 import { eventRoutes } from "./api/events";
 import { grantRoutes } from "./api/grants";
 import { memberRoutes } from "./api/members";
@@ -39,6 +40,7 @@ export const apiRoutes: readonly AnyRoute[] = [
   ...serverHealthRoutes,
   ...presetRoutes,
   ...presetServerRoutes,
+  ...driftRoutes,
   ...memberRoutes,
   ...eventRoutes,
   ...callRoutes,

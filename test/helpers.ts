@@ -142,6 +142,9 @@ export interface PresetSpec {
   toolLimits?: Record<string, { requests: number; windowSeconds: number }>;
   auditCalls?: boolean;
   auditArguments?: boolean;
+  /** Tool pinning (on by default) and what it does with new tools (hold by default). */
+  pinning?: "on" | "off";
+  newTools?: "hold" | "expose";
 }
 
 export interface GivenPreset {

@@ -89,6 +89,8 @@ async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult
       toolNaming: "prefixed",
       auditCalls: false,
       auditArguments: false,
+      pinning: "on",
+      newTools: "hold",
       createdAt: now,
       updatedAt: now,
     };

@@ -11,6 +11,7 @@ import { newId } from "../shared/ids";
 /** Every alert a webhook can subscribe to (`webhook.test` only reaches the webhook it was sent to). */
 export const ALERT_TYPES = [
   "tool.drifted",
+  "tool.added",
   "breaker.opened",
   "breaker.closed",
   "upstream.unreachable",

@@ -57,6 +57,8 @@ export function presetJson(p: typeof presets.$inferSelect, owner: string, baseUr
     auditCalls: p.auditCalls,
     toolNaming: p.toolNaming,
     auditArguments: p.auditArguments,
+    pinning: p.pinning,
+    newTools: p.newTools,
     servers: attached,
     createdAt: iso(p.createdAt)!,
     updatedAt: iso(p.updatedAt)!,

@@ -56,6 +56,8 @@ export const presetRoutes = [
         toolLimits: body.toolLimits ?? null,
         auditCalls: body.auditCalls ?? false,
         toolNaming: body.toolNaming ?? "prefixed",
+        pinning: body.pinning ?? "on",
+        newTools: body.newTools ?? "hold",
         auditArguments: body.auditArguments ?? false,
         createdAt: now,
         updatedAt: now,

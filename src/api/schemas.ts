@@ -188,6 +188,17 @@ export const ToolNaming = z
   .enum(["prefixed", "plain"])
   .describe("prefixed (default): tools are exposed as <server>__<tool>; plain: upstream names as they are (clashes are refused).");
 
+export const PinningField = z
+  .enum(["on", "off"])
+  .describe(
+    "on (default): the tools, prompts and resource templates the owner exposed are pinned, and a changed definition is held for review (GET /presets/{slug}/drift); off: served as the upstreams list them. Turn it off only for upstreams you control.",
+  );
+export const NewToolsField = z
+  .enum(["hold", "expose"])
+  .describe(
+    "With pinning on, what happens to a tool (prompt, template) that appears after its server's pins were taken: hold (default) for review, or expose (pinned as first seen).",
+  );
+
 export const ToolOverrides = z
   .record(
     ToolName,
@@ -212,6 +223,8 @@ export const CreatePresetBody = z.strictObject({
   auditCalls: AuditCalls.optional(),
   auditArguments: AuditArguments.optional(),
   toolNaming: ToolNaming.optional(),
+  pinning: PinningField.optional(),
+  newTools: NewToolsField.optional(),
 });
 
 export const UpdatePresetBody = z
@@ -225,6 +238,8 @@ export const UpdatePresetBody = z
     auditCalls: AuditCalls.optional(),
     auditArguments: AuditArguments.optional(),
     toolNaming: ToolNaming.optional(),
+    pinning: PinningField.optional(),
+    newTools: NewToolsField.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, "must change at least one field");
 
@@ -359,6 +374,8 @@ export const Preset = z.object({
   auditCalls: AuditCalls,
   auditArguments: AuditArguments,
   toolNaming: ToolNaming,
+  pinning: PinningField,
+  newTools: NewToolsField,
   servers: z.array(AttachedServer),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -386,3 +403,43 @@ export const ErrorResponse = z.object({
 });
 
 export const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item) });
+
+const PinKindField = z.enum(["tool", "prompt", "template"]).describe("tool, prompt or template (a resource template, named by its uriTemplate).");
+export const HeldItemJson = z.object({
+  server: z.string(),
+  kind: PinKindField,
+  name: z.string().describe("The upstream's name of the item (a template's uriTemplate)."),
+  change: z.enum(["changed", "added"]).describe("changed: its definition differs from the pinned one; added: no pin covers it (a new item)."),
+  detectedAt: Timestamp,
+  rejectedAt: Timestamp.nullable().describe("When you rejected this definition: it stays held, and raises no further alert."),
+  pinned: z.record(z.string(), z.unknown()).nullable().describe("The definition you approved (null for a new item)."),
+  current: z.record(z.string(), z.unknown()).describe("The definition the upstream lists now."),
+  diff: z.object({
+    fields: z.record(z.string(), z.object({ before: z.unknown(), after: z.unknown() })).describe("Text fields that changed (description, title, ...)."),
+    added: z.array(z.string()).describe("Schema and annotation paths only in the new definition, e.g. inputSchema.properties.memo."),
+    removed: z.array(z.string()),
+    changed: z.array(z.object({ path: z.string(), before: z.unknown(), after: z.unknown() })),
+    truncated: z.boolean().optional(),
+  }),
+});
+export const DriftList = z.object({ pinning: PinningField, newTools: NewToolsField, items: z.array(HeldItemJson) });
+export const DriftReviewBody = z
+  .strictObject({
+    all: z.literal(true).optional().describe("Every item held now."),
+    items: z
+      .array(
+        z.strictObject({
+          server: ServerName,
+          name: z.string().min(1, "must not be empty").max(2048, "must be at most 2048 characters"),
+          kind: PinKindField.optional(),
+        }),
+      )
+      .min(1, "must name at least one item")
+      .max(1000, "may name at most 1000 items")
+      .optional(),
+  })
+  .refine((b) => (b.all === true) !== (b.items !== undefined), 'must have either "all": true or "items"');
+export const DriftReview = z.object({
+  approved: z.array(HeldItemJson).optional(),
+  rejected: z.array(HeldItemJson).optional(),
+});

@@ -61,6 +61,10 @@ export interface RateLimitSetting {
 /** A preset's rate limit when it sets none (`presets.rate_limit` is null). */
 export const DEFAULT_RATE_LIMIT: RateLimitSetting = { requests: 100, windowSeconds: 60 };
 export type PresetStatus = "active" | "disabled" | "archived";
+/** "on": exposed tools, prompts and templates are pinned and changes held for review; "off": served as listed. */
+export type Pinning = "on" | "off";
+/** What happens to an item no pin covers (a new tool): held for review, or pinned and exposed. */
+export type NewTools = "hold" | "expose";
 
 export const presets = sqliteTable(
   "presets",
@@ -80,6 +84,9 @@ export const presets = sqliteTable(
     auditCalls: integer("audit_calls", { mode: "boolean" }).notNull().default(false),
     /** Also log the calls' arguments (only with auditCalls). */
     auditArguments: integer("audit_arguments", { mode: "boolean" }).notNull().default(false),
+    /** Tool pinning (migrations/0012_pinning.sql, src/pinning/). */
+    pinning: text("pinning").$type<Pinning>().notNull().default("on"),
+    newTools: text("new_tools").$type<NewTools>().notNull().default("hold"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

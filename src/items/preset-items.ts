@@ -9,6 +9,7 @@
 
 import { CredentialsRequired, credentialsRequiredError } from "../credentials/caller-credentials";
 import { RpcCode, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
+import { heldMessage, type PinBoard } from "../pinning/pin-board";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { EXPOSED_PROMPT_NAME, exposedNameIn, NAME_SEPARATOR } from "../tools/catalog";
 import type { CatalogAudit } from "../tools/catalog-audit";
@@ -89,10 +90,12 @@ async function withinBudget<T>(work: Promise<T | null>): Promise<T | null> {
 export class PresetItems {
   readonly #pool: UpstreamPool;
   readonly #audit: CatalogAudit | null;
+  readonly #pins: PinBoard | null;
 
-  constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit } = {}) {
+  constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit; pins?: PinBoard } = {}) {
     this.#pool = pool;
     this.#audit = opts.audit ?? null;
+    this.#pins = opts.pins ?? null;
   }
 
   /**
@@ -158,6 +161,9 @@ export class PresetItems {
           if (typeof params.name !== "string") return rpcErrorBody(req.id, RpcCode.InvalidParams, "prompts/get needs params.name (a string).");
           const target = await this.#routePrompt(config, params.name, caller);
           if (!target) return rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown prompt: ${params.name}`);
+          if (this.#pins?.isHeld(config, target.server, "prompt", target.value)) {
+            return rpcErrorBody(req.id, RpcCode.InvalidParams, heldMessage("prompt", params.name), { reason: "awaiting_review", prompt: params.name });
+          }
           return await this.#forward(req, target, { ...params, name: target.value }, modern, caller);
         }
         case "resources/read":
@@ -224,7 +230,9 @@ export class PresetItems {
       config.servers.map(async (server) => {
         const items = await this.#pool.items(server, kind, caller).catch(() => [] as Item[]);
         const selection = kind === "prompts" ? server.promptSelection : server.resourceSelection;
-        const selected = selectItems(kind, selection, items);
+        // Prompts and resource templates whose definition changed are held for the owner's review (pinning/pin-board.ts).
+        const pinKind = kind === "prompts" ? "prompt" : kind === "resourceTemplates" ? "template" : null;
+        const selected = selectItems(kind, selection, pinKind && this.#pins ? this.#pins.admit(config, server, pinKind, items) : items);
         return (kind === "prompts" ? selected.filter((p) => this.#validPrompt(config, server, String(p.name ?? ""))) : selected).map((item) =>
           this.#expose(server, kind, item),
         );

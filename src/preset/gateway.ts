@@ -16,6 +16,7 @@ import { type CallerIdentity, CredentialsRequired, callerCredentials, needsCalle
 import { PresetNotifications } from "../items/notifications";
 import { PresetItems } from "../items/preset-items";
 import type { McpCall, McpReply, PresetRef } from "../mcp/contract";
+import { type ItemPick, PinBoard, type PinEvent } from "../pinning/pin-board";
 import { BreakerBoard, type UpstreamHealth } from "../policy/breaker-board";
 import { callerKey } from "../policy/caller-key";
 import { RateLimits } from "../policy/rate-limits";
@@ -30,7 +31,7 @@ import { UsageRecorder } from "../usage/recorder";
 import { Admission, type Entrant } from "./admission";
 import { Alarms, UPSTREAM_IDLE_MS } from "./alarms";
 import { PresetAudit } from "./audit";
-import { loadPresetConfig, type PresetServer } from "./config";
+import { loadPresetConfig, type PresetConfig, type PresetServer } from "./config";
 import { ConfigCache } from "./config-cache";
 import { McpDispatch } from "./dispatch";
 import { SessionStore } from "./session-store";
@@ -50,6 +51,7 @@ export class PresetGateway extends DurableObject<Bindings> {
   readonly #catalog: CatalogCache;
   readonly #notifications: PresetNotifications;
   readonly #sessions: SessionStore;
+  readonly #pins: PinBoard;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -91,12 +93,17 @@ export class PresetGateway extends DurableObject<Bindings> {
         }),
     });
     const catalogAudit = new CatalogAudit(sql, (config, type, target, payload) => this.#audit.write(config, type, target, payload));
-    const items = new PresetItems(this.#pool, { audit: catalogAudit });
-    const catalog = new CatalogCache(this.#pool, { audit: catalogAudit, bindings: new ToolBindings(sql) });
+    this.#pins = new PinBoard(sql, {
+      report: (config, event) => this.#pinEvent(config, event, catalogAudit),
+      changed: () => this.#listsChanged(),
+    });
+    const items = new PresetItems(this.#pool, { audit: catalogAudit, pins: this.#pins });
+    const catalog = new CatalogCache(this.#pool, { audit: catalogAudit, bindings: new ToolBindings(sql), pins: this.#pins });
     this.#config = new ConfigCache(
       (ref) => loadPresetConfig(this.env, ref.handle, ref.slug),
       (config, previous) => {
         this.#pool.retain(config?.servers ?? []);
+        if (config) this.#pins.retain(config);
         if (config && previous?.id !== config.id) sessions.retainPreset(config.id);
         // Who may listen may have changed (members, visibility, status): decide again for every listener.
         this.#streams.review();
@@ -223,6 +230,39 @@ export class PresetGateway extends DurableObject<Bindings> {
     // Not while a client listens on a standalone stream: the upstream sessions carry what it waits for.
     if (this.#streams.listening || this.#pool.closeIfIdle(now, UPSTREAM_IDLE_MS)) this.#alarms.scheduleSweep();
     await this.#usage.flush();
+  }
+
+  /** Audits (and alerts) what pinning noticed in an upstream's list. */
+  #pinEvent(config: PresetConfig, event: PinEvent, catalogAudit: CatalogAudit): void {
+    const target = `${event.server}/${event.name}`;
+    if (event.type === "tool.removed") {
+      catalogAudit.note(config, "tool.removed", event.server, event.name, { kind: event.kind });
+      return;
+    }
+    const payload = { ...event, type: undefined, review: `/api/v1/presets/${config.slug}/drift` };
+    if (event.type === "tool.drifted" || event.held) this.#audit.alert(config, event.type, target, payload);
+    else this.#audit.write(config, event.type, target, payload);
+  }
+
+  /**
+   * The items held for the owner's review (GET /presets/:slug/drift) as the JSON of HeldItem[];
+   * null when there is no such preset. JSON text, because definitions are JSON of any depth.
+   */
+  async drift(ref: PresetRef): Promise<string | null> {
+    const config = await this.#config.get(ref);
+    return config ? JSON.stringify(this.#pins.list(config)) : null;
+  }
+
+  /**
+   * Approves (pins and serves) or rejects (keeps held, stops alerting) held items; null picks: all.
+   * Nothing changes when a pick names an item that is not held (`unknown`).
+   */
+  async reviewDrift(ref: PresetRef, action: "approve" | "reject", picks: ItemPick[] | null): Promise<{ items: string; unknown: ItemPick[] } | null> {
+    const config = await this.#config.get(ref);
+    if (!config) return null;
+    const result = action === "approve" ? this.#pins.approve(config, picks) : this.#pins.reject(config, picks);
+    if (action === "approve" && result.unknown.length === 0 && result.items.length > 0) this.#listsChanged();
+    return { items: JSON.stringify(result.items), unknown: result.unknown };
   }
 
   /** The preset or an upstream's lists changed: rebuild the catalog and tell listening clients what differs. */

@@ -5,7 +5,7 @@
  * anything (`openStorage`, inside `blockConcurrencyWhile`); the modules that use a table assume it
  * exists with the latest layout and never create or alter one themselves.
  *
- * SQLite tables (schema version 4; `storage_version` holds the version):
+ * SQLite tables (schema version 5; `storage_version` holds the version):
  *
  * | table (indexes)                      | what a row is                                                                 | used by                      |
  * | ------------------------------------ | ----------------------------------------------------------------------------- | ---------------------------- |
@@ -18,6 +18,9 @@
  * | `usage_pending`                      | usage rollup counts not yet flushed to D1, per flush id and rollup key         | usage/recorder.ts            |
  * | `tool_bindings`                      | which server an exposed tool name (plain or renamed) stays with (10,000 max)  | tools/tool-bindings.ts       |
  * | `catalog_audits` (`catalog_audits_at`) | a refused or shadowed item already audited: server, kind, name, when (24 h) | tools/catalog-audit.ts       |
+ * | `item_pins`                          | the pinned definition (and its hash) of a server's tool, prompt or template  | pinning/pin-board.ts         |
+ * | `item_held`                          | an item held for the owner's review: the new definition, its diff, rejected?  | pinning/pin-board.ts         |
+ * | `pin_baselines`                      | the selection a server's pins of one kind were taken under                    | pinning/pin-board.ts         |
  *
  * KV (`ctx.storage`, one key per item; the owning module sees its keys without the prefix):
  *
@@ -104,6 +107,22 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
     sql.exec("DELETE FROM sessions WHERE length(capabilities) > 4096");
     sql.exec("ALTER TABLE sessions ADD COLUMN caller TEXT");
     sql.exec("CREATE INDEX IF NOT EXISTS sessions_caller ON sessions(caller, last_seen)");
+  },
+  // 4 → 5: tool pinning — what the owner approved of each server's tools, prompts and resource
+  // templates, what is held for their review, and the selection each server's pins were taken under.
+  (sql) => {
+    sql.exec(`CREATE TABLE IF NOT EXISTS item_pins (
+      preset_id TEXT NOT NULL, server_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+      hash TEXT NOT NULL, definition TEXT NOT NULL, pinned_at INTEGER NOT NULL,
+      PRIMARY KEY (preset_id, server_id, kind, name))`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS item_held (
+      preset_id TEXT NOT NULL, server_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+      change TEXT NOT NULL, hash TEXT NOT NULL, definition TEXT NOT NULL, diff TEXT NOT NULL,
+      detected_at INTEGER NOT NULL, rejected_at INTEGER,
+      PRIMARY KEY (preset_id, server_id, kind, name))`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS pin_baselines (
+      preset_id TEXT NOT NULL, server_id TEXT NOT NULL, kind TEXT NOT NULL, selection TEXT NOT NULL, taken_at INTEGER NOT NULL,
+      PRIMARY KEY (preset_id, server_id, kind))`);
   },
 ];
 

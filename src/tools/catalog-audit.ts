@@ -15,7 +15,7 @@ export const CATALOG_AUDITS_PER_SERVER = 20;
 /** Names are stored and audited cut to this many characters. */
 const NAME_CHARS = 200;
 
-export type CatalogAuditKind = "tool.refused" | "prompt.refused" | "tool.shadowed";
+export type CatalogAuditKind = "tool.refused" | "prompt.refused" | "tool.shadowed" | "tool.removed";
 
 export type AuditWriter = (config: PresetConfig, type: EventType, target: string | null, payload: Record<string, unknown>) => void;
 

@@ -4,6 +4,7 @@
  */
 
 import { RpcCode, type RpcRequest, replyHead, rpcErrorBody } from "../mcp/jsonrpc";
+import type { PinBoard } from "../pinning/pin-board";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { decodeCursor, encodeCursor } from "../shared/cursor";
 import type { Tool } from "../upstream/client";
@@ -22,9 +23,19 @@ interface Variant {
   pages: Map<string, string>;
 }
 
-/** What the catalog is merged from: each server's tool list (none known: no tools), selection, naming and overrides. */
-const sourcesOf = (servers: readonly PresetServer[], lists: readonly (Tool[] | null)[]) =>
-  servers.map((server, i) => ({ server: server.name, selection: server.selection, tools: lists[i] ?? [], naming: server.naming, overrides: server.overrides }));
+/**
+ * What the catalog is merged from: each server's tool list (none known: no tools) without the tools
+ * held for the owner's review (pinning/pin-board.ts), selection, naming and overrides.
+ */
+const sourcesOf = (config: PresetConfig, lists: readonly (Tool[] | null)[], pins: PinBoard | null) =>
+  config.servers.map((server, i) => {
+    const list = lists[i];
+    const tools = !list ? [] : pins ? pins.admit(config, server, "tool", list) : list;
+    return { server: server.name, selection: server.selection, tools, naming: server.naming, overrides: server.overrides };
+  });
+
+/** Where a tools/call goes; `held`: the tool is held for the owner's review and must not be called. */
+export type ToolRoute = { server: PresetServer; upstreamName: string; held?: true } | null;
 
 /** tools/list page size; clients follow nextCursor for larger catalogs. */
 export const TOOLS_PAGE_SIZE = 1000;
@@ -44,6 +55,7 @@ export class CatalogCache {
   readonly #pool: UpstreamPool;
   readonly #audit: CatalogAudit | null;
   readonly #bindings: ToolBindings | null;
+  readonly #pins: PinBoard | null;
   /**
    * The catalog as built from one combination of the servers' tool lists, by the lists' ids:
    * callers whose upstream sessions list the same tools (the same arrays: pool.ts) share one.
@@ -55,10 +67,11 @@ export class CatalogCache {
   /** When each server (by id) was last listed again for a name it did not list. */
   readonly #relisted = new Map<string, number>();
 
-  constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit; bindings?: ToolBindings } = {}) {
+  constructor(pool: UpstreamPool, opts: { audit?: CatalogAudit; bindings?: ToolBindings; pins?: PinBoard } = {}) {
     this.#pool = pool;
     this.#audit = opts.audit ?? null;
     this.#bindings = opts.bindings ?? null;
+    this.#pins = opts.pins ?? null;
   }
 
   reset(): void {
@@ -107,8 +120,10 @@ export class CatalogCache {
    * without asking any upstream or opening a session: what tells listeners that tools changed.
    */
   signature(config: PresetConfig): string {
-    const lists = config.servers.map((server) => this.#pool.anyKnownTools(server));
-    return JSON.stringify(mergeCatalog(sourcesOf(config.servers, lists)).entries.map((e) => e.tool));
+    const latest = config.servers.map((server) => this.#pool.latestTools(server));
+    const lists = latest.map((l) => l?.tools ?? null);
+    if (this.#pins) config.servers.forEach((server, i) => latest[i] && this.#pins!.settle(config, server, "tool", latest[i].tools, latest[i].fetchedAt));
+    return JSON.stringify(mergeCatalog(sourcesOf(config, lists, this.#pins)).entries.map((e) => e.tool));
   }
 
   /** The catalog the caller sees, and the variant it is kept as (null: incomplete, not kept). */
@@ -126,7 +141,7 @@ export class CatalogCache {
     const key = lists.map((l) => (l ? this.#idOf(l) : 0)).join(",");
     const kept = this.#variants.get(key);
     if (kept && generation === this.#generation) return { entries: kept.entries, variant: kept };
-    const { entries, dropped, bind, release } = mergeCatalog(sourcesOf(config.servers, lists), this.#bindings?.of(config.id));
+    const { entries, dropped, bind, release } = mergeCatalog(sourcesOf(config, lists, this.#pins), this.#bindings?.of(config.id));
     this.#bindings?.apply(config.id, bind, release);
     for (const drop of dropped) this.#audited(config, drop);
     if (!complete || generation !== this.#generation) return { entries, variant: null };
@@ -160,25 +175,41 @@ export class CatalogCache {
    * breaker open) is reached by the name and the selection alone, so its failures still count
    * against its breaker.
    */
-  async route(
-    config: PresetConfig,
-    name: string,
-    caller: UpstreamCaller = GATEWAY_CALLER,
-    now = Date.now(),
-  ): Promise<{ server: PresetServer; upstreamName: string } | null> {
+  async route(config: PresetConfig, name: string, caller: UpstreamCaller = GATEWAY_CALLER, now = Date.now()): Promise<ToolRoute> {
     const direct = resolveToolName(name, config.servers);
     if (direct) {
       const { server, upstreamName } = direct;
       // The list already held answers at once (the hot path); else it is asked for.
       const tools = this.#pool.knownTools(server, caller) ?? (await this.#pool.tools(server, caller).catch(() => null));
-      if (tools === null || tools.some((t) => t.name === upstreamName)) return direct;
+      if (tools === null) return direct;
+      const verdict = this.#verdict(config, server, tools, upstreamName);
+      if (verdict !== "absent") return verdict === "held" ? { ...direct, held: true } : direct;
       if (now - (this.#relisted.get(server.id) ?? Number.NEGATIVE_INFINITY) < RELIST_UNKNOWN_MS) return null;
       this.#relisted.set(server.id, now);
       const fresh = await this.#pool.relistTools(server, caller).catch(() => null);
-      return fresh?.some((t) => t.name === upstreamName) ? direct : null;
+      const again = fresh ? this.#verdict(config, server, fresh, upstreamName) : "absent";
+      return again === "absent" ? null : again === "held" ? { ...direct, held: true } : direct;
     }
     const entry = await this.entry(config, name, caller);
     const server = entry && config.servers.find((s) => s.name === entry.server);
-    return entry && server ? { server, upstreamName: entry.upstreamName } : null;
+    if (entry && server) return { server, upstreamName: entry.upstreamName };
+    return this.#heldByName(config, name);
+  }
+
+  /** Whether a listed tool is served, held for review or not listed at all. */
+  #verdict(config: PresetConfig, server: PresetServer, tools: readonly Tool[], upstreamName: string): "served" | "held" | "absent" {
+    if (this.#pins) return this.#pins.verdict(config, server, "tool", tools, upstreamName);
+    return tools.some((t) => t.name === upstreamName) ? "served" : "absent";
+  }
+
+  /** A plain or renamed exposed name whose tool is held for review (the catalog leaves held tools out). */
+  #heldByName(config: PresetConfig, name: string): ToolRoute {
+    if (!this.#pins) return null;
+    for (const server of config.servers) {
+      const renamed = Object.entries(server.overrides ?? {}).find(([, o]) => o.name === name)?.[0];
+      const upstreamName = renamed ?? (server.naming === "plain" ? name : null);
+      if (upstreamName && this.#pins.isHeld(config, server, "tool", upstreamName)) return { server, upstreamName, held: true };
+    }
+    return null;
   }
 }

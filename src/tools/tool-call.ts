@@ -7,11 +7,13 @@
  * recorded once. Calls in flight are kept by session and request id, so a client's
  * notifications/cancelled, or the end of its session, aborts them (and cancels them upstream).
  */
+
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { exposeResultUris } from "../items/item-selection";
 import type { MessageReply } from "../mcp/contract";
 import { isJsonObject, RpcCode, type RpcId, type RpcRequest, rpcErrorBody, rpcResultBody } from "../mcp/jsonrpc";
 import { isModernVersion, supportsSsePolling } from "../mcp/protocol";
+import { heldMessage } from "../pinning/pin-board";
 import type { LimitOutcome, RateLimits } from "../policy/rate-limits";
 import type { PresetConfig, PresetServer } from "../preset/config";
 import { budgetOf, type Session, upstreamCallerOf } from "../preset/session-store";
@@ -216,6 +218,8 @@ export class ToolCalls {
     }
     const target = await this.#deps.catalog.route(config, params.name, upstreamCallerOf(session, ctx.origin));
     if (!target) return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, `Unknown tool: ${params.name}`) };
+    if (target.held)
+      return { body: rpcErrorBody(req.id, RpcCode.InvalidParams, heldMessage("tool", params.name), { reason: "awaiting_review", tool: params.name }) };
     facts.tool = params.name;
     facts.upstream = target.server.name;
 

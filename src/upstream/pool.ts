@@ -562,11 +562,22 @@ export class UpstreamPool {
     return stored;
   }
 
-  /** A tool list of the server any profile's clients were last served (null if none is known in memory): for telling that tools changed. */
+  /**
+   * The server's tool list listed last, by any profile or session (null if none is known in
+   * memory): for telling that tools changed, and what tool pinning compares first.
+   */
   anyKnownTools(server: PresetServer): Tool[] | null {
-    const prefix = `${server.id}#`;
-    for (const [key, list] of this.#tools) if (key.startsWith(prefix) && list.fingerprint === server.fingerprint) return list.tools;
-    return null;
+    return this.latestTools(server)?.tools ?? null;
+  }
+
+  /** anyKnownTools with when it was listed. */
+  latestTools(server: PresetServer): { tools: Tool[]; fetchedAt: number } | null {
+    let latest: ToolList | null = null;
+    for (const [key, list] of this.#tools) {
+      if (list.fingerprint !== server.fingerprint || serverOfKey(key) !== server.id) continue;
+      if (!latest || list.fetchedAt >= latest.fetchedAt) latest = list;
+    }
+    return latest;
   }
 
   /** Who a caller's tool list is listed as: itself, or for a modern request whose upstream session would not outlive it, the gateway with its profile. */
