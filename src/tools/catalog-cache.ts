@@ -122,7 +122,12 @@ export class CatalogCache {
   signature(config: PresetConfig): string {
     const latest = config.servers.map((server) => this.#pool.latestTools(server));
     const lists = latest.map((l) => l?.tools ?? null);
-    if (this.#pins) config.servers.forEach((server, i) => latest[i] && this.#pins!.settle(config, server, "tool", latest[i].tools, latest[i].fetchedAt));
+    if (this.#pins) {
+      for (const [i, server] of config.servers.entries()) {
+        const list = latest[i];
+        if (list) this.#pins.settle(config, server, "tool", list.tools, list.fetchedAt);
+      }
+    }
     return JSON.stringify(mergeCatalog(sourcesOf(config, lists, this.#pins)).entries.map((e) => e.tool));
   }
 
