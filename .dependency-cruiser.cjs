@@ -9,7 +9,7 @@
  * - the domain folders never reach up into api/, edge/, oauth/ or the entry;
  * - only the entry and the preset stub see the Durable Object class (library code takes `Bindings`).
  */
-const DOMAIN = "^src/(accounts|credentials|items|jobs|policy|preset|streaming|tools|upstream|usage)/";
+const DOMAIN = "^src/(accounts|alerts|credentials|items|jobs|policy|preset|streaming|tools|upstream|usage)/";
 
 module.exports = {
   forbidden: [

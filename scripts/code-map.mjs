@@ -19,6 +19,7 @@ const FOLDERS = {
   credentials: "whose credentials go upstream? (each consumer's OAuth tokens and own header values)",
   policy: "who may do what, how often: access, rate limits, circuit breakers",
   usage: "what is recorded about calls, and the stats built from it",
+  alerts: "who is told when something happens? (alerts, owners' webhooks and their deliveries)",
   jobs: "what runs on the cron trigger?",
   accounts: "users, their API tokens, the demo",
   api: "the management API (/api/v1)",
