@@ -1,6 +1,7 @@
 /** Helpers of the webhook tests: the fixture receiver (test/fixtures/webhook-receiver.mjs) and webhooks made through the API. */
-import { createHmac, timingSafeEqual } from "node:crypto";
+
 import { env } from "cloudflare:test";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { expect, vi } from "vitest";
 import { api, type TestUser, unique } from "./helpers";
 
@@ -51,7 +52,18 @@ export async function createWebhook(user: TestUser, body: Record<string, unknown
 export async function deliveries(user: TestUser, webhookId: string) {
   const res = await api("GET", `/webhooks/${webhookId}/deliveries`, { token: user.token });
   expect(res.status).toBe(200);
-  return res.body.deliveries as { id: string; alertId: string; type: string; status: string; attempts: number; lastStatusCode: number | null; lastError: string | null; nextAttemptAt: string | null; createdAt: string; deliveredAt: string | null }[];
+  return res.body.deliveries as {
+    id: string;
+    alertId: string;
+    type: string;
+    status: string;
+    attempts: number;
+    lastStatusCode: number | null;
+    lastError: string | null;
+    nextAttemptAt: string | null;
+    createdAt: string;
+    deliveredAt: string | null;
+  }[];
 }
 
 /**

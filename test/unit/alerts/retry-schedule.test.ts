@@ -26,7 +26,11 @@ describe("webhook retry schedule", () => {
 
   it("takes a base and a window from the environment, ignoring what is not a positive number", () => {
     expect(retryPolicy({})).toEqual(DEFAULT_RETRY_POLICY);
-    expect(retryPolicy({ WEBHOOK_RETRY_BASE_SECONDS: "1", WEBHOOK_RETRY_WINDOW_SECONDS: "60" })).toEqual({ ...DEFAULT_RETRY_POLICY, baseSeconds: 1, windowSeconds: 60 });
+    expect(retryPolicy({ WEBHOOK_RETRY_BASE_SECONDS: "1", WEBHOOK_RETRY_WINDOW_SECONDS: "60" })).toEqual({
+      ...DEFAULT_RETRY_POLICY,
+      baseSeconds: 1,
+      windowSeconds: 60,
+    });
     expect(retryPolicy({ WEBHOOK_RETRY_BASE_SECONDS: "-3", WEBHOOK_RETRY_WINDOW_SECONDS: "soon" })).toEqual(DEFAULT_RETRY_POLICY);
   });
 });

@@ -52,7 +52,9 @@ describe("postWebhook", () => {
     expect(init).toMatchObject({ method: "POST", body, redirect: "manual" });
     const headers = init.headers as Record<string, string>;
     const ts = Math.floor(NOW / 1000);
-    const mac = createHmac("sha256", Buffer.from(secret.slice(6), "base64")).update(`msg_1.${ts}.${body}`).digest("base64");
+    const mac = createHmac("sha256", Buffer.from(secret.slice(6), "base64"))
+      .update(`msg_1.${ts}.${body}`)
+      .digest("base64");
     expect(headers).toEqual({
       "content-type": "application/json",
       "user-agent": WEBHOOK_USER_AGENT,
@@ -72,9 +74,21 @@ describe("postWebhook", () => {
 
   it("reports an error status, a refused connection and a timeout as retryable failures", async () => {
     const secret = newWebhookSecret();
-    const e500 = await postWebhook("https://h.example.com/", secret, "m", "{}", opts(fakeFetch(() => new Response("x".repeat(100_000), { status: 500 })).fetch));
+    const e500 = await postWebhook(
+      "https://h.example.com/",
+      secret,
+      "m",
+      "{}",
+      opts(fakeFetch(() => new Response("x".repeat(100_000), { status: 500 })).fetch),
+    );
     expect(e500).toEqual({ delivered: false, statusCode: 500, error: "HTTP 500.", permanent: false });
-    const refused = await postWebhook("https://h.example.com/", secret, "m", "{}", opts(fakeFetch(() => Promise.reject(new TypeError("connect ECONNREFUSED"))).fetch));
+    const refused = await postWebhook(
+      "https://h.example.com/",
+      secret,
+      "m",
+      "{}",
+      opts(fakeFetch(() => Promise.reject(new TypeError("connect ECONNREFUSED"))).fetch),
+    );
     expect(refused).toEqual({ delivered: false, statusCode: null, error: "Could not connect.", permanent: false });
     const timeout = await postWebhook(
       "https://h.example.com/",
