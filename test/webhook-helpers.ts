@@ -1,19 +1,14 @@
 /** Helpers of the webhook tests: the fixture receiver (test/fixtures/webhook-receiver.mjs) and webhooks made through the API. */
 
 import { env } from "cloudflare:test";
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { expect, vi } from "vitest";
 import { api, type TestUser, unique } from "./helpers";
+import type { Received } from "./webhook-signature";
+
+export { verifySignature } from "./webhook-signature";
 
 /** How long a test waits for a delivery the queue consumer makes (batches wait up to 1 s). */
 export const DELIVERED = { timeout: 15_000, interval: 100 };
-
-export interface Received {
-  headers: Record<string, string>;
-  body: string;
-  at: number;
-  status: number;
-}
 
 /** A path of the receiver no other test uses, and its URL. */
 export function receiverPath(prefix = "hook"): { path: string; url: string } {
@@ -64,23 +59,4 @@ export async function deliveries(user: TestUser, webhookId: string) {
     createdAt: string;
     deliveredAt: string | null;
   }[];
-}
-
-/**
- * Checks a request's Standard Webhooks signature the way a receiver would, with its own HMAC code:
- * HMAC-SHA256 over `${webhook-id}.${webhook-timestamp}.${body}` keyed with the base64-decoded
- * secret after `whsec_`, compared in constant time with each `v1,` signature of the header.
- */
-export function verifySignature(secret: string, request: Pick<Received, "headers" | "body">): boolean {
-  const id = request.headers["webhook-id"];
-  const timestamp = request.headers["webhook-timestamp"];
-  const header = request.headers["webhook-signature"];
-  if (!id || !timestamp || !header) return false;
-  const key = Buffer.from(secret.slice("whsec_".length), "base64");
-  const expected = createHmac("sha256", key).update(`${id}.${timestamp}.${request.body}`).digest();
-  return header.split(" ").some((sig) => {
-    const [version, value] = sig.split(",");
-    const given = Buffer.from(value ?? "", "base64");
-    return version === "v1" && given.length === expected.length && timingSafeEqual(given, expected);
-  });
 }

@@ -308,8 +308,17 @@ export const webhookRoutes = [
         at: now,
         webhookId: webhook.id,
       };
-      const [delivery] = await createDeliveries(getDb(c.env.DB), alert, [webhook.id], now);
-      await queue.send(alert, { contentType: "json" });
+      const db = getDb(c.env.DB);
+      const [delivery] = await createDeliveries(db, alert, [webhook.id], now);
+      try {
+        await queue.send(alert, { contentType: "json" });
+      } catch (e) {
+        await db
+          .update(webhookDeliveries)
+          .set({ status: "failed", lastError: "The alert could not be queued.", nextAttemptAt: null })
+          .where(eq(webhookDeliveries.id, delivery!.id));
+        throw new ApiError(503, "webhooks_unavailable", "The test alert could not be queued; try again later.", e);
+      }
       return c.json({ alertId: alert.id, deliveryId: delivery!.id }, 202);
     },
   }),

@@ -1,4 +1,6 @@
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { retentionJobs, runBounded } from "../../src/jobs/retention";
 import { type ApiResult, api, createUser, givenPreset, type TestUser } from "../helpers";
 import { createWebhook, receiverPath } from "../webhook-helpers";
 
@@ -192,5 +194,29 @@ describe("webhooks API", () => {
 
   it("needs a user token", async () => {
     expect((await api("GET", "/webhooks")).status).toBe(401);
+  });
+});
+
+describe("delivery retention", () => {
+  it("keeps a webhook's newest 1000 deliveries of the last 30 days (the hourly cron)", async () => {
+    const owner = await createUser();
+    const hook = await createWebhook(owner, { url: receiverPath().url, events: ["member.joined"] });
+    const now = Date.now();
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1003)
+       INSERT INTO webhook_deliveries (id, webhook_id, alert_id, type, body, status, attempts, created_at)
+       SELECT 'msg_r' || printf('%04d', i), ?1, 'alr_r' || i, 'member.joined', '{}', 'delivered', 1, ?2 + i FROM n`,
+    )
+      .bind(hook.id, now - 60_000)
+      .run();
+    await env.DB.prepare(
+      "INSERT INTO webhook_deliveries (id, webhook_id, alert_id, type, body, status, attempts, created_at) VALUES ('msg_old', ?, 'alr_old', 'member.joined', '{}', 'failed', 9, ?)",
+    )
+      .bind(hook.id, now - 31 * 86_400_000)
+      .run();
+    const report = await runBounded(retentionJobs(env.DB, now, 90), 40);
+    expect(report.rows).toMatchObject({ webhookDeliveries: 1, excessDeliveries: 3 });
+    const left = await env.DB.prepare("SELECT count(*) AS n, min(id) AS oldest FROM webhook_deliveries WHERE webhook_id = ?").bind(hook.id).first();
+    expect(left).toEqual({ n: 1000, oldest: "msg_r0004" });
   });
 });

@@ -1,6 +1,6 @@
-import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { newWebhookSecret, secretKeyBytes, signWebhook } from "../../../src/alerts/signing";
+import { verifySignature } from "../../webhook-signature";
 
 describe("webhook signing (Standard Webhooks)", () => {
   it("matches the Standard Webhooks reference vector", async () => {
@@ -12,10 +12,10 @@ describe("webhook signing (Standard Webhooks)", () => {
     const secret = newWebhookSecret();
     const body = JSON.stringify({ type: "webhook.test", data: { id: "alr_1" } });
     const signature = await signWebhook(secret, "msg_1", 1_700_000_000, body);
-    const expected = createHmac("sha256", Buffer.from(secret.slice("whsec_".length), "base64"))
-      .update(`msg_1.1700000000.${body}`)
-      .digest("base64");
-    expect(signature).toBe(`v1,${expected}`);
+    const headers = { "webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": signature };
+    expect(await verifySignature(secret, { headers, body })).toBe(true);
+    expect(await verifySignature(secret, { headers: { ...headers, "webhook-id": "msg_2" }, body })).toBe(false);
+    expect(await verifySignature(newWebhookSecret(), { headers, body })).toBe(false);
     expect(await signWebhook(secret, "msg_1", 1_700_000_001, body)).not.toBe(signature);
   });
 
