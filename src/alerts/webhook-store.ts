@@ -88,6 +88,36 @@ export async function createDeliveries(db: Db, alert: Alert, webhookIds: readonl
   return rows.filter((r) => webhookIds.includes(r.webhookId));
 }
 
+/**
+ * Queues a `webhook.test` alert for one webhook, with its delivery made at once so that its id can
+ * be answered; a delivery whose alert could not be queued is marked failed and the error rethrown.
+ */
+export async function queueTestAlert(db: Db, queue: Queue, webhook: Webhook, now: number): Promise<{ alertId: string; deliveryId: string }> {
+  const alert: Alert = {
+    id: newId("alr", now),
+    type: "webhook.test",
+    ownerId: webhook.ownerId,
+    presetId: null,
+    preset: null,
+    target: webhook.id,
+    data: { message: "A test alert from mcpgate." },
+    at: now,
+    webhookId: webhook.id,
+  };
+  const [delivery] = await createDeliveries(db, alert, [webhook.id], now);
+  if (!delivery) throw new Error("the test delivery was not created");
+  try {
+    await queue.send(alert, { contentType: "json" });
+  } catch (e) {
+    await db
+      .update(webhookDeliveries)
+      .set({ status: "failed", lastError: "The alert could not be queued.", nextAttemptAt: null })
+      .where(eq(webhookDeliveries.id, delivery.id));
+    throw e;
+  }
+  return { alertId: alert.id, deliveryId: delivery.id };
+}
+
 export interface DeliveryCursor {
   createdAt: number;
   id: string;

@@ -4,9 +4,8 @@
  */
 import { and, count, eq, inArray } from "drizzle-orm";
 import type { Context } from "hono";
-import type { Alert } from "../alerts/alert";
 import { newWebhookSecret } from "../alerts/signing";
-import { createDeliveries, listDeliveries, MAX_WEBHOOKS_PER_OWNER, sealWebhookSecret, type Webhook } from "../alerts/webhook-store";
+import { listDeliveries, MAX_WEBHOOKS_PER_OWNER, queueTestAlert, sealWebhookSecret, type Webhook } from "../alerts/webhook-store";
 import { getDb } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { presets, webhookDeliveries, webhooks } from "../db/schema";
@@ -296,30 +295,11 @@ export const webhookRoutes = [
       const webhook = await findOwnWebhook(c, params.id);
       const queue = c.env.WEBHOOKS;
       if (!queue) throw new ApiError(503, "webhooks_unavailable", "This gateway has no WEBHOOKS queue, so it cannot send webhooks.");
-      const now = Date.now();
-      const alert: Alert = {
-        id: newId("alr", now),
-        type: "webhook.test",
-        ownerId: webhook.ownerId,
-        presetId: null,
-        preset: null,
-        target: webhook.id,
-        data: { message: "A test alert from mcpgate." },
-        at: now,
-        webhookId: webhook.id,
-      };
-      const db = getDb(c.env.DB);
-      const [delivery] = await createDeliveries(db, alert, [webhook.id], now);
       try {
-        await queue.send(alert, { contentType: "json" });
+        return c.json(await queueTestAlert(getDb(c.env.DB), queue, webhook, Date.now()), 202);
       } catch (e) {
-        await db
-          .update(webhookDeliveries)
-          .set({ status: "failed", lastError: "The alert could not be queued.", nextAttemptAt: null })
-          .where(eq(webhookDeliveries.id, delivery!.id));
         throw new ApiError(503, "webhooks_unavailable", "The test alert could not be queued; try again later.", e);
       }
-      return c.json({ alertId: alert.id, deliveryId: delivery!.id }, 202);
     },
   }),
 ];
