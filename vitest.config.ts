@@ -51,6 +51,9 @@ export default defineConfig(async () => {
                   OIDC_NAME: "Test IdP",
                   IDP_BASE: inject<string>("idpBase"),
                   OAUTH_UPSTREAM_BASE: inject<string>("oauthUpstreamBase"),
+                  WEBHOOK_RECEIVER_BASE: inject<string>("webhookReceiverBase"),
+                  // Webhook retries after 1 s, 2 s, 4 s ... instead of 30 s, 1 min, 2 min ...
+                  WEBHOOK_RETRY_BASE_SECONDS: "1",
                 },
               },
             })),

@@ -20,6 +20,7 @@ import { serverRoutes } from "./api/servers";
 import { statsRoutes } from "./api/stats";
 import { tokenRoutes } from "./api/tokens";
 import { userRoutes } from "./api/users";
+import { webhookRoutes } from "./api/webhooks";
 import type { AppEnv } from "./edge/app-env";
 import { mcpEndpoint } from "./edge/mcp-endpoint";
 import { discardUnreadBody } from "./edge/request-body";
@@ -47,6 +48,7 @@ export const apiRoutes: readonly AnyRoute[] = [
   ...statsRoutes,
   ...grantRoutes,
   ...connectionRoutes,
+  ...webhookRoutes,
   ...adminRoutes,
 ];
 

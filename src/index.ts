@@ -1,4 +1,5 @@
-/** @module The worker's entry: the Hono app, the preset Durable Object class, and the cron handler. */
+/** @module The worker's entry: the Hono app, the preset Durable Object class, the cron and queue handlers. */
+import { consumeWebhooks } from "./alerts/deliveries";
 import { buildApp } from "./app";
 import type { Env } from "./edge/preset-stub";
 import { scheduled } from "./jobs/scheduled";
@@ -7,4 +8,8 @@ export { PresetGateway } from "./preset/gateway";
 
 const app = buildApp();
 
-export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;
+export default {
+  fetch: app.fetch,
+  scheduled,
+  queue: (batch, env) => consumeWebhooks(batch, env),
+} satisfies ExportedHandler<Env>;

@@ -14,6 +14,8 @@ declare global {
       IDP_BASE: string;
       /** Base URL of the OAuth-protected upstream (test/fixtures/oauth-upstream.mjs). */
       OAUTH_UPSTREAM_BASE: string;
+      /** Base URL of the webhook receiver (test/fixtures/webhook-receiver.mjs). */
+      WEBHOOK_RECEIVER_BASE: string;
     }
   }
 }

@@ -17,5 +17,6 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
   provide("deadUpstream", fixtures.deadUpstream);
   provide("idpBase", fixtures.idpBase);
   provide("oauthUpstreamBase", fixtures.oauthUpstreamBase);
+  provide("webhookReceiverBase", fixtures.webhookReceiverBase);
   return () => fixtures.stop();
 }

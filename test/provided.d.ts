@@ -9,6 +9,8 @@ declare module "vitest" {
     idpBase: string;
     /** Base URL of the OAuth-protected upstream and its authorization server, `fixtures/oauth-upstream.mjs`. */
     oauthUpstreamBase: string;
+    /** Base URL of the webhook receiver, `fixtures/webhook-receiver.mjs`. */
+    webhookReceiverBase: string;
   }
 }
 

@@ -77,7 +77,7 @@ export const grantRoutes = [
         .where(and(eq(oauthGrants.id, params.id), eq(oauthGrants.userId, c.get("userId"))))
         .get();
       if (!grant) throw notFound("Grant");
-      await revokeGrant(c.env, grant, "revoked_by_user", c.get("userId"));
+      await revokeGrant(c.env, grant, "revoked_by_user", c.get("userId"), (p) => c.executionCtx.waitUntil(p));
       return c.body(null, 204);
     },
   }),
@@ -110,7 +110,7 @@ export const grantRoutes = [
         .where(and(eq(oauthGrants.id, params.id), eq(oauthGrants.presetId, preset.id)))
         .get();
       if (!grant) throw notFound("Grant");
-      await revokeGrant(c.env, grant, "revoked_by_owner", c.get("userId"));
+      await revokeGrant(c.env, grant, "revoked_by_owner", c.get("userId"), (p) => c.executionCtx.waitUntil(p));
       return c.body(null, 204);
     },
   }),

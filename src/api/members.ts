@@ -1,5 +1,6 @@
 /** @module Members of an invite-only preset: invite by handle, list, remove. */
 import { and, eq } from "drizzle-orm";
+import { raiseAlert } from "../alerts/alert";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { listMembers } from "../db/presets-repository";
@@ -41,6 +42,17 @@ export const memberRoutes = [
         if (isUniqueViolation(e)) throw conflict(`'${user.handle}' is already a member of '${preset.slug}'.`);
         throw e;
       }
+      c.executionCtx.waitUntil(
+        raiseAlert(c.env, {
+          type: "member.joined",
+          ownerId: preset.ownerId,
+          presetId: preset.id,
+          preset: `${handle}/${preset.slug}`,
+          target: user.handle,
+          data: { userId: user.id, handle: user.handle },
+          at: now,
+        }),
+      );
       await invalidatePresets(c.env, handle, [preset.slug]);
       return c.json({ userId: user.id, handle: user.handle, addedAt: iso(now)! }, 201);
     },

@@ -41,7 +41,10 @@ export type EventType =
   | "drift.rejected"
   | "upstream.unreachable"
   | "error_rate.high"
-  | "rate_limit.surge";
+  | "rate_limit.surge"
+  | "webhook.created"
+  | "webhook.updated"
+  | "webhook.deleted";
 
 export interface EventInput {
   ownerId: string;

@@ -286,3 +286,47 @@ export const upstreamConnectStates = sqliteTable("upstream_connect_states", {
   returnLabel: text("return_label").notNull(),
   expiresAt: integer("expires_at").notNull(),
 });
+
+// ---- Webhooks (migrations/0011_webhooks.sql)
+
+export type DeliveryStatus = "pending" | "delivered" | "failed";
+
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id").notNull(),
+    url: text("url").notNull(),
+    /** Alert types the webhook is told about. */
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    /** Preset ids it is limited to, or null for every preset (and account-level alerts). */
+    presets: text("presets", { mode: "json" }).$type<string[] | null>(),
+    description: text("description"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** The signing secret, sealed bound to the webhook's id (alerts/webhook-secret.ts). */
+    secretEnc: text("secret_enc").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("webhooks_owner").on(t.ownerId, t.createdAt)],
+);
+
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    webhookId: text("webhook_id").notNull(),
+    alertId: text("alert_id").notNull(),
+    type: text("type").notNull(),
+    /** The JSON body sent, the same on every attempt. */
+    body: text("body").notNull(),
+    status: text("status").$type<DeliveryStatus>().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    nextAttemptAt: integer("next_attempt_at"),
+    createdAt: integer("created_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [unique().on(t.webhookId, t.alertId), index("webhook_deliveries_list").on(t.webhookId, t.createdAt, t.id)],
+);

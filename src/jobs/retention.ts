@@ -4,6 +4,8 @@
  * fixed budget of D1 statements per run, so one run never exceeds Workers' limits; what is left
  * over is deleted by the next run.
  */
+import { DELIVERIES_KEPT_PER_WEBHOOK, DELIVERY_RETENTION_DAYS } from "../alerts/webhook-store";
+
 export const DEFAULT_RETENTION_DAYS = 90;
 const MAX_RETENTION_DAYS = 3650;
 export const DELETE_BATCH = 500;
@@ -112,5 +114,13 @@ export function retentionJobs(d1: D1Database, now: number, days: number): Bounde
     ),
     clearSealedRefreshReplies(d1, now - SEALED_REPLY_MS),
     deleteJob(d1, "cimdFailures", "oauth_cimd_failures", "failed_at < ?", now - CIMD_FAILURE_MS),
+    deleteJob(d1, "webhookDeliveries", "webhook_deliveries", "created_at < ?", now - Math.min(DELIVERY_RETENTION_DAYS, days) * 86_400_000),
+    deleteJob(
+      d1,
+      "excessDeliveries",
+      "webhook_deliveries",
+      `rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY created_at DESC, id DESC) AS n
+        FROM webhook_deliveries) WHERE n > ${DELIVERIES_KEPT_PER_WEBHOOK})`,
+    ),
   ];
 }

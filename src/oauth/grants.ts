@@ -1,4 +1,5 @@
 import { and, eq, isNull } from "drizzle-orm";
+import { raiseAlert } from "../alerts/alert";
 import { getDb } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { oauthCodes, oauthGrants, oauthRefreshTokens, presets, users } from "../db/schema";
@@ -208,7 +209,7 @@ export async function grantOfRefreshToken(env: Env, token: string): Promise<Gran
  * Revokes a grant: its refresh tokens stop working at once, and the preset's Durable Object is
  * told so that access tokens already issued for it are refused too (they carry the grant id).
  */
-export async function revokeGrant(env: Env, grant: Grant, reason: string, actorId: string | null): Promise<void> {
+export async function revokeGrant(env: Env, grant: Grant, reason: string, actorId: string | null, waitUntil?: (p: Promise<unknown>) => void): Promise<void> {
   if (grant.revokedAt) return;
   const db = getDb(env.DB);
   const now = Date.now();
@@ -237,6 +238,17 @@ export async function revokeGrant(env: Env, grant: Grant, reason: string, actorI
     ),
   ]);
   grant.revokedAt = now;
+  const alerted = raiseAlert(env, {
+    type: "grant.revoked",
+    ownerId: preset?.ownerId ?? grant.userId,
+    presetId: grant.presetId,
+    preset: preset ? `${preset.handle}/${preset.slug}` : null,
+    target: grant.clientId,
+    data: { grantId: grant.id, clientId: grant.clientId, reason },
+    at: now,
+  });
+  if (waitUntil) waitUntil(alerted);
+  else await alerted;
   if (preset) {
     await presetStub(env, preset.handle, preset.slug)
       .revokeGrants([grant.id], now + ACCESS_TOKEN_TTL_S * 1000 + 60_000)

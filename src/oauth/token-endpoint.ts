@@ -78,7 +78,7 @@ export async function tokenPost(c: Context<AppEnv>): Promise<Response> {
     const requested = scope ? scope.split(" ") : [];
     if (requested.some((s) => !grant.scope.split(" ").includes(s))) throw new OAuthError("invalid_scope", "A refresh cannot widen the scope.");
     if (!(await stillAllowed(c, grant))) {
-      await revokeGrant(c.env, grant, "access_lost", null);
+      await revokeGrant(c.env, grant, "access_lost", null, (p) => c.executionCtx.waitUntil(p));
       throw new OAuthError("invalid_grant", "The user no longer has access to this preset.");
     }
     const rotated = await rotateRefreshToken(c.env, issuer, found);
@@ -101,7 +101,7 @@ export async function revokePost(c: Context<AppEnv>): Promise<Response> {
     grant = gid ? ((await getDb(c.env.DB).select().from(oauthGrants).where(eq(oauthGrants.id, gid)).get()) ?? null) : null;
   }
   // RFC 7009 §2.2: unknown or foreign tokens are not an error worth revealing.
-  if (grant && grant.clientId === client.id) await revokeGrant(c.env, grant, "revoked_by_client", grant.userId);
+  if (grant && grant.clientId === client.id) await revokeGrant(c.env, grant, "revoked_by_client", grant.userId, (p) => c.executionCtx.waitUntil(p));
   return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
 }
 

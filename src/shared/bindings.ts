@@ -43,4 +43,8 @@ export interface Bindings {
   RETENTION_DAYS?: string;
   /** Alerts for owners' webhooks (alerts/alert.ts): a Cloudflare Queue this worker also consumes. Optional: without it no webhook is sent. */
   WEBHOOKS?: Queue;
+  /** Seconds before the first retry of a failed webhook delivery (default 30; it doubles, at most 1 h). For tests. */
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
+  /** Seconds after its creation a webhook delivery is still retried (default 86400: 24 h). For tests. */
+  WEBHOOK_RETRY_WINDOW_SECONDS?: string;
 }

@@ -76,6 +76,14 @@ const ROUTES: [string, string][] = [
   ["get", "/api/v1/connections"],
   ["put", "/api/v1/connections/{user}/{slug}/{server}"],
   ["delete", "/api/v1/connections/{user}/{slug}/{server}"],
+  ["post", "/api/v1/webhooks"],
+  ["get", "/api/v1/webhooks"],
+  ["get", "/api/v1/webhooks/{id}"],
+  ["patch", "/api/v1/webhooks/{id}"],
+  ["delete", "/api/v1/webhooks/{id}"],
+  ["post", "/api/v1/webhooks/{id}/rotate-secret"],
+  ["get", "/api/v1/webhooks/{id}/deliveries"],
+  ["post", "/api/v1/webhooks/{id}/test"],
 ];
 
 describe("GET /api/v1/openapi.json", () => {
