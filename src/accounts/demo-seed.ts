@@ -89,6 +89,7 @@ async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult
       toolNaming: "prefixed",
       auditCalls: false,
       auditArguments: false,
+      alertThresholds: null,
       createdAt: now,
       updatedAt: now,
     };

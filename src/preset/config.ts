@@ -3,7 +3,16 @@
  * (headers decrypted).
  */
 
-import { DEFAULT_RATE_LIMIT, type PresetStatus, type RateLimitSetting, type ServerAuth, type SessionScope, type Visibility } from "../db/schema";
+import {
+  type AlertSettings,
+  alertSettingsOf,
+  DEFAULT_RATE_LIMIT,
+  type PresetStatus,
+  type RateLimitSetting,
+  type ServerAuth,
+  type SessionScope,
+  type Visibility,
+} from "../db/schema";
 import type { Bindings } from "../shared/bindings";
 import type { ItemOverride, ToolNaming } from "../tools/catalog";
 import type { UpstreamServer } from "../upstream/client";
@@ -47,10 +56,12 @@ export interface PresetConfig {
   /** Log every tools/call (presets.audit_calls), with its arguments when auditArguments is also set. */
   auditCalls: boolean;
   auditArguments: boolean;
+  /** The alert detectors it runs (presets.alert_thresholds over DEFAULT_ALERTS; preset/alert-detectors.ts). */
+  alerts: AlertSettings;
 }
 
 const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status, p.rate_limit, p.tool_limits,
-  p.audit_calls, p.audit_arguments, p.tool_naming
+  p.audit_calls, p.audit_arguments, p.tool_naming, p.alert_thresholds
   FROM presets p JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
 const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, s.auth, s.user_headers, ps.tools, ps.prompts, ps.resources, ps.overrides, ps.session_scope
   FROM preset_servers ps JOIN servers s ON s.id = ps.server_id JOIN presets p ON p.id = ps.preset_id
@@ -70,6 +81,7 @@ type PresetRow = {
   audit_calls: number;
   audit_arguments: number;
   tool_naming: ToolNaming;
+  alert_thresholds: string | null;
 };
 type ServerRow = {
   id: string;
@@ -130,5 +142,6 @@ export async function loadPresetConfig(env: Bindings, handle: string, slug: stri
     toolLimits: preset.tool_limits ? (JSON.parse(preset.tool_limits) as Record<string, RateLimitSetting>) : {},
     auditCalls: preset.audit_calls === 1,
     auditArguments: preset.audit_calls === 1 && preset.audit_arguments === 1,
+    alerts: alertSettingsOf(preset.alert_thresholds ? (JSON.parse(preset.alert_thresholds) as Partial<AlertSettings>) : null),
   };
 }
