@@ -125,7 +125,13 @@ describe("rate-limit surge watch", () => {
     expect(w.refused(5 * MIN, "user:a")).toBeNull(); // the window emptied: 1 refusal, clear
     const again = [1, 2, 3, 4, 5].map((i) => w.refused(5 * MIN + i, "user:c")).filter((p) => p !== null);
     expect(again).toHaveLength(1);
-    expect(again[0]).toMatchObject({ refusals: 6, topCallers: [{ caller: "user:c", refusals: 5 }, { caller: "user:a", refusals: 1 }] });
+    expect(again[0]).toMatchObject({
+      refusals: 6,
+      topCallers: [
+        { caller: "user:c", refusals: 5 },
+        { caller: "user:a", refusals: 1 },
+      ],
+    });
   });
 
   it("raises nothing below the threshold", () => {
