@@ -1,7 +1,9 @@
-import { env } from "cloudflare:test";
+import { env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { presetStub } from "../../src/edge/preset-stub";
 import { api, EVENTUALLY, type GivenPreset, givenPreset, type PresetSpec, setUpstreamDown, unique, upstreamUrl } from "../helpers";
 import { mcpPost, rawSession, toolCall } from "../mcp-raw";
+import { closeIdleUpstreams } from "../preset-object";
 
 let nextId = 1;
 const call = (p: GivenPreset, session: string, name: string, args: Record<string, unknown> = {}) =>
@@ -54,6 +56,24 @@ describe("upstream.unreachable", () => {
       target: "broken",
       payload: { server: "broken", serverId: p.servers.broken.id, failures: 3, reason: "unreachable", message: expect.stringContaining("'broken'") },
     });
+  });
+
+  it("remembers an announced upstream across a restart of the preset's object", async () => {
+    const scope = unique("restart");
+    const p = await givenPreset({ servers: [{ name: "beta", url: upstreamUrl("beta", scope), tools: ["reverse"] }] });
+    await setAlerts(p, { upstreamUnreachable: { failures: 1 } });
+    const session = await rawSession(p.url);
+    const reverse = () => call(p, session, "beta__reverse", { text: "ab" });
+    expect((await reverse()).json.result.content[0].text).toBe("ba");
+    await setUpstreamDown("beta", scope, true);
+    expect((await reverse()).json.error.data).toMatchObject({ upstream: "beta", reason: "http_error" });
+    await settledEvents(p, "upstream.unreachable", 1);
+    const stub = presetStub(env, p.owner.handle, p.slug);
+    await closeIdleUpstreams(stub);
+    await evictDurableObject(stub);
+    // A fresh object would announce this failure (failures: 1); the restarted one knows it did.
+    expect((await reverse()).json.error.data).toMatchObject({ upstream: "beta", reason: "http_error" });
+    await settledEvents(p, "upstream.unreachable", 1);
   });
 
   it("counts HTTP 503 from in front of an upstream, and is raised again only after the upstream answered in between", async () => {
