@@ -91,6 +91,7 @@ async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult
       auditArguments: false,
       pinning: "on",
       newTools: "hold",
+      alertThresholds: null,
       createdAt: now,
       updatedAt: now,
     };

@@ -1,6 +1,6 @@
 /** @module Database rows to API JSON. Secrets never leave here: header values are masked. */
 
-import { type apiTokens, type callLog, DEFAULT_RATE_LIMIT, type presets, type SessionScope, type servers, type users } from "../db/schema";
+import { alertSettingsOf, type apiTokens, type callLog, DEFAULT_RATE_LIMIT, type presets, type SessionScope, type servers, type users } from "../db/schema";
 import type { UpstreamHealth } from "../policy/breaker-board";
 
 export const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
@@ -59,6 +59,7 @@ export function presetJson(p: typeof presets.$inferSelect, owner: string, baseUr
     auditArguments: p.auditArguments,
     pinning: p.pinning,
     newTools: p.newTools,
+    alerts: alertSettingsOf(p.alertThresholds),
     servers: attached,
     createdAt: iso(p.createdAt)!,
     updatedAt: iso(p.updatedAt)!,

@@ -54,6 +54,7 @@ export const presetRoutes = [
         status: "active" as const,
         rateLimit: body.rateLimit ?? null,
         toolLimits: body.toolLimits ?? null,
+        alertThresholds: body.alerts ?? null,
         auditCalls: body.auditCalls ?? false,
         toolNaming: body.toolNaming ?? "prefixed",
         pinning: body.pinning ?? "on",
@@ -124,11 +125,14 @@ export const presetRoutes = [
       const db = getDb(c.env.DB);
       const now = Date.now();
       const changes = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+      // `alerts` is the alert_thresholds column: the detectors set, null for every detector at its default.
+      const { alerts: _alerts, ...columns } = changes;
+      const set = body.alerts === undefined ? columns : { ...columns, alertThresholds: body.alerts };
       if (body.toolNaming && body.toolNaming !== preset.toolNaming) await assertNoNameClash(c, preset.id, body.toolNaming);
       await db.batch([
         db
           .update(presets)
-          .set({ ...changes, updatedAt: now })
+          .set({ ...set, updatedAt: now })
           .where(eq(presets.id, preset.id)),
         insertEvent(
           db,

@@ -134,6 +134,50 @@ export const ToolLimits = z
   .refine((t) => Object.keys(t).length <= 200, "may have at most 200 entries")
   .describe("Per-tool limits by exposed tool name (`<server>__<tool>`), applied on top of `rateLimit`.");
 
+const wholeMinutes = z.number().int("must be an integer").min(1, "must be at least 1").max(60, "must be at most 60");
+/** One detector's setting, or false to turn it off. */
+const detector = <T extends z.ZodType>(setting: T, shape: string) =>
+  z.union([z.literal(false), setting], { error: `must be false (off) or an object ${shape}` }).optional();
+
+export const ErrorRateAlert = z
+  .strictObject({
+    threshold: z.number().min(0.01, "must be at least 0.01").max(1, "must be at most 1"),
+    windowMinutes: wholeMinutes,
+    minCalls: z.number().int("must be an integer").min(1, "must be at least 1").max(100_000, "must be at most 100000"),
+  })
+  .describe(
+    "error_rate.high when at least `threshold` (a fraction) of the calls in the last `windowMinutes` failed (upstream_error, timeout, " +
+      "breaker_open; tool errors are answers, not failures), once the window holds `minCalls` calls.",
+  );
+export const RateLimitSurgeAlert = z
+  .strictObject({
+    threshold: z.number().int("must be an integer").min(1, "must be at least 1").max(1_000_000, "must be at most 1000000"),
+    windowMinutes: wholeMinutes,
+  })
+  .describe("rate_limit.surge when rate limits refused at least `threshold` requests in the last `windowMinutes`.");
+export const UnreachableAlert = z
+  .strictObject({ failures: z.number().int("must be an integer").min(1, "must be at least 1").max(100, "must be at most 100") })
+  .describe("upstream.unreachable after `failures` connection failures in a row (refused, DNS, TLS, reset, HTTP 502/503/504).");
+
+export const AlertSettingsBody = z
+  .strictObject({
+    errorRate: detector(ErrorRateAlert, "{ threshold, windowMinutes, minCalls }"),
+    rateLimitSurge: detector(RateLimitSurgeAlert, "{ threshold, windowMinutes }"),
+    upstreamUnreachable: detector(UnreachableAlert, "{ failures }"),
+  })
+  .describe(
+    "The alert detectors: each an object of its thresholds, or false (off); a detector left out runs with its default " +
+      "(errorRate 0.2 over 5 min from 20 calls, rateLimitSurge 50 refusals in 5 min, upstreamUnreachable 3 failures in a row). " +
+      "Each alert is raised once when crossed, then not again until it falls below half its threshold (or after 1 h still above).",
+  );
+export const AlertSettingsView = z
+  .object({
+    errorRate: z.union([z.literal(false), ErrorRateAlert]),
+    rateLimitSurge: z.union([z.literal(false), RateLimitSurgeAlert]),
+    upstreamUnreachable: z.union([z.literal(false), UnreachableAlert]),
+  })
+  .describe("The alert detectors the preset runs (defaults filled in); false: off.");
+
 // ---- request bodies
 
 export const CreateUserBody = z.strictObject({
@@ -225,6 +269,7 @@ export const CreatePresetBody = z.strictObject({
   toolNaming: ToolNaming.optional(),
   pinning: PinningField.optional(),
   newTools: NewToolsField.optional(),
+  alerts: AlertSettingsBody.optional(),
 });
 
 export const UpdatePresetBody = z
@@ -235,6 +280,7 @@ export const UpdatePresetBody = z
     status: PresetStatus.optional().describe("`disabled` and `archived` presets answer 404 to MCP clients."),
     rateLimit: RateLimit.optional(),
     toolLimits: ToolLimits.nullable().optional().describe("null removes every per-tool limit."),
+    alerts: AlertSettingsBody.nullable().optional().describe("Replaces the alert settings; null: every detector at its default."),
     auditCalls: AuditCalls.optional(),
     auditArguments: AuditArguments.optional(),
     toolNaming: ToolNaming.optional(),
@@ -376,6 +422,7 @@ export const Preset = z.object({
   toolNaming: ToolNaming,
   pinning: PinningField,
   newTools: NewToolsField,
+  alerts: AlertSettingsView,
   servers: z.array(AttachedServer),
   createdAt: Timestamp,
   updatedAt: Timestamp,

@@ -21,9 +21,20 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/**
+ * For a value no option of a union took: the issue of the one option that failed inside the value
+ * (at an object's field) rather than at it, with its full path; else the union's own issue.
+ */
+function meantOption(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "invalid_union") return issue;
+  const inside = issue.errors.filter((issues) => issues.some((i) => i.path.length > 0));
+  const first = inside.length === 1 ? inside[0]![0] : undefined;
+  return first ? { ...first, path: [...issue.path, ...first.path] } : issue;
+}
+
 /** "visibility: is required" or "handle: must be at least 3 characters", from zod's first issue. */
 export function describeIssue(error: z.ZodError, where: string, input?: unknown): ApiError {
-  const issue = error.issues[0];
+  const issue = error.issues[0] && meantOption(error.issues[0]);
   if (!issue) return badRequest(`Invalid ${where}.`);
   const path = issue.path.map(String).join(".");
   if (issue.code === "unrecognized_keys") {

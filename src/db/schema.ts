@@ -66,6 +66,42 @@ export type Pinning = "on" | "off";
 /** What happens to an item no pin covers (a new tool): held for review, or pinned and exposed. */
 export type NewTools = "hold" | "expose";
 
+/** error_rate.high: raised when at least `threshold` (a fraction) of the calls in the last `windowMinutes` failed, once there were `minCalls`. */
+export interface ErrorRateAlertSetting {
+  threshold: number;
+  windowMinutes: number;
+  minCalls: number;
+}
+/** rate_limit.surge: raised when rate limits refused at least `threshold` requests in the last `windowMinutes`. */
+export interface RateLimitSurgeAlertSetting {
+  threshold: number;
+  windowMinutes: number;
+}
+/** upstream.unreachable: raised after `failures` connection failures in a row of one upstream. */
+export interface UnreachableAlertSetting {
+  failures: number;
+}
+/** A preset's alert detectors, each one's setting or false when it is off. */
+export interface AlertSettings {
+  errorRate: ErrorRateAlertSetting | false;
+  rateLimitSurge: RateLimitSurgeAlertSetting | false;
+  upstreamUnreachable: UnreachableAlertSetting | false;
+}
+/** What a preset detects when it sets nothing (`presets.alert_thresholds` is null, or omits a detector). */
+export const DEFAULT_ALERTS: AlertSettings = {
+  errorRate: { threshold: 0.2, windowMinutes: 5, minCalls: 20 },
+  rateLimitSurge: { threshold: 50, windowMinutes: 5 },
+  upstreamUnreachable: { failures: 3 },
+};
+/** The detectors a preset runs: what it stored (`presets.alert_thresholds`), each detector it omits at its default. */
+export function alertSettingsOf(stored: Partial<AlertSettings> | null | undefined): AlertSettings {
+  return {
+    errorRate: stored?.errorRate ?? DEFAULT_ALERTS.errorRate,
+    rateLimitSurge: stored?.rateLimitSurge ?? DEFAULT_ALERTS.rateLimitSurge,
+    upstreamUnreachable: stored?.upstreamUnreachable ?? DEFAULT_ALERTS.upstreamUnreachable,
+  };
+}
+
 export const presets = sqliteTable(
   "presets",
   {
@@ -87,6 +123,8 @@ export const presets = sqliteTable(
     /** Tool pinning (migrations/0012_pinning.sql, src/pinning/). */
     pinning: text("pinning").$type<Pinning>().notNull().default("on"),
     newTools: text("new_tools").$type<NewTools>().notNull().default("hold"),
+    /** The alert detectors' settings; null (or an omitted detector) means DEFAULT_ALERTS (migrations/0013_alert_thresholds.sql). */
+    alertThresholds: text("alert_thresholds", { mode: "json" }).$type<Partial<AlertSettings> | null>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

@@ -4,6 +4,8 @@
  */
 
 import {
+  type AlertSettings,
+  alertSettingsOf,
   DEFAULT_RATE_LIMIT,
   type NewTools,
   type Pinning,
@@ -60,10 +62,12 @@ export interface PresetConfig {
   pinning: Pinning;
   /** What pinning does with an item no pin covers. */
   newTools: NewTools;
+  /** The alert detectors it runs (presets.alert_thresholds over DEFAULT_ALERTS; preset/alert-detectors.ts). */
+  alerts: AlertSettings;
 }
 
 const PRESET_SQL = `SELECT p.id, p.owner_id, p.name, p.description, p.visibility, p.status, p.rate_limit, p.tool_limits,
-  p.audit_calls, p.audit_arguments, p.tool_naming, p.pinning, p.new_tools
+  p.audit_calls, p.audit_arguments, p.tool_naming, p.pinning, p.new_tools, p.alert_thresholds
   FROM presets p JOIN users u ON u.id = p.owner_id WHERE u.handle = ?1 AND p.slug = ?2`;
 const SERVERS_SQL = `SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, s.auth, s.user_headers, ps.tools, ps.prompts, ps.resources, ps.overrides, ps.session_scope
   FROM preset_servers ps JOIN servers s ON s.id = ps.server_id JOIN presets p ON p.id = ps.preset_id
@@ -85,6 +89,7 @@ type PresetRow = {
   tool_naming: ToolNaming;
   pinning: Pinning;
   new_tools: NewTools;
+  alert_thresholds: string | null;
 };
 type ServerRow = {
   id: string;
@@ -147,5 +152,6 @@ export async function loadPresetConfig(env: Bindings, handle: string, slug: stri
     auditArguments: preset.audit_calls === 1 && preset.audit_arguments === 1,
     pinning: preset.pinning,
     newTools: preset.new_tools,
+    alerts: alertSettingsOf(preset.alert_thresholds ? (JSON.parse(preset.alert_thresholds) as Partial<AlertSettings>) : null),
   };
 }

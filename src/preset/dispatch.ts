@@ -43,6 +43,7 @@ import type { MetricsWriter } from "../usage/metrics";
 import type { UsageRecorder } from "../usage/recorder";
 import { type Admission, type Entrant, errorReply } from "./admission";
 import type { Alarms } from "./alarms";
+import type { AlertDetectors } from "./alert-detectors";
 import type { PresetAudit } from "./audit";
 import type { PresetConfig } from "./config";
 import type { ConfigCache } from "./config-cache";
@@ -61,6 +62,8 @@ export interface DispatchDeps {
   usage: UsageRecorder;
   audit: PresetAudit;
   alarms: Alarms;
+  /** Fed every recorded call and rate-limit refusal (error_rate.high, rate_limit.surge). */
+  alerts?: AlertDetectors;
 }
 
 /**
@@ -507,6 +510,7 @@ export class McpDispatch {
   /** A request a rate limit refused: 429 with Retry-After, audited once per caller and window. */
   #refuse(config: PresetConfig, caller: string, req: RpcRequest, limited: LimitOutcome): McpReply & MessageReply & { status: number } {
     if (limited.audit) this.#deps.audit.write(config, "rate_limit.refused", caller, { caller, method: req.method, message: limited.message });
+    this.#deps.alerts?.refused(config, caller, Date.now());
     return {
       status: 429,
       body: rpcErrorBody(req.id, RpcCode.RateLimited, limited.message!, { retryAfterSeconds: limited.retryAfterSeconds }),
@@ -517,8 +521,10 @@ export class McpDispatch {
   /** Records one tools/call for metrics, rollups and the call log. Never throws. */
   #record(config: PresetConfig, caller: string, req: RpcRequest, facts: ToolCallFacts, body: string | null, at: number, metrics: MetricsWriter): void {
     try {
-      const record = toolCallRecord(config, caller, req, facts, body, at, Date.now());
+      const now = Date.now();
+      const record = toolCallRecord(config, caller, req, facts, body, at, now);
       this.#deps.usage.record(record, metrics, { calls: config.auditCalls, arguments: config.auditArguments });
+      this.#deps.alerts?.callRecorded(config, record, now);
     } catch (e) {
       console.error("tool call not recorded", e);
     }

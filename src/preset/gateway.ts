@@ -30,6 +30,7 @@ import { isGatewayCaller, type UpstreamCaller } from "../upstream/session-scope"
 import { UsageRecorder } from "../usage/recorder";
 import { Admission, type Entrant } from "./admission";
 import { Alarms, UPSTREAM_IDLE_MS } from "./alarms";
+import { AlertDetectors } from "./alert-detectors";
 import { PresetAudit } from "./audit";
 import { loadPresetConfig, type PresetConfig, type PresetServer } from "./config";
 import { ConfigCache } from "./config-cache";
@@ -71,6 +72,7 @@ export class PresetGateway extends DurableObject<Bindings> {
       () => this.#config.current,
       () => this.env.WEBHOOKS,
     );
+    const alerts = new AlertDetectors(this.#audit, () => this.#config.current, kvSlice(ctx.storage, KV_PREFIX.unreachable));
     this.#limits = new RateLimits(kvSlice(ctx.storage, KV_PREFIX.rateLimits));
     this.#breakers = new BreakerBoard(kvSlice(ctx.storage, KV_PREFIX.breakers), (serverId, state, lastError) =>
       this.#audit.breakerChanged(serverId, state, lastError),
@@ -83,6 +85,7 @@ export class PresetGateway extends DurableObject<Bindings> {
       onResourceUpdated: (server, uri, caller) => notifications.resourceUpdated(server, uri, caller),
       onConnected: (server, key) => notifications.resubscribe(server, key),
       onLog: (server, params) => this.#streams.broadcastLog(server.name, params),
+      onOutcome: (server, failure) => alerts.upstreamOutcome(server, failure),
       // Each consumer's own upstream credentials (credentials/caller-credentials.ts); the gateway's own requests use the owner's.
       ownCredentials: (server) => needsCallerCredentials(server),
       identify: (server, caller) => this.#identify(server, caller),
@@ -134,6 +137,7 @@ export class PresetGateway extends DurableObject<Bindings> {
       usage: this.#usage,
       audit: this.#audit,
       alarms: this.#alarms,
+      alerts,
     });
   }
 

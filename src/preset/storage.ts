@@ -29,6 +29,7 @@
  * | `rl:<scope>|<caller>` | hit times of one sliding rate-limit window (`<caller>` may be `session:<id>`: per-session budgets, deleted with the session) | policy/rate-limits.ts |
  * | `br:<server id>` | a circuit breaker's snapshot                       | policy/breaker-board.ts  |
  * | `rg:<grant id>`  | a revoked OAuth grant: until when to refuse it     | preset/admission.ts      |
+ * | `ur:<server id>` | an upstream announced unreachable (upstream.unreachable): since when | preset/alert-detectors.ts |
  *
  * The version lives in the one-row table `storage_version` (SQLite's `PRAGMA user_version` would be
  * the natural place, but Durable Objects refuse it with SQLITE_AUTH). No row means version 0: an
@@ -165,7 +166,7 @@ export function storageVersion(sql: SqlStorage): number {
 }
 
 /** KV prefixes, one per owner (see the table above). */
-export const KV_PREFIX = { rateLimits: "rl:", breakers: "br:", revokedGrants: "rg:" } as const;
+export const KV_PREFIX = { rateLimits: "rl:", breakers: "br:", revokedGrants: "rg:", unreachable: "ur:" } as const;
 
 /**
  * The KV keys of one owner, under its prefix: what was stored when the object started, and writes

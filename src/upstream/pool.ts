@@ -154,6 +154,7 @@ export class UpstreamPool {
   readonly #onResourceUpdated: (server: PresetServer, uri: string, caller: UpstreamCaller) => void;
   readonly #onConnected: (server: PresetServer, key: string) => void;
   readonly #onLog: (server: PresetServer, params: Record<string, unknown>) => void;
+  readonly #onOutcome: (server: PresetServer, failure: UpstreamFailure | null) => void;
   readonly #identify: ((server: PresetServer, caller: UpstreamCaller) => Promise<UpstreamIdentity>) | null;
   readonly #ownCredentials: (server: PresetServer) => boolean;
   readonly #askSession:
@@ -192,6 +193,8 @@ export class UpstreamPool {
       onConnected?: (server: PresetServer, key: string) => void;
       /** A log line the upstream sent outside any call. */
       onLog?: (server: PresetServer, params: Record<string, unknown>) => void;
+      /** A request to the upstream ended: null when it answered (a result or a JSON-RPC error), else why it failed. */
+      onOutcome?: (server: PresetServer, failure: UpstreamFailure | null) => void;
       /** Whether a server's requests need each caller's own credentials (never shared between users). */
       ownCredentials?: (server: PresetServer) => boolean;
       /** The headers a caller's own credentials add (throws when the caller has none). */
@@ -210,6 +213,7 @@ export class UpstreamPool {
     this.#onResourceUpdated = opts.onResourceUpdated ?? (() => {});
     this.#onConnected = opts.onConnected ?? (() => {});
     this.#onLog = opts.onLog ?? (() => {});
+    this.#onOutcome = opts.onOutcome ?? (() => {});
     this.#identify = opts.identify ?? null;
     this.#ownCredentials = opts.ownCredentials ?? (() => false);
     this.#askSession = opts.askSession ?? null;
@@ -252,7 +256,7 @@ export class UpstreamPool {
         () => this.#modernRequest(server, method, params, timeoutMs, signal, relay),
         () => this.#legacyRequest(server, method, params, timeoutMs, signal, relay),
       );
-      this.#breakers.record(server.id, true, Date.now(), probe);
+      this.#answered(server, probe);
       return result;
     } catch (e) {
       this.#settle(server, e, probe);
@@ -499,8 +503,15 @@ export class UpstreamPool {
     return admission.probe;
   }
 
+  /** The upstream answered a request: its breaker and whoever watches it (onOutcome) are told. */
+  #answered(server: PresetServer, probe: boolean): void {
+    this.#breakers.record(server.id, true, Date.now(), probe);
+    this.#onOutcome(server, null);
+  }
+
   /** Tells the breaker what a failed request says about the upstream. */
   #settle(server: PresetServer, error: unknown, probe: boolean): void {
+    if (error instanceof UpstreamFailure || error instanceof UpstreamRpcError) this.#onOutcome(server, error instanceof UpstreamFailure ? error : null);
     if (error instanceof UpstreamFailure && error.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), probe, error.message);
     else if (error instanceof UpstreamRpcError)
       this.#breakers.record(server.id, true, Date.now(), probe); // the upstream answered (a JSON-RPC error)
@@ -628,7 +639,7 @@ export class UpstreamPool {
             },
           ),
         );
-        this.#breakers.record(server.id, true, Date.now(), probe);
+        this.#answered(server, probe);
         if (listedOn) this.#items.set(listedOn, { fingerprint: server.fingerprint, items, fetchedAt: Date.now() });
         return items;
       } catch (e) {
@@ -1028,7 +1039,7 @@ export class UpstreamPool {
             },
           ),
         );
-        this.#breakers.record(server.id, true, Date.now(), probe);
+        this.#answered(server, probe);
         const fetchedAt = Date.now();
         const tools = this.#canonical(server, lister, listedOn, listed, fetchedAt, fresh);
         this.#tools.set(listedOn, { fingerprint: server.fingerprint, tools, fetchedAt });
