@@ -195,10 +195,11 @@ export function conformancePreset(
     timeoutMs?: number;
     scope?: string;
     sessionScope?: PresetServer["sessionScope"];
+    newTools?: PresetSpec["newTools"];
   } = {},
 ): Promise<GivenPreset> {
-  const { upstream = "conformance", naming = "plain", timeoutMs, scope, sessionScope } = opts;
-  return givenPreset({ naming, servers: [{ name: "lib", url: upstreamUrl(upstream, scope), timeoutMs, tools: null, sessionScope }] });
+  const { upstream = "conformance", naming = "plain", timeoutMs, scope, sessionScope, newTools } = opts;
+  return givenPreset({ naming, newTools, servers: [{ name: "lib", url: upstreamUrl(upstream, scope), timeoutMs, tools: null, sessionScope }] });
 }
 
 /** Counters of a fixture upstream (initializes, requests by method, last headers). */

@@ -109,6 +109,8 @@ describe("tool shadowing with plain naming", () => {
       const scope = unique("shadow");
       const p = await givenPreset({
         naming: "plain",
+        // New tools are exposed as they come, so the newcomer reaches the catalog and must be shadowed there.
+        newTools: "expose",
         servers: [
           { name: "aaa", url: upstreamUrl("beta", scope), tools: null },
           { name: "zzz", url: upstreamUrl("bank", scope), tools: zzzTools ? [...zzzTools] : null },

@@ -142,7 +142,7 @@ describe("a preset as a virtual MCP server", () => {
 
   it("rebuilds the catalog when an upstream announces tools/list_changed", async () => {
     const scope = unique("grow");
-    const { url } = await givenPreset({ servers: [{ name: "beta", url: upstreamUrl("beta", scope), tools: null }] });
+    const { url } = await givenPreset({ newTools: "expose", servers: [{ name: "beta", url: upstreamUrl("beta", scope), tools: null }] });
     const client = await connectClient(url);
     expect((await client.listTools()).tools.map((t) => t.name)).not.toContain("beta__sprout");
     await client.callTool({ name: "beta__grow", arguments: { name: "sprout" } });

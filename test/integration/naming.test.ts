@@ -122,7 +122,7 @@ describe("tool names the upstream does not list", () => {
 
   it("routes a tool the upstream added once its list_changed came in", async () => {
     const scope = unique("grown");
-    const p = await givenPreset({ servers: [{ name: "beta", url: upstreamUrl("beta", scope), tools: null }] });
+    const p = await givenPreset({ newTools: "expose", servers: [{ name: "beta", url: upstreamUrl("beta", scope), tools: null }] });
     const client = await connectClient(p.url);
     await expect(client.callTool({ name: "beta__sprout", arguments: {} })).rejects.toThrow(/Unknown tool: beta__sprout/);
     await client.callTool({ name: "beta__grow", arguments: { name: "sprout" } });

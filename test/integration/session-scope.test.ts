@@ -17,6 +17,8 @@ async function betaPreset(sessionScope: Scope | undefined, opts: { visibility?: 
   const scope = unique("scope");
   const given = await givenPreset({
     visibility: opts.visibility ?? "public",
+    // The tools clients grow at run time are exposed as they come (tool-pinning.test.ts holds new tools by default).
+    newTools: "expose",
     servers: [{ name: "beta", url: upstreamUrl("beta", scope), tools: null, ...(sessionScope ? { sessionScope } : {}) }],
   });
   return { ...given, scope };

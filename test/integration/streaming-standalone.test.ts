@@ -78,7 +78,7 @@ describe("the standalone GET stream", () => {
 
   it("tells listeners prompts/list_changed when an upstream's prompts change (announced on another session's call)", async () => {
     // One shared upstream session: the prompt another client adds is the listener's too.
-    const p = await conformancePreset({ sessionScope: "shared" });
+    const p = await conformancePreset({ sessionScope: "shared", newTools: "expose" });
     const listener = await openSession(p.url);
     const caller = await openSession(p.url);
     await listEverything(listener);

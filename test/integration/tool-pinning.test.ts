@@ -9,6 +9,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it, vi } from "vitest";
 import { api, connectClient, EVENTUALLY, type GivenPreset, givenPreset, type TestUser, textOf, unique, upstreamUrl } from "../helpers";
+import { createWebhook, receiverPath, verifySignature, waitForRequests } from "../webhook-helpers";
 
 type Tool = { name: string; description?: string; inputSchema: Record<string, unknown>; annotations?: Record<string, unknown> };
 
@@ -287,6 +288,33 @@ describe("tool pinning", () => {
     expect(res.status).toBe(200);
     expect(await names(client)).toEqual(["dict__lookup", "dict__stable"]);
     expect((await drift(p)).items).toEqual([]);
+    await client.close();
+  });
+});
+
+describe("drift alerts", () => {
+  it("tells the owner's webhook about a drifted tool, signed, once, with the diff", async () => {
+    const scope = unique("hooked");
+    const p = await mutablePreset(scope);
+    const { path, url } = receiverPath("drift");
+    const hook = await createWebhook(p.owner, { url, events: ["tool.drifted", "tool.added"], presets: [p.slug] });
+    const client = await connectClient(p.url);
+    await names(client);
+    await mutate(scope, { tools: [POISONED, STABLE] });
+    const [request] = await waitForRequests(path);
+    expect(await verifySignature(hook.secret, request!)).toBe(true);
+    const body = JSON.parse(request!.body);
+    expect(body).toMatchObject({
+      type: "tool.drifted",
+      data: { preset: `${p.owner.handle}/${p.slug}`, target: "dict/lookup", server: "dict", kind: "tool", name: "lookup" },
+    });
+    expect(body.data.diff.added).toEqual(["inputSchema.properties.memo"]);
+    expect(body.data.review).toBe(`/api/v1/presets/${p.slug}/drift`);
+    // Announced again, the same change is not alerted again.
+    await mutate(scope, { tools: [POISONED, STABLE] });
+    await client.listTools();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await waitForRequests(path)).length).toBe(1);
     await client.close();
   });
 });
