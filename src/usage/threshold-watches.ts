@@ -38,18 +38,21 @@ export interface ErrorRatePayload {
   topTools: { tool: string; errors: number }[];
 }
 
-/** error_rate.high of one preset: the failed share of its rated calls over a sliding window. */
-export class ErrorRateWatch {
-  readonly setting: ErrorRateAlertSetting;
-  readonly #tally: SlidingTally;
-  readonly #latch: AlertLatch;
+/** A threshold over a sliding window of `windowMinutes`, raised once per crossing (AlertLatch). */
+abstract class ThresholdWatch<S extends { windowMinutes: number }> {
+  readonly setting: S;
+  protected readonly tally: SlidingTally;
+  protected readonly latch: AlertLatch;
 
-  constructor(setting: ErrorRateAlertSetting, latch = new AlertLatch()) {
+  constructor(setting: S, latch = new AlertLatch()) {
     this.setting = setting;
-    this.#tally = new SlidingTally(setting.windowMinutes * MINUTE_MS);
-    this.#latch = latch;
+    this.tally = new SlidingTally(setting.windowMinutes * MINUTE_MS);
+    this.latch = latch;
   }
+}
 
+/** error_rate.high of one preset: the failed share of its rated calls over a sliding window. */
+export class ErrorRateWatch extends ThresholdWatch<ErrorRateAlertSetting> {
   /**
    * Counts one call; returns the alert's payload when this call takes the rate to the threshold or
    * above (with at least minCalls calls in the window) and it is not already raised. Cleared when
@@ -58,15 +61,15 @@ export class ErrorRateWatch {
   record(now: number, outcome: CallOutcome, upstream: string | null, tool: string): ErrorRatePayload | null {
     if (!RATED_OUTCOMES.has(outcome)) return null;
     const failed = FAILED_OUTCOMES.has(outcome);
-    this.#tally.add(now, 1, failed ? 1 : 0, failed ? JSON.stringify([upstream ?? "", tool]) : undefined);
-    const { total, hits } = this.#tally.totals(now);
+    this.tally.add(now, 1, failed ? 1 : 0, failed ? JSON.stringify([upstream ?? "", tool]) : undefined);
+    const { total, hits } = this.tally.totals(now);
     const { threshold, minCalls, windowMinutes } = this.setting;
     const rate = total === 0 ? 0 : hits / total;
-    if (!this.#latch.update(now, total >= minCalls && rate >= threshold, rate < threshold / 2)) return null;
+    if (!this.latch.update(now, total >= minCalls && rate >= threshold, rate < threshold / 2)) return null;
     const upstreams = new Map<string, number>();
     const tools = new Map<string, number>();
     // Every failing key of the window (at most SLOTS × KEYS_PER_SLOT), summed by upstream and by tool.
-    for (const { key, hits: errors } of this.#tally.top(now, Number.POSITIVE_INFINITY)) {
+    for (const { key, hits: errors } of this.tally.top(now, Number.POSITIVE_INFINITY)) {
       const [u, t] = JSON.parse(key) as [string, string];
       if (u) upstreams.set(u, (upstreams.get(u) ?? 0) + errors);
       tools.set(t, (tools.get(t) ?? 0) + errors);
@@ -93,31 +96,21 @@ export interface SurgePayload {
 }
 
 /** rate_limit.surge of one preset: how many requests its rate limits refused over a sliding window. */
-export class SurgeWatch {
-  readonly setting: RateLimitSurgeAlertSetting;
-  readonly #tally: SlidingTally;
-  readonly #latch: AlertLatch;
-
-  constructor(setting: RateLimitSurgeAlertSetting, latch = new AlertLatch()) {
-    this.setting = setting;
-    this.#tally = new SlidingTally(setting.windowMinutes * MINUTE_MS);
-    this.#latch = latch;
-  }
-
+export class SurgeWatch extends ThresholdWatch<RateLimitSurgeAlertSetting> {
   /**
    * Counts one refusal of `caller`; returns the alert's payload when the refusals in the window reach
    * the threshold and it is not already raised. Cleared when they fall below half the threshold.
    */
   refused(now: number, caller: string): SurgePayload | null {
-    this.#tally.add(now, 1, 1, caller);
-    const { hits } = this.#tally.totals(now);
+    this.tally.add(now, 1, 1, caller);
+    const { hits } = this.tally.totals(now);
     const { threshold, windowMinutes } = this.setting;
-    if (!this.#latch.update(now, hits >= threshold, hits < threshold / 2)) return null;
+    if (!this.latch.update(now, hits >= threshold, hits < threshold / 2)) return null;
     return {
       refusals: hits,
       threshold,
       windowMinutes,
-      topCallers: this.#tally.top(now, TOP).map(({ key, hits: refusals }) => ({ caller: key, refusals })),
+      topCallers: this.tally.top(now, TOP).map(({ key, hits: refusals }) => ({ caller: key, refusals })),
     };
   }
 }

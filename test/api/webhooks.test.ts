@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ALERT_TYPES } from "../../src/alerts/alert";
 import { retentionJobs, runBounded } from "../../src/jobs/retention";
 import { type ApiResult, api, createUser, givenPreset, type TestUser } from "../helpers";
 import { createWebhook, receiverPath } from "../webhook-helpers";
@@ -17,16 +18,8 @@ function expectDocumentedKeys(method: string, path: string, res: ApiResult): voi
   if (schema?.required) expect(Object.keys(res.body).sort()).toEqual([...schema.required].sort());
 }
 
-const ALL_TYPES = [
-  "tool.drifted",
-  "breaker.opened",
-  "breaker.closed",
-  "upstream.unreachable",
-  "error_rate.high",
-  "rate_limit.surge",
-  "grant.revoked",
-  "member.joined",
-];
+/** Every alert a webhook may subscribe to. */
+const ALL_TYPES = [...ALERT_TYPES];
 
 describe("webhooks API", () => {
   let owner: TestUser;
