@@ -240,12 +240,17 @@ export class PresetGateway extends DurableObject<Bindings> {
   #pinEvent(config: PresetConfig, event: PinEvent, catalogAudit: CatalogAudit): void {
     const target = `${event.server}/${event.name}`;
     if (event.type === "tool.removed") {
-      catalogAudit.note(config, "tool.removed", event.server, event.name, { kind: event.kind });
+      // Throttled per server and item: a prompt and a tool of one name are two items.
+      catalogAudit.note(config, "tool.removed", event.server, event.kind === "tool" ? event.name : `${event.kind}:${event.name}`, {
+        kind: event.kind,
+        item: event.name,
+      });
       return;
     }
-    const payload = { ...event, type: undefined, review: `/api/v1/presets/${config.slug}/drift` };
-    if (event.type === "tool.drifted" || event.held) this.#audit.alert(config, event.type, target, payload);
-    else this.#audit.write(config, event.type, target, payload);
+    const { type, ...fields } = event;
+    const payload = { ...fields, review: `/api/v1/presets/${config.slug}/drift` };
+    if (type === "tool.drifted" || event.held) this.#audit.alert(config, type, target, payload);
+    else this.#audit.write(config, type, target, payload);
   }
 
   /**
