@@ -117,19 +117,22 @@ describe("POST /presets/import", () => {
     const user = await createUser();
     await addServer(user, "mine", upstreamUrl("alpha"));
     await addServer(user, "beta", upstreamUrl("conformance"));
-    const document = documentWith([
-      { name: "alpha", url: upstreamUrl("alpha"), headers: [{ name: "Authorization", perUser: false }], tools: ["echo"] },
-      {
-        name: "beta",
-        url: upstreamUrl("beta"),
-        headers: [
-          { name: "Authorization", perUser: false },
-          { name: "X-Api-Key", perUser: true },
-        ],
-        tools: ["reverse"],
-      },
-      { name: "files", url: upstreamUrl("alpha_json"), auth: "oauth" },
-    ]);
+    const document = documentWith(
+      [
+        { name: "alpha", url: upstreamUrl("alpha"), headers: [{ name: "Authorization", perUser: false }], tools: ["echo"] },
+        {
+          name: "beta",
+          url: upstreamUrl("beta"),
+          headers: [
+            { name: "Authorization", perUser: false },
+            { name: "X-Api-Key", perUser: true },
+          ],
+          tools: ["reverse"],
+        },
+        { name: "files", url: upstreamUrl("alpha_json"), auth: "oauth" },
+      ],
+      { visibility: "public" },
+    );
     const res = await api("POST", "/presets/import", { token: user.token, body: { document } });
     expect(res.status).toBe(201);
     expect(res.body.servers).toEqual([
@@ -145,6 +148,7 @@ describe("POST /presets/import", () => {
       }),
       expect.objectContaining({ name: "files", status: "created", needsCredentials: false, auth: "oauth", reason: expect.stringContaining("connect") }),
     ]);
+    // The document's visibility is not the importer's choice: an import is private unless its body says otherwise.
     expect(res.body.preset).toMatchObject({ slug: document.preset.slug, visibility: "private", forkedFrom: null });
     expect(res.body.preset.servers.map((s: any) => [s.name, s.tools])).toEqual([
       ["beta-2", ["reverse"]],
@@ -162,6 +166,18 @@ describe("POST /presets/import", () => {
         ["server.created", "files", true],
       ]),
     );
+  });
+
+  it("frees a taken 32-character name by shortening it: <stem>-2, then <stem>-3", async () => {
+    const user = await createUser();
+    const long = "a-very-long-server-name-of-32-ch";
+    expect(long).toHaveLength(32);
+    await addServer(user, long, upstreamUrl("conformance"));
+    await addServer(user, "a-very-long-server-name-of-32-2", upstreamUrl("alpha_json"));
+    const document = documentWith([{ name: long, url: upstreamUrl("beta") }]);
+    const res = await api("POST", "/presets/import", { token: user.token, body: { document } });
+    expect(res.status).toBe(201);
+    expect(res.body.servers[0]).toMatchObject({ name: "a-very-long-server-name-of-32-3", documentName: long, status: "created" });
   });
 
   it("serves the imported preset to a real MCP client with exactly the selected tools", async () => {
