@@ -13,6 +13,7 @@ import { memberRoutes } from "./api/members";
 import { mountRoutes } from "./api/mount";
 import { buildOpenApi } from "./api/openapi";
 import { presetServerRoutes } from "./api/preset-servers";
+import { presetTransferRoutes } from "./api/preset-transfer";
 import { presetRoutes } from "./api/presets";
 import type { AnyRoute } from "./api/route";
 import { serverHealthRoutes } from "./api/server-health";
@@ -41,6 +42,7 @@ export const apiRoutes: readonly AnyRoute[] = [
   ...serverHealthRoutes,
   ...presetRoutes,
   ...presetServerRoutes,
+  ...presetTransferRoutes,
   ...driftRoutes,
   ...memberRoutes,
   ...eventRoutes,

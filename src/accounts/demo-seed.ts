@@ -92,6 +92,7 @@ async function seedOnce(d1: D1Database, upstreamUrl: string): Promise<SeedResult
       pinning: "on",
       newTools: "hold",
       alertThresholds: null,
+      forkedFrom: null,
       createdAt: now,
       updatedAt: now,
     };

@@ -60,6 +60,7 @@ export function presetJson(p: typeof presets.$inferSelect, owner: string, baseUr
     pinning: p.pinning,
     newTools: p.newTools,
     alerts: alertSettingsOf(p.alertThresholds),
+    forkedFrom: p.forkedFrom ?? null,
     servers: attached,
     createdAt: iso(p.createdAt)!,
     updatedAt: iso(p.updatedAt)!,

@@ -39,6 +39,21 @@ export async function assertNoNameClash(c: Context<AppEnv>, presetId: string, na
     if (at >= 0) plans[at] = plan;
     else plans.push(plan);
   }
+  await assertPlansDoNotClash(c, naming, plans);
+}
+
+/** The server fields the check needs to list an upstream's tools (a server about to be created has no headers yet). */
+export type CheckedServer = Pick<typeof servers.$inferSelect, "id" | "name" | "url" | "headersEnc" | "timeoutMs">;
+
+/**
+ * Refuses (409) a set of attachments, existing or planned, in which two exposed tools would share
+ * a name. Upstreams that cannot be listed now are left out.
+ */
+export async function assertPlansDoNotClash(
+  c: Context<AppEnv>,
+  naming: ToolNaming,
+  plans: { server: CheckedServer; enabled: boolean; tools: string[] | null; overrides: Record<string, ItemOverride> | null }[],
+): Promise<void> {
   const active = plans.filter((p) => p.enabled);
   const needsCheck = naming === "plain" || active.some((p) => p.overrides && Object.values(p.overrides).some((o) => o.name));
   if (!needsCheck || active.length === 0) return;

@@ -423,6 +423,10 @@ export const Preset = z.object({
   pinning: PinningField,
   newTools: NewToolsField,
   alerts: AlertSettingsView,
+  forkedFrom: z
+    .string()
+    .nullable()
+    .describe("`<handle>/<slug>` of the public preset this one was forked from; a fork is an independent copy, later changes to the original never reach it."),
   servers: z.array(AttachedServer),
   createdAt: Timestamp,
   updatedAt: Timestamp,

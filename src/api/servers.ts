@@ -30,7 +30,7 @@ const UpdatedServer = Server.extend({
 });
 
 /** What an audit event may say about a server: where it points and which headers it has, never their values. */
-function serverAudit(row: { id: string; name: string; url: string; headerNames: string; auth: ServerAuth; userHeaders: string }) {
+export function serverAudit(row: { id: string; name: string; url: string; headerNames: string; auth: ServerAuth; userHeaders: string }) {
   return {
     serverId: row.id,
     name: row.name,

@@ -125,6 +125,8 @@ export const presets = sqliteTable(
     newTools: text("new_tools").$type<NewTools>().notNull().default("hold"),
     /** The alert detectors' settings; null (or an omitted detector) means DEFAULT_ALERTS (migrations/0013_alert_thresholds.sql). */
     alertThresholds: text("alert_thresholds", { mode: "json" }).$type<Partial<AlertSettings> | null>(),
+    /** "<handle>/<slug>" of the public preset this one was forked from, when it was (migrations/0015_preset_origin.sql). */
+    forkedFrom: text("forked_from"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

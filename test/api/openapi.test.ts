@@ -63,6 +63,10 @@ const ROUTES: [string, string][] = [
   ["post", "/api/v1/presets/{slug}/drift/reject"],
   ["put", "/api/v1/presets/{slug}/servers/{name}"],
   ["delete", "/api/v1/presets/{slug}/servers/{name}"],
+  ["get", "/api/v1/presets/{slug}/export"],
+  ["post", "/api/v1/presets/import"],
+  ["post", "/api/v1/presets/{slug}/clone"],
+  ["post", "/api/v1/presets/fork"],
   ["post", "/api/v1/presets/{slug}/members"],
   ["get", "/api/v1/presets/{slug}/members"],
   ["delete", "/api/v1/presets/{slug}/members/{handle}"],
@@ -201,6 +205,22 @@ describe("real responses match the document", () => {
     expectDocumented("post", "/api/v1/tokens", await api("POST", "/tokens", { token: owner.token, body: { name: "doc" } }));
     const member = await api("POST", "/presets/documented/members", { token: owner.token, body: { handle: friend.handle } });
     expectDocumented("post", "/api/v1/presets/{slug}/members", member);
+  });
+
+  it("matches GET /presets/{slug}/export 200 and the 201 answers of import, clone and fork", async () => {
+    const exported = await api("GET", "/presets/documented/export", { token: owner.token });
+    expectDocumented("get", "/api/v1/presets/{slug}/export", exported);
+    const imported = await api("POST", "/presets/import", { token: owner.token, body: { document: exported.body, slug: unique("imp") } });
+    expect(imported.status).toBe(201);
+    expectDocumented("post", "/api/v1/presets/import", imported);
+    const cloned = await api("POST", "/presets/documented/clone", { token: owner.token, body: { slug: unique("cln") } });
+    expect(cloned.status).toBe(201);
+    expectDocumented("post", "/api/v1/presets/{slug}/clone", cloned);
+    await api("PATCH", "/presets/documented", { token: owner.token, body: { visibility: "public" } });
+    const forked = await api("POST", "/presets/fork", { token: friend.token, body: { from: `${owner.handle}/documented` } });
+    expect(forked.status).toBe(201);
+    expectDocumented("post", "/api/v1/presets/fork", forked);
+    await api("PATCH", "/presets/documented", { token: owner.token, body: { visibility: "invite_only" } });
   });
 
   it("matches the documented 404 and 409 error schemas", async () => {
