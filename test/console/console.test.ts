@@ -186,7 +186,9 @@ describe("console pages", () => {
       .run();
     expect((await browser.get("/console")).headers.get("location")).toBe("/console/signin");
     const again = await signedIn();
-    await env.DB.prepare("UPDATE console_sessions SET expires_at = ? WHERE user_id = ?").bind(Date.now() - 1, again.user.id).run();
+    await env.DB.prepare("UPDATE console_sessions SET expires_at = ? WHERE user_id = ?")
+      .bind(Date.now() - 1, again.user.id)
+      .run();
     expect((await again.browser.get("/console")).headers.get("location")).toBe("/console/signin");
   });
 
