@@ -37,7 +37,6 @@ export function SignInPage(props: { csrf: string; error?: string; next?: string 
             required
             aria-describedby={props.error ? "token-hint signin-error" : "token-hint"}
             aria-invalid={props.error ? "true" : undefined}
-            autofocus
           />
         </div>
         <div>

@@ -33,7 +33,7 @@ export class ConsoleBrowser {
   }
 
   #keep(res: Response): Response {
-    for (const line of res.headers.getSetCookie()) {
+    for (const line of res.headers.getAll("set-cookie")) {
       const [pair = "", ...attrs] = line.split(";");
       const i = pair.indexOf("=");
       const name = pair.slice(0, i).trim();

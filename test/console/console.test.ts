@@ -61,7 +61,7 @@ describe("console pages", () => {
     const page = await browser.get("/console/signin");
     const csrf = csrfOf(await page.text());
     const res = await browser.post("/console/signin", { csrf, token: user.token });
-    const line = res.headers.getSetCookie().find((l) => l.startsWith(`${SESSION_COOKIE}=`));
+    const line = res.headers.getAll("set-cookie").find((l) => l.startsWith(`${SESSION_COOKIE}=`));
     expect(line).toBeDefined();
     expect(line).toMatch(/; Secure/);
     expect(line).toMatch(/; HttpOnly/);
@@ -171,7 +171,7 @@ describe("console pages", () => {
     const out = await browser.post("/console/signout", { csrf });
     expect(out.status).toBe(303);
     expect(out.headers.get("location")).toBe("/console/signin");
-    expect(out.headers.getSetCookie().some((l) => l.startsWith(`${SESSION_COOKIE}=;`) && /Max-Age=0/i.test(l))).toBe(true);
+    expect(out.headers.getAll("set-cookie").some((l) => l.startsWith(`${SESSION_COOKIE}=;`) && /Max-Age=0/i.test(l))).toBe(true);
     const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM console_sessions WHERE user_id = ?").bind(user.id).first<{ n: number }>();
     expect(left?.n).toBe(0);
     const replay = new ConsoleBrowser();
