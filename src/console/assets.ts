@@ -5,7 +5,7 @@
  */
 
 /** Bump when CSS or JS change: it is part of their URLs, which are cached for a day. */
-export const ASSET_VERSION = "1";
+export const ASSET_VERSION = "2";
 
 export const CONSOLE_CSS = `:root{--fg:#16181d;--muted:#555b66;--bg:#fff;--line:#d4d7dd;--accent:#0b57d0;--ok:#146c2e;--warn:#8a5300;--bad:#b3261e;--code:#f3f4f6}
 *{box-sizing:border-box}
@@ -45,6 +45,8 @@ button.link{border:0;background:none;color:var(--accent);text-decoration:underli
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--code);border-radius:4px}
 code{padding:.1rem .3rem;word-break:break-all}
 pre{padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+pre code{padding:0;background:none}
+h3{font-size:1rem;margin:0}
 .snippet{margin:0 0 1rem}
 .snippet .row{justify-content:space-between}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}

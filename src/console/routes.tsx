@@ -138,6 +138,9 @@ export function buildConsole(): Hono<AppEnv> {
     const resolved = await resolveApiTokenScope(c.env.DB, (body.token ?? "").trim(), (p) => c.executionCtx.waitUntil(p));
     if (!resolved) return signInPage(c, "That token is not valid.", 400);
     if (resolved.scope !== "manage") return signInPage(c, "That token has scope 'mcp': the console needs a token with scope 'manage'.", 400);
+    // A session this browser already had ends: one cookie, one session.
+    const previous = await readSession(c.env.DB, getCookie(c, COOKIE, "host"), (p) => c.executionCtx.waitUntil(p));
+    if (previous) await deleteSession(c.env.DB, previous.idHash);
     const { cookie } = await createSession(c.env.DB, resolved.userId);
     setCookie(c, COOKIE, cookie, { ...COOKIE_OPTIONS, maxAge: ABSOLUTE_TTL_MS / 1000 });
     return c.redirect("/console", 303);

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { ASSET_VERSION } from "../../src/console/assets";
 import { addPreset, api, createUser, unique } from "../helpers";
 import { ConsoleBrowser, csrfOf } from "./console-helpers";
 
@@ -192,6 +193,19 @@ describe("console pages", () => {
     expect((await again.browser.get("/console")).headers.get("location")).toBe("/console/signin");
   });
 
+  it("replaces the session of a browser that signs in again", async () => {
+    const user = await createUser();
+    const browser = new ConsoleBrowser();
+    const csrf = csrfOf(await (await browser.get("/console/signin")).text());
+    expect((await browser.post("/console/signin", { csrf, token: user.token })).status).toBe(303);
+    const before = browser.cookies.get(SESSION_COOKIE);
+    // The sign-in form of a second tab, opened before the first sign-in.
+    expect((await browser.post("/console/signin", { csrf, token: user.token })).status).toBe(303);
+    expect(browser.cookies.get(SESSION_COOKIE)).not.toBe(before);
+    const n = await env.DB.prepare("SELECT COUNT(*) AS n FROM console_sessions WHERE user_id = ?").bind(user.id).first<{ n: number }>();
+    expect(n?.n).toBe(1);
+  });
+
   it("keeps at most 20 sessions per user, dropping the oldest", async () => {
     const user = await createUser();
     const first = new ConsoleBrowser();
@@ -209,6 +223,6 @@ describe("console pages", () => {
     expect(apiRes.status).toBe(401);
     expect(apiRes.headers.get("content-type")).toContain("application/json");
     expect((await browser.get("/.well-known/oauth-authorization-server")).status).toBe(200);
-    expect((await browser.get("/console/assets/console.1.js")).headers.get("content-type")).toContain("text/javascript");
+    expect((await browser.get(`/console/assets/console.${ASSET_VERSION}.js`)).headers.get("content-type")).toContain("text/javascript");
   });
 });
