@@ -10,10 +10,18 @@ export interface SignedIn {
   csrf: string;
 }
 
-export function SignInPage(props: { csrf: string; error?: string; next?: string }) {
+export function SignInPage(props: { csrf: string; error?: string; oidc?: { name: string; url: string } }) {
   return (
     <Layout title="Sign in">
       <h1>Sign in to the mcpgate console</h1>
+      {props.oidc ? (
+        <>
+          <p>
+            <a class="button" href={props.oidc.url}>{`Sign in with ${props.oidc.name}`}</a>
+          </p>
+          <p class="muted">or with an API token:</p>
+        </>
+      ) : null}
       <form class="stack" method="post" action="/console/signin">
         <input type="hidden" name="csrf" value={props.csrf} />
         {props.error ? (

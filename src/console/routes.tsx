@@ -18,7 +18,8 @@ import { CreatePresetBody } from "../api/schemas";
 import { getDb } from "../db/client";
 import { findPreset } from "../db/presets-repository";
 import type { AppEnv } from "../edge/app-env";
-import { checkSignInCsrf, signInCsrfToken } from "../oauth/session";
+import { oidcEnabled } from "../oauth/oidc";
+import { checkSignInCsrf, readSession as readOAuthBrowserSession, sealReturn, signInCsrfToken } from "../oauth/session";
 import { ApiError } from "../shared/errors";
 import { publicUrl } from "../shared/public-url";
 import { buildStats, statsRange } from "../usage/stats";
@@ -103,10 +104,28 @@ async function presetRow(c: C, slug: string): Promise<PresetRow> {
   return { preset, series: stats.series, calls: stats.totals.calls, errors: stats.totals.errors };
 }
 
-function signInPage(c: C, error?: string, status: 200 | 400 = 200) {
-  return signInCsrfToken(c as unknown as Context<AppEnv>, publicUrl(c), SIGN_IN_REQUEST).then((csrf) =>
-    render(c, <SignInPage csrf={csrf} error={error} />, status),
-  );
+/** Where the OIDC sign-in returns to: the gateway's OAuth sign-in (oauth/oidc.ts) ends there with its own browser session. */
+const OIDC_RETURN = "/console/signin/oidc";
+
+async function signInPage(c: C, error?: string, status: 200 | 400 | 403 = 200) {
+  const issuer = publicUrl(c);
+  const csrf = await signInCsrfToken(c as unknown as Context<AppEnv>, issuer, SIGN_IN_REQUEST);
+  const oidc = oidcEnabled(c.env)
+    ? {
+        name: c.env.OIDC_NAME || "your identity provider",
+        url: `/oauth/oidc/start?request=${encodeURIComponent(await sealReturn(c.env, issuer, OIDC_RETURN))}`,
+      }
+    : undefined;
+  return render(c, <SignInPage csrf={csrf} error={error} oidc={oidc} />, status);
+}
+
+/** Starts a console session for `userId` in this browser, ending one it already had. */
+async function startSession(c: C, userId: string): Promise<Response> {
+  const previous = await readSession(c.env.DB, getCookie(c, COOKIE, "host"), (p) => c.executionCtx.waitUntil(p));
+  if (previous) await deleteSession(c.env.DB, previous.idHash);
+  const { cookie } = await createSession(c.env.DB, userId);
+  setCookie(c, COOKIE, cookie, { ...COOKIE_OPTIONS, maxAge: ABSOLUTE_TTL_MS / 1000 });
+  return c.redirect("/console", 303);
 }
 
 export function buildConsole(): Hono<AppEnv> {
@@ -138,12 +157,15 @@ export function buildConsole(): Hono<AppEnv> {
     const resolved = await resolveApiTokenScope(c.env.DB, (body.token ?? "").trim(), (p) => c.executionCtx.waitUntil(p));
     if (!resolved) return signInPage(c, "That token is not valid.", 400);
     if (resolved.scope !== "manage") return signInPage(c, "That token has scope 'mcp': the console needs a token with scope 'manage'.", 400);
-    // A session this browser already had ends: one cookie, one session.
-    const previous = await readSession(c.env.DB, getCookie(c, COOKIE, "host"), (p) => c.executionCtx.waitUntil(p));
-    if (previous) await deleteSession(c.env.DB, previous.idHash);
-    const { cookie } = await createSession(c.env.DB, resolved.userId);
-    setCookie(c, COOKIE, cookie, { ...COOKIE_OPTIONS, maxAge: ABSOLUTE_TTL_MS / 1000 });
-    return c.redirect("/console", 303);
+    return startSession(c, resolved.userId);
+  });
+  // The end of a sign-in through the OIDC provider: the gateway's OAuth browser session (a signed
+  // `__Host-` cookie that only a completed sign-in sets) says who signed in. It can only sign a
+  // browser in as the user that browser already proved to be, so a GET is safe here.
+  pages.get("/signin/oidc", async (c) => {
+    const browser = await readOAuthBrowserSession(c as unknown as Context<AppEnv>, publicUrl(c));
+    if (!browser) return signInPage(c, "The sign-in through the identity provider did not complete: try again.", 403);
+    return startSession(c, browser.userId);
   });
 
   pages.use("*", requireSession);

@@ -216,6 +216,40 @@ describe("console pages", () => {
     expect((await first.get("/console")).headers.get("location")).toBe("/console/signin");
   });
 
+  it("signs in through the OIDC provider, ending in a console session", async () => {
+    const email = `${unique("mail")}@example.test`;
+    const user = await createUser({ email });
+    const login = await fetch(`${env.IDP_BASE}/__login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email }) });
+    const { login: loginId } = (await login.json()) as { login: string };
+    const browser = new ConsoleBrowser();
+    const page = await (await browser.get("/console/signin")).text();
+    const link = /<a class="button" href="([^"]+)">Sign in with Test IdP<\/a>/.exec(page);
+    expect(link).not.toBeNull();
+    const start = await browser.get(link![1]!.replace(/&amp;/g, "&"));
+    expect(start.status).toBe(302);
+    const toIdp = new URL(start.headers.get("location")!);
+    toIdp.searchParams.set("login", loginId);
+    const idpAnswer = await fetch(toIdp, { redirect: "manual" });
+    const callback = new URL(idpAnswer.headers.get("location")!);
+    const done = await browser.get(callback.pathname + callback.search);
+    expect(done.status).toBe(303);
+    expect(done.headers.get("location")).toBe("/console/signin/oidc");
+    const signedInRes = await browser.get("/console/signin/oidc");
+    expect(signedInRes.status).toBe(303);
+    expect(signedInRes.headers.get("location")).toBe("/console");
+    expect(browser.cookies.has(SESSION_COOKIE)).toBe(true);
+    const list = await browser.get("/console");
+    expect(list.status).toBe(200);
+    expect(await list.text()).toContain(`Sign out ${user.handle}`);
+  });
+
+  it("refuses the OIDC return without a completed sign-in", async () => {
+    const browser = new ConsoleBrowser();
+    const res = await browser.get("/console/signin/oidc");
+    expect(res.status).toBe(403);
+    expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
+  });
+
   it("leaves the MCP endpoint, the API, OAuth metadata and /healthz as they were", async () => {
     const browser = new ConsoleBrowser();
     expect((await browser.get("/healthz")).status).toBe(200);
