@@ -2,8 +2,9 @@
  * @module The web console under /console: server-rendered pages (Hono JSX) over the same domain and
  * database code as the management API, with a server-side session (session-store.ts).
  *
- * Routes: GET / → /console; GET /console (presets); GET|POST /console/signin; POST /console/signout;
- * GET /console/presets/new; POST /console/presets; GET /console/presets/:slug; GET /console/assets/*.
+ * Routes: GET / → /console; GET /console (presets); GET|POST /console/signin; GET /console/signin/oidc
+ * (the end of an OIDC sign-in); POST /console/signout; GET /console/presets/new; POST /console/presets;
+ * GET /console/presets/:slug; GET /console/assets/console.<version>.{css,js}.
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
@@ -47,6 +48,12 @@ const PAGE_HEADERS: Record<string, string> = {
 
 type ConsoleEnv = AppEnv & { Variables: AppEnv["Variables"] & { session: ConsoleSession; handle: string } };
 type C = Context<ConsoleEnv>;
+
+/**
+ * The console's context as the API's code takes it: the same request, bindings and `userId`
+ * (requireSession sets it like the API's auth does); only the console's own variables are extra.
+ */
+const asApp = (c: C) => c as unknown as Context<AppEnv>;
 
 function render(c: C, page: JSX.Element, status: 200 | 400 | 403 | 404 | 409 = 200): Response {
   return c.html(`<!doctype html>${page}`, status);
@@ -98,7 +105,7 @@ const signedIn = (c: C): SignedIn => ({ handle: c.get("handle"), csrf: c.get("se
 
 /** Calls and errors per 15-minute bucket over the last 24 h, from the usage rollups GET /presets/:slug/stats reads. */
 async function presetRow(c: C, slug: string): Promise<PresetRow> {
-  const preset = await presetView(c as unknown as Context<AppEnv>, slug);
+  const preset = await presetView(asApp(c), slug);
   const range = statsRange("24h", Date.now());
   const stats = buildStats(`${preset.owner}/${slug}`, "24h", range, await readStats(c.env.DB, preset.id, range));
   return { preset, series: stats.series, calls: stats.totals.calls, errors: stats.totals.errors };
@@ -109,7 +116,7 @@ const OIDC_RETURN = "/console/signin/oidc";
 
 async function signInPage(c: C, error?: string, status: 200 | 400 | 403 = 200) {
   const issuer = publicUrl(c);
-  const csrf = await signInCsrfToken(c as unknown as Context<AppEnv>, issuer, SIGN_IN_REQUEST);
+  const csrf = await signInCsrfToken(asApp(c), issuer, SIGN_IN_REQUEST);
   const oidc = oidcEnabled(c.env)
     ? {
         name: c.env.OIDC_NAME || "your identity provider",
@@ -151,7 +158,7 @@ export function buildConsole(): Hono<AppEnv> {
   });
   pages.post("/signin", async (c) => {
     const body = await form(c);
-    if (!(await checkSignInCsrf(c as unknown as Context<AppEnv>, publicUrl(c), SIGN_IN_REQUEST, body.csrf ?? ""))) {
+    if (!(await checkSignInCsrf(asApp(c), publicUrl(c), SIGN_IN_REQUEST, body.csrf ?? ""))) {
       return refuse(c, "The sign-in form's security token is missing or stale: reload the sign-in page.");
     }
     const resolved = await resolveApiTokenScope(c.env.DB, (body.token ?? "").trim(), (p) => c.executionCtx.waitUntil(p));
@@ -163,7 +170,7 @@ export function buildConsole(): Hono<AppEnv> {
   // `__Host-` cookie that only a completed sign-in sets) says who signed in. It can only sign a
   // browser in as the user that browser already proved to be, so a GET is safe here.
   pages.get("/signin/oidc", async (c) => {
-    const browser = await readOAuthBrowserSession(c as unknown as Context<AppEnv>, publicUrl(c));
+    const browser = await readOAuthBrowserSession(asApp(c), publicUrl(c));
     if (!browser) return signInPage(c, "The sign-in through the identity provider did not complete: try again.", 403);
     return startSession(c, browser.userId);
   });
@@ -196,7 +203,7 @@ export function buildConsole(): Hono<AppEnv> {
       return render(c, <NewPresetPage user={signedIn(c)} values={values} errors={errors} />, 400);
     }
     try {
-      await createPreset(c as unknown as Context<AppEnv>, parsed.data);
+      await createPreset(asApp(c), parsed.data);
     } catch (e) {
       if (e instanceof ApiError && e.status === 409) return render(c, <NewPresetPage user={signedIn(c)} values={values} errors={{ slug: e.message }} />, 409);
       throw e;
@@ -207,7 +214,7 @@ export function buildConsole(): Hono<AppEnv> {
     const slug = c.req.param("slug");
     const found = /^[a-z0-9-]{1,50}$/.test(slug) ? await findPreset(getDb(c.env.DB), c.get("userId"), slug) : undefined;
     if (!found) return render(c, <MessagePage title="Not found" message={`You have no preset '${slug}'.`} user={signedIn(c)} />, 404);
-    const preset = await presetView(c as unknown as Context<AppEnv>, slug);
+    const preset = await presetView(asApp(c), slug);
     return render(c, <PresetPage user={signedIn(c)} preset={preset} created={c.req.query("created") === "1"} />);
   });
   app.route("/console", pages);
