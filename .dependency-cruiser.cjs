@@ -1,12 +1,14 @@
 /**
  * The layering of src/, checked by `npm run check:deps` (and .ci/run):
  *
- *   index.ts, app.ts ─▶ api/ edge/ oauth/ ─▶ domain folders ─▶ db/ ─▶ shared/ mcp/
+ *   index.ts, app.ts ─▶ console/ ─▶ api/ edge/ oauth/ ─▶ domain folders ─▶ db/ ─▶ shared/ mcp/
  *
  * - no import cycles anywhere, type-only imports included;
  * - shared/ and mcp/ are leaves: they import nothing of the project but each other (mcp/ never shared/'s Workers-bound bits);
  * - db/ is storage only: schema, client and queries, no domain logic;
- * - the domain folders never reach up into api/, edge/, oauth/ or the entry;
+ * - the domain folders never reach up into api/, edge/, oauth/, console/ or the entry;
+ * - console/ (the web console) is the top layer: it reuses api/ (schemas, shared route logic),
+ *   oauth/ (the sign-in form's CSRF token), the domains and db/; only app.ts imports it;
  * - only the entry and the preset stub see the Durable Object class (library code takes `Bindings`).
  */
 const DOMAIN = "^src/(accounts|alerts|credentials|items|jobs|pinning|policy|preset|streaming|tools|upstream|usage)/";
@@ -39,7 +41,14 @@ module.exports = {
       severity: "error",
       comment: "Domain code is called by api/, edge/ and oauth/, never the other way round.",
       from: { path: DOMAIN },
-      to: { path: "^src/(api|edge|oauth|app|index)" },
+      to: { path: "^src/(api|edge|oauth|console|app|index)" },
+    },
+    {
+      name: "console-is-the-top-layer",
+      severity: "error",
+      comment: "The web console reuses the API's schemas and route logic; nothing but app.ts depends on the console.",
+      from: { path: "^src/", pathNot: "^src/(app\\.ts|console/)" },
+      to: { path: "^src/console/" },
     },
     {
       name: "only-the-stub-sees-the-do-class",

@@ -4,13 +4,15 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { defineConfig } from "vitest/config";
 
 /**
- * Two projects, chosen by folder:
+ * Three projects, chosen by folder:
  * - `unit` (test/unit/): pure cores, in plain Node. No workerd, no fixture servers; fast and parallel.
- * - `workers` (everything else under test/): inside workerd with real local D1 and Durable Objects.
+ * - `workers` (everything else under test/ but e2e/): inside workerd with real local D1 and Durable Objects.
  *   test/api/ and test/integration/ go through the worker's fetch; test/durable-object/ reaches
  *   into a Durable Object's storage with runInDurableObject. Upstream MCP servers are real SDK
  *   servers that test/global-setup.ts starts in Node on loopback; their URLs reach the worker as
  *   bindings.
+ * - `e2e` (test/e2e/): the web console in real headless Chromium (playwright-core, axe-core) against
+ *   `wrangler dev`, which test/e2e/global-setup.ts starts with the fixture upstreams.
  * `vitest run --project unit` runs one of them.
  */
 export default defineConfig(async () => {
@@ -61,11 +63,21 @@ export default defineConfig(async () => {
           test: {
             name: "workers",
             include: ["test/**/*.test.ts"],
-            exclude: ["test/unit/**"],
+            exclude: ["test/unit/**", "test/e2e/**"],
             globalSetup: ["./test/global-setup.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
             testTimeout: 20_000,
             hookTimeout: 30_000,
+          },
+        },
+        {
+          test: {
+            name: "e2e",
+            environment: "node",
+            include: ["test/e2e/**/*.test.ts"],
+            globalSetup: ["./test/e2e/global-setup.ts"],
+            testTimeout: 30_000,
+            hookTimeout: 90_000,
           },
         },
       ],

@@ -24,6 +24,7 @@ const FOLDERS = {
   jobs: "what runs on the cron trigger?",
   accounts: "users, their API tokens, the demo",
   api: "the management API (/api/v1)",
+  console: "the web console: what a browser sees under /console",
   oauth: "the OAuth 2.1 authorization server for MCP clients",
   db: "D1: the schema and its queries",
   shared: "small utilities every layer may use",
@@ -53,7 +54,7 @@ function map() {
     const dir = path.join(root, "src", folder);
     const files = fs
       .readdirSync(dir)
-      .filter((f) => f.endsWith(".ts"))
+      .filter((f) => /\.tsx?$/.test(f))
       .sort();
     lines.push(folder === "." ? `src/                     ${question}` : `src/${folder}/`.padEnd(25) + question);
     for (const f of files) lines.push(`  ${f.padEnd(23)}${summary(path.join(dir, f))}`);

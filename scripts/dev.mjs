@@ -169,6 +169,7 @@ function printBanner(seed) {
     "",
     `  Demo preset:  ${url}`,
     ...(seed.token ? [`  Demo token:   ${seed.token}   (shown once: it is only returned when the user is created)`] : []),
+    `  Web console:  ${gatewayUrl}/console  (sign in with a user's API token${seed.token ? ", e.g. the demo token" : ""})`,
     `  Admin API:    ${gatewayUrl}/api/v1  (Authorization: Bearer <ADMIN_TOKEN from .dev.vars>)`,
     "",
     "Connect a client:",

@@ -22,6 +22,7 @@ import { statsRoutes } from "./api/stats";
 import { tokenRoutes } from "./api/tokens";
 import { userRoutes } from "./api/users";
 import { webhookRoutes } from "./api/webhooks";
+import { buildConsole } from "./console/routes";
 import type { AppEnv } from "./edge/app-env";
 import { mcpEndpoint } from "./edge/mcp-endpoint";
 import { discardUnreadBody } from "./edge/request-body";
@@ -78,6 +79,7 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/api/v1", buildApi());
   app.route("/", buildOAuth());
   app.route("/", buildConnect());
+  app.route("/", buildConsole());
   app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.field), err.status);

@@ -1,6 +1,7 @@
 /** @module Presets routes: create, list, read (with each server's health), change, delete. */
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
+import type { z } from "zod";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
 import { attachedServers, findPreset } from "../db/presets-repository";
@@ -30,6 +31,49 @@ export async function presetView(c: Context<AppEnv>, slug: string) {
   return presetJson(preset, handle, publicUrl(c), attached);
 }
 
+/**
+ * Creates a preset of the signed-in user with its `preset.created` event, as POST /presets does
+ * (the web console calls it too). Throws 409 when the slug is taken.
+ */
+export async function createPreset(c: Context<AppEnv>, body: z.output<typeof CreatePresetBody>) {
+  const db = getDb(c.env.DB);
+  const ownerId = c.get("userId");
+  if (await findPreset(db, ownerId, body.slug)) throw conflict(`You already have a preset '${body.slug}'.`);
+  const now = Date.now();
+  const row = {
+    id: newId("prs", now),
+    ownerId,
+    slug: body.slug,
+    name: body.name,
+    description: body.description ?? null,
+    visibility: body.visibility,
+    status: "active" as const,
+    rateLimit: body.rateLimit ?? null,
+    toolLimits: body.toolLimits ?? null,
+    alertThresholds: body.alerts ?? null,
+    auditCalls: body.auditCalls ?? false,
+    toolNaming: body.toolNaming ?? "prefixed",
+    pinning: body.pinning ?? "on",
+    newTools: body.newTools ?? "hold",
+    auditArguments: body.auditArguments ?? false,
+    createdAt: now,
+    updatedAt: now,
+  };
+  try {
+    await db.batch([
+      db.insert(presets).values(row),
+      insertEvent(db, { ownerId, presetId: row.id, actorId: ownerId, type: "preset.created", target: row.slug, payload: { visibility: row.visibility } }, now),
+    ]);
+  } catch (e) {
+    if (isUniqueViolation(e)) throw conflict(`You already have a preset '${body.slug}'.`);
+    throw e;
+  }
+  const view = await presetView(c, row.slug);
+  // A preset deleted and created again under the same slug reuses its Durable Object.
+  await invalidatePresets(c.env, view.owner, [row.slug]);
+  return view;
+}
+
 export const presetRoutes = [
   defineRoute({
     method: "post",
@@ -40,46 +84,7 @@ export const presetRoutes = [
     body: CreatePresetBody,
     responses: { 201: { description: "Created", schema: Preset }, 409: { description: "Slug taken" } },
     async handler(c, { body }) {
-      const db = getDb(c.env.DB);
-      const ownerId = c.get("userId");
-      if (await findPreset(db, ownerId, body.slug)) throw conflict(`You already have a preset '${body.slug}'.`);
-      const now = Date.now();
-      const row = {
-        id: newId("prs", now),
-        ownerId,
-        slug: body.slug,
-        name: body.name,
-        description: body.description ?? null,
-        visibility: body.visibility,
-        status: "active" as const,
-        rateLimit: body.rateLimit ?? null,
-        toolLimits: body.toolLimits ?? null,
-        alertThresholds: body.alerts ?? null,
-        auditCalls: body.auditCalls ?? false,
-        toolNaming: body.toolNaming ?? "prefixed",
-        pinning: body.pinning ?? "on",
-        newTools: body.newTools ?? "hold",
-        auditArguments: body.auditArguments ?? false,
-        createdAt: now,
-        updatedAt: now,
-      };
-      try {
-        await db.batch([
-          db.insert(presets).values(row),
-          insertEvent(
-            db,
-            { ownerId, presetId: row.id, actorId: ownerId, type: "preset.created", target: row.slug, payload: { visibility: row.visibility } },
-            now,
-          ),
-        ]);
-      } catch (e) {
-        if (isUniqueViolation(e)) throw conflict(`You already have a preset '${body.slug}'.`);
-        throw e;
-      }
-      const view = await presetView(c, row.slug);
-      // A preset deleted and created again under the same slug reuses its Durable Object.
-      await invalidatePresets(c.env, view.owner, [row.slug]);
-      return c.json(view, 201);
+      return c.json(await createPreset(c, body), 201);
     },
   }),
   defineRoute({

@@ -50,16 +50,16 @@ export async function openRequest(env: Bindings, issuer: string, token: string):
   return (payload?.req as PendingRequest | undefined) ?? null;
 }
 
-/** Paths a signed-in browser may be sent back to after a sign-in that did not start at /oauth/authorize. */
-const RETURN_PATH = /^\/connect\/[a-z0-9-]{1,50}\/[a-z0-9-]{1,50}\/[a-z0-9_-]{1,32}(\?step=oauth)?$/;
+/** Paths a signed-in browser may be sent back to after a sign-in that did not start at /oauth/authorize: the connect page, the web console. */
+const RETURN_PATH = /^(\/connect\/[a-z0-9-]{1,50}\/[a-z0-9-]{1,50}\/[a-z0-9_-]{1,32}(\?step=oauth)?|\/console\/signin\/oidc)$/;
 
-/** A sign-in that returns to a gateway page (the connect page) instead of an authorization request. */
+/** A sign-in that returns to a gateway page (the connect page, the web console) instead of an authorization request. */
 export async function sealReturn(env: Bindings, issuer: string, path: string): Promise<string> {
   if (!RETURN_PATH.test(path)) throw new Error(`not a path sign-in may return to: ${path}`);
   return signJwt(env, { next: path }, { typ: "mcpgate-return+jwt", expiresInSeconds: REQUEST_TTL_S, audience: aud(issuer, "return"), issuer });
 }
 
-/** The path a sealed return names, or null (expired, forged, an authorization request, or not a connect page). */
+/** The path a sealed return names, or null (expired, forged, an authorization request, or not a page sign-in may return to). */
 export async function openReturn(env: Bindings, issuer: string, token: string): Promise<string | null> {
   const payload = await verifyJwt(env, token, { typ: "mcpgate-return+jwt", audience: aud(issuer, "return"), issuer });
   return typeof payload?.next === "string" && RETURN_PATH.test(payload.next) ? payload.next : null;

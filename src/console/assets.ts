@@ -1,0 +1,77 @@
+/**
+ * @module The console's stylesheet and its one client script, served by the worker from
+ * /console/assets/ (no CDN, no inline code: the pages' CSP allows scripts and styles from 'self'
+ * only). The script is an island: it only wires the copy buttons; every page works without it.
+ */
+
+/** Bump when CSS or JS change: it is part of their URLs, which are cached for a day. */
+export const ASSET_VERSION = "2";
+
+export const CONSOLE_CSS = `:root{--fg:#16181d;--muted:#555b66;--bg:#fff;--line:#d4d7dd;--accent:#0b57d0;--ok:#146c2e;--warn:#8a5300;--bad:#b3261e;--code:#f3f4f6}
+*{box-sizing:border-box}
+html{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+body{margin:0}
+a{color:var(--accent)}
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.skip{position:absolute;left:-999px;top:0;background:var(--bg);padding:.5rem 1rem;z-index:10}
+.skip:focus{left:.5rem}
+header.top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;justify-content:space-between;padding:.75rem 1.25rem;border-bottom:1px solid var(--line)}
+header.top .brand{font-weight:700;text-decoration:none;color:var(--fg)}
+header.top nav ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0;align-items:center}
+main{max-width:64rem;margin:0 auto;padding:1.25rem}
+h1{font-size:1.5rem;margin:.25rem 0 1rem}
+h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+.muted{color:var(--muted)}
+form.stack{display:grid;gap:1rem;max-width:30rem}
+label{display:block;font-weight:600}
+.hint{display:block;font-weight:400;color:var(--muted);font-size:.9rem}
+input,select{font:inherit;width:100%;padding:.5rem;border:1px solid #767b85;border-radius:6px;background:#fff;color:var(--fg)}
+input[aria-invalid=true],select[aria-invalid=true]{border-color:var(--bad)}
+.field-error{color:var(--bad);margin:.25rem 0 0;font-size:.95rem}
+.alert{border:1px solid var(--bad);color:var(--bad);border-radius:6px;padding:.5rem .75rem}
+button,.button{font:inherit;display:inline-block;padding:.5rem 1rem;border-radius:6px;border:1px solid #767b85;background:#fff;color:var(--fg);cursor:pointer;text-decoration:none}
+button.primary,.button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
+button.link{border:0;background:none;color:var(--accent);text-decoration:underline;padding:0}
+.cards{list-style:none;margin:0;padding:0;display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(18rem,1fr))}
+.card{border:1px solid var(--line);border-radius:8px;padding:1rem}
+.card h2{margin:0 0 .25rem;font-size:1.1rem}
+.badges{display:flex;flex-wrap:wrap;gap:.35rem;margin:.25rem 0 .5rem;padding:0;list-style:none}
+.badge{border:1px solid var(--line);border-radius:999px;padding:0 .5rem;font-size:.85rem}
+.badge.ok{color:var(--ok);border-color:var(--ok)}
+.badge.degraded{color:var(--warn);border-color:var(--warn)}
+.badge.open{color:var(--bad);border-color:var(--bad)}
+.spark{display:block;width:100%;height:40px}
+.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--code);border-radius:4px}
+code{padding:.1rem .3rem;word-break:break-all}
+pre{padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+pre code{padding:0;background:none}
+h3{font-size:1rem;margin:0}
+.snippet{margin:0 0 1rem}
+.snippet .row{justify-content:space-between}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
+dl.facts dt{font-weight:600}
+dl.facts dd{margin:0}
+[role=status]{min-height:1.5rem}
+@media (max-width:40rem){main{padding:1rem .75rem}dl.facts{grid-template-columns:1fr}h1{font-size:1.3rem}}
+`;
+
+export const CONSOLE_JS = `"use strict";
+(function () {
+  var status = document.getElementById("copy-status");
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    var button = target && target.closest ? target.closest("button[data-copy]") : null;
+    if (!button) return;
+    var text = button.getAttribute("data-copy") || "";
+    var say = function (message) { if (status) status.textContent = message; };
+    if (!navigator.clipboard) { say("Copying is not available here: select the text instead."); return; }
+    navigator.clipboard.writeText(text).then(
+      function () { say("Copied " + (button.getAttribute("data-label") || "") + " to the clipboard."); },
+      function () { say("Could not copy: select the text instead."); }
+    );
+  });
+  var buttons = document.querySelectorAll("button[data-copy]");
+  for (var i = 0; i < buttons.length; i++) buttons[i].hidden = false;
+})();
+`;

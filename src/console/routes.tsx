@@ -1,0 +1,222 @@
+/**
+ * @module The web console under /console: server-rendered pages (Hono JSX) over the same domain and
+ * database code as the management API, with a server-side session (session-store.ts).
+ *
+ * Routes: GET / → /console; GET /console (presets); GET|POST /console/signin; GET /console/signin/oidc
+ * (the end of an OIDC sign-in); POST /console/signout; GET /console/presets/new; POST /console/presets;
+ * GET /console/presets/:slug; GET /console/assets/console.<version>.{css,js}.
+ *
+ * Every state change is a POST that must come from the gateway's own origin (Origin header) and
+ * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
+ * pre-sign-in cookie); anything else is 403 and changes nothing.
+ */
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { JSX } from "hono/jsx/jsx-runtime";
+import { resolveApiTokenScope } from "../accounts/api-tokens";
+import { createPreset, presetView } from "../api/presets";
+import { CreatePresetBody } from "../api/schemas";
+import { getDb } from "../db/client";
+import { findPreset } from "../db/presets-repository";
+import type { AppEnv } from "../edge/app-env";
+import { oidcEnabled } from "../oauth/oidc";
+import { checkSignInCsrf, readSession as readOAuthBrowserSession, sealReturn, signInCsrfToken } from "../oauth/session";
+import { ApiError } from "../shared/errors";
+import { publicUrl } from "../shared/public-url";
+import { buildStats, statsRange } from "../usage/stats";
+import { readStats } from "../usage/stats-query";
+import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
+import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
+import { ABSOLUTE_TTL_MS, type ConsoleSession, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
+
+/** The session cookie, `__Host-mcpgate_console` on the wire (hono adds the prefix). */
+const COOKIE = "mcpgate_console";
+const COOKIE_OPTIONS = { prefix: "host", path: "/", secure: true, httpOnly: true, sameSite: "Lax" } as const;
+/** What the sign-in form's CSRF token is bound to, besides the pre-sign-in cookie. */
+const SIGN_IN_REQUEST = "console-signin";
+const MAX_FORM_BYTES = 16 * 1024;
+
+/** Headers of every console page: no inline script or style may run, no framing, no caching. */
+const PAGE_HEADERS: Record<string, string> = {
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "same-origin",
+  "x-frame-options": "DENY",
+  "cache-control": "no-store",
+};
+
+type ConsoleEnv = AppEnv & { Variables: AppEnv["Variables"] & { session: ConsoleSession; handle: string } };
+type C = Context<ConsoleEnv>;
+
+/**
+ * The console's context as the API's code takes it: the same request, bindings and `userId`
+ * (requireSession sets it like the API's auth does); only the console's own variables are extra.
+ */
+const asApp = (c: C) => c as unknown as Context<AppEnv>;
+
+function render(c: C, page: JSX.Element, status: 200 | 400 | 403 | 404 | 409 = 200): Response {
+  return c.html(`<!doctype html>${page}`, status);
+}
+
+const securityHeaders: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  await next();
+  for (const [k, v] of Object.entries(PAGE_HEADERS)) c.res.headers.set(k, v);
+};
+
+/** Refuses a POST from another origin, or with an oversized or non-form body. */
+const sameOriginForm: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  if (c.req.method !== "POST") return next();
+  const origin = c.req.header("origin");
+  const own = [new URL(publicUrl(c)).origin, new URL(c.req.url).origin];
+  if (!origin || !own.includes(origin)) return refuse(c, "This form was not sent from this gateway's pages.");
+  const type = c.req.header("content-type") ?? "";
+  if (!type.startsWith("application/x-www-form-urlencoded")) return refuse(c, "Console forms are sent as application/x-www-form-urlencoded.");
+  if (Number(c.req.header("content-length") ?? MAX_FORM_BYTES + 1) > MAX_FORM_BYTES) return refuse(c, "The form is too large.");
+  return next();
+};
+
+function refuse(c: C, message: string): Response {
+  return render(c, <MessagePage title="Request refused" message={message} />, 403);
+}
+
+async function form(c: C): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  return Object.fromEntries(Object.entries(body).filter((e): e is [string, string] => typeof e[1] === "string"));
+}
+
+/** Loads the session named by the cookie; without one, GETs go to the sign-in page and POSTs are refused. */
+const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  const session = await readSession(c.env.DB, getCookie(c, COOKIE, "host"), (p) => c.executionCtx.waitUntil(p));
+  const user = session ? await c.env.DB.prepare("SELECT handle FROM users WHERE id = ?").bind(session.userId).first<{ handle: string }>() : null;
+  if (!session || !user) {
+    if (c.req.method !== "GET") return refuse(c, "Your console session has ended: sign in again.");
+    return c.redirect("/console/signin", 303);
+  }
+  if (c.req.method === "POST" && !csrfMatches(session, (await form(c)).csrf))
+    return refuse(c, "The form's security token is missing or stale: reload the page.");
+  c.set("session", session);
+  c.set("handle", user.handle);
+  c.set("userId", session.userId);
+  return next();
+};
+
+const signedIn = (c: C): SignedIn => ({ handle: c.get("handle"), csrf: c.get("session").csrf });
+
+/** Calls and errors per 15-minute bucket over the last 24 h, from the usage rollups GET /presets/:slug/stats reads. */
+async function presetRow(c: C, slug: string): Promise<PresetRow> {
+  const preset = await presetView(asApp(c), slug);
+  const range = statsRange("24h", Date.now());
+  const stats = buildStats(`${preset.owner}/${slug}`, "24h", range, await readStats(c.env.DB, preset.id, range));
+  return { preset, series: stats.series, calls: stats.totals.calls, errors: stats.totals.errors };
+}
+
+/** Where the OIDC sign-in returns to: the gateway's OAuth sign-in (oauth/oidc.ts) ends there with its own browser session. */
+const OIDC_RETURN = "/console/signin/oidc";
+
+async function signInPage(c: C, error?: string, status: 200 | 400 | 403 = 200) {
+  const issuer = publicUrl(c);
+  const csrf = await signInCsrfToken(asApp(c), issuer, SIGN_IN_REQUEST);
+  const oidc = oidcEnabled(c.env)
+    ? {
+        name: c.env.OIDC_NAME || "your identity provider",
+        url: `/oauth/oidc/start?request=${encodeURIComponent(await sealReturn(c.env, issuer, OIDC_RETURN))}`,
+      }
+    : undefined;
+  return render(c, <SignInPage csrf={csrf} error={error} oidc={oidc} />, status);
+}
+
+/** Starts a console session for `userId` in this browser, ending one it already had. */
+async function startSession(c: C, userId: string): Promise<Response> {
+  const previous = await readSession(c.env.DB, getCookie(c, COOKIE, "host"), (p) => c.executionCtx.waitUntil(p));
+  if (previous) await deleteSession(c.env.DB, previous.idHash);
+  const { cookie } = await createSession(c.env.DB, userId);
+  setCookie(c, COOKIE, cookie, { ...COOKIE_OPTIONS, maxAge: ABSOLUTE_TTL_MS / 1000 });
+  return c.redirect("/console", 303);
+}
+
+export function buildConsole(): Hono<AppEnv> {
+  const app = new Hono<ConsoleEnv>();
+  app.get("/", (c) => c.redirect("/console", 303));
+  app.get(`/console/assets/console.${ASSET_VERSION}.css`, (c) =>
+    c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff" }),
+  );
+  app.get(`/console/assets/console.${ASSET_VERSION}.js`, (c) =>
+    c.body(CONSOLE_JS, 200, {
+      "content-type": "text/javascript; charset=utf-8",
+      "cache-control": "public, max-age=86400",
+      "x-content-type-options": "nosniff",
+    }),
+  );
+  const pages = new Hono<ConsoleEnv>();
+  pages.use("*", securityHeaders, sameOriginForm);
+
+  pages.get("/signin", async (c) => {
+    const session = await readSession(c.env.DB, getCookie(c, COOKIE, "host"), (p) => c.executionCtx.waitUntil(p));
+    if (session) return c.redirect("/console", 303);
+    return signInPage(c);
+  });
+  pages.post("/signin", async (c) => {
+    const body = await form(c);
+    if (!(await checkSignInCsrf(asApp(c), publicUrl(c), SIGN_IN_REQUEST, body.csrf ?? ""))) {
+      return refuse(c, "The sign-in form's security token is missing or stale: reload the sign-in page.");
+    }
+    const resolved = await resolveApiTokenScope(c.env.DB, (body.token ?? "").trim(), (p) => c.executionCtx.waitUntil(p));
+    if (!resolved) return signInPage(c, "That token is not valid.", 400);
+    if (resolved.scope !== "manage") return signInPage(c, "That token has scope 'mcp': the console needs a token with scope 'manage'.", 400);
+    return startSession(c, resolved.userId);
+  });
+  // The end of a sign-in through the OIDC provider: the gateway's OAuth browser session (a signed
+  // `__Host-` cookie that only a completed sign-in sets) says who signed in. It can only sign a
+  // browser in as the user that browser already proved to be, so a GET is safe here.
+  pages.get("/signin/oidc", async (c) => {
+    const browser = await readOAuthBrowserSession(asApp(c), publicUrl(c));
+    if (!browser) return signInPage(c, "The sign-in through the identity provider did not complete: try again.", 403);
+    return startSession(c, browser.userId);
+  });
+
+  pages.use("*", requireSession);
+  pages.post("/signout", async (c) => {
+    await deleteSession(c.env.DB, c.get("session").idHash);
+    deleteCookie(c, COOKIE, COOKIE_OPTIONS);
+    return c.redirect("/console/signin", 303);
+  });
+  pages.get("/", async (c) => {
+    const rows = await getDb(c.env.DB).query.presets.findMany({
+      where: (p, { eq }) => eq(p.ownerId, c.get("userId")),
+      orderBy: (p, { asc }) => asc(p.slug),
+      columns: { slug: true },
+    });
+    return render(c, <PresetsPage user={signedIn(c)} rows={await Promise.all(rows.map((r) => presetRow(c, r.slug)))} />);
+  });
+  pages.get("/presets/new", (c) => render(c, <NewPresetPage user={signedIn(c)} values={{ slug: "", name: "", visibility: "private" }} errors={{}} />));
+  pages.post("/presets", async (c) => {
+    const body = await form(c);
+    const values: PresetForm = { slug: body.slug ?? "", name: body.name ?? "", visibility: body.visibility ?? "" };
+    const parsed = CreatePresetBody.safeParse(values);
+    if (!parsed.success) {
+      const errors: Record<string, string> = {};
+      for (const issue of parsed.error.issues) {
+        const field = String(issue.path[0] ?? "");
+        errors[field] ??= issue.message;
+      }
+      return render(c, <NewPresetPage user={signedIn(c)} values={values} errors={errors} />, 400);
+    }
+    try {
+      await createPreset(asApp(c), parsed.data);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409) return render(c, <NewPresetPage user={signedIn(c)} values={values} errors={{ slug: e.message }} />, 409);
+      throw e;
+    }
+    return c.redirect(`/console/presets/${parsed.data.slug}?created=1`, 303);
+  });
+  pages.get("/presets/:slug", async (c) => {
+    const slug = c.req.param("slug");
+    const found = /^[a-z0-9-]{1,50}$/.test(slug) ? await findPreset(getDb(c.env.DB), c.get("userId"), slug) : undefined;
+    if (!found) return render(c, <MessagePage title="Not found" message={`You have no preset '${slug}'.`} user={signedIn(c)} />, 404);
+    const preset = await presetView(asApp(c), slug);
+    return render(c, <PresetPage user={signedIn(c)} preset={preset} created={c.req.query("created") === "1"} />);
+  });
+  app.route("/console", pages);
+  return app as unknown as Hono<AppEnv>;
+}
