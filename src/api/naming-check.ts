@@ -73,6 +73,14 @@ export async function assertPlansDoNotClash(
       .slice(0, 5)
       .map((x) => `'${x.name}' (${x.servers.join(", ")})`)
       .join("; ");
-    throw conflict(`Tool name clash: ${list}. Use prefixed naming, narrow the tool selection, or rename with overrides.`);
+    throw Object.assign(conflict(`Tool name clash: ${list}. Use prefixed naming, narrow the tool selection, or rename with overrides.`), {
+      clashes,
+    });
   }
+}
+
+/** The clashes a 409 from assertPlansDoNotClash names (all of them, not only the five of its message); [] for any other error. */
+export function clashesOf(e: unknown): { name: string; servers: string[] }[] {
+  const clashes = (e as { clashes?: unknown } | null)?.clashes;
+  return Array.isArray(clashes) ? (clashes as { name: string; servers: string[] }[]) : [];
 }

@@ -86,6 +86,22 @@ async function presetsUsing(c: Context<AppEnv>, serverId: string) {
   return rows;
 }
 
+/**
+ * A server's live tool list, fetched through the gateway's MCP client as GET /servers/:name/tools
+ * shows it (the web console too); 502/504 when the upstream cannot be listed.
+ */
+export async function liveTools(c: Context<AppEnv>, row: Awaited<ReturnType<typeof findOwnServer>>) {
+  try {
+    return await fetchUpstreamTools(
+      { id: row.id, name: row.name, url: row.url, headers: await openHeaders(c.env, row), timeoutMs: row.timeoutMs },
+      { allowInsecure: c.env.ALLOW_INSECURE_UPSTREAMS === "true" },
+    );
+  } catch (e) {
+    if (e instanceof UpstreamFailure) throw new ApiError(e.kind === "timeout" ? 504 : 502, `upstream_${e.kind}`, e.message);
+    throw e;
+  }
+}
+
 export const serverRoutes = [
   defineRoute({
     method: "post",
@@ -270,16 +286,7 @@ export const serverRoutes = [
     responses: { 200: { description: "Tools", schema: UpstreamToolList }, 502: { description: "Upstream failed" } },
     async handler(c, { params }) {
       const row = await findOwnServer(c, params.name);
-      try {
-        const tools = await fetchUpstreamTools(
-          { id: row.id, name: row.name, url: row.url, headers: await openHeaders(c.env, row), timeoutMs: row.timeoutMs },
-          { allowInsecure: c.env.ALLOW_INSECURE_UPSTREAMS === "true" },
-        );
-        return c.json({ server: row.name, tools });
-      } catch (e) {
-        if (e instanceof UpstreamFailure) throw new ApiError(e.kind === "timeout" ? 504 : 502, `upstream_${e.kind}`, e.message);
-        throw e;
-      }
+      return c.json({ server: row.name, tools: await liveTools(c, row) });
     },
   }),
 ];
