@@ -1,11 +1,12 @@
 /**
  * @module The console's stylesheet and its one client script, served by the worker from
  * /console/assets/ (no CDN, no inline code: the pages' CSP allows scripts and styles from 'self'
- * only). The script is an island: it only wires the copy buttons; every page works without it.
+ * only). The script is an island: it wires the copy buttons and the curation page (search, bulk
+ * selection on the filtered rows, live exposed names, duplicate flags); every page works without it.
  */
 
 /** Bump when CSS or JS change: it is part of their URLs, which are cached for a day. */
-export const ASSET_VERSION = "2";
+export const ASSET_VERSION = "3";
 
 export const CONSOLE_CSS = `:root{--fg:#16181d;--muted:#555b66;--bg:#fff;--line:#d4d7dd;--accent:#0b57d0;--ok:#146c2e;--warn:#8a5300;--bad:#b3261e;--code:#f3f4f6}
 *{box-sizing:border-box}
@@ -53,6 +54,23 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
 dl.facts dt{font-weight:600}
 dl.facts dd{margin:0}
 [role=status]{min-height:1.5rem}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
+label.inline{display:inline;font-weight:400}
+input[type=checkbox]{width:auto;margin:0 .35rem 0 0}
+fieldset{border:1px solid var(--line);border-radius:8px;padding:.75rem 1rem;min-width:0}
+legend{font-weight:700;padding:0 .25rem}
+.attached{list-style:none;padding:0;margin:0 0 1rem}
+.attached li{gap:1rem}
+form.attach select{width:auto;min-width:12rem}
+.tool-filter input[type=search]{flex:1 1 14rem;width:auto}
+ul.tools{list-style:none;margin:0;padding:0}
+li.tool{border-top:1px solid var(--line);padding:.5rem 0}
+li.tool .badges{margin:0}
+li.tool .desc{margin:.25rem 0;color:var(--muted);font-size:.95rem}
+li.tool .overrides input{flex:1 1 12rem;width:auto;padding:.3rem .5rem}
+.badge.destructive{color:var(--bad);border-color:var(--bad)}
+.badge.read-only{color:var(--ok);border-color:var(--ok)}
+.ok-note{color:var(--ok)}
 @media (max-width:40rem){main{padding:1rem .75rem}dl.facts{grid-template-columns:1fr}h1{font-size:1.3rem}}
 `;
 
@@ -73,5 +91,77 @@ export const CONSOLE_JS = `"use strict";
   });
   var buttons = document.querySelectorAll("button[data-copy]");
   for (var i = 0; i < buttons.length; i++) buttons[i].hidden = false;
+  curation(document.getElementById("curation"));
+
+  // The curation form: search filters the rows, bulk buttons act on the rows shown, the exposed
+  // name follows the rename field, and exposed names used twice are flagged.
+  function curation(form) {
+    if (!form) return;
+    var prefix = form.getAttribute("data-prefix") || "";
+    var rows = Array.prototype.slice.call(form.querySelectorAll("li.tool"));
+    var all = document.getElementById("all-tools");
+    var search = document.getElementById("tool-search");
+    var count = document.getElementById("tool-count");
+    var box = function (row) { return row.querySelector("input[type=checkbox]"); };
+    var rename = function (row) { return row.querySelector("input[name^='rn:']"); };
+    var text = rows.map(function (row) {
+      var d = row.querySelector(".desc");
+      return (row.getAttribute("data-name") + " " + (d ? d.textContent : "")).toLowerCase();
+    });
+    var visible = function () { return rows.filter(function (row) { return !row.hidden; }); };
+    function exposed(row) {
+      var r = rename(row).value.trim();
+      return r || prefix + row.getAttribute("data-name");
+    }
+    function refresh() {
+      var seen = {};
+      var selected = 0;
+      rows.forEach(function (row) {
+        row.querySelector("code.exposed").textContent = exposed(row);
+        if (all.checked || box(row).checked) {
+          selected++;
+          var n = exposed(row);
+          seen[n] = (seen[n] || 0) + 1;
+        }
+      });
+      var dups = 0;
+      rows.forEach(function (row) {
+        var flag = row.querySelector(".dup");
+        var n = exposed(row);
+        var dup = (all.checked || box(row).checked) && seen[n] > 1;
+        if (dup) dups++;
+        flag.hidden = !dup;
+        flag.textContent = dup ? "Another selected tool here is also exposed as " + n + ": rename one." : "";
+      });
+      rows.forEach(function (row) { box(row).disabled = all.checked; });
+      count.textContent = visible().length + " of " + rows.length + " tools shown, " + selected + " selected" +
+        (dups ? ", " + dups + " with a duplicate exposed name" : "") + ".";
+    }
+    function filter() {
+      var q = search.value.trim().toLowerCase();
+      rows.forEach(function (row, i) { row.hidden = q !== "" && text[i].indexOf(q) < 0; });
+      refresh();
+    }
+    form.querySelector(".tool-filter").hidden = false;
+    search.addEventListener("input", filter);
+    form.addEventListener("input", function (event) {
+      if (event.target !== search) refresh();
+    });
+    form.addEventListener("change", refresh);
+    form.addEventListener("click", function (event) {
+      var b = event.target && event.target.closest ? event.target.closest("button[data-bulk]") : null;
+      if (!b) return;
+      var how = b.getAttribute("data-bulk");
+      if (all.checked) all.checked = false;
+      visible().forEach(function (row) {
+        var c = box(row);
+        c.checked = how === "all" ? true : how === "none" ? false : !c.checked;
+      });
+      refresh();
+    });
+    // Enter in the search box filters; it does not submit the form.
+    search.addEventListener("keydown", function (event) { if (event.key === "Enter") event.preventDefault(); });
+    refresh();
+  }
 })();
 `;

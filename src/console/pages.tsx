@@ -1,4 +1,5 @@
 /** @module The console's pages as Hono JSX components: sign-in, presets list, new preset, one preset. */
+import type { Child } from "hono/jsx";
 import type { presetView } from "../api/presets";
 import { Layout } from "./layout";
 import { clientSnippets } from "./snippets";
@@ -194,7 +195,7 @@ function CopyButton(props: { text: string; label: string }) {
   );
 }
 
-export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?: boolean }) {
+export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?: boolean; children?: Child }) {
   const p = props.preset;
   return (
     <Layout title={p.name} user={props.user}>
@@ -236,6 +237,7 @@ export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?
           </pre>
         </section>
       ))}
+      {props.children}
     </Layout>
   );
 }

@@ -14,8 +14,11 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { resolveApiTokenScope } from "../accounts/api-tokens";
+import { clashesOf } from "../api/naming-check";
+import { attachServer, detachServer } from "../api/preset-servers";
 import { createPreset, presetView } from "../api/presets";
-import { CreatePresetBody } from "../api/schemas";
+import { AttachServerBody, CreatePresetBody } from "../api/schemas";
+import { findOwnServer, liveTools } from "../api/servers";
 import { getDb } from "../db/client";
 import { findPreset } from "../db/presets-repository";
 import type { AppEnv } from "../edge/app-env";
@@ -23,9 +26,11 @@ import { oidcEnabled } from "../oauth/oidc";
 import { checkSignInCsrf, readSession as readOAuthBrowserSession, sealReturn, signInCsrfToken } from "../oauth/session";
 import { ApiError } from "../shared/errors";
 import { publicUrl } from "../shared/public-url";
+import { exposedNameIn } from "../tools/catalog";
 import { buildStats, statsRange } from "../usage/stats";
 import { readStats } from "../usage/stats-query";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
+import { AttachedServers, type Curation, CurationPage, curationFromForm, DetachPage } from "./curation";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
 import { ABSOLUTE_TTL_MS, type ConsoleSession, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
 
@@ -35,6 +40,8 @@ const COOKIE_OPTIONS = { prefix: "host", path: "/", secure: true, httpOnly: true
 /** What the sign-in form's CSRF token is bound to, besides the pre-sign-in cookie. */
 const SIGN_IN_REQUEST = "console-signin";
 const MAX_FORM_BYTES = 16 * 1024;
+/** A curation form carries a checkbox and two override fields per tool: hundreds of tools need more room. */
+const MAX_CURATION_FORM_BYTES = 1024 * 1024;
 
 /** Headers of every console page: no inline script or style may run, no framing, no caching. */
 const PAGE_HEADERS: Record<string, string> = {
@@ -55,7 +62,7 @@ type C = Context<ConsoleEnv>;
  */
 const asApp = (c: C) => c as unknown as Context<AppEnv>;
 
-function render(c: C, page: JSX.Element, status: 200 | 400 | 403 | 404 | 409 = 200): Response {
+function render(c: C, page: JSX.Element, status: 200 | 400 | 403 | 404 | 409 | 502 | 504 = 200): Response {
   return c.html(`<!doctype html>${page}`, status);
 }
 
@@ -72,7 +79,8 @@ const sameOriginForm: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
   if (!origin || !own.includes(origin)) return refuse(c, "This form was not sent from this gateway's pages.");
   const type = c.req.header("content-type") ?? "";
   if (!type.startsWith("application/x-www-form-urlencoded")) return refuse(c, "Console forms are sent as application/x-www-form-urlencoded.");
-  if (Number(c.req.header("content-length") ?? MAX_FORM_BYTES + 1) > MAX_FORM_BYTES) return refuse(c, "The form is too large.");
+  const limit = /^\/console\/presets\/[^/]+\/servers\/[^/]+$/.test(c.req.path) ? MAX_CURATION_FORM_BYTES : MAX_FORM_BYTES;
+  if (Number(c.req.header("content-length") ?? limit + 1) > limit) return refuse(c, "The form is too large.");
   return next();
 };
 
@@ -133,6 +141,117 @@ async function startSession(c: C, userId: string): Promise<Response> {
   const { cookie } = await createSession(c.env.DB, userId);
   setCookie(c, COOKIE, cookie, { ...COOKIE_OPTIONS, maxAge: ABSOLUTE_TTL_MS / 1000 });
   return c.redirect("/console", 303);
+}
+
+async function ownServerNames(c: C): Promise<string[]> {
+  const rows = await getDb(c.env.DB).query.servers.findMany({
+    where: (s, { eq }) => eq(s.ownerId, c.get("userId")),
+    orderBy: (s, { asc }) => asc(s.name),
+    columns: { name: true },
+  });
+  return rows.map((r) => r.name);
+}
+
+/** An ApiError of the shared API code as a console page; anything else is rethrown. */
+function apiErrorPage(c: C, e: unknown): Response {
+  if (!(e instanceof ApiError)) throw e;
+  const status = e.status === 404 || e.status === 409 || e.status === 502 || e.status === 504 ? e.status : 400;
+  return render(c, <MessagePage title={status === 404 ? "Not found" : "Not done"} message={e.message} user={signedIn(c)} />, status);
+}
+
+/**
+ * Curation (curation.tsx): POST /console/presets/:slug/servers (attach), GET|POST
+ * /console/presets/:slug/servers/:name (the tools page, save), GET|POST …/:name/detach.
+ */
+function curationRoutes(pages: Hono<ConsoleEnv>) {
+  pages.post("/presets/:slug/servers", async (c) => {
+    const slug = c.req.param("slug");
+    const server = (await form(c)).server ?? "";
+    try {
+      await attachServer(asApp(c), slug, server, {});
+    } catch (e) {
+      return apiErrorPage(c, e);
+    }
+    return c.redirect(`/console/presets/${slug}/servers/${encodeURIComponent(server)}`, 303);
+  });
+  const load = async (c: C) => {
+    const preset = await presetView(asApp(c), c.req.param("slug") ?? "");
+    const attached = preset.servers.find((s) => s.name === c.req.param("name"));
+    if (!attached) throw new ApiError(404, "not_found", `Server '${c.req.param("name")}' is not attached to preset '${preset.slug}'.`);
+    const row = await findOwnServer(asApp(c), attached.name);
+    const tools = await liveTools(asApp(c), row).catch((e: unknown) => {
+      if (e instanceof ApiError) return { error: e.message };
+      throw e;
+    });
+    const state: Curation = { tools: attached.tools, overrides: attached.overrides };
+    return { preset, server: attached.name, tools, state };
+  };
+  pages.get("/presets/:slug/servers/:name", async (c) => {
+    try {
+      const p = await load(c);
+      return render(c, <CurationPage user={signedIn(c)} {...p} errors={{}} saved={c.req.query("saved") === "1"} />);
+    } catch (e) {
+      return apiErrorPage(c, e);
+    }
+  });
+  pages.post("/presets/:slug/servers/:name", async (c) => {
+    let p: Awaited<ReturnType<typeof load>>;
+    try {
+      p = await load(c);
+    } catch (e) {
+      return apiErrorPage(c, e);
+    }
+    if ("error" in p.tools) return render(c, <CurationPage user={signedIn(c)} {...p} errors={{}} formError="Nothing was saved." />, 502);
+    const wanted = curationFromForm(
+      await form(c),
+      p.tools.map((t) => t.name),
+      p.state,
+    );
+    const page = (status: 400 | 409, formError: string, errors: Record<string, string>) =>
+      render(c, <CurationPage user={signedIn(c)} {...p} state={wanted} errors={errors} formError={formError} />, status);
+    const parsed = AttachServerBody.safeParse(wanted);
+    if (!parsed.success) {
+      const errors: Record<string, string> = {};
+      for (const issue of parsed.error.issues) {
+        const tool = issue.path[0] === "overrides" ? String(issue.path[1] ?? "") : "";
+        errors[tool] ??= `${issue.path.slice(2).join(".") || "selection"} ${issue.message}`;
+      }
+      return page(400, "Nothing was saved: fix the fields marked below.", errors);
+    }
+    try {
+      await attachServer(asApp(c), p.preset.slug, p.server, parsed.data);
+    } catch (e) {
+      const clashes = clashesOf(e);
+      if (!clashes.length) return apiErrorPage(c, e);
+      const src = { server: p.server, naming: p.preset.toolNaming, overrides: wanted.overrides };
+      const errors: Record<string, string> = {};
+      for (const t of p.tools) {
+        const clash = clashes.find((x) => x.name === exposedNameIn(src, t.name));
+        if (clash && (!wanted.tools || wanted.tools.includes(t.name)))
+          errors[t.name] = `Name clash: '${clash.name}' is also exposed by ${clash.servers.join(", ")}.`;
+      }
+      return page(409, `Nothing was saved. ${(e as Error).message}`, errors);
+    }
+    return c.redirect(`/console/presets/${p.preset.slug}/servers/${encodeURIComponent(p.server)}?saved=1`, 303);
+  });
+  pages.get("/presets/:slug/servers/:name/detach", async (c) => {
+    try {
+      const p = await presetView(asApp(c), c.req.param("slug"));
+      const name = c.req.param("name");
+      if (!p.servers.some((s) => s.name === name)) throw new ApiError(404, "not_found", `Server '${name}' is not attached to preset '${p.slug}'.`);
+      return render(c, <DetachPage user={signedIn(c)} slug={p.slug} server={name} />);
+    } catch (e) {
+      return apiErrorPage(c, e);
+    }
+  });
+  pages.post("/presets/:slug/servers/:name/detach", async (c) => {
+    try {
+      await detachServer(asApp(c), c.req.param("slug"), c.req.param("name"));
+    } catch (e) {
+      return apiErrorPage(c, e);
+    }
+    return c.redirect(`/console/presets/${c.req.param("slug")}`, 303);
+  });
 }
 
 export function buildConsole(): Hono<AppEnv> {
@@ -215,8 +334,16 @@ export function buildConsole(): Hono<AppEnv> {
     const found = /^[a-z0-9-]{1,50}$/.test(slug) ? await findPreset(getDb(c.env.DB), c.get("userId"), slug) : undefined;
     if (!found) return render(c, <MessagePage title="Not found" message={`You have no preset '${slug}'.`} user={signedIn(c)} />, 404);
     const preset = await presetView(asApp(c), slug);
-    return render(c, <PresetPage user={signedIn(c)} preset={preset} created={c.req.query("created") === "1"} />);
+    const attached = preset.servers.map((s) => s.name);
+    const available = (await ownServerNames(c)).filter((n) => !attached.includes(n));
+    return render(
+      c,
+      <PresetPage user={signedIn(c)} preset={preset} created={c.req.query("created") === "1"}>
+        <AttachedServers slug={slug} csrf={signedIn(c).csrf} attached={attached} available={available} />
+      </PresetPage>,
+    );
   });
+  curationRoutes(pages);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }
