@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { curationFromForm } from "../../src/console/curation";
 import { addPreset, addServer, api, createUser, type TestUser, unique, upstreamUrl } from "../helpers";
 import { ConsoleBrowser, csrfOf } from "./console-helpers";
 
@@ -151,5 +152,15 @@ describe("console curation", () => {
     const html = await res.text();
     expect(html).toContain("The upstream cannot be listed right now");
     expect(html).not.toContain('id="curation"');
+  });
+
+  it("keeps the selection and overrides of tools the upstream does not list now (they were not on the page)", () => {
+    const current = { tools: ["gone", "a"], overrides: { gone: { name: "old" }, a: { name: "x" } } };
+    expect(curationFromForm({ "sel:b": "on", "rn:b": " bee ", "rn:a": "", "ds:a": " " }, ["a", "b"], current)).toEqual({
+      tools: ["b", "gone"],
+      overrides: { gone: { name: "old" }, b: { name: "bee" } },
+    });
+    expect(curationFromForm({ all: "on" }, ["a"], { tools: ["a"], overrides: null })).toEqual({ tools: null, overrides: null });
+    expect(curationFromForm({}, ["a"], { tools: null, overrides: {} })).toEqual({ tools: [], overrides: {} });
   });
 });

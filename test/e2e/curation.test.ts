@@ -4,6 +4,7 @@
  * the filtered rows, rename with a live exposed name and duplicate flag, save, and a real MCP
  * client on the preset URL lists exactly the chosen tools; axe-core at desktop and phone widths.
  */
+import { gzipSync } from "node:zlib";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -119,7 +120,7 @@ describe.skipIf(!executablePath)("console curation in Chromium", () => {
     const ms = Date.now() - started;
     const body = await res.body();
     expect(res.status()).toBe(200);
-    console.log(`curation page for 250 tools: ${body.length} bytes of HTML, ${ms} ms (wrangler dev, upstream listed live)`);
+    console.log(`curation page for 250 tools: ${body.length} bytes of HTML (${gzipSync(body).length} gzipped), ${ms} ms (wrangler dev, upstream listed live)`);
     expect(body.length).toBeLessThan(300_000);
   });
 });
