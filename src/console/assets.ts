@@ -71,6 +71,7 @@ li.tool .overrides input{flex:1 1 12rem;width:auto;padding:.3rem .5rem}
 .badge.destructive{color:var(--bad);border-color:var(--bad)}
 .badge.read-only{color:var(--ok);border-color:var(--ok)}
 .ok-note{color:var(--ok)}
+.save-bar{position:sticky;bottom:0;background:var(--bg);margin:0;padding:.75rem 0;border-top:1px solid var(--line)}
 @media (max-width:40rem){main{padding:1rem .75rem}dl.facts{grid-template-columns:1fr}h1{font-size:1.3rem}}
 `;
 

@@ -215,7 +215,7 @@ export function CurationPage(props: CurationProps) {
               })}
             </ul>
           </fieldset>
-          <p>
+          <p class="save-bar">
             <button type="submit" class="primary">
               Save
             </button>

@@ -219,6 +219,7 @@ export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?
           <HealthBadges preset={p} />
         </dd>
       </dl>
+      {props.children}
       <h2 id="url-heading">MCP URL</h2>
       <div class="row">
         <code id="mcp-url">{p.url}</code>
@@ -237,7 +238,6 @@ export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?
           </pre>
         </section>
       ))}
-      {props.children}
     </Layout>
   );
 }

@@ -3,8 +3,8 @@
  * 250-tool `many` fixture upstream from the preset page, filter with the search box, bulk-select on
  * the filtered rows, rename with a live exposed name and duplicate flag, save, and a real MCP
  * client on the preset URL lists exactly the chosen tools; axe-core at desktop and phone widths.
+ * SCREENSHOTS=1 also writes docs/screenshots/curation-{desktop,phone}.png.
  */
-import { gzipSync } from "node:zlib";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -13,6 +13,7 @@ import { assertAccessible, VIEWPORTS } from "./e2e-helpers";
 
 const executablePath = inject("chromium");
 const base = executablePath ? inject("gatewayUrl") : "";
+const screenshots = executablePath ? inject("screenshots") : false;
 
 async function adminApi(method: string, path: string, token: string, body?: unknown) {
   const res = await fetch(`${base}/api/v1${path}`, {
@@ -109,6 +110,8 @@ describe.skipIf(!executablePath)("console curation in Chromium", () => {
       await page.setViewportSize(viewport);
       await page.goto(`${base}/console/presets/big/servers/many`);
       await assertAccessible(page, `curation (${name})`);
+      // The first screen only: the whole list of 250 tools would make a very tall image.
+      if (screenshots) await page.screenshot({ path: `docs/screenshots/curation-${name}.png` });
       await page.goto(`${base}/console/presets/big`);
       await assertAccessible(page, `preset page with servers (${name})`);
       await page.goto(`${base}/console/presets/big/servers/many/detach`);
@@ -120,7 +123,8 @@ describe.skipIf(!executablePath)("console curation in Chromium", () => {
     const ms = Date.now() - started;
     const body = await res.body();
     expect(res.status()).toBe(200);
-    console.log(`curation page for 250 tools: ${body.length} bytes of HTML (${gzipSync(body).length} gzipped), ${ms} ms (wrangler dev, upstream listed live)`);
+    const gzipped = (await new Response(new Response(body).body!.pipeThrough(new CompressionStream("gzip"))).arrayBuffer()).byteLength;
+    console.log(`curation page for 250 tools: ${body.length} bytes of HTML (${gzipped} gzipped), ${ms} ms (wrangler dev, upstream listed live)`);
     expect(body.length).toBeLessThan(300_000);
   });
 });
