@@ -4,7 +4,9 @@
  *
  * Routes: GET / → /console; GET /console (presets); GET|POST /console/signin; GET /console/signin/oidc
  * (the end of an OIDC sign-in); POST /console/signout; GET /console/presets/new; POST /console/presets;
- * GET /console/presets/:slug; GET /console/assets/console.<version>.{css,js}.
+ * GET /console/presets/:slug; POST /console/presets/:slug/servers (attach); GET|POST
+ * /console/presets/:slug/servers/:name (curation: tools, selection, overrides); GET|POST
+ * /console/presets/:slug/servers/:name/detach (confirm, detach); GET /console/assets/console.<version>.{css,js}.
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
