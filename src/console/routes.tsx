@@ -4,7 +4,8 @@
  *
  * Routes: GET / → /console; GET /console (presets); GET|POST /console/signin; GET /console/signin/oidc
  * (the end of an OIDC sign-in); POST /console/signout; GET /console/presets/new; POST /console/presets;
- * GET /console/presets/:slug; GET /console/assets/console.<version>.{css,js}.
+ * GET /console/presets/:slug; GET /console/assets/console.<version>.{css,js}; the management pages
+ * mounted from manage-servers.tsx (/console/servers…) and manage-tokens.tsx (/console/tokens…).
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
@@ -26,8 +27,11 @@ import { publicUrl } from "../shared/public-url";
 import { buildStats, statsRange } from "../usage/stats";
 import { readStats } from "../usage/stats-query";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
+import type { ConsoleEnv, ConsoleKit, PageStatus } from "./console-kit";
+import { mountServerPages } from "./manage-servers";
+import { mountTokenPages } from "./manage-tokens";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
-import { ABSOLUTE_TTL_MS, type ConsoleSession, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
+import { ABSOLUTE_TTL_MS, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
 
 /** The session cookie, `__Host-mcpgate_console` on the wire (hono adds the prefix). */
 const COOKIE = "mcpgate_console";
@@ -46,7 +50,6 @@ const PAGE_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
 };
 
-type ConsoleEnv = AppEnv & { Variables: AppEnv["Variables"] & { session: ConsoleSession; handle: string } };
 type C = Context<ConsoleEnv>;
 
 /**
@@ -55,7 +58,7 @@ type C = Context<ConsoleEnv>;
  */
 const asApp = (c: C) => c as unknown as Context<AppEnv>;
 
-function render(c: C, page: JSX.Element, status: 200 | 400 | 403 | 404 | 409 = 200): Response {
+function render(c: C, page: JSX.Element, status: PageStatus = 200): Response {
   return c.html(`<!doctype html>${page}`, status);
 }
 
@@ -217,6 +220,9 @@ export function buildConsole(): Hono<AppEnv> {
     const preset = await presetView(asApp(c), slug);
     return render(c, <PresetPage user={signedIn(c)} preset={preset} created={c.req.query("created") === "1"} />);
   });
+  const kit: ConsoleKit = { render, form, signedIn, asApp };
+  mountServerPages(pages, kit);
+  mountTokenPages(pages, kit);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }
