@@ -1,0 +1,204 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { addPreset, addServer, api, attach, createUser, type TestUser, upstreamUrl } from "../helpers";
+import { ConsoleBrowser } from "./console-helpers";
+
+async function signedIn(): Promise<{ user: TestUser; browser: ConsoleBrowser }> {
+  const user = await createUser();
+  const browser = new ConsoleBrowser();
+  expect((await browser.signIn(user)).status).toBe(303);
+  return { user, browser };
+}
+
+async function eventsOf(ownerId: string, type: string): Promise<{ target: string; payload: string }[]> {
+  const rows = await env.DB.prepare("SELECT target, payload FROM events WHERE owner_id = ? AND type = ? ORDER BY id")
+    .bind(ownerId, type)
+    .all<{ target: string; payload: string }>();
+  return rows.results;
+}
+
+const SECRET = "Bearer s3cr3t-value-never-rendered";
+
+describe("console servers pages", () => {
+  it("registers a server with a secret header that never appears in any HTML response", async () => {
+    const { user, browser } = await signedIn();
+    const csrf = await browser.csrf("/console/servers/new");
+    const bodies: string[] = [];
+    const created = await browser.post("/console/servers", {
+      csrf,
+      name: "alpha",
+      url: upstreamUrl("alpha"),
+      timeoutMs: "5000",
+      "header-name-0": "Authorization",
+      "header-value-0": SECRET,
+    });
+    expect(created.status).toBe(303);
+    expect(created.headers.get("location")).toBe("/console/servers?done=registered");
+    const fromApi = await api("GET", "/servers/alpha", { token: user.token });
+    expect(fromApi.body.headers).toEqual({ Authorization: "********" });
+    expect(fromApi.body.timeoutMs).toBe(5000);
+    expect(await eventsOf(user.id, "server.created")).toHaveLength(1);
+
+    const list = await browser.get("/console/servers");
+    const listHtml = await list.text();
+    bodies.push(listHtml);
+    expect(listHtml).toContain("Authorization: ********");
+    const edit = await browser.get("/console/servers/alpha");
+    expect(edit.status).toBe(200);
+    const editHtml = await edit.text();
+    bodies.push(editHtml);
+    expect(editHtml).toContain("Leave a value blank to keep the stored one");
+    // A refused edit re-renders the form: still no value.
+    const refused = await browser.post("/console/servers/alpha", {
+      csrf,
+      name: "alpha",
+      url: upstreamUrl("alpha"),
+      timeoutMs: "5",
+      "header-name-0": "Authorization",
+    });
+    expect(refused.status).toBe(400);
+    const refusedHtml = await refused.text();
+    bodies.push(refusedHtml);
+    expect(refusedHtml).toContain("must be at least 100");
+    bodies.push(await (await browser.get("/console/servers/alpha/delete")).text());
+    for (const html of bodies) expect(html).not.toContain("s3cr3t");
+  });
+
+  it("keeps a stored header value when the edit leaves it blank, and replaces it when given", async () => {
+    const { user, browser } = await signedIn();
+    await addServer(user, "alpha", upstreamUrl("alpha"), { headers: { Authorization: SECRET } });
+    const csrf = await browser.csrf("/console/servers/alpha");
+    const kept = await browser.post("/console/servers/alpha", {
+      csrf,
+      name: "alpha",
+      url: upstreamUrl("alpha"),
+      timeoutMs: "7000",
+      "header-name-0": "Authorization",
+      "header-value-0": "",
+      "header-name-1": "X-Extra",
+      "header-value-1": "extra",
+    });
+    expect(kept.status).toBe(303);
+    const row = await env.DB.prepare("SELECT header_names AS names, timeout_ms AS t FROM servers WHERE owner_id = ?")
+      .bind(user.id)
+      .first<{ names: string; t: number }>();
+    expect(JSON.parse(row?.names ?? "[]")).toEqual(["Authorization", "X-Extra"]);
+    expect(row?.t).toBe(7000);
+    const updated = await eventsOf(user.id, "server.updated");
+    expect(updated).toHaveLength(1);
+    expect(updated[0]?.payload).not.toContain("s3cr3t");
+    // The upstream still gets the stored Authorization: the tool list works through the gateway's client.
+    expect((await api("GET", "/servers/alpha/tools", { token: user.token })).status).toBe(200);
+  });
+
+  it("refuses a blank value for a new header with a message next to the headers", async () => {
+    const { browser } = await signedIn();
+    const csrf = await browser.csrf("/console/servers/new");
+    const res = await browser.post("/console/servers", { csrf, name: "Bad Name", url: "ftp://x", "header-name-0": "Host", "header-value-0": "x" });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('id="name-error"');
+    expect(html).toContain('id="headers-error"');
+    expect(html).toContain('aria-invalid="true"');
+  });
+
+  it("explains a taken name with 409 and deletes only after the confirmation step; 409 while attached", async () => {
+    const { user, browser } = await signedIn();
+    await addServer(user, "alpha", upstreamUrl("alpha"));
+    const csrf = await browser.csrf("/console/servers/new");
+    const taken = await browser.post("/console/servers", { csrf, name: "alpha", url: upstreamUrl("alpha") });
+    expect(taken.status).toBe(409);
+    expect(await taken.text()).toContain("already have a server named");
+    const slug = `p-${crypto.randomUUID().slice(0, 8)}`;
+    await addPreset(user, slug, "private");
+    await attach(user, slug, "alpha");
+    const confirm = await browser.get("/console/servers/alpha/delete");
+    expect(confirm.status).toBe(200);
+    expect(await confirm.text()).toContain("Delete server alpha?");
+    const attached = await browser.post("/console/servers/alpha/delete", { csrf });
+    expect(attached.status).toBe(409);
+    expect(await attached.text()).toContain("detach it first");
+    expect((await api("DELETE", `/presets/${slug}/servers/alpha`, { token: user.token })).status).toBe(204);
+    const deleted = await browser.post("/console/servers/alpha/delete", { csrf });
+    expect(deleted.status).toBe(303);
+    expect((await api("GET", "/servers/alpha", { token: user.token })).status).toBe(404);
+    expect(await eventsOf(user.id, "server.deleted")).toHaveLength(1);
+  });
+
+  it("shows another user's server to nobody else: 404 on its pages and POSTs", async () => {
+    const owner = await createUser();
+    await addServer(owner, "alpha", upstreamUrl("alpha"));
+    const { browser } = await signedIn();
+    expect((await browser.get("/console/servers/alpha")).status).toBe(404);
+    expect((await browser.get("/console/servers/alpha/delete")).status).toBe(404);
+    const csrf = await browser.csrf("/console/servers");
+    expect((await browser.post("/console/servers/alpha/delete", { csrf })).status).toBe(404);
+    expect((await api("GET", "/servers/alpha", { token: owner.token })).status).toBe(200);
+    expect((await new ConsoleBrowser().get("/console/servers")).headers.get("location")).toBe("/console/signin");
+  });
+});
+
+describe("console tokens pages", () => {
+  it("shows a new token once, lists it without its secret, and revoking it makes the API answer 401", async () => {
+    const { user, browser } = await signedIn();
+    const csrf = await browser.csrf("/console/tokens");
+    const created = await browser.post("/console/tokens", { csrf, name: "laptop", scope: "manage" });
+    expect(created.status).toBe(200);
+    const html = await created.text();
+    const token = /id="new-token">([^<]+)</.exec(html)?.[1] ?? "";
+    expect(token).toMatch(/^mcpg_/);
+    expect(html).toContain(`data-copy="${token}"`);
+    expect((await api("GET", "/presets", { token })).status).toBe(200);
+    expect((await eventsOf(user.id, "token.created")).map((e) => e.target)).toContain("laptop");
+
+    const list = await (await browser.get("/console/tokens")).text();
+    expect(list).toContain("laptop");
+    expect(list).not.toContain(token);
+    const id = /href="\/console\/tokens\/([^/"]+)\/revoke" aria-label="Revoke laptop"/.exec(list)?.[1] ?? "";
+    expect(id).not.toBe("");
+    const confirm = await browser.get(`/console/tokens/${id}/revoke`);
+    expect(await confirm.text()).toContain("Revoke token &#39;laptop&#39;?");
+    expect((await api("GET", "/presets", { token })).status).toBe(200);
+    const revoked = await browser.post(`/console/tokens/${id}/revoke`, { csrf });
+    expect(revoked.status).toBe(303);
+    expect((await api("GET", "/presets", { token })).status).toBe(401);
+  });
+
+  it("refuses an empty name inline and a stranger's token id with 404", async () => {
+    const other = await createUser();
+    const theirs = await api("GET", "/tokens", { token: other.token });
+    const { browser } = await signedIn();
+    const csrf = await browser.csrf("/console/tokens");
+    const empty = await browser.post("/console/tokens", { csrf, name: " ", scope: "mcp" });
+    expect(empty.status).toBe(400);
+    expect(await empty.text()).toContain('id="name-error"');
+    const id = theirs.body.tokens[0].id as string;
+    expect((await browser.get(`/console/tokens/${id}/revoke`)).status).toBe(404);
+    expect((await browser.post(`/console/tokens/${id}/revoke`, { csrf })).status).toBe(404);
+    expect((await api("GET", "/tokens", { token: other.token })).status).toBe(200);
+  });
+});
+
+describe("console management CSRF", () => {
+  it("refuses each management POST without the session's CSRF token or from another origin, changing nothing", async () => {
+    const { user, browser } = await signedIn();
+    await addServer(user, "alpha", upstreamUrl("alpha"));
+    const tokenId = (await api("GET", "/tokens", { token: user.token })).body.tokens[0].id as string;
+    const csrf = await browser.csrf("/console/servers");
+    const posts: [string, Record<string, string>][] = [
+      ["/console/servers", { name: "beta", url: upstreamUrl("beta") }],
+      ["/console/servers/alpha", { name: "renamed", url: upstreamUrl("alpha") }],
+      ["/console/servers/alpha/delete", {}],
+      ["/console/tokens", { name: "x", scope: "mcp" }],
+      [`/console/tokens/${tokenId}/revoke`, {}],
+    ];
+    for (const [path, fields] of posts) {
+      expect((await browser.post(path, fields)).status, `${path} without a token`).toBe(403);
+      expect((await browser.post(path, { ...fields, csrf: "forged" })).status, `${path} with a forged token`).toBe(403);
+      expect((await browser.post(path, { ...fields, csrf }, { origin: "https://evil.example" })).status, `${path} cross-origin`).toBe(403);
+    }
+    const servers = await api("GET", "/servers", { token: user.token });
+    expect(servers.body.servers.map((s: { name: string }) => s.name)).toEqual(["alpha"]);
+    expect((await api("GET", "/tokens", { token: user.token })).body.tokens).toHaveLength(1);
+  });
+});
