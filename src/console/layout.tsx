@@ -37,6 +37,9 @@ export function Layout(props: LayoutProps) {
                   <a href="/console/presets/new">New preset</a>
                 </li>
                 <li>
+                  <a href="/console/import">Import</a>
+                </li>
+                <li>
                   <a href="/console/servers">Servers</a>
                 </li>
                 <li>

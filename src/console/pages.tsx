@@ -218,6 +218,9 @@ export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?
           <HealthBadges preset={p} />
         </dd>
       </dl>
+      <p>
+        <a href={`/console/presets/${p.slug}/settings`}>Settings, members, clone, export and delete</a>
+      </p>
       <h2 id="url-heading">MCP URL</h2>
       <div class="row">
         <code id="mcp-url">{p.url}</code>

@@ -5,7 +5,8 @@
  * Routes: GET / → /console; GET /console (presets); GET|POST /console/signin; GET /console/signin/oidc
  * (the end of an OIDC sign-in); POST /console/signout; GET /console/presets/new; POST /console/presets;
  * GET /console/presets/:slug; GET /console/assets/console.<version>.{css,js}; the management pages
- * mounted from manage-servers.tsx (/console/servers…) and manage-tokens.tsx (/console/tokens…).
+ * mounted from manage-servers.tsx (/console/servers…), manage-tokens.tsx (/console/tokens…) and
+ * manage-preset.tsx (/console/presets/:slug/{settings,delete,members,clone,export}, /console/import, /console/fork).
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
@@ -28,6 +29,7 @@ import { buildStats, statsRange } from "../usage/stats";
 import { readStats } from "../usage/stats-query";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
 import type { ConsoleEnv, ConsoleKit, PageStatus } from "./console-kit";
+import { mountPresetPages } from "./manage-preset";
 import { mountServerPages } from "./manage-servers";
 import { mountTokenPages } from "./manage-tokens";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
@@ -223,6 +225,7 @@ export function buildConsole(): Hono<AppEnv> {
   const kit: ConsoleKit = { render, form, signedIn, asApp };
   mountServerPages(pages, kit);
   mountTokenPages(pages, kit);
+  mountPresetPages(pages, kit);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }
