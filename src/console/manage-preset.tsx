@@ -17,6 +17,7 @@ import { AddMemberBody, UpdatePresetBody } from "../api/schemas";
 import { CloneBody, ForkBody, ImportBody } from "../api/transfer-schemas";
 import { getDb } from "../db/client";
 import { listMembers } from "../db/presets-repository";
+import { ApiError } from "../shared/errors";
 import {
   apiErrorToErrors,
   type ConsoleContext,
@@ -357,8 +358,7 @@ export function mountPresetPages(pages: ConsolePages, kit: ConsoleKit): void {
       await addMember(kit.asApp(c), found.preset.slug, parsed.data.handle);
     } catch (e) {
       const explained =
-        apiErrorToErrors(e, "handle") ??
-        (e instanceof Error && "status" in e && e.status === 404 ? { errors: { handle: e.message }, status: 404 as const } : undefined);
+        apiErrorToErrors(e, "handle") ?? (e instanceof ApiError && e.status === 404 ? { errors: { handle: e.message }, status: 404 as const } : undefined);
       if (!explained) throw e;
       return settings(c, found.preset, { memberErrors: { handle: explained.errors.handle ?? Object.values(explained.errors)[0] ?? "" } }, explained.status);
     }
@@ -370,7 +370,7 @@ export function mountPresetPages(pages: ConsolePages, kit: ConsoleKit): void {
     try {
       await removeMember(kit.asApp(c), found.preset.slug, c.req.param("handle"));
     } catch (e) {
-      if (e instanceof Error && "status" in e && e.status === 404) return notFoundPage(c, e.message);
+      if (e instanceof ApiError && e.status === 404) return notFoundPage(c, e.message);
       throw e;
     }
     return c.redirect(`/console/presets/${found.preset.slug}/settings?done=removed`, 303);
@@ -437,7 +437,7 @@ export function mountPresetPages(pages: ConsolePages, kit: ConsoleKit): void {
     try {
       slug = (await forkPreset(kit.asApp(c), parsed.data)).preset.slug;
     } catch (e) {
-      if (e instanceof Error && "status" in e && e.status === 404) return notFoundPage(c, e.message);
+      if (e instanceof ApiError && e.status === 404) return notFoundPage(c, e.message);
       const explained = apiErrorToErrors(e, "slug");
       if (!explained) throw e;
       return kit.render(c, <ForkPage user={kit.signedIn(c)} values={values} errors={{ slug: Object.values(explained.errors)[0] ?? "" }} />, explained.status);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { addPreset, addServer, api, attach, createUser, type TestUser, upstreamUrl } from "../helpers";
-import { ConsoleBrowser } from "./console-helpers";
+import { ConsoleBrowser, csrfOf } from "./console-helpers";
 
 async function signedIn(): Promise<{ user: TestUser; browser: ConsoleBrowser }> {
   const user = await createUser();
@@ -200,5 +200,186 @@ describe("console management CSRF", () => {
     const servers = await api("GET", "/servers", { token: user.token });
     expect(servers.body.servers.map((s: { name: string }) => s.name)).toEqual(["alpha"]);
     expect((await api("GET", "/tokens", { token: user.token })).body.tokens).toHaveLength(1);
+  });
+});
+
+describe("console preset settings pages", () => {
+  async function withPreset(visibility = "private") {
+    const s = await signedIn();
+    const slug = `p-${crypto.randomUUID().slice(0, 8)}`;
+    await addPreset(s.user, slug, visibility);
+    return { ...s, slug };
+  }
+
+  it("edits the settings with an event naming only what changed, and re-renders refused values inline", async () => {
+    const { user, browser, slug } = await withPreset();
+    const page = await browser.get(`/console/presets/${slug}/settings`);
+    expect(page.status).toBe(200);
+    const csrf = await browser.csrf(`/console/presets/${slug}/settings`);
+    const base = {
+      csrf,
+      name: slug,
+      description: "",
+      visibility: "private",
+      status: "active",
+      requests: "",
+      windowSeconds: "",
+      toolNaming: "prefixed",
+      pinning: "on",
+      newTools: "hold",
+    };
+    const saved = await browser.post(`/console/presets/${slug}/settings`, {
+      ...base,
+      name: "Renamed",
+      visibility: "public",
+      requests: "10",
+      windowSeconds: "60",
+    });
+    expect(saved.status).toBe(303);
+    const view = await api("GET", `/presets/${slug}`, { token: user.token });
+    expect(view.body).toMatchObject({ name: "Renamed", visibility: "public", rateLimit: { requests: 10, windowSeconds: 60 } });
+    const updated = await eventsOf(user.id, "preset.updated");
+    expect(JSON.parse(updated.at(-1)?.payload ?? "{}").changed.sort()).toEqual(["name", "rateLimit", "visibility"]);
+    const refused = await browser.post(`/console/presets/${slug}/settings`, {
+      ...base,
+      name: "Renamed",
+      visibility: "public",
+      requests: "0",
+      windowSeconds: "60",
+    });
+    expect(refused.status).toBe(400);
+    const html = await refused.text();
+    expect(html).toContain('id="requests-error"');
+    expect(html).toContain("must be at least 1");
+    expect((await api("GET", `/presets/${slug}`, { token: user.token })).body.rateLimit.requests).toBe(10);
+  });
+
+  it("deletes a preset only after the confirmation step", async () => {
+    const { user, browser, slug } = await withPreset();
+    const confirm = await browser.get(`/console/presets/${slug}/delete`);
+    expect(confirm.status).toBe(200);
+    expect((await api("GET", `/presets/${slug}`, { token: user.token })).status).toBe(200);
+    const csrf = csrfOf(await confirm.text());
+    const res = await browser.post(`/console/presets/${slug}/delete`, { csrf });
+    expect(res.status).toBe(303);
+    expect((await api("GET", `/presets/${slug}`, { token: user.token })).status).toBe(404);
+    expect(await eventsOf(user.id, "preset.deleted")).toHaveLength(1);
+  });
+
+  it("invites and removes a member with their audit events; an unknown handle is explained inline", async () => {
+    const { user, browser, slug } = await withPreset("invite_only");
+    const member = await createUser();
+    const csrf = await browser.csrf(`/console/presets/${slug}/settings`);
+    expect((await browser.post(`/console/presets/${slug}/members`, { csrf, handle: member.handle })).status).toBe(303);
+    const members = await api("GET", `/presets/${slug}/members`, { token: user.token });
+    expect(members.body.members.map((m: { handle: string }) => m.handle)).toEqual([member.handle]);
+    expect((await eventsOf(user.id, "member.added")).map((e) => e.target)).toEqual([member.handle]);
+    const again = await browser.post(`/console/presets/${slug}/members`, { csrf, handle: member.handle });
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain("already a member");
+    const unknown = await browser.post(`/console/presets/${slug}/members`, { csrf, handle: "no-such-user-xyz" });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toContain('id="handle-error"');
+    expect((await browser.post(`/console/presets/${slug}/members/${member.handle}/remove`, { csrf })).status).toBe(303);
+    expect((await api("GET", `/presets/${slug}/members`, { token: user.token })).body.members).toEqual([]);
+    expect((await eventsOf(user.id, "member.removed")).map((e) => e.target)).toEqual([member.handle]);
+  });
+
+  it("answers 404 for another user's preset on every settings page and POST", async () => {
+    const owner = await createUser();
+    const slug = `p-${crypto.randomUUID().slice(0, 8)}`;
+    await addPreset(owner, slug, "public");
+    const { browser } = await signedIn();
+    for (const path of ["settings", "delete", "export"]) expect((await browser.get(`/console/presets/${slug}/${path}`)).status, path).toBe(404);
+    const csrf = await browser.csrf("/console");
+    for (const path of ["settings", "delete", "members", "clone"])
+      expect((await browser.post(`/console/presets/${slug}/${path}`, { csrf, handle: "x", slug: "y" })).status, path).toBe(404);
+    expect((await api("GET", `/presets/${slug}`, { token: owner.token })).status).toBe(200);
+  });
+
+  it("clones, exports and imports through the console with the same results as the API", async () => {
+    const { user, browser, slug } = await withPreset();
+    await addServer(user, "alpha", upstreamUrl("alpha"));
+    await attach(user, slug, "alpha", ["echo"]);
+    const csrf = await browser.csrf(`/console/presets/${slug}/settings`);
+    const cloned = await browser.post(`/console/presets/${slug}/clone`, { csrf, slug: `${slug}-copy` });
+    expect(cloned.status).toBe(303);
+    const viaApi = await api("POST", `/presets/${slug}/clone`, { token: user.token, body: { slug: `${slug}-api` } });
+    expect(viaApi.status).toBe(201);
+    const strip = (v: Record<string, unknown>) => ({
+      ...v,
+      slug: undefined,
+      url: undefined,
+      id: undefined,
+      createdAt: undefined,
+      updatedAt: undefined,
+      servers: undefined,
+    });
+    const consoleCopy = (await api("GET", `/presets/${slug}-copy`, { token: user.token })).body;
+    expect(strip(consoleCopy)).toEqual(strip(viaApi.body.preset));
+    expect(consoleCopy.servers.map((s: { name: string; tools: unknown }) => [s.name, s.tools])).toEqual(
+      viaApi.body.preset.servers.map((s: { name: string; tools: unknown }) => [s.name, s.tools]),
+    );
+    const taken = await browser.post(`/console/presets/${slug}/clone`, { csrf, slug: `${slug}-api` });
+    expect(taken.status).toBe(409);
+    expect(await taken.text()).toContain('id="clone-slug-error"');
+
+    const exported = await browser.get(`/console/presets/${slug}/export`);
+    expect(exported.headers.get("content-disposition")).toBe(`attachment; filename="${slug}.mcpgate.json"`);
+    const doc = await exported.json<Record<string, unknown>>();
+    const fromApi = (await api("GET", `/presets/${slug}/export`, { token: user.token })).body;
+    expect({ ...doc, exportedAt: undefined }).toEqual({ ...fromApi, exportedAt: undefined });
+
+    const imported = await browser.post("/console/import", { csrf, document: JSON.stringify(doc), slug: `${slug}-imp`, visibility: "private" });
+    expect(imported.status).toBe(303);
+    expect((await api("GET", `/presets/${slug}-imp`, { token: user.token })).body.servers.map((s: { name: string }) => s.name)).toEqual(["alpha"]);
+    const bad = await browser.post("/console/import", { csrf, document: "{not json", slug: "", visibility: "private" });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('id="document-error"');
+  });
+
+  it("forks a public preset of another user through the console, and a stranger's private preset is 404", async () => {
+    const a = await createUser();
+    const pub = `pub-${crypto.randomUUID().slice(0, 8)}`;
+    const priv = `priv-${crypto.randomUUID().slice(0, 8)}`;
+    await addServer(a, "alpha", upstreamUrl("alpha"));
+    await addPreset(a, pub, "public");
+    await attach(a, pub, "alpha");
+    await addPreset(a, priv, "private");
+    const { user: b, browser } = await signedIn();
+    const confirm = await browser.get(`/console/fork?from=${a.handle}/${pub}`);
+    expect(confirm.status).toBe(200);
+    const csrf = csrfOf(await confirm.text());
+    const forked = await browser.post("/console/fork", { csrf, from: `${a.handle}/${pub}`, slug: "", visibility: "private" });
+    expect(forked.status).toBe(303);
+    const mine = await api("GET", `/presets/${pub}`, { token: b.token });
+    expect(mine.status).toBe(200);
+    expect(mine.body.forkedFrom).toBe(`${a.handle}/${pub}`);
+    expect(mine.body.servers.map((s: { name: string }) => s.name)).toEqual(["alpha"]);
+    const secret = await browser.post("/console/fork", { csrf, from: `${a.handle}/${priv}`, slug: "", visibility: "private" });
+    expect(secret.status).toBe(404);
+    expect((await api("GET", `/presets/${priv}`, { token: b.token })).status).toBe(404);
+  });
+
+  it("refuses each preset management POST without the CSRF token or from another origin", async () => {
+    const { user, browser, slug } = await withPreset("invite_only");
+    const member = await createUser();
+    await api("POST", `/presets/${slug}/members`, { token: user.token, body: { handle: member.handle } });
+    const csrf = await browser.csrf(`/console/presets/${slug}/settings`);
+    const posts: [string, Record<string, string>][] = [
+      [`/console/presets/${slug}/settings`, { name: "x" }],
+      [`/console/presets/${slug}/delete`, {}],
+      [`/console/presets/${slug}/members`, { handle: member.handle }],
+      [`/console/presets/${slug}/members/${member.handle}/remove`, {}],
+      [`/console/presets/${slug}/clone`, { slug: `${slug}-c` }],
+      ["/console/import", { document: "{}" }],
+      ["/console/fork", { from: `${user.handle}/${slug}` }],
+    ];
+    for (const [path, fields] of posts) {
+      expect((await browser.post(path, fields)).status, path).toBe(403);
+      expect((await browser.post(path, { ...fields, csrf }, { origin: "https://evil.example" })).status, path).toBe(403);
+    }
+    expect((await api("GET", `/presets/${slug}`, { token: user.token })).body.name).toBe(slug);
+    expect((await api("GET", `/presets/${slug}/members`, { token: user.token })).body.members).toHaveLength(1);
   });
 });
