@@ -5,10 +5,12 @@
  * and invalidation).
  *
  * Routes (under /console): GET|POST /presets/:slug/settings; GET|POST /presets/:slug/delete;
- * POST /presets/:slug/members; POST /presets/:slug/members/:handle/remove; POST /presets/:slug/clone;
+ * POST /presets/:slug/members; POST /presets/:slug/members/:handle/remove; POST /presets/:slug/grants/:id/revoke;
+ * POST /presets/:slug/clone;
  * GET /presets/:slug/export; GET|POST /import; GET|POST /fork.
  */
 
+import { presetGrants, revokePresetGrant } from "../api/grants";
 import { addMember, removeMember } from "../api/members";
 import { attachmentsOf, documentOf } from "../api/preset-document";
 import { clonePresetAs, forkPreset, importPreset } from "../api/preset-transfer";
@@ -69,6 +71,7 @@ export interface SettingsProps {
   values: Values;
   errors: FieldErrors;
   members: { handle: string }[];
+  grants: Awaited<ReturnType<typeof presetGrants>>;
   memberErrors?: FieldErrors;
   cloneValues?: Values;
   cloneErrors?: FieldErrors;
@@ -170,6 +173,45 @@ export function SettingsPage(props: SettingsProps) {
           <button type="submit">Invite member</button>
         </div>
       </form>
+
+      <h2 id="grants-heading">OAuth grants</h2>
+      {props.grants.length === 0 ? (
+        <p>No MCP client was authorized on this preset through OAuth.</p>
+      ) : (
+        <div class="table-wrap">
+          <table aria-labelledby="grants-heading">
+            <thead>
+              <tr>
+                <th scope="col">Client</th>
+                <th scope="col">User</th>
+                <th scope="col">Granted (UTC)</th>
+                <th scope="col">State</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.grants.map((g) => (
+                <tr>
+                  <th scope="row">{g.client.name ?? g.client.id}</th>
+                  <td>{g.user.handle}</td>
+                  <td>{g.createdAt.slice(0, 16).replace("T", " ")}</td>
+                  <td>
+                    {g.revokedAt ? (
+                      `revoked (${g.revokedReason ?? "revoked"})`
+                    ) : (
+                      <form method="post" action={`${base}/grants/${g.id}/revoke`}>
+                        <Csrf user={props.user} />
+                        <button type="submit" class="link" aria-label={`Revoke the grant of ${g.user.handle} to ${g.client.name ?? g.client.id}`}>
+                          Revoke
+                        </button>
+                      </form>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
 
       <h2>Clone and export</h2>
       <form class="stack" method="post" action={`${base}/clone`} novalidate>
@@ -304,13 +346,14 @@ export function mountPresetPages(pages: ConsolePages, kit: ConsoleKit): void {
   const notFoundPage = (c: ConsoleContext, what: string) => kit.render(c, <MessagePage title="Not found" message={what} user={kit.signedIn(c)} />, 404);
   const settings = async (c: ConsoleContext, preset: PresetRow, extra: Partial<SettingsProps> = {}, status: 200 | 400 | 404 | 409 = 200) => {
     const members = await listMembers(getDb(c.env.DB), preset.id);
+    const grants = await presetGrants(kit.asApp(c), preset.slug);
     return kit.render(
       c,
-      <SettingsPage user={kit.signedIn(c)} slug={preset.slug} values={settingsValues(preset)} errors={{}} members={members} {...extra} />,
+      <SettingsPage user={kit.signedIn(c)} slug={preset.slug} values={settingsValues(preset)} errors={{}} members={members} grants={grants} {...extra} />,
       status,
     );
   };
-  const NOTICES: Record<string, string> = { saved: "Settings saved.", invited: "Member invited.", removed: "Member removed." };
+  const NOTICES: Record<string, string> = { saved: "Settings saved.", invited: "Member invited.", removed: "Member removed.", revoked: "Grant revoked." };
 
   pages.get("/presets/:slug/settings", async (c) => {
     const found = await own(c);
@@ -374,6 +417,17 @@ export function mountPresetPages(pages: ConsolePages, kit: ConsoleKit): void {
       throw e;
     }
     return c.redirect(`/console/presets/${found.preset.slug}/settings?done=removed`, 303);
+  });
+  pages.post("/presets/:slug/grants/:id/revoke", async (c) => {
+    const found = await own(c);
+    if (!found) return notFoundPage(c, `You have no preset '${c.req.param("slug")}'.`);
+    try {
+      await revokePresetGrant(kit.asApp(c), found.preset.slug, c.req.param("id").slice(0, 64));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return notFoundPage(c, e.message);
+      throw e;
+    }
+    return c.redirect(`/console/presets/${found.preset.slug}/settings?done=revoked`, 303);
   });
   pages.post("/presets/:slug/clone", async (c) => {
     const found = await own(c);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { addPreset, addServer, api, attach, createUser, type TestUser, upstreamUrl } from "../helpers";
+import { addPreset, addServer, api, attach, createUser, presetUrl, type TestUser, upstreamUrl } from "../helpers";
+import { authorizeInBrowser, authorizeUrl, pkce, registerClient } from "../oauth-helpers";
 import { ConsoleBrowser, csrfOf } from "./console-helpers";
 
 async function signedIn(): Promise<{ user: TestUser; browser: ConsoleBrowser }> {
@@ -381,5 +382,33 @@ describe("console preset settings pages", () => {
     }
     expect((await api("GET", `/presets/${slug}`, { token: user.token })).body.name).toBe(slug);
     expect((await api("GET", `/presets/${slug}/members`, { token: user.token })).body.members).toHaveLength(1);
+  });
+});
+
+describe("console OAuth grants on a preset", () => {
+  it("lists a member's grant on the settings page and revokes it, with the same effect as the API", async () => {
+    const { user, browser } = await signedIn();
+    const slug = `p-${crypto.randomUUID().slice(0, 8)}`;
+    await addPreset(user, slug, "invite_only");
+    const member = await createUser();
+    await api("POST", `/presets/${slug}/members`, { token: user.token, body: { handle: member.handle } });
+    const resource = presetUrl(user.handle, slug);
+    const client = (await registerClient()).body;
+    const { challenge } = await pkce();
+    const back = await authorizeInBrowser(
+      authorizeUrl({ client_id: client.client_id, redirect_uri: "http://localhost:7777/callback", code_challenge: challenge, state: "s", resource }),
+      member.token,
+    );
+    expect(back.searchParams.get("code")).toBeTruthy();
+    const page = await (await browser.get(`/console/presets/${slug}/settings`)).text();
+    expect(page).toContain(member.handle);
+    const id = /action="\/console\/presets\/[^/]+\/grants\/([^/"]+)\/revoke"/.exec(page)?.[1] ?? "";
+    expect(id).not.toBe("");
+    const res = await browser.post(`/console/presets/${slug}/grants/${id}/revoke`, { csrf: csrfOf(page) });
+    expect(res.status).toBe(303);
+    const grants = await api("GET", `/presets/${slug}/grants`, { token: user.token });
+    expect(grants.body.grants[0]).toMatchObject({ id, revokedReason: "revoked_by_owner" });
+    expect(grants.body.grants[0].revokedAt).not.toBeNull();
+    expect((await browser.post(`/console/presets/${slug}/grants/${id}/revoke`, { csrf: csrfOf(page) }, { origin: "https://evil.example" })).status).toBe(403);
   });
 });
