@@ -1,22 +1,21 @@
 /**
  * @module The console's preset settings pages: edit the settings, delete with a confirmation step,
- * invite and remove members, clone, export as a download, import a document, and fork another
- * user's public preset. Each goes through the API's own functions (same validation, audit events
- * and invalidation).
+ * invite and remove members, revoke OAuth grants, clone, and export as a download. Each goes
+ * through the API's own functions (same validation, audit events and invalidation). Import and
+ * fork: manage-transfer.tsx.
  *
  * Routes (under /console): GET|POST /presets/:slug/settings; GET|POST /presets/:slug/delete;
- * POST /presets/:slug/members; POST /presets/:slug/members/:handle/remove; POST /presets/:slug/grants/:id/revoke;
- * POST /presets/:slug/clone;
- * GET /presets/:slug/export; GET|POST /import; GET|POST /fork.
+ * POST /presets/:slug/members; POST /presets/:slug/members/:handle/remove;
+ * POST /presets/:slug/grants/:id/revoke; POST /presets/:slug/clone; GET /presets/:slug/export.
  */
 
 import { presetGrants, revokePresetGrant } from "../api/grants";
 import { addMember, removeMember } from "../api/members";
 import { attachmentsOf, documentOf } from "../api/preset-document";
-import { clonePresetAs, forkPreset, importPreset } from "../api/preset-transfer";
+import { clonePresetAs } from "../api/preset-transfer";
 import { deletePreset, findOwnPreset, updatePreset } from "../api/presets";
 import { AddMemberBody, UpdatePresetBody } from "../api/schemas";
-import { CloneBody, ForkBody, ImportBody } from "../api/transfer-schemas";
+import { CloneBody } from "../api/transfer-schemas";
 import { getDb } from "../db/client";
 import { listMembers } from "../db/presets-repository";
 import { ApiError } from "../shared/errors";
@@ -36,10 +35,10 @@ import { MessagePage, type SignedIn } from "./pages";
 
 type PresetRow = Awaited<ReturnType<typeof findOwnPreset>>["preset"];
 type Values = Record<string, string>;
-const VISIBILITIES = ["private", "public", "invite_only"] as const;
+export const VISIBILITIES = ["private", "public", "invite_only"] as const;
 const SLUG = /^[a-z0-9-]{1,50}$/;
 
-function Select(props: { attrs: Record<string, string | undefined>; value: string; options: readonly string[] }) {
+export function Select(props: { attrs: Record<string, string | undefined>; value: string; options: readonly string[] }) {
   return (
     <select {...props.attrs}>
       {props.options.map((o) => (
@@ -256,66 +255,6 @@ function DeletePresetPage(props: { user: SignedIn; slug: string }) {
   );
 }
 
-function ImportPage(props: { user: SignedIn; values: Values; errors: FieldErrors }) {
-  return (
-    <Layout title="Import a preset" user={props.user}>
-      <h1>Import a preset</h1>
-      <form class="stack" method="post" action="/console/import" novalidate>
-        <Csrf user={props.user} />
-        <FormAlert errors={props.errors} what="Nothing was imported" />
-        <Field
-          id="document"
-          label="Document"
-          hint="An exported preset document (JSON, up to about 15 KB here; larger ones through POST /api/v1/presets/import)."
-          errors={props.errors}
-        >
-          {(a) => (
-            <textarea {...a} rows={12} spellcheck={false}>
-              {props.values.document}
-            </textarea>
-          )}
-        </Field>
-        <Field id="slug" label="Slug" hint="Blank: the document's slug." errors={props.errors}>
-          {(a) => <input {...a} type="text" value={props.values.slug} autocomplete="off" spellcheck={false} />}
-        </Field>
-        <Field id="visibility" label="Visibility" errors={props.errors}>
-          {(a) => <Select attrs={a} value={props.values.visibility ?? "private"} options={VISIBILITIES} />}
-        </Field>
-        <div>
-          <button type="submit" class="primary">
-            Import preset
-          </button>
-        </div>
-      </form>
-    </Layout>
-  );
-}
-
-function ForkPage(props: { user: SignedIn; values: Values; errors: FieldErrors }) {
-  return (
-    <Layout title="Fork a preset" user={props.user}>
-      <h1>{`Fork ${props.values.from} into your account`}</h1>
-      <p>The copy runs on your own servers (reused by URL, or registered without secrets); it never follows later changes of the original.</p>
-      <form class="stack" method="post" action="/console/fork" novalidate>
-        <Csrf user={props.user} />
-        <input type="hidden" name="from" value={props.values.from} />
-        <FormAlert errors={props.errors} what="The preset was not forked" />
-        <Field id="slug" label="Slug of your copy" hint="Blank: the original's slug." errors={props.errors}>
-          {(a) => <input {...a} type="text" value={props.values.slug} autocomplete="off" spellcheck={false} />}
-        </Field>
-        <Field id="visibility" label="Visibility" errors={props.errors}>
-          {(a) => <Select attrs={a} value={props.values.visibility ?? "private"} options={VISIBILITIES} />}
-        </Field>
-        <div>
-          <button type="submit" class="primary">
-            Fork into my account
-          </button>
-        </div>
-      </form>
-    </Layout>
-  );
-}
-
 /** The changes of a settings form against the stored preset: only fields that differ, so the audit event names what changed. */
 function settingsChanges(body: Values, current: PresetRow): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -329,8 +268,6 @@ function settingsChanges(body: Values, current: PresetRow): Record<string, unkno
     out.rateLimit = { requests: requests === "" ? Number.NaN : Number(requests), windowSeconds: windowSeconds === "" ? Number.NaN : Number(windowSeconds) };
   return out;
 }
-
-const optional = (v: string | undefined) => (v && v.trim() !== "" ? v.trim() : undefined);
 
 /** Registers the preset settings, members, transfer pages on the console's authenticated pages app. */
 export function mountPresetPages(pages: ConsolePages, kit: ConsoleKit): void {
@@ -453,49 +390,5 @@ export function mountPresetPages(pages: ConsolePages, kit: ConsoleKit): void {
       "content-type": "application/json; charset=utf-8",
       "content-disposition": `attachment; filename="${found.preset.slug}.mcpgate.json"`,
     });
-  });
-  pages.get("/import", (c) => kit.render(c, <ImportPage user={kit.signedIn(c)} values={{ document: "", slug: "", visibility: "private" }} errors={{}} />));
-  pages.post("/import", async (c) => {
-    const body = await kit.form(c);
-    const values = { document: body.document ?? "", slug: body.slug ?? "", visibility: body.visibility ?? "private" };
-    const again = (errors: FieldErrors, status: 400 | 409) => kit.render(c, <ImportPage user={kit.signedIn(c)} values={values} errors={errors} />, status);
-    let document: unknown;
-    try {
-      document = JSON.parse(values.document);
-    } catch {
-      return again({ document: "is not valid JSON" }, 400);
-    }
-    const parsed = ImportBody.safeParse({ document, slug: optional(values.slug), visibility: values.visibility });
-    if (!parsed.success) return again(issuesToErrors(parsed.error), 400);
-    let slug: string;
-    try {
-      slug = (await importPreset(kit.asApp(c), parsed.data)).preset.slug;
-    } catch (e) {
-      const explained = apiErrorToErrors(e, "slug");
-      if (!explained) throw e;
-      return again({ [explained.errors.slug !== undefined ? "slug" : "document"]: Object.values(explained.errors)[0] ?? "" }, explained.status);
-    }
-    return c.redirect(`/console/presets/${slug}?created=1`, 303);
-  });
-  pages.get("/fork", (c) => {
-    const from = c.req.query("from") ?? "";
-    if (!ForkBody.shape.from.safeParse(from).success) return notFoundPage(c, "Fork needs ?from=<handle>/<slug>.");
-    return kit.render(c, <ForkPage user={kit.signedIn(c)} values={{ from, slug: "", visibility: "private" }} errors={{}} />);
-  });
-  pages.post("/fork", async (c) => {
-    const body = await kit.form(c);
-    const values = { from: body.from ?? "", slug: body.slug ?? "", visibility: body.visibility ?? "private" };
-    const parsed = ForkBody.safeParse({ from: values.from, slug: optional(values.slug), visibility: values.visibility });
-    if (!parsed.success) return kit.render(c, <ForkPage user={kit.signedIn(c)} values={values} errors={issuesToErrors(parsed.error)} />, 400);
-    let slug: string;
-    try {
-      slug = (await forkPreset(kit.asApp(c), parsed.data)).preset.slug;
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) return notFoundPage(c, e.message);
-      const explained = apiErrorToErrors(e, "slug");
-      if (!explained) throw e;
-      return kit.render(c, <ForkPage user={kit.signedIn(c)} values={values} errors={{ slug: Object.values(explained.errors)[0] ?? "" }} />, explained.status);
-    }
-    return c.redirect(`/console/presets/${slug}?created=1`, 303);
   });
 }

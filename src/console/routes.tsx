@@ -6,7 +6,8 @@
  * (the end of an OIDC sign-in); POST /console/signout; GET /console/presets/new; POST /console/presets;
  * GET /console/presets/:slug; GET /console/assets/console.<version>.{css,js}; the management pages
  * mounted from manage-servers.tsx (/console/servers…), manage-tokens.tsx (/console/tokens…) and
- * manage-preset.tsx (/console/presets/:slug/{settings,delete,members,clone,export}, /console/import, /console/fork).
+ * manage-preset.tsx (/console/presets/:slug/{settings,delete,members,grants,clone,export}) and
+ * manage-transfer.tsx (/console/import, /console/fork).
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
@@ -32,6 +33,7 @@ import type { ConsoleEnv, ConsoleKit, PageStatus } from "./console-kit";
 import { mountPresetPages } from "./manage-preset";
 import { mountServerPages } from "./manage-servers";
 import { mountTokenPages } from "./manage-tokens";
+import { mountTransferPages } from "./manage-transfer";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
 import { ABSOLUTE_TTL_MS, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
 
@@ -226,6 +228,7 @@ export function buildConsole(): Hono<AppEnv> {
   mountServerPages(pages, kit);
   mountTokenPages(pages, kit);
   mountPresetPages(pages, kit);
+  mountTransferPages(pages, kit);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }
