@@ -50,6 +50,24 @@ async function listGrants(c: Context<AppEnv>, where: ReturnType<typeof eq>) {
   }));
 }
 
+/** The OAuth grants on one of the user's presets, newest first, as GET /presets/:slug/grants lists them (the console too). */
+export async function presetGrants(c: Context<AppEnv>, slug: string) {
+  const { preset } = await findOwnPreset(c, slug);
+  return listGrants(c, eq(oauthGrants.presetId, preset.id));
+}
+
+/** Revokes a grant on one of the user's presets as DELETE /presets/:slug/grants/:id does (the console too); 404 when not on it. */
+export async function revokePresetGrant(c: Context<AppEnv>, slug: string, id: string) {
+  const { preset } = await findOwnPreset(c, slug);
+  const grant = await getDb(c.env.DB)
+    .select()
+    .from(oauthGrants)
+    .where(and(eq(oauthGrants.id, id), eq(oauthGrants.presetId, preset.id)))
+    .get();
+  if (!grant) throw notFound("Grant");
+  await revokeGrant(c.env, grant, "revoked_by_owner", c.get("userId"), (p) => c.executionCtx.waitUntil(p));
+}
+
 export const grantRoutes = [
   defineRoute({
     method: "get",
@@ -90,8 +108,7 @@ export const grantRoutes = [
     params: z.object({ slug: Slug }),
     responses: { 200: { description: "Grants, newest first", schema: list("grants", GrantJson) } },
     async handler(c, { params }) {
-      const { preset } = await findOwnPreset(c, params.slug);
-      return c.json({ grants: await listGrants(c, eq(oauthGrants.presetId, preset.id)) });
+      return c.json({ grants: await presetGrants(c, params.slug) });
     },
   }),
   defineRoute({
@@ -103,14 +120,7 @@ export const grantRoutes = [
     params: PresetGrantParams,
     responses: { 204: { description: "Revoked" } },
     async handler(c, { params }) {
-      const { preset } = await findOwnPreset(c, params.slug);
-      const grant = await getDb(c.env.DB)
-        .select()
-        .from(oauthGrants)
-        .where(and(eq(oauthGrants.id, params.id), eq(oauthGrants.presetId, preset.id)))
-        .get();
-      if (!grant) throw notFound("Grant");
-      await revokeGrant(c.env, grant, "revoked_by_owner", c.get("userId"), (p) => c.executionCtx.waitUntil(p));
+      await revokePresetGrant(c, params.slug, params.id);
       return c.body(null, 204);
     },
   }),

@@ -74,6 +74,50 @@ export async function createPreset(c: Context<AppEnv>, body: z.output<typeof Cre
   return view;
 }
 
+/** Changes a preset as PATCH /presets/:slug does (the console calls it too): `preset.updated` event, its DO told to reload. */
+export async function updatePreset(c: Context<AppEnv>, slug: string, body: z.output<typeof UpdatePresetBody>) {
+  const { preset, handle } = await findOwnPreset(c, slug);
+  const db = getDb(c.env.DB);
+  const now = Date.now();
+  const changes = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+  // `alerts` is the alert_thresholds column: the detectors set, null for every detector at its default.
+  const { alerts: _alerts, ...columns } = changes;
+  const set = body.alerts === undefined ? columns : { ...columns, alertThresholds: body.alerts };
+  if (body.toolNaming && body.toolNaming !== preset.toolNaming) await assertNoNameClash(c, preset.id, body.toolNaming);
+  await db.batch([
+    db
+      .update(presets)
+      .set({ ...set, updatedAt: now })
+      .where(eq(presets.id, preset.id)),
+    insertEvent(
+      db,
+      {
+        ownerId: preset.ownerId,
+        presetId: preset.id,
+        actorId: c.get("userId"),
+        type: "preset.updated",
+        target: preset.slug,
+        payload: { changed: Object.keys(changes) },
+      },
+      now,
+    ),
+  ]);
+  await invalidatePresets(c.env, handle, [preset.slug]);
+}
+
+/** Deletes a preset as DELETE /presets/:slug does (the console calls it too); its URL stops answering at once. */
+export async function deletePreset(c: Context<AppEnv>, slug: string) {
+  const { preset, handle } = await findOwnPreset(c, slug);
+  const db = getDb(c.env.DB);
+  await db.batch([
+    db.delete(presetServers).where(eq(presetServers.presetId, preset.id)),
+    db.delete(presetMembers).where(eq(presetMembers.presetId, preset.id)),
+    db.delete(presets).where(and(eq(presets.id, preset.id))),
+    insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "preset.deleted", target: preset.slug }),
+  ]);
+  await invalidatePresets(c.env, handle, [preset.slug]);
+}
+
 export const presetRoutes = [
   defineRoute({
     method: "post",
@@ -126,33 +170,7 @@ export const presetRoutes = [
     body: UpdatePresetBody,
     responses: { 200: { description: "Updated", schema: Preset } },
     async handler(c, { params, body }) {
-      const { preset, handle } = await findOwnPreset(c, params.slug);
-      const db = getDb(c.env.DB);
-      const now = Date.now();
-      const changes = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
-      // `alerts` is the alert_thresholds column: the detectors set, null for every detector at its default.
-      const { alerts: _alerts, ...columns } = changes;
-      const set = body.alerts === undefined ? columns : { ...columns, alertThresholds: body.alerts };
-      if (body.toolNaming && body.toolNaming !== preset.toolNaming) await assertNoNameClash(c, preset.id, body.toolNaming);
-      await db.batch([
-        db
-          .update(presets)
-          .set({ ...set, updatedAt: now })
-          .where(eq(presets.id, preset.id)),
-        insertEvent(
-          db,
-          {
-            ownerId: preset.ownerId,
-            presetId: preset.id,
-            actorId: c.get("userId"),
-            type: "preset.updated",
-            target: preset.slug,
-            payload: { changed: Object.keys(changes) },
-          },
-          now,
-        ),
-      ]);
-      await invalidatePresets(c.env, handle, [preset.slug]);
+      await updatePreset(c, params.slug, body);
       return c.json(await presetView(c, params.slug));
     },
   }),
@@ -165,15 +183,7 @@ export const presetRoutes = [
     params: SlugParams,
     responses: { 204: { description: "Deleted" } },
     async handler(c, { params }) {
-      const { preset, handle } = await findOwnPreset(c, params.slug);
-      const db = getDb(c.env.DB);
-      await db.batch([
-        db.delete(presetServers).where(eq(presetServers.presetId, preset.id)),
-        db.delete(presetMembers).where(eq(presetMembers.presetId, preset.id)),
-        db.delete(presets).where(and(eq(presets.id, preset.id))),
-        insertEvent(db, { ownerId: preset.ownerId, presetId: preset.id, actorId: c.get("userId"), type: "preset.deleted", target: preset.slug }),
-      ]);
-      await invalidatePresets(c.env, handle, [preset.slug]);
+      await deletePreset(c, params.slug);
       return c.body(null, 204);
     },
   }),

@@ -102,6 +102,133 @@ export async function liveTools(c: Context<AppEnv>, row: Awaited<ReturnType<type
   }
 }
 
+/**
+ * Registers a server of the signed-in user with its `server.created` event, as POST /servers does
+ * (the web console calls it too). Throws 400 on a refused URL or header, 409 when the name is taken.
+ */
+export async function registerServer(c: Context<AppEnv>, body: z.output<typeof CreateServerBody>) {
+  const url = assertUpstreamUrl(c, body.url);
+  const db = getDb(c.env.DB);
+  const ownerId = c.get("userId");
+  const taken = await db
+    .select({ id: servers.id })
+    .from(servers)
+    .where(and(eq(servers.ownerId, ownerId), eq(servers.name, body.name)))
+    .get();
+  if (taken) throw conflict(`You already have a server named '${body.name}'.`);
+  const now = Date.now();
+  const id = newId("srv", now);
+  const auth = body.auth ?? "owner";
+  const { owner, userHeaders } = splitHeaders(body.headers ?? {}, auth);
+  const row = {
+    id,
+    ownerId,
+    name: body.name,
+    url,
+    ...(await sealHeaders(c.env, id, owner)),
+    auth,
+    userHeaders,
+    timeoutMs: body.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    createdAt: now,
+    updatedAt: now,
+  };
+  try {
+    await db.batch([
+      db.insert(servers).values(row),
+      insertEvent(db, { ownerId, presetId: null, actorId: ownerId, type: "server.created", target: row.name, payload: serverAudit(row) }, now),
+    ]);
+  } catch (e) {
+    if (isUniqueViolation(e)) throw conflict(`You already have a server named '${body.name}'.`);
+    throw e;
+  }
+  return row;
+}
+
+/**
+ * Changes a server as PATCH /servers/:name does (the console calls it too): `server.updated` event,
+ * presets using it invalidated. `dropped`: the stored header names deleted because the URL moved to
+ * another origin without new headers.
+ */
+export async function updateServer(c: Context<AppEnv>, name: string, body: z.output<typeof UpdateServerBody>) {
+  const current = await findOwnServer(c, name);
+  const db = getDb(c.env.DB);
+  if (body.name && body.name !== current.name) {
+    const taken = await db
+      .select({ id: servers.id })
+      .from(servers)
+      .where(and(eq(servers.ownerId, current.ownerId), eq(servers.name, body.name)))
+      .get();
+    if (taken) throw conflict(`You already have a server named '${body.name}'.`);
+  }
+  const url = body.url !== undefined ? assertUpstreamUrl(c, body.url) : current.url;
+  // The stored headers were given for the old origin: never send them to another one unless
+  // the owner supplies them again in the same request.
+  const storedNames = JSON.parse(current.headerNames) as string[];
+  const dropped = new URL(url).origin !== new URL(current.url).origin && body.headers === undefined ? storedNames : [];
+  const auth = body.auth ?? current.auth;
+  let split: ReturnType<typeof splitHeaders> | undefined;
+  if (body.headers !== undefined) split = splitHeaders(body.headers, auth);
+  else if (dropped.length > 0) split = { owner: {}, userHeaders: current.userHeaders };
+  else if (auth === "oauth" && storedNames.some((n) => n.toLowerCase() === "authorization")) {
+    throw invalidField("auth", 'cannot be "oauth" while the server has an owner Authorization header; send headers without it');
+  }
+  const now = Date.now();
+  const next = {
+    ...current,
+    name: body.name ?? current.name,
+    url,
+    auth,
+    timeoutMs: body.timeoutMs ?? current.timeoutMs,
+    ...(split !== undefined ? { ...(await sealHeaders(c.env, current.id, split.owner)), userHeaders: split.userHeaders } : {}),
+    updatedAt: now,
+  };
+  const changed: string[] = (["name", "url", "timeoutMs", "auth", "userHeaders"] as const).filter((k) => next[k] !== current[k]);
+  if (split !== undefined) changed.push("headers");
+  const payload = {
+    ...serverAudit(next),
+    changed,
+    ...(next.url !== current.url ? { previousOrigin: new URL(current.url).origin } : {}),
+    ...(dropped.length > 0 ? { droppedHeaders: dropped } : {}),
+  };
+  try {
+    await db.batch([
+      db.update(servers).set(next).where(eq(servers.id, current.id)),
+      insertEvent(db, { ownerId: current.ownerId, presetId: null, actorId: c.get("userId"), type: "server.updated", target: next.name, payload }, now),
+    ]);
+  } catch (e) {
+    if (isUniqueViolation(e)) throw conflict(`You already have a server named '${next.name}'.`);
+    throw e;
+  }
+  const using = await presetsUsing(c, current.id);
+  if (using[0])
+    await invalidatePresets(
+      c.env,
+      using[0].handle,
+      using.map((u) => u.slug),
+    );
+  return { row: next, dropped };
+}
+
+/** Deletes a server no preset uses, as DELETE /servers/:name does (the console calls it too); 409 while attached. */
+export async function deleteServer(c: Context<AppEnv>, name: string) {
+  const row = await findOwnServer(c, name);
+  const using = await presetsUsing(c, row.id);
+  if (using.length > 0) {
+    throw conflict(`Server '${row.name}' is attached to presets ${using.map((u) => `'${u.slug}'`).join(", ")}; detach it first.`);
+  }
+  const db = getDb(c.env.DB);
+  const now = Date.now();
+  await db.batch([
+    db.delete(upstreamCredentials).where(eq(upstreamCredentials.serverId, row.id)),
+    db.delete(servers).where(eq(servers.id, row.id)),
+    insertEvent(
+      db,
+      { ownerId: row.ownerId, presetId: null, actorId: c.get("userId"), type: "server.deleted", target: row.name, payload: serverAudit(row) },
+      now,
+    ),
+  ]);
+}
+
 export const serverRoutes = [
   defineRoute({
     method: "post",
@@ -112,41 +239,7 @@ export const serverRoutes = [
     body: CreateServerBody,
     responses: { 201: { description: "Created", schema: Server }, 409: { description: "Name taken" } },
     async handler(c, { body }) {
-      const url = assertUpstreamUrl(c, body.url);
-      const db = getDb(c.env.DB);
-      const ownerId = c.get("userId");
-      const taken = await db
-        .select({ id: servers.id })
-        .from(servers)
-        .where(and(eq(servers.ownerId, ownerId), eq(servers.name, body.name)))
-        .get();
-      if (taken) throw conflict(`You already have a server named '${body.name}'.`);
-      const now = Date.now();
-      const id = newId("srv", now);
-      const auth = body.auth ?? "owner";
-      const { owner, userHeaders } = splitHeaders(body.headers ?? {}, auth);
-      const row = {
-        id,
-        ownerId,
-        name: body.name,
-        url,
-        ...(await sealHeaders(c.env, id, owner)),
-        auth,
-        userHeaders,
-        timeoutMs: body.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        createdAt: now,
-        updatedAt: now,
-      };
-      try {
-        await db.batch([
-          db.insert(servers).values(row),
-          insertEvent(db, { ownerId, presetId: null, actorId: ownerId, type: "server.created", target: row.name, payload: serverAudit(row) }, now),
-        ]);
-      } catch (e) {
-        if (isUniqueViolation(e)) throw conflict(`You already have a server named '${body.name}'.`);
-        throw e;
-      }
-      return c.json(serverJson(row), 201);
+      return c.json(serverJson(await registerServer(c, body)), 201);
     },
   }),
   defineRoute({
@@ -187,65 +280,10 @@ export const serverRoutes = [
     body: UpdateServerBody,
     responses: { 200: { description: "Updated", schema: UpdatedServer }, 409: { description: "Name taken" } },
     async handler(c, { params, body }) {
-      const current = await findOwnServer(c, params.name);
-      const db = getDb(c.env.DB);
-      if (body.name && body.name !== current.name) {
-        const taken = await db
-          .select({ id: servers.id })
-          .from(servers)
-          .where(and(eq(servers.ownerId, current.ownerId), eq(servers.name, body.name)))
-          .get();
-        if (taken) throw conflict(`You already have a server named '${body.name}'.`);
-      }
-      const url = body.url !== undefined ? assertUpstreamUrl(c, body.url) : current.url;
-      // The stored headers were given for the old origin: never send them to another one unless
-      // the owner supplies them again in the same request.
-      const storedNames = JSON.parse(current.headerNames) as string[];
-      const dropped = new URL(url).origin !== new URL(current.url).origin && body.headers === undefined ? storedNames : [];
-      const auth = body.auth ?? current.auth;
-      let split: ReturnType<typeof splitHeaders> | undefined;
-      if (body.headers !== undefined) split = splitHeaders(body.headers, auth);
-      else if (dropped.length > 0) split = { owner: {}, userHeaders: current.userHeaders };
-      else if (auth === "oauth" && storedNames.some((n) => n.toLowerCase() === "authorization")) {
-        throw invalidField("auth", 'cannot be "oauth" while the server has an owner Authorization header; send headers without it');
-      }
-      const now = Date.now();
-      const next = {
-        ...current,
-        name: body.name ?? current.name,
-        url,
-        auth,
-        timeoutMs: body.timeoutMs ?? current.timeoutMs,
-        ...(split !== undefined ? { ...(await sealHeaders(c.env, current.id, split.owner)), userHeaders: split.userHeaders } : {}),
-        updatedAt: now,
-      };
-      const changed: string[] = (["name", "url", "timeoutMs", "auth", "userHeaders"] as const).filter((k) => next[k] !== current[k]);
-      if (split !== undefined) changed.push("headers");
-      const payload = {
-        ...serverAudit(next),
-        changed,
-        ...(next.url !== current.url ? { previousOrigin: new URL(current.url).origin } : {}),
-        ...(dropped.length > 0 ? { droppedHeaders: dropped } : {}),
-      };
-      try {
-        await db.batch([
-          db.update(servers).set(next).where(eq(servers.id, current.id)),
-          insertEvent(db, { ownerId: current.ownerId, presetId: null, actorId: c.get("userId"), type: "server.updated", target: next.name, payload }, now),
-        ]);
-      } catch (e) {
-        if (isUniqueViolation(e)) throw conflict(`You already have a server named '${next.name}'.`);
-        throw e;
-      }
-      const using = await presetsUsing(c, current.id);
-      if (using[0])
-        await invalidatePresets(
-          c.env,
-          using[0].handle,
-          using.map((u) => u.slug),
-        );
-      if (dropped.length === 0) return c.json(serverJson(next));
+      const { row, dropped } = await updateServer(c, params.name, body);
+      if (dropped.length === 0) return c.json(serverJson(row));
       c.header(DROPPED_HEADERS_HEADER, dropped.join(", "));
-      return c.json({ ...serverJson(next), droppedHeaders: dropped });
+      return c.json({ ...serverJson(row), droppedHeaders: dropped });
     },
   }),
   defineRoute({
@@ -257,22 +295,7 @@ export const serverRoutes = [
     params: ServerParams,
     responses: { 204: { description: "Deleted" }, 409: { description: "Still attached to presets" } },
     async handler(c, { params }) {
-      const row = await findOwnServer(c, params.name);
-      const using = await presetsUsing(c, row.id);
-      if (using.length > 0) {
-        throw conflict(`Server '${row.name}' is attached to presets ${using.map((u) => `'${u.slug}'`).join(", ")}; detach it first.`);
-      }
-      const db = getDb(c.env.DB);
-      const now = Date.now();
-      await db.batch([
-        db.delete(upstreamCredentials).where(eq(upstreamCredentials.serverId, row.id)),
-        db.delete(servers).where(eq(servers.id, row.id)),
-        insertEvent(
-          db,
-          { ownerId: row.ownerId, presetId: null, actorId: c.get("userId"), type: "server.deleted", target: row.name, payload: serverAudit(row) },
-          now,
-        ),
-      ]);
+      await deleteServer(c, params.name);
       return c.body(null, 204);
     },
   }),

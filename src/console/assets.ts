@@ -6,7 +6,7 @@
  */
 
 /** Bump when CSS or JS change: it is part of their URLs, which are cached for a day. */
-export const ASSET_VERSION = "3";
+export const ASSET_VERSION = "4";
 
 export const CONSOLE_CSS = `:root{--fg:#16181d;--muted:#555b66;--bg:#fff;--line:#d4d7dd;--accent:#0b57d0;--ok:#146c2e;--warn:#8a5300;--bad:#b3261e;--code:#f3f4f6}
 *{box-sizing:border-box}
@@ -72,6 +72,17 @@ li.tool .overrides input{flex:1 1 12rem;width:auto;padding:.3rem .5rem}
 .badge.read-only{color:var(--ok);border-color:var(--ok)}
 .ok-note{color:var(--ok)}
 .save-bar{position:sticky;bottom:0;background:var(--bg);margin:0;padding:.75rem 0;border-top:1px solid var(--line)}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.table-wrap{overflow-x:auto}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;vertical-align:top;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
+ul.plain{list-style:none;margin:0;padding:0}
+fieldset{border:1px solid var(--line);border-radius:6px;display:grid;gap:.75rem}
+legend{font-weight:600;padding:0 .25rem}
+.header-row{display:grid;grid-template-columns:1fr 1fr;gap:.5rem}
+button.danger{background:var(--bad);border-color:var(--bad);color:#fff}
+textarea{font:inherit;width:100%;padding:.5rem;border:1px solid #767b85;border-radius:6px;font-family:ui-monospace,monospace}
+@media (max-width:40rem){.header-row{grid-template-columns:1fr}}
 @media (max-width:40rem){main{padding:1rem .75rem}dl.facts{grid-template-columns:1fr}h1{font-size:1.3rem}}
 `;
 

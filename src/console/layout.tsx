@@ -37,6 +37,15 @@ export function Layout(props: LayoutProps) {
                   <a href="/console/presets/new">New preset</a>
                 </li>
                 <li>
+                  <a href="/console/import">Import</a>
+                </li>
+                <li>
+                  <a href="/console/servers">Servers</a>
+                </li>
+                <li>
+                  <a href="/console/tokens">Tokens</a>
+                </li>
+                <li>
                   <form method="post" action="/console/signout">
                     <input type="hidden" name="csrf" value={props.user.csrf} />
                     <button type="submit" class="link">

@@ -220,6 +220,9 @@ export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?
         </dd>
       </dl>
       {props.children}
+      <p>
+        <a href={`/console/presets/${p.slug}/settings`}>Settings, members, clone, export and delete</a>
+      </p>
       <h2 id="url-heading">MCP URL</h2>
       <div class="row">
         <code id="mcp-url">{p.url}</code>

@@ -6,7 +6,10 @@
  * (the end of an OIDC sign-in); POST /console/signout; GET /console/presets/new; POST /console/presets;
  * GET /console/presets/:slug; POST /console/presets/:slug/servers (attach); GET|POST
  * /console/presets/:slug/servers/:name (curation: tools, selection, overrides); GET|POST
- * /console/presets/:slug/servers/:name/detach (confirm, detach); GET /console/assets/console.<version>.{css,js}.
+ * /console/presets/:slug/servers/:name/detach (confirm, detach); GET /console/assets/console.<version>.{css,js};
+ * the management pages mounted from manage-servers.tsx (/console/servers…), manage-tokens.tsx
+ * (/console/tokens…), manage-preset.tsx (/console/presets/:slug/{settings,delete,members,grants,clone,export})
+ * and manage-transfer.tsx (/console/import, /console/fork).
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
@@ -32,9 +35,14 @@ import { exposedNameIn } from "../tools/catalog";
 import { buildStats, statsRange } from "../usage/stats";
 import { readStats } from "../usage/stats-query";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
+import type { ConsoleEnv, ConsoleKit, PageStatus } from "./console-kit";
 import { AttachedServers, type Curation, CurationPage, curationFromForm, DetachPage } from "./curation";
+import { mountPresetPages } from "./manage-preset";
+import { mountServerPages } from "./manage-servers";
+import { mountTokenPages } from "./manage-tokens";
+import { mountTransferPages } from "./manage-transfer";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
-import { ABSOLUTE_TTL_MS, type ConsoleSession, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
+import { ABSOLUTE_TTL_MS, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
 
 /** The session cookie, `__Host-mcpgate_console` on the wire (hono adds the prefix). */
 const COOKIE = "mcpgate_console";
@@ -55,7 +63,6 @@ const PAGE_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
 };
 
-type ConsoleEnv = AppEnv & { Variables: AppEnv["Variables"] & { session: ConsoleSession; handle: string } };
 type C = Context<ConsoleEnv>;
 
 /**
@@ -64,7 +71,7 @@ type C = Context<ConsoleEnv>;
  */
 const asApp = (c: C) => c as unknown as Context<AppEnv>;
 
-function render(c: C, page: JSX.Element, status: 200 | 400 | 403 | 404 | 409 | 502 | 504 = 200): Response {
+function render(c: C, page: JSX.Element, status: PageStatus = 200): Response {
   return c.html(`<!doctype html>${page}`, status);
 }
 
@@ -346,6 +353,11 @@ export function buildConsole(): Hono<AppEnv> {
     );
   });
   curationRoutes(pages);
+  const kit: ConsoleKit = { render, form, signedIn, asApp };
+  mountServerPages(pages, kit);
+  mountTokenPages(pages, kit);
+  mountPresetPages(pages, kit);
+  mountTransferPages(pages, kit);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }
