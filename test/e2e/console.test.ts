@@ -8,62 +8,31 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { assertAccessible, clipboardText, expireSessions, SESSION_COOKIE, VIEWPORTS } from "./e2e-helpers";
+import { assertAccessible, clipboardText, type E2eUser, expireSessions, gatewayApi, newUser, SESSION_COOKIE, signIn, VIEWPORTS } from "./e2e-helpers";
 
 const executablePath = inject("chromium");
 const base = executablePath ? inject("gatewayUrl") : "";
 const screenshots = executablePath ? inject("screenshots") : false;
 
-interface User {
-  id: string;
-  handle: string;
-  token: string;
-}
-
-async function adminApi(method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-let counter = 0;
-async function newUser(): Promise<User> {
-  const handle = `e2e-${Date.now().toString(36)}-${++counter}`;
-  const res = await adminApi("POST", "/users", inject("adminToken"), { handle });
-  expect(res.status).toBe(201);
-  return { id: res.body.user.id, handle, token: res.body.token };
-}
-
-async function signIn(page: Page, user: User) {
-  await page.goto(`${base}/console/signin`);
-  await page.getByLabel("API token").fill(user.token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${base}/console`);
-}
-
 describe.skipIf(!executablePath)("web console in Chromium", () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let user: User;
+  let user: E2eUser;
 
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
     context = await browser.newContext({ viewport: VIEWPORTS.desktop });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     page = await context.newPage();
-    user = await newUser();
+    user = await newUser("e2e");
   });
   afterAll(async () => {
     await browser?.close();
   });
 
   it("signs in with an API token, creates a preset through the form, copies its URL, and an MCP client connects to it", async () => {
-    const server = await adminApi("POST", "/servers", user.token, { name: "alpha", url: `${inject("upstreamBase")}/alpha/mcp` });
+    const server = await gatewayApi("POST", "/servers", user.token, { name: "alpha", url: `${inject("upstreamBase")}/alpha/mcp` });
     expect(server.status).toBe(201);
     await page.goto(`${base}/`);
     expect(page.url()).toBe(`${base}/console/signin`);
@@ -94,7 +63,7 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     expect(await page.locator("pre").first().textContent()).toBe(`claude mcp add --transport http tools ${url}`);
 
     // The URL the page shows is a working MCP endpoint.
-    expect((await adminApi("PUT", "/presets/tools/servers/alpha", user.token, {})).status).toBe(201);
+    expect((await gatewayApi("PUT", "/presets/tools/servers/alpha", user.token, {})).status).toBe(201);
     const client = new Client({ name: "mcpgate-e2e", version: "1.0.0" });
     const copied = await clipboardText(page);
     await client.connect(new StreamableHTTPClientTransport(new URL(copied), { requestInit: { headers: { authorization: `Bearer ${user.token}` } } }));
@@ -127,7 +96,7 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     expect((await post({ csrf, slug: "foreign", name: "x", visibility: "public" }, "https://evil.example")).status).toBe(403);
     // The same request from the browser's own page works: the refusals above were about CSRF, not the form.
     expect((await post({ csrf, slug: "fine", name: "x", visibility: "public" }, base)).status).toBe(303);
-    const list = await adminApi("GET", "/presets", user.token);
+    const list = await gatewayApi("GET", "/presets", user.token);
     expect(list.body.presets.map((p: { slug: string }) => p.slug).sort()).toEqual(["fine", "tools"]);
   });
 
@@ -154,7 +123,7 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
   });
 
   it("lets the sign-in form be completed with the keyboard alone", async () => {
-    const keyboardUser = await newUser();
+    const keyboardUser = await newUser("e2e");
     const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
     const p = await ctx.newPage();
     await p.goto(`${base}/console/signin`);
@@ -171,7 +140,7 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
   });
 
   it("sends an expired session to the sign-in page, and sign-out ends the session for good", async () => {
-    const u = await newUser();
+    const u = await newUser("e2e");
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
     await signIn(p, u);

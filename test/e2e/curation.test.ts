@@ -9,40 +9,24 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { assertAccessible, VIEWPORTS } from "./e2e-helpers";
+import { assertAccessible, type E2eUser, gatewayApi, newUser, signIn, VIEWPORTS } from "./e2e-helpers";
 
 const executablePath = inject("chromium");
 const base = executablePath ? inject("gatewayUrl") : "";
 const screenshots = executablePath ? inject("screenshots") : false;
 
-async function adminApi(method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
 describe.skipIf(!executablePath)("console curation in Chromium", () => {
   let browser: Browser;
   let page: Page;
-  let user: { handle: string; token: string };
+  let user: E2eUser;
 
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
     page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
-    const handle = `cur-${Date.now().toString(36)}`;
-    const res = await adminApi("POST", "/users", inject("adminToken"), { handle });
-    expect(res.status).toBe(201);
-    user = { handle, token: res.body.token };
-    expect((await adminApi("POST", "/servers", user.token, { name: "many", url: `${inject("upstreamBase")}/many/mcp` })).status).toBe(201);
-    expect((await adminApi("POST", "/presets", user.token, { slug: "big", name: "Big", visibility: "private" })).status).toBe(201);
-    await page.goto(`${base}/console/signin`);
-    await page.getByLabel("API token").fill(user.token);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${base}/console`);
+    user = await newUser("cur");
+    expect((await gatewayApi("POST", "/servers", user.token, { name: "many", url: `${inject("upstreamBase")}/many/mcp` })).status).toBe(201);
+    expect((await gatewayApi("POST", "/presets", user.token, { slug: "big", name: "Big", visibility: "private" })).status).toBe(201);
+    await signIn(page, user);
   });
   afterAll(async () => {
     await browser?.close();
@@ -91,7 +75,7 @@ describe.skipIf(!executablePath)("console curation in Chromium", () => {
     await page.waitForURL(`${base}/console/presets/big/servers/many?saved=1`);
     expect(await page.getByText("Saved.").count()).toBe(1);
 
-    const view = await adminApi("GET", "/presets/big", user.token);
+    const view = await gatewayApi("GET", "/presets/big", user.token);
     const chosen = Array.from({ length: 10 }, (_, i) => `tool_01${i}`);
     expect(view.body.servers[0].tools).toEqual(chosen);
     expect(view.body.servers[0].overrides).toEqual({ tool_015: { name: "fifteen" } });

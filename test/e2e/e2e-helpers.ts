@@ -39,3 +39,42 @@ export async function expireSessions(userId: string): Promise<void> {
 export async function clipboardText(page: Page): Promise<string> {
   return (await page.evaluate("navigator.clipboard.readText()")) as string;
 }
+
+/** A user made through the admin API, with the API token it came with. */
+export interface E2eUser {
+  id: string;
+  handle: string;
+  token: string;
+}
+
+/** The gateway under test's base URL (empty when the project is skipped for want of Chromium). */
+const gatewayBase = () => (inject("chromium") ? inject("gatewayUrl") : "");
+
+/** Calls the management API of the gateway under test with a bearer token. */
+export async function gatewayApi(method: string, path: string, token: string, body?: unknown) {
+  const res = await fetch(`${gatewayBase()}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+let users = 0;
+/** A new user with a handle no other test uses (`<prefix>-<time>-<n>`). */
+export async function newUser(prefix: string): Promise<E2eUser> {
+  const handle = `${prefix}-${Date.now().toString(36)}-${++users}`;
+  const res = await gatewayApi("POST", "/users", inject("adminToken"), { handle });
+  expect(res.status).toBe(201);
+  return { id: res.body.user.id, handle, token: res.body.token };
+}
+
+/** Signs the page in with the user's API token and waits for the presets list. */
+export async function signIn(page: Page, user: E2eUser): Promise<void> {
+  const base = gatewayBase();
+  await page.goto(`${base}/console/signin`);
+  await page.getByLabel("API token").fill(user.token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${base}/console`);
+}

@@ -7,42 +7,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { assertAccessible, clipboardText, VIEWPORTS } from "./e2e-helpers";
+import { assertAccessible, clipboardText, type E2eUser, gatewayApi, newUser, signIn, VIEWPORTS } from "./e2e-helpers";
 
 const executablePath = inject("chromium");
 const base = executablePath ? inject("gatewayUrl") : "";
 const SECRET = "e2e-secret-key-never-shown";
-
-interface User {
-  id: string;
-  handle: string;
-  token: string;
-}
-
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-let counter = 0;
-async function newUser(): Promise<User> {
-  const handle = `e2m-${Date.now().toString(36)}-${++counter}`;
-  const res = await call("POST", "/users", inject("adminToken"), { handle });
-  expect(res.status).toBe(201);
-  return { id: res.body.user.id, handle, token: res.body.token };
-}
-
-async function signIn(page: Page, user: User) {
-  await page.goto(`${base}/console/signin`);
-  await page.getByLabel("API token").fill(user.token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${base}/console`);
-}
 
 /** axe-core at desktop and phone widths on the page as it is now. */
 async function accessibleAtBothWidths(page: Page, label: string) {
@@ -57,14 +26,14 @@ describe.skipIf(!executablePath)("console management pages in Chromium", () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let owner: User;
+  let owner: E2eUser;
 
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
     context = await browser.newContext({ viewport: VIEWPORTS.desktop });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     page = await context.newPage();
-    owner = await newUser();
+    owner = await newUser("e2m");
     await signIn(page, owner);
   });
   afterAll(async () => {
@@ -109,9 +78,9 @@ describe.skipIf(!executablePath)("console management pages in Chromium", () => {
   });
 
   it("invites a member, whose own MCP client then connects to the invite-only preset", async () => {
-    const member = await newUser();
-    expect((await call("POST", "/presets", owner.token, { slug: "team", name: "Team", visibility: "invite_only" })).status).toBe(201);
-    expect((await call("PUT", "/presets/team/servers/alpha", owner.token, {})).status).toBe(201);
+    const member = await newUser("e2m");
+    expect((await gatewayApi("POST", "/presets", owner.token, { slug: "team", name: "Team", visibility: "invite_only" })).status).toBe(201);
+    expect((await gatewayApi("PUT", "/presets/team/servers/alpha", owner.token, {})).status).toBe(201);
     const url = new URL(`${base}/mcp/${owner.handle}/team`);
     const refused = new Client({ name: "mcpgate-e2e", version: "1.0.0" });
     await expect(
@@ -133,9 +102,9 @@ describe.skipIf(!executablePath)("console management pages in Chromium", () => {
   });
 
   it("forks user A's public preset into user B's account through the console", async () => {
-    expect((await call("POST", "/presets", owner.token, { slug: "shared", name: "Shared", visibility: "public" })).status).toBe(201);
-    expect((await call("PUT", "/presets/shared/servers/alpha", owner.token, { tools: ["echo"] })).status).toBe(201);
-    const b = await newUser();
+    expect((await gatewayApi("POST", "/presets", owner.token, { slug: "shared", name: "Shared", visibility: "public" })).status).toBe(201);
+    expect((await gatewayApi("PUT", "/presets/shared/servers/alpha", owner.token, { tools: ["echo"] })).status).toBe(201);
+    const b = await newUser("e2m");
     const other = await browser.newContext({ viewport: VIEWPORTS.desktop });
     const bPage = await other.newPage();
     await signIn(bPage, b);
@@ -143,7 +112,7 @@ describe.skipIf(!executablePath)("console management pages in Chromium", () => {
     await accessibleAtBothWidths(bPage, "fork");
     await bPage.getByRole("button", { name: "Fork into my account" }).click();
     await bPage.waitForURL(`${base}/console/presets/shared?created=1`);
-    const forked = await call("GET", "/presets/shared", b.token);
+    const forked = await gatewayApi("GET", "/presets/shared", b.token);
     expect(forked.status).toBe(200);
     expect(forked.body.forkedFrom).toBe(`${owner.handle}/shared`);
     await bPage.goto(`${base}/console/import`);
