@@ -4,11 +4,11 @@
  * mapping from zod issues and API errors to messages next to fields.
  */
 import type { Context, Hono } from "hono";
-import type { Child } from "hono/jsx";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { z } from "zod";
 import type { AppEnv } from "../edge/app-env";
 import { ApiError } from "../shared/errors";
+import type { FieldErrors } from "./field";
 import type { SignedIn } from "./pages";
 import type { ConsoleSession } from "./session-store";
 
@@ -27,8 +27,6 @@ export interface ConsoleKit {
   asApp(c: ConsoleContext): Context<AppEnv>;
 }
 
-export type FieldErrors = Record<string, string>;
-
 /** The first message per top-level field of a failed zod parse; `fieldOf` may rename fields. */
 export function issuesToErrors(error: z.ZodError, fieldOf: (path: PropertyKey[]) => string = (p) => String(p[0] ?? "form")): FieldErrors {
   const errors: FieldErrors = {};
@@ -45,36 +43,6 @@ export function apiErrorToErrors(e: unknown, fallbackField = "form"): { errors: 
   const field = e.field ? e.field.split(".")[0] || fallbackField : fallbackField;
   const message = e.field && e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message;
   return { errors: { [field]: message }, status: e.status };
-}
-
-/** A labelled input with its hint and error, wired through aria-describedby / aria-invalid. */
-export function Field(props: {
-  id: string;
-  label: string;
-  hint?: string;
-  errors: FieldErrors;
-  children: (attrs: Record<string, string | undefined>) => Child;
-}) {
-  const error = props.errors[props.id];
-  const ids = [props.hint ? `${props.id}-hint` : "", error ? `${props.id}-error` : ""].filter(Boolean).join(" ");
-  return (
-    <div>
-      <label for={props.id}>
-        {props.label}
-        {props.hint ? (
-          <span class="hint" id={`${props.id}-hint`}>
-            {props.hint}
-          </span>
-        ) : null}
-      </label>
-      {props.children({ id: props.id, name: props.id, "aria-describedby": ids || undefined, "aria-invalid": error ? "true" : undefined })}
-      {error ? (
-        <p class="field-error" id={`${props.id}-error`}>
-          {error}
-        </p>
-      ) : null}
-    </div>
-  );
 }
 
 /** The alert above a form whose fields were refused: the form-level error, or a pointer to the fields. */

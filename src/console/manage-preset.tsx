@@ -19,17 +19,8 @@ import { CloneBody } from "../api/transfer-schemas";
 import { getDb } from "../db/client";
 import { listMembers } from "../db/presets-repository";
 import { ApiError } from "../shared/errors";
-import {
-  apiErrorToErrors,
-  type ConsoleContext,
-  type ConsoleKit,
-  type ConsolePages,
-  Csrf,
-  Field,
-  type FieldErrors,
-  FormAlert,
-  issuesToErrors,
-} from "./console-kit";
+import { apiErrorToErrors, type ConsoleContext, type ConsoleKit, type ConsolePages, Csrf, FormAlert, issuesToErrors } from "./console-kit";
+import { Field, type FieldErrors } from "./field";
 import { Layout } from "./layout";
 import { MessagePage, type SignedIn } from "./pages";
 

@@ -15,17 +15,8 @@ import { type findOwnServer, registerServer, deleteServer as removeServer, updat
 import { getDb } from "../db/client";
 import { servers } from "../db/schema";
 import { openHeaders } from "../upstream/header-secrets";
-import {
-  apiErrorToErrors,
-  type ConsoleContext,
-  type ConsoleKit,
-  type ConsolePages,
-  Csrf,
-  Field,
-  type FieldErrors,
-  FormAlert,
-  issuesToErrors,
-} from "./console-kit";
+import { apiErrorToErrors, type ConsoleContext, type ConsoleKit, type ConsolePages, Csrf, FormAlert, issuesToErrors } from "./console-kit";
+import { Field, type FieldErrors } from "./field";
 import { Layout } from "./layout";
 import { MessagePage, type SignedIn } from "./pages";
 

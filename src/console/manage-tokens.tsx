@@ -7,7 +7,8 @@
 
 import { CreateTokenBody } from "../api/schemas";
 import { createToken, listTokens, revokeToken } from "../api/tokens";
-import { type ConsoleContext, type ConsoleKit, type ConsolePages, Csrf, Field, type FieldErrors, FormAlert, issuesToErrors } from "./console-kit";
+import { type ConsoleContext, type ConsoleKit, type ConsolePages, Csrf, FormAlert, issuesToErrors } from "./console-kit";
+import { Field, type FieldErrors } from "./field";
 import { Layout } from "./layout";
 import { MessagePage, type SignedIn } from "./pages";
 

@@ -8,17 +8,8 @@
 import { forkPreset, importPreset } from "../api/preset-transfer";
 import { ForkBody, ImportBody } from "../api/transfer-schemas";
 import { ApiError } from "../shared/errors";
-import {
-  apiErrorToErrors,
-  type ConsoleContext,
-  type ConsoleKit,
-  type ConsolePages,
-  Csrf,
-  Field,
-  type FieldErrors,
-  FormAlert,
-  issuesToErrors,
-} from "./console-kit";
+import { apiErrorToErrors, type ConsoleContext, type ConsoleKit, type ConsolePages, Csrf, FormAlert, issuesToErrors } from "./console-kit";
+import { Field, type FieldErrors } from "./field";
 import { Layout } from "./layout";
 import { Select, VISIBILITIES } from "./manage-preset";
 import { MessagePage, type SignedIn } from "./pages";

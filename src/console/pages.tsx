@@ -1,6 +1,7 @@
 /** @module The console's pages as Hono JSX components: sign-in, presets list, new preset, one preset. */
 import type { Child } from "hono/jsx";
 import type { presetView } from "../api/presets";
+import { Field } from "./field";
 import { Layout } from "./layout";
 import { clientSnippets } from "./snippets";
 import { Sparkline, type SparkPoint } from "./sparkline";
@@ -115,33 +116,6 @@ export interface PresetForm {
   slug: string;
   name: string;
   visibility: string;
-}
-
-function Field(props: {
-  id: keyof PresetForm;
-  label: string;
-  hint: string;
-  errors: Record<string, string>;
-  children: (attrs: Record<string, string | undefined>) => unknown;
-}) {
-  const error = props.errors[props.id];
-  const describedBy = error ? `${props.id}-hint ${props.id}-error` : `${props.id}-hint`;
-  return (
-    <div>
-      <label for={props.id}>
-        {props.label}
-        <span class="hint" id={`${props.id}-hint`}>
-          {props.hint}
-        </span>
-      </label>
-      {props.children({ id: props.id, name: props.id, "aria-describedby": describedBy, "aria-invalid": error ? "true" : undefined })}
-      {error ? (
-        <p class="field-error" id={`${props.id}-error`}>
-          {error}
-        </p>
-      ) : null}
-    </div>
-  );
 }
 
 export function NewPresetPage(props: { user: SignedIn; values: PresetForm; errors: Record<string, string>; formError?: string }) {
