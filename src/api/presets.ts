@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { getDb, isUniqueViolation } from "../db/client";
 import { insertEvent } from "../db/events-repository";
-import { attachedServers, findPreset } from "../db/presets-repository";
+import { attachedServers, findPreset, ownPresetsWithServers } from "../db/presets-repository";
 import { presetMembers, presetServers, presets } from "../db/schema";
 import type { AppEnv } from "../edge/app-env";
 import { invalidatePresets, presetStub } from "../edge/preset-stub";
@@ -25,7 +25,18 @@ export async function findOwnPreset(c: Context<AppEnv>, slug: string) {
 /** The full JSON of a preset as GET /presets/:slug shows it, with each server's health from its Durable Object. */
 export async function presetView(c: Context<AppEnv>, slug: string) {
   const { preset, handle } = await findOwnPreset(c, slug);
-  const servers = await attachedServers(getDb(c.env.DB), preset.id);
+  return withHealth(c, { preset, handle, servers: await attachedServers(getDb(c.env.DB), preset.id) });
+}
+
+/** Every preset of the signed-in user as GET /presets lists it: two D1 queries, then one health RPC per preset with servers. */
+export async function listPresetViews(c: Context<AppEnv>) {
+  const rows = await ownPresetsWithServers(getDb(c.env.DB), c.get("userId"));
+  return Promise.all(rows.map((r) => withHealth(c, r)));
+}
+
+type PresetWithServers = Awaited<ReturnType<typeof ownPresetsWithServers>>[number];
+
+async function withHealth(c: Context<AppEnv>, { preset, handle, servers }: PresetWithServers) {
   const health = servers.length ? await presetStub(c.env, handle, preset.slug).health(servers.map((s) => s.serverId)) : {};
   const attached = servers.map((s) => ({ ...s, health: health[s.serverId]! }));
   return presetJson(preset, handle, publicUrl(c), attached);
@@ -139,13 +150,7 @@ export const presetRoutes = [
     auth: "user",
     responses: { 200: { description: "Presets", schema: list("presets", Preset) } },
     async handler(c) {
-      const db = getDb(c.env.DB);
-      const rows = await db
-        .select({ slug: presets.slug })
-        .from(presets)
-        .where(eq(presets.ownerId, c.get("userId")))
-        .orderBy(presets.slug);
-      return c.json({ presets: await Promise.all(rows.map((r) => presetView(c, r.slug))) });
+      return c.json({ presets: await listPresetViews(c) });
     },
   }),
   defineRoute({

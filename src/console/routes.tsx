@@ -21,7 +21,7 @@ import type { JSX } from "hono/jsx/jsx-runtime";
 import { resolveApiTokenScope } from "../accounts/api-tokens";
 import { clashesOf } from "../api/naming-check";
 import { attachServer, detachServer } from "../api/preset-servers";
-import { createPreset, presetView } from "../api/presets";
+import { createPreset, listPresetViews, presetView } from "../api/presets";
 import { AttachServerBody, CreatePresetBody } from "../api/schemas";
 import { findOwnServer, liveTools } from "../api/servers";
 import { getDb } from "../db/client";
@@ -33,7 +33,7 @@ import { ApiError } from "../shared/errors";
 import { publicUrl } from "../shared/public-url";
 import { exposedNameIn } from "../tools/catalog";
 import { buildStats, statsRange } from "../usage/stats";
-import { readStats } from "../usage/stats-query";
+import { readOwnerSeries } from "../usage/stats-query";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
 import type { ConsoleEnv, ConsoleKit, PageStatus } from "./console-kit";
 import { AttachedServers, type Curation, CurationPage, curationFromForm, DetachPage } from "./curation";
@@ -120,12 +120,19 @@ const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
 
 const signedIn = (c: C): SignedIn => ({ handle: c.get("handle"), csrf: c.get("session").csrf });
 
-/** Calls and errors per 15-minute bucket over the last 24 h, from the usage rollups GET /presets/:slug/stats reads. */
-async function presetRow(c: C, slug: string): Promise<PresetRow> {
-  const preset = await presetView(asApp(c), slug);
+/**
+ * Every preset of the signed-in user with its calls and errors per 15-minute bucket over the last
+ * 24 h, from the usage rollups GET /presets/:slug/stats reads: three queries for the whole list.
+ */
+async function presetRows(c: C): Promise<PresetRow[]> {
   const range = statsRange("24h", Date.now());
-  const stats = buildStats(`${preset.owner}/${slug}`, "24h", range, await readStats(c.env.DB, preset.id, range));
-  return { preset, series: stats.series, calls: stats.totals.calls, errors: stats.totals.errors };
+  const [views, series] = await Promise.all([listPresetViews(asApp(c)), readOwnerSeries(c.env.DB, c.get("userId"), range)]);
+  return views.map((preset) => {
+    const rows = { totals: undefined, tools: [], upstreams: [], callers: [], callerCount: 0, series: series.get(preset.id) ?? [] };
+    const points = buildStats(`${preset.owner}/${preset.slug}`, "24h", range, rows).series;
+    const sum = (k: "calls" | "errors") => points.reduce((n, p) => n + p[k], 0);
+    return { preset, series: points, calls: sum("calls"), errors: sum("errors") };
+  });
 }
 
 /** Where the OIDC sign-in returns to: the gateway's OAuth sign-in (oauth/oidc.ts) ends there with its own browser session. */
@@ -310,12 +317,7 @@ export function buildConsole(): Hono<AppEnv> {
     return c.redirect("/console/signin", 303);
   });
   pages.get("/", async (c) => {
-    const rows = await getDb(c.env.DB).query.presets.findMany({
-      where: (p, { eq }) => eq(p.ownerId, c.get("userId")),
-      orderBy: (p, { asc }) => asc(p.slug),
-      columns: { slug: true },
-    });
-    return render(c, <PresetsPage user={signedIn(c)} rows={await Promise.all(rows.map((r) => presetRow(c, r.slug)))} />);
+    return render(c, <PresetsPage user={signedIn(c)} rows={await presetRows(c)} />);
   });
   pages.get("/presets/new", (c) => render(c, <NewPresetPage user={signedIn(c)} values={{ slug: "", name: "", visibility: "private" }} errors={{}} />));
   pages.post("/presets", async (c) => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ASSET_VERSION } from "../../src/console/assets";
-import { addPreset, api, createUser, unique } from "../helpers";
+import { addPreset, api, connectClient, createUser, givenPreset, unique, upstreamUrl } from "../helpers";
 import { ConsoleBrowser, csrfOf } from "./console-helpers";
 
 const SESSION_COOKIE = "__Host-mcpgate_console";
@@ -120,6 +120,36 @@ describe("console pages", () => {
     const list = await (await browser.get("/console")).text();
     expect(list).toContain(`/console/presets/${slug}`);
     expect(list).toContain("0 calls, 0 errors in the last 24 hours");
+  });
+
+  it("lists each preset with its own calls, errors and health, read for the whole list at once", async () => {
+    const { user, browser } = await signedIn();
+    const server = { name: "alpha", url: upstreamUrl("alpha"), tools: ["echo", "fail"] };
+    const busy = await givenPreset({ owner: user, slug: unique("busy"), servers: [server] });
+    const quiet = await givenPreset({ owner: user, slug: unique("quiet") });
+    expect((await api("PUT", `/presets/${quiet.slug}/servers/alpha`, { token: user.token, body: { tools: ["echo"] } })).status).toBe(201);
+    const idle = await givenPreset({ owner: user, slug: unique("idle") });
+    const busyClient = await connectClient(busy.url, { token: user.token });
+    for (let i = 0; i < 3; i++) await busyClient.callTool({ name: "alpha__echo", arguments: { text: `b${i}` } });
+    await busyClient.callTool({ name: "alpha__fail", arguments: {} });
+    await busyClient.close();
+    const quietClient = await connectClient(quiet.url, { token: user.token });
+    await quietClient.callTool({ name: "alpha__echo", arguments: { text: "q" } });
+    await quietClient.close();
+    // The stats API flushes each preset's pending usage into D1, where the list reads it.
+    for (const p of [busy, quiet]) expect((await api("GET", `/presets/${p.slug}/stats?window=1h`, { token: user.token })).status).toBe(200);
+    const html = await (await browser.get("/console")).text();
+    const card = (slug: string) => html.split('<li class="card">').find((c) => c.includes(`<code>${slug}</code>`)) ?? "";
+    expect(card(busy.slug)).toContain("4 calls, 1 errors (24 h)");
+    expect(card(quiet.slug)).toContain("1 calls, 0 errors (24 h)");
+    expect(card(idle.slug)).toContain("0 calls, 0 errors (24 h)");
+    expect(card(busy.slug)).toContain("alpha: ok");
+    expect(card(idle.slug)).toContain("No servers attached.");
+    // The API's list comes from the same two queries: same presets, same servers.
+    const listed = await api("GET", "/presets", { token: user.token });
+    expect(listed.body.presets.map((p: { slug: string }) => p.slug)).toEqual([busy.slug, idle.slug, quiet.slug].sort());
+    const quietJson = listed.body.presets.find((p: { slug: string }) => p.slug === quiet.slug);
+    expect(quietJson.servers.map((s: { name: string; tools: string[] }) => [s.name, s.tools])).toEqual([["alpha", ["echo"]]]);
   });
 
   it("shows the API's validation errors inline and creates nothing", async () => {
