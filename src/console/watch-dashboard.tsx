@@ -57,7 +57,7 @@ function UsageCells(props: { u: Usage }) {
 function UsageTable(props: { id: string; first: string; rows: { name: string; extra?: string; u: Usage }[]; total: number }) {
   if (props.rows.length === 0) return <p class="muted">No calls in this window.</p>;
   return (
-    <div class="table-wrap">
+    <section class="table-wrap" tabindex={0} aria-labelledby={props.id}>
       <table aria-labelledby={props.id}>
         <thead>
           <tr>
@@ -86,7 +86,7 @@ function UsageTable(props: { id: string; first: string; rows: { name: string; ex
         </tbody>
       </table>
       {props.total > TOP_ROWS ? <p class="muted">{`and ${props.total - TOP_ROWS} more (the stats API lists them all)`}</p> : null}
-    </div>
+    </section>
   );
 }
 
@@ -97,7 +97,7 @@ function SeriesTable(props: { stats: Stats; window: StatsWindow }) {
   return (
     <details>
       <summary>Calls per {STEP_NAMES[props.window]} as a table</summary>
-      <div class="table-wrap">
+      <section class="table-wrap" tabindex={0} aria-label={`Calls per ${STEP_NAMES[props.window]}`}>
         <table>
           <thead>
             <tr>
@@ -128,7 +128,7 @@ function SeriesTable(props: { stats: Stats; window: StatsWindow }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </section>
     </details>
   );
 }
@@ -210,7 +210,7 @@ export function WatchPage(props: { user: SignedIn; slug: string; window: StatsWi
       )}
 
       <h2 id="outcomes-heading">Outcomes</h2>
-      <div class="table-wrap">
+      <section class="table-wrap" tabindex={0} aria-labelledby="outcomes-heading">
         <table aria-labelledby="outcomes-heading" id="outcomes">
           <thead>
             <tr>
@@ -233,7 +233,7 @@ export function WatchPage(props: { user: SignedIn; slug: string; window: StatsWi
             ))}
           </tbody>
         </table>
-      </div>
+      </section>
 
       <h2 id="tools-heading">Top tools</h2>
       <UsageTable

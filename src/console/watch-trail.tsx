@@ -124,7 +124,7 @@ export function EventsPage(props: EventsPageProps) {
       {props.events.length === 0 ? (
         <p>No events match.</p>
       ) : (
-        <div class="table-wrap">
+        <section class="table-wrap" tabindex={0} aria-label="Events">
           <table id="events">
             <caption class="visually-hidden">Events, newest first</caption>
             <thead>
@@ -150,7 +150,7 @@ export function EventsPage(props: EventsPageProps) {
               ))}
             </tbody>
           </table>
-        </div>
+        </section>
       )}
       <Pager base={base} filters={props.filters} next={props.next} paged={props.paged} />
     </Layout>
@@ -211,7 +211,7 @@ export function CallsPage(props: CallsPageProps) {
       {props.calls.length === 0 ? (
         <p>No logged calls match.</p>
       ) : (
-        <div class="table-wrap">
+        <section class="table-wrap" tabindex={0} aria-label="Calls">
           <table id="calls">
             <caption class="visually-hidden">Calls, newest first</caption>
             <thead>
@@ -239,7 +239,7 @@ export function CallsPage(props: CallsPageProps) {
               ))}
             </tbody>
           </table>
-        </div>
+        </section>
       )}
       <Pager base={base} filters={props.filters} next={props.next} paged={props.paged} />
     </Layout>
