@@ -1,6 +1,6 @@
 /**
- * @module The Watch dashboard of a preset: calls and errors over a stats window, latency, outcomes,
- * top tools, upstreams and callers, from the same stats as GET /presets/:slug/stats.
+ * @module The Watch dashboard of a preset (calls, errors, latency, outcomes, top tools and callers over
+ * a window), from the same stats as GET /presets/:slug/stats.
  */
 import type { presetStats } from "../api/stats";
 import { OUTCOMES } from "../usage/call-record";

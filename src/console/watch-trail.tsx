@@ -1,7 +1,6 @@
 /**
- * @module The Watch pages' lists: a preset's audit trail and its call log, each with a GET filter
- * form (works without script), an "Older" link carrying the API's cursor, and the tabs shared by
- * the three Watch pages.
+ * @module A preset's audit trail and call log pages (Watch), each with a GET filter form that works
+ * without script and an "Older" link carrying the API's cursor; and the tabs of the three Watch pages.
  */
 import type { readCalls } from "../api/calls";
 import type { readEvents } from "../api/events";
