@@ -46,6 +46,11 @@ describe("console Watch dashboard", () => {
     // The chart has a text alternative naming the totals, and the default window is marked current.
     expect(html).toMatch(/<svg class="chart"[^>]*role="img"[^>]*aria-labelledby="calls-chart-title calls-chart-desc"/);
     expect(html).toMatch(/<desc id="calls-chart-desc">4 calls and 1 errors in the last 24 hours/);
+    // The calls are in the series too (a minute bucket inside a 15-minute step must not drop out): one bar, and its row.
+    const chart = /<svg class="chart".*?<\/svg>/s.exec(html)?.[0] ?? "";
+    expect(chart.match(/<g class="s-calls"><rect /g)).toHaveLength(1);
+    expect(html).toMatch(/Busiest: 4 calls from/);
+    expect(html).toMatch(/<tbody><tr><th scope="row">[-0-9: ]+<\/th><td class="num">4<\/td><td class="num">1<\/td>/);
     expect(html).toContain(`href="/console/presets/${p.slug}/watch?window=24h" aria-current="page"`);
     // The preset page links to it.
     expect((await page(browser, `/console/presets/${p.slug}`)).html).toContain(`href="/console/presets/${p.slug}/watch"`);
