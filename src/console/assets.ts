@@ -93,7 +93,7 @@ dl.stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));g
 dl.stats div{border:1px solid var(--line);border-radius:8px;padding:.5rem .75rem}
 dl.stats dt{color:var(--muted);font-size:.9rem}
 dl.stats dd{margin:0;font-size:1.25rem;font-weight:600}
-svg.chart{display:block;width:100%;height:auto;max-height:16rem;font-size:11px}
+svg.chart{display:block;width:100%;height:auto;max-height:16rem;font-size:13px}
 svg.chart text{fill:var(--muted)}
 svg.chart .grid{stroke:var(--line);stroke-width:1}
 .s-calls{fill:var(--accent);stroke:var(--accent)}
@@ -104,7 +104,7 @@ svg.chart polyline{fill:none;stroke-width:2}
 ul.legend{display:flex;gap:1rem;list-style:none;margin:.25rem 0 .75rem;padding:0;font-size:.9rem}
 .swatch{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.35rem;vertical-align:-.05rem;background:currentColor}
 .swatch.s-calls{color:var(--accent)}.swatch.s-errors{color:var(--bad)}.swatch.s-p50{color:var(--accent)}.swatch.s-p95{color:var(--warn)}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.muted td,tr.muted th{color:var(--muted)}
 form.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.75rem;align-items:end;margin:0 0 1rem}
 code.payload{font-size:.85rem}
