@@ -1,13 +1,31 @@
 /** @module GET /presets/:slug/calls: the call log of a preset with auditCalls on. */
+import type { Context } from "hono";
 import { z } from "zod";
 import { listCalls } from "../db/call-log-repository";
 import { getDb } from "../db/client";
+import type { AppEnv } from "../edge/app-env";
 import { callJson } from "./json-views";
-import { listParams, listReply, readList } from "./list-output";
+import { type ListQuery, listParams, listReply, readList } from "./list-output";
 import { findOwnPreset } from "./presets";
 import { defineRoute } from "./route";
 import { SlugParams } from "./schemas";
 import { CallLogEntry, CallsQuery } from "./usage-schemas";
+
+export type CallsListQuery = ListQuery & { tool?: string; outcome?: string };
+
+/** A page of a preset's call log matching the query's filters, newest first (the API's and the console's). */
+export async function readCalls(c: Context<AppEnv>, presetId: string, query: CallsListQuery) {
+  const p = listParams(query);
+  const db = getDb(c.env.DB);
+  const filter = { presetId, tool: query.tool, outcomes: query.outcome?.split(","), since: p.since, until: p.until };
+  const { rows, next } = await readList(
+    p.limit,
+    p.after,
+    (n, after) => listCalls(db, filter, n, after),
+    (r) => ({ createdAt: r.call.createdAt, id: r.call.id }),
+  );
+  return { calls: rows.map((r) => callJson(r.call, r.handle)), next, ndjson: p.ndjson };
+}
 
 export const callRoutes = [
   defineRoute({
@@ -26,22 +44,8 @@ export const callRoutes = [
     },
     async handler(c, { params, query }) {
       const { preset } = await findOwnPreset(c, params.slug);
-      const p = listParams(query);
-      const db = getDb(c.env.DB);
-      const filter = { presetId: preset.id, tool: query.tool, outcomes: query.outcome?.split(","), since: p.since, until: p.until };
-      const { rows, next } = await readList(
-        p.limit,
-        p.after,
-        (n, after) => listCalls(db, filter, n, after),
-        (r) => ({ createdAt: r.call.createdAt, id: r.call.id }),
-      );
-      return listReply(
-        c,
-        "calls",
-        rows.map((r) => callJson(r.call, r.handle)),
-        next,
-        p.ndjson,
-      );
+      const { calls, next, ndjson } = await readCalls(c, preset.id, query);
+      return listReply(c, "calls", calls, next, ndjson);
     },
   }),
 ];

@@ -13,8 +13,10 @@ import { Event, EventsQuery, SlugParams } from "./schemas";
 const EventPage = z.object({ events: z.array(Event), nextCursor: z.string().nullable() });
 const NDJSON_NOTE = "; with format=ndjson, one event per line (application/x-ndjson) and the next cursor in X-Next-Cursor";
 
-/** The events matching `scope` and the query's filters, as JSON or NDJSON. */
-async function eventList(c: Context<AppEnv>, scope: EventFilter, query: ListQuery & { type?: string }): Promise<Response> {
+export type EventsListQuery = ListQuery & { type?: string };
+
+/** A page of the events matching `scope` and the query's filters, newest first (the API's and the console's). */
+export async function readEvents(c: Context<AppEnv>, scope: EventFilter, query: EventsListQuery) {
   const p = listParams(query);
   const filter: EventFilter = { ...scope, types: query.type?.split(","), since: p.since, until: p.until };
   const db = getDb(c.env.DB);
@@ -33,7 +35,13 @@ async function eventList(c: Context<AppEnv>, scope: EventFilter, query: ListQuer
     payload: e.payload,
     createdAt: iso(e.createdAt)!,
   }));
-  return listReply(c, "events", events, next, p.ndjson);
+  return { events, next, ndjson: p.ndjson };
+}
+
+/** The events matching `scope` and the query's filters, as JSON or NDJSON. */
+export async function eventList(c: Context<AppEnv>, scope: EventFilter, query: EventsListQuery): Promise<Response> {
+  const { events, next, ndjson } = await readEvents(c, scope, query);
+  return listReply(c, "events", events, next, ndjson);
 }
 
 export const eventRoutes = [

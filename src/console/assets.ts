@@ -84,6 +84,34 @@ button.danger{background:var(--bad);border-color:var(--bad);color:#fff}
 textarea{font:inherit;width:100%;padding:.5rem;border:1px solid #767b85;border-radius:6px;font-family:ui-monospace,monospace}
 @media (max-width:40rem){.header-row{grid-template-columns:1fr}}
 @media (max-width:40rem){main{padding:1rem .75rem}dl.facts{grid-template-columns:1fr}h1{font-size:1.3rem}}
+/* watch */
+nav.tabs ul,ul.windows{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;margin:0 0 1rem;padding:0}
+nav.tabs ul{border-bottom:1px solid var(--line);padding-bottom:.25rem}
+nav.tabs a,ul.windows a{display:inline-block;padding:.25rem .5rem;border-radius:6px}
+nav.tabs a[aria-current=page],ul.windows a[aria-current=page]{background:var(--accent);color:#fff;text-decoration:none;font-weight:600}
+dl.stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.75rem;margin:0 0 1rem}
+dl.stats div{border:1px solid var(--line);border-radius:8px;padding:.5rem .75rem}
+dl.stats dt{color:var(--muted);font-size:.9rem}
+dl.stats dd{margin:0;font-size:1.25rem;font-weight:600}
+svg.chart{display:block;width:100%;height:auto;max-height:16rem;font-size:13px}
+svg.chart text{fill:var(--muted)}
+svg.chart .grid{stroke:var(--line);stroke-width:1}
+.s-calls{fill:var(--accent);stroke:var(--accent)}
+.s-errors{fill:var(--bad);stroke:var(--bad)}
+.s-p50{stroke:var(--accent);fill:var(--accent)}
+.s-p95{stroke:var(--warn);fill:var(--warn)}
+svg.chart polyline{fill:none;stroke-width:2}
+ul.legend{display:flex;gap:1rem;list-style:none;margin:.25rem 0 .75rem;padding:0;font-size:.9rem}
+.swatch{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.35rem;vertical-align:-.05rem;background:currentColor}
+.swatch.s-calls{color:var(--accent)}.swatch.s-errors{color:var(--bad)}.swatch.s-p50{color:var(--accent)}.swatch.s-p95{color:var(--warn)}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.muted td,tr.muted th{color:var(--muted)}
+form.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.75rem;align-items:end;margin:0 0 1rem}
+code.payload{font-size:.85rem}
+.notice{border:1px solid var(--warn);border-radius:6px;padding:.5rem .75rem}
+nav.pager{margin:1rem 0;gap:1rem}
+details{margin:.5rem 0}
+summary{cursor:pointer;color:var(--accent)}
 `;
 
 export const CONSOLE_JS = `"use strict";

@@ -197,6 +197,9 @@ export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?
       <p>
         <a href={`/console/presets/${p.slug}/settings`}>Settings, members, clone, export and delete</a>
       </p>
+      <p>
+        <a href={`/console/presets/${p.slug}/watch`}>Watch: usage, audit trail and call log</a>
+      </p>
       <h2 id="url-heading">MCP URL</h2>
       <div class="row">
         <code id="mcp-url">{p.url}</code>

@@ -43,6 +43,7 @@ import { mountTokenPages } from "./manage-tokens";
 import { mountTransferPages } from "./manage-transfer";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
 import { ABSOLUTE_TTL_MS, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
+import { mountWatchPages } from "./watch";
 
 /** The session cookie, `__Host-mcpgate_console` on the wire (hono adds the prefix). */
 const COOKIE = "mcpgate_console";
@@ -360,6 +361,7 @@ export function buildConsole(): Hono<AppEnv> {
   mountTokenPages(pages, kit);
   mountPresetPages(pages, kit);
   mountTransferPages(pages, kit);
+  mountWatchPages(pages, kit);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }

@@ -24,7 +24,9 @@ export async function readStats(d1: D1Database, presetId: string, range: StatsRa
     q(`SELECT r.caller, u.handle, ${AGGREGATES} FROM usage_rollups r LEFT JOIN users u ON u.id = r.caller WHERE ${IN_RANGE}
        GROUP BY r.caller ORDER BY calls DESC, r.caller LIMIT ${TOP_CALLERS}`),
     q(`SELECT COUNT(DISTINCT r.caller) AS n FROM usage_rollups r WHERE ${IN_RANGE}`),
-    q(`SELECT (r.bucket_start - ?2) / ?4 AS slot, ${AGGREGATES} FROM usage_rollups r WHERE ${IN_RANGE} GROUP BY slot`, range.stepMs),
+    // D1 binds JS numbers as REAL: without the cast a minute bucket inside a longer step gets a
+    // fractional slot and drops out of the series.
+    q(`SELECT CAST((r.bucket_start - ?2) / ?4 AS INTEGER) AS slot, ${AGGREGATES} FROM usage_rollups r WHERE ${IN_RANGE} GROUP BY slot`, range.stepMs),
   ]);
   return {
     totals: totals?.results[0],
