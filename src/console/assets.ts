@@ -84,6 +84,15 @@ button.danger{background:var(--bad);border-color:var(--bad);color:#fff}
 textarea{font:inherit;width:100%;padding:.5rem;border:1px solid #767b85;border-radius:6px;font-family:ui-monospace,monospace}
 @media (max-width:40rem){.header-row{grid-template-columns:1fr}}
 @media (max-width:40rem){main{padding:1rem .75rem}dl.facts{grid-template-columns:1fr}h1{font-size:1.3rem}}
+/* health+drift */
+ul.items,ul.held{list-style:none;margin:0;padding:0;display:grid;gap:.5rem}
+ul.items code{overflow-wrap:anywhere}
+li.held-item{border:1px solid var(--line);border-radius:6px;padding:.75rem;display:grid;gap:.5rem}
+li.held-item h2{font-size:1.05rem;margin:0;overflow-wrap:anywhere}
+table.diff td,table.diff th{vertical-align:top;overflow-wrap:anywhere}
+table.diff del{color:var(--bad)}
+table.diff ins{color:var(--ok);text-decoration:none}
+.health-result{margin:1rem 0}
 `;
 
 export const CONSOLE_JS = `"use strict";
