@@ -146,7 +146,7 @@ export function mountDriftPages(pages: ConsolePages, kit: ConsoleKit): void {
       try {
         if (!parsed.success) throw new ApiError(400, "invalid_request", "The form does not name an item to review.");
         const done = await reviewHeld(kit.asApp(c), slug, action, parsed.data.items ?? null);
-        return c.redirect(`/console/presets/${slug}/drift?done=${action}d&n=${done.length}`, 303);
+        return c.redirect(`/console/presets/${slug}/drift?done=${action === "approve" ? "approved" : "rejected"}&n=${done.length}`, 303);
       } catch (e) {
         return failed(c, e);
       }
