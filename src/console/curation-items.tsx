@@ -40,7 +40,7 @@ export function shownItems(items: UpstreamItems): ShownItems {
 
 /** The selection a submitted form asks for; entries not shown now keep their state. */
 export function itemsFromForm(fields: Record<string, string>, shown: ShownItems | undefined, current: ItemSelection): ItemSelection {
-  if (!shown || fields.items !== "on") return current;
+  if (!shown || fields.items !== "on") return { prompts: current.prompts, resources: current.resources };
   const pick = (all: string | undefined, prefix: string, listed: string[], was: string[] | null) => {
     if (all === "on") return null;
     const on = new Set(listed);

@@ -5,6 +5,7 @@
 import { env } from "cloudflare:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { describe, expect, it, vi } from "vitest";
+import { itemsFromForm } from "../../src/console/curation-items";
 import {
   addPreset,
   addServer,
@@ -241,5 +242,20 @@ describe("console curation of prompts and resources", () => {
     const res = await browser.post("/console/presets/pr-b/servers/alpha", { csrf: csrfOf(page), all: "on", items: "on", allr: "on" });
     expect(res.status).toBe(303);
     expect((await api("GET", "/presets/pr-b", { token: user.token })).body.servers[0]).toMatchObject({ prompts: ["kept"], resources: null });
+  });
+
+  it("keeps prompts and resources not on the page (or the whole part when it was not shown) as they were", () => {
+    const current = { prompts: ["gone", "a"], resources: null };
+    const shown = {
+      prompts: [
+        { key: "a", description: "" },
+        { key: "b", description: "" },
+      ],
+      resources: [],
+      hidden: 0,
+    };
+    expect(itemsFromForm({ "p:b": "on" }, shown, current)).toEqual({ prompts: ["gone", "a"], resources: null });
+    expect(itemsFromForm({ items: "on", "p:b": "on" }, shown, current)).toEqual({ prompts: ["b", "gone"], resources: [] });
+    expect(itemsFromForm({ items: "on", allp: "on", allr: "on" }, undefined, current)).toEqual({ prompts: ["gone", "a"], resources: null });
   });
 });
