@@ -231,6 +231,19 @@ describe("console curation of prompts and resources", () => {
     expect((await api("GET", "/presets/pr-a", { token: user.token })).body.servers[0]).toMatchObject({ prompts: null, resources: null });
   });
 
+  it("lists a modern (stateless) upstream's prompts and resources too", async () => {
+    const { user, browser } = await signedIn();
+    await addServer(user, "m", upstreamUrl("modern", unique("modern")));
+    await addPreset(user, "pr-m", "private");
+    await attach(user, "pr-m", "m");
+    const res = await browser.get("/console/presets/pr-m/servers/m");
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    expect(page).toContain('name="p:greet"');
+    expect(page).toContain('name="p:ask"');
+    expect(page).toContain('name="r:memo://note"');
+  });
+
   it("keeps working on an upstream without prompts or resources, and keeps their selection", async () => {
     const { user, browser } = await signedIn();
     await addServer(user, "alpha", upstreamUrl("alpha"));
