@@ -10,9 +10,9 @@ import { invalidatePresets } from "../edge/preset-stub";
 import { ApiError, conflict, invalidField, notFound } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { checkUpstreamUrl } from "../shared/url-guard";
-import { UpstreamFailure } from "../upstream/client";
+import { type ConnectOptions, UpstreamFailure, type UpstreamServer } from "../upstream/client";
 import { openHeaders, sealHeaders } from "../upstream/header-secrets";
-import { fetchUpstreamTools } from "../upstream/one-shot";
+import { fetchUpstreamItems, fetchUpstreamTools } from "../upstream/one-shot";
 import { serverJson } from "./json-views";
 import { defineRoute } from "./route";
 import { CreateServerBody, list, Server, type ServerHeaders, ServerParams, UpdateServerBody, UpstreamToolList } from "./schemas";
@@ -90,9 +90,22 @@ async function presetsUsing(c: Context<AppEnv>, serverId: string) {
  * A server's live tool list, fetched through the gateway's MCP client as GET /servers/:name/tools
  * shows it (the web console too); 502/504 when the upstream cannot be listed.
  */
-export async function liveTools(c: Context<AppEnv>, row: Awaited<ReturnType<typeof findOwnServer>>) {
+export function liveTools(c: Context<AppEnv>, row: Awaited<ReturnType<typeof findOwnServer>>) {
+  return askUpstream(c, row, fetchUpstreamTools);
+}
+
+/** A server's live prompts, resources and resource templates, fetched like liveTools (the web console's curation). */
+export function liveItems(c: Context<AppEnv>, row: Awaited<ReturnType<typeof findOwnServer>>) {
+  return askUpstream(c, row, fetchUpstreamItems);
+}
+
+async function askUpstream<T>(
+  c: Context<AppEnv>,
+  row: Awaited<ReturnType<typeof findOwnServer>>,
+  ask: (server: UpstreamServer, opts: ConnectOptions) => Promise<T>,
+): Promise<T> {
   try {
-    return await fetchUpstreamTools(
+    return await ask(
       { id: row.id, name: row.name, url: row.url, headers: await openHeaders(c.env, row), timeoutMs: row.timeoutMs },
       { allowInsecure: c.env.ALLOW_INSECURE_UPSTREAMS === "true" },
     );

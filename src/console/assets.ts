@@ -6,7 +6,7 @@
  */
 
 /** Bump when CSS or JS change: it is part of their URLs, which are cached for a day. */
-export const ASSET_VERSION = "4";
+export const ASSET_VERSION = "5";
 
 export const CONSOLE_CSS = `:root{--fg:#16181d;--muted:#555b66;--bg:#fff;--line:#d4d7dd;--accent:#0b57d0;--ok:#146c2e;--warn:#8a5300;--bad:#b3261e;--code:#f3f4f6}
 *{box-sizing:border-box}
@@ -112,6 +112,15 @@ code.payload{font-size:.85rem}
 nav.pager{margin:1rem 0;gap:1rem}
 details{margin:.5rem 0}
 summary{cursor:pointer;color:var(--accent)}
+/* health+drift */
+ul.items,ul.held{list-style:none;margin:0;padding:0;display:grid;gap:.5rem}
+ul.items code{overflow-wrap:anywhere}
+li.held-item{border:1px solid var(--line);border-radius:6px;padding:.75rem;display:grid;gap:.5rem}
+li.held-item h2{font-size:1.05rem;margin:0;overflow-wrap:anywhere}
+table.diff td,table.diff th{vertical-align:top;overflow-wrap:anywhere}
+table.diff del{color:var(--bad)}
+table.diff ins{color:var(--ok);text-decoration:none}
+.health-result{margin:1rem 0}
 `;
 
 export const CONSOLE_JS = `"use strict";

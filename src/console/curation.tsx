@@ -1,14 +1,15 @@
 /**
  * @module Curation in the console: attaching and detaching servers on the preset page, and one page
  * per attached server (/console/presets/:slug/servers/:name) listing the upstream's live tools with
- * a checkbox, the exposed name, the description, annotation badges and rename/description inputs.
- * One form saves selection and overrides together through the API's attachServer. Works without
+ * a checkbox, the exposed name, the description, annotation badges and rename/description inputs,
+ * then its prompts and resources (curation-items.tsx). One form saves selections and overrides together through the API's attachServer. Works without
  * JS; the console script (assets.ts) adds search, bulk selection on the filtered rows, live exposed
  * names and duplicate flags.
  */
 import type { ItemOverride, ToolNaming } from "../tools/catalog";
 import { exposedNameIn } from "../tools/catalog";
 import type { Tool } from "../upstream/client";
+import { CurationItems, type ItemSelection, type ShownItems } from "./curation-items";
 import { Layout } from "./layout";
 import type { SignedIn } from "./pages";
 
@@ -43,6 +44,9 @@ export function AttachedServers(props: { slug: string; csrf: string; attached: s
   return (
     <section aria-labelledby="servers-heading">
       <h2 id="servers-heading">Servers and tools</h2>
+      <p>
+        <a href={`/console/presets/${props.slug}/drift`}>Review changes held by tool pinning</a>
+      </p>
       {props.attached.length === 0 ? <p>No servers attached yet.</p> : null}
       <ul class="attached">
         {props.attached.map((name) => (
@@ -94,7 +98,8 @@ const BADGES = [
   ["openWorldHint", "open-world"],
 ] as const;
 
-function badgesOf(tool: Tool): string[] {
+/** The annotation badges a tool earns (a hint set to true). */
+export function badgesOf(tool: Tool): string[] {
   const a = (tool.annotations ?? {}) as Record<string, unknown>;
   return BADGES.filter(([k]) => a[k] === true).map(([, label]) => label);
 }
@@ -105,8 +110,10 @@ export interface CurationProps {
   server: string;
   /** The upstream's live tools, or why they cannot be listed. */
   tools: Tool[] | { error: string };
+  /** The upstream's live prompts and resources, or why they cannot be listed. */
+  items: ShownItems | { error: string };
   /** What the form shows: the saved state, or what was just submitted. */
-  state: Curation;
+  state: Curation & ItemSelection;
   /** Per upstream tool name: a validation error or a clash. */
   errors: Record<string, string>;
   formError?: string;
@@ -215,6 +222,7 @@ export function CurationPage(props: CurationProps) {
               })}
             </ul>
           </fieldset>
+          <CurationItems server={server} items={props.items} state={state} />
           <p class="save-bar">
             <button type="submit" class="primary">
               Save

@@ -115,6 +115,11 @@ export function ServersPage(props: { user: SignedIn; servers: ServerJson[]; noti
                         </a>
                       </li>
                       <li>
+                        <a href={`/console/servers/${s.name}/status`} aria-label={`Status and tools of ${s.name}`}>
+                          Status
+                        </a>
+                      </li>
+                      <li>
                         <a href={`/console/servers/${s.name}/delete`} aria-label={`Delete ${s.name}`}>
                           Delete
                         </a>

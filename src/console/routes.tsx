@@ -23,7 +23,7 @@ import { clashesOf } from "../api/naming-check";
 import { attachServer, detachServer } from "../api/preset-servers";
 import { createPreset, listPresetViews, presetView } from "../api/presets";
 import { AttachServerBody, CreatePresetBody } from "../api/schemas";
-import { findOwnServer, liveTools } from "../api/servers";
+import { findOwnServer, liveItems, liveTools } from "../api/servers";
 import { getDb } from "../db/client";
 import { findPreset } from "../db/presets-repository";
 import type { AppEnv } from "../edge/app-env";
@@ -36,12 +36,15 @@ import { buildStats, statsRange } from "../usage/stats";
 import { readOwnerSeries } from "../usage/stats-query";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
 import type { ConsoleEnv, ConsoleKit, PageStatus } from "./console-kit";
-import { AttachedServers, type Curation, CurationPage, curationFromForm, DetachPage } from "./curation";
+import { AttachedServers, CurationPage, curationFromForm, DetachPage } from "./curation";
+import { itemsFromForm, shownItems } from "./curation-items";
+import { mountDriftPages } from "./drift-review";
 import { mountPresetPages } from "./manage-preset";
 import { mountServerPages } from "./manage-servers";
 import { mountTokenPages } from "./manage-tokens";
 import { mountTransferPages } from "./manage-transfer";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
+import { mountServerStatusPages } from "./server-status";
 import { ABSOLUTE_TTL_MS, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
 import { mountWatchPages } from "./watch";
 
@@ -196,12 +199,13 @@ function curationRoutes(pages: Hono<ConsoleEnv>) {
     const attached = preset.servers.find((s) => s.name === c.req.param("name"));
     if (!attached) throw new ApiError(404, "not_found", `Server '${c.req.param("name")}' is not attached to preset '${preset.slug}'.`);
     const row = await findOwnServer(asApp(c), attached.name);
-    const tools = await liveTools(asApp(c), row).catch((e: unknown) => {
+    const unlisted = (e: unknown) => {
       if (e instanceof ApiError) return { error: e.message };
       throw e;
-    });
-    const state: Curation = { tools: attached.tools, overrides: attached.overrides };
-    return { preset, server: attached.name, tools, state };
+    };
+    const [tools, items] = await Promise.all([liveTools(asApp(c), row).catch(unlisted), liveItems(asApp(c), row).then(shownItems).catch(unlisted)]);
+    const state = { tools: attached.tools, overrides: attached.overrides, prompts: attached.prompts, resources: attached.resources };
+    return { preset, server: attached.name, tools, items, state };
   };
   pages.get("/presets/:slug/servers/:name", async (c) => {
     try {
@@ -219,11 +223,15 @@ function curationRoutes(pages: Hono<ConsoleEnv>) {
       return apiErrorPage(c, e);
     }
     if ("error" in p.tools) return render(c, <CurationPage user={signedIn(c)} {...p} errors={{}} formError="Nothing was saved." />, 502);
-    const wanted = curationFromForm(
-      await form(c),
-      p.tools.map((t) => t.name),
-      p.state,
-    );
+    const fields = await form(c);
+    const wanted = {
+      ...curationFromForm(
+        fields,
+        p.tools.map((t) => t.name),
+        p.state,
+      ),
+      ...itemsFromForm(fields, "error" in p.items ? undefined : p.items, p.state),
+    };
     const page = (status: 400 | 409, formError: string, errors: Record<string, string>) =>
       render(c, <CurationPage user={signedIn(c)} {...p} state={wanted} errors={errors} formError={formError} />, status);
     const parsed = AttachServerBody.safeParse(wanted);
@@ -362,6 +370,8 @@ export function buildConsole(): Hono<AppEnv> {
   mountPresetPages(pages, kit);
   mountTransferPages(pages, kit);
   mountWatchPages(pages, kit);
+  mountServerStatusPages(pages, kit);
+  mountDriftPages(pages, kit);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }

@@ -1,11 +1,15 @@
 /**
  * @module One-off requests to an upstream outside any preset, in the upstream's era: the management
- * API's live tool list and health check. A modern upstream is asked statelessly; a legacy one gets
+ * API's live tool list and health check, and the console's live prompts and resources. A modern upstream is asked statelessly; a legacy one gets
  * an initialized session that is closed again.
  */
 import {
   CONNECT_TIMEOUT_MS,
   type ConnectOptions,
+  connectUpstream,
+  type Item,
+  type ItemKind,
+  listUpstreamItems,
   type PingResult,
   pingUpstream as pingLegacy,
   type Tool,
@@ -33,6 +37,47 @@ async function toolsInEra(server: UpstreamServer, opts: ConnectOptions): Promise
   const verdict = await discoverEra(server, nextId(), { allowInsecure: opts.allowInsecure });
   if (verdict.era === "legacy") return toolsOfLegacy(server, opts);
   return (await listModern(server, "tools", nextId, { allowInsecure: opts.allowInsecure })) as Tool[];
+}
+
+/** An upstream's prompts, resources and resource templates, as its lists say now. */
+export type UpstreamItems = Record<ItemKind, Item[]>;
+
+const ITEM_KINDS: readonly ItemKind[] = ["prompts", "resources", "resourceTemplates"];
+
+/**
+ * Every prompt, resource and resource template of the upstream, in its era; a kind the upstream
+ * lacks the capability for is empty. Any failure is an UpstreamFailure, like fetchUpstreamTools.
+ */
+export async function fetchUpstreamItems(server: UpstreamServer, opts: ConnectOptions): Promise<UpstreamItems> {
+  try {
+    return await itemsInEra(server, opts);
+  } catch (e) {
+    if (e instanceof UpstreamRpcError)
+      throw new UpstreamFailure(server.name, "bad_response", `Upstream '${server.name}' refused to list its prompts or resources: ${e.message}`);
+    throw e;
+  }
+}
+
+async function itemsInEra(server: UpstreamServer, opts: ConnectOptions): Promise<UpstreamItems> {
+  let seq = 0;
+  const nextId = () => `mcpgate-api-${++seq}`;
+  const verdict = await discoverEra(server, nextId(), { allowInsecure: opts.allowInsecure });
+  const out: UpstreamItems = { prompts: [], resources: [], resourceTemplates: [] };
+  if (verdict.era === "legacy") {
+    const client = await connectUpstream(server, opts);
+    try {
+      for (const kind of ITEM_KINDS) out[kind] = await listUpstreamItems(server, client, kind);
+    } finally {
+      await client.close().catch(() => {});
+    }
+    return out;
+  }
+  const capabilities = verdict.profile?.capabilities;
+  for (const kind of ITEM_KINDS) {
+    if (capabilities && !capabilities[kind === "prompts" ? "prompts" : "resources"]) continue;
+    out[kind] = await listModern(server, kind, nextId, { allowInsecure: opts.allowInsecure });
+  }
+  return out;
 }
 
 /**
