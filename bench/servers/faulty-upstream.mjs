@@ -11,7 +11,8 @@
  *   GET  /stats    counters: sessions opened / ended by DELETE / dropped by a restart or an
  *                  outage / open now / used in the last `liveMs`, requests by method, faults
  *                  injected, and for every open session that is no longer used, the last fault it
- *                  saw (what the gateway was doing when it walked away from it)
+ *                  saw (what the gateway was doing when it walked away from it), and those
+ *                  sessions themselves (opened, last used: epoch ms)
  *   POST /faults   { errorRate, hangRate, hangMs, methods }: from now on each POST whose JSON-RPC
  *                  method is in `methods` (default ["tools/call"]) gets an HTTP 500 with
  *                  probability errorRate, or is held hangMs before it is served with hangRate.
@@ -160,7 +161,12 @@ function stats(liveMs) {
       idleByLastFault[k] = (idleByLastFault[k] ?? 0) + 1;
     }
   }
-  return { name: NAME, up: mcpUp, faults, ...counters, open: sessions.size, live, idle: sessions.size - live, idleByLastFault, liveMs };
+  // The idle ones themselves (at most 1000): when each was opened and last used, epoch ms.
+  const idleSessions = [...sessions.values()]
+    .filter((s) => now - s.lastUsed > liveMs)
+    .slice(0, 1000)
+    .map((s) => ({ openedAt: s.openedAt, lastUsed: s.lastUsed, requests: s.requests, lastFault: s.lastFault }));
+  return { name: NAME, up: mcpUp, faults, ...counters, open: sessions.size, live, idle: sessions.size - live, idleByLastFault, idleSessions, liveMs };
 }
 
 /** @type {Set<import('node:net').Socket>} */
