@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --quick] [--clients N] [--runs N] [--deadline-s N] [--out file] [--scope shared|per-caller|per-session]`
+ * `npm run soak [-- --quick] [--clients N] [--runs N] [--deadline-s N] [--out file] [--scope shared|per-caller|per-session] [--heap-per-phase]`
  *
  * A bounded, loopback-only soak of the gateway as `npm run dev` serves it (`wrangler dev`, built
  * from this checkout, scratch persist dir, secrets via --var), through one preset over two
@@ -41,6 +41,7 @@ const { values: opts } = parseArgs({
     runs: { type: "string" },
     "deadline-s": { type: "string" },
     scope: { type: "string", default: "shared" },
+    "heap-per-phase": { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench/results/soak-latest.json") },
   },
 });
@@ -198,7 +199,8 @@ async function main() {
     const end = now();
     const after = await control("faulty", "/stats");
     const delta = Object.fromEntries(["opened", "endedByDelete", "droppedByRestart", "injected500", "injectedHang"].map((k) => [k, after[k] - before[k]]));
-    await sampleHeap();
+    // Attaching the inspector stalls the isolate for seconds under load: per phase only when asked.
+    if (opts["heap-per-phase"]) await sampleHeap();
     phases.push({
       ...p,
       end,
@@ -262,7 +264,7 @@ async function main() {
     await old.kill();
     guard.unwatch(-old.pid);
     log("gateway killed (SIGKILL to the wrangler dev process group); starting it again on the same state");
-    dev = await startWranglerDev({ ...devOptions, port: old.port, inspectorPort: old.inspectorPort });
+    dev = await startWranglerDev({ ...devOptions, port: old.port, inspectorPort: old.inspectorPort, migrate: false });
     restartMs = now() - killAt;
     p.events.restarted = now();
     log(`gateway back after ${(restartMs / 1000).toFixed(1)} s (pid ${dev.pid})`);
@@ -275,6 +277,7 @@ async function main() {
   loopDelay.disable();
   sampleRss();
   await sleep(1_500); // the clients' DELETEs land; the last answers are counted
+  await sampleHeap();
   const stats = await api("GET", `/presets/${SLUG}/stats?window=1h`, token).catch((e) => {
     log(`stats: ${e}`);
     return null;

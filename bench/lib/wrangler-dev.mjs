@@ -29,17 +29,17 @@ async function freePort() {
  * `port`/`inspectorPort`: listen there (a restart on the same persist dir keeps its URL, see
  * bench/soak.mjs); free ports otherwise. `kill()` is a crash: SIGKILL to the whole process group.
  * @param {{ srcRoot: string, dir: string, persistDir: string, secrets: Record<string, string>, onStart?: (pid: number) => void,
- *   port?: number, inspectorPort?: number }} o
+ *   port?: number, inspectorPort?: number, migrate?: boolean }} o  migrate: false skips applying the D1 migrations (a restart on state that has them)
  * @returns {Promise<{ url: string, pid: number, port: number, inspectorPort: number, stop: () => Promise<void>, kill: () => Promise<void> }>}
  */
-export async function startWranglerDev({ srcRoot, dir, persistDir, secrets, onStart, port: wantPort, inspectorPort: wantInspector }) {
+export async function startWranglerDev({ srcRoot, dir, persistDir, secrets, onStart, port: wantPort, inspectorPort: wantInspector, migrate = true }) {
   mkdirSync(dir, { recursive: true });
   const toml = readFileSync(join(srcRoot, "wrangler.toml"), "utf8")
     .replace(/^main\s*=\s*"([^"]+)"/m, (_, p) => `main = ${JSON.stringify(join(srcRoot, p))}`)
     .replace(/^migrations_dir\s*=\s*"([^"]+)"/m, (_, p) => `migrations_dir = ${JSON.stringify(join(srcRoot, p))}`);
   writeFileSync(join(dir, "wrangler.toml"), toml);
   const persist = persistDir;
-  await runWranglerCaptured(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: dir });
+  if (migrate) await runWranglerCaptured(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: dir });
 
   const port = wantPort ?? (await freePort());
   const inspectorPort = wantInspector ?? (await freePort());
