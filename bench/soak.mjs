@@ -48,8 +48,30 @@ const { values: opts } = parseArgs({
 const modeName = opts.quick ? "quick" : "full";
 /** Phase lengths in ms. The recovery and crash phases run until calls succeed again (bounded). */
 const MODES = {
-  full: { warm: 10_000, faults: 40_000, restart: 10_000, down: 20_000, recoveryMax: 45_000, crashBefore: 6_000, crashAfter: 8_000, cool: 5_000, runs: 1, deadlineMs: 600_000 },
-  quick: { warm: 4_000, faults: 12_000, restart: 4_000, down: 6_000, recoveryMax: 40_000, crashBefore: 3_000, crashAfter: 3_000, cool: 2_000, runs: 1, deadlineMs: 180_000 },
+  full: {
+    warm: 10_000,
+    faults: 40_000,
+    restart: 10_000,
+    down: 20_000,
+    recoveryMax: 45_000,
+    crashBefore: 6_000,
+    crashAfter: 8_000,
+    cool: 5_000,
+    runs: 1,
+    deadlineMs: 600_000,
+  },
+  quick: {
+    warm: 4_000,
+    faults: 12_000,
+    restart: 4_000,
+    down: 6_000,
+    recoveryMax: 40_000,
+    crashBefore: 3_000,
+    crashAfter: 3_000,
+    cool: 2_000,
+    runs: 1,
+    deadlineMs: 180_000,
+  },
 };
 const mode = { ...MODES[modeName] };
 if (opts.runs) mode.runs = Math.max(1, Number(opts.runs));
@@ -110,7 +132,10 @@ async function main() {
   };
   for (const u of Object.values(up)) cleanups.push(() => stopChild(u.child));
   const control = async (/** @type {'faulty' | 'healthy'} */ name, /** @type {string} */ path, /** @type {unknown} */ body = undefined) => {
-    const res = await fetch(`${up[name].ready.control}${path}`, body === undefined && path === "/stats" ? {} : { method: "POST", body: JSON.stringify(body ?? {}) });
+    const res = await fetch(
+      `${up[name].ready.control}${path}`,
+      body === undefined && path === "/stats" ? {} : { method: "POST", body: JSON.stringify(body ?? {}) },
+    );
     return res.json();
   };
 
@@ -121,7 +146,9 @@ async function main() {
   let dev = await startWranglerDev(devOptions);
   cleanups.push(() => dev.stop());
   const workerdPids = () => descendantsNamed(dev.pid, "workerd");
-  log(`up: gateway ${dev.url} (wrangler dev pid ${dev.pid}, workerd ${workerdPids().join(",")}), faulty ${up.faulty.ready.url}, healthy ${up.healthy.ready.url}`);
+  log(
+    `up: gateway ${dev.url} (wrangler dev pid ${dev.pid}, workerd ${workerdPids().join(",")}), faulty ${up.faulty.ready.url}, healthy ${up.healthy.ready.url}`,
+  );
 
   // Seed through the REST API, as a user would.
   const api = apiCaller(dev.url);
@@ -177,9 +204,18 @@ async function main() {
   /** Breaker events of the preset since the soak started, oldest first, times in soak ms. */
   const breakerEvents = async () => {
     try {
-      const { events } = await api("GET", `/presets/${SLUG}/events?type=breaker.*&limit=200&since=${encodeURIComponent(new Date(startedAt).toISOString())}`, token);
+      const { events } = await api(
+        "GET",
+        `/presets/${SLUG}/events?type=breaker.*&limit=200&since=${encodeURIComponent(new Date(startedAt).toISOString())}`,
+        token,
+      );
       return /** @type {{ type: string, target: string, createdAt: string, payload: any }[]} */ (events)
-        .map((e) => ({ type: e.type, target: e.target, atMs: Date.parse(e.createdAt) - (performance.timeOrigin + t0), lastError: e.payload?.lastError ?? null }))
+        .map((e) => ({
+          type: e.type,
+          target: e.target,
+          atMs: Date.parse(e.createdAt) - (performance.timeOrigin + t0),
+          lastError: e.payload?.lastError ?? null,
+        }))
         .sort((a, b) => a.atMs - b.atMs);
     } catch (e) {
       log(`events: ${e}`);
@@ -293,7 +329,9 @@ async function main() {
     return {
       ...s,
       events: p.events,
-      breaker: events.filter((e) => e.atMs >= p.start && e.atMs < p.end && e.target === "faulty").map((e) => ({ type: e.type, atMs: Math.round(e.atMs), lastError: e.lastError })),
+      breaker: events
+        .filter((e) => e.atMs >= p.start && e.atMs < p.end && e.target === "faulty")
+        .map((e) => ({ type: e.type, atMs: Math.round(e.atMs), lastError: e.lastError })),
       breakerHealthy: events.filter((e) => e.atMs >= p.start && e.atMs < p.end && e.target === "healthy").length,
       sessions: p.sessions,
       rss: { workerdBytes: rssIn.at(-1)?.bytes ?? null, maxBytes: rssIn.length ? Math.max(...rssIn.map((r) => r.bytes)) : null },
@@ -330,23 +368,52 @@ async function main() {
     beforeCrashBytes: rssSeries.filter((r) => r.atMs < killAt).at(-1)?.bytes ?? null,
     series: rssSeries.map((r) => [Math.round(r.atMs), r.bytes]),
   };
-  const heap = { first: heapSeries[0]?.usedBytes ?? null, last: heapSeries.at(-1)?.usedBytes ?? null, series: heapSeries.map((h) => [Math.round(h.atMs), h.usedBytes]) };
+  const heap = {
+    first: heapSeries[0]?.usedBytes ?? null,
+    last: heapSeries.at(-1)?.usedBytes ?? null,
+    series: heapSeries.map((h) => [Math.round(h.atMs), h.usedBytes]),
+  };
   const all = summarizePhase({ name: "all", start: 0, end: Number.POSITIVE_INFINITY }, calls, probes);
   const healthyOk = summaries.filter((p) => p.name !== "crash").every((p) => !p.upstreams.healthy || p.upstreams.healthy.okRate === 1);
   const nonCrash = calls.filter((c) => c.end < killAt || c.start > killAt + (restartMs ?? 0) + 2_000);
   const checks = [
-    { id: "breaker-7pct", text: `0 breaker openings under ${Math.round((FAULTS.errorRate + FAULTS.hangRate) * 100)} % independent faults (${faultRuns.length} run(s))`, value: faultRuns.map((r) => r.openings).join(", "), pass: faultRuns.every((r) => r.openings === 0) },
+    {
+      id: "breaker-7pct",
+      text: `0 breaker openings under ${Math.round((FAULTS.errorRate + FAULTS.hangRate) * 100)} % independent faults (${faultRuns.length} run(s))`,
+      value: faultRuns.map((r) => r.openings).join(", "),
+      pass: faultRuns.every((r) => r.openings === 0),
+    },
     {
       id: "sessions",
       text: "upstream sessions left open ≤ live upstream sessions (faulty, at the end; the crash's orphans aside)",
       value: `${sessionsEnd.open} open: ${sessionsEnd.live} live, ${sessionsEnd.orphanedByCrash} orphaned by the crash, ${sessionsEnd.leftOpen} left open`,
       pass: sessionsEnd.leftOpen <= sessionsEnd.live,
     },
-    { id: "stats", text: "stats equal the clients' acknowledged calls after the crash, outcome by outcome", value: statsVsClients.rows.map((r) => `${r.outcome} ${r.missing >= 0 ? "-" : "+"}${Math.abs(r.missing)}`).join(", "), pass: statsVsClients.rows.every((r) => r.missing === 0) },
-    { id: "slow", text: `no call over ${SLOW_MS / 1000} s outside the crash`, value: String(nonCrash.filter((c) => c.end - c.start > SLOW_MS).length), pass: nonCrash.every((c) => c.end - c.start <= SLOW_MS) },
-    { id: "5xx", text: "no HTTP 5xx outside the crash", value: String(nonCrash.filter((c) => c.kind === "http" && /** @type {number} */ (c.code) >= 500).length), pass: !nonCrash.some((c) => c.kind === "http" && /** @type {number} */ (c.code) >= 500) },
+    {
+      id: "stats",
+      text: "stats equal the clients' acknowledged calls after the crash, outcome by outcome",
+      value: statsVsClients.rows.map((r) => `${r.outcome} ${r.missing >= 0 ? "-" : "+"}${Math.abs(r.missing)}`).join(", "),
+      pass: statsVsClients.rows.every((r) => r.missing === 0),
+    },
+    {
+      id: "slow",
+      text: `no call over ${SLOW_MS / 1000} s outside the crash`,
+      value: String(nonCrash.filter((c) => c.end - c.start > SLOW_MS).length),
+      pass: nonCrash.every((c) => c.end - c.start <= SLOW_MS),
+    },
+    {
+      id: "5xx",
+      text: "no HTTP 5xx outside the crash",
+      value: String(nonCrash.filter((c) => c.kind === "http" && /** @type {number} */ (c.code) >= 500).length),
+      pass: !nonCrash.some((c) => c.kind === "http" && /** @type {number} */ (c.code) >= 500),
+    },
     { id: "crosstalk", text: "no cross-talk", value: String(all.crosstalk), pass: all.crosstalk === 0 },
-    { id: "healthy", text: "healthy upstream at 100 % in every phase but the crash", value: summaries.map((p) => `${p.name} ${p.upstreams.healthy ? (p.upstreams.healthy.okRate * 100).toFixed(2) : "–"}`).join(", "), pass: healthyOk },
+    {
+      id: "healthy",
+      text: "healthy upstream at 100 % in every phase but the crash",
+      value: summaries.map((p) => `${p.name} ${p.upstreams.healthy ? (p.upstreams.healthy.okRate * 100).toFixed(2) : "–"}`).join(", "),
+      pass: healthyOk,
+    },
   ];
 
   const wallSeconds = (Date.now() - startedAt) / 1000;
@@ -405,7 +472,9 @@ function pkgVersion(name) {
  * @param {number} port
  */
 async function isolateHeap(port) {
-  const targets = /** @type {{ webSocketDebuggerUrl?: string }[]} */ (await (await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(2_000) })).json());
+  const targets = /** @type {{ webSocketDebuggerUrl?: string }[]} */ (
+    await (await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(2_000) })).json()
+  );
   const wsUrl = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
   if (!wsUrl) throw new Error("no inspector target");
   // wrangler's inspector proxy wants an allowed Origin (InspectorProxyWorker); undici sends none by default.

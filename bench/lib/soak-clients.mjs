@@ -92,7 +92,8 @@ export function startLoad({ url, clients, tools, now, onCall, onProbe, probeEver
         );
         const got = result.content?.[0]?.text;
         if (result.isError) rec = { client: i, upstream, start, end: now(), kind: "tool_error", code: null, message: String(got).slice(0, 200) };
-        else if (got !== `${upstream}:${text}`) rec = { client: i, upstream, start, end: now(), kind: "crosstalk", code: null, message: `sent ${text}, got ${got}` };
+        else if (got !== `${upstream}:${text}`)
+          rec = { client: i, upstream, start, end: now(), kind: "crosstalk", code: null, message: `sent ${text}, got ${got}` };
         else rec = { client: i, upstream, start, end: now(), kind: "ok", code: null };
       } catch (e) {
         const c = classifyError(e);

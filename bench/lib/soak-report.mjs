@@ -53,7 +53,13 @@ export function summarizePhase(phase, calls, probes) {
   for (const u of [...new Set(mine.map((c) => c.upstream))].sort()) {
     const us = mine.filter((c) => c.upstream === u);
     const ok = us.filter((c) => c.kind === "ok");
-    upstreams[u] = { calls: us.length, ok: ok.length, okRate: us.length ? ok.length / us.length : NaN, latencyMs: pct(us.map((c) => c.end - c.start)), okLatencyMs: pct(ok.map((c) => c.end - c.start)) };
+    upstreams[u] = {
+      calls: us.length,
+      ok: ok.length,
+      okRate: us.length ? ok.length / us.length : NaN,
+      latencyMs: pct(us.map((c) => c.end - c.start)),
+      okLatencyMs: pct(ok.map((c) => c.end - c.start)),
+    };
   }
   const p = probes.filter((r) => r.end >= phase.start && r.end < phase.end);
   return {
@@ -128,7 +134,13 @@ export function compareStats(calls, stats) {
   const gw = stats?.totals?.outcomes ?? {};
   const keys = [...new Set([...Object.keys(clients), ...Object.keys(gw).filter((k) => gw[k])])];
   const rows = keys.map((k) => ({ outcome: k, clients: clients[k] ?? 0, stats: gw[k] ?? 0, missing: (clients[k] ?? 0) - (gw[k] ?? 0) }));
-  return { acknowledged, statsCalls: stats?.totals?.calls ?? null, missing: acknowledged - (stats?.totals?.calls ?? 0), rows, unacknowledged: calls.length - acknowledged };
+  return {
+    acknowledged,
+    statsCalls: stats?.totals?.calls ?? null,
+    missing: acknowledged - (stats?.totals?.calls ?? 0),
+    rows,
+    unacknowledged: calls.length - acknowledged,
+  };
 }
 
 const f = (/** @type {number | null | undefined} */ x, d = 0) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
@@ -144,7 +156,9 @@ export function renderSoakMarkdown(doc) {
       `Latency in ms seen by the clients; "stall" is a ping answered by the preset's Durable Object alone.`,
     "",
   );
-  out.push("| phase | s | calls | outcomes | faulty ok % | faulty p50/p99/max | healthy ok % | healthy p50/p99/max | >0.7 s | 5xx | cross-talk | stall p99/max | breaker | sessions opened/ended/dropped/open/live | workerd RSS MB |");
+  out.push(
+    "| phase | s | calls | outcomes | faulty ok % | faulty p50/p99/max | healthy ok % | healthy p50/p99/max | >0.7 s | 5xx | cross-talk | stall p99/max | breaker | sessions opened/ended/dropped/open/live | workerd RSS MB |",
+  );
   out.push("|---|--:|--:|---|--:|---|--:|---|--:|--:|--:|---|---|---|--:|");
   for (const p of doc.phases) {
     const u = (/** @type {string} */ n) => p.upstreams[n];
@@ -162,11 +176,16 @@ export function renderSoakMarkdown(doc) {
     );
   }
   out.push("");
-  out.push("Sessions: the faulty upstream's counts over the phase (opened, ended by DELETE, dropped by its own restart or outage), and at the phase's end the sessions it still holds (open) and those the gateway sent on in the last 5 s (live).", "");
+  out.push(
+    "Sessions: the faulty upstream's counts over the phase (opened, ended by DELETE, dropped by its own restart or outage), and at the phase's end the sessions it still holds (open) and those the gateway sent on in the last 5 s (live).",
+    "",
+  );
 
   const t = doc.timings;
   out.push("### Faults, outage, recovery", "");
-  out.push(`- **Breaker openings under ${doc.settings.faultPercent} % independent faults**: ${doc.faultRuns.map((/** @type {any} */ r) => r.openings).join(", ")} over ${doc.faultRuns.length} run(s) (total ${doc.faultRuns.reduce((n, /** @type {any} */ r) => n + r.openings, 0)}).`);
+  out.push(
+    `- **Breaker openings under ${doc.settings.faultPercent} % independent faults**: ${doc.faultRuns.map((/** @type {any} */ r) => r.openings).join(", ")} over ${doc.faultRuns.length} run(s) (total ${doc.faultRuns.reduce((n, /** @type {any} */ r) => n + r.openings, 0)}).`,
+  );
   for (const r of doc.faultRuns) {
     for (const o of r.beforeOpenings) {
       out.push(
@@ -176,23 +195,36 @@ export function renderSoakMarkdown(doc) {
   }
   out.push(`- **Fail-fast** after the outage started: ${f(t.failFastMs)} ms (first refusal in < ${FAIL_FAST_MS} ms).`);
   out.push(`- **Recovery** after the upstream came back: ${f(t.recoveryMs)} ms (first ok call).`);
-  out.push(`- **Crash**: SIGKILL at ${f(t.killAtMs / 1000, 1)} s, gateway answering again after ${f(t.restartMs)} ms, first ok call ${f(t.crashRecoveryMs)} ms after the kill.`);
+  out.push(
+    `- **Crash**: SIGKILL at ${f(t.killAtMs / 1000, 1)} s, gateway answering again after ${f(t.restartMs)} ms, first ok call ${f(t.crashRecoveryMs)} ms after the kill.`,
+  );
   const s = doc.sessionsEnd;
   if (s) {
     out.push(
       `- **Upstream sessions** (faulty, whole run): ${s.opened} opened, ${s.endedByDelete} ended by DELETE, ${s.droppedByRestart} dropped by its restart/outage; at the end ${s.open} open: ${s.live} live, ${s.orphanedByCrash} orphaned by the crash (in use when the gateway was killed), **${s.leftOpen} left open**. Idle sessions by the last fault they saw: ${JSON.stringify(s.idleByLastFault)}. Healthy: ${doc.sessionsEndHealthy?.opened ?? "–"} opened, ${doc.sessionsEndHealthy?.endedByDelete ?? "–"} ended, ${doc.sessionsEndHealthy?.open ?? "–"} open. Before the load (seeding), the faulty upstream held ${doc.seededSessions.faulty} session(s), the healthy ${doc.seededSessions.healthy}.`,
     );
   }
-  out.push(`- **Driver**: event-loop delay p99 per phase ${doc.phases.map((/** @type {any} */ p) => f(p.driverLoopDelayMs?.p99)).join(" / ")} ms (the load driver itself shares the 2 cores).`);
-  out.push(`- **workerd RSS**: ${mb(doc.rss.firstBytes)} MB at the start, ${mb(doc.rss.maxBytes)} MB max, ${mb(doc.rss.lastBytes)} MB at the end (the restarted process after the crash); isolate heap ${doc.heap.first ? `${mb(doc.heap.first)} → ${mb(doc.heap.last)} MB used` : "not reachable"}.`);
+  out.push(
+    `- **Driver**: event-loop delay p99 per phase ${doc.phases.map((/** @type {any} */ p) => f(p.driverLoopDelayMs?.p99)).join(" / ")} ms (the load driver itself shares the 2 cores).`,
+  );
+  out.push(
+    `- **workerd RSS**: ${mb(doc.rss.firstBytes)} MB at the start, ${mb(doc.rss.maxBytes)} MB max, ${mb(doc.rss.lastBytes)} MB at the end (the restarted process after the crash); isolate heap ${doc.heap.first ? `${mb(doc.heap.first)} → ${mb(doc.heap.last)} MB used` : "not reachable"}.`,
+  );
   out.push("");
   out.push("### Stats vs clients (whole run, GET /presets/:slug/stats?window=1h after the cool-down)", "");
   const c = doc.statsVsClients;
   out.push("| outcome | clients (acknowledged) | stats | missing from stats |", "|---|--:|--:|--:|");
   for (const r of c.rows) out.push(`| ${r.outcome} | ${r.clients} | ${r.stats} | ${r.missing} |`);
   out.push(`| **total** | ${c.acknowledged} | ${f(c.statsCalls)} | ${c.missing} |`, "");
-  if (c.ackedBeforeKill) out.push(`Acknowledged in the last 1 / 2 / 5 s before the kill: ${c.ackedBeforeKill.last1s} / ${c.ackedBeforeKill.last2s} / ${c.ackedBeforeKill.last5s}.`, "");
-  out.push(`${c.unacknowledged} calls got no reply (transport failures, mostly while the gateway was down); they are not expected in the stats either way.`, "");
+  if (c.ackedBeforeKill)
+    out.push(
+      `Acknowledged in the last 1 / 2 / 5 s before the kill: ${c.ackedBeforeKill.last1s} / ${c.ackedBeforeKill.last2s} / ${c.ackedBeforeKill.last5s}.`,
+      "",
+    );
+  out.push(
+    `${c.unacknowledged} calls got no reply (transport failures, mostly while the gateway was down); they are not expected in the stats either way.`,
+    "",
+  );
   out.push("### Checks", "");
   for (const ch of doc.checks) out.push(`- ${ch.pass ? "PASS" : "MISS"} ${ch.text}: ${ch.value}`);
   return out.join("\n");
