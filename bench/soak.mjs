@@ -31,7 +31,17 @@ import { forkReady, startGuard, stopChild } from "./lib/children.mjs";
 import { apiCaller, benchSecrets, LIFTED_RATE_LIMIT } from "./lib/gateway.mjs";
 import { descendantsNamed, rssBytes } from "./lib/procfs.mjs";
 import { startLoad } from "./lib/soak-clients.mjs";
-import { beforeOpening, compareStats, failFastMs, gatewayOutcome, recoveryMs, renderSoakMarkdown, SLOW_MS, summarizePhase } from "./lib/soak-report.mjs";
+import {
+  beforeOpening,
+  compareStats,
+  failFastMs,
+  failureBursts,
+  gatewayOutcome,
+  recoveryMs,
+  renderSoakMarkdown,
+  SLOW_MS,
+  summarizePhase,
+} from "./lib/soak-report.mjs";
 import { startWranglerDev } from "./lib/wrangler-dev.mjs";
 
 const { values: opts } = parseArgs({
@@ -341,7 +351,12 @@ async function main() {
   });
   const faultRuns = faultRunWindows.map((w) => {
     const opens = events.filter((e) => e.type === "breaker.opened" && e.target === "faulty" && e.atMs >= w.start && e.atMs < w.end);
-    return { name: w.name, openings: opens.length, beforeOpenings: opens.map((e) => beforeOpening(calls, probes, "faulty", e.atMs)) };
+    return {
+      name: w.name,
+      openings: opens.length,
+      bursts: failureBursts(calls, "faulty", w.start, w.end),
+      beforeOpenings: opens.map((e) => beforeOpening(calls, probes, "faulty", e.atMs)),
+    };
   });
   const crashOk = calls.filter((c) => c.kind === "ok" && c.start >= killAt).sort((a, b) => a.end - b.end)[0];
   const timings = {
@@ -454,6 +469,17 @@ async function main() {
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, `${JSON.stringify(doc, null, 1)}\n`);
   writeFileSync(join(ROOT, "bench/results/soak-latest.md"), `${md}\n`);
+  // Every call and probe, for analysis after the fact: [client, upstream, start ms, end ms, kind, code].
+  const rawPath = opts.out.replace(/\.json$/, "") + ".calls.json";
+  writeFileSync(
+    rawPath,
+    JSON.stringify({
+      calls: calls.map((c) => [c.client, c.upstream, Math.round(c.start * 10) / 10, Math.round(c.end * 10) / 10, c.kind, c.code]),
+      probes: probes.map((r) => [Math.round(r.start * 10) / 10, Math.round(r.end * 10) / 10, r.ok ? 1 : 0]),
+      phases: phases.map((p) => ({ name: p.name, start: p.start, end: p.end, events: p.events })),
+      breakerEvents: events,
+    }),
+  );
   log(`wrote ${opts.out} and bench/results/soak-latest.md (${wallSeconds.toFixed(0)} s)`);
 }
 

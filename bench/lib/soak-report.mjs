@@ -117,6 +117,38 @@ export function beforeOpening(calls, probes, upstream, at, windowMs = 2_000) {
 }
 
 /**
+ * How the failures of `upstream` in [start, end) bunch: runs of failures whose replies ended within
+ * `gapMs` of the previous one. Independent faults at a few % hardly ever end within a few ms of
+ * each other; a stall of the gateway ends every deadline it held back at once.
+ * @param {CallRecord[]} calls @param {string} upstream @param {number} start @param {number} end @param {number} [gapMs]
+ */
+export function failureBursts(calls, upstream, start, end, gapMs = 20) {
+  const fails = calls.filter((c) => c.upstream === upstream && c.end >= start && c.end < end && c.kind !== "ok").sort((a, b) => a.end - b.end);
+  const timeouts = fails.filter((c) => c.kind === "rpc" && c.code === -32011);
+  /** @type {number[]} */
+  const sizes = [];
+  let run = 0;
+  for (let i = 0; i < fails.length; i++) {
+    if (i > 0 && fails[i].end - fails[i - 1].end <= gapMs) run++;
+    else {
+      if (run > 1) sizes.push(run);
+      run = 1;
+    }
+  }
+  if (run > 1) sizes.push(run);
+  // The timeouts' latency: a hang is cut at timeoutMs; much more means the gateway was late itself.
+  const tLat = pct(timeouts.map((c) => c.end - c.start));
+  return {
+    failures: fails.length,
+    timeouts: timeouts.length,
+    bursts: sizes.length,
+    inBursts: sizes.reduce((a, b) => a + b, 0),
+    maxBurst: sizes.length ? Math.max(...sizes) : 0,
+    timeoutLatencyMs: tLat,
+  };
+}
+
+/**
  * Stats vs clients, outcome by outcome: what the clients saw acknowledged (a reply from the
  * gateway) against the preset's stats totals.
  * @param {CallRecord[]} calls @param {{ totals: { calls: number, outcomes: Record<string, number> } } | null} stats
@@ -187,6 +219,11 @@ export function renderSoakMarkdown(doc) {
     `- **Breaker openings under ${doc.settings.faultPercent} % independent faults**: ${doc.faultRuns.map((/** @type {any} */ r) => r.openings).join(", ")} over ${doc.faultRuns.length} run(s) (total ${doc.faultRuns.reduce((n, /** @type {any} */ r) => n + r.openings, 0)}).`,
   );
   for (const r of doc.faultRuns) {
+    const b = r.bursts;
+    if (b)
+      out.push(
+        `  - ${r.name}: ${b.failures} failures (${b.timeouts} timeouts, latency p50/p99/max ${f(b.timeoutLatencyMs.p50)}/${f(b.timeoutLatencyMs.p99)}/${f(b.timeoutLatencyMs.max)} ms); ${b.inBursts} of them in ${b.bursts} bursts ending within 20 ms of each other (largest ${b.maxBurst}).`,
+      );
     for (const o of r.beforeOpenings) {
       out.push(
         `  - ${r.name}: opened at ${f(o.atMs / 1000, 2)} s; in the 2 s before, faulty ok p50/p99 ${f(o.okLatencyMs.p50)}/${f(o.okLatencyMs.p99)} ms, ${o.failures} failures, the last 5 ended within ${f(o.lastFailuresSpreadMs)} ms of each other (${o.lastFailures.map((/** @type {any} */ x) => `${x.kind} ${x.latencyMs} ms`).join("; ")}); stall probe max ${f(o.stallProbeMaxMs)} ms.`,
