@@ -470,7 +470,7 @@ async function main() {
   writeFileSync(opts.out, `${JSON.stringify(doc, null, 1)}\n`);
   writeFileSync(join(ROOT, "bench/results/soak-latest.md"), `${md}\n`);
   // Every call and probe, for analysis after the fact: [client, upstream, start ms, end ms, kind, code].
-  const rawPath = opts.out.replace(/\.json$/, "") + ".calls.json";
+  const rawPath = `${opts.out.replace(/\.json$/, "")}.calls.json`;
   writeFileSync(
     rawPath,
     JSON.stringify({
