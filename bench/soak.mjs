@@ -173,11 +173,26 @@ async function main() {
   await control("healthy", "/reset");
 
   // Watchers: workerd RSS every second, the isolate heap if the inspector answers, the driver's own event-loop delay.
-  /** @type {{ atMs: number, bytes: number }[]} */
+  // wrangler dev runs two workerd: its proxy worker (the entry socket) and the user worker (the
+  // gateway, with the inspector). Summed, and each on its own.
+  const roleOf = (/** @type {number} */ pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--inspector-addr") ? "gateway" : "proxy";
+    } catch {
+      return "gone";
+    }
+  };
+  /** @type {{ atMs: number, bytes: number, byRole: Record<string, number> }[]} */
   const rssSeries = [];
   const sampleRss = () => {
-    const bytes = workerdPids().reduce((n, pid) => n + (rssBytes(pid) ?? 0), 0);
-    if (bytes) rssSeries.push({ atMs: now(), bytes });
+    /** @type {Record<string, number>} */
+    const byRole = {};
+    for (const pid of workerdPids()) {
+      const role = roleOf(pid);
+      byRole[role] = (byRole[role] ?? 0) + (rssBytes(pid) ?? 0);
+    }
+    const bytes = Object.values(byRole).reduce((a, b) => a + b, 0);
+    if (bytes) rssSeries.push({ atMs: now(), bytes, byRole });
   };
   const rssTimer = setInterval(sampleRss, 1_000);
   cleanups.push(() => clearInterval(rssTimer));
@@ -381,7 +396,9 @@ async function main() {
     maxBytes: rssSeries.length ? Math.max(...rssSeries.map((r) => r.bytes)) : null,
     lastBytes: rssSeries.at(-1)?.bytes ?? null,
     beforeCrashBytes: rssSeries.filter((r) => r.atMs < killAt).at(-1)?.bytes ?? null,
-    series: rssSeries.map((r) => [Math.round(r.atMs), r.bytes]),
+    firstByRole: rssSeries[0]?.byRole ?? null,
+    beforeCrashByRole: rssSeries.filter((r) => r.atMs < killAt).at(-1)?.byRole ?? null,
+    series: rssSeries.map((r) => [Math.round(r.atMs), r.byRole.gateway ?? 0, r.byRole.proxy ?? 0]),
   };
   const heap = {
     first: heapSeries[0]?.usedBytes ?? null,
