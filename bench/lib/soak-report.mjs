@@ -244,8 +244,9 @@ export function renderSoakMarkdown(doc) {
   out.push(
     `- **Driver**: event-loop delay p99 per phase ${doc.phases.map((/** @type {any} */ p) => f(p.driverLoopDelayMs?.p99)).join(" / ")} ms (the load driver itself shares the 2 cores).`,
   );
+  const role = (/** @type {Record<string, number> | null} */ r) => (r ? `gateway ${mb(r.gateway)} + proxy ${mb(r.proxy)}` : "–");
   out.push(
-    `- **workerd RSS**: ${mb(doc.rss.firstBytes)} MB at the start, ${mb(doc.rss.maxBytes)} MB max, ${mb(doc.rss.lastBytes)} MB at the end (the restarted process after the crash); isolate heap ${doc.heap.first ? `${mb(doc.heap.first)} → ${mb(doc.heap.last)} MB used` : "not reachable"}.`,
+    `- **workerd RSS** (both of wrangler dev's workerd processes): ${mb(doc.rss.firstBytes)} MB at the start (${role(doc.rss.firstByRole)}), ${mb(doc.rss.beforeCrashBytes)} MB just before the crash (${role(doc.rss.beforeCrashByRole)}), ${mb(doc.rss.maxBytes)} MB max, ${mb(doc.rss.lastBytes)} MB at the end (restarted after the crash); isolate heap used ${doc.heap.first ? `${mb(doc.heap.first)} MB before the load, ${mb(doc.heap.last)} MB after it` : "not reachable"}.`,
   );
   out.push("");
   out.push("### Stats vs clients (whole run, GET /presets/:slug/stats?window=1h after the cool-down)", "");
