@@ -334,18 +334,24 @@ async function main() {
     await sleep(mode.crashAfter);
   });
   await phase("cool-down", () => sleep(mode.cool));
+  // Sessions while the load still runs, so "live" means what the gateway uses, not what it used.
+  const sessionsEnd = await control("faulty", "/stats");
+  const sessionsEndHealthy = await control("healthy", "/stats");
   await load.stop();
   loopDelay.disable();
   sampleRss();
   await sleep(1_500); // the clients' DELETEs land; the last answers are counted
   await sampleHeap();
-  const stats = await api("GET", `/presets/${SLUG}/stats?window=1h`, token).catch((e) => {
-    log(`stats: ${e}`);
-    return null;
-  });
+  // The first request after the restart may land on a pooled connection to the killed process: retry.
+  let stats = null;
+  for (let attempt = 0; attempt < 3 && !stats; attempt++) {
+    stats = await api("GET", `/presets/${SLUG}/stats?window=1h`, token).catch(async (e) => {
+      log(`stats: ${e}${attempt < 2 ? ", retrying" : ""}`);
+      await sleep(1_000);
+      return null;
+    });
+  }
   const events = await breakerEvents();
-  const sessionsEnd = await control("faulty", "/stats");
-  const sessionsEndHealthy = await control("healthy", "/stats");
 
   // Summaries.
   const summaries = phases.map((p) => {
