@@ -394,9 +394,14 @@ async function main() {
   // Sessions the faulty upstream still holds that nobody sends on: orphaned by the crash (in use
   // when the gateway was killed, so it could not end them) or left open by the gateway.
   const epochOf = (/** @type {number} */ ms) => performance.timeOrigin + t0 + ms;
-  const liveAtKill = (/** @type {{ lastUsed: number }} */ s) => s.lastUsed >= epochOf(killAt) - sessionsEnd.liveMs;
-  sessionsEnd.orphanedByCrash = sessionsEnd.idleSessions.filter((s) => liveAtKill(s) && s.lastUsed <= epochOf(killAt) + 1_000).length;
-  sessionsEnd.leftOpen = sessionsEnd.idle - sessionsEnd.orphanedByCrash;
+  // Whatever the killed process held it could not end: idle sessions opened before the kill are the
+  // crash's, except those already idle before it (the last phase before the crash, load running).
+  const beforeCrash = phases.filter((p) => p.end <= killAt).at(-1)?.sessions?.faulty;
+  sessionsEnd.leftOpenBeforeCrash = beforeCrash?.idle ?? 0;
+  sessionsEnd.idleOpenedBeforeKill = sessionsEnd.idleSessions.filter((/** @type {{ openedAt: number }} */ s) => s.openedAt < epochOf(killAt)).length;
+  sessionsEnd.orphanedByCrash = Math.max(0, sessionsEnd.idleOpenedBeforeKill - sessionsEnd.leftOpenBeforeCrash);
+  sessionsEnd.leftOpenAfterRestart = sessionsEnd.idle - sessionsEnd.idleOpenedBeforeKill;
+  sessionsEnd.leftOpen = sessionsEnd.leftOpenBeforeCrash + sessionsEnd.leftOpenAfterRestart;
   const rss = {
     firstBytes: rssSeries[0]?.bytes ?? null,
     maxBytes: rssSeries.length ? Math.max(...rssSeries.map((r) => r.bytes)) : null,
@@ -424,7 +429,7 @@ async function main() {
     {
       id: "sessions",
       text: "upstream sessions left open ≤ live upstream sessions (faulty, at the end; the crash's orphans aside)",
-      value: `${sessionsEnd.open} open: ${sessionsEnd.live} live, ${sessionsEnd.orphanedByCrash} orphaned by the crash, ${sessionsEnd.leftOpen} left open`,
+      value: `${sessionsEnd.open} open: ${sessionsEnd.live} live, ${sessionsEnd.orphanedByCrash} orphaned by the crash, ${sessionsEnd.leftOpen} left open (${sessionsEnd.leftOpenBeforeCrash} before the crash, ${sessionsEnd.leftOpenAfterRestart} after the restart)`,
       pass: sessionsEnd.leftOpen <= sessionsEnd.live,
     },
     {

@@ -49,11 +49,22 @@ export function startLoad({ url, clients, tools, now, onCall, onProbe, probeEver
   let reconnects = 0;
   let connectFailures = 0;
 
+  /** Why connects failed, by message (the first 200 characters), with when it last happened. */
+  /** @type {Record<string, { n: number, lastMs: number }>} */
+  const connectErrors = {};
   const open = async () => {
     const client = new Client({ name: "mcpgate-soak", version: "1.0.0" });
     const transport = new StreamableHTTPClientTransport(new URL(url));
     client.onerror = () => {};
-    await client.connect(transport, { timeout: CLIENT_TIMEOUT_MS });
+    try {
+      await client.connect(transport, { timeout: CLIENT_TIMEOUT_MS });
+    } catch (e) {
+      const key = classifyError(e).message.slice(0, 120);
+      connectErrors[key] = { n: (connectErrors[key]?.n ?? 0) + 1, lastMs: Math.round(now()) };
+      // An initialize that got its session but failed after (initialized, a timeout) ends it, as an application should.
+      await close(client);
+      throw e;
+    }
     live.add(client);
     return client;
   };
@@ -134,7 +145,7 @@ export function startLoad({ url, clients, tools, now, onCall, onProbe, probeEver
 
   const loops = [...Array.from({ length: clients }, (_, i) => loop(i)), ...(onProbe ? [probe()] : [])];
   return {
-    stats: () => ({ live: live.size, reconnects, connectFailures }),
+    stats: () => ({ live: live.size, reconnects, connectFailures, connectErrors }),
     async stop() {
       running = false;
       await Promise.allSettled(loops);

@@ -238,7 +238,7 @@ export function renderSoakMarkdown(doc) {
   const s = doc.sessionsEnd;
   if (s) {
     out.push(
-      `- **Upstream sessions** (faulty, whole run): ${s.opened} opened, ${s.endedByDelete} ended by DELETE, ${s.droppedByRestart} dropped by its restart/outage; at the end ${s.open} open: ${s.live} live, ${s.orphanedByCrash} orphaned by the crash (in use when the gateway was killed), **${s.leftOpen} left open**. Idle sessions by the last fault they saw: ${JSON.stringify(s.idleByLastFault)}. Healthy: ${doc.sessionsEndHealthy?.opened ?? "–"} opened, ${doc.sessionsEndHealthy?.endedByDelete ?? "–"} ended, ${doc.sessionsEndHealthy?.open ?? "–"} open. Before the load (seeding), the faulty upstream held ${doc.seededSessions.faulty} session(s), the healthy ${doc.seededSessions.healthy}.`,
+      `- **Upstream sessions** (faulty, whole run): ${s.opened} opened, ${s.endedByDelete} ended by DELETE, ${s.droppedByRestart} dropped by its restart/outage; at the end ${s.open} open: ${s.live} live, ${s.orphanedByCrash} orphaned by the crash (opened by the killed process, which could not end them), **${s.leftOpen} left open** by the gateway (${s.leftOpenBeforeCrash} idle before the crash, ${s.leftOpenAfterRestart} opened after the restart and idle). Idle sessions by the last fault they saw: ${JSON.stringify(s.idleByLastFault)}. Healthy: ${doc.sessionsEndHealthy?.opened ?? "–"} opened, ${doc.sessionsEndHealthy?.endedByDelete ?? "–"} ended, ${doc.sessionsEndHealthy?.open ?? "–"} open. Before the load (seeding), the faulty upstream held ${doc.seededSessions.faulty} session(s), the healthy ${doc.seededSessions.healthy}.`,
     );
   }
   out.push(
@@ -254,6 +254,14 @@ export function renderSoakMarkdown(doc) {
   out.push("| outcome | clients (acknowledged) | stats | missing from stats |", "|---|--:|--:|--:|");
   for (const r of c.rows) out.push(`| ${r.outcome} | ${r.clients} | ${r.stats} | ${r.missing} |`);
   out.push(`| **total** | ${c.acknowledged} | ${f(c.statsCalls)} | ${c.missing} |`, "");
+  const ce = doc.loadStats?.connectErrors;
+  if (ce && Object.keys(ce).length)
+    out.push(
+      `Client connects that failed (${doc.loadStats.connectFailures}), by reason: ${Object.entries(ce)
+        .map(([k, v]) => `${v.n}× "${k}" (last at ${f(/** @type {any} */ (v).lastMs / 1000, 1)} s)`)
+        .join("; ")}.`,
+      "",
+    );
   if (c.ackedBeforeKill)
     out.push(
       `Acknowledged in the last 1 / 2 / 5 s before the kill: ${c.ackedBeforeKill.last1s} / ${c.ackedBeforeKill.last2s} / ${c.ackedBeforeKill.last5s}.`,
