@@ -352,6 +352,16 @@ async function main() {
     });
   }
   const events = await breakerEvents();
+  // The management API's one-shot sessions (GET /servers/:name/health connects, pings, closes): do they end theirs?
+  const beforeHealth = await control("healthy", "/stats");
+  for (let i = 0; i < 3; i++) await api("GET", "/servers/healthy/health", token).catch((e) => log(`health: ${e}`));
+  const afterHealth = await control("healthy", "/stats");
+  const healthChecks = {
+    checks: 3,
+    opened: afterHealth.opened - beforeHealth.opened,
+    endedByDelete: afterHealth.endedByDelete - beforeHealth.endedByDelete,
+    leftOpen: afterHealth.open - beforeHealth.open,
+  };
 
   // Summaries.
   const summaries = phases.map((p) => {
@@ -485,6 +495,7 @@ async function main() {
     breakerEvents: events,
     sessionsEnd,
     sessionsEndHealthy,
+    healthChecks,
     stats: stats?.totals ?? null,
     statsVsClients,
     rss,

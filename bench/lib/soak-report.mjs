@@ -244,6 +244,11 @@ export function renderSoakMarkdown(doc) {
   out.push(
     `- **Driver**: event-loop delay p99 per phase ${doc.phases.map((/** @type {any} */ p) => f(p.driverLoopDelayMs?.p99)).join(" / ")} ms (the load driver itself shares the 2 cores).`,
   );
+  const h = doc.healthChecks;
+  if (h)
+    out.push(
+      `- **One-shot sessions** (GET /servers/healthy/health × ${h.checks} after the load): ${h.opened} upstream sessions opened, ${h.endedByDelete} ended by DELETE, ${h.leftOpen} left open.`,
+    );
   const role = (/** @type {Record<string, number> | null} */ r) => (r ? `gateway ${mb(r.gateway)} + proxy ${mb(r.proxy)}` : "–");
   out.push(
     `- **workerd RSS** (both of wrangler dev's workerd processes): ${mb(doc.rss.firstBytes)} MB at the start (${role(doc.rss.firstByRole)}), ${mb(doc.rss.beforeCrashBytes)} MB just before the crash (${role(doc.rss.beforeCrashByRole)}), ${mb(doc.rss.maxBytes)} MB max, ${mb(doc.rss.lastBytes)} MB at the end (restarted after the crash); isolate heap used ${doc.heap.first ? `${mb(doc.heap.first)} MB before the load, ${mb(doc.heap.last)} MB after it` : "not reachable"}.`,
