@@ -259,7 +259,9 @@ async function main() {
     await body(p);
     const end = now();
     const after = await control("faulty", "/stats");
-    const delta = Object.fromEntries(["opened", "endedByDelete", "droppedByRestart", "injected500", "injectedHang"].map((k) => [k, after[k] - before[k]]));
+    const delta = Object.fromEntries(
+      ["opened", "endedByDelete", "droppedByRestart", "injected500", "injectedHang", "notFound"].map((k) => [k, after[k] - before[k]]),
+    );
     // Attaching the inspector stalls the isolate for seconds under load: per phase only when asked.
     if (opts["heap-per-phase"]) await sampleHeap();
     phases.push({

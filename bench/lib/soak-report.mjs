@@ -189,9 +189,9 @@ export function renderSoakMarkdown(doc) {
     "",
   );
   out.push(
-    "| phase | s | calls | outcomes | faulty ok % | faulty p50/p99/max | healthy ok % | healthy p50/p99/max | >0.7 s | 5xx | cross-talk | stall p99/max | breaker | sessions opened/ended/dropped/open/live | workerd RSS MB |",
+    "| phase | s | calls | outcomes | faulty ok % | faulty p50/p99/max | healthy ok % | healthy p50/p99/max | >0.7 s | 5xx | cross-talk | stall p99/max | injected 500/hang → seen -32010/-32011 | upstream 404s | breaker | sessions opened/ended/dropped/open/live | workerd RSS MB |",
   );
-  out.push("|---|--:|--:|---|--:|---|--:|---|--:|--:|--:|---|---|---|--:|");
+  out.push("|---|--:|--:|---|--:|---|--:|---|--:|--:|--:|---|---|--:|---|---|--:|");
   for (const p of doc.phases) {
     const u = (/** @type {string} */ n) => p.upstreams[n];
     const lat = (/** @type {any} */ x) => (x ? `${f(x.latencyMs.p50)}/${f(x.latencyMs.p99)}/${f(x.latencyMs.max)}` : "–");
@@ -204,7 +204,7 @@ export function renderSoakMarkdown(doc) {
     const s = p.sessions?.faulty;
     const sess = s ? `${s.opened}/${s.endedByDelete}/${s.droppedByRestart}/${s.open}/${s.live}` : "–";
     out.push(
-      `| ${p.name} | ${f(p.durationMs / 1000)} | ${p.calls} | ${kinds || "—"} | ${okp(u("faulty"))} | ${lat(u("faulty"))} | ${okp(u("healthy"))} | ${lat(u("healthy"))} | ${p.slowCalls} | ${p.http5xx} | ${p.crosstalk} | ${f(p.stallProbeMs.p99)}/${f(p.stallProbeMs.max)} | ${br} | ${sess} | ${mb(p.rss?.workerdBytes)} |`,
+      `| ${p.name} | ${f(p.durationMs / 1000)} | ${p.calls} | ${kinds || "—"} | ${okp(u("faulty"))} | ${lat(u("faulty"))} | ${okp(u("healthy"))} | ${lat(u("healthy"))} | ${p.slowCalls} | ${p.http5xx} | ${p.crosstalk} | ${f(p.stallProbeMs.p99)}/${f(p.stallProbeMs.max)} | ${s ? `${s.injected500}/${s.injectedHang} → ${p.byKind["rpc -32010"] ?? 0}/${p.byKind["rpc -32011"] ?? 0}` : "–"} | ${s?.notFound ?? "–"} | ${br} | ${sess} | ${mb(p.rss?.workerdBytes)} |`,
     );
   }
   out.push("");
