@@ -209,6 +209,10 @@ export function renderSoakMarkdown(doc) {
   }
   out.push("");
   out.push(
+    "Injected → seen: the faults the faulty upstream injected in the phase against the JSON-RPC errors the clients got for it (-32010 upstream unavailable, -32011 upstream timeout); timeouts beyond the injected hangs are time the gateway lost itself and blamed on the upstream. Upstream 404s: requests the faulty upstream refused for an unknown session id.",
+    "",
+  );
+  out.push(
     "Sessions: the faulty upstream's counts over the phase (opened, ended by DELETE, dropped by its own restart or outage), and at the phase's end the sessions it still holds (open) and those the gateway sent on in the last 5 s (live).",
     "",
   );
