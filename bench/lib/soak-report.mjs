@@ -95,22 +95,25 @@ export function recoveryMs(calls, upstream, at) {
 }
 
 /**
- * What happened to `upstream` in the `windowMs` before `at` (a breaker opening): its calls' outcomes
- * and latencies, the failures, how tightly the failures' end times bunch, and the stall probe.
+ * What happened to `upstream` around `at` (a breaker opening, as the object recorded it): the calls
+ * that started in the `windowMs` before it, whose replies may still have been on their way
+ * (ending up to 1 s after); their outcomes, the last 5 failures before the first breaker refusal,
+ * how tightly those started and ended, and the stall probe meanwhile.
  * @param {CallRecord[]} calls @param {ProbeRecord[]} probes @param {string} upstream @param {number} at @param {number} [windowMs]
  */
 export function beforeOpening(calls, probes, upstream, at, windowMs = 2_000) {
-  const mine = calls.filter((c) => c.upstream === upstream && c.end <= at + 50 && c.end > at - windowMs).sort((a, b) => a.end - b.end);
-  const failures = mine.filter((c) => c.kind !== "ok");
+  const mine = calls.filter((c) => c.upstream === upstream && c.start < at && c.start > at - windowMs && c.end <= at + 1_000).sort((a, b) => a.end - b.end);
+  const failures = mine.filter((c) => c.kind !== "ok" && !(c.kind === "rpc" && c.code === -32013));
   const last = failures.slice(-5);
-  const ends = last.map((c) => c.end);
-  const p = probes.filter((r) => r.end > at - windowMs && r.end <= at + 50);
+  const spread = (/** @type {number[]} */ xs) => (xs.length ? Math.round(Math.max(...xs) - Math.min(...xs)) : null);
+  const p = probes.filter((r) => r.end > at - windowMs && r.start <= at + 50);
   return {
     atMs: at,
     calls: mine.length,
     failures: failures.length,
-    lastFailures: last.map((c) => ({ endMs: Math.round(c.end), latencyMs: Math.round(c.end - c.start), kind: kindLabel(c) })),
-    lastFailuresSpreadMs: ends.length ? Math.round(ends[ends.length - 1] - ends[0]) : null,
+    lastFailures: last.map((c) => ({ startMs: Math.round(c.start), endMs: Math.round(c.end), latencyMs: Math.round(c.end - c.start), kind: kindLabel(c) })),
+    lastFailuresSpreadMs: spread(last.map((c) => c.end)),
+    lastFailuresStartSpreadMs: spread(last.map((c) => c.start)),
     okLatencyMs: pct(mine.filter((c) => c.kind === "ok").map((c) => c.end - c.start)),
     stallProbeMaxMs: p.length ? Math.max(...p.map((r) => r.end - r.start)) : null,
   };
@@ -230,7 +233,7 @@ export function renderSoakMarkdown(doc) {
       );
     for (const o of r.beforeOpenings) {
       out.push(
-        `  - ${r.name}: opened at ${f(o.atMs / 1000, 2)} s; in the 2 s before, faulty ok p50/p99 ${f(o.okLatencyMs.p50)}/${f(o.okLatencyMs.p99)} ms, ${o.failures} failures, the last 5 ended within ${f(o.lastFailuresSpreadMs)} ms of each other (${o.lastFailures.map((/** @type {any} */ x) => `${x.kind} ${x.latencyMs} ms`).join("; ")}); stall probe max ${f(o.stallProbeMaxMs)} ms.`,
+        `  - ${r.name}: opened at ${f(o.atMs / 1000, 2)} s; of the calls started in the 2 s before, faulty ok p50/p99 ${f(o.okLatencyMs.p50)}/${f(o.okLatencyMs.p99)} ms, ${o.failures} failures, the last 5 started within ${f(o.lastFailuresStartSpreadMs)} ms and ended within ${f(o.lastFailuresSpreadMs)} ms of each other (${o.lastFailures.map((/** @type {any} */ x) => `${x.kind} ${x.latencyMs} ms`).join("; ")}); stall probe max ${f(o.stallProbeMaxMs)} ms.`,
       );
     }
   }
