@@ -408,7 +408,9 @@ async function main() {
   const epochOf = (/** @type {number} */ ms) => performance.timeOrigin + t0 + ms;
   // Whatever the killed process held it could not end: idle sessions opened before the kill are the
   // crash's, except those already idle before it (the last phase before the crash, load running).
-  const beforeCrash = phases.filter((p) => p.end <= killAt).at(-1)?.sessions?.faulty;
+  // (At the end of the restart phase: the last one before the crash in which the breaker is closed
+  // and calls flow; while it is open, the one live session idles too.)
+  const beforeCrash = phases.find((p) => p.name === "restart")?.sessions?.faulty;
   sessionsEnd.leftOpenBeforeCrash = beforeCrash?.idle ?? 0;
   sessionsEnd.idleOpenedBeforeKill = sessionsEnd.idleSessions.filter((/** @type {{ openedAt: number }} */ s) => s.openedAt < epochOf(killAt)).length;
   sessionsEnd.orphanedByCrash = Math.max(0, sessionsEnd.idleOpenedBeforeKill - sessionsEnd.leftOpenBeforeCrash);
