@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --quick] [--clients N] [--runs N] [--deadline-s N] [--out file] [--scope shared|per-caller|per-session] [--heap-per-phase]`
+ * `npm run soak [-- --quick] [--clients N] [--runs N] [--deadline-s N] [--out file] [--scope shared|per-caller|per-session] [--heap-per-phase] [--fault-methods tools/call,...|all]`
  *
  * A bounded, loopback-only soak of the gateway as `npm run dev` serves it (`wrangler dev`, built
  * from this checkout, scratch persist dir, secrets via --var), through one preset over two
@@ -52,6 +52,7 @@ const { values: opts } = parseArgs({
     "deadline-s": { type: "string" },
     scope: { type: "string", default: "shared" },
     "heap-per-phase": { type: "boolean", default: false },
+    "fault-methods": { type: "string", default: "tools/call" },
     out: { type: "string", default: join(ROOT, "bench/results/soak-latest.json") },
   },
 });
@@ -91,7 +92,12 @@ const CLIENTS = Math.max(1, Number(opts.clients));
 /** The faulty upstream's timeoutMs, and how long its hangs last (well past it). */
 const FAULTY_TIMEOUT_MS = 300;
 const HANG_MS = 2_000;
-const FAULTS = { errorRate: 0.05, hangRate: 0.02, hangMs: HANG_MS };
+/** Which JSON-RPC methods the faults hit (--fault-methods, comma-separated): tools/call by default; `all` for every POST. */
+const FAULT_METHODS =
+  opts["fault-methods"] === "all"
+    ? ["initialize", "notifications/initialized", "tools/call", "tools/list", "ping", "notifications/cancelled"]
+    : String(opts["fault-methods"]).split(",");
+const FAULTS = { errorRate: 0.05, hangRate: 0.02, hangMs: HANG_MS, methods: FAULT_METHODS };
 const SLUG = "soak";
 /** A half-open breaker is probed after this long (src/policy/breaker.ts DEFAULT_BREAKER.cooldownMs), plus slack. */
 const BREAKER_SETTLE_MAX_MS = 35_000;

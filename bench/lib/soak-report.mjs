@@ -187,7 +187,7 @@ export function renderSoakMarkdown(doc) {
   out.push(`## mcpgate soak (${doc.mode}, ${doc.settings.clients} clients, ${doc.wallSeconds.toFixed(0)} s)`, "");
   out.push(
     `${doc.machine.cpus} × ${doc.machine.cpuModel}, Node ${doc.machine.node}, wrangler ${doc.versions.wrangler}, SDK ${doc.versions.sdk}; source ${doc.source.commit?.slice(0, 10) ?? "?"}${doc.source.dirty ? " + uncommitted changes" : ""}. ` +
-      `Gateway under \`wrangler dev\`; upstream \`faulty\` timeoutMs ${doc.settings.faultyTimeoutMs}, hangs ${doc.settings.hangMs} ms; session scope ${doc.settings.sessionScope}. ` +
+      `Gateway under \`wrangler dev\`; upstream \`faulty\` timeoutMs ${doc.settings.faultyTimeoutMs}, hangs ${doc.settings.hangMs} ms, faults on ${doc.settings.faults.methods?.join(", ") ?? "tools/call"}; session scope ${doc.settings.sessionScope}. ` +
       `Latency in ms seen by the clients; "stall" is a ping answered by the preset's Durable Object alone.`,
     "",
   );
