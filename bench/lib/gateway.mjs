@@ -52,7 +52,25 @@ export function readMigrationStatements(srcRoot) {
     );
 }
 
-const LIFTED_RATE_LIMIT = { requests: 1_000_000, windowSeconds: 1 };
+/**
+ * A caller of the gateway's REST API at `base`: `call(method, path, token, body?)` resolves with
+ * the parsed JSON reply and throws on a non-2xx status.
+ * @param {string} base gateway origin
+ */
+export function apiCaller(base) {
+  return async (/** @type {string} */ method, /** @type {string} */ path, /** @type {string} */ token, /** @type {unknown} */ body = undefined) => {
+    const res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`api: ${method} ${path} → ${res.status} ${text.slice(0, 300)}`);
+    return text ? JSON.parse(text) : null;
+  };
+}
+
+export const LIFTED_RATE_LIMIT = { requests: 1_000_000, windowSeconds: 1 };
 
 /** Fresh secrets for this run only. */
 export function benchSecrets() {
@@ -122,16 +140,7 @@ export async function startMiniflare({ srcRoot, scriptPath, naivePath, upstreamB
  * @param {number} [callers] how many signed-in callers to create for the scope rows
  */
 export async function seedGateway(base, adminToken, upstreamBase, catalogSizes, callers = 0) {
-  const call = async (/** @type {string} */ method, /** @type {string} */ path, /** @type {string} */ token, /** @type {unknown} */ body) => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`seed: ${method} ${path} → ${res.status} ${text.slice(0, 300)}`);
-    return text ? JSON.parse(text) : null;
-  };
+  const call = apiCaller(base);
   const handle = "bench";
   const { token } = await call("POST", "/users", adminToken, { handle });
   const servers = [

@@ -26,6 +26,16 @@ export function procStat(pid) {
   return { pid, ppid: Number(fields[1]), comm, cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ };
 }
 
+/** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), null once it is gone. @param {number} pid */
+export function rssBytes(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Every live process that descends from `root` (not `root` itself). @param {number} root */
 export function descendants(root) {
   /** @type {Map<number, number[]>} */

@@ -26,19 +26,23 @@ async function freePort() {
 }
 
 /**
- * @param {{ srcRoot: string, dir: string, persistDir: string, secrets: Record<string, string>, onStart?: (pid: number) => void }} o
- * @returns {Promise<{ url: string, pid: number, stop: () => Promise<void> }>}
+ * `port`/`inspectorPort`: listen there (a restart on the same persist dir keeps its URL, see
+ * bench/soak.mjs); free ports otherwise. `kill()` is a crash: SIGKILL to the whole process group.
+ * @param {{ srcRoot: string, dir: string, persistDir: string, secrets: Record<string, string>, onStart?: (pid: number) => void,
+ *   port?: number, inspectorPort?: number, migrate?: boolean }} o  migrate: false skips applying the D1 migrations (a restart on state that has them)
+ * @returns {Promise<{ url: string, pid: number, port: number, inspectorPort: number, stop: () => Promise<void>, kill: () => Promise<void> }>}
  */
-export async function startWranglerDev({ srcRoot, dir, persistDir, secrets, onStart }) {
+export async function startWranglerDev({ srcRoot, dir, persistDir, secrets, onStart, port: wantPort, inspectorPort: wantInspector, migrate = true }) {
   mkdirSync(dir, { recursive: true });
   const toml = readFileSync(join(srcRoot, "wrangler.toml"), "utf8")
     .replace(/^main\s*=\s*"([^"]+)"/m, (_, p) => `main = ${JSON.stringify(join(srcRoot, p))}`)
     .replace(/^migrations_dir\s*=\s*"([^"]+)"/m, (_, p) => `migrations_dir = ${JSON.stringify(join(srcRoot, p))}`);
   writeFileSync(join(dir, "wrangler.toml"), toml);
   const persist = persistDir;
-  await runWranglerCaptured(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: dir });
+  if (migrate) await runWranglerCaptured(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: dir });
 
-  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const port = wantPort ?? (await freePort());
+  const inspectorPort = wantInspector ?? (await freePort());
   const vars = Object.entries({ ...secrets, ALLOW_INSECURE_UPSTREAMS: "true" }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   const args = [
     "dev",
@@ -82,6 +86,15 @@ export async function startWranglerDev({ srcRoot, dir, persistDir, secrets, onSt
     } catch {} // workerd may outlive wrangler by a moment
   };
 
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {}
+    await exited;
+  };
+
   const url = `http://127.0.0.1:${port}`;
   const until = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < until) {
@@ -90,7 +103,7 @@ export async function startWranglerDev({ srcRoot, dir, persistDir, secrets, onSt
       (r) => r.ok,
       () => false,
     );
-    if (ok) return { url, pid, stop };
+    if (ok) return { url, pid, port, inspectorPort, stop, kill };
     await new Promise((r) => setTimeout(r, 250));
   }
   await stop();
