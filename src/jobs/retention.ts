@@ -113,6 +113,8 @@ export function retentionJobs(d1: D1Database, now: number, days: number): Bounde
       now - UNUSED_CLIENT_MS,
     ),
     clearSealedRefreshReplies(d1, now - SEALED_REPLY_MS),
+    // A session idle too long is refused at once (console/session-store.ts); its row goes here at its absolute end (≤ 7 days).
+    deleteJob(d1, "consoleSessions", "console_sessions", "expires_at <= ?", now),
     deleteJob(d1, "cimdFailures", "oauth_cimd_failures", "failed_at < ?", now - CIMD_FAILURE_MS),
     deleteJob(d1, "webhookDeliveries", "webhook_deliveries", "created_at < ?", now - Math.min(DELIVERY_RETENTION_DAYS, days) * 86_400_000),
     deleteJob(

@@ -3,7 +3,8 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { retentionJobs, runBounded } from "../../src/jobs/retention";
 import { HIST_COLUMNS, HOUR_MS, MINUTE_MS } from "../../src/usage/rollup";
-import { unique } from "../helpers";
+import { createSession } from "../../src/console/session-store";
+import { createUser, unique } from "../helpers";
 
 const DAY = 86_400_000;
 
@@ -82,6 +83,17 @@ describe("scheduled maintenance", () => {
     await insertEvent(owner, `${owner}-29`, now - 29 * DAY);
     await runCron(now, { RETENTION_DAYS: "30" });
     expect(await ids("SELECT id FROM events WHERE owner_id = ?", owner)).toEqual([`${owner}-29`]);
+  });
+
+  it("deletes console sessions past their absolute end and keeps live ones", async () => {
+    const now = Date.now();
+    const user = await createUser();
+    const old = await createSession(env.DB, user.id, now - 8 * DAY);
+    const live = await createSession(env.DB, user.id, now - DAY);
+    await runCron(now);
+    const left = await env.DB.prepare("SELECT id_hash FROM console_sessions WHERE user_id = ?").bind(user.id).all<{ id_hash: string }>();
+    expect(left.results.map((r) => r.id_hash)).toEqual([live.session.idHash]);
+    expect(old.session.idHash).not.toBe(live.session.idHash);
   });
 
   it("deletes in bounded batches: a run stops at its statement budget and the next one continues", async () => {
