@@ -18,7 +18,7 @@ a{color:var(--accent)}
 .skip:focus{left:.5rem}
 header.top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;justify-content:space-between;padding:.75rem 1.25rem;border-bottom:1px solid var(--line)}
 header.top .brand{font-weight:700;text-decoration:none;color:var(--fg)}
-header.top nav ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0;align-items:center}
+header.top nav ul{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;margin:0;padding:0;align-items:center}
 main{max-width:64rem;margin:0 auto;padding:1.25rem}
 h1{font-size:1.5rem;margin:.25rem 0 1rem}
 h2{font-size:1.15rem;margin:1.5rem 0 .5rem}

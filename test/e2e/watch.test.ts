@@ -11,11 +11,14 @@ import { assertAccessible, type E2eUser, gatewayApi, newUser, signIn, VIEWPORTS 
 
 const executablePath = inject("chromium");
 const base = executablePath ? inject("gatewayUrl") : "";
+const screenshots = executablePath ? inject("screenshots") : false;
 
-async function accessibleAtBothWidths(page: Page, label: string) {
+/** axe-core at both widths; with SCREENSHOTS=1, `shot` names the docs/screenshots/<shot>-<width>.png written. */
+async function accessibleAtBothWidths(page: Page, label: string, shot?: string) {
   for (const [name, size] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(size);
     await assertAccessible(page, `${label} (${name})`);
+    if (screenshots && shot) await page.screenshot({ path: `docs/screenshots/${shot}-${name}.png`, fullPage: true });
   }
   await page.setViewportSize(VIEWPORTS.desktop);
 }
@@ -57,7 +60,7 @@ describe.skipIf(!executablePath)("console Watch pages in Chromium", () => {
         .textContent(),
     ).toMatch(/alpha__echo.*4/);
     expect(await page.getByRole("img", { name: /Calls and errors per 15 minutes/ }).count()).toBe(1);
-    await accessibleAtBothWidths(page, "watch 24h");
+    await accessibleAtBothWidths(page, "watch 24h", "watch");
 
     const picker = page.getByRole("navigation", { name: "Time window" });
     await picker.getByRole("link", { name: "Last 7 days" }).click();
@@ -69,7 +72,7 @@ describe.skipIf(!executablePath)("console Watch pages in Chromium", () => {
     await page.getByRole("navigation", { name: "Watch" }).getByRole("link", { name: "Audit trail" }).click();
     await page.waitForURL(`${base}/console/presets/watched/events`);
     expect(await page.locator("#events tbody tr").count()).toBeGreaterThanOrEqual(2);
-    await accessibleAtBothWidths(page, "audit trail");
+    await accessibleAtBothWidths(page, "audit trail", "events");
     await page.getByLabel(/^Type/).fill("server.attached");
     await page.getByRole("button", { name: "Filter" }).click();
     await page.waitForURL(/type=server.attached/);
