@@ -1,9 +1,9 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { createSession } from "../../src/console/session-store";
 import worker from "../../src/index";
 import { retentionJobs, runBounded } from "../../src/jobs/retention";
 import { HIST_COLUMNS, HOUR_MS, MINUTE_MS } from "../../src/usage/rollup";
-import { createSession } from "../../src/console/session-store";
 import { createUser, unique } from "../helpers";
 
 const DAY = 86_400_000;
