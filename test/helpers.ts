@@ -202,11 +202,18 @@ export function conformancePreset(
   return givenPreset({ naming, newTools, servers: [{ name: "lib", url: upstreamUrl(upstream, scope), timeoutMs, tools: null, sessionScope }] });
 }
 
-/** Counters of a fixture upstream (initializes, requests by method, last headers). */
+/** Counters of a fixture upstream (initializes, requests by method, open sessions, DELETEs received, last headers). */
 export async function upstreamStats(
   name: string,
   scope?: string,
-): Promise<{ initializes: number; requests: Record<string, number>; sessions: number; notFound: number; lastHeaders: Record<string, string> | null }> {
+): Promise<{
+  initializes: number;
+  requests: Record<string, number>;
+  sessions: number;
+  notFound: number;
+  deletes: number;
+  lastHeaders: Record<string, string> | null;
+}> {
   const res = await fetch(`${env.UPSTREAM_BASE}/__stats/${name}${scope ? `?scope=${scope}` : ""}`);
   return res.json();
 }
@@ -219,4 +226,9 @@ export async function setUpstreamDown(name: string, scope: string, down: boolean
 /** Makes the fixture upstream forget its sessions, as a restarted server would. */
 export async function expireUpstreamSessions(name: string, scope: string): Promise<void> {
   await fetch(`${env.UPSTREAM_BASE}/__expire/${name}?scope=${scope}`, { method: "POST" });
+}
+
+/** Makes a scoped fixture upstream answer HTTP 500 to the next `count` POSTs on an existing session (the sessions stay open). */
+export async function failUpstreamRequests(name: string, scope: string, count = 1): Promise<void> {
+  await fetch(`${env.UPSTREAM_BASE}/__fail/${name}?scope=${scope}&count=${count}`, { method: "POST" });
 }

@@ -13,10 +13,13 @@
  * `GET /__stats/<name>?scope=<scope>` (the same `?scope=` works on `/__expire` and `/__reset`).
  *
  * Control endpoints (same port):
- *   GET  /__stats/<name>[?scope=s]   → { initializes, requests: {method: n}, sessions, notFound, lastHeaders }
+ *   GET  /__stats/<name>[?scope=s]   → { initializes, requests: {method: n}, sessions, notFound, deletes, lastHeaders }
+ *                                      (deletes: DELETE requests that named a session, known or not)
  *   POST /__reset[?scope=s]          → zero counters (open sessions stay open)
  *   POST /__expire/<name>[?scope=s]  → drop that server's sessions: old session ids now get 404
  *   POST /__down/<name>[?scope=s]    → answer 503 to everything (an outage) until POST /__up/<name>
+ *   POST /__fail/<name>?count=n[&scope=s]  → answer HTTP 500 to the next n POSTs on an existing session
+ *                                      (the session stays open: a server's own error, not a lost session)
  */
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
@@ -44,7 +47,7 @@ import { headerValue, listen, readBody, safeParse, sendJson, sendJsonRpcError } 
  * @typedef {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, url: URL) => boolean} ExtraRoute
  *   A route of the servers' own (e.g. a fixture's control endpoint), tried before a path that
  *   names no server gets 404: true when it took the request.
- * @typedef {{ initializes: number, requests: Record<string, number>, sessions: number, notFound: number, lastHeaders: Record<string, string | string[] | undefined> | null }} ServerStats
+ * @typedef {{ initializes: number, requests: Record<string, number>, sessions: number, notFound: number, deletes: number, lastHeaders: Record<string, string | string[] | undefined> | null }} ServerStats
  * @typedef {{ url: string, port: number, close(): Promise<void>, stats(name: string, scope?: string): ServerStats }} McpHost
  */
 
@@ -58,10 +61,12 @@ export const RESUMABLE_RETRY_MS = 50;
  * @returns {Promise<McpHost>}
  */
 export async function startMcpHost({ host = "127.0.0.1", port = 0, servers, routes }) {
-  /** @type {Map<string, { initializes: number, requests: Record<string, number>, notFound: number, lastHeaders: ServerStats['lastHeaders'] }>} */
+  /** @type {Map<string, { initializes: number, requests: Record<string, number>, notFound: number, deletes: number, lastHeaders: ServerStats['lastHeaders'] }>} */
   const counters = new Map();
   /** Servers (by scope/name key) currently answering 503, see /__down. */
   const down = new Set();
+  /** POSTs on an existing session still to answer with HTTP 500, by scope/name key (see /__fail). */
+  const failing = new Map();
   /** @type {Map<string, { key: string, transport: StreamableHTTPServerTransport, server: McpServer }>} */
   const sessions = new Map();
   /** @type {Set<import('node:net').Socket>} */
@@ -71,7 +76,7 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers, rout
   const countersFor = (/** @type {string} */ key) => {
     let c = counters.get(key);
     if (!c) {
-      c = { initializes: 0, requests: {}, notFound: 0, lastHeaders: null };
+      c = { initializes: 0, requests: {}, notFound: 0, deletes: 0, lastHeaders: null };
       counters.set(key, c);
     }
     return c;
@@ -82,7 +87,7 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers, rout
     const c = countersFor(key);
     let open = 0;
     for (const s of sessions.values()) if (s.key === key) open++;
-    return { initializes: c.initializes, requests: { ...c.requests }, sessions: open, notFound: c.notFound, lastHeaders: c.lastHeaders };
+    return { initializes: c.initializes, requests: { ...c.requests }, sessions: open, notFound: c.notFound, deletes: c.deletes, lastHeaders: c.lastHeaders };
   };
 
   /** Drops sessions matching `filter`; the map entry goes first so no request can reach a closing transport. */
@@ -123,7 +128,7 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers, rout
     }
     if (parts[0] === "__reset" && parts.length === 1 && req.method === "POST") {
       for (const [key, c] of counters) {
-        if (!scope || key.startsWith(`${scope}/`)) Object.assign(c, { initializes: 0, requests: {}, notFound: 0, lastHeaders: null });
+        if (!scope || key.startsWith(`${scope}/`)) Object.assign(c, { initializes: 0, requests: {}, notFound: 0, deletes: 0, lastHeaders: null });
       }
       return sendJson(res, 200, { ok: true });
     }
@@ -132,6 +137,10 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers, rout
       const key = keyOf(parts[1], scope);
       down.add(key);
       await dropSessions((k) => k === key);
+      return sendJson(res, 200, { ok: true });
+    }
+    if (parts[0] === "__fail" && parts.length === 2 && req.method === "POST") {
+      failing.set(keyOf(parts[1], scope), Number(url.searchParams.get("count") ?? "1"));
       return sendJson(res, 200, { ok: true });
     }
     if (parts[0] === "__up" && parts.length === 2 && req.method === "POST") {
@@ -171,6 +180,13 @@ export async function startMcpHost({ host = "127.0.0.1", port = 0, servers, rout
     // Only POSTs update lastHeaders: the GET stream opens asynchronously and DELETE comes last,
     // either would make "what headers did the tool call carry" racy to assert on.
     if (req.method === "POST") c.lastHeaders = { ...req.headers };
+    const named = headerValue(req.headers["mcp-session-id"]);
+    if (req.method === "DELETE" && named) c.deletes++;
+    const toFail = failing.get(key) ?? 0;
+    if (req.method === "POST" && named && toFail > 0) {
+      failing.set(key, toFail - 1);
+      return sendJsonRpcError(res, 500, -32603, "Internal server error (a test asked for it)");
+    }
 
     if (typeof spec === "object" && "raw" in spec) {
       countMethods(c, safeParse(rawBody), "(raw)");

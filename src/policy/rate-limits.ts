@@ -27,14 +27,12 @@ interface CounterStorage {
   delete(key: string): Promise<boolean>;
 }
 
-/** Changed counters reach storage this long after the first change. */
-const FLUSH_AFTER_MS = 1_000;
-
 /**
  * The preset's rate limits, counted exactly in its Durable Object (in memory, where every call of
- * the preset passes). Counters that changed are written to storage at most once a second, without
- * holding any response for the write, so limits survive the object being evicted and restarted;
- * writing each hit would cost O(limit) per call.
+ * the preset passes). Counters that changed are written to storage at the end of the turn that
+ * changed them (one write per changed key, however many hits it took in the turn), with confirmed
+ * writes: the output gate holds the reply until its hit is durable, so neither eviction nor a
+ * crash gives a caller back hits it used. A write costs O(hits in the window) for that key.
  */
 /** Whether a request needs its session's own window: an anonymous caller's (its address may change within the session). */
 function perSession(caller: string, sessionId: string | undefined): sessionId is string {
@@ -47,7 +45,7 @@ export class RateLimits {
   readonly #lastAudit = new Map<string, number>();
   /** Keys changed since the last flush, with the window to export them with. */
   readonly #dirty = new Map<string, number>();
-  #flushTimer: ReturnType<typeof setTimeout> | null = null;
+  #flushQueued = false;
 
   constructor(storage: CounterStorage) {
     this.#storage = storage;
@@ -101,8 +99,7 @@ export class RateLimits {
 
   /** Writes the counters that changed since the last flush. */
   flush(now = Date.now()): void {
-    if (this.#flushTimer) clearTimeout(this.#flushTimer);
-    this.#flushTimer = null;
+    this.#flushQueued = false;
     for (const [key, windowMs] of this.#dirty) {
       void this.#storage.put(key, this.#limiter.export(key, windowMs, now)).catch((e) => console.error("rate limit state not persisted", e));
     }
@@ -119,7 +116,10 @@ export class RateLimits {
     const { allowed, decisions } = this.#limiter.take(checks, now);
     if (allowed) {
       for (const c of checks) this.#dirty.set(c.key, c.limit.windowMs);
-      this.#flushTimer ??= setTimeout(() => this.flush(), FLUSH_AFTER_MS);
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(() => this.flush());
+      }
       return { allowed, headers: headersOf(tightest(decisions)) };
     }
     const i = decisions.findIndex((d) => !d.allowed);

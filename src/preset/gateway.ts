@@ -73,7 +73,8 @@ export class PresetGateway extends DurableObject<Bindings> {
       () => this.env.WEBHOOKS,
     );
     const alerts = new AlertDetectors(this.#audit, () => this.#config.current, kvSlice(ctx.storage, KV_PREFIX.unreachable));
-    this.#limits = new RateLimits(kvSlice(ctx.storage, KV_PREFIX.rateLimits));
+    // Confirmed writes: a reply waits for the hit it counted (see RateLimits).
+    this.#limits = new RateLimits(kvSlice(ctx.storage, KV_PREFIX.rateLimits, { allowUnconfirmed: false }));
     this.#breakers = new BreakerBoard(kvSlice(ctx.storage, KV_PREFIX.breakers), (serverId, state, lastError) =>
       this.#audit.breakerChanged(serverId, state, lastError),
     );

@@ -259,14 +259,43 @@ export interface ConnectOptions {
  */
 export const UPSTREAM_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
 
+/** How long ending a session waits for the upstream to answer its DELETE before closing anyway. */
+export const TERMINATE_WAIT_MS = 2_000;
+
+/**
+ * Ends a session the gateway lets go of: tells the upstream (DELETE with its Mcp-Session-Id, so it
+ * can free the session at once instead of keeping it until its own timeout), waiting at most
+ * `waitMs` for the answer, then closes the client. Never throws. Not for a session the upstream
+ * already lost (a 404): there is nothing left to end.
+ */
+export async function endUpstreamSession(client: Client, waitMs = TERMINATE_WAIT_MS): Promise<void> {
+  const transport = client.transport as StreamableHTTPClientTransport | undefined;
+  if (transport) await terminateWithin(transport, waitMs);
+  await client.close().catch(() => {});
+}
+
+/** Sends the transport's DELETE, if it holds a session, waiting at most `waitMs` for the answer. */
+async function terminateWithin(transport: StreamableHTTPClientTransport, waitMs: number): Promise<void> {
+  if (!transport.sessionId) return;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const waited = new Promise((r) => {
+    timer = setTimeout(r, waitMs);
+  });
+  await Promise.race([transport.terminateSession().catch(() => {}), waited]);
+  if (timer !== null) clearTimeout(timer);
+}
+
 /** Opens an initialized MCP client session with the upstream (one initialize handshake). */
 export async function connectUpstream(server: UpstreamServer, opts: ConnectOptions): Promise<Client> {
   const client = new Client({ name: GATEWAY_NAME, version: GATEWAY_VERSION }, { capabilities: opts.capabilities ?? UPSTREAM_CLIENT_CAPABILITIES });
-  const transport = new StreamableHTTPClientTransport(new URL(server.url), {
-    fetch: guardedFetch(server, opts.allowInsecure, opts.fetch),
-    requestInit: { headers: server.headers },
-    reconnectionOptions: { initialReconnectionDelay: 1_000, maxReconnectionDelay: 30_000, reconnectionDelayGrowFactor: 2, maxRetries: 2 },
-  });
+  const transportOf = (sessionId?: string) =>
+    new StreamableHTTPClientTransport(new URL(server.url), {
+      fetch: guardedFetch(server, opts.allowInsecure, opts.fetch),
+      requestInit: { headers: server.headers },
+      reconnectionOptions: { initialReconnectionDelay: 1_000, maxReconnectionDelay: 30_000, reconnectionDelayGrowFactor: 2, maxRetries: 2 },
+      sessionId,
+    });
+  const transport = transportOf();
   if (opts.onToolsChanged) {
     const notify = opts.onToolsChanged;
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => notify());
@@ -302,6 +331,16 @@ export async function connectUpstream(server: UpstreamServer, opts: ConnectOptio
     await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
   } catch (e) {
     await client.close().catch(() => {});
+    // The upstream may have opened a session before the handshake failed (at notifications/initialized).
+    // The SDK closed the client (which aborts its transport's requests): the DELETE goes on a transport of its own.
+    const sessionId = transport.sessionId;
+    if (sessionId) {
+      const ending = transportOf(sessionId);
+      if (transport.protocolVersion) ending.setProtocolVersion(transport.protocolVersion);
+      await ending.start();
+      await terminateWithin(ending, TERMINATE_WAIT_MS);
+      await ending.close().catch(() => {});
+    }
     throw classifyFailure(server, e, CONNECT_TIMEOUT_MS);
   }
   return client;
@@ -361,7 +400,7 @@ export async function fetchUpstreamTools(server: UpstreamServer, opts: ConnectOp
   try {
     return await listUpstreamTools(server, client);
   } finally {
-    await client.close().catch(() => {});
+    await endUpstreamSession(client);
   }
 }
 
@@ -431,6 +470,6 @@ export async function pingUpstream(server: UpstreamServer, opts: ConnectOptions,
   } catch (e) {
     return { ok: false, connectMs: connected - started, latencyMs: null, failure: classifyFailure(server, e, CONNECT_TIMEOUT_MS) };
   } finally {
-    await client.close().catch(() => {});
+    await endUpstreamSession(client);
   }
 }

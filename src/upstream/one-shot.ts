@@ -7,6 +7,7 @@ import {
   CONNECT_TIMEOUT_MS,
   type ConnectOptions,
   connectUpstream,
+  endUpstreamSession,
   type Item,
   type ItemKind,
   listUpstreamItems,
@@ -68,7 +69,7 @@ async function itemsInEra(server: UpstreamServer, opts: ConnectOptions): Promise
     try {
       for (const kind of ITEM_KINDS) out[kind] = await listUpstreamItems(server, client, kind);
     } finally {
-      await client.close().catch(() => {});
+      await endUpstreamSession(client);
     }
     return out;
   }

@@ -3,7 +3,6 @@
  * breaker per upstream.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { RpcCode } from "../mcp/jsonrpc";
 import { META } from "../mcp/protocol";
@@ -15,6 +14,7 @@ import {
   CONNECT_TIMEOUT_MS,
   classifyFailure,
   connectUpstream,
+  endUpstreamSession,
   type Item,
   type ItemKind,
   listUpstreamItems,
@@ -268,7 +268,7 @@ export class UpstreamPool {
       const startedTask = typeof result?.task === "object" && result.task !== null;
       if (caller && !startedTask && !outlivesRequest(server.sessionScope, caller, this.#ownCredentials(server))) {
         const conn = this.#conns.get(connId(server, this.sessionKeyOf(server, caller)));
-        if (conn && conn.active.length === 0) this.#drop(conn, true);
+        if (conn && conn.active.length === 0) this.#drop(conn);
       }
     }
   }
@@ -310,8 +310,13 @@ export class UpstreamPool {
           // Tell the upstream to stop working on it (the HTTP request is already aborted).
           const reason = failure.kind === "timeout" ? `no answer within ${timeoutMs} ms` : "cancelled by the client";
           client.notification({ method: "notifications/cancelled", params: { requestId: id, reason } }).catch(() => {});
-        } else if (failure instanceof UpstreamFailure) this.#drop(conn, failure.kind !== "session_lost");
-        if (failure instanceof UpstreamFailure && failure.kind === "session_lost" && attempt === 0) continue;
+        } else if (failure instanceof UpstreamFailure && failure.kind === "session_lost") {
+          // Only a 404 says the session is gone (the spec's rule): it is opened again, with no
+          // DELETE (nothing is left to end). Any other failure (an HTTP 500, a bad reply, a dropped
+          // connection) keeps the session, which the calls in flight on it still use.
+          this.#drop(conn, true);
+          if (attempt === 0) continue;
+        }
         throw failure;
       } finally {
         conn.active.splice(conn.active.indexOf(running), 1);
@@ -744,7 +749,7 @@ export class UpstreamPool {
    * Returns whether any remain open.
    */
   closeIfIdle(now: number, idleMs: number): boolean {
-    for (const conn of [...this.#conns.values()]) if (conn.active.length === 0 && now - conn.lastUsed >= idleMs) this.#drop(conn, true);
+    for (const conn of [...this.#conns.values()]) if (conn.active.length === 0 && now - conn.lastUsed >= idleMs) this.#drop(conn);
     if (now - this.#lastUsed >= idleMs) for (const id of [...this.#listens.keys()]) this.#stopListening(id);
     return this.connected;
   }
@@ -753,14 +758,14 @@ export class UpstreamPool {
   forgetCaller(serverId: string, userId: string): void {
     this.#identities.delete(`${serverId}|${userId}`);
     for (const conn of [...this.#conns.values()]) {
-      if (conn.serverId === serverId && conn.caller.userId === userId && !isGatewayCaller(conn.caller)) this.#drop(conn, true);
+      if (conn.serverId === serverId && conn.caller.userId === userId && !isGatewayCaller(conn.caller)) this.#drop(conn);
     }
   }
 
   /** A downstream session ended: the upstream sessions that were its own end too (DELETE). */
   endSession(sessionId: string): void {
     const own = `session:${sessionId}|`;
-    for (const conn of [...this.#conns.values()]) if (conn.key.startsWith(own)) this.#drop(conn, true);
+    for (const conn of [...this.#conns.values()]) if (conn.key.startsWith(own)) this.#drop(conn);
   }
 
   /** How many upstream sessions are open (or opening), by server id. */
@@ -802,7 +807,7 @@ export class UpstreamPool {
   /** Opens a new upstream session for the caller (see #connection). */
   async #open(server: PresetServer, caller: UpstreamCaller, key: string, id: string, existing: Connection | undefined): Promise<Connection> {
     const now = Date.now();
-    if (existing) this.#drop(existing, true);
+    if (existing) this.#drop(existing);
     this.#makeRoom(server);
     // Registered before anything is awaited, so concurrent requests of the caller share one session.
     const headers = { ...server.headers };
@@ -877,7 +882,7 @@ export class UpstreamPool {
     if (this.#conns.size < this.#maxSessions) return;
     for (const conn of this.#conns.values()) {
       if (conn.active.length === 0) {
-        this.#drop(conn, true);
+        this.#drop(conn);
         return;
       }
     }
@@ -944,21 +949,17 @@ export class UpstreamPool {
     return identity ? { ...server, headers: { ...server.headers, ...identity.headers } } : server;
   }
 
-  /** Closes an upstream session; `end` also tells the upstream (DELETE), unless it already lost the session. */
-  #drop(conn: Connection, end = false): void {
+  /**
+   * Lets go of an upstream session. One the gateway abandons (idle, evicted, its preset changed,
+   * its caller gone) is ended upstream too (DELETE, bounded, in the background); one the upstream
+   * already `lost` (it answered 404) is only forgotten.
+   */
+  #drop(conn: Connection, lost = false): void {
     if (this.#conns.get(conn.id) === conn) this.#conns.delete(conn.id);
     // Its own lists go with it (a profile's canonical tool list stays).
     this.#tools.delete(conn.id);
     for (const kind of ["prompts", "resources", "resourceTemplates"]) this.#items.delete(`${conn.id}|${kind}`);
-    conn.client
-      .then(async (c) => {
-        const transport = c.transport as StreamableHTTPClientTransport | undefined;
-        if (end && transport?.sessionId) {
-          await Promise.race([transport.terminateSession().catch(() => {}), new Promise((r) => setTimeout(r, TERMINATE_WAIT_MS))]);
-        }
-        await c.close();
-      })
-      .catch(() => {});
+    conn.client.then((c) => (lost ? c.close() : endUpstreamSession(c))).catch(() => {});
   }
 
   #dropServer(serverId: string): void {
@@ -1105,9 +1106,6 @@ export class UpstreamPool {
     }
   }
 }
-
-/** How long closing an upstream session waits for the upstream to acknowledge its DELETE. */
-const TERMINATE_WAIT_MS = 2_000;
 
 const connId = (server: PresetServer, key: string) => `${server.id}|${key}`;
 /** A tool list's key: the server and the capability profile it was listed for. */

@@ -12,12 +12,6 @@ import { COUNT_COLUMNS, MINUTE_MS, mergeAssignments, mergeCounts, mergeUpsertSql
 
 /** Pending rollups are sent to D1 this long after the first of them was recorded. */
 export const USAGE_FLUSH_DELAY_MS = 60_000;
-/**
- * Buffered calls reach storage this long after the first of them: one SQLite write per rollup key
- * per second, instead of one per call (which measured as ~10% of the isolate's time at c=32).
- * An evicted object runs the timer first; only a crash can lose the last second of counts.
- */
-const PERSIST_DELAY_MS = 1_000;
 /** After a failed flush, try again this much later. */
 const FLUSH_RETRY_MS = 60_000;
 /**
@@ -58,9 +52,10 @@ export interface CallLogSetting {
  * Usage recording of one preset's Durable Object. Each tools/call becomes an Analytics Engine
  * data point, one increment of its minute's rollup, and (when the preset asks) a call-log row.
  *
- * Rollups are counted in memory, written to the object's SQLite storage within a second (one
- * write per rollup key, however many calls it had; never before a reply, which would hold the
- * reply until the write is durable), and flushed to D1 by the object's alarm. A flush claims rows under a fresh flush id and sends them in one D1 batch with a
+ * Rollups are written to the object's SQLite storage in the same turn of the event loop as the
+ * call they count (one upsert per changed rollup key, however many calls of that key completed in
+ * the turn), so the object's output gate holds the reply until its count is durable: a crash
+ * cannot lose a call the client saw answered. They are flushed to D1 by the object's alarm. A flush claims rows under a fresh flush id and sends them in one D1 batch with a
  * `usage_flushes` row of that id: a retry of a batch D1 had already committed fails on that
  * primary key and changes nothing, so every call is counted exactly once. Local rows are deleted
  * only after D1 has them.
@@ -70,9 +65,9 @@ export class UsageRecorder {
   readonly #deps: UsageDeps;
   readonly #upsertPending: string;
   #flushDueAt: number | null = null;
-  /** Calls not yet written to storage, by rollup key; written by the persist timer. */
+  /** Calls of this turn not yet written to storage, by rollup key; written by a microtask at the end of the turn. */
   readonly #buffer = new Map<string, { key: RollupKey; counts: RollupCounts }>();
-  #persistTimer: ReturnType<typeof setTimeout> | null = null;
+  #persistQueued = false;
 
   constructor(sql: SqlStorage, deps: UsageDeps) {
     this.#sql = sql;
@@ -94,7 +89,10 @@ export class UsageRecorder {
       const buffered = this.#buffer.get(id);
       if (buffered) mergeCounts(buffered.counts, counts);
       else this.#buffer.set(id, { key, counts });
-      this.#persistTimer ??= setTimeout(() => this.#persist(), PERSIST_DELAY_MS);
+      if (!this.#persistQueued) {
+        this.#persistQueued = true;
+        queueMicrotask(() => this.#persist());
+      }
       if (this.#flushDueAt === null) this.#scheduleFlush(r.at + USAGE_FLUSH_DELAY_MS);
     } catch (e) {
       console.error("usage rollup not recorded", e);
@@ -110,8 +108,7 @@ export class UsageRecorder {
 
   /** Writes buffered calls into the pending rollups in storage. */
   #persist(): void {
-    if (this.#persistTimer !== null) clearTimeout(this.#persistTimer);
-    this.#persistTimer = null;
+    this.#persistQueued = false;
     try {
       for (const [id, { key, counts }] of this.#buffer) {
         this.#sql.exec(this.#upsertPending, OPEN, key.presetId, key.bucketStart, key.tool, key.upstream, key.caller, ...counts);
