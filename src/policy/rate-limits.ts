@@ -20,19 +20,49 @@ export interface LimitOutcome {
   audit?: boolean;
 }
 
-/** Where counters are kept: a KV slice of the object's storage (preset/storage.ts). */
-interface CounterStorage {
-  readonly stored: ReadonlyMap<string, unknown>;
-  put(key: string, value: unknown): Promise<void>;
-  delete(key: string): Promise<boolean>;
+/**
+ * Where hits are kept: one row per hit (table `rate_hits`, preset/storage.ts). Writes are
+ * synchronous SQLite writes, so the Durable Object's output gate holds a reply until the hit it
+ * counted is durable: neither eviction nor a crash gives a caller back budget it used.
+ */
+export interface HitStore {
+  /** Every stored hit by key, at object start. */
+  load(): Iterable<[key: string, hits: number[]]>;
+  append(key: string, at: number): void;
+  /** Deletes the key's hits at or before `upTo`. */
+  trim(key: string, upTo: number): void;
+  drop(key: string): void;
+}
+
+/** Hits older than their window are deleted from storage at most this often per key (memory prunes itself on each check). */
+const TRIM_EVERY_MS = 1_000;
+
+/** The HitStore of a preset's object: the `rate_hits` table. */
+export function sqlHitStore(sql: SqlStorage): HitStore {
+  return {
+    *load() {
+      let key: string | undefined;
+      let hits: number[] = [];
+      for (const row of sql.exec<{ key: string; at: number }>("SELECT key, at FROM rate_hits ORDER BY key, at")) {
+        if (row.key !== key) {
+          if (key !== undefined) yield [key, hits];
+          key = row.key;
+          hits = [];
+        }
+        hits.push(row.at);
+      }
+      if (key !== undefined) yield [key, hits];
+    },
+    append: (key, at) => void sql.exec("INSERT INTO rate_hits (key, at) VALUES (?, ?)", key, at),
+    trim: (key, upTo) => void sql.exec("DELETE FROM rate_hits WHERE key = ? AND at <= ?", key, upTo),
+    drop: (key) => void sql.exec("DELETE FROM rate_hits WHERE key = ?", key),
+  };
 }
 
 /**
  * The preset's rate limits, counted exactly in its Durable Object (in memory, where every call of
- * the preset passes). Counters that changed are written to storage at the end of the turn that
- * changed them (one write per changed key, however many hits it took in the turn), with confirmed
- * writes: the output gate holds the reply until its hit is durable, so neither eviction nor a
- * crash gives a caller back hits it used. A write costs O(hits in the window) for that key.
+ * the preset passes), each hit appended to storage as it is counted (O(1) per call, whatever the
+ * window holds) and old ones trimmed about once a second per key.
  */
 /** Whether a request needs its session's own window: an anonymous caller's (its address may change within the session). */
 function perSession(caller: string, sessionId: string | undefined): sessionId is string {
@@ -40,18 +70,25 @@ function perSession(caller: string, sessionId: string | undefined): sessionId is
 }
 
 export class RateLimits {
-  readonly #limiter = new SlidingWindowLimiter();
-  readonly #storage: CounterStorage;
+  readonly #hits = new SlidingWindowLimiter();
+  readonly #store: HitStore;
   readonly #lastAudit = new Map<string, number>();
-  /** Keys changed since the last flush, with the window to export them with. */
-  readonly #dirty = new Map<string, number>();
-  #flushQueued = false;
+  /** When each key's stored hits were last trimmed to its window. */
+  readonly #trimmedAt = new Map<string, number>();
 
-  constructor(storage: CounterStorage) {
-    this.#storage = storage;
-    for (const [key, hits] of storage.stored) {
-      if (Array.isArray(hits)) this.#limiter.import(key, hits as number[]);
+  #loaded = false;
+
+  constructor(store: HitStore) {
+    this.#store = store;
+  }
+
+  /** The stored hits, read at first use (the object migrates its storage after its constructor). */
+  get #limiter(): SlidingWindowLimiter {
+    if (!this.#loaded) {
+      this.#loaded = true;
+      for (const [key, hits] of this.#store.load()) this.#hits.import(key, hits);
     }
+    return this.#hits;
   }
 
   /**
@@ -85,9 +122,9 @@ export class RateLimits {
   /** The session ended: its own counters go (its caller's stay), so ended sessions leave nothing behind. */
   forgetSession(sessionId: string): void {
     for (const key of [`calls|session:${sessionId}`, `control|session:${sessionId}`]) {
-      this.#dirty.delete(key);
       this.#lastAudit.delete(key);
-      if (this.#limiter.forget(key)) void this.#storage.delete(key).catch(() => {});
+      this.#trimmedAt.delete(key);
+      if (this.#limiter.forget(key)) this.#store.drop(key);
     }
   }
 
@@ -97,28 +134,24 @@ export class RateLimits {
     return headersOf(this.#limiter.peek({ key: `control|${caller}`, limit: toMs(limit) }, now));
   }
 
-  /** Writes the counters that changed since the last flush. */
-  flush(now = Date.now()): void {
-    this.#flushQueued = false;
-    for (const [key, windowMs] of this.#dirty) {
-      void this.#storage.put(key, this.#limiter.export(key, windowMs, now)).catch((e) => console.error("rate limit state not persisted", e));
-    }
-    this.#dirty.clear();
-  }
-
   /** Drops counters idle for longer than any window, in memory and storage. */
   prune(now: number): void {
-    for (const key of this.#limiter.prune(86_400_000, now)) void this.#storage.delete(key).catch(() => {});
+    for (const key of this.#limiter.prune(86_400_000, now)) {
+      this.#store.drop(key);
+      this.#trimmedAt.delete(key);
+    }
     for (const [key, at] of this.#lastAudit) if (now - at > 86_400_000) this.#lastAudit.delete(key);
   }
 
   #take(checks: LimitCheck[], now: number, describe: (i: number) => string): LimitOutcome {
     const { allowed, decisions } = this.#limiter.take(checks, now);
     if (allowed) {
-      for (const c of checks) this.#dirty.set(c.key, c.limit.windowMs);
-      if (!this.#flushQueued) {
-        this.#flushQueued = true;
-        queueMicrotask(() => this.flush());
+      for (const c of checks) {
+        this.#store.append(c.key, now);
+        if (now - (this.#trimmedAt.get(c.key) ?? 0) >= TRIM_EVERY_MS) {
+          this.#store.trim(c.key, now - c.limit.windowMs);
+          this.#trimmedAt.set(c.key, now);
+        }
       }
       return { allowed, headers: headersOf(tightest(decisions)) };
     }

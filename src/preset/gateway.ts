@@ -19,7 +19,7 @@ import type { McpCall, McpReply, PresetRef } from "../mcp/contract";
 import { type ItemPick, PinBoard, type PinEvent } from "../pinning/pin-board";
 import { BreakerBoard, type UpstreamHealth } from "../policy/breaker-board";
 import { callerKey } from "../policy/caller-key";
-import { RateLimits } from "../policy/rate-limits";
+import { RateLimits, sqlHitStore } from "../policy/rate-limits";
 import type { Bindings } from "../shared/bindings";
 import { AskRefused, SessionStreams } from "../streaming/session-streams";
 import { CatalogAudit } from "../tools/catalog-audit";
@@ -73,8 +73,8 @@ export class PresetGateway extends DurableObject<Bindings> {
       () => this.env.WEBHOOKS,
     );
     const alerts = new AlertDetectors(this.#audit, () => this.#config.current, kvSlice(ctx.storage, KV_PREFIX.unreachable));
-    // Confirmed writes: a reply waits for the hit it counted (see RateLimits).
-    this.#limits = new RateLimits(kvSlice(ctx.storage, KV_PREFIX.rateLimits, { allowUnconfirmed: false }));
+    // Hits are SQLite rows written as they are counted: a reply waits for the hit it counted (see RateLimits).
+    this.#limits = new RateLimits(sqlHitStore(sql));
     this.#breakers = new BreakerBoard(kvSlice(ctx.storage, KV_PREFIX.breakers), (serverId, state, lastError) =>
       this.#audit.breakerChanged(serverId, state, lastError),
     );

@@ -5,7 +5,7 @@
  * anything (`openStorage`, inside `blockConcurrencyWhile`); the modules that use a table assume it
  * exists with the latest layout and never create or alter one themselves.
  *
- * SQLite tables (schema version 5; `storage_version` holds the version):
+ * SQLite tables (schema version 6; `storage_version` holds the version):
  *
  * | table (indexes)                      | what a row is                                                                 | used by                      |
  * | ------------------------------------ | ----------------------------------------------------------------------------- | ---------------------------- |
@@ -21,12 +21,13 @@
  * | `item_pins`                          | the pinned definition (and its hash) of a server's tool, prompt or template  | pinning/pin-board.ts         |
  * | `item_held`                          | an item held for the owner's review: the new definition, its diff, rejected?  | pinning/pin-board.ts         |
  * | `pin_baselines`                      | the selection a server's pins of one kind were taken under                    | pinning/pin-board.ts         |
+ * | `rate_hits` (`rate_hits_key_at`)     | one hit of a sliding rate-limit window `<scope>|<caller>` (`<caller>` may be `session:<id>`: deleted with the session) | policy/rate-limits.ts |
  *
  * KV (`ctx.storage`, one key per item; the owning module sees its keys without the prefix):
  *
  * | prefix           | value                                              | used by                  |
  * | ---------------- | -------------------------------------------------- | ------------------------ |
- * | `rl:<scope>|<caller>` | hit times of one sliding rate-limit window (`<caller>` may be `session:<id>`: per-session budgets, deleted with the session) | policy/rate-limits.ts |
+ * | `rl:<scope>|<caller>` | (before version 6) hit times of one rate-limit window; moved to `rate_hits` | storage.ts |
  * | `br:<server id>` | a circuit breaker's snapshot                       | policy/breaker-board.ts  |
  * | `rg:<grant id>`  | a revoked OAuth grant: until when to refuse it     | preset/admission.ts      |
  * | `ur:<server id>` | an upstream announced unreachable (upstream.unreachable): since when | preset/alert-detectors.ts |
@@ -61,7 +62,7 @@ const COUNT_COLUMNS_V1 = [
 ];
 
 /** MIGRATIONS[n] brings version n to n + 1. */
-const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
+const MIGRATIONS: readonly ((sql: SqlStorage, storage: DurableObjectStorage) => void)[] = [
   // 0 → 1: the layout every module created for itself before storage was versioned. IF NOT EXISTS,
   // so an object of that release keeps its tables and rows, and a new object gets them.
   (sql) => {
@@ -125,6 +126,16 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
       preset_id TEXT NOT NULL, server_id TEXT NOT NULL, kind TEXT NOT NULL, selection TEXT NOT NULL, taken_at INTEGER NOT NULL,
       PRIMARY KEY (preset_id, server_id, kind))`);
   },
+  // 5 → 6: rate-limit hits move from one KV value per window (rewritten whole on each write, and
+  // over the 128 KiB value limit past ~16,000 hits) to one row per hit, appended as calls are made.
+  (sql, storage) => {
+    sql.exec("CREATE TABLE IF NOT EXISTS rate_hits (key TEXT NOT NULL, at INTEGER NOT NULL)");
+    sql.exec("CREATE INDEX IF NOT EXISTS rate_hits_key_at ON rate_hits(key, at)");
+    for (const [key, hits] of storage.kv.list({ prefix: "rl:" })) {
+      if (Array.isArray(hits)) for (const at of hits) if (Number.isFinite(at)) sql.exec("INSERT INTO rate_hits (key, at) VALUES (?, ?)", key.slice(3), at);
+      storage.kv.delete(key);
+    }
+  },
 ];
 
 /** The schema version this release writes. */
@@ -152,7 +163,7 @@ export function openStorage(storage: DurableObjectStorage): StorageOpened {
   }
   for (let v = from; v < STORAGE_VERSION; v++) {
     storage.transactionSync(() => {
-      MIGRATIONS[v]!(sql);
+      MIGRATIONS[v]!(sql, storage);
       sql.exec("DELETE FROM storage_version");
       sql.exec("INSERT INTO storage_version (version) VALUES (?)", v + 1);
     });
@@ -166,7 +177,7 @@ export function storageVersion(sql: SqlStorage): number {
 }
 
 /** KV prefixes, one per owner (see the table above). */
-export const KV_PREFIX = { rateLimits: "rl:", breakers: "br:", revokedGrants: "rg:", unreachable: "ur:" } as const;
+export const KV_PREFIX = { breakers: "br:", revokedGrants: "rg:", unreachable: "ur:" } as const;
 
 /**
  * The KV keys of one owner, under its prefix: what was stored when the object started, and writes

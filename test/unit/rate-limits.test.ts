@@ -1,7 +1,31 @@
 import { describe, expect, it } from "vitest";
-import { RateLimits } from "../../src/policy/rate-limits";
+import { type HitStore, RateLimits } from "../../src/policy/rate-limits";
 
-const storage = () => ({ stored: new Map<string, unknown>(), put: async () => {}, delete: async () => true });
+/** A HitStore in memory that logs what RateLimits asked of it. */
+function memoryStore(initial: [string, number[]][] = []) {
+  const rows = new Map(initial.map(([k, v]) => [k, [...v]]));
+  const log: string[] = [];
+  const store: HitStore = {
+    load: () => [...rows].map(([k, v]) => [k, [...v]] as [string, number[]]),
+    append: (key, at) => {
+      log.push(`append ${key} ${at}`);
+      rows.set(key, [...(rows.get(key) ?? []), at]);
+    },
+    trim: (key, upTo) => {
+      log.push(`trim ${key} ${upTo}`);
+      rows.set(
+        key,
+        (rows.get(key) ?? []).filter((h) => h > upTo),
+      );
+    },
+    drop: (key) => {
+      log.push(`drop ${key}`);
+      rows.delete(key);
+    },
+  };
+  return { store, rows, log };
+}
+const storage = () => memoryStore().store;
 const LIMIT = { requests: 2, windowSeconds: 60 };
 
 describe("RateLimits per session", () => {
@@ -27,14 +51,37 @@ describe("RateLimits per session", () => {
 
 describe("RateLimits.forgetSession", () => {
   it("drops an ended session's counters, in memory and storage, and keeps its caller's", () => {
-    const deleted: string[] = [];
-    const limits = new RateLimits({ stored: new Map(), put: async () => {}, delete: async (key: string) => deleted.push(key) > 0 });
+    const { store, log } = memoryStore();
+    const limits = new RateLimits(store);
     expect(limits.takeCall("ip:a", "t", LIMIT, undefined, 0, "s1").allowed).toBe(true);
     expect(limits.takeCall("ip:a", "t", LIMIT, undefined, 0, "s1").allowed).toBe(true);
     limits.forgetSession("s1");
-    expect(deleted).toEqual(["calls|session:s1"]);
+    expect(log.filter((l) => l.startsWith("drop"))).toEqual(["drop calls|session:s1"]);
     // The caller's budget is still spent.
     expect(limits.takeCall("ip:a", "t", LIMIT, undefined, 0, "s2").allowed).toBe(false);
     expect(limits.takeCall("ip:b", "t", LIMIT, undefined, 0, "s1").allowed).toBe(true);
+  });
+});
+
+describe("RateLimits storage", () => {
+  it("appends one row per counted hit (nothing for a refusal), trims each key at most once a second, and starts from what is stored", () => {
+    const { store, rows, log } = memoryStore();
+    const limits = new RateLimits(store);
+    const limit = { requests: 3, windowSeconds: 60 };
+    expect(limits.takeCall("user:a", "t", limit, undefined, 1_000).allowed).toBe(true);
+    expect(limits.takeCall("user:a", "t", limit, undefined, 1_500).allowed).toBe(true);
+    expect(limits.takeCall("user:a", "t", limit, undefined, 2_000).allowed).toBe(true);
+    expect(limits.takeCall("user:a", "t", limit, undefined, 2_100).allowed).toBe(false);
+    expect(log).toEqual([
+      "append calls|user:a 1000",
+      "trim calls|user:a -59000",
+      "append calls|user:a 1500",
+      "append calls|user:a 2000",
+      "trim calls|user:a -58000",
+    ]);
+    // A new object on the same storage (a restart or a crash) still refuses the fourth call.
+    const restarted = new RateLimits(memoryStore([...rows]).store);
+    expect(restarted.takeCall("user:a", "t", limit, undefined, 2_200).allowed).toBe(false);
+    expect(restarted.takeCall("user:a", "t", limit, undefined, 61_001).allowed).toBe(true);
   });
 });
