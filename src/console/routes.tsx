@@ -9,7 +9,7 @@
  * /console/presets/:slug/servers/:name/detach (confirm, detach); GET /console/assets/console.<version>.{css,js};
  * the management pages mounted from manage-servers.tsx (/console/servers…), manage-tokens.tsx
  * (/console/tokens…), manage-preset.tsx (/console/presets/:slug/{settings,delete,members,grants,clone,export})
- * and manage-transfer.tsx (/console/import, /console/fork).
+ * manage-transfer.tsx (/console/import, /console/fork) and public-preset.tsx (/console/p/:handle/:slug).
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
@@ -44,6 +44,7 @@ import { mountServerPages } from "./manage-servers";
 import { mountTokenPages } from "./manage-tokens";
 import { MAX_IMPORT_FORM_BYTES, mountTransferPages } from "./manage-transfer";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
+import { mountPublicPresetPages } from "./public-preset";
 import { mountServerStatusPages } from "./server-status";
 import { ABSOLUTE_TTL_MS, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
 import { mountWatchPages } from "./watch";
@@ -378,6 +379,7 @@ export function buildConsole(): Hono<AppEnv> {
   mountWatchPages(pages, kit);
   mountServerStatusPages(pages, kit);
   mountDriftPages(pages, kit);
+  mountPublicPresetPages(pages, kit);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }
