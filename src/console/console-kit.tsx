@@ -15,7 +15,7 @@ import type { ConsoleSession } from "./session-store";
 export type ConsoleEnv = AppEnv & { Variables: AppEnv["Variables"] & { session: ConsoleSession; handle: string } };
 export type ConsoleContext = Context<ConsoleEnv>;
 export type ConsolePages = Hono<ConsoleEnv>;
-export type PageStatus = 200 | 400 | 403 | 404 | 409 | 502 | 504;
+export type PageStatus = 200 | 400 | 403 | 404 | 409 | 413 | 502 | 504;
 
 /** The helpers routes.tsx owns and lends to the page modules it mounts. */
 export interface ConsoleKit {

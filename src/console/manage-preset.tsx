@@ -52,6 +52,8 @@ function settingsValues(p: PresetRow): Values {
     toolNaming: p.toolNaming,
     pinning: p.pinning,
     newTools: p.newTools,
+    auditCalls: p.auditCalls ? "on" : "",
+    auditArguments: p.auditArguments ? "on" : "",
   };
 }
 
@@ -123,6 +125,29 @@ export function SettingsPage(props: SettingsProps) {
         <Field id="newTools" label="New tools" hint="With pinning on: hold new tools for review, or expose them." errors={props.errors}>
           {(a) => <Select attrs={a} value={v.newTools ?? ""} options={["hold", "expose"]} />}
         </Field>
+        <fieldset id="audit">
+          <legend>Call log</legend>
+          <input type="hidden" name="audit" value="1" />
+          <p>
+            <input type="checkbox" id="auditCalls" name="auditCalls" checked={v.auditCalls === "on"} aria-describedby="auditCalls-hint" />
+            <label for="auditCalls" class="inline">
+              Log every tool call
+            </label>
+            <span class="hint" id="auditCalls-hint">
+              Who called which tool, when, the outcome, the latency and the arguments' SHA-256 (Watch, call log).
+            </span>
+          </p>
+          <p>
+            <input type="checkbox" id="auditArguments" name="auditArguments" checked={v.auditArguments === "on"} aria-describedby="auditArguments-hint" />
+            <label for="auditArguments" class="inline">
+              Also log the arguments
+            </label>
+            <span class="hint" id="auditArguments-hint">
+              Cut to 8192 characters; only with the call log on. Arguments may contain secrets.
+            </span>
+          </p>
+          {props.errors.auditArguments ? <p class="field-error">{props.errors.auditArguments}</p> : null}
+        </fieldset>
         <div>
           <button type="submit" class="primary">
             Save settings
@@ -253,6 +278,8 @@ function settingsChanges(body: Values, current: PresetRow): Record<string, unkno
   for (const k of ["name", "visibility", "status", "toolNaming", "pinning", "newTools"] as const) if ((body[k] ?? "") !== was[k]) out[k] = body[k] ?? "";
   const description = body.description ?? "";
   if (description !== was.description) out.description = description === "" ? null : description;
+  // The checkboxes count only when the form carried them (the hidden `audit` marker): an unchecked box sends nothing.
+  if (body.audit === "1") for (const k of ["auditCalls", "auditArguments"] as const) if ((body[k] === "on") !== (was[k] === "on")) out[k] = body[k] === "on";
   const requests = (body.requests ?? "").trim();
   const windowSeconds = (body.windowSeconds ?? "").trim();
   if ((requests || windowSeconds) && (requests !== was.requests || windowSeconds !== was.windowSeconds))
@@ -293,7 +320,8 @@ export function mountPresetPages(pages: ConsolePages, kit: ConsoleKit): void {
     if (!found) return notFoundPage(c, `You have no preset '${c.req.param("slug")}'.`);
     const body = await kit.form(c);
     const changes = settingsChanges(body, found.preset);
-    const values = { ...settingsValues(found.preset), ...body };
+    const boxes: Values = body.audit === "1" ? { auditCalls: body.auditCalls ?? "", auditArguments: body.auditArguments ?? "" } : {};
+    const values = { ...settingsValues(found.preset), ...body, ...boxes };
     if (Object.keys(changes).length === 0) return c.redirect(`/console/presets/${found.preset.slug}/settings?done=saved`, 303);
     const parsed = UpdatePresetBody.safeParse(changes);
     if (!parsed.success) {

@@ -3,7 +3,8 @@
  * copy of another user's public preset into your account, through the API's importPreset and
  * forkPreset (same validation, events and invalidation as POST /presets/import and /presets/fork).
  *
- * Routes (under /console): GET|POST /import; GET|POST /fork?from=<handle>/<slug>.
+ * Routes (under /console): GET|POST /import (a pasted document or an uploaded .json file; the one
+ * multipart form of the console); GET|POST /fork?from=<handle>/<slug>.
  */
 import { forkPreset, importPreset } from "../api/preset-transfer";
 import { ForkBody, ImportBody } from "../api/transfer-schemas";
@@ -16,24 +17,30 @@ import { MessagePage, type SignedIn } from "./pages";
 
 type Values = Record<string, string>;
 
+/** The largest import form (and so file) accepted; the middleware checks content-length, the page the file itself. */
+export const MAX_IMPORT_FORM_BYTES = 256 * 1024;
+
 function ImportPage(props: { user: SignedIn; values: Values; errors: FieldErrors }) {
   return (
     <Layout title="Import a preset" user={props.user}>
       <h1>Import a preset</h1>
-      <form class="stack" method="post" action="/console/import" novalidate>
+      <form class="stack" method="post" action="/console/import" enctype="multipart/form-data" novalidate>
         <Csrf user={props.user} />
         <FormAlert errors={props.errors} what="Nothing was imported" />
-        <Field
-          id="document"
-          label="Document"
-          hint="An exported preset document (JSON, up to about 15 KB here; larger ones through POST /api/v1/presets/import)."
-          errors={props.errors}
-        >
+        <Field id="document" label="Document" hint="Paste an exported preset document (JSON), or choose its file below." errors={props.errors}>
           {(a) => (
             <textarea {...a} rows={12} spellcheck={false}>
               {props.values.document}
             </textarea>
           )}
+        </Field>
+        <Field
+          id="file"
+          label="Document file"
+          hint={`An exported .json file, up to ${MAX_IMPORT_FORM_BYTES / 1024} KB; used instead of the text above. Larger documents: POST /api/v1/presets/import.`}
+          errors={props.errors}
+        >
+          {(a) => <input {...a} type="file" accept=".json,application/json" />}
         </Field>
         <Field id="slug" label="Slug" hint="Blank: the document's slug." errors={props.errors}>
           {(a) => <input {...a} type="text" value={props.values.slug} autocomplete="off" spellcheck={false} />}
@@ -85,22 +92,31 @@ export function mountTransferPages(pages: ConsolePages, kit: ConsoleKit): void {
   pages.post("/import", async (c) => {
     const body = await kit.form(c);
     const values = { document: body.document ?? "", slug: body.slug ?? "", visibility: body.visibility ?? "private" };
-    const again = (errors: FieldErrors, status: 400 | 409) => kit.render(c, <ImportPage user={kit.signedIn(c)} values={values} errors={errors} />, status);
+    const again = (errors: FieldErrors, status: 400 | 409 | 413) =>
+      kit.render(c, <ImportPage user={kit.signedIn(c)} values={values} errors={errors} />, status);
+    const file = (await c.req.parseBody()).file;
+    const uploaded = file instanceof File && file.size > 0 ? file : undefined;
+    if (uploaded && uploaded.size > MAX_IMPORT_FORM_BYTES) return again({ file: `is too large: at most ${MAX_IMPORT_FORM_BYTES / 1024} KB` }, 413);
+    const field = uploaded ? "file" : "document";
     let document: unknown;
     try {
-      document = JSON.parse(values.document);
+      document = JSON.parse(uploaded ? await uploaded.text() : values.document);
     } catch {
-      return again({ document: "is not valid JSON" }, 400);
+      return again({ [field]: uploaded ? `'${uploaded.name.slice(0, 100)}' is not a JSON document` : "is not valid JSON" }, 400);
     }
     const parsed = ImportBody.safeParse({ document, slug: optional(values.slug), visibility: values.visibility });
-    if (!parsed.success) return again(issuesToErrors(parsed.error), 400);
+    if (!parsed.success)
+      return again(
+        issuesToErrors(parsed.error, (p) => (p[0] === "document" ? field : String(p[0] ?? "form"))),
+        400,
+      );
     let slug: string;
     try {
       slug = (await importPreset(kit.asApp(c), parsed.data)).preset.slug;
     } catch (e) {
       const explained = apiErrorToErrors(e, "slug");
       if (!explained) throw e;
-      return again({ [explained.errors.slug !== undefined ? "slug" : "document"]: Object.values(explained.errors)[0] ?? "" }, explained.status);
+      return again({ [explained.errors.slug !== undefined ? "slug" : field]: Object.values(explained.errors)[0] ?? "" }, explained.status);
     }
     return c.redirect(`/console/presets/${slug}?created=1`, 303);
   });

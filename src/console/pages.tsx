@@ -161,11 +161,38 @@ export function NewPresetPage(props: { user: SignedIn; values: PresetForm; error
   );
 }
 
-function CopyButton(props: { text: string; label: string }) {
+export function CopyButton(props: { text: string; label: string }) {
   return (
     <button type="button" data-copy={props.text} data-label={props.label} hidden>
       {`Copy ${props.label}`}
     </button>
+  );
+}
+
+/** The MCP URL with its copy button and the client snippets: the owner's preset page and the public page. */
+export function ConnectSection(props: { slug: string; url: string }) {
+  const p = props;
+  return (
+    <>
+      <h2 id="url-heading">MCP URL</h2>
+      <div class="row">
+        <code id="mcp-url">{p.url}</code>
+        <CopyButton text={p.url} label="MCP URL" />
+      </div>
+      <p id="copy-status" role="status" aria-live="polite"></p>
+      <h2>Connect a client</h2>
+      {clientSnippets(p.slug, p.url).map((s) => (
+        <section class="snippet" aria-labelledby={`snippet-${s.id}`}>
+          <div class="row">
+            <h3 id={`snippet-${s.id}`}>{s.title}</h3>
+            <CopyButton text={s.text} label={`${s.title} snippet`} />
+          </div>
+          <pre>
+            <code>{s.text}</code>
+          </pre>
+        </section>
+      ))}
+    </>
   );
 }
 
@@ -200,24 +227,12 @@ export function PresetPage(props: { user: SignedIn; preset: PresetJson; created?
       <p>
         <a href={`/console/presets/${p.slug}/watch`}>Watch: usage, audit trail and call log</a>
       </p>
-      <h2 id="url-heading">MCP URL</h2>
-      <div class="row">
-        <code id="mcp-url">{p.url}</code>
-        <CopyButton text={p.url} label="MCP URL" />
-      </div>
-      <p id="copy-status" role="status" aria-live="polite"></p>
-      <h2>Connect a client</h2>
-      {clientSnippets(p.slug, p.url).map((s) => (
-        <section class="snippet" aria-labelledby={`snippet-${s.id}`}>
-          <div class="row">
-            <h3 id={`snippet-${s.id}`}>{s.title}</h3>
-            <CopyButton text={s.text} label={`${s.title} snippet`} />
-          </div>
-          <pre>
-            <code>{s.text}</code>
-          </pre>
-        </section>
-      ))}
+      {p.visibility === "public" && p.status === "active" ? (
+        <p>
+          <a href={`/console/p/${p.owner}/${p.slug}`}>Public page</a>
+        </p>
+      ) : null}
+      <ConnectSection slug={p.slug} url={p.url} />
     </Layout>
   );
 }

@@ -9,7 +9,7 @@
  * /console/presets/:slug/servers/:name/detach (confirm, detach); GET /console/assets/console.<version>.{css,js};
  * the management pages mounted from manage-servers.tsx (/console/servers…), manage-tokens.tsx
  * (/console/tokens…), manage-preset.tsx (/console/presets/:slug/{settings,delete,members,grants,clone,export})
- * and manage-transfer.tsx (/console/import, /console/fork).
+ * manage-transfer.tsx (/console/import, /console/fork) and public-preset.tsx (/console/p/:handle/:slug).
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
@@ -42,8 +42,9 @@ import { mountDriftPages } from "./drift-review";
 import { mountPresetPages } from "./manage-preset";
 import { mountServerPages } from "./manage-servers";
 import { mountTokenPages } from "./manage-tokens";
-import { mountTransferPages } from "./manage-transfer";
+import { MAX_IMPORT_FORM_BYTES, mountTransferPages } from "./manage-transfer";
 import { MessagePage, NewPresetPage, type PresetForm, PresetPage, type PresetRow, PresetsPage, type SignedIn, SignInPage } from "./pages";
+import { mountPublicPresetPages } from "./public-preset";
 import { mountServerStatusPages } from "./server-status";
 import { ABSOLUTE_TTL_MS, createSession, csrfMatches, deleteSession, readSession } from "./session-store";
 import { mountWatchPages } from "./watch";
@@ -56,6 +57,8 @@ const SIGN_IN_REQUEST = "console-signin";
 const MAX_FORM_BYTES = 16 * 1024;
 /** A curation form carries a checkbox and two override fields per tool: hundreds of tools need more room. */
 const MAX_CURATION_FORM_BYTES = 1024 * 1024;
+/** The import form is the one multipart form (a document file upload); manage-transfer.tsx checks the file's own size too. */
+const MULTIPART_PATH = "/console/import";
 
 /** Headers of every console page: no inline script or style may run, no framing, no caching. */
 const PAGE_HEADERS: Record<string, string> = {
@@ -84,16 +87,20 @@ const securityHeaders: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
   for (const [k, v] of Object.entries(PAGE_HEADERS)) c.res.headers.set(k, v);
 };
 
-/** Refuses a POST from another origin, or with an oversized or non-form body. */
+/** Refuses a POST from another origin, or with an oversized or non-form body (multipart only for the import form). */
 const sameOriginForm: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
   if (c.req.method !== "POST") return next();
   const origin = c.req.header("origin");
   const own = [new URL(publicUrl(c)).origin, new URL(c.req.url).origin];
   if (!origin || !own.includes(origin)) return refuse(c, "This form was not sent from this gateway's pages.");
   const type = c.req.header("content-type") ?? "";
-  if (!type.startsWith("application/x-www-form-urlencoded")) return refuse(c, "Console forms are sent as application/x-www-form-urlencoded.");
-  const limit = /^\/console\/presets\/[^/]+\/servers\/[^/]+$/.test(c.req.path) ? MAX_CURATION_FORM_BYTES : MAX_FORM_BYTES;
-  if (Number(c.req.header("content-length") ?? limit + 1) > limit) return refuse(c, "The form is too large.");
+  const multipart = c.req.path === MULTIPART_PATH && type.startsWith("multipart/form-data");
+  if (!multipart && !type.startsWith("application/x-www-form-urlencoded")) return refuse(c, "Console forms are sent as application/x-www-form-urlencoded.");
+  const limit = multipart ? MAX_IMPORT_FORM_BYTES : /^\/console\/presets\/[^/]+\/servers\/[^/]+$/.test(c.req.path) ? MAX_CURATION_FORM_BYTES : MAX_FORM_BYTES;
+  if (Number(c.req.header("content-length") ?? limit + 1) > limit) {
+    if (multipart) return render(c, <MessagePage title="Request refused" message={`The upload is too large: at most ${limit / 1024} KB.`} />, 413);
+    return refuse(c, "The form is too large.");
+  }
   return next();
 };
 
@@ -372,6 +379,7 @@ export function buildConsole(): Hono<AppEnv> {
   mountWatchPages(pages, kit);
   mountServerStatusPages(pages, kit);
   mountDriftPages(pages, kit);
+  mountPublicPresetPages(pages, kit);
   app.route("/console", pages);
   return app as unknown as Hono<AppEnv>;
 }

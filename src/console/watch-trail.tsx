@@ -177,12 +177,8 @@ export function CallsPage(props: CallsPageProps) {
       <WatchNav slug={props.slug} current="calls" />
       {props.auditCalls ? null : (
         <p class="notice" id="calls-off">
-          {"Call logging (auditCalls) is off for this preset: new calls are counted on the dashboard but not logged one by one. Turn it on with "}
-          <code>auditCalls: true</code>
-          {" in the preset's settings through the API ("}
-          <code>{`PATCH /presets/${props.slug}`}</code>
-          {"); "}
-          <a href={`/console/presets/${props.slug}/settings`}>preset settings</a>.
+          {"Call logging is off for this preset: new calls are counted on the dashboard but not logged one by one. Turn it on with "}
+          <a href={`/console/presets/${props.slug}/settings#auditCalls`}>Log every tool call in the preset's settings</a>.
         </p>
       )}
       <form class="filters" method="get" action={base}>

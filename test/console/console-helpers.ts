@@ -50,3 +50,16 @@ export function csrfOf(html: string): string {
   if (!m?.[1]) throw new Error(`no CSRF field in: ${html.slice(0, 300)}`);
   return m[1];
 }
+
+/** A multipart/form-data POST (the import form's file upload) with an honest content-length, as browsers send it. */
+export async function postMultipart(browser: ConsoleBrowser, path: string, form: FormData, opts: { origin?: string } = {}): Promise<Response> {
+  const encoded = new Response(form);
+  const body = await encoded.arrayBuffer();
+  const headers = {
+    cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+    "content-type": encoded.headers.get("content-type") ?? "",
+    "content-length": String(body.byteLength),
+    origin: opts.origin ?? ORIGIN,
+  };
+  return SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers, body, redirect: "manual" });
+}

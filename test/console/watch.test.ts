@@ -169,7 +169,7 @@ describe("console call log", () => {
     const { status, html } = await page(await signedIn(p.owner), `/console/presets/${p.slug}/calls`);
     expect(status).toBe(200);
     expect(html).toContain('id="calls-off"');
-    expect(html).toContain(`href="/console/presets/${p.slug}/settings"`);
+    expect(html).toContain(`href="/console/presets/${p.slug}/settings#auditCalls"`);
     expect(html).toContain("No logged calls match.");
   });
 
