@@ -9,7 +9,9 @@
  * /console/presets/:slug/servers/:name/detach (confirm, detach); GET /console/assets/console.<version>.{css,js};
  * the management pages mounted from manage-servers.tsx (/console/servers…), manage-tokens.tsx
  * (/console/tokens…), manage-preset.tsx (/console/presets/:slug/{settings,delete,members,grants,clone,export})
- * manage-transfer.tsx (/console/import, /console/fork) and public-preset.tsx (/console/p/:handle/:slug).
+ * manage-transfer.tsx (/console/import, /console/fork), public-preset.tsx (/console/p/:handle/:slug),
+ * watch.tsx (/console/presets/:slug/{watch,events,events.ndjson,calls}), server-status.tsx
+ * (/console/servers/:name/status) and drift-review.tsx (/console/presets/:slug/drift…).
  *
  * Every state change is a POST that must come from the gateway's own origin (Origin header) and
  * carry the session's CSRF token (the sign-in form: the OAuth sign-in's token bound to a
