@@ -1,6 +1,6 @@
 /**
  * @module A call's deadline: an idle timeout that progress restarts and waiting on the client
- * pauses, within a hard cap; its clock starts when the request is sent, and a timer the gateway
+ * pauses, within a hard cap. Its clock starts when the request is sent, and a timer the gateway
  * itself fired late is told apart from an upstream that was slow.
  */
 
