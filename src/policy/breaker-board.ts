@@ -51,10 +51,13 @@ export class BreakerBoard {
     return admission;
   }
 
-  /** `probe`: whether the request was admitted as the half-open probe. */
-  record(serverId: string, ok: boolean, now: number, probe: boolean, error?: string): void {
+  /**
+   * `probe`: whether the request was admitted as the half-open probe; `startedAt`: when it began
+   * (failures of calls in flight together are one step of a streak).
+   */
+  record(serverId: string, ok: boolean, now: number, probe: boolean, error?: string, startedAt?: number): void {
     const breaker = this.#get(serverId);
-    const transition = breaker.record(ok, now, error, probe);
+    const transition = breaker.record(ok, now, error, probe, startedAt);
     if (transition) this.#changed(serverId, breaker, now);
     else if (!ok || now - (this.#persistedAt.get(serverId) ?? 0) > SUCCESS_PERSIST_MS) this.#persist(serverId, breaker, now);
   }

@@ -3,7 +3,15 @@
  * `now`, and `snapshot()`/`restore()` let the Durable Object persist it.
  *
  * Opens when, within `windowMs`, at least `minimumCalls` calls saw a failure ratio of at least
- * `failureRatio`, or the last `consecutiveFailures` calls in the window all failed. Stays open for
+ * `failureRatio`, or on a streak of failures with no success between them. A failure adds a step
+ * to the streak only if its call started after the streak's previous failure ended: calls that
+ * were in flight together and failed together (a stall, one network blip) are one step, not
+ * several. At low volume (fewer than `minimumCalls` calls in the window) `consecutiveFailures`
+ * steps open it, however far apart they are (a
+ * success is what ends a streak, not the window: an upstream called thrice a minute that fails
+ * every time must open too); at volume, where a short run of independent failures is mere chance, the
+ * failure ratio governs and the streak must be twice as long (a dead upstream still opens within
+ * a few call durations, without waiting for the window's successes to be outnumbered). Stays open for
  * `cooldownMs`, then lets one probe through: only the probe's outcome decides (its success closes
  * the breaker, its failure opens it again); a probe that ends without an outcome (cancelled) is
  * released, and a probe that never reports frees its slot after `cooldownMs`.
@@ -52,7 +60,7 @@ export class CircuitBreaker {
    */
   #head = 0;
   #failures = 0;
-  /** Times of the trailing run of failures (at most `consecutiveFailures` of them). */
+  /** End times of the steps of the trailing run of failures (at most `2 × consecutiveFailures`). */
   #streak: number[] = [];
 
   constructor(
@@ -86,8 +94,9 @@ export class CircuitBreaker {
   /**
    * Records a call's outcome; returns the new state when it changed. While half-open only the
    * probe's outcome counts: a slow call admitted before the breaker opened says nothing new.
+   * `startedAt`: when the call began (by default it is taken as independent of every other).
    */
-  record(ok: boolean, now: number, error?: string, probe = false): BreakerState | null {
+  record(ok: boolean, now: number, error?: string, probe = false, startedAt = Number.POSITIVE_INFINITY): BreakerState | null {
     const before = this.#s.state;
     if (ok) this.#s.lastSuccessAt = now;
     else this.#s.lastError = { message: (error ?? "failure").slice(0, 300), at: now };
@@ -105,13 +114,18 @@ export class CircuitBreaker {
     if (ok) this.#streak = [];
     else {
       this.#failures++;
-      this.#streak.push(now);
-      if (this.#streak.length > this.options.consecutiveFailures) this.#streak.shift();
+      const previousEnd = this.#streak.at(-1);
+      if (previousEnd === undefined || startedAt >= previousEnd) {
+        this.#streak.push(now);
+        if (this.#streak.length > this.#longestStreak) this.#streak.shift();
+      }
     }
     this.#prune(now);
     const calls = this.#s.outcomes.length - this.#head;
     const o = this.options;
-    if (this.#streak.length >= o.consecutiveFailures || (calls >= o.minimumCalls && this.#failures / calls >= o.failureRatio)) {
+    const atVolume = calls >= o.minimumCalls;
+    const streakToOpen = atVolume ? this.#longestStreak : o.consecutiveFailures;
+    if (this.#streak.length >= streakToOpen || (atVolume && this.#failures / calls >= o.failureRatio)) {
       this.#open(now);
       return "open";
     }
@@ -138,6 +152,11 @@ export class CircuitBreaker {
     return structuredClone({ ...this.#s, outcomes: this.#s.outcomes.slice(this.#head) });
   }
 
+  /** The streak that opens the breaker at volume. */
+  get #longestStreak(): number {
+    return 2 * this.options.consecutiveFailures;
+  }
+
   #open(now: number): void {
     this.#s.state = "open";
     this.#s.retryAt = now + this.options.cooldownMs;
@@ -161,7 +180,8 @@ export class CircuitBreaker {
     this.#head = 0;
     this.#failures = outcomes.reduce((n, [, ok]) => n + (ok ? 0 : 1), 0);
     this.#streak = [];
-    for (let i = outcomes.length - 1; i >= 0 && outcomes[i]![1] === 0 && this.#streak.length < this.options.consecutiveFailures; i--) {
+    // Snapshots keep no start times: restored failures count as one step each, as they always did.
+    for (let i = outcomes.length - 1; i >= 0 && outcomes[i]![1] === 0 && this.#streak.length < this.#longestStreak; i--) {
       this.#streak.unshift(outcomes[i]![0]);
     }
   }
@@ -174,7 +194,6 @@ export class CircuitBreaker {
       if (outcomes[this.#head]![1] === 0) this.#failures--;
       this.#head++;
     }
-    while (this.#streak.length && this.#streak[0]! <= from) this.#streak.shift();
     if (this.#head > 256 && this.#head * 2 > outcomes.length) {
       this.#s.outcomes = outcomes.slice(this.#head);
       this.#head = 0;

@@ -245,7 +245,8 @@ export class ToolCalls {
         ? { client: clientToken, upstream: `mcpgate-p${++this.#progressSeq}` }
         : undefined;
     if (params._meta !== undefined) upstreamParams._meta = progressToken ? { ...meta, progressToken: progressToken.upstream } : meta;
-    const deadline = new Deadline(server.timeoutMs, MAX_CALL_MS);
+    // Its idle clock starts when the request is sent (call.ts), after the upstream session is ready.
+    const deadline = new Deadline(server.timeoutMs, MAX_CALL_MS, { deferred: true });
     // 2026-07-28: closing a request's stream is its cancellation (there is no notifications/cancelled over HTTP).
     const cancelOnClose = isModernVersion(session.protocolVersion)
       ? () => controller.abort(new DOMException("the client closed the stream", "AbortError"))

@@ -83,6 +83,7 @@ export function postRpc(
  */
 export async function withinDeadline<T>(name: string, call: UpstreamCall, exchange: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const deadline = call.deadline ?? new Deadline(call.timeoutMs, call.timeoutMs);
+  deadline.start(); // the call's time counts from the request being sent, not from its queueing
   const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
   try {
     return await exchange(signal);
@@ -93,10 +94,25 @@ export async function withinDeadline<T>(name: string, call: UpstreamCall, exchan
   }
 }
 
+/**
+ * A timeout whose timer fired late: the gateway stalled, so the upstream's slowness was never
+ * observed. The client still gets the timeout; the upstream's breaker is not told.
+ */
+export class GatewayStall extends UpstreamFailure {
+  constructor(name: string, timeoutMs: number) {
+    super(name, "timeout", `Upstream '${name}' did not answer within ${timeoutMs} ms.`);
+  }
+
+  override get countsAgainstUpstream(): boolean {
+    return false;
+  }
+}
+
 /** What a failed upstream HTTP request stands for: its own failure or JSON-RPC error, else cancelled, timed out, broken or unreachable. */
 export function requestFailure(name: string, e: unknown, call: Pick<UpstreamCall, "signal" | "timeoutMs">, deadline: Deadline): unknown {
   if (e instanceof UpstreamFailure || e instanceof UpstreamRpcError) return e;
   if (call.signal?.aborted) return new UpstreamFailure(name, "cancelled", `The call to upstream '${name}' was cancelled.`);
+  if (deadline.expired && deadline.stalled) return new GatewayStall(name, call.timeoutMs);
   if (deadline.expired) return new UpstreamFailure(name, "timeout", `Upstream '${name}' did not answer within ${call.timeoutMs} ms.`);
   if (e instanceof SyntaxError) return new UpstreamFailure(name, "bad_response", `Upstream '${name}' sent a reply that is not valid JSON-RPC.`);
   return new UpstreamFailure(name, "unreachable", `Upstream '${name}' is unreachable.`);

@@ -247,6 +247,7 @@ export class UpstreamPool {
     relay?: RequestRelay,
   ): Promise<Record<string, unknown>> {
     this.#lastUsed = Date.now();
+    const startedAt = this.#lastUsed;
     const probe = this.#admit(server);
     let result: Record<string, unknown> | undefined;
     try {
@@ -259,7 +260,7 @@ export class UpstreamPool {
       this.#answered(server, probe);
       return result;
     } catch (e) {
-      this.#settle(server, e, probe);
+      this.#settle(server, e, probe, startedAt);
       throw e;
     } finally {
       const caller = relay?.caller;
@@ -514,10 +515,10 @@ export class UpstreamPool {
     this.#onOutcome(server, null);
   }
 
-  /** Tells the breaker what a failed request says about the upstream. */
-  #settle(server: PresetServer, error: unknown, probe: boolean): void {
+  /** Tells the breaker what a failed request (begun at `startedAt`, if known) says about the upstream. */
+  #settle(server: PresetServer, error: unknown, probe: boolean, startedAt?: number): void {
     if (error instanceof UpstreamFailure || error instanceof UpstreamRpcError) this.#onOutcome(server, error instanceof UpstreamFailure ? error : null);
-    if (error instanceof UpstreamFailure && error.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), probe, error.message);
+    if (error instanceof UpstreamFailure && error.countsAgainstUpstream) this.#breakers.record(server.id, false, Date.now(), probe, error.message, startedAt);
     else if (error instanceof UpstreamRpcError)
       this.#breakers.record(server.id, true, Date.now(), probe); // the upstream answered (a JSON-RPC error)
     else this.#breakers.release(server.id, probe); // nothing was learned of the upstream (no credentials of the caller's, ...)

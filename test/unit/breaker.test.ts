@@ -231,11 +231,13 @@ describe("CircuitBreaker: probes that misbehave", () => {
     expect(breaker.admit(at + COOLDOWN)).toEqual({ allowed: true, probe: true });
   });
 
-  it("counts consecutive failures only inside the window", () => {
+  it("ends a streak of failures on a success, not when the window moves on", () => {
     const breaker = new CircuitBreaker();
     play(breaker, "FFFF", T0);
-    expect(breaker.record(false, T0 + 61_000)).toBeNull();
-    expect(breaker.state).toBe("closed");
+    expect(breaker.record(false, T0 + 61_000)).toBe("open");
+    const other = new CircuitBreaker();
+    play(other, "FFFFS", T0);
+    expect(other.record(false, T0 + 61_000)).toBeNull();
   });
 
   it("reports degraded, not open, once the cooldown has ended and a probe is due", () => {

@@ -122,3 +122,123 @@ describe("Deadline", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+/** A clock whose timers fire only when told, as late as the test likes. */
+function manualClock() {
+  let now = 0;
+  let seq = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  return {
+    clock: {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => {
+        timers.set(++seq, { at: now + ms, fn });
+        return seq;
+      },
+      clearTimeout: (handle: unknown) => void timers.delete(handle as number),
+    },
+    /** Moves time to `to` without firing anything (the object is stalled), then fires what is due. */
+    stallUntil(to: number) {
+      now = to;
+      for (const [id, t] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
+        if (t.at <= now && timers.delete(id)) t.fn();
+      }
+    },
+    pending: () => timers.size,
+  };
+}
+
+describe("Deadline: the clock starts when the request is sent", () => {
+  it("does not run its idle clock before start(), deferred", () => {
+    const m = manualClock();
+    const deadline = new Deadline(300, 300, { deferred: true, clock: m.clock });
+    m.stallUntil(5_000); // queueing and the session's set-up took 5 s
+    expect(deadline.expired).toBe(false);
+    deadline.start();
+    m.stallUntil(5_299);
+    expect(deadline.expired).toBe(false);
+    m.stallUntil(5_300);
+    expect(deadline.expired).toBe(true);
+    expect(deadline.stalled).toBe(false);
+  });
+
+  it("restarts the idle clock when a second request is sent (after the session was re-initialized)", () => {
+    const m = manualClock();
+    const deadline = new Deadline(300, 300, { deferred: true, clock: m.clock });
+    deadline.start();
+    m.stallUntil(200);
+    deadline.start();
+    m.stallUntil(450);
+    expect(deadline.expired).toBe(false);
+    m.stallUntil(500);
+    expect(deadline.expired).toBe(true);
+  });
+
+  it("keeps the hard cap from construction, even before start()", () => {
+    const m = manualClock();
+    const deadline = new Deadline(300, 1_000, { deferred: true, clock: m.clock });
+    m.stallUntil(1_000);
+    expect(deadline.expired).toBe(true);
+  });
+});
+
+describe("Deadline: a late timer is the gateway's stall", () => {
+  it("marks a timeout whose timer fired 700 ms late as stalled", () => {
+    const m = manualClock();
+    const deadline = new Deadline(300, 300, { clock: m.clock });
+    m.stallUntil(1_000);
+    expect(deadline.expired).toBe(true);
+    expect(deadline.stalled).toBe(true);
+    expect((deadline.signal.reason as DOMException).name).toBe("TimeoutError");
+  });
+
+  it("does not mark a timer late by at most max(50 ms, 20 % of the timeout)", () => {
+    for (const [timeout, lateness] of [
+      [300, 50],
+      [1_000, 200],
+    ] as const) {
+      const m = manualClock();
+      const deadline = new Deadline(timeout, timeout, { clock: m.clock });
+      m.stallUntil(timeout + lateness);
+      expect(deadline.expired).toBe(true);
+      expect(deadline.stalled).toBe(false);
+    }
+  });
+
+  it("marks one just past that lateness as stalled", () => {
+    const m = manualClock();
+    const deadline = new Deadline(1_000, 1_000, { clock: m.clock });
+    m.stallUntil(1_201);
+    expect(deadline.stalled).toBe(true);
+  });
+
+  it("measures lateness from the last restart of the idle clock", () => {
+    const m = manualClock();
+    const deadline = new Deadline(300, 10_000, { clock: m.clock });
+    m.stallUntil(250);
+    deadline.touch();
+    m.stallUntil(560);
+    expect(deadline.expired).toBe(true);
+    expect(deadline.stalled).toBe(false);
+  });
+});
+
+describe("requestFailure: whose timeout it is", () => {
+  it("answers a stalled deadline's timeout as a timeout the upstream's breaker is not told of", async () => {
+    const { requestFailure } = await import("../../src/upstream/call");
+    const { UpstreamFailure } = await import("../../src/upstream/client");
+    const late = manualClock();
+    const stalled = new Deadline(300, 300, { clock: late.clock });
+    late.stallUntil(1_030);
+    const blamed = requestFailure("up", stalled.signal.reason, { timeoutMs: 300 }, stalled) as InstanceType<typeof UpstreamFailure>;
+    expect(blamed.kind).toBe("timeout");
+    expect(blamed.countsAgainstUpstream).toBe(false);
+
+    const onTime = manualClock();
+    const slow = new Deadline(300, 300, { clock: onTime.clock });
+    onTime.stallUntil(300);
+    const upstreams = requestFailure("up", slow.signal.reason, { timeoutMs: 300 }, slow) as InstanceType<typeof UpstreamFailure>;
+    expect(upstreams.kind).toBe("timeout");
+    expect(upstreams.countsAgainstUpstream).toBe(true);
+  });
+});
