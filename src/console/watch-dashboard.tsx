@@ -62,15 +62,7 @@ function UsageTable(props: { id: string; first: string; rows: { name: string; ex
         <thead>
           <tr>
             <th scope="col">{props.first}</th>
-            <th scope="col" class="num">
-              Calls
-            </th>
-            <th scope="col" class="num">
-              Errors
-            </th>
-            <th scope="col" class="num">
-              p95
-            </th>
+            <NumHeads names={["Calls", "Errors", "p95"]} />
           </tr>
         </thead>
         <tbody>
@@ -90,6 +82,19 @@ function UsageTable(props: { id: string; first: string; rows: { name: string; ex
   );
 }
 
+/** Header cells of numeric columns (right-aligned). */
+function NumHeads(props: { names: string[] }) {
+  return (
+    <>
+      {props.names.map((n) => (
+        <th scope="col" class="num">
+          {n}
+        </th>
+      ))}
+    </>
+  );
+}
+
 /** The buckets with calls, as a table under the chart: the chart's data for anyone who cannot see it. */
 function SeriesTable(props: { stats: Stats; window: StatsWindow }) {
   const rows = props.stats.series.filter((p) => p.calls > 0).slice(-100);
@@ -102,18 +107,7 @@ function SeriesTable(props: { stats: Stats; window: StatsWindow }) {
           <thead>
             <tr>
               <th scope="col">From (UTC)</th>
-              <th scope="col" class="num">
-                Calls
-              </th>
-              <th scope="col" class="num">
-                Errors
-              </th>
-              <th scope="col" class="num">
-                p50
-              </th>
-              <th scope="col" class="num">
-                p95
-              </th>
+              <NumHeads names={["Calls", "Errors", "p50", "p95"]} />
             </tr>
           </thead>
           <tbody>
@@ -215,12 +209,7 @@ export function WatchPage(props: { user: SignedIn; slug: string; window: StatsWi
           <thead>
             <tr>
               <th scope="col">Outcome</th>
-              <th scope="col" class="num">
-                Calls
-              </th>
-              <th scope="col" class="num">
-                Share
-              </th>
+              <NumHeads names={["Calls", "Share"]} />
             </tr>
           </thead>
           <tbody>
