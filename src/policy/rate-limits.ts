@@ -59,16 +59,16 @@ export function sqlHitStore(sql: SqlStorage): HitStore {
   };
 }
 
-/**
- * The preset's rate limits, counted exactly in its Durable Object (in memory, where every call of
- * the preset passes), each hit appended to storage as it is counted (O(1) per call, whatever the
- * window holds) and old ones trimmed about once a second per key.
- */
 /** Whether a request needs its session's own window: an anonymous caller's (its address may change within the session). */
 function perSession(caller: string, sessionId: string | undefined): sessionId is string {
   return sessionId !== undefined && !caller.startsWith("user:");
 }
 
+/**
+ * The preset's rate limits, counted exactly in its Durable Object (in memory, where every call of
+ * the preset passes), each hit appended to storage as it is counted (O(1) per call, whatever the
+ * window holds) and old ones trimmed about once a second per key.
+ */
 export class RateLimits {
   readonly #hits = new SlidingWindowLimiter();
   readonly #store: HitStore;

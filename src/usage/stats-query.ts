@@ -8,6 +8,12 @@ const MAX_TOOLS = 1000;
 
 const AGGREGATES = [...SUM_COLUMNS.map((c) => `SUM(r.${c}) AS ${c}`), `MAX(r.${MAX_COLUMN}) AS ${MAX_COLUMN}`].join(", ");
 const IN_RANGE = "r.preset_id = ?1 AND r.bucket_start >= ?2 AND r.bucket_start <= ?3";
+/**
+ * A rollup's series bucket, with ?2 the range's start and ?4 its step. D1 binds JS numbers as
+ * REAL: without the cast a minute bucket inside a longer step gets a fractional slot and drops
+ * out of the series.
+ */
+const SLOT = "CAST((r.bucket_start - ?2) / ?4 AS INTEGER)";
 
 /**
  * Every aggregate of a preset's stats in one D1 batch: totals, per tool, per upstream, the top
@@ -24,9 +30,7 @@ export async function readStats(d1: D1Database, presetId: string, range: StatsRa
     q(`SELECT r.caller, u.handle, ${AGGREGATES} FROM usage_rollups r LEFT JOIN users u ON u.id = r.caller WHERE ${IN_RANGE}
        GROUP BY r.caller ORDER BY calls DESC, r.caller LIMIT ${TOP_CALLERS}`),
     q(`SELECT COUNT(DISTINCT r.caller) AS n FROM usage_rollups r WHERE ${IN_RANGE}`),
-    // D1 binds JS numbers as REAL: without the cast a minute bucket inside a longer step gets a
-    // fractional slot and drops out of the series.
-    q(`SELECT CAST((r.bucket_start - ?2) / ?4 AS INTEGER) AS slot, ${AGGREGATES} FROM usage_rollups r WHERE ${IN_RANGE} GROUP BY slot`, range.stepMs),
+    q(`SELECT ${SLOT} AS slot, ${AGGREGATES} FROM usage_rollups r WHERE ${IN_RANGE} GROUP BY slot`, range.stepMs),
   ]);
   return {
     totals: totals?.results[0],
@@ -45,7 +49,7 @@ export async function readStats(d1: D1Database, presetId: string, range: StatsRa
 export async function readOwnerSeries(d1: D1Database, ownerId: string, range: StatsRange): Promise<Map<string, AggregateRow[]>> {
   const { results } = await d1
     .prepare(
-      `SELECT r.preset_id, CAST((r.bucket_start - ?2) / ?4 AS INTEGER) AS slot, ${AGGREGATES} FROM usage_rollups r JOIN presets p ON p.id = r.preset_id
+      `SELECT r.preset_id, ${SLOT} AS slot, ${AGGREGATES} FROM usage_rollups r JOIN presets p ON p.id = r.preset_id
        WHERE p.owner_id = ?1 AND r.bucket_start >= ?2 AND r.bucket_start <= ?3 GROUP BY r.preset_id, slot`,
     )
     .bind(ownerId, range.from, range.to, range.stepMs)
