@@ -99,9 +99,22 @@ const BADGES = [
 ] as const;
 
 /** The annotation badges a tool earns (a hint set to true). */
-export function badgesOf(tool: Tool): string[] {
+function badgesOf(tool: Tool): string[] {
   const a = (tool.annotations ?? {}) as Record<string, unknown>;
   return BADGES.filter(([k]) => a[k] === true).map(([, label]) => label);
+}
+
+/** A tool's annotation badges (read-only, destructive, …), or nothing when it has none. */
+export function AnnotationBadges(props: { tool: Tool }) {
+  const badges = badgesOf(props.tool);
+  if (badges.length === 0) return null;
+  return (
+    <ul class="badges" aria-label="Annotations">
+      {badges.map((b) => (
+        <li class={`badge ${b}`}>{b}</li>
+      ))}
+    </ul>
+  );
 }
 
 export interface CurationProps {
@@ -178,7 +191,6 @@ export function CurationPage(props: CurationProps) {
                 const exposed = exposedNameIn(src, t.name);
                 const o = state.overrides?.[t.name];
                 const error = props.errors[t.name];
-                const badges = badgesOf(t);
                 return (
                   <li class="tool" data-name={t.name}>
                     <div class="row">
@@ -187,13 +199,7 @@ export function CurationPage(props: CurationProps) {
                         <code class="exposed">{exposed}</code>
                       </label>
                       {exposed !== t.name ? <span class="muted">{`upstream: ${t.name}`}</span> : null}
-                      {badges.length ? (
-                        <ul class="badges" aria-label="Annotations">
-                          {badges.map((b) => (
-                            <li class={`badge ${b}`}>{b}</li>
-                          ))}
-                        </ul>
-                      ) : null}
+                      <AnnotationBadges tool={t} />
                     </div>
                     {typeof t.description === "string" && t.description ? <p class="desc">{t.description}</p> : null}
                     <div class="row overrides">

@@ -11,7 +11,7 @@ import { findOwnServer, liveTools } from "../api/servers";
 import { ApiError } from "../shared/errors";
 import type { Tool } from "../upstream/client";
 import { type ConsoleContext, type ConsoleKit, type ConsolePages, Csrf } from "./console-kit";
-import { badgesOf } from "./curation";
+import { AnnotationBadges } from "./curation";
 import { Layout } from "./layout";
 import { MessagePage, type SignedIn } from "./pages";
 
@@ -86,24 +86,15 @@ function LiveTools(props: { tools: Tool[] | { error: string } }) {
         <>
           <p class="muted">{`${tools.length} tools, as the upstream lists them now.`}</p>
           <ul class="tools">
-            {tools.map((t) => {
-              const badges = badgesOf(t);
-              return (
-                <li class="tool">
-                  <div class="row">
-                    <code>{t.name}</code>
-                    {badges.length ? (
-                      <ul class="badges" aria-label="Annotations">
-                        {badges.map((b) => (
-                          <li class={`badge ${b}`}>{b}</li>
-                        ))}
-                      </ul>
-                    ) : null}
-                  </div>
-                  {typeof t.description === "string" && t.description ? <p class="desc">{t.description}</p> : null}
-                </li>
-              );
-            })}
+            {tools.map((t) => (
+              <li class="tool">
+                <div class="row">
+                  <code>{t.name}</code>
+                  <AnnotationBadges tool={t} />
+                </div>
+                {typeof t.description === "string" && t.description ? <p class="desc">{t.description}</p> : null}
+              </li>
+            ))}
           </ul>
         </>
       )}
