@@ -6,9 +6,8 @@ import type { presetStats } from "../api/stats";
 import { OUTCOMES } from "../usage/call-record";
 import { STATS_WINDOWS, type StatsWindow } from "../usage/stats";
 import { Legend, TimeChart } from "./charts";
-import { Layout } from "./layout";
 import type { SignedIn } from "./pages";
-import { WatchNav } from "./watch-trail";
+import { WatchFrame } from "./watch-trail";
 
 export type Stats = Awaited<ReturnType<typeof presetStats>>;
 type Usage = Stats["totals"];
@@ -143,12 +142,7 @@ export function WatchPage(props: { user: SignedIn; slug: string; window: StatsWi
     { label: "p95", cls: "s-p95", values: series.map((p) => p.p95) },
   ];
   return (
-    <Layout title={`Watch ${slug}`} user={props.user}>
-      <p>
-        <a href={`/console/presets/${slug}`}>{`Back to ${slug}`}</a>
-      </p>
-      <h1>{`Watch ${slug}`}</h1>
-      <WatchNav slug={slug} current="watch" />
+    <WatchFrame user={props.user} slug={slug} title={`Watch ${slug}`} current="watch">
       <WindowPicker slug={slug} current={w} />
       <dl class="stats" aria-label={`Totals, ${WINDOW_NAMES[w].toLowerCase()}`}>
         <div>
@@ -235,6 +229,6 @@ export function WatchPage(props: { user: SignedIn; slug: string; window: StatsWi
       <UsageTable id="callers-heading" first="Caller" rows={s.callers.map((r) => ({ name: r.handle ?? r.caller, u: r }))} total={s.callerCount} />
       <h2 id="upstreams-heading">Upstreams</h2>
       <UsageTable id="upstreams-heading" first="Server" rows={s.upstreams.map((r) => ({ name: r.upstream, u: r }))} total={s.upstreams.length} />
-    </Layout>
+    </WatchFrame>
   );
 }

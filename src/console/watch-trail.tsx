@@ -1,7 +1,9 @@
 /**
  * @module A preset's audit trail and call log pages (Watch), each with a GET filter form that works
- * without script and an "Older" link carrying the API's cursor; and the tabs of the three Watch pages.
+ * without script and an "Older" link carrying the API's cursor; and the frame (heading and tabs) of the three Watch pages.
  */
+
+import type { Child } from "hono/jsx";
 import type { readCalls } from "../api/calls";
 import type { readEvents } from "../api/events";
 import { OUTCOMES } from "../usage/call-record";
@@ -19,7 +21,21 @@ const TABS = [
   { key: "calls", path: "calls", label: "Call log" },
 ] as const;
 
-export function WatchNav(props: { slug: string; current: (typeof TABS)[number]["key"] }) {
+/** A Watch page: its title, the way back to the preset, and the tabs with `current` marked. */
+export function WatchFrame(props: { user: SignedIn; slug: string; title: string; current: (typeof TABS)[number]["key"]; children: Child }) {
+  return (
+    <Layout title={props.title} user={props.user}>
+      <p>
+        <a href={`/console/presets/${props.slug}`}>{`Back to ${props.slug}`}</a>
+      </p>
+      <h1>{props.title}</h1>
+      <WatchNav slug={props.slug} current={props.current} />
+      {props.children}
+    </Layout>
+  );
+}
+
+function WatchNav(props: { slug: string; current: (typeof TABS)[number]["key"] }) {
   return (
     <nav aria-label="Watch" class="tabs">
       <ul>
@@ -95,12 +111,7 @@ function payloadText(p: unknown): string {
 export function EventsPage(props: EventsPageProps) {
   const base = `/console/presets/${props.slug}/events`;
   return (
-    <Layout title={`Audit trail of ${props.slug}`} user={props.user}>
-      <p>
-        <a href={`/console/presets/${props.slug}`}>{`Back to ${props.slug}`}</a>
-      </p>
-      <h1>{`Audit trail of ${props.slug}`}</h1>
-      <WatchNav slug={props.slug} current="events" />
+    <WatchFrame user={props.user} slug={props.slug} title={`Audit trail of ${props.slug}`} current="events">
       <form class="filters" method="get" action={base}>
         <div>
           <label for="type">
@@ -152,7 +163,7 @@ export function EventsPage(props: EventsPageProps) {
         </section>
       )}
       <Pager base={base} filters={props.filters} next={props.next} paged={props.paged} />
-    </Layout>
+    </WatchFrame>
   );
 }
 
@@ -169,12 +180,7 @@ export interface CallsPageProps {
 export function CallsPage(props: CallsPageProps) {
   const base = `/console/presets/${props.slug}/calls`;
   return (
-    <Layout title={`Call log of ${props.slug}`} user={props.user}>
-      <p>
-        <a href={`/console/presets/${props.slug}`}>{`Back to ${props.slug}`}</a>
-      </p>
-      <h1>{`Call log of ${props.slug}`}</h1>
-      <WatchNav slug={props.slug} current="calls" />
+    <WatchFrame user={props.user} slug={props.slug} title={`Call log of ${props.slug}`} current="calls">
       {props.auditCalls ? null : (
         <p class="notice" id="calls-off">
           {"Call logging is off for this preset: new calls are counted on the dashboard but not logged one by one. Turn it on with "}
@@ -237,6 +243,6 @@ export function CallsPage(props: CallsPageProps) {
         </section>
       )}
       <Pager base={base} filters={props.filters} next={props.next} paged={props.paged} />
-    </Layout>
+    </WatchFrame>
   );
 }
