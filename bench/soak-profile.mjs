@@ -27,7 +27,7 @@ import { forkReady, startGuard, stopChild } from "./lib/children.mjs";
 import { summarizeProfile } from "./lib/cpuprofile.mjs";
 import { apiCaller, benchSecrets, LIFTED_RATE_LIMIT, startMiniflare } from "./lib/gateway.mjs";
 import { cpuDelta, descendants, descendantsNamed, sampleCpu } from "./lib/procfs.mjs";
-import { startLoad } from "./lib/soak-clients.mjs";
+import { SOAK_TOOLS, startLoad } from "./lib/soak-clients.mjs";
 import { quantile } from "./lib/stats.mjs";
 import { startWranglerDev } from "./lib/wrangler-dev.mjs";
 
@@ -297,10 +297,7 @@ async function main() {
   const load = startLoad({
     url: `${base}/mcp/soak/soak`,
     clients: CLIENTS,
-    tools: [
-      { upstream: "faulty", tool: "faulty__echo" },
-      { upstream: "healthy", tool: "healthy__echo" },
-    ],
+    tools: SOAK_TOOLS,
     now,
     onCall: (r) => calls.push(r),
     onProbe: (r) => probes.push(r),

@@ -30,7 +30,7 @@ import { prepareSource, ROOT } from "./lib/build.mjs";
 import { forkReady, startGuard, stopChild } from "./lib/children.mjs";
 import { apiCaller, benchSecrets, LIFTED_RATE_LIMIT } from "./lib/gateway.mjs";
 import { descendantsNamed, rssBytes } from "./lib/procfs.mjs";
-import { startLoad } from "./lib/soak-clients.mjs";
+import { SOAK_TOOLS, startLoad } from "./lib/soak-clients.mjs";
 import {
   beforeOpening,
   compareStats,
@@ -221,10 +221,7 @@ async function main() {
   const load = startLoad({
     url: presetUrl,
     clients: CLIENTS,
-    tools: [
-      { upstream: "faulty", tool: "faulty__echo" },
-      { upstream: "healthy", tool: "healthy__echo" },
-    ],
+    tools: SOAK_TOOLS,
     now,
     onCall: (r) => calls.push(r),
     onProbe: (r) => probes.push(r),

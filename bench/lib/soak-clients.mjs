@@ -38,6 +38,12 @@ export function classifyError(e) {
   return { kind: "transport", code: null, message };
 }
 
+/** The soak's preset's two tools: each client alternates between them. */
+export const SOAK_TOOLS = [
+  { upstream: "faulty", tool: "faulty__echo" },
+  { upstream: "healthy", tool: "healthy__echo" },
+];
+
 /**
  * @param {{ url: string, clients: number, tools: { upstream: string, tool: string }[], now: () => number,
  *   onCall: (r: CallRecord) => void, onProbe?: (r: ProbeRecord) => void, probeEveryMs?: number, log?: (m: string) => void }} o
